@@ -1,0 +1,15 @@
+//! The domain model: organisations, workers, customers and their areas,
+//! documents, and the registers the dossier is built from.
+//!
+//! These types are what crosses every boundary (store, import file, API),
+//! so they derive serde and reject unknown fields.
+
+mod id;
+mod password;
+mod people;
+mod register;
+
+pub use id::{AreaName, CustomerId, DocumentId, DocumentType, EntryId, OrgSlug, WorkerLogin};
+pub use password::PasswordHash;
+pub use people::*;
+pub use register::*;

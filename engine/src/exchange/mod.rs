@@ -1,0 +1,94 @@
+//! Moving organisations in and out of the store: one TOML file per
+//! organisation, and CSV files of customers or workers.
+//!
+//! Every import is checked whole before anything is written and then
+//! written in one transaction: a malformed file changes nothing.
+
+mod csv_import;
+mod org_file;
+mod source;
+
+pub use csv_import::{CsvKind, parse_customers_csv, parse_workers_csv};
+pub use org_file::{FORMAT_VERSION, OrgFile};
+pub use source::read_text;
+
+use crate::domain::{Customer, OrgSlug, Worker};
+use crate::error::{Error, Result};
+use crate::store::{OrgStore, Store, rows};
+
+/// What an import wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ImportSummary {
+    pub organisation: String,
+    pub workers: usize,
+    pub customers: usize,
+    pub documents: usize,
+    pub register_entries: usize,
+}
+
+impl Store {
+    /// Imports a whole organisation in one transaction. With `replace`, an
+    /// existing organisation of the same slug is deleted first (same transaction).
+    pub async fn import(&self, file: &OrgFile, replace: bool) -> Result<ImportSummary> {
+        let slug = &file.organisation.slug;
+        let mut tx = self.pool().begin().await?;
+        let exists: Option<(String,)> = sqlx::query_as("SELECT slug FROM organisations WHERE slug = $1")
+            .bind(slug.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_some() {
+            if !replace {
+                return Err(Error::OrganisationExists(slug.to_string()));
+            }
+            rows::delete_organisation(&mut tx, slug).await?;
+        }
+        rows::insert_organisation(&mut tx, &file.organisation).await?;
+        for worker in &file.workers {
+            rows::insert_worker(&mut tx, slug, worker).await?;
+        }
+        for customer in &file.customers {
+            rows::insert_customer(&mut tx, slug, customer).await?;
+        }
+        for document in &file.documents {
+            rows::insert_document(&mut tx, slug, document).await?;
+        }
+        rows::insert_registers(&mut tx, slug, &file.registers).await?;
+        tx.commit().await?;
+        Ok(file.summary())
+    }
+
+    /// Exports an organisation; sorted so that the same data gives the same file.
+    pub async fn export(&self, slug: &OrgSlug) -> Result<OrgFile> {
+        let org = self.org(slug).await?;
+        Ok(OrgFile {
+            format: FORMAT_VERSION,
+            organisation: org.organisation().clone(),
+            workers: org.workers().await?,
+            customers: org.customers().await?,
+            documents: org.documents().await?,
+            registers: org.registers().await?,
+        })
+    }
+}
+
+impl OrgStore {
+    /// Adds workers from a CSV import, all or none. Logins must be new.
+    pub async fn import_workers(&self, workers: &[Worker]) -> Result<usize> {
+        let mut tx = self.store().pool().begin().await?;
+        for worker in workers {
+            rows::insert_worker(&mut tx, self.slug(), worker).await?;
+        }
+        tx.commit().await?;
+        Ok(workers.len())
+    }
+
+    /// Adds customers from a CSV import, all or none. Ids must be new.
+    pub async fn import_customers(&self, customers: &[Customer]) -> Result<usize> {
+        let mut tx = self.store().pool().begin().await?;
+        for customer in customers {
+            rows::insert_customer(&mut tx, self.slug(), customer).await?;
+        }
+        tx.commit().await?;
+        Ok(customers.len())
+    }
+}

@@ -1,0 +1,49 @@
+//! Migration sets, one per backend, embedded in the binary.
+
+use std::borrow::Cow;
+
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+use super::Backend;
+
+/// (version, description, SQLite, PostgreSQL)
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
+    1,
+    "domain",
+    include_str!("../../migrations/sqlite/0001_domain.sql"),
+    include_str!("../../migrations/postgres/0001_domain.sql"),
+)];
+
+/// Tables in an order that deletes children before parents.
+pub(super) const TABLES_CHILD_FIRST: &[&str] = &[
+    "documents",
+    "areas",
+    "customer_assignments",
+    "customers",
+    "workers",
+    "register_entries",
+    "organisations",
+];
+
+pub(super) fn migrator(backend: Backend) -> Migrator {
+    let migrations = MIGRATIONS
+        .iter()
+        .map(|&(version, description, sqlite, postgres)| {
+            let sql = match backend {
+                Backend::Sqlite => sqlite,
+                Backend::Postgres => postgres,
+            };
+            Migration::new(
+                version,
+                Cow::Borrowed(description),
+                MigrationType::Simple,
+                Cow::Borrowed(sql),
+                false,
+            )
+        })
+        .collect::<Vec<_>>();
+    Migrator {
+        migrations: Cow::Owned(migrations),
+        ..Migrator::DEFAULT
+    }
+}

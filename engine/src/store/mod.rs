@@ -1,0 +1,165 @@
+//! The store: organisations and everything they own, in SQLite (the
+//! embedded default) or PostgreSQL, through one sqlx `Any` pool.
+//!
+//! Queries are written once in the SQL both backends accept (`$1`
+//! placeholders, `TEXT` and `BIGINT` columns); each backend has its own
+//! migration set so that they can diverge where they must.
+
+mod migrations;
+mod org;
+pub(crate) mod rows;
+
+use std::str::FromStr;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+pub use org::OrgStore;
+
+use crate::domain::{OrgSlug, Organisation};
+use crate::error::{Error, Result};
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// Picks the backend from a database URL.
+    pub fn from_url(url: &str) -> Result<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(Error::UnsupportedDatabase(redact_url(url)))
+        }
+    }
+}
+
+/// A URL with any password replaced, safe to print.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((credentials, host)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    let user = credentials.split(':').next().unwrap_or_default();
+    format!("{scheme}://{user}:***@{host}")
+}
+
+/// A handle on the database. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    display_url: String,
+}
+
+impl Store {
+    /// Connects to an existing store, creating the SQLite file if needed.
+    /// Does not migrate: call [`Store::migrate`] (or use [`Store::init`]).
+    pub async fn connect(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let display_url = redact_url(url);
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}mode=rwc")
+            }
+            _ => url.to_owned(),
+        };
+        let options = AnyConnectOptions::from_str(&url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers run beside the single audit writer;
+                        // FULL sync keeps acknowledged commits across crashes.
+                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(Self {
+            pool,
+            backend,
+            display_url,
+        })
+    }
+
+    /// Connects and brings the schema up to date.
+    pub async fn init(url: &str) -> Result<Self> {
+        let store = Self::connect(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies pending migrations for this backend.
+    pub async fn migrate(&self) -> Result<()> {
+        migrations::migrator(self.backend).run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The URL with credentials redacted.
+    pub fn display_url(&self) -> &str {
+        &self.display_url
+    }
+
+    /// The underlying pool, for the engine's other modules.
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Closes every connection, waiting for them to finish.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Every organisation in the store, by slug.
+    pub async fn organisations(&self) -> Result<Vec<Organisation>> {
+        let rows: Vec<(String,)> = sqlx::query_as("SELECT body FROM organisations ORDER BY slug")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(|(body,)| rows::from_json(&body)).collect()
+    }
+
+    /// A view of one organisation; every query through it is scoped to it.
+    pub async fn org(&self, slug: &OrgSlug) -> Result<OrgStore> {
+        let found: Option<(String,)> =
+            sqlx::query_as("SELECT body FROM organisations WHERE slug = $1")
+                .bind(slug.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+        let Some((body,)) = found else {
+            return Err(Error::OrganisationNotFound(slug.to_string()));
+        };
+        Ok(OrgStore::new(self.clone(), rows::from_json(&body)?))
+    }
+
+    /// Removes every organisation and all it owns (audit chains included),
+    /// in one transaction. Used by `demo --force`.
+    pub async fn clear(&self) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for table in migrations::TABLES_CHILD_FIRST {
+            sqlx::query(&format!("DELETE FROM {table}"))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,188 @@
+//! One organisation's view of the store.
+
+use std::collections::HashMap;
+
+use sqlx::Row;
+
+use super::Store;
+use super::rows::*;
+use crate::domain::*;
+use crate::error::{Error, Result};
+
+/// Everything of one organisation. Every query binds its slug.
+// INVARIANT: no method of `OrgStore` runs a query without `org = $1`
+// bound to `self.org.slug`; this is what keeps firms apart.
+#[derive(Debug, Clone)]
+pub struct OrgStore {
+    store: Store,
+    org: Organisation,
+}
+
+impl OrgStore {
+    pub(super) fn new(store: Store, org: Organisation) -> Self {
+        Self { store, org }
+    }
+
+    /// The organisation itself.
+    pub fn organisation(&self) -> &Organisation {
+        &self.org
+    }
+
+    /// The organisation's slug.
+    pub fn slug(&self) -> &OrgSlug {
+        &self.org.slug
+    }
+
+    /// The store this view reads from.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn not_found(&self, kind: &'static str, id: &str) -> Error {
+        Error::NotFound {
+            org: self.org.slug.to_string(),
+            kind,
+            id: id.to_owned(),
+        }
+    }
+
+    /// All workers, by login.
+    pub async fn workers(&self) -> Result<Vec<Worker>> {
+        let sql = format!("SELECT {WORKER_COLUMNS} FROM workers WHERE org = $1 ORDER BY login");
+        let rows = sqlx::query(&sql)
+            .bind(self.org.slug.as_str())
+            .fetch_all(self.store.pool())
+            .await?;
+        rows.iter().map(worker_from_row).collect()
+    }
+
+    /// One worker.
+    pub async fn worker(&self, login: &WorkerLogin) -> Result<Worker> {
+        let sql = format!("SELECT {WORKER_COLUMNS} FROM workers WHERE org = $1 AND login = $2");
+        let row = sqlx::query(&sql)
+            .bind(self.org.slug.as_str())
+            .bind(login.as_str())
+            .fetch_optional(self.store.pool())
+            .await?;
+        let row = row.ok_or_else(|| self.not_found("worker", login.as_str()))?;
+        worker_from_row(&row)
+    }
+
+    /// All customers with their areas and assignments, by id.
+    pub async fn customers(&self) -> Result<Vec<Customer>> {
+        self.load_customers(None).await
+    }
+
+    /// One customer with areas and assignments.
+    pub async fn customer(&self, id: &CustomerId) -> Result<Customer> {
+        self.load_customers(Some(id))
+            .await?
+            .pop()
+            .ok_or_else(|| self.not_found("customer", id.as_str()))
+    }
+
+    async fn load_customers(&self, only: Option<&CustomerId>) -> Result<Vec<Customer>> {
+        let filter = if only.is_some() { " AND id = $2" } else { "" };
+        let customer_filter = if only.is_some() { " AND customer = $2" } else { "" };
+        let pool = self.store.pool();
+        let slug = self.org.slug.as_str();
+        let only = only.map(|id| id.as_str().to_owned());
+
+        let sql = format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE org = $1{filter} ORDER BY id");
+        let rows = scoped(&sql, slug, only.as_deref()).fetch_all(pool).await?;
+        let mut customers: Vec<Customer> = rows.iter().map(customer_from_row).collect::<Result<_>>()?;
+        let index: HashMap<CustomerId, usize> = customers
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.id.clone(), i))
+            .collect();
+
+        let sql = format!(
+            "SELECT customer, name, privacy, password_hash FROM areas WHERE org = $1{customer_filter} ORDER BY customer, position"
+        );
+        for row in scoped(&sql, slug, only.as_deref()).fetch_all(pool).await? {
+            let (customer, area) = area_from_row(&row)?;
+            let i = index.get(&customer).ok_or_else(|| Error::corrupt(format!("area of unknown customer `{customer}`")))?;
+            customers[*i].areas.push(area);
+        }
+
+        let sql = format!(
+            "SELECT customer, worker FROM customer_assignments WHERE org = $1{customer_filter} ORDER BY customer, worker"
+        );
+        for row in scoped(&sql, slug, only.as_deref()).fetch_all(pool).await? {
+            let customer = CustomerId::new(row.try_get::<String, _>("customer")?)?;
+            let worker = WorkerLogin::new(row.try_get::<String, _>("worker")?)?;
+            let i = index.get(&customer).ok_or_else(|| Error::corrupt(format!("assignment of unknown customer `{customer}`")))?;
+            customers[*i].assigned.push(worker);
+        }
+        Ok(customers)
+    }
+
+    /// All documents, by id.
+    pub async fn documents(&self) -> Result<Vec<Document>> {
+        let sql = format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE org = $1 ORDER BY id");
+        let rows = sqlx::query(&sql)
+            .bind(self.org.slug.as_str())
+            .fetch_all(self.store.pool())
+            .await?;
+        rows.iter().map(document_from_row).collect()
+    }
+
+    /// One document.
+    pub async fn document(&self, id: &DocumentId) -> Result<Document> {
+        let sql = format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE org = $1 AND id = $2");
+        let row = sqlx::query(&sql)
+            .bind(self.org.slug.as_str())
+            .bind(id.as_str())
+            .fetch_optional(self.store.pool())
+            .await?;
+        let row = row.ok_or_else(|| self.not_found("document", id.as_str()))?;
+        document_from_row(&row)
+    }
+
+    /// Every register entry, grouped by register, each sorted by id.
+    pub async fn registers(&self) -> Result<Registers> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT kind, body FROM register_entries WHERE org = $1 ORDER BY kind, id")
+                .bind(self.org.slug.as_str())
+                .fetch_all(self.store.pool())
+                .await?;
+        let mut registers = Registers::default();
+        for (kind, body) in rows {
+            match kind.as_str() {
+                "provider" => registers.providers.push(from_json(&body)?),
+                "activity" => registers.activities.push(from_json(&body)?),
+                "measure" => registers.measures.push(from_json(&body)?),
+                "training" => registers.trainings.push(from_json(&body)?),
+                "backup" => registers.backups.push(from_json(&body)?),
+                "breach" => registers.breaches.push(from_json(&body)?),
+                other => return Err(Error::corrupt(format!("register kind `{other}`"))),
+            }
+        }
+        Ok(registers)
+    }
+
+    /// Adds one register entry (`custodia add ...`).
+    pub async fn add_register_entry(
+        &self,
+        kind: RegisterKind,
+        id: &EntryId,
+        body: &impl serde::Serialize,
+    ) -> Result<()> {
+        let mut conn = self.store.pool().acquire().await?;
+        insert_register_entry(&mut conn, &self.org.slug, kind, id, body).await
+    }
+}
+
+/// A query bound to the organisation and, when given, one customer.
+fn scoped<'q>(
+    sql: &'q str,
+    org: &'q str,
+    customer: Option<&'q str>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    let query = sqlx::query(sql).bind(org);
+    match customer {
+        Some(id) => query.bind(id),
+        None => query,
+    }
+}

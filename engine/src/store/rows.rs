@@ -1,0 +1,279 @@
+//! Mapping between domain types and rows. Written once for both backends.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use crate::domain::*;
+use crate::error::{Error, Result};
+
+pub(crate) fn to_json(value: &impl Serialize) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::corrupt(format!("cannot encode: {e}")))
+}
+
+pub(crate) fn from_json<T: DeserializeOwned>(text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| Error::corrupt(format!("cannot decode `{text}`: {e}")))
+}
+
+fn parse<T: std::str::FromStr>(what: &str, text: &str) -> Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    text.parse()
+        .map_err(|e| Error::corrupt(format!("{what} `{text}`: {e}")))
+}
+
+fn opt_date(text: Option<String>) -> Result<Option<chrono::NaiveDate>> {
+    text.map(|t| parse("date", &t)).transpose()
+}
+
+pub(crate) async fn insert_organisation(conn: &mut AnyConnection, org: &Organisation) -> Result<()> {
+    sqlx::query("INSERT INTO organisations (slug, name, body) VALUES ($1, $2, $3)")
+        .bind(org.slug.as_str())
+        .bind(&org.name)
+        .bind(to_json(org)?)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Deletes an organisation and everything it owns.
+pub(crate) async fn delete_organisation(conn: &mut AnyConnection, org: &OrgSlug) -> Result<()> {
+    for table in super::migrations::TABLES_CHILD_FIRST {
+        let key = if *table == "organisations" { "slug" } else { "org" };
+        sqlx::query(&format!("DELETE FROM {table} WHERE {key} = $1"))
+            .bind(org.as_str())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn insert_worker(conn: &mut AnyConnection, org: &OrgSlug, w: &Worker) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO workers (org, login, name, level, departments, roles, specialties, grants, email, password_hash, active)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(org.as_str())
+    .bind(w.login.as_str())
+    .bind(&w.name)
+    .bind(i64::from(w.level.get()))
+    .bind(to_json(&w.departments)?)
+    .bind(to_json(&w.roles)?)
+    .bind(to_json(&w.specialties)?)
+    .bind(to_json(&w.grants)?)
+    .bind(w.email.clone())
+    .bind(w.password_hash.as_ref().map(|h| h.as_str().to_owned()))
+    .bind(i64::from(w.active))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub(crate) const WORKER_COLUMNS: &str =
+    "login, name, level, departments, roles, specialties, grants, email, password_hash, active";
+
+pub(crate) fn worker_from_row(row: &AnyRow) -> Result<Worker> {
+    let level: i64 = row.try_get("level")?;
+    let level = u8::try_from(level)
+        .map_err(|_| Error::corrupt(format!("worker level {level}")))
+        .and_then(Level::try_from)?;
+    Ok(Worker {
+        login: WorkerLogin::new(row.try_get::<String, _>("login")?)?,
+        name: row.try_get("name")?,
+        level,
+        departments: from_json(&row.try_get::<String, _>("departments")?)?,
+        roles: from_json(&row.try_get::<String, _>("roles")?)?,
+        specialties: from_json(&row.try_get::<String, _>("specialties")?)?,
+        grants: from_json(&row.try_get::<String, _>("grants")?)?,
+        email: row.try_get("email")?,
+        password_hash: row
+            .try_get::<Option<String>, _>("password_hash")?
+            .map(PasswordHash::try_from)
+            .transpose()?,
+        active: row.try_get::<i64, _>("active")? != 0,
+    })
+}
+
+pub(crate) async fn insert_customer(conn: &mut AnyConnection, org: &OrgSlug, c: &Customer) -> Result<()> {
+    let consent = c.communications.consent.as_ref();
+    let opt_out = c.communications.opt_out.as_ref();
+    sqlx::query(
+        "INSERT INTO customers (org, id, name, tax_id, email, phone, privacy, existing_customer,
+             consent_source, consent_date, opt_out_date, opt_out_channel, attributes)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(org.as_str())
+    .bind(c.id.as_str())
+    .bind(&c.name)
+    .bind(c.tax_id.clone())
+    .bind(c.email.clone())
+    .bind(c.phone.clone())
+    .bind(c.privacy.as_str())
+    .bind(i64::from(c.existing_customer))
+    .bind(consent.map(|x| x.source.clone()))
+    .bind(consent.map(|x| x.date.to_string()))
+    .bind(opt_out.map(|x| x.date.to_string()))
+    .bind(opt_out.map(|x| x.channel.clone()))
+    .bind(to_json(&c.attributes)?)
+    .execute(&mut *conn)
+    .await?;
+    for worker in &c.assigned {
+        sqlx::query("INSERT INTO customer_assignments (org, customer, worker) VALUES ($1, $2, $3)")
+            .bind(org.as_str())
+            .bind(c.id.as_str())
+            .bind(worker.as_str())
+            .execute(&mut *conn)
+            .await?;
+    }
+    for (position, area) in c.areas.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO areas (org, customer, name, position, privacy, password_hash) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(org.as_str())
+        .bind(c.id.as_str())
+        .bind(area.name.as_str())
+        .bind(i64::try_from(position).unwrap_or(i64::MAX))
+        .bind(area.privacy.as_str())
+        .bind(area.password_hash.as_ref().map(|h| h.as_str().to_owned()))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+pub(crate) const CUSTOMER_COLUMNS: &str = "id, name, tax_id, email, phone, privacy, existing_customer, consent_source, consent_date, opt_out_date, opt_out_channel, attributes";
+
+/// A customer without areas or assignments; the caller adds those.
+pub(crate) fn customer_from_row(row: &AnyRow) -> Result<Customer> {
+    let consent = match (
+        row.try_get::<Option<String>, _>("consent_source")?,
+        opt_date(row.try_get("consent_date")?)?,
+    ) {
+        (Some(source), Some(date)) => Some(Consent { source, date }),
+        _ => None,
+    };
+    let opt_out = match (
+        opt_date(row.try_get("opt_out_date")?)?,
+        row.try_get::<Option<String>, _>("opt_out_channel")?,
+    ) {
+        (Some(date), Some(channel)) => Some(OptOut { date, channel }),
+        _ => None,
+    };
+    let attributes: BTreeMap<String, String> = from_json(&row.try_get::<String, _>("attributes")?)?;
+    Ok(Customer {
+        id: CustomerId::new(row.try_get::<String, _>("id")?)?,
+        name: row.try_get("name")?,
+        tax_id: row.try_get("tax_id")?,
+        email: row.try_get("email")?,
+        phone: row.try_get("phone")?,
+        privacy: parse("privacy level", &row.try_get::<String, _>("privacy")?)?,
+        assigned: Vec::new(),
+        existing_customer: row.try_get::<i64, _>("existing_customer")? != 0,
+        communications: Communications { consent, opt_out },
+        attributes,
+        areas: Vec::new(),
+    })
+}
+
+pub(crate) fn area_from_row(row: &AnyRow) -> Result<(CustomerId, Area)> {
+    Ok((
+        CustomerId::new(row.try_get::<String, _>("customer")?)?,
+        Area {
+            name: AreaName::new(row.try_get::<String, _>("name")?)?,
+            privacy: parse("privacy level", &row.try_get::<String, _>("privacy")?)?,
+            password_hash: row
+                .try_get::<Option<String>, _>("password_hash")?
+                .map(PasswordHash::try_from)
+                .transpose()?,
+        },
+    ))
+}
+
+pub(crate) async fn insert_document(conn: &mut AnyConnection, org: &OrgSlug, d: &Document) -> Result<()> {
+    let kind = match d.location.kind {
+        LocationKind::Local => "local",
+        LocationKind::Share => "share",
+        LocationKind::Cloud => "cloud",
+    };
+    sqlx::query(
+        "INSERT INTO documents (org, id, customer, area, doc_type, title, location_kind, location_path)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(org.as_str())
+    .bind(d.id.as_str())
+    .bind(d.customer.as_str())
+    .bind(d.area.as_str())
+    .bind(d.doc_type.as_str())
+    .bind(&d.title)
+    .bind(kind)
+    .bind(&d.location.path)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub(crate) const DOCUMENT_COLUMNS: &str = "id, customer, area, doc_type, title, location_kind, location_path";
+
+pub(crate) fn document_from_row(row: &AnyRow) -> Result<Document> {
+    let kind = match row.try_get::<String, _>("location_kind")?.as_str() {
+        "local" => LocationKind::Local,
+        "share" => LocationKind::Share,
+        "cloud" => LocationKind::Cloud,
+        other => return Err(Error::corrupt(format!("location kind `{other}`"))),
+    };
+    Ok(Document {
+        id: DocumentId::new(row.try_get::<String, _>("id")?)?,
+        customer: CustomerId::new(row.try_get::<String, _>("customer")?)?,
+        area: AreaName::new(row.try_get::<String, _>("area")?)?,
+        doc_type: DocumentType::new(row.try_get::<String, _>("doc_type")?)?,
+        title: row.try_get("title")?,
+        location: Location {
+            kind,
+            path: row.try_get("location_path")?,
+        },
+    })
+}
+
+pub(crate) async fn insert_register_entry(
+    conn: &mut AnyConnection,
+    org: &OrgSlug,
+    kind: RegisterKind,
+    id: &EntryId,
+    body: &impl Serialize,
+) -> Result<()> {
+    sqlx::query("INSERT INTO register_entries (org, kind, id, body) VALUES ($1, $2, $3, $4)")
+        .bind(org.as_str())
+        .bind(kind.as_str())
+        .bind(id.as_str())
+        .bind(to_json(body)?)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Writes every entry of every register.
+pub(crate) async fn insert_registers(conn: &mut AnyConnection, org: &OrgSlug, r: &Registers) -> Result<()> {
+    for p in &r.providers {
+        insert_register_entry(conn, org, RegisterKind::Provider, &p.id, p).await?;
+    }
+    for a in &r.activities {
+        insert_register_entry(conn, org, RegisterKind::Activity, &a.id, a).await?;
+    }
+    for m in &r.measures {
+        insert_register_entry(conn, org, RegisterKind::Measure, &m.id, m).await?;
+    }
+    for t in &r.trainings {
+        insert_register_entry(conn, org, RegisterKind::Training, &t.id, t).await?;
+    }
+    for b in &r.backups {
+        insert_register_entry(conn, org, RegisterKind::Backup, &b.id, b).await?;
+    }
+    for b in &r.breaches {
+        insert_register_entry(conn, org, RegisterKind::Breach, &b.id, b).await?;
+    }
+    Ok(())
+}

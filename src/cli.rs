@@ -1,0 +1,137 @@
+//! The command line: argument definitions and dispatch.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use custodia_engine::exchange::{self, OrgFile};
+use custodia_engine::{OrgSlug, Store};
+
+use crate::output::emit;
+
+#[derive(Debug, Parser)]
+#[command(name = "custodia", version, about = "Keeps customer data safe in small firms (GDPR, LOPDGDD, LSSI-CE)")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Database URL: sqlite://FILE (default) or postgres://USER@HOST/DB
+    #[arg(long, global = true, env = "CUSTODIA_DB", default_value = "sqlite://custodia.db")]
+    pub db: String,
+    /// Print machine-readable JSON instead of text
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Log what is going on (to stderr)
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the store's schema (safe to run again)
+    Init,
+    /// Create the demo store and print a short tour
+    Demo {
+        /// Replace whatever the store holds
+        #[arg(long)]
+        force: bool,
+    },
+    /// Import an organisation file (TOML), or customers/workers from CSV
+    Import(ImportArgs),
+    /// Export an organisation as one TOML file
+    Export {
+        #[arg(long)]
+        org: OrgSlug,
+        /// Write here instead of standard output
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Run the HTTP server
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The organisation file (TOML), or a CSV with --customers/--workers
+    pub file: PathBuf,
+    /// Replace an organisation of the same slug
+    #[arg(long, conflicts_with_all = ["customers", "workers"])]
+    pub replace: bool,
+    /// The file is a CSV of customers for --org
+    #[arg(long, requires = "org", conflicts_with = "workers")]
+    pub customers: bool,
+    /// The file is a CSV of workers for --org
+    #[arg(long, requires = "org")]
+    pub workers: bool,
+    #[arg(long)]
+    pub org: Option<OrgSlug>,
+}
+
+/// Runs one command.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let g = &cli.global;
+    match cli.command {
+        Command::Init => {
+            let store = Store::init(&g.db).await?;
+            emit(g.json, &serde_json::json!({ "store": store.display_url(), "ready": true }), |_| {
+                println!("store ready at {}", store.display_url());
+            })?;
+        }
+        Command::Demo { force } => crate::demo::run(g, force).await?,
+        Command::Import(args) => import(g, args).await?,
+        Command::Export { org, output } => {
+            let store = Store::connect(&g.db).await?;
+            let text = store.export(&org).await?.to_toml()?;
+            match output {
+                Some(path) => std::fs::write(&path, text).with_context(|| format!("cannot write `{}`", path.display()))?,
+                None => crate::output::print_raw(&text)?,
+            }
+        }
+        Command::Serve { listen } => {
+            let store = Store::init(&g.db).await?;
+            crate::serve::run(store, listen).await?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn import(g: &Global, args: ImportArgs) -> anyhow::Result<()> {
+    let store = Store::init(&g.db).await?;
+    let Some(org) = args.org.filter(|_| args.customers || args.workers) else {
+        let file = OrgFile::read(&args.file)?;
+        let summary = store.import(&file, args.replace).await?;
+        return emit(g.json, &summary, |s| {
+            println!(
+                "imported `{}`: {} workers, {} customers, {} documents, {} register entries",
+                s.organisation, s.workers, s.customers, s.documents, s.register_entries
+            );
+        });
+    };
+    let scope = store.org(&org).await?;
+    let text = exchange::read_text(&args.file)?;
+    let workers: BTreeSet<_> = scope.workers().await?.into_iter().map(|w| w.login).collect();
+    let count = if args.customers {
+        let existing: BTreeSet<_> = scope.customers().await?.into_iter().map(|c| c.id).collect();
+        let rows = exchange::parse_customers_csv(&args.file, &text, &workers, &existing)?;
+        scope.import_customers(&rows).await?
+    } else if args.workers {
+        let rows = exchange::parse_workers_csv(&args.file, &text, &workers)?;
+        scope.import_workers(&rows).await?
+    } else {
+        bail!("say what the CSV holds: --customers or --workers");
+    };
+    let what = if args.customers { "customers" } else { "workers" };
+    emit(g.json, &serde_json::json!({ "organisation": org, what: count }), |_| {
+        println!("imported {count} {what} into `{org}`");
+    })
+}

@@ -1,0 +1,166 @@
+//! `custodia demo`: four small firms, a few hundred generated customers,
+//! and a short tour of what to try.
+//!
+//! The hand-written part lives in `plugins/demo/*.toml` (embedded here, so
+//! the command works from any directory); the bulk customers are generated
+//! from a fixed seed, so every demo store is the same.
+
+use std::path::Path;
+
+use anyhow::Context;
+use custodia_engine::exchange::OrgFile;
+use custodia_engine::{
+    Area, Communications, Consent, Customer, CustomerId, Error, OptOut, PrivacyLevel, Store,
+};
+
+use crate::cli::Global;
+use crate::output::emit;
+
+const FILES: &[(&str, &str)] = &[
+    ("bufete-ruiz.toml", include_str!("../plugins/demo/bufete-ruiz.toml")),
+    ("clinica-norte.toml", include_str!("../plugins/demo/clinica-norte.toml")),
+    ("gestoria-iberia.toml", include_str!("../plugins/demo/gestoria-iberia.toml")),
+    ("tienda-verde.toml", include_str!("../plugins/demo/tienda-verde.toml")),
+];
+
+/// How many customers to generate per organisation.
+const GENERATED_PER_ORG: u32 = 150;
+
+/// Parses the embedded files and adds the generated customers.
+pub fn organisations() -> anyhow::Result<Vec<OrgFile>> {
+    FILES
+        .iter()
+        .map(|(name, text)| {
+            let mut file = OrgFile::parse(Path::new(name), text)?;
+            add_generated_customers(&mut file);
+            Ok(file)
+        })
+        .collect()
+}
+
+pub async fn run(g: &Global, force: bool) -> anyhow::Result<()> {
+    let store = Store::init(&g.db).await?;
+    if !store.organisations().await?.is_empty() {
+        if !force {
+            return Err(Error::StoreNotEmpty(store.display_url().to_owned()).into());
+        }
+        store.clear().await?;
+    }
+    let mut summaries = Vec::new();
+    for file in organisations()? {
+        let summary = store
+            .import(&file, false)
+            .await
+            .with_context(|| format!("cannot import demo organisation `{}`", file.organisation.slug))?;
+        summaries.push(summary);
+    }
+    emit(g.json, &summaries, |summaries| {
+        println!("Demo store ready at {}\n", store.display_url());
+        for s in summaries {
+            println!(
+                "  {:<16} {:>2} workers  {:>4} customers  {:>2} documents  {:>2} register entries",
+                s.organisation, s.workers, s.customers, s.documents, s.register_entries
+            );
+        }
+        println!("{TOUR}");
+    })
+}
+
+const TOUR: &str = "
+A short tour (every worker's password is demo-<login>):
+
+  bufete-ruiz    ana is the lawyer in charge of C-1001 (María López, divorce,
+                 privacy high); luis assists her; pablo is another lawyer;
+                 C-1001's case-file area is closed by a password.
+  clinica-norte  garcia (cardiology), ortiz (dermatology), ruiz (internal
+                 medicine, may read cardiology), recepcion (front desk).
+  gestoria-iberia, tienda-verde: an accounting office and an online shop.
+
+Try:
+  custodia export --org bufete-ruiz
+  custodia serve
+";
+
+/// A small deterministic generator (SplitMix64), so demo data never changes.
+struct Seq(u64);
+
+impl Seq {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        let len = u64::try_from(items.len()).expect("slice lengths fit in u64");
+        let i = usize::try_from(self.next() % len).expect("index below a slice length fits in usize");
+        &items[i]
+    }
+}
+
+const GIVEN: &[&str] = &[
+    "Lucía", "Hugo", "Martina", "Daniel", "Sofía", "Pablo", "Julia", "Álvaro", "Paula", "Adrián",
+    "Carmen", "Javier", "Elena", "Diego", "Irene", "Mario", "Noelia", "Sergio", "Nerea", "Íñigo",
+];
+const FAMILY: &[&str] = &[
+    "García", "Fernández", "González", "Rodríguez", "López", "Martínez", "Sánchez", "Pérez", "Gómez",
+    "Martín", "Jiménez", "Ruiz", "Hernández", "Díaz", "Moreno", "Muñoz", "Álvarez", "Romero", "Núñez",
+    "Iglesias",
+];
+
+fn add_generated_customers(file: &mut OrgFile) {
+    let Some(template) = file.customers.first() else {
+        return;
+    };
+    let prefix = template.id.as_str().split('-').next().unwrap_or("X").to_owned();
+    let domain = file.organisation.slug.as_str().to_owned();
+    // Generated customers get the first customer's areas, without passwords.
+    let areas: Vec<Area> = template
+        .areas
+        .iter()
+        .map(|a| Area { password_hash: None, ..a.clone() })
+        .collect();
+    let assignable: Vec<_> = file
+        .workers
+        .iter()
+        .filter(|w| w.level.get() >= 3 && w.level.get() <= 4)
+        .map(|w| w.login.clone())
+        .collect();
+    let mut seq = Seq(domain.bytes().fold(7, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b))));
+    for n in 0..GENERATED_PER_ORG {
+        let given = seq.pick(GIVEN);
+        let family = seq.pick(FAMILY);
+        let ascii: String = format!("{given}.{family}")
+            .to_lowercase()
+            .chars()
+            .map(|c| match c {
+                'á' => 'a', 'é' => 'e', 'í' => 'i', 'ó' => 'o', 'ú' => 'u', 'ñ' => 'n', c => c,
+            })
+            .collect();
+        let month = 1 + seq.next() % 12;
+        let day = 1 + seq.next() % 28;
+        let date = chrono::NaiveDate::from_ymd_opt(2025, u32::try_from(month).unwrap_or(1), u32::try_from(day).unwrap_or(1))
+            .expect("day 1..=28 of month 1..=12 is a valid date");
+        let roll = seq.next() % 10;
+        let communications = Communications {
+            consent: (roll < 5).then(|| Consent { source: "web form".into(), date }),
+            opt_out: (roll >= 8).then(|| OptOut { date, channel: "email link".into() }),
+        };
+        let assigned = if assignable.is_empty() { Vec::new() } else { vec![seq.pick(&assignable).clone()] };
+        file.customers.push(Customer {
+            id: CustomerId::new(format!("{prefix}-{}", 5000 + n)).expect("generated ids are valid"),
+            name: format!("{given} {family} {}", seq.pick(FAMILY)),
+            tax_id: None,
+            email: Some(format!("{ascii}{n}@{domain}.correo.example")),
+            phone: Some(format!("+34 6{:08}", seq.next() % 100_000_000)),
+            privacy: *seq.pick(&[PrivacyLevel::Low, PrivacyLevel::Medium, PrivacyLevel::High]),
+            assigned,
+            existing_customer: seq.next() % 4 != 0,
+            communications,
+            attributes: Default::default(),
+            areas: areas.clone(),
+        });
+    }
+}
