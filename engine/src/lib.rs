@@ -18,6 +18,8 @@ pub mod domain;
 mod error;
 pub mod exchange;
 pub mod store;
+#[doc(hidden)]
+pub mod testkit;
 
 pub use domain::*;
 pub use error::{Error, Result};

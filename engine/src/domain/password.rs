@@ -64,12 +64,14 @@ impl TryFrom<String> for PasswordHash {
     type Error = Error;
 
     fn try_from(value: String) -> Result<Self, Error> {
+        // The value may be a plaintext password pasted by mistake: never echo it.
         let invalid = |reason| Error::InvalidValue {
             kind: "password hash",
-            value: value.chars().take(12).collect::<String>() + "...",
+            value: "(redacted)".into(),
             reason,
         };
-        let phc = Phc::new(&value).map_err(|_| invalid("is not a PHC string"))?;
+        let phc = Phc::new(&value)
+            .map_err(|_| invalid("is not an argon2id PHC string; plaintext passwords are refused"))?;
         if phc.algorithm.as_str() != "argon2id" {
             return Err(invalid("must be an argon2id hash; plaintext passwords are refused"));
         }

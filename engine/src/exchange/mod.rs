@@ -60,14 +60,16 @@ impl Store {
     /// Exports an organisation; sorted so that the same data gives the same file.
     pub async fn export(&self, slug: &OrgSlug) -> Result<OrgFile> {
         let org = self.org(slug).await?;
-        Ok(OrgFile {
+        let mut file = OrgFile {
             format: FORMAT_VERSION,
             organisation: org.organisation().clone(),
             workers: org.workers().await?,
             customers: org.customers().await?,
             documents: org.documents().await?,
             registers: org.registers().await?,
-        })
+        };
+        file.normalise();
+        Ok(file)
     }
 }
 

@@ -95,6 +95,24 @@ impl OrgFile {
         toml::to_string(self).map_err(|e| Error::corrupt(format!("cannot write TOML: {e}")))
     }
 
+    /// Sorts every list into its canonical order (by id), the order
+    /// `export` writes, so that equal data gives equal files.
+    pub fn normalise(&mut self) {
+        self.workers.sort_by(|a, b| a.login.cmp(&b.login));
+        self.customers.sort_by(|a, b| a.id.cmp(&b.id));
+        for c in &mut self.customers {
+            c.assigned.sort();
+        }
+        self.documents.sort_by(|a, b| a.id.cmp(&b.id));
+        let r = &mut self.registers;
+        r.providers.sort_by(|a, b| a.id.cmp(&b.id));
+        r.activities.sort_by(|a, b| a.id.cmp(&b.id));
+        r.measures.sort_by(|a, b| a.id.cmp(&b.id));
+        r.trainings.sort_by(|a, b| a.id.cmp(&b.id));
+        r.backups.sort_by(|a, b| a.id.cmp(&b.id));
+        r.breaches.sort_by(|a, b| a.id.cmp(&b.id));
+    }
+
     /// Counts of what the file holds.
     pub fn summary(&self) -> ImportSummary {
         let r = &self.registers;

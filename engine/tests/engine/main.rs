@@ -1,0 +1,50 @@
+//! The engine's behaviour seen from outside, on SQLite and PostgreSQL.
+//! One test binary; `./test.sh` provides the PostgreSQL server.
+
+mod store;
+
+use std::path::{Path, PathBuf};
+
+use custodia_engine::exchange::OrgFile;
+use custodia_engine::{Backend, Store};
+
+/// Runs one async test body against each backend, as two named tests.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($(async fn $name:ident($store:ident) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports, reason = "each test body uses a different subset")]
+            use super::*;
+
+            async fn body($store: custodia_engine::Store) $body
+
+            #[tokio::test]
+            async fn sqlite() {
+                let (store, _guard) = $crate::fresh_store(custodia_engine::Backend::Sqlite).await;
+                body(store).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                let (store, _guard) = $crate::fresh_store(custodia_engine::Backend::Postgres).await;
+                body(store).await;
+            }
+        }
+    )*};
+}
+
+/// A migrated, empty store and what keeps it alive.
+pub async fn fresh_store(backend: Backend) -> (Store, Option<tempfile::TempDir>) {
+    let (url, guard) = custodia_engine::testkit::scratch_database(backend).await;
+    let store = Store::init(&url).await.expect("initialise store");
+    (store, guard)
+}
+
+/// A demo organisation file from `plugins/demo/`.
+pub fn demo_file(name: &str) -> OrgFile {
+    OrgFile::read(&demo_path(name)).expect("demo file parses")
+}
+
+pub fn demo_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/demo").join(name)
+}

@@ -1,0 +1,125 @@
+//! The store: round trips, organisation scoping, all-or-nothing imports.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use custodia_engine::exchange::{parse_customers_csv, OrgFile};
+use custodia_engine::{CustomerId, Error, OrgSlug, WorkerLogin};
+
+use crate::{demo_file, on_both_backends};
+
+fn slug(s: &str) -> OrgSlug {
+    OrgSlug::new(s).expect("valid slug")
+}
+
+on_both_backends! {
+    async fn imported_organisation_reads_back_unchanged(store) {
+        let file = demo_file("bufete-ruiz.toml");
+        store.import(&file, false).await.expect("import");
+        let exported = store.export(&slug("bufete-ruiz")).await.expect("export");
+        let mut expected = file.clone();
+        expected.normalise();
+        assert_eq!(exported, expected);
+    }
+
+    async fn worker_of_one_organisation_never_reads_another_s_rows(store) {
+        store.import(&demo_file("bufete-ruiz.toml"), false).await.expect("import legal");
+        store.import(&demo_file("clinica-norte.toml"), false).await.expect("import clinic");
+        let law = store.org(&slug("bufete-ruiz")).await.expect("law firm");
+        let clinic = store.org(&slug("clinica-norte")).await.expect("clinic");
+
+        let patient = CustomerId::new("P-2001").expect("id");
+        assert!(clinic.customer(&patient).await.is_ok());
+        assert!(matches!(law.customer(&patient).await, Err(Error::NotFound { .. })));
+        let garcia = WorkerLogin::new("garcia").expect("login");
+        assert!(matches!(law.worker(&garcia).await, Err(Error::NotFound { .. })));
+        let report = "D-2001-1".parse().expect("id");
+        assert!(matches!(law.document(&report).await, Err(Error::NotFound { .. })));
+
+        let law_ids: BTreeSet<_> = law.customers().await.expect("list").into_iter().map(|c| c.id).collect();
+        assert!(law_ids.iter().all(|id| id.as_str().starts_with("C-")), "{law_ids:?}");
+        assert!(law.documents().await.expect("docs").iter().all(|d| d.customer.as_str().starts_with("C-")));
+        assert!(law.registers().await.expect("registers").providers.iter().all(|p| p.id.as_str() != "P-HIS"));
+    }
+
+    async fn import_of_existing_organisation_needs_replace(store) {
+        let file = demo_file("gestoria-iberia.toml");
+        store.import(&file, false).await.expect("first import");
+        let err = store.import(&file, false).await.expect_err("second import");
+        assert!(matches!(err, Error::OrganisationExists(_)), "{err}");
+        let mut changed = file.clone();
+        changed.organisation.name = "Gestoría Iberia (renamed)".into();
+        store.import(&changed, true).await.expect("replace");
+        let org = store.org(&slug("gestoria-iberia")).await.expect("org");
+        assert_eq!(org.organisation().name, "Gestoría Iberia (renamed)");
+    }
+
+    async fn import_failing_half_way_writes_nothing(store) {
+        // Bypass the file checks: a repeated customer id fails inside the
+        // transaction, after the organisation and workers were written.
+        let mut file = demo_file("tienda-verde.toml");
+        let first = file.customers[0].clone();
+        file.customers.push(first);
+        file.documents.clear();
+        assert!(store.import(&file, false).await.is_err());
+        assert!(store.organisations().await.expect("list").is_empty());
+    }
+
+    async fn csv_import_with_a_bad_row_changes_nothing(store) {
+        store.import(&demo_file("bufete-ruiz.toml"), false).await.expect("import");
+        let org = store.org(&slug("bufete-ruiz")).await.expect("org");
+        let before = org.customers().await.expect("customers").len();
+        let text = "id,name,email,privacy,assigned\nC-9001,Ana Uno,a@x.example,low,ana\nC-9002,Bea Dos,b@x.example,extreme,ana\n";
+        let workers: BTreeSet<_> = org.workers().await.expect("workers").into_iter().map(|w| w.login).collect();
+        let existing = BTreeSet::new();
+        let err = parse_customers_csv(Path::new("new.csv"), text, &workers, &existing).expect_err("bad privacy");
+        assert!(err.to_string().contains("new.csv: line 3: field `privacy`"), "{err}");
+        assert_eq!(org.customers().await.expect("customers").len(), before);
+
+        let good = "id,name,assigned\nC-9001,Ana Uno,ana\n";
+        let rows = parse_customers_csv(Path::new("good.csv"), good, &workers, &existing).expect("parse");
+        org.import_customers(&rows).await.expect("import");
+        assert_eq!(org.customers().await.expect("customers").len(), before + 1);
+    }
+
+    async fn no_plaintext_password_is_ever_stored(store) {
+        store.import(&demo_file("bufete-ruiz.toml"), false).await.expect("import");
+        let org = store.org(&slug("bufete-ruiz")).await.expect("org");
+        for w in org.workers().await.expect("workers") {
+            let hash = w.password_hash.expect("demo workers have passwords");
+            assert!(hash.as_str().starts_with("$argon2id$"));
+            assert!(hash.verify(&format!("demo-{}", w.login)));
+        }
+    }
+}
+
+#[test]
+fn org_file_errors_name_the_line() {
+    let text = std::fs::read_to_string(crate::demo_path("bufete-ruiz.toml")).expect("read");
+    let cases = [
+        // (edit, expected fragment)
+        (text.replacen("login = \"pablo\"", "login = \"ana\"", 1), "line 25: duplicate worker login `ana`"),
+        (text.replacen("level = 4", "level = 4\nshoe_size = 42", 1), "line 19: unknown field `shoe_size`"),
+        (text.replacen("level = 2", "level = 9", 1), "must be between 1"),
+        (text.replacen("assigned = [\"ana\", \"luis\"]", "assigned = [\"ana\", \"nobody\"]", 1), "unknown worker `nobody`"),
+        (text.replacen("area = \"financial\"", "area = \"secret\"", 1), "does not have"),
+        (text.replacen("[[workers]]", "[[workers]\n", 1), "line 15"),
+    ];
+    for (edited, expected) in cases {
+        let err = OrgFile::parse(Path::new("org.toml"), &edited).expect_err(expected);
+        let message = err.to_string();
+        assert!(message.starts_with("org.toml: line "), "{message}");
+        assert!(message.contains(expected), "expected `{expected}` in `{message}`");
+    }
+}
+
+#[test]
+fn plaintext_password_in_an_import_file_is_refused() {
+    let text = std::fs::read_to_string(crate::demo_path("tienda-verde.toml")).expect("read");
+    let start = text.find("password_hash = \"").expect("has a hash");
+    let end = text[start..].find('\n').expect("line end") + start;
+    let edited = format!("{}password_hash = \"demo-raul\"{}", &text[..start], &text[end..]);
+    let err = OrgFile::parse(Path::new("shop.toml"), &edited).expect_err("plaintext");
+    assert!(err.to_string().contains("plaintext passwords are refused"), "{err}");
+    assert!(!err.to_string().contains("demo-raul"), "the error echoes the password: {err}");
+}
