@@ -12,7 +12,11 @@ use custodia_engine::{OrgSlug, Store};
 use crate::output::emit;
 
 #[derive(Debug, Parser)]
-#[command(name = "custodia", version, about = "Keeps customer data safe in small firms (GDPR, LOPDGDD, LSSI-CE)")]
+#[command(
+    name = "custodia",
+    version,
+    about = "Keeps customer data safe in small firms (GDPR, LOPDGDD, LSSI-CE)"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -23,7 +27,12 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct Global {
     /// Database URL: sqlite://FILE (default) or postgres://USER@HOST/DB
-    #[arg(long, global = true, env = "CUSTODIA_DB", default_value = "sqlite://custodia.db")]
+    #[arg(
+        long,
+        global = true,
+        env = "CUSTODIA_DB",
+        default_value = "sqlite://custodia.db"
+    )]
     pub db: String,
     /// Print machine-readable JSON instead of text
     #[arg(long, global = true)]
@@ -83,9 +92,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Init => {
             let store = Store::init(&g.db).await?;
-            emit(g.json, &serde_json::json!({ "store": store.display_url(), "ready": true }), |_| {
-                println!("store ready at {}", store.display_url());
-            })?;
+            emit(
+                g.json,
+                &serde_json::json!({ "store": store.display_url(), "ready": true }),
+                |_| {
+                    println!("store ready at {}", store.display_url());
+                },
+            )?;
         }
         Command::Demo { force } => crate::demo::run(g, force).await?,
         Command::Import(args) => import(g, args).await?,
@@ -93,7 +106,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = Store::connect(&g.db).await?;
             let text = store.export(&org).await?.to_toml()?;
             match output {
-                Some(path) => std::fs::write(&path, text).with_context(|| format!("cannot write `{}`", path.display()))?,
+                Some(path) => std::fs::write(&path, text)
+                    .with_context(|| format!("cannot write `{}`", path.display()))?,
                 None => crate::output::print_raw(&text)?,
             }
         }
@@ -119,7 +133,12 @@ async fn import(g: &Global, args: ImportArgs) -> anyhow::Result<()> {
     };
     let scope = store.org(&org).await?;
     let text = exchange::read_text(&args.file)?;
-    let workers: BTreeSet<_> = scope.workers().await?.into_iter().map(|w| w.login).collect();
+    let workers: BTreeSet<_> = scope
+        .workers()
+        .await?
+        .into_iter()
+        .map(|w| w.login)
+        .collect();
     let count = if args.customers {
         let existing: BTreeSet<_> = scope.customers().await?.into_iter().map(|c| c.id).collect();
         let rows = exchange::parse_customers_csv(&args.file, &text, &workers, &existing)?;
@@ -130,8 +149,16 @@ async fn import(g: &Global, args: ImportArgs) -> anyhow::Result<()> {
     } else {
         bail!("say what the CSV holds: --customers or --workers");
     };
-    let what = if args.customers { "customers" } else { "workers" };
-    emit(g.json, &serde_json::json!({ "organisation": org, what: count }), |_| {
-        println!("imported {count} {what} into `{org}`");
-    })
+    let what = if args.customers {
+        "customers"
+    } else {
+        "workers"
+    };
+    emit(
+        g.json,
+        &serde_json::json!({ "organisation": org, what: count }),
+        |_| {
+            println!("imported {count} {what} into `{org}`");
+        },
+    )
 }

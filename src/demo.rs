@@ -17,10 +17,22 @@ use crate::cli::Global;
 use crate::output::emit;
 
 const FILES: &[(&str, &str)] = &[
-    ("bufete-ruiz.toml", include_str!("../plugins/demo/bufete-ruiz.toml")),
-    ("clinica-norte.toml", include_str!("../plugins/demo/clinica-norte.toml")),
-    ("gestoria-iberia.toml", include_str!("../plugins/demo/gestoria-iberia.toml")),
-    ("tienda-verde.toml", include_str!("../plugins/demo/tienda-verde.toml")),
+    (
+        "bufete-ruiz.toml",
+        include_str!("../plugins/demo/bufete-ruiz.toml"),
+    ),
+    (
+        "clinica-norte.toml",
+        include_str!("../plugins/demo/clinica-norte.toml"),
+    ),
+    (
+        "gestoria-iberia.toml",
+        include_str!("../plugins/demo/gestoria-iberia.toml"),
+    ),
+    (
+        "tienda-verde.toml",
+        include_str!("../plugins/demo/tienda-verde.toml"),
+    ),
 ];
 
 /// How many customers to generate per organisation.
@@ -48,10 +60,12 @@ pub async fn run(g: &Global, force: bool) -> anyhow::Result<()> {
     }
     let mut summaries = Vec::new();
     for file in organisations()? {
-        let summary = store
-            .import(&file, false)
-            .await
-            .with_context(|| format!("cannot import demo organisation `{}`", file.organisation.slug))?;
+        let summary = store.import(&file, false).await.with_context(|| {
+            format!(
+                "cannot import demo organisation `{}`",
+                file.organisation.slug
+            )
+        })?;
         summaries.push(summary);
     }
     emit(g.json, &summaries, |summaries| {
@@ -95,7 +109,8 @@ impl Seq {
 
     fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         let len = u64::try_from(items.len()).expect("slice lengths fit in u64");
-        let i = usize::try_from(self.next() % len).expect("index below a slice length fits in usize");
+        let i =
+            usize::try_from(self.next() % len).expect("index below a slice length fits in usize");
         &items[i]
     }
 }
@@ -105,8 +120,25 @@ const GIVEN: &[&str] = &[
     "Carmen", "Javier", "Elena", "Diego", "Irene", "Mario", "Noelia", "Sergio", "Nerea", "Íñigo",
 ];
 const FAMILY: &[&str] = &[
-    "García", "Fernández", "González", "Rodríguez", "López", "Martínez", "Sánchez", "Pérez", "Gómez",
-    "Martín", "Jiménez", "Ruiz", "Hernández", "Díaz", "Moreno", "Muñoz", "Álvarez", "Romero", "Núñez",
+    "García",
+    "Fernández",
+    "González",
+    "Rodríguez",
+    "López",
+    "Martínez",
+    "Sánchez",
+    "Pérez",
+    "Gómez",
+    "Martín",
+    "Jiménez",
+    "Ruiz",
+    "Hernández",
+    "Díaz",
+    "Moreno",
+    "Muñoz",
+    "Álvarez",
+    "Romero",
+    "Núñez",
     "Iglesias",
 ];
 
@@ -114,13 +146,22 @@ fn add_generated_customers(file: &mut OrgFile) {
     let Some(template) = file.customers.first() else {
         return;
     };
-    let prefix = template.id.as_str().split('-').next().unwrap_or("X").to_owned();
+    let prefix = template
+        .id
+        .as_str()
+        .split('-')
+        .next()
+        .unwrap_or("X")
+        .to_owned();
     let domain = file.organisation.slug.as_str().to_owned();
     // Generated customers get the first customer's areas, without passwords.
     let areas: Vec<Area> = template
         .areas
         .iter()
-        .map(|a| Area { password_hash: None, ..a.clone() })
+        .map(|a| Area {
+            password_hash: None,
+            ..a.clone()
+        })
         .collect();
     let assignable: Vec<_> = file
         .workers
@@ -128,7 +169,9 @@ fn add_generated_customers(file: &mut OrgFile) {
         .filter(|w| w.level.get() >= 3 && w.level.get() <= 4)
         .map(|w| w.login.clone())
         .collect();
-    let mut seq = Seq(domain.bytes().fold(7, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b))));
+    let mut seq = Seq(domain
+        .bytes()
+        .fold(7, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b))));
     for n in 0..GENERATED_PER_ORG {
         let given = seq.pick(GIVEN);
         let family = seq.pick(FAMILY);
@@ -136,19 +179,39 @@ fn add_generated_customers(file: &mut OrgFile) {
             .to_lowercase()
             .chars()
             .map(|c| match c {
-                'á' => 'a', 'é' => 'e', 'í' => 'i', 'ó' => 'o', 'ú' => 'u', 'ñ' => 'n', c => c,
+                'á' => 'a',
+                'é' => 'e',
+                'í' => 'i',
+                'ó' => 'o',
+                'ú' => 'u',
+                'ñ' => 'n',
+                c => c,
             })
             .collect();
         let month = 1 + seq.next() % 12;
         let day = 1 + seq.next() % 28;
-        let date = chrono::NaiveDate::from_ymd_opt(2025, u32::try_from(month).unwrap_or(1), u32::try_from(day).unwrap_or(1))
-            .expect("day 1..=28 of month 1..=12 is a valid date");
+        let date = chrono::NaiveDate::from_ymd_opt(
+            2025,
+            u32::try_from(month).unwrap_or(1),
+            u32::try_from(day).unwrap_or(1),
+        )
+        .expect("day 1..=28 of month 1..=12 is a valid date");
         let roll = seq.next() % 10;
         let communications = Communications {
-            consent: (roll < 5).then(|| Consent { source: "web form".into(), date }),
-            opt_out: (roll >= 8).then(|| OptOut { date, channel: "email link".into() }),
+            consent: (roll < 5).then(|| Consent {
+                source: "web form".into(),
+                date,
+            }),
+            opt_out: (roll >= 8).then(|| OptOut {
+                date,
+                channel: "email link".into(),
+            }),
         };
-        let assigned = if assignable.is_empty() { Vec::new() } else { vec![seq.pick(&assignable).clone()] };
+        let assigned = if assignable.is_empty() {
+            Vec::new()
+        } else {
+            vec![seq.pick(&assignable).clone()]
+        };
         file.customers.push(Customer {
             id: CustomerId::new(format!("{prefix}-{}", 5000 + n)).expect("generated ids are valid"),
             name: format!("{given} {family} {}", seq.pick(FAMILY)),

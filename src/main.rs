@@ -12,7 +12,10 @@ use clap::Parser;
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     init_tracing(args.global.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -30,7 +33,11 @@ fn main() -> ExitCode {
 }
 
 fn init_tracing(verbose: bool) {
-    let default = if verbose { "custodia=debug,custodia_engine=debug,info" } else { "warn" };
+    let default = if verbose {
+        "custodia=debug,custodia_engine=debug,info"
+    } else {
+        "warn"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("CUSTODIA_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()

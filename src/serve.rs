@@ -9,15 +9,22 @@ use custodia_engine::Store;
 
 /// The application's routes.
 pub fn router(store: Store) -> Router {
-    Router::new().route("/healthz", get(healthz)).with_state(store)
+    Router::new()
+        .route("/healthz", get(healthz))
+        .with_state(store)
 }
 
-async fn healthz(axum::extract::State(store): axum::extract::State<Store>) -> (axum::http::StatusCode, &'static str) {
+async fn healthz(
+    axum::extract::State(store): axum::extract::State<Store>,
+) -> (axum::http::StatusCode, &'static str) {
     match store.organisations().await {
         Ok(_) => (axum::http::StatusCode::OK, "ok\n"),
         Err(e) => {
             tracing::error!(error = %e, "health check failed");
-            (axum::http::StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n")
+            (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "store unavailable\n",
+            )
         }
     }
 }

@@ -29,8 +29,9 @@ pub async fn scratch_database(backend: Backend) -> (String, Option<tempfile::Tem
 
 async fn scratch_postgres() -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let base = std::env::var(PG_URL_VAR)
-        .unwrap_or_else(|_| panic!("{PG_URL_VAR} is not set: run ./test.sh, which starts PostgreSQL"));
+    let base = std::env::var(PG_URL_VAR).unwrap_or_else(|_| {
+        panic!("{PG_URL_VAR} is not set: run ./test.sh, which starts PostgreSQL")
+    });
     let name = format!(
         "custodia_t_{}_{}_{}",
         std::process::id(),
@@ -45,6 +46,8 @@ async fn scratch_postgres() -> String {
     sqlx::Executor::execute(&mut admin, format!("CREATE DATABASE {name}").as_str())
         .await
         .expect("create a scratch database");
-    let (prefix, _) = base.rsplit_once('/').expect("PostgreSQL URL has a database path");
+    let (prefix, _) = base
+        .rsplit_once('/')
+        .expect("PostgreSQL URL has a database path");
     format!("{prefix}/{name}")
 }

@@ -1,1 +1,113 @@
+//! End-to-end tests: they run the built `custodia` binary, as a user would.
+//! One test binary; `./test.sh` provides the PostgreSQL server.
 
+mod foundation;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use custodia_engine::Backend;
+
+/// A scratch store and a way to run `custodia` against it.
+#[derive(Debug)]
+pub struct Custodia {
+    pub db: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl Custodia {
+    /// A fresh, empty store on `backend` (not yet initialised).
+    pub fn new(backend: Backend) -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let db = match backend {
+            Backend::Sqlite => format!("sqlite://{}", dir.path().join("custodia.db").display()),
+            Backend::Postgres => {
+                runtime()
+                    .block_on(custodia_engine::testkit::scratch_database(backend))
+                    .0
+            }
+        };
+        Self { db, dir }
+    }
+
+    /// A fresh store holding the demo organisations.
+    pub fn demo(backend: Backend) -> Self {
+        let c = Self::new(backend);
+        c.ok(&["demo"]);
+        c
+    }
+
+    /// Runs `custodia --db <db> args...`.
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_custodia"))
+            .arg("--db")
+            .arg(&self.db)
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("CUSTODIA_DB")
+            .env("RUST_BACKTRACE", "0")
+            .output()
+            .expect("run custodia")
+    }
+
+    /// Runs and expects success; returns standard output.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "custodia {args:?} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("UTF-8 output")
+    }
+
+    /// Runs and expects failure; returns standard error.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            !out.status.success(),
+            "custodia {args:?} should have failed"
+        );
+        String::from_utf8(out.stderr).expect("UTF-8 errors")
+    }
+
+    /// A path inside the scratch directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// The repository's root.
+pub fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs a test body against each backend, as two named tests.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($(fn $name:ident($backend:ident) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports, reason = "each test body uses a different subset")]
+            use super::*;
+
+            fn body($backend: custodia_engine::Backend) $body
+
+            #[test]
+            fn sqlite() {
+                body(custodia_engine::Backend::Sqlite);
+            }
+
+            #[test]
+            fn postgres() {
+                body(custodia_engine::Backend::Postgres);
+            }
+        }
+    )*};
+}

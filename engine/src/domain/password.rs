@@ -70,10 +70,13 @@ impl TryFrom<String> for PasswordHash {
             value: "(redacted)".into(),
             reason,
         };
-        let phc = Phc::new(&value)
-            .map_err(|_| invalid("is not an argon2id PHC string; plaintext passwords are refused"))?;
+        let phc = Phc::new(&value).map_err(|_| {
+            invalid("is not an argon2id PHC string; plaintext passwords are refused")
+        })?;
         if phc.algorithm.as_str() != "argon2id" {
-            return Err(invalid("must be an argon2id hash; plaintext passwords are refused"));
+            return Err(invalid(
+                "must be an argon2id hash; plaintext passwords are refused",
+            ));
         }
         if phc.hash.is_none() || phc.salt.is_none() {
             return Err(invalid("has no salt or hash"));

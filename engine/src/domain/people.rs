@@ -65,7 +65,9 @@ pub struct Organisation {
 }
 
 /// How sensitive a record or area is. Ordered: `Low < Medium < High < Restricted`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum PrivacyLevel {
     Low,

@@ -29,7 +29,15 @@ const CUSTOMER_COLUMNS: &[&str] = &[
     "opt_out_channel",
     "areas",
 ];
-const WORKER_COLUMNS: &[&str] = &["login", "name", "level", "departments", "roles", "specialties", "email"];
+const WORKER_COLUMNS: &[&str] = &[
+    "login",
+    "name",
+    "level",
+    "departments",
+    "roles",
+    "specialties",
+    "email",
+];
 
 /// One CSV record with its header, giving located errors.
 struct Record<'a> {
@@ -80,8 +88,9 @@ impl Record<'_> {
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
                 .map(|s| {
-                    s.parse()
-                        .map_err(|e| self.error(format!("field `{column}`: cannot read `{s}`: {e}")))
+                    s.parse().map_err(|e| {
+                        self.error(format!("field `{column}`: cannot read `{s}`: {e}"))
+                    })
                 })
                 .collect()
         })
@@ -92,7 +101,9 @@ impl Record<'_> {
             None => Ok(default),
             Some("yes" | "true" | "1" | "si" | "sí") => Ok(true),
             Some("no" | "false" | "0") => Ok(false),
-            Some(other) => Err(self.error(format!("field `{column}`: expected yes or no, got `{other}`"))),
+            Some(other) => Err(self.error(format!(
+                "field `{column}`: expected yes or no, got `{other}`"
+            ))),
         }
     }
 }
@@ -105,9 +116,13 @@ fn read_records<T>(
     allowed: &[&str],
     mut f: impl FnMut(&Record<'_>) -> Result<T>,
 ) -> Result<Vec<T>> {
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::Headers).from_reader(text.as_bytes());
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::Headers)
+        .from_reader(text.as_bytes());
     let csv_error = |e: csv::Error| {
-        let line = e.position().map_or(1, |p| usize::try_from(p.line()).unwrap_or(usize::MAX));
+        let line = e
+            .position()
+            .map_or(1, |p| usize::try_from(p.line()).unwrap_or(usize::MAX));
         Error::Input {
             path: path.to_owned(),
             line,
@@ -126,13 +141,19 @@ fn read_records<T>(
             allowed.join(", ")
         )));
     }
-    if let Some(dup) = headers.iter().enumerate().find(|(i, h)| headers.iter().take(*i).any(|x| x == *h)) {
+    if let Some(dup) = headers
+        .iter()
+        .enumerate()
+        .find(|(i, h)| headers.iter().take(*i).any(|x| x == *h))
+    {
         return Err(header_error(format!("column `{}` appears twice", dup.1)));
     }
     let mut rows = Vec::new();
     for record in reader.records() {
         let record = record.map_err(csv_error)?;
-        let line = record.position().map_or(0, |p| usize::try_from(p.line()).unwrap_or(usize::MAX));
+        let line = record
+            .position()
+            .map_or(0, |p| usize::try_from(p.line()).unwrap_or(usize::MAX));
         rows.push(f(&Record {
             path,
             line,
@@ -150,10 +171,14 @@ trait KindMessage {
 impl KindMessage for csv::Error {
     fn kind_message(&self) -> String {
         match self.kind() {
-            csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+            csv::ErrorKind::UnequalLengths {
+                expected_len, len, ..
+            } => {
                 format!("expected {expected_len} fields, found {len}")
             }
-            csv::ErrorKind::Utf8 { err, .. } => format!("field {} is not valid UTF-8", err.field() + 1),
+            csv::ErrorKind::Utf8 { err, .. } => {
+                format!("field {} is not valid UTF-8", err.field() + 1)
+            }
             _ => self.to_string(),
         }
     }
@@ -169,7 +194,10 @@ pub fn parse_customers_csv(
 ) -> Result<Vec<Customer>> {
     let mut seen = BTreeSet::new();
     read_records(path, text, CUSTOMER_COLUMNS, |r| {
-        let id: CustomerId = r.required("id")?.parse().map_err(|e| r.error(format!("field `id`: {e}")))?;
+        let id: CustomerId = r
+            .required("id")?
+            .parse()
+            .map_err(|e| r.error(format!("field `id`: {e}")))?;
         if existing.contains(&id) {
             return Err(r.error(format!("customer `{id}` already exists in the store")));
         }
@@ -181,19 +209,35 @@ pub fn parse_customers_csv(
             return Err(r.error(format!("field `assigned`: unknown worker `{unknown}`")));
         }
         let consent = match (r.get("consent_source"), r.parsed("consent_date")?) {
-            (Some(source), Some(date)) => Some(Consent { source: source.to_owned(), date }),
+            (Some(source), Some(date)) => Some(Consent {
+                source: source.to_owned(),
+                date,
+            }),
             (None, None) => None,
-            _ => return Err(r.error("fields `consent_source` and `consent_date` go together".into())),
+            _ => {
+                return Err(r.error("fields `consent_source` and `consent_date` go together".into()));
+            }
         };
         let opt_out = match (r.parsed("opt_out_date")?, r.get("opt_out_channel")) {
-            (Some(date), Some(channel)) => Some(OptOut { date, channel: channel.to_owned() }),
+            (Some(date), Some(channel)) => Some(OptOut {
+                date,
+                channel: channel.to_owned(),
+            }),
             (None, None) => None,
-            _ => return Err(r.error("fields `opt_out_date` and `opt_out_channel` go together".into())),
+            _ => {
+                return Err(
+                    r.error("fields `opt_out_date` and `opt_out_channel` go together".into())
+                );
+            }
         };
         let areas = r
             .list::<AreaName>("areas")?
             .into_iter()
-            .map(|name| Area { name, privacy: PrivacyLevel::Medium, password_hash: None })
+            .map(|name| Area {
+                name,
+                privacy: PrivacyLevel::Medium,
+                password_hash: None,
+            })
             .collect();
         Ok(Customer {
             id,
@@ -213,17 +257,26 @@ pub fn parse_customers_csv(
 
 /// Parses a workers CSV. `existing` are the logins already in the store.
 /// Passwords are never imported from CSV: set them with `custodia passwd`.
-pub fn parse_workers_csv(path: &Path, text: &str, existing: &BTreeSet<WorkerLogin>) -> Result<Vec<Worker>> {
+pub fn parse_workers_csv(
+    path: &Path,
+    text: &str,
+    existing: &BTreeSet<WorkerLogin>,
+) -> Result<Vec<Worker>> {
     let mut seen = BTreeSet::new();
     read_records(path, text, WORKER_COLUMNS, |r| {
-        let login: WorkerLogin = r.required("login")?.parse().map_err(|e| r.error(format!("field `login`: {e}")))?;
+        let login: WorkerLogin = r
+            .required("login")?
+            .parse()
+            .map_err(|e| r.error(format!("field `login`: {e}")))?;
         if existing.contains(&login) {
             return Err(r.error(format!("worker `{login}` already exists in the store")));
         }
         if !seen.insert(login.clone()) {
             return Err(r.error(format!("duplicate worker login `{login}`")));
         }
-        let level: u8 = r.parsed("level")?.ok_or_else(|| r.error("field `level` is required".into()))?;
+        let level: u8 = r
+            .parsed("level")?
+            .ok_or_else(|| r.error("field `level` is required".into()))?;
         let level = Level::try_from(level).map_err(|e| r.error(format!("field `level`: {e}")))?;
         Ok(Worker {
             login,

@@ -32,10 +32,11 @@ impl Store {
     pub async fn import(&self, file: &OrgFile, replace: bool) -> Result<ImportSummary> {
         let slug = &file.organisation.slug;
         let mut tx = self.pool().begin().await?;
-        let exists: Option<(String,)> = sqlx::query_as("SELECT slug FROM organisations WHERE slug = $1")
-            .bind(slug.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
+        let exists: Option<(String,)> =
+            sqlx::query_as("SELECT slug FROM organisations WHERE slug = $1")
+                .bind(slug.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
         if exists.is_some() {
             if !replace {
                 return Err(Error::OrganisationExists(slug.to_string()));

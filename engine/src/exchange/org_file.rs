@@ -133,12 +133,19 @@ impl OrgFile {
     /// Cross-entry checks serde cannot do: unique ids, references that
     /// resolve. The first problem found is reported.
     fn check(&self) -> Result<(), Problem> {
-        let problem = |section, index, message| Problem { section, index, message };
+        let problem = |section, index, message| Problem {
+            section,
+            index,
+            message,
+        };
         if self.format != FORMAT_VERSION {
             return Err(problem(
                 "workers",
                 usize::MAX,
-                format!("unsupported format `{}`: this build reads format {FORMAT_VERSION}", self.format),
+                format!(
+                    "unsupported format `{}`: this build reads format {FORMAT_VERSION}",
+                    self.format
+                ),
             ));
         }
         let logins = unique(self.workers.iter().map(|w| w.login.as_str()))
@@ -151,7 +158,11 @@ impl OrgFile {
         let mut areas: HashMap<&str, BTreeSet<&str>> = HashMap::new();
         for (i, c) in self.customers.iter().enumerate() {
             let names = unique(c.areas.iter().map(|a| a.name.as_str())).map_err(|(_, name)| {
-                problem("customers", i, format!("customer `{}` has area `{name}` twice", c.id))
+                problem(
+                    "customers",
+                    i,
+                    format!("customer `{}` has area `{name}` twice", c.id),
+                )
             })?;
             areas.insert(c.id.as_str(), names);
             if let Some(w) = c.assigned.iter().find(|w| !logins.contains(w.as_str())) {
@@ -167,14 +178,20 @@ impl OrgFile {
                 return Err(problem(
                     "documents",
                     i,
-                    format!("document `{}` belongs to unknown customer `{}`", d.id, d.customer),
+                    format!(
+                        "document `{}` belongs to unknown customer `{}`",
+                        d.id, d.customer
+                    ),
                 ));
             };
             if !customer_areas.contains(d.area.as_str()) {
                 return Err(problem(
                     "documents",
                     i,
-                    format!("document `{}` is in area `{}`, which customer `{}` does not have", d.id, d.area, d.customer),
+                    format!(
+                        "document `{}` is in area `{}`, which customer `{}` does not have",
+                        d.id, d.area, d.customer
+                    ),
                 ));
             }
         }
@@ -184,10 +201,22 @@ impl OrgFile {
     fn check_registers(&self, logins: &BTreeSet<&str>) -> Result<(), Problem> {
         let r = &self.registers;
         let sections: [(&str, Vec<&str>); 6] = [
-            ("provider", r.providers.iter().map(|x| x.id.as_str()).collect()),
-            ("processing activity", r.activities.iter().map(|x| x.id.as_str()).collect()),
-            ("security measure", r.measures.iter().map(|x| x.id.as_str()).collect()),
-            ("training", r.trainings.iter().map(|x| x.id.as_str()).collect()),
+            (
+                "provider",
+                r.providers.iter().map(|x| x.id.as_str()).collect(),
+            ),
+            (
+                "processing activity",
+                r.activities.iter().map(|x| x.id.as_str()).collect(),
+            ),
+            (
+                "security measure",
+                r.measures.iter().map(|x| x.id.as_str()).collect(),
+            ),
+            (
+                "training",
+                r.trainings.iter().map(|x| x.id.as_str()).collect(),
+            ),
             ("backup", r.backups.iter().map(|x| x.id.as_str()).collect()),
             ("breach", r.breaches.iter().map(|x| x.id.as_str()).collect()),
         ];

@@ -134,7 +134,9 @@ impl Store {
         let rows: Vec<(String,)> = sqlx::query_as("SELECT body FROM organisations ORDER BY slug")
             .fetch_all(&self.pool)
             .await?;
-        rows.into_iter().map(|(body,)| rows::from_json(&body)).collect()
+        rows.into_iter()
+            .map(|(body,)| rows::from_json(&body))
+            .collect()
     }
 
     /// A view of one organisation; every query through it is scoped to it.

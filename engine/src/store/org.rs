@@ -83,14 +83,20 @@ impl OrgStore {
 
     async fn load_customers(&self, only: Option<&CustomerId>) -> Result<Vec<Customer>> {
         let filter = if only.is_some() { " AND id = $2" } else { "" };
-        let customer_filter = if only.is_some() { " AND customer = $2" } else { "" };
+        let customer_filter = if only.is_some() {
+            " AND customer = $2"
+        } else {
+            ""
+        };
         let pool = self.store.pool();
         let slug = self.org.slug.as_str();
         let only = only.map(|id| id.as_str().to_owned());
 
-        let sql = format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE org = $1{filter} ORDER BY id");
+        let sql =
+            format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE org = $1{filter} ORDER BY id");
         let rows = scoped(&sql, slug, only.as_deref()).fetch_all(pool).await?;
-        let mut customers: Vec<Customer> = rows.iter().map(customer_from_row).collect::<Result<_>>()?;
+        let mut customers: Vec<Customer> =
+            rows.iter().map(customer_from_row).collect::<Result<_>>()?;
         let index: HashMap<CustomerId, usize> = customers
             .iter()
             .enumerate()
@@ -102,7 +108,9 @@ impl OrgStore {
         );
         for row in scoped(&sql, slug, only.as_deref()).fetch_all(pool).await? {
             let (customer, area) = area_from_row(&row)?;
-            let i = index.get(&customer).ok_or_else(|| Error::corrupt(format!("area of unknown customer `{customer}`")))?;
+            let i = index
+                .get(&customer)
+                .ok_or_else(|| Error::corrupt(format!("area of unknown customer `{customer}`")))?;
             customers[*i].areas.push(area);
         }
 
@@ -112,7 +120,9 @@ impl OrgStore {
         for row in scoped(&sql, slug, only.as_deref()).fetch_all(pool).await? {
             let customer = CustomerId::new(row.try_get::<String, _>("customer")?)?;
             let worker = WorkerLogin::new(row.try_get::<String, _>("worker")?)?;
-            let i = index.get(&customer).ok_or_else(|| Error::corrupt(format!("assignment of unknown customer `{customer}`")))?;
+            let i = index.get(&customer).ok_or_else(|| {
+                Error::corrupt(format!("assignment of unknown customer `{customer}`"))
+            })?;
             customers[*i].assigned.push(worker);
         }
         Ok(customers)
@@ -142,11 +152,12 @@ impl OrgStore {
 
     /// Every register entry, grouped by register, each sorted by id.
     pub async fn registers(&self) -> Result<Registers> {
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT kind, body FROM register_entries WHERE org = $1 ORDER BY kind, id")
-                .bind(self.org.slug.as_str())
-                .fetch_all(self.store.pool())
-                .await?;
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT kind, body FROM register_entries WHERE org = $1 ORDER BY kind, id",
+        )
+        .bind(self.org.slug.as_str())
+        .fetch_all(self.store.pool())
+        .await?;
         let mut registers = Registers::default();
         for (kind, body) in rows {
             match kind.as_str() {

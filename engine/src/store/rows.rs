@@ -30,7 +30,10 @@ fn opt_date(text: Option<String>) -> Result<Option<chrono::NaiveDate>> {
     text.map(|t| parse("date", &t)).transpose()
 }
 
-pub(crate) async fn insert_organisation(conn: &mut AnyConnection, org: &Organisation) -> Result<()> {
+pub(crate) async fn insert_organisation(
+    conn: &mut AnyConnection,
+    org: &Organisation,
+) -> Result<()> {
     sqlx::query("INSERT INTO organisations (slug, name, body) VALUES ($1, $2, $3)")
         .bind(org.slug.as_str())
         .bind(&org.name)
@@ -43,7 +46,11 @@ pub(crate) async fn insert_organisation(conn: &mut AnyConnection, org: &Organisa
 /// Deletes an organisation and everything it owns.
 pub(crate) async fn delete_organisation(conn: &mut AnyConnection, org: &OrgSlug) -> Result<()> {
     for table in super::migrations::TABLES_CHILD_FIRST {
-        let key = if *table == "organisations" { "slug" } else { "org" };
+        let key = if *table == "organisations" {
+            "slug"
+        } else {
+            "org"
+        };
         sqlx::query(&format!("DELETE FROM {table} WHERE {key} = $1"))
             .bind(org.as_str())
             .execute(&mut *conn)
@@ -52,7 +59,11 @@ pub(crate) async fn delete_organisation(conn: &mut AnyConnection, org: &OrgSlug)
     Ok(())
 }
 
-pub(crate) async fn insert_worker(conn: &mut AnyConnection, org: &OrgSlug, w: &Worker) -> Result<()> {
+pub(crate) async fn insert_worker(
+    conn: &mut AnyConnection,
+    org: &OrgSlug,
+    w: &Worker,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO workers (org, login, name, level, departments, roles, specialties, grants, email, password_hash, active)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -98,7 +109,11 @@ pub(crate) fn worker_from_row(row: &AnyRow) -> Result<Worker> {
     })
 }
 
-pub(crate) async fn insert_customer(conn: &mut AnyConnection, org: &OrgSlug, c: &Customer) -> Result<()> {
+pub(crate) async fn insert_customer(
+    conn: &mut AnyConnection,
+    org: &OrgSlug,
+    c: &Customer,
+) -> Result<()> {
     let consent = c.communications.consent.as_ref();
     let opt_out = c.communications.opt_out.as_ref();
     sqlx::query(
@@ -193,7 +208,11 @@ pub(crate) fn area_from_row(row: &AnyRow) -> Result<(CustomerId, Area)> {
     ))
 }
 
-pub(crate) async fn insert_document(conn: &mut AnyConnection, org: &OrgSlug, d: &Document) -> Result<()> {
+pub(crate) async fn insert_document(
+    conn: &mut AnyConnection,
+    org: &OrgSlug,
+    d: &Document,
+) -> Result<()> {
     let kind = match d.location.kind {
         LocationKind::Local => "local",
         LocationKind::Share => "share",
@@ -216,7 +235,8 @@ pub(crate) async fn insert_document(conn: &mut AnyConnection, org: &OrgSlug, d: 
     Ok(())
 }
 
-pub(crate) const DOCUMENT_COLUMNS: &str = "id, customer, area, doc_type, title, location_kind, location_path";
+pub(crate) const DOCUMENT_COLUMNS: &str =
+    "id, customer, area, doc_type, title, location_kind, location_path";
 
 pub(crate) fn document_from_row(row: &AnyRow) -> Result<Document> {
     let kind = match row.try_get::<String, _>("location_kind")?.as_str() {
@@ -256,7 +276,11 @@ pub(crate) async fn insert_register_entry(
 }
 
 /// Writes every entry of every register.
-pub(crate) async fn insert_registers(conn: &mut AnyConnection, org: &OrgSlug, r: &Registers) -> Result<()> {
+pub(crate) async fn insert_registers(
+    conn: &mut AnyConnection,
+    org: &OrgSlug,
+    r: &Registers,
+) -> Result<()> {
     for p in &r.providers {
         insert_register_entry(conn, org, RegisterKind::Provider, &p.id, p).await?;
     }

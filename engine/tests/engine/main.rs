@@ -46,5 +46,7 @@ pub fn demo_file(name: &str) -> OrgFile {
 }
 
 pub fn demo_path(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/demo").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../plugins/demo")
+        .join(name)
 }

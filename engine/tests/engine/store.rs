@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use custodia_engine::exchange::{parse_customers_csv, OrgFile};
+use custodia_engine::exchange::{OrgFile, parse_customers_csv};
 use custodia_engine::{CustomerId, Error, OrgSlug, WorkerLogin};
 
 use crate::{demo_file, on_both_backends};
@@ -98,18 +98,40 @@ fn org_file_errors_name_the_line() {
     let text = std::fs::read_to_string(crate::demo_path("bufete-ruiz.toml")).expect("read");
     let cases = [
         // (edit, expected fragment)
-        (text.replacen("login = \"pablo\"", "login = \"ana\"", 1), "line 25: duplicate worker login `ana`"),
-        (text.replacen("level = 4", "level = 4\nshoe_size = 42", 1), "line 19: unknown field `shoe_size`"),
-        (text.replacen("level = 2", "level = 9", 1), "must be between 1"),
-        (text.replacen("assigned = [\"ana\", \"luis\"]", "assigned = [\"ana\", \"nobody\"]", 1), "unknown worker `nobody`"),
-        (text.replacen("area = \"financial\"", "area = \"secret\"", 1), "does not have"),
+        (
+            text.replacen("login = \"pablo\"", "login = \"ana\"", 1),
+            "line 25: duplicate worker login `ana`",
+        ),
+        (
+            text.replacen("level = 4", "level = 4\nshoe_size = 42", 1),
+            "line 19: unknown field `shoe_size`",
+        ),
+        (
+            text.replacen("level = 2", "level = 9", 1),
+            "must be between 1",
+        ),
+        (
+            text.replacen(
+                "assigned = [\"ana\", \"luis\"]",
+                "assigned = [\"ana\", \"nobody\"]",
+                1,
+            ),
+            "unknown worker `nobody`",
+        ),
+        (
+            text.replacen("area = \"financial\"", "area = \"secret\"", 1),
+            "does not have",
+        ),
         (text.replacen("[[workers]]", "[[workers]\n", 1), "line 15"),
     ];
     for (edited, expected) in cases {
         let err = OrgFile::parse(Path::new("org.toml"), &edited).expect_err(expected);
         let message = err.to_string();
         assert!(message.starts_with("org.toml: line "), "{message}");
-        assert!(message.contains(expected), "expected `{expected}` in `{message}`");
+        assert!(
+            message.contains(expected),
+            "expected `{expected}` in `{message}`"
+        );
     }
 }
 
@@ -118,8 +140,18 @@ fn plaintext_password_in_an_import_file_is_refused() {
     let text = std::fs::read_to_string(crate::demo_path("tienda-verde.toml")).expect("read");
     let start = text.find("password_hash = \"").expect("has a hash");
     let end = text[start..].find('\n').expect("line end") + start;
-    let edited = format!("{}password_hash = \"demo-raul\"{}", &text[..start], &text[end..]);
+    let edited = format!(
+        "{}password_hash = \"demo-raul\"{}",
+        &text[..start],
+        &text[end..]
+    );
     let err = OrgFile::parse(Path::new("shop.toml"), &edited).expect_err("plaintext");
-    assert!(err.to_string().contains("plaintext passwords are refused"), "{err}");
-    assert!(!err.to_string().contains("demo-raul"), "the error echoes the password: {err}");
+    assert!(
+        err.to_string().contains("plaintext passwords are refused"),
+        "{err}"
+    );
+    assert!(
+        !err.to_string().contains("demo-raul"),
+        "the error echoes the password: {err}"
+    );
 }
