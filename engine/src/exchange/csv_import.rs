@@ -215,7 +215,9 @@ pub fn parse_customers_csv(
             }),
             (None, None) => None,
             _ => {
-                return Err(r.error("fields `consent_source` and `consent_date` go together".into()));
+                return Err(
+                    r.error("fields `consent_source` and `consent_date` go together".into())
+                );
             }
         };
         let opt_out = match (r.parsed("opt_out_date")?, r.get("opt_out_channel")) {
