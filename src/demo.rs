@@ -88,7 +88,8 @@ A short tour (every worker's password is demo-<login>):
                  C-1001's case-file area is closed by a password.
   clinica-norte  garcia (cardiology), ortiz (dermatology), ruiz (internal
                  medicine, may read cardiology), recepcion (front desk).
-  gestoria-iberia, tienda-verde: an accounting office and an online shop.
+  gestoria-iberia, estudio-arco, tienda-verde: an accounting office, an
+                 architecture studio and an online shop.
 
 Try:
   custodia export --org bufete-ruiz

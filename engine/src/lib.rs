@@ -17,9 +17,11 @@
 pub mod domain;
 mod error;
 pub mod exchange;
+pub mod rules;
 pub mod store;
 #[doc(hidden)]
 pub mod testkit;
+pub mod unlock;
 
 pub use domain::*;
 pub use error::{Error, Result};

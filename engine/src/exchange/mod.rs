@@ -6,7 +6,7 @@
 
 mod csv_import;
 mod org_file;
-mod source;
+pub(crate) mod source;
 
 pub use csv_import::{CsvKind, parse_customers_csv, parse_workers_csv};
 pub use org_file::{FORMAT_VERSION, OrgFile};

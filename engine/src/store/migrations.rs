@@ -7,15 +7,25 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use super::Backend;
 
 /// (version, description, SQLite, PostgreSQL)
-const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
-    1,
-    "domain",
-    include_str!("../../migrations/sqlite/0001_domain.sql"),
-    include_str!("../../migrations/postgres/0001_domain.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    (
+        1,
+        "domain",
+        include_str!("../../migrations/sqlite/0001_domain.sql"),
+        include_str!("../../migrations/postgres/0001_domain.sql"),
+    ),
+    (
+        2,
+        "unlocks",
+        include_str!("../../migrations/sqlite/0002_unlocks.sql"),
+        include_str!("../../migrations/postgres/0002_unlocks.sql"),
+    ),
+];
 
 /// Tables in an order that deletes children before parents.
 pub(super) const TABLES_CHILD_FIRST: &[&str] = &[
+    "area_unlocks",
+    "unlock_failures",
     "documents",
     "areas",
     "customer_assignments",

@@ -1,6 +1,7 @@
 //! The engine's behaviour seen from outside, on SQLite and PostgreSQL.
 //! One test binary; `./test.sh` provides the PostgreSQL server.
 
+mod rules;
 mod store;
 
 use std::path::{Path, PathBuf};

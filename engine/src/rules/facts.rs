@@ -1,0 +1,110 @@
+//! Resolving a request into the facts rules see, from an organisation
+//! file (pack tests, benchmarks) or from the store.
+
+use super::request::{Request, ResourceRef};
+use super::script::Facts;
+use crate::domain::{Customer, Document, Worker};
+use crate::error::{Error, Result};
+use crate::exchange::OrgFile;
+use crate::store::OrgStore;
+
+fn not_found(org: &str, kind: &'static str, id: &str) -> Error {
+    Error::NotFound {
+        org: org.to_owned(),
+        kind,
+        id: id.to_owned(),
+    }
+}
+
+/// Puts the pieces together once they are found.
+fn assemble(
+    org: &str,
+    request: &Request,
+    worker: Worker,
+    customer: Customer,
+    document: Option<Document>,
+) -> Result<Facts> {
+    let area_name = match (&request.resource, &document) {
+        (ResourceRef::Area(_, area), _) => Some(area.clone()),
+        (_, Some(doc)) => Some(doc.area.clone()),
+        _ => None,
+    };
+    let area = match area_name {
+        Some(name) => Some(
+            customer
+                .area(&name)
+                .cloned()
+                .ok_or_else(|| not_found(org, "area", &format!("{}/{name}", customer.id)))?,
+        ),
+        None => None,
+    };
+    Ok(Facts {
+        worker,
+        action: request.action,
+        kind: request.resource.kind(),
+        customer,
+        area,
+        document,
+        context: request.context.clone(),
+    })
+}
+
+impl Facts {
+    /// Resolves a request against an in-memory organisation file.
+    pub fn from_file(file: &OrgFile, request: &Request) -> Result<Facts> {
+        let org = file.organisation.slug.as_str();
+        let worker = file
+            .workers
+            .iter()
+            .find(|w| w.login == request.worker)
+            .cloned()
+            .ok_or_else(|| not_found(org, "worker", request.worker.as_str()))?;
+        let document = match &request.resource {
+            ResourceRef::Document(id) => Some(
+                file.documents
+                    .iter()
+                    .find(|d| &d.id == id)
+                    .cloned()
+                    .ok_or_else(|| not_found(org, "document", id.as_str()))?,
+            ),
+            _ => None,
+        };
+        let customer_id = match (&request.resource, &document) {
+            (ResourceRef::Customer(id) | ResourceRef::Area(id, _), _) => id,
+            (_, Some(doc)) => &doc.customer,
+            (ResourceRef::Document(id), None) => {
+                return Err(not_found(org, "document", id.as_str()));
+            }
+        };
+        let customer = file
+            .customers
+            .iter()
+            .find(|c| &c.id == customer_id)
+            .cloned()
+            .ok_or_else(|| not_found(org, "customer", customer_id.as_str()))?;
+        assemble(org, request, worker, customer, document)
+    }
+
+    /// Resolves a request against the store. The caller's `unlocked` set
+    /// is replaced by the unlocks the store records as active.
+    pub async fn from_store(org: &OrgStore, request: &Request) -> Result<Facts> {
+        let worker = org.worker(&request.worker).await?;
+        let document = match &request.resource {
+            ResourceRef::Document(id) => Some(org.document(id).await?),
+            _ => None,
+        };
+        let customer_id = match (&request.resource, &document) {
+            (ResourceRef::Customer(id) | ResourceRef::Area(id, _), _) => id.clone(),
+            (_, Some(doc)) => doc.customer.clone(),
+            (ResourceRef::Document(id), None) => {
+                return Err(not_found(org.slug().as_str(), "document", id.as_str()));
+            }
+        };
+        let customer = org.customer(&customer_id).await?;
+        let mut request = request.clone();
+        request.context.unlocked = org
+            .active_unlocks(&request.worker, &customer_id, request.context.time)
+            .await?;
+        assemble(org.slug().as_str(), &request, worker, customer, document)
+    }
+}

@@ -1,0 +1,232 @@
+//! Rule packs: a folder with `pack.toml`, `rules/*.rhai` and `tests/*.toml`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use rhai::{AST, Engine};
+use serde::Deserialize;
+
+use super::request::{Action, ResourceKind};
+use super::script;
+use crate::domain::Sector;
+use crate::error::{Error, Result};
+use crate::exchange::source::line_of;
+
+/// `pack.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub name: String,
+    /// The sector the pack serves; none means every organisation.
+    #[serde(default)]
+    pub sector: Option<Sector>,
+    pub version: String,
+    pub description: String,
+    /// Packs whose rules this pack's tests run with (usually `base`).
+    #[serde(default)]
+    pub requires: Vec<String>,
+    #[serde(default)]
+    pub areas: Vec<String>,
+    #[serde(default)]
+    pub document_types: Vec<String>,
+    /// Pyramid level names, `"1" = "trainee"`...
+    #[serde(default)]
+    pub levels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub rules: Vec<RuleDecl>,
+}
+
+/// One rule as declared in `pack.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleDecl {
+    pub name: String,
+    /// Defaults to `rules/<name>.rhai`.
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+    pub description: String,
+    /// The actions the rule is about; `["*"]` for all.
+    pub actions: Vec<String>,
+    /// The resource kinds the rule is about; `["*"]` for all.
+    pub resources: Vec<String>,
+}
+
+/// A compiled rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub name: String,
+    pub description: String,
+    pub actions: BTreeSet<Action>,
+    pub resources: BTreeSet<ResourceKind>,
+    pub ast: AST,
+}
+
+/// A loaded, compiled pack.
+#[derive(Debug, Clone)]
+pub struct Pack {
+    pub manifest: Manifest,
+    pub dir: PathBuf,
+    pub rules: Vec<Rule>,
+}
+
+impl Pack {
+    /// The pack's name.
+    pub fn name(&self) -> &str {
+        &self.manifest.name
+    }
+
+    /// Whether the pack applies to an organisation with these sectors.
+    pub fn applies_to(&self, sectors: &[Sector]) -> bool {
+        self.manifest.sector.is_none_or(|s| sectors.contains(&s))
+    }
+
+    /// Reads, lints and compiles a pack. Does not run its tests.
+    pub fn load(engine: &Engine, dir: &Path) -> Result<Self> {
+        let manifest_path = dir.join("pack.toml");
+        let text = crate::exchange::read_text(&manifest_path)?;
+        let manifest: Manifest = toml::from_str(&text).map_err(|e| Error::Input {
+            path: manifest_path.clone(),
+            line: e.span().map_or(1, |s| line_of(text.as_bytes(), s.start)),
+            message: e.message().trim_end_matches('.').to_owned(),
+        })?;
+        let declared_error = |message: String| Error::File {
+            path: manifest_path.clone(),
+            message,
+        };
+        let mut names = BTreeSet::new();
+        let mut rules = Vec::new();
+        for decl in &manifest.rules {
+            if !names.insert(decl.name.as_str()) {
+                return Err(declared_error(format!(
+                    "rule `{}` is declared twice",
+                    decl.name
+                )));
+            }
+            let actions =
+                parse_set(&decl.actions, &Action::ALL, |a| a.as_str()).map_err(|bad| {
+                    declared_error(format!("rule `{}`: undeclared action `{bad}`", decl.name))
+                })?;
+            let resources = parse_set(&decl.resources, &ResourceKind::ALL, |k| k.as_str())
+                .map_err(|bad| {
+                    declared_error(format!(
+                        "rule `{}`: unknown resource kind `{bad}`",
+                        decl.name
+                    ))
+                })?;
+            let file = dir.join(
+                decl.file
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(format!("rules/{}.rhai", decl.name))),
+            );
+            let source = crate::exchange::read_text(&file)?;
+            check_source(engine, &file, &source, &actions)?;
+            let ast = engine
+                .compile_with_scope(&script::compile_scope(), &source)
+                .map_err(|e| Error::Input {
+                    path: file.clone(),
+                    line: e.1.line().unwrap_or(1),
+                    message: e.0.to_string(),
+                })?;
+            rules.push(Rule {
+                name: decl.name.clone(),
+                description: decl.description.clone(),
+                actions,
+                resources,
+                ast,
+            });
+        }
+        check_undeclared_files(dir, &manifest)?;
+        Ok(Pack {
+            manifest,
+            dir: dir.to_owned(),
+            rules,
+        })
+    }
+}
+
+/// Parses declared names against the known ones; `*` means all.
+fn parse_set<T: Copy + Ord>(
+    names: &[String],
+    all: &[T],
+    name: impl Fn(T) -> &'static str,
+) -> Result<BTreeSet<T>, String> {
+    if names.iter().any(|n| n == "*") {
+        return Ok(all.iter().copied().collect());
+    }
+    names
+        .iter()
+        .map(|n| {
+            all.iter()
+                .copied()
+                .find(|x| name(*x) == n)
+                .ok_or_else(|| n.clone())
+        })
+        .collect()
+}
+
+/// The linter: unknown helpers or properties, and comparisons with actions
+/// the rule does not declare (which could never match).
+fn check_source(
+    engine: &Engine,
+    file: &Path,
+    source: &str,
+    actions: &BTreeSet<Action>,
+) -> Result<()> {
+    let located = |needle: &str, message: String| Error::Input {
+        path: file.to_owned(),
+        line: source
+            .find(needle)
+            .map_or(1, |at| line_of(source.as_bytes(), at)),
+        message,
+    };
+    if let Some(name) = script::unknown_names(engine, source).into_iter().next() {
+        let needle = name.trim_start_matches('.').trim_end_matches("()");
+        return Err(located(
+            needle,
+            format!("unknown helper or property `{name}`"),
+        ));
+    }
+    for (at, _) in source.match_indices("action ==") {
+        let rest = source[at + "action ==".len()..].trim_start();
+        let Some(literal) = rest.strip_prefix('"').and_then(|r| r.split('"').next()) else {
+            continue;
+        };
+        let known = literal.parse::<Action>().ok();
+        if !known.is_some_and(|a| actions.contains(&a)) {
+            return Err(located(
+                &format!("\"{literal}\""),
+                format!(
+                    "compares `action` with `{literal}`, which this rule does not declare in pack.toml"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A script in `rules/` that `pack.toml` does not declare would silently
+/// never run: refuse it.
+fn check_undeclared_files(dir: &Path, manifest: &Manifest) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir.join("rules")) else {
+        return Ok(());
+    };
+    let declared: BTreeSet<PathBuf> = manifest
+        .rules
+        .iter()
+        .map(|r| {
+            r.file
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(format!("rules/{}.rhai", r.name)))
+        })
+        .collect();
+    for entry in entries.flatten() {
+        let relative = Path::new("rules").join(entry.file_name());
+        if relative.extension().is_some_and(|e| e == "rhai") && !declared.contains(&relative) {
+            return Err(Error::File {
+                path: dir.join(&relative),
+                message: "script is not declared in pack.toml, so it would never run".into(),
+            });
+        }
+    }
+    Ok(())
+}

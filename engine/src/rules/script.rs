@@ -1,0 +1,420 @@
+//! The Rhai sandbox rules run in, and the read-only view of a request
+//! that scripts see as `worker`, `action`, `resource` and `context`.
+
+use std::cell::Cell;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rhai::{AST, Array, Dynamic, Engine, EvalAltResult, ImmutableString, Scope};
+
+use super::request::{Action, Context, ResourceKind};
+use crate::domain::{Area, Customer, Document, GrantAccess, Worker};
+
+/// Hard limits on one rule's run. A rule that hits one fails closed.
+pub mod limits {
+    use std::time::Duration;
+
+    pub const MAX_OPERATIONS: u64 = 100_000;
+    pub const MAX_CALL_LEVELS: usize = 16;
+    pub const MAX_EXPR_DEPTH: usize = 64;
+    pub const MAX_FN_EXPR_DEPTH: usize = 32;
+    pub const MAX_STRING_SIZE: usize = 16 * 1024;
+    pub const MAX_ARRAY_SIZE: usize = 1024;
+    pub const MAX_MAP_SIZE: usize = 1024;
+    pub const MAX_VARIABLES: usize = 256;
+    /// Wall-clock budget for one rule, checked from `on_progress`.
+    pub const WALL_CLOCK: Duration = Duration::from_millis(20);
+}
+
+thread_local! {
+    /// When the rule running on this thread must stop.
+    static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// Everything a rule may know about a request, resolved from the store.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    pub worker: Worker,
+    pub action: Action,
+    pub kind: ResourceKind,
+    pub customer: Customer,
+    pub area: Option<Area>,
+    pub document: Option<Document>,
+    pub context: Context,
+}
+
+/// What a rule returned.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Allow(String),
+    Deny(String),
+    Mask(Vec<String>, String),
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkerView(Arc<Facts>);
+#[derive(Debug, Clone)]
+pub struct ResourceView(Arc<Facts>);
+#[derive(Debug, Clone)]
+pub struct CustomerView(Arc<Facts>);
+#[derive(Debug, Clone)]
+pub struct ContextView(Arc<Facts>);
+
+/// The property names scripts may read, by object (for the linter).
+pub const PROPERTIES: &[&str] = &[
+    // worker
+    "login",
+    "name",
+    "level",
+    "departments",
+    "roles",
+    "specialties",
+    "active",
+    // resource
+    "kind",
+    "customer",
+    "area",
+    "area_privacy",
+    "area_locked",
+    "area_unlocked",
+    "specialty",
+    "doc_type",
+    "document",
+    // resource.customer
+    "id",
+    "privacy",
+    "existing_customer",
+    "allows_marketing",
+    "opted_out",
+    "has_consent",
+    // context
+    "channel",
+    "purpose",
+    "hour",
+    "weekday",
+    "address",
+];
+
+fn strings(items: &[String]) -> Array {
+    items
+        .iter()
+        .map(|s| Dynamic::from(ImmutableString::from(s.as_str())))
+        .collect()
+}
+
+fn has(items: &[String], wanted: &str) -> bool {
+    items.iter().any(|s| s == wanted)
+}
+
+fn grant_allows(worker: &Worker, scope: &str, needed: &str) -> bool {
+    worker
+        .grants
+        .iter()
+        .any(|g| g.scope == scope && (needed == "read" || g.access == GrantAccess::Edit))
+}
+
+/// The names scripts see at compile time; values come at run time.
+pub const VARIABLES: [&str; 4] = ["worker", "action", "resource", "context"];
+
+/// Builds the sandboxed engine every rule is compiled and run with.
+// INVARIANT: scripts get no I/O, no eval, no modules, and bounded
+// operations, depth, sizes and time; every limit makes the rule fail,
+// and a failed rule denies (see `Decision::combine`).
+pub fn engine() -> Engine {
+    let mut engine = Engine::new();
+    engine
+        .set_max_operations(limits::MAX_OPERATIONS)
+        .set_max_call_levels(limits::MAX_CALL_LEVELS)
+        .set_max_expr_depths(limits::MAX_EXPR_DEPTH, limits::MAX_FN_EXPR_DEPTH)
+        .set_max_string_size(limits::MAX_STRING_SIZE)
+        .set_max_array_size(limits::MAX_ARRAY_SIZE)
+        .set_max_map_size(limits::MAX_MAP_SIZE)
+        .set_max_variables(limits::MAX_VARIABLES)
+        .set_strict_variables(true)
+        .set_fail_on_invalid_map_property(true);
+    engine.disable_symbol("eval");
+    engine.on_print(|_| {});
+    engine.on_debug(|_, _, _| {});
+    engine.on_progress(|_ops| {
+        let expired = DEADLINE.with(|d| d.get().is_some_and(|deadline| Instant::now() > deadline));
+        expired.then(|| Dynamic::from("wall-clock limit exceeded"))
+    });
+    register_outcomes(&mut engine);
+    register_worker(&mut engine);
+    register_resource(&mut engine);
+    register_context(&mut engine);
+    engine
+}
+
+fn register_outcomes(engine: &mut Engine) {
+    engine.register_type_with_name::<Outcome>("Outcome");
+    engine.register_fn("allow", |reason: &str| Outcome::Allow(reason.to_owned()));
+    engine.register_fn("deny", |reason: &str| Outcome::Deny(reason.to_owned()));
+    engine.register_fn("mask", |fields: Array, reason: &str| {
+        let fields = fields.into_iter().map(|f| f.to_string()).collect();
+        Outcome::Mask(fields, reason.to_owned())
+    });
+}
+
+fn register_worker(engine: &mut Engine) {
+    engine.register_type_with_name::<WorkerView>("Worker");
+    engine.register_get("login", |w: &mut WorkerView| w.0.worker.login.to_string());
+    engine.register_get("name", |w: &mut WorkerView| w.0.worker.name.clone());
+    engine.register_get("level", |w: &mut WorkerView| {
+        i64::from(w.0.worker.level.get())
+    });
+    engine.register_get("departments", |w: &mut WorkerView| {
+        strings(&w.0.worker.departments)
+    });
+    engine.register_get("roles", |w: &mut WorkerView| strings(&w.0.worker.roles));
+    engine.register_get("specialties", |w: &mut WorkerView| {
+        strings(&w.0.worker.specialties)
+    });
+    engine.register_get("active", |w: &mut WorkerView| w.0.worker.active);
+    engine.register_fn("in_department", |w: &mut WorkerView, d: &str| {
+        has(&w.0.worker.departments, d)
+    });
+    engine.register_fn("has_role", |w: &mut WorkerView, r: &str| {
+        has(&w.0.worker.roles, r)
+    });
+    engine.register_fn("has_specialty", |w: &mut WorkerView, s: &str| {
+        has(&w.0.worker.specialties, s)
+    });
+    engine.register_fn("has_grant", |w: &mut WorkerView, scope: &str| {
+        grant_allows(&w.0.worker, scope, "read")
+    });
+    engine.register_fn(
+        "has_grant",
+        |w: &mut WorkerView, scope: &str, access: &str| grant_allows(&w.0.worker, scope, access),
+    );
+}
+
+fn register_resource(engine: &mut Engine) {
+    engine.register_type_with_name::<ResourceView>("Resource");
+    engine.register_get("kind", |r: &mut ResourceView| r.0.kind.as_str());
+    engine.register_get("customer", |r: &mut ResourceView| CustomerView(r.0.clone()));
+    engine.register_get("area", |r: &mut ResourceView| {
+        r.0.area
+            .as_ref()
+            .map_or_else(String::new, |a| a.name.to_string())
+    });
+    engine.register_get("area_privacy", |r: &mut ResourceView| {
+        r.0.area.as_ref().map_or(0, |a| a.privacy.rank())
+    });
+    engine.register_get("area_locked", |r: &mut ResourceView| {
+        r.0.area.as_ref().is_some_and(Area::is_locked)
+    });
+    engine.register_get("area_unlocked", |r: &mut ResourceView| {
+        r.0.area
+            .as_ref()
+            .is_some_and(|a| r.0.context.unlocked.contains(&a.name))
+    });
+    engine.register_get("specialty", |r: &mut ResourceView| {
+        r.0.area
+            .as_ref()
+            .and_then(|a| a.name.as_str().strip_prefix("clinical:").map(str::to_owned))
+            .unwrap_or_default()
+    });
+    engine.register_get("doc_type", |r: &mut ResourceView| {
+        r.0.document
+            .as_ref()
+            .map_or_else(String::new, |d| d.doc_type.to_string())
+    });
+    engine.register_get("document", |r: &mut ResourceView| {
+        r.0.document
+            .as_ref()
+            .map_or_else(String::new, |d| d.id.to_string())
+    });
+
+    engine.register_type_with_name::<CustomerView>("Customer");
+    engine.register_get("id", |c: &mut CustomerView| c.0.customer.id.to_string());
+    engine.register_get("privacy", |c: &mut CustomerView| {
+        c.0.customer.privacy.rank()
+    });
+    engine.register_get("existing_customer", |c: &mut CustomerView| {
+        c.0.customer.existing_customer
+    });
+    engine.register_get("allows_marketing", |c: &mut CustomerView| {
+        c.0.customer.communications.allows_marketing()
+    });
+    engine.register_get("opted_out", |c: &mut CustomerView| {
+        c.0.customer.communications.opt_out.is_some()
+    });
+    engine.register_get("has_consent", |c: &mut CustomerView| {
+        c.0.customer.communications.consent.is_some()
+    });
+    engine.register_fn("is_assigned_to", |c: &mut CustomerView, w: WorkerView| {
+        c.0.customer.is_assigned_to(&w.0.worker.login)
+    });
+    engine.register_fn("attr", |c: &mut CustomerView, name: &str| {
+        c.0.customer
+            .attributes
+            .get(name)
+            .cloned()
+            .unwrap_or_default()
+    });
+}
+
+fn register_context(engine: &mut Engine) {
+    engine.register_type_with_name::<ContextView>("Context");
+    engine.register_get("channel", |c: &mut ContextView| c.0.context.channel.clone());
+    engine.register_get("purpose", |c: &mut ContextView| {
+        c.0.context.purpose.clone().unwrap_or_default()
+    });
+    engine.register_get("hour", |c: &mut ContextView| c.0.context.hour());
+    engine.register_get("weekday", |c: &mut ContextView| c.0.context.weekday());
+    engine.register_get("address", |c: &mut ContextView| {
+        c.0.context.address.clone().unwrap_or_default()
+    });
+}
+
+/// The scope used to compile rules: the four names exist, so strict
+/// variables catches any other free name at compile time.
+pub fn compile_scope() -> Scope<'static> {
+    let mut scope = Scope::new();
+    for name in VARIABLES {
+        scope.push(name, ());
+    }
+    scope
+}
+
+/// The scope a request's rules run in. Constants: a rule cannot change
+/// what the next rule sees.
+pub fn run_scope(facts: Facts) -> Scope<'static> {
+    let facts = Arc::new(facts);
+    let mut scope = Scope::new();
+    scope.push_constant("worker", WorkerView(facts.clone()));
+    scope.push_constant("action", ImmutableString::from(facts.action.as_str()));
+    scope.push_constant("resource", ResourceView(facts.clone()));
+    scope.push_constant("context", ContextView(facts));
+    scope
+}
+
+/// Runs one compiled rule in `scope`, within the limits. `Ok(None)` means
+/// the rule did not apply (returned nothing).
+pub fn run(
+    engine: &Engine,
+    scope: &mut Scope<'static>,
+    ast: &AST,
+) -> Result<Option<Outcome>, String> {
+    let before = scope.len();
+    DEADLINE.with(|d| d.set(Some(Instant::now() + limits::WALL_CLOCK)));
+    let result = engine.eval_ast_with_scope::<Dynamic>(scope, ast);
+    DEADLINE.with(|d| d.set(None));
+    scope.rewind(before);
+    match result {
+        Ok(value) if value.is_unit() => Ok(None),
+        Ok(value) => match value.try_cast::<Outcome>() {
+            Some(outcome) => Ok(Some(outcome)),
+            None => Err("returned a value that is not allow(), deny(), mask() or nothing".into()),
+        },
+        Err(e) => Err(describe(&e)),
+    }
+}
+
+fn describe(e: &EvalAltResult) -> String {
+    match e {
+        EvalAltResult::ErrorTerminated(..) => format!(
+            "stopped: wall-clock limit of {:?} exceeded",
+            limits::WALL_CLOCK
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// Names a script calls or reads that the sandbox does not provide.
+pub fn unknown_names(engine: &Engine, source: &str) -> Vec<String> {
+    let known_fns: BTreeSet<String> = engine
+        .gen_fn_signatures(true)
+        .iter()
+        .filter_map(|sig| sig.split('(').next())
+        .map(|name| {
+            name.trim_start_matches("get$")
+                .trim_start_matches("set$")
+                .to_owned()
+        })
+        .chain(
+            [
+                "allow",
+                "deny",
+                "mask",
+                "if",
+                "while",
+                "for",
+                "switch",
+                "return",
+                "fn",
+                "loop",
+                "in",
+                "print",
+                "debug",
+                "type_of",
+                "is_def_var",
+                "is_def_fn",
+                "Fn",
+                "call",
+                "curry",
+            ]
+            .map(str::to_owned),
+        )
+        .collect();
+    let defined: BTreeSet<&str> = source
+        .split("fn ")
+        .skip(1)
+        .filter_map(|rest| rest.split('(').next().map(str::trim))
+        .collect();
+    let mut unknown = BTreeSet::new();
+    for (name, dotted, called) in identifiers(source) {
+        let fine = if called {
+            known_fns.contains(name) || defined.contains(name)
+        } else {
+            !dotted || PROPERTIES.contains(&name) || known_fns.contains(name)
+        };
+        if !fine {
+            unknown.insert(if called {
+                format!("{name}()")
+            } else {
+                format!(".{name}")
+            });
+        }
+    }
+    unknown.into_iter().collect()
+}
+
+/// (identifier, preceded by a dot, followed by a call) outside strings and comments.
+fn identifiers(source: &str) -> Vec<(&str, bool, bool)> {
+    let bytes = source.as_bytes();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c == b'"' {
+            i += 1;
+            while i < bytes.len() && bytes[i] != b'"' {
+                i += if bytes[i] == b'\\' { 2 } else { 1 };
+            }
+            i += 1;
+        } else if c == b'/' && bytes.get(i + 1) == Some(&b'/') {
+            while i < bytes.len() && bytes[i] != b'\n' {
+                i += 1;
+            }
+        } else if c.is_ascii_alphabetic() || c == b'_' {
+            let start = i;
+            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                i += 1;
+            }
+            let dotted = source[..start].trim_end().ends_with('.');
+            let called = source[i..].trim_start().starts_with('(');
+            found.push((&source[start..i], dotted, called));
+        } else {
+            i += 1;
+        }
+    }
+    found
+}
+
+/// The time a rule may take, for callers that report it.
+pub fn wall_clock_limit() -> Duration {
+    limits::WALL_CLOCK
+}

@@ -1,0 +1,238 @@
+//! A set of loaded packs: indexed, evaluated, tested, swapped atomically.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use rhai::Engine;
+
+use super::decision::{Decision, Explanation, Reason, RuleEffect, Skipped};
+use super::pack::Pack;
+use super::request::{Action, ResourceKind};
+use super::script::{self, Facts, Outcome};
+use super::testing::{self, PackReport};
+use crate::domain::Sector;
+use crate::error::{Error, Result};
+
+/// (pack index, rule index)
+type RuleRef = (usize, usize);
+
+/// Compiled packs with their rules indexed by action and resource kind.
+pub struct RuleSet {
+    engine: Engine,
+    packs: Vec<Pack>,
+    index: HashMap<(Action, ResourceKind), Vec<RuleRef>>,
+}
+
+impl std::fmt::Debug for RuleSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuleSet")
+            .field(
+                "packs",
+                &self.packs.iter().map(Pack::name).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl RuleSet {
+    /// Loads every pack folder under `root` (each holding a `pack.toml`),
+    /// compiles them and runs their tests. Any failure refuses the whole set.
+    pub fn load_dir(root: &Path) -> Result<Self> {
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
+            .map_err(|e| Error::io(root, e))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.join("pack.toml").is_file())
+            .collect();
+        dirs.sort();
+        Self::load(&dirs)
+    }
+
+    /// Loads the given pack folders, compiles them and runs their tests.
+    pub fn load(dirs: &[PathBuf]) -> Result<Self> {
+        let set = Self::compile(dirs)?;
+        let failures: Vec<String> = set
+            .test()?
+            .into_iter()
+            .flat_map(|report| {
+                report.failures.into_iter().map(move |f| {
+                    format!("pack `{}`: case `{}`: {}", report.pack, f.case, f.message)
+                })
+            })
+            .collect();
+        if let Some(first) = failures.first() {
+            return Err(Error::Pack(format!(
+                "{} failing test case(s), packs not loaded; first: {first}",
+                failures.len()
+            )));
+        }
+        Ok(set)
+    }
+
+    /// Loads and compiles packs without running their tests (for `rules check`).
+    pub fn compile(dirs: &[PathBuf]) -> Result<Self> {
+        let engine = script::engine();
+        let packs = dirs
+            .iter()
+            .map(|dir| Pack::load(&engine, dir))
+            .collect::<Result<Vec<_>>>()?;
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(dup) = packs.iter().find(|p| !seen.insert(p.name())) {
+            return Err(Error::Pack(format!("two packs are named `{}`", dup.name())));
+        }
+        let mut index: HashMap<(Action, ResourceKind), Vec<RuleRef>> = HashMap::new();
+        for (p, pack) in packs.iter().enumerate() {
+            for (r, rule) in pack.rules.iter().enumerate() {
+                for &action in &rule.actions {
+                    for &kind in &rule.resources {
+                        index.entry((action, kind)).or_default().push((p, r));
+                    }
+                }
+            }
+        }
+        Ok(Self {
+            engine,
+            packs,
+            index,
+        })
+    }
+
+    /// Runs every pack's test cases.
+    pub fn test(&self) -> Result<Vec<PackReport>> {
+        self.packs
+            .iter()
+            .map(|pack| testing::run_pack_tests(self, pack))
+            .collect()
+    }
+
+    /// The loaded packs.
+    pub fn packs(&self) -> &[Pack] {
+        &self.packs
+    }
+
+    /// A pack by name.
+    pub fn pack(&self, name: &str) -> Option<&Pack> {
+        self.packs.iter().find(|p| p.name() == name)
+    }
+
+    /// Decides a request for an organisation with `sectors`.
+    pub fn decide(&self, sectors: &[Sector], facts: Facts) -> Decision {
+        self.decide_with(|pack| pack.applies_to(sectors), facts)
+    }
+
+    /// Decides with the packs `include` selects (tests use a pack and its requirements).
+    pub fn decide_with(&self, include: impl Fn(&Pack) -> bool, facts: Facts) -> Decision {
+        let key = (facts.action, facts.kind);
+        let mut scope = script::run_scope(facts);
+        let mut reasons = Vec::new();
+        for &(p, r) in self.index.get(&key).map_or(&[][..], Vec::as_slice) {
+            let pack = &self.packs[p];
+            if !include(pack) {
+                continue;
+            }
+            let rule = &pack.rules[r];
+            if let Some(reason) = self.run_rule(pack, rule, &mut scope) {
+                reasons.push(reason);
+            }
+        }
+        Decision::combine(reasons)
+    }
+
+    fn run_rule(
+        &self,
+        pack: &Pack,
+        rule: &super::pack::Rule,
+        scope: &mut rhai::Scope<'static>,
+    ) -> Option<Reason> {
+        let reason = |effect, message: String, fields| Reason {
+            pack: pack.name().to_owned(),
+            rule: rule.name.clone(),
+            effect,
+            message,
+            fields,
+        };
+        match script::run(&self.engine, scope, &rule.ast) {
+            Ok(None) => None,
+            Ok(Some(Outcome::Allow(m))) => Some(reason(RuleEffect::Allow, m, Vec::new())),
+            Ok(Some(Outcome::Deny(m))) => Some(reason(RuleEffect::Deny, m, Vec::new())),
+            Ok(Some(Outcome::Mask(fields, m))) => Some(reason(RuleEffect::Mask, m, fields)),
+            Err(e) => {
+                tracing::warn!(pack = pack.name(), rule = %rule.name, error = %e, "rule failed; denying");
+                Some(reason(
+                    RuleEffect::Error,
+                    format!("rule failed, so the request is denied: {e}"),
+                    Vec::new(),
+                ))
+            }
+        }
+    }
+
+    /// Decides and accounts for every rule of the applicable packs.
+    pub fn explain(&self, sectors: &[Sector], facts: Facts) -> Explanation {
+        let (action, kind) = (facts.action, facts.kind);
+        let decision = self.decide(sectors, facts);
+        let mut skipped = Vec::new();
+        for pack in self.packs.iter().filter(|p| p.applies_to(sectors)) {
+            for rule in &pack.rules {
+                let decided = decision
+                    .reasons
+                    .iter()
+                    .any(|r| r.pack == pack.name() && r.rule == rule.name);
+                if decided {
+                    continue;
+                }
+                let why = if !rule.actions.contains(&action) {
+                    format!("does not apply to action `{action}`")
+                } else if !rule.resources.contains(&kind) {
+                    format!("does not apply to {} resources", kind.as_str())
+                } else {
+                    "ran, and its conditions did not match".to_owned()
+                };
+                skipped.push(Skipped {
+                    pack: pack.name().to_owned(),
+                    rule: rule.name.clone(),
+                    why,
+                });
+            }
+        }
+        Explanation { decision, skipped }
+    }
+}
+
+/// The packs in force, swapped atomically on reload.
+// INVARIANT: `current` only ever holds a set whose packs all compiled and
+// passed their tests; a failed reload leaves it untouched.
+#[derive(Debug)]
+pub struct Rules {
+    root: PathBuf,
+    current: RwLock<Arc<RuleSet>>,
+}
+
+impl Rules {
+    /// Loads the packs under `root`.
+    pub fn load(root: impl Into<PathBuf>) -> Result<Self> {
+        let root = root.into();
+        let set = RuleSet::load_dir(&root)?;
+        Ok(Self {
+            root,
+            current: RwLock::new(Arc::new(set)),
+        })
+    }
+
+    /// The packs in force now.
+    pub fn current(&self) -> Arc<RuleSet> {
+        // A poisoned lock only means a reader panicked; the Arc inside is intact.
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Reloads from disk; on any error the previous packs stay in force.
+    pub fn reload(&self) -> Result<Arc<RuleSet>> {
+        let set = Arc::new(RuleSet::load_dir(&self.root)?);
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = set.clone();
+        Ok(set)
+    }
+}

@@ -1,0 +1,171 @@
+//! Pack test cases: `tests/*.toml` in a pack, run before a pack is loaded.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::decision::Effect;
+use super::pack::Pack;
+use super::request::{Action, Context, Request, ResourceRef};
+use super::script::Facts;
+use super::set::RuleSet;
+use crate::domain::{AreaName, WorkerLogin};
+use crate::error::{Error, Result};
+use crate::exchange::OrgFile;
+
+/// A test file: a world (an organisation file) and cases against it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestFile {
+    /// Path of the organisation file, relative to the test file.
+    world: PathBuf,
+    /// Default time of every case.
+    time: DateTime<Utc>,
+    #[serde(rename = "case")]
+    cases: Vec<Case>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Case {
+    name: String,
+    worker: WorkerLogin,
+    action: Action,
+    resource: ResourceRef,
+    expect: Effect,
+    #[serde(default)]
+    time: Option<DateTime<Utc>>,
+    #[serde(default)]
+    channel: Option<String>,
+    #[serde(default)]
+    unlocked: BTreeSet<AreaName>,
+    /// Rules (`pack/rule`) that must be among the reasons.
+    #[serde(default)]
+    rules: Vec<String>,
+    /// The exact fields masked, when given.
+    #[serde(default)]
+    mask: Option<Vec<String>>,
+}
+
+/// One failed case.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseFailure {
+    pub file: PathBuf,
+    pub case: String,
+    pub message: String,
+}
+
+/// The outcome of a pack's tests.
+#[derive(Debug, Clone, Serialize)]
+pub struct PackReport {
+    pub pack: String,
+    pub passed: usize,
+    pub failures: Vec<CaseFailure>,
+}
+
+/// Runs a pack's cases with the pack and the packs it requires.
+pub fn run_pack_tests(set: &RuleSet, pack: &Pack) -> Result<PackReport> {
+    let mut report = PackReport {
+        pack: pack.name().to_owned(),
+        passed: 0,
+        failures: Vec::new(),
+    };
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(pack.dir.join("tests")) {
+        Ok(entries) => entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    files.sort();
+    let wanted: BTreeSet<&str> = pack
+        .manifest
+        .requires
+        .iter()
+        .map(String::as_str)
+        .chain([pack.name()])
+        .collect();
+    for file in files {
+        let tests = read_test_file(&file)?;
+        let world_path = file.parent().unwrap_or(Path::new(".")).join(&tests.world);
+        let world = OrgFile::read(&world_path)?;
+        for case in &tests.cases {
+            match run_case(set, &wanted, &world, tests.time, case) {
+                Ok(()) => report.passed += 1,
+                Err(message) => report.failures.push(CaseFailure {
+                    file: file.clone(),
+                    case: case.name.clone(),
+                    message,
+                }),
+            }
+        }
+    }
+    Ok(report)
+}
+
+fn read_test_file(path: &Path) -> Result<TestFile> {
+    let text = crate::exchange::read_text(path)?;
+    toml::from_str(&text).map_err(|e| Error::Input {
+        path: path.to_owned(),
+        line: e.span().map_or(1, |s| {
+            crate::exchange::source::line_of(text.as_bytes(), s.start)
+        }),
+        message: e.message().trim_end_matches('.').to_owned(),
+    })
+}
+
+fn run_case(
+    set: &RuleSet,
+    packs: &BTreeSet<&str>,
+    world: &OrgFile,
+    time: DateTime<Utc>,
+    case: &Case,
+) -> Result<(), String> {
+    let mut context = Context::new(
+        case.time.unwrap_or(time),
+        case.channel.clone().unwrap_or_else(|| "office".into()),
+    );
+    context.unlocked = case.unlocked.clone();
+    let request = Request {
+        worker: case.worker.clone(),
+        action: case.action,
+        resource: case.resource.clone(),
+        context,
+    };
+    let facts = Facts::from_file(world, &request).map_err(|e| e.to_string())?;
+    let decision = set.decide_with(|p| packs.contains(p.name()), facts);
+    let summary = || {
+        decision
+            .reasons
+            .iter()
+            .map(|r| format!("{}/{} {:?}: {}", r.pack, r.rule, r.effect, r.message))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    if decision.decision != case.expect {
+        return Err(format!(
+            "expected {}, got {} ({})",
+            case.expect,
+            decision.decision,
+            summary()
+        ));
+    }
+    let names = decision.rule_names();
+    if let Some(missing) = case.rules.iter().find(|r| !names.contains(r)) {
+        return Err(format!("rule `{missing}` did not decide ({})", summary()));
+    }
+    if let Some(mask) = &case.mask {
+        let mut expected = mask.clone();
+        expected.sort();
+        if decision.mask != expected {
+            return Err(format!(
+                "expected mask {expected:?}, got {:?}",
+                decision.mask
+            ));
+        }
+    }
+    Ok(())
+}
