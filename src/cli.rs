@@ -40,6 +40,12 @@ pub struct Global {
     /// Log what is going on (to stderr)
     #[arg(long, short, global = true)]
     pub verbose: bool,
+    /// Rule packs folder (default: plugins/packs)
+    #[arg(long, global = true, env = "CUSTODIA_PACKS")]
+    pub packs: Option<PathBuf>,
+    /// The audit signing key file (default: beside the SQLite file)
+    #[arg(long, global = true, env = "CUSTODIA_AUDIT_KEY")]
+    pub audit_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -67,6 +73,26 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
     },
+    /// May this worker do this to this resource? (audited)
+    Decide(crate::access::RequestArgs),
+    /// The same decision, rule by rule, for people (audited)
+    Explain(crate::access::RequestArgs),
+    /// Unlock a password-closed area (password on stdin; audited)
+    Unlock(crate::access::UnlockArgs),
+    /// Check or test rule packs
+    #[command(subcommand)]
+    Rules(RulesCommand),
+    /// The audit log: verify, query, breach scoping
+    #[command(subcommand)]
+    Audit(crate::audit::AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Compile and lint packs (a pack folder or a folder of packs)
+    Check { dirs: Vec<PathBuf> },
+    /// Run the packs' test cases
+    Test { dirs: Vec<PathBuf> },
 }
 
 #[derive(Debug, Args)]
@@ -112,8 +138,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Serve { listen } => {
-            let store = Store::init(&g.db).await?;
-            crate::serve::run(store, listen).await?;
+            let app = crate::app::App::open(g).await?;
+            crate::serve::run(app, listen).await?;
+        }
+        Command::Decide(args) => crate::access::decide(g, args, false).await?,
+        Command::Explain(args) => crate::access::decide(g, args, true).await?,
+        Command::Unlock(args) => crate::access::unlock(g, args).await?,
+        Command::Rules(RulesCommand::Check { dirs }) => crate::rules::check(g, &dirs)?,
+        Command::Rules(RulesCommand::Test { dirs }) => crate::rules::test(g, &dirs)?,
+        Command::Audit(command) => {
+            if !crate::audit::run(g, command).await? {
+                return Ok(ExitCode::from(2));
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -1,8 +1,12 @@
 //! `custodia`: the command line and HTTP server of Custodia.
 
+mod access;
+mod app;
+mod audit;
 mod cli;
 mod demo;
 mod output;
+mod rules;
 mod serve;
 
 use std::process::ExitCode;

@@ -14,6 +14,8 @@
 //! # Ok(()) }
 //! ```
 
+pub mod access;
+pub mod audit;
 pub mod domain;
 mod error;
 pub mod exchange;
@@ -23,6 +25,7 @@ pub mod store;
 pub mod testkit;
 pub mod unlock;
 
+pub use access::{AccessControl, Audited};
 pub use domain::*;
 pub use error::{Error, Result};
 pub use store::{Backend, OrgStore, Store};

@@ -20,9 +20,18 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0002_unlocks.sql"),
         include_str!("../../migrations/postgres/0002_unlocks.sql"),
     ),
+    (
+        3,
+        "audit",
+        include_str!("../../migrations/sqlite/0003_audit.sql"),
+        include_str!("../../migrations/postgres/0003_audit.sql"),
+    ),
 ];
 
-/// Tables in an order that deletes children before parents.
+/// The audit tables. Replacing an organisation's data never touches them.
+pub(super) const AUDIT_TABLES: &[&str] = &["audit_events", "audit_heads", "audit_checkpoints"];
+
+/// Data tables in an order that deletes children before parents.
 pub(super) const TABLES_CHILD_FIRST: &[&str] = &[
     "area_unlocks",
     "unlock_failures",

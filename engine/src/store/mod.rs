@@ -156,7 +156,10 @@ impl Store {
     /// in one transaction. Used by `demo --force`.
     pub async fn clear(&self) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        for table in migrations::TABLES_CHILD_FIRST {
+        let tables = migrations::AUDIT_TABLES
+            .iter()
+            .chain(migrations::TABLES_CHILD_FIRST);
+        for table in tables {
             sqlx::query(&format!("DELETE FROM {table}"))
                 .execute(&mut *tx)
                 .await?;

@@ -1,0 +1,138 @@
+//! Access control end to end: resolve a request, decide it with the rules
+//! in force, record the decision in the audit log, answer.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::audit::{AuditEvent, AuditLog, Receipt};
+use crate::domain::OrgSlug;
+use crate::error::{Error, Result};
+use crate::rules::{Decision, Explanation, Facts, Reason, Request, RuleEffect, Rules};
+use crate::store::{OrgStore, Store};
+
+/// A decision together with where it sits in the audit chain.
+#[derive(Debug, Clone, Serialize)]
+pub struct Audited<T> {
+    #[serde(flatten)]
+    pub answer: T,
+    pub audit: Receipt,
+}
+
+/// The store, the rules in force and the audit log, used together.
+#[derive(Debug, Clone)]
+pub struct AccessControl {
+    store: Store,
+    rules: Arc<Rules>,
+    audit: AuditLog,
+}
+
+impl AccessControl {
+    /// Bundles the three parts.
+    pub fn new(store: Store, rules: Arc<Rules>, audit: AuditLog) -> Self {
+        Self {
+            store,
+            rules,
+            audit,
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The audit log.
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    /// The rules holder (for reloads).
+    pub fn rules(&self) -> &Arc<Rules> {
+        &self.rules
+    }
+
+    /// Decides a request and records it. The answer is returned only once
+    /// its audit event is durable; if the audit log cannot take it, the
+    /// caller gets an error and must not act (fail closed).
+    pub async fn decide(&self, org: &OrgSlug, request: &Request) -> Result<Audited<Decision>> {
+        let (explanation, facts) = self.evaluate(org, request).await?;
+        let receipt = self
+            .record(org, request, &explanation.decision, facts.as_ref())
+            .await?;
+        Ok(Audited {
+            answer: explanation.decision,
+            audit: receipt,
+        })
+    }
+
+    /// Like [`AccessControl::decide`], accounting for every rule.
+    pub async fn explain(&self, org: &OrgSlug, request: &Request) -> Result<Audited<Explanation>> {
+        let (explanation, facts) = self.evaluate(org, request).await?;
+        let receipt = self
+            .record(org, request, &explanation.decision, facts.as_ref())
+            .await?;
+        Ok(Audited {
+            answer: explanation,
+            audit: receipt,
+        })
+    }
+
+    async fn evaluate(
+        &self,
+        org: &OrgSlug,
+        request: &Request,
+    ) -> Result<(Explanation, Option<Facts>)> {
+        let scope: OrgStore = self.store.org(org).await?;
+        let sectors = scope.organisation().sectors.clone();
+        match Facts::from_store(&scope, request).await {
+            Ok(facts) => {
+                let set = self.rules.current();
+                Ok((set.explain(&sectors, facts.clone()), Some(facts)))
+            }
+            // A request about something that does not exist is a denied
+            // attempt, and is audited like any other.
+            Err(e @ Error::NotFound { .. }) => {
+                let reason = Reason {
+                    pack: "engine".into(),
+                    rule: "resource-exists".into(),
+                    effect: RuleEffect::Deny,
+                    message: e.to_string(),
+                    fields: Vec::new(),
+                };
+                Ok((
+                    Explanation {
+                        decision: Decision::combine(vec![reason]),
+                        skipped: Vec::new(),
+                    },
+                    None,
+                ))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn record(
+        &self,
+        org: &OrgSlug,
+        request: &Request,
+        decision: &Decision,
+        facts: Option<&Facts>,
+    ) -> Result<Receipt> {
+        let customer = facts.map(|f| f.customer.id.to_string());
+        let area = facts
+            .and_then(|f| f.area.as_ref())
+            .map(|a| a.name.to_string());
+        let document = facts
+            .and_then(|f| f.document.as_ref())
+            .map(|d| d.id.to_string());
+        let event = AuditEvent::decision(
+            request,
+            decision,
+            customer.as_deref(),
+            area.as_deref(),
+            document.as_deref(),
+        );
+        self.audit.append(org, event).await
+    }
+}

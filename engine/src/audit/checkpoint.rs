@@ -1,0 +1,236 @@
+//! Ed25519-signed checkpoints of a chain's head, and the key that signs them.
+//!
+//! The signing key lives in a file outside the database (mode 0600), so
+//! that someone who can rewrite the database cannot re-sign its chain.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier, VerifyingKey};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+const KEY_HEADER: &str = "custodia-audit-signing-key-v1";
+
+/// A signed statement: chain `org` had head `head_hash` at `seq`, at time `at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub org: String,
+    pub seq: i64,
+    pub head_hash: String,
+    pub at: DateTime<Utc>,
+    /// Hex Ed25519 public key that signed it.
+    pub public_key: String,
+    /// Hex Ed25519 signature over [`Checkpoint::message`].
+    pub signature: String,
+}
+
+impl Checkpoint {
+    /// The bytes that are signed.
+    pub fn message(org: &str, seq: i64, head_hash: &str, at: DateTime<Utc>) -> Vec<u8> {
+        format!(
+            "custodia-checkpoint-v1\n{org}\n{seq}\n{head_hash}\n{}",
+            at.timestamp_micros()
+        )
+        .into_bytes()
+    }
+
+    /// Whether the signature is valid for `key`.
+    pub fn verify(&self, key: &VerifyingKey) -> bool {
+        let Ok(bytes) = hex::decode(&self.signature) else {
+            return false;
+        };
+        let Ok(signature) = Signature::from_slice(&bytes) else {
+            return false;
+        };
+        key.verify(
+            &Self::message(&self.org, self.seq, &self.head_hash, self.at),
+            &signature,
+        )
+        .is_ok()
+    }
+}
+
+/// The signing key.
+pub struct Signer {
+    key: SigningKey,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Signer(public {})", self.public_hex())
+    }
+}
+
+impl Signer {
+    /// Creates a new key file with mode 0600; refuses to overwrite one.
+    pub fn create(path: &Path) -> Result<Self> {
+        let key = SigningKey::generate(&mut rand_core::OsRng);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options.open(path).map_err(|e| Error::io(path, e))?;
+        writeln!(file, "{KEY_HEADER}\n{}", hex::encode(key.to_bytes()))
+            .map_err(|e| Error::io(path, e))?;
+        file.sync_all().map_err(|e| Error::io(path, e))?;
+        Ok(Self { key })
+    }
+
+    /// Loads a key file, refusing one that others can read.
+    pub fn load(path: &Path) -> Result<Self> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(path)
+                .map_err(|e| Error::io(path, e))?
+                .permissions()
+                .mode();
+            if mode & 0o077 != 0 {
+                return Err(Error::File {
+                    path: path.to_owned(),
+                    message: format!(
+                        "the audit signing key is accessible to others (mode {:o}): run chmod 600 on it",
+                        mode & 0o777
+                    ),
+                });
+            }
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let bad = |message: &str| Error::File {
+            path: path.to_owned(),
+            message: message.to_owned(),
+        };
+        let mut lines = text.lines();
+        if lines.next() != Some(KEY_HEADER) {
+            return Err(bad("not a Custodia audit signing key"));
+        }
+        let bytes = hex::decode(lines.next().unwrap_or_default().trim())
+            .map_err(|_| bad("the key is not hex"))?;
+        let seed: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| bad("the key is not 32 bytes"))?;
+        Ok(Self {
+            key: SigningKey::from_bytes(&seed),
+        })
+    }
+
+    /// Loads the key file, creating it first if it does not exist.
+    pub fn load_or_create(path: &Path) -> Result<Self> {
+        if path.exists() {
+            Self::load(path)
+        } else {
+            Self::create(path)
+        }
+    }
+
+    /// Signs a checkpoint.
+    pub fn sign(&self, org: &str, seq: i64, head_hash: &str, at: DateTime<Utc>) -> Checkpoint {
+        let signature = self.key.sign(&Checkpoint::message(org, seq, head_hash, at));
+        Checkpoint {
+            org: org.to_owned(),
+            seq,
+            head_hash: head_hash.to_owned(),
+            at,
+            public_key: self.public_hex(),
+            signature: hex::encode(signature.to_bytes()),
+        }
+    }
+
+    /// The public key, for verifiers.
+    pub fn verifying_key(&self) -> VerifyingKey {
+        self.key.verifying_key()
+    }
+
+    /// The public key as hex.
+    pub fn public_hex(&self) -> String {
+        hex::encode(self.key.verifying_key().to_bytes())
+    }
+}
+
+/// Parses a hex public key.
+pub fn parse_public_key(hex_key: &str) -> Result<VerifyingKey> {
+    let bad = || Error::InvalidValue {
+        kind: "public key",
+        value: hex_key.to_owned(),
+        reason: "expected 64 hex digits (an Ed25519 public key)",
+    };
+    let bytes: [u8; 32] = hex::decode(hex_key.trim())
+        .map_err(|_| bad())?
+        .try_into()
+        .map_err(|_| bad())?;
+    VerifyingKey::from_bytes(&bytes).map_err(|_| bad())
+}
+
+/// The default key file path: beside a SQLite database, else in the
+/// current directory.
+pub fn default_key_path(db_url: &str) -> PathBuf {
+    let file = db_url
+        .strip_prefix("sqlite://")
+        .or_else(|| db_url.strip_prefix("sqlite:"))
+        .map(|rest| rest.split('?').next().unwrap_or(rest))
+        .filter(|p| !p.is_empty() && *p != ":memory:");
+    match file {
+        Some(db) => PathBuf::from(format!("{db}.audit-key")),
+        None => PathBuf::from("custodia-audit.key"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checkpoints_verify_only_with_their_key() {
+        let dir = tempfile::tempdir().expect("dir");
+        let signer = Signer::create(&dir.path().join("k")).expect("create");
+        let other = Signer::create(&dir.path().join("k2")).expect("create");
+        let at = DateTime::from_timestamp(1_700_000_000, 0).expect("time");
+        let cp = signer.sign("org", 10, "abc", at);
+        assert!(cp.verify(&signer.verifying_key()));
+        assert!(!cp.verify(&other.verifying_key()));
+        let mut moved = cp.clone();
+        moved.seq = 11;
+        assert!(!moved.verify(&signer.verifying_key()));
+    }
+
+    #[test]
+    fn key_files_are_private_and_reloadable() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("key");
+        let signer = Signer::create(&path).expect("create");
+        assert!(Signer::create(&path).is_err(), "never overwrite a key");
+        assert_eq!(
+            Signer::load(&path).expect("load").public_hex(),
+            signer.public_hex()
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+            let err = Signer::load(&path).expect_err("world-readable");
+            assert!(err.to_string().contains("chmod 600"), "{err}");
+        }
+    }
+
+    #[test]
+    fn default_key_sits_beside_the_sqlite_file() {
+        assert_eq!(
+            default_key_path("sqlite:///var/c.db?mode=rwc"),
+            PathBuf::from("/var/c.db.audit-key")
+        );
+        assert_eq!(
+            default_key_path("sqlite://custodia.db"),
+            PathBuf::from("custodia.db.audit-key")
+        );
+        assert_eq!(
+            default_key_path("postgres://x@h/db"),
+            PathBuf::from("custodia-audit.key")
+        );
+    }
+}

@@ -1,0 +1,238 @@
+//! Audit events and their canonical, versioned encoding.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::rules::{Action, Decision, Effect, Request};
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// A rules decision, allowed or denied.
+    Decision,
+    /// An area was unlocked with its password.
+    Unlock,
+    /// A wrong area password, or a rate-limited attempt.
+    UnlockFailed,
+    /// Data left Custodia: export, download, print.
+    Export,
+    Download,
+    Print,
+    /// A marketing message was sent.
+    Send,
+    /// A campaign's exclusion summary.
+    Exclusions,
+    OptOut,
+    Login,
+    LoginFailed,
+    RulesReload,
+    Import,
+}
+
+impl EventKind {
+    const ALL: [EventKind; 13] = [
+        EventKind::Decision,
+        EventKind::Unlock,
+        EventKind::UnlockFailed,
+        EventKind::Export,
+        EventKind::Download,
+        EventKind::Print,
+        EventKind::Send,
+        EventKind::Exclusions,
+        EventKind::OptOut,
+        EventKind::Login,
+        EventKind::LoginFailed,
+        EventKind::RulesReload,
+        EventKind::Import,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Decision => "decision",
+            EventKind::Unlock => "unlock",
+            EventKind::UnlockFailed => "unlock_failed",
+            EventKind::Export => "export",
+            EventKind::Download => "download",
+            EventKind::Print => "print",
+            EventKind::Send => "send",
+            EventKind::Exclusions => "exclusions",
+            EventKind::OptOut => "opt_out",
+            EventKind::Login => "login",
+            EventKind::LoginFailed => "login_failed",
+            EventKind::RulesReload => "rules_reload",
+            EventKind::Import => "import",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| Error::corrupt(format!("audit event kind `{s}`")))
+    }
+}
+
+/// One thing to record. Fields that do not apply stay `None`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    pub kind: EventKind,
+    pub at: DateTime<Utc>,
+    pub worker: Option<String>,
+    pub action: Option<String>,
+    pub resource: Option<String>,
+    pub customer: Option<String>,
+    pub area: Option<String>,
+    pub document: Option<String>,
+    pub decision: Option<Effect>,
+    /// The rules that decided, `pack/rule`.
+    pub rules: Vec<String>,
+    pub address: Option<String>,
+    pub channel: Option<String>,
+    /// Free text: counts, reasons, file names. Never secrets.
+    pub detail: Option<String>,
+}
+
+impl AuditEvent {
+    /// An event of `kind` at `at` with nothing else filled in.
+    pub fn new(kind: EventKind, at: DateTime<Utc>) -> Self {
+        Self {
+            kind,
+            at,
+            worker: None,
+            action: None,
+            resource: None,
+            customer: None,
+            area: None,
+            document: None,
+            decision: None,
+            rules: Vec::new(),
+            address: None,
+            channel: None,
+            detail: None,
+        }
+    }
+
+    /// The event recording a rules decision on a request. `customer`,
+    /// `area` and `document` are the resolved ones, when known.
+    pub fn decision(
+        request: &Request,
+        decision: &Decision,
+        customer: Option<&str>,
+        area: Option<&str>,
+        document: Option<&str>,
+    ) -> Self {
+        let kind = match (request.action, decision.is_allowed()) {
+            (Action::Export, true) => EventKind::Export,
+            (Action::Download, true) => EventKind::Download,
+            (Action::Print, true) => EventKind::Print,
+            _ => EventKind::Decision,
+        };
+        Self {
+            worker: Some(request.worker.to_string()),
+            action: Some(request.action.to_string()),
+            resource: Some(request.resource.to_string()),
+            customer: customer.map(str::to_owned),
+            area: area.map(str::to_owned),
+            document: document.map(str::to_owned),
+            decision: Some(decision.decision),
+            rules: decision.rule_names(),
+            address: request.context.address.clone(),
+            channel: Some(request.context.channel.clone()),
+            ..Self::new(kind, request.context.time)
+        }
+    }
+}
+
+/// An event as stored: with its place in the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainedEvent {
+    pub org: String,
+    pub seq: i64,
+    #[serde(flatten)]
+    pub event: AuditEvent,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// The previous hash of the first event of a chain.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Version tag of the canonical encoding; bump it to change the encoding.
+const ENCODING: &[u8] = b"custodia-audit-v1";
+
+/// Microseconds since the epoch: the stored time.
+pub fn micros(at: DateTime<Utc>) -> i64 {
+    at.timestamp_micros()
+}
+
+fn field(hasher: &mut Sha256, value: Option<&str>) {
+    match value {
+        // Length-prefixed, so no two field lists encode alike.
+        Some(v) => {
+            hasher.update(u32::try_from(v.len()).unwrap_or(u32::MAX - 1).to_le_bytes());
+            hasher.update(v.as_bytes());
+        }
+        None => hasher.update(u32::MAX.to_le_bytes()),
+    }
+}
+
+/// SHA-256 over the canonical encoding of an event at `seq` after `prev_hash`.
+// INVARIANT: every field that is stored is hashed, in this order; the
+// hash covers the sequence and organisation, so moving an event breaks it.
+pub fn chain_hash(org: &str, seq: i64, event: &AuditEvent, prev_hash: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(ENCODING);
+    field(&mut h, Some(org));
+    h.update(seq.to_le_bytes());
+    h.update(micros(event.at).to_le_bytes());
+    field(&mut h, Some(event.kind.as_str()));
+    field(&mut h, event.worker.as_deref());
+    field(&mut h, event.action.as_deref());
+    field(&mut h, event.resource.as_deref());
+    field(&mut h, event.customer.as_deref());
+    field(&mut h, event.area.as_deref());
+    field(&mut h, event.document.as_deref());
+    field(&mut h, event.decision.map(Effect::as_str));
+    let rules = event.rules.join(",");
+    field(&mut h, (!event.rules.is_empty()).then_some(rules.as_str()));
+    field(&mut h, event.address.as_deref());
+    field(&mut h, event.channel.as_deref());
+    field(&mut h, event.detail.as_deref());
+    field(&mut h, Some(prev_hash));
+    hex::encode(h.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_covers_every_field_and_the_position() {
+        let at = DateTime::from_timestamp(1_700_000_000, 0).expect("valid time");
+        let mut event = AuditEvent::new(EventKind::Decision, at);
+        event.worker = Some("ana".into());
+        let base = chain_hash("org", 1, &event, GENESIS);
+        assert_ne!(base, chain_hash("org", 2, &event, GENESIS));
+        assert_ne!(base, chain_hash("other", 1, &event, GENESIS));
+        let mut moved = event.clone();
+        moved.worker = None;
+        moved.action = Some("ana".into());
+        assert_ne!(
+            base,
+            chain_hash("org", 1, &moved, GENESIS),
+            "fields must not be interchangeable"
+        );
+        let mut edited = event.clone();
+        edited.detail = Some(String::new());
+        assert_ne!(
+            base,
+            chain_hash("org", 1, &edited, GENESIS),
+            "empty differs from absent"
+        );
+    }
+}

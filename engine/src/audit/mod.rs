@@ -1,0 +1,16 @@
+//! The tamper-evident audit log: one SHA-256 hash chain per organisation,
+//! written by a single group-committing writer, with Ed25519-signed
+//! checkpoints, verification that names the first break, queries and
+//! breach scoping.
+
+mod checkpoint;
+mod event;
+mod query;
+mod verify;
+mod writer;
+
+pub use checkpoint::{Checkpoint, Signer, default_key_path, parse_public_key};
+pub use event::{AuditEvent, ChainedEvent, EventKind, GENESIS, chain_hash};
+pub use query::{AuditQuery, BreachQuery, BreachScope, TouchedCustomer};
+pub use verify::{Break, BreakKind, VerifyReport};
+pub use writer::{AuditConfig, AuditLog, Receipt};

@@ -1,0 +1,368 @@
+//! Recomputing a chain and checking its signed checkpoints.
+
+use std::collections::BTreeMap;
+
+use ed25519_dalek::VerifyingKey;
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::checkpoint::Checkpoint;
+use super::event::{AuditEvent, ChainedEvent, EventKind, GENESIS, chain_hash};
+use crate::domain::OrgSlug;
+use crate::error::{Error, Result};
+use crate::rules::Effect;
+use crate::store::Store;
+
+/// What kind of tampering a break looks like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakKind {
+    /// An event's content no longer matches its hash, or was re-hashed.
+    Edited,
+    /// Events are missing.
+    Deleted,
+    /// An event that was not in the chain was put into it.
+    Inserted,
+    /// Two events changed places.
+    Reordered,
+    /// The chain ends before a point it is known to have reached.
+    Truncated,
+    /// A checkpoint is not signed by the trusted key.
+    BadSignature,
+}
+
+impl BreakKind {
+    /// A word for people.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BreakKind::Edited => "edited",
+            BreakKind::Deleted => "deleted",
+            BreakKind::Inserted => "inserted",
+            BreakKind::Reordered => "reordered",
+            BreakKind::Truncated => "truncated",
+            BreakKind::BadSignature => "bad signature",
+        }
+    }
+}
+
+/// The first place where a chain is broken.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Break {
+    pub seq: i64,
+    pub kind: BreakKind,
+    pub detail: String,
+}
+
+/// The result of verifying one chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifyReport {
+    pub org: String,
+    pub events: i64,
+    pub last_seq: i64,
+    pub head_hash: String,
+    pub checkpoints_checked: usize,
+    pub signatures_checked: bool,
+    pub broken: Option<Break>,
+}
+
+impl VerifyReport {
+    /// Whether the chain is intact.
+    pub fn ok(&self) -> bool {
+        self.broken.is_none()
+    }
+}
+
+/// Rows read per query while verifying.
+const PAGE: i64 = 50_000;
+
+pub(crate) const SELECT_EVENTS: &str = "SELECT org, seq, at, kind, worker, action, resource, customer, area, document, decision, rules, address, channel, detail, prev_hash, hash FROM audit_events";
+
+pub(crate) fn event_from_row(row: &AnyRow) -> Result<ChainedEvent> {
+    let at: i64 = row.try_get("at")?;
+    let decision = match row.try_get::<Option<String>, _>("decision")?.as_deref() {
+        None => None,
+        Some("allow") => Some(Effect::Allow),
+        Some("deny") => Some(Effect::Deny),
+        Some(other) => return Err(Error::corrupt(format!("audit decision `{other}`"))),
+    };
+    let rules: Option<String> = row.try_get("rules")?;
+    Ok(ChainedEvent {
+        org: row.try_get("org")?,
+        seq: row.try_get("seq")?,
+        event: AuditEvent {
+            kind: EventKind::parse(&row.try_get::<String, _>("kind")?)?,
+            at: chrono::DateTime::from_timestamp_micros(at)
+                .ok_or_else(|| Error::corrupt(format!("audit time {at}")))?,
+            worker: row.try_get("worker")?,
+            action: row.try_get("action")?,
+            resource: row.try_get("resource")?,
+            customer: row.try_get("customer")?,
+            area: row.try_get("area")?,
+            document: row.try_get("document")?,
+            decision,
+            rules: rules
+                .map(|r| r.split(',').map(str::to_owned).collect())
+                .unwrap_or_default(),
+            address: row.try_get("address")?,
+            channel: row.try_get("channel")?,
+            detail: row.try_get("detail")?,
+        },
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
+    })
+}
+
+fn hashes_as(e: &ChainedEvent, seq: i64) -> bool {
+    chain_hash(&e.org, seq, &e.event, &e.prev_hash) == e.hash
+}
+
+/// Names what a row whose hash does not match looks like, using the row
+/// after it: renumbered rows still hash at their old position.
+fn classify(row: &ChainedEvent, next: Option<&ChainedEvent>) -> Break {
+    let seq = row.seq;
+    let next_moved_up = next.is_some_and(|n| hashes_as(n, n.seq - 1));
+    let (at, kind, detail) = if hashes_as(row, seq + 1) {
+        if next_moved_up {
+            (
+                seq,
+                BreakKind::Reordered,
+                format!("events {seq} and {} changed places", seq + 1),
+            )
+        } else {
+            (
+                seq,
+                BreakKind::Deleted,
+                format!("event {seq} was removed and the events after it renumbered"),
+            )
+        }
+    } else if hashes_as(row, seq - 1) {
+        let at = seq - 1;
+        (
+            at,
+            BreakKind::Inserted,
+            format!("event {at} is not part of the original chain (later events were renumbered)"),
+        )
+    } else if next_moved_up {
+        (
+            seq,
+            BreakKind::Inserted,
+            format!("event {seq} is not part of the original chain (later events were renumbered)"),
+        )
+    } else {
+        (
+            seq,
+            BreakKind::Edited,
+            format!("event {seq} was changed after it was written"),
+        )
+    };
+    Break {
+        seq: at,
+        kind,
+        detail,
+    }
+}
+
+/// A chain being checked, event by event.
+struct Walk<'a> {
+    key: Option<&'a VerifyingKey>,
+    checkpoints: &'a BTreeMap<i64, Checkpoint>,
+    expected: i64,
+    prev: String,
+    checked: usize,
+}
+
+impl Walk<'_> {
+    fn step(&mut self, row: &ChainedEvent, next: Option<&ChainedEvent>) -> Option<Break> {
+        if row.seq != self.expected {
+            return Some(Break {
+                seq: self.expected,
+                kind: BreakKind::Deleted,
+                detail: format!("events {} to {} are missing", self.expected, row.seq - 1),
+            });
+        }
+        if !hashes_as(row, row.seq) {
+            return Some(classify(row, next));
+        }
+        if row.prev_hash != self.prev {
+            return Some(Break {
+                seq: row.seq - 1,
+                kind: BreakKind::Edited,
+                detail: format!(
+                    "event {} was changed and re-hashed: event {} recorded another hash for it",
+                    row.seq - 1,
+                    row.seq
+                ),
+            });
+        }
+        if let Some(cp) = self.checkpoints.get(&row.seq) {
+            if let Some(b) = self.check_checkpoint(cp, &row.hash) {
+                return Some(b);
+            }
+        }
+        self.prev.clone_from(&row.hash);
+        self.expected += 1;
+        None
+    }
+
+    fn check_checkpoint(&mut self, cp: &Checkpoint, hash: &str) -> Option<Break> {
+        self.checked += 1;
+        if self.key.is_some_and(|k| !cp.verify(k)) {
+            return Some(Break {
+                seq: cp.seq,
+                kind: BreakKind::BadSignature,
+                detail: format!(
+                    "the checkpoint at {} is not signed by the trusted key (public key {})",
+                    cp.seq, cp.public_key
+                ),
+            });
+        }
+        (cp.head_hash != hash).then(|| Break {
+            seq: cp.seq,
+            kind: BreakKind::Edited,
+            detail: format!(
+                "the chain up to {} differs from its signed checkpoint",
+                cp.seq
+            ),
+        })
+    }
+}
+
+impl Store {
+    /// The signed checkpoints of a chain, by sequence.
+    pub async fn audit_checkpoints(&self, org: &OrgSlug) -> Result<BTreeMap<i64, Checkpoint>> {
+        let rows = sqlx::query("SELECT org, seq, head_hash, at, public_key, signature FROM audit_checkpoints WHERE org = $1 ORDER BY seq")
+            .bind(org.as_str())
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let at: i64 = r.try_get("at")?;
+                let cp = Checkpoint {
+                    org: r.try_get("org")?,
+                    seq: r.try_get("seq")?,
+                    head_hash: r.try_get("head_hash")?,
+                    at: chrono::DateTime::from_timestamp_micros(at)
+                        .ok_or_else(|| Error::corrupt("checkpoint time"))?,
+                    public_key: r.try_get("public_key")?,
+                    signature: r.try_get("signature")?,
+                };
+                Ok((cp.seq, cp))
+            })
+            .collect()
+    }
+
+    /// Recomputes an organisation's chain. With `key`, every checkpoint's
+    /// signature is checked; with `anchor`, verification starts after that
+    /// (exported) checkpoint instead of at the genesis. `progress` is
+    /// called with the number of events checked so far.
+    pub async fn verify_audit(
+        &self,
+        org: &OrgSlug,
+        key: Option<&VerifyingKey>,
+        anchor: Option<&Checkpoint>,
+        mut progress: impl FnMut(i64),
+    ) -> Result<VerifyReport> {
+        let checkpoints = self.audit_checkpoints(org).await?;
+        let (first, last_known) = self.audit_bounds(org).await?;
+        let mut report = VerifyReport {
+            org: org.to_string(),
+            events: 0,
+            last_seq: 0,
+            head_hash: GENESIS.to_owned(),
+            checkpoints_checked: 0,
+            signatures_checked: key.is_some(),
+            broken: None,
+        };
+        let mut walk = Walk {
+            key,
+            checkpoints: &checkpoints,
+            expected: 1,
+            prev: GENESIS.to_owned(),
+            checked: 0,
+        };
+        // Where to start: an exported checkpoint, the checkpoint left by
+        // pruning, or the genesis.
+        let start = anchor.or_else(|| {
+            first
+                .filter(|f| *f > 1)
+                .and_then(|f| checkpoints.get(&(f - 1)))
+        });
+        if let Some(cp) = start {
+            if let Some(b) = walk.check_checkpoint(cp, &cp.head_hash) {
+                report.broken = Some(b);
+                return Ok(report);
+            }
+            walk.expected = cp.seq + 1;
+            walk.prev.clone_from(&cp.head_hash);
+        }
+        let mut after = walk.expected - 1;
+        let mut carry: Option<ChainedEvent> = None;
+        loop {
+            let rows = sqlx::query(&format!(
+                "{SELECT_EVENTS} WHERE org = $1 AND seq > $2 ORDER BY seq LIMIT {PAGE}"
+            ))
+            .bind(org.as_str())
+            .bind(after)
+            .fetch_all(self.pool())
+            .await?;
+            let page: Vec<ChainedEvent> = rows.iter().map(event_from_row).collect::<Result<_>>()?;
+            let done = page.len() < usize::try_from(PAGE).unwrap_or(usize::MAX);
+            after = page.last().map_or(after, |e| e.seq);
+            let mut events = carry.take().into_iter().chain(page).peekable();
+            while let Some(row) = events.next() {
+                if events.peek().is_none() && !done {
+                    carry = Some(row);
+                    break;
+                }
+                if let Some(b) = walk.step(&row, events.peek()) {
+                    report.broken = Some(b);
+                    report.checkpoints_checked = walk.checked;
+                    return Ok(report);
+                }
+                report.events += 1;
+            }
+            progress(report.events);
+            if done {
+                break;
+            }
+        }
+        report.last_seq = walk.expected - 1;
+        report.head_hash.clone_from(&walk.prev);
+        report.checkpoints_checked = walk.checked;
+        let known_end = [
+            last_known,
+            checkpoints.keys().next_back().copied(),
+            anchor.map(|a| a.seq),
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(0);
+        if known_end > report.last_seq {
+            report.broken = Some(Break {
+                seq: report.last_seq + 1,
+                kind: BreakKind::Truncated,
+                detail: format!(
+                    "the chain ends at {} but is known to have reached {known_end}",
+                    report.last_seq
+                ),
+            });
+        }
+        Ok(report)
+    }
+
+    /// (first event's sequence, head sequence recorded by the writer).
+    async fn audit_bounds(&self, org: &OrgSlug) -> Result<(Option<i64>, Option<i64>)> {
+        let first: Option<(i64,)> =
+            sqlx::query_as("SELECT seq FROM audit_events WHERE org = $1 ORDER BY seq LIMIT 1")
+                .bind(org.as_str())
+                .fetch_optional(self.pool())
+                .await?;
+        let head: Option<(i64,)> = sqlx::query_as("SELECT seq FROM audit_heads WHERE org = $1")
+            .bind(org.as_str())
+            .fetch_optional(self.pool())
+            .await?;
+        Ok((first.map(|f| f.0), head.map(|h| h.0)))
+    }
+}

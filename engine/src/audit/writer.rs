@@ -1,0 +1,382 @@
+//! The single writer of the audit log, with group commit.
+//!
+//! Callers send events over a channel; one task takes everything queued,
+//! writes it in one transaction, and only then answers each caller. A
+//! caller that got its [`Receipt`] knows its event is durable.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::{Any, Row, Transaction};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::checkpoint::Signer;
+use super::event::{AuditEvent, GENESIS, chain_hash, micros};
+use crate::domain::OrgSlug;
+use crate::error::{Error, Result};
+use crate::store::{Backend, Store};
+
+/// When checkpoints are written and how big a batch may grow.
+#[derive(Debug, Clone)]
+pub struct AuditConfig {
+    /// Sign a checkpoint after this many events of a chain...
+    pub checkpoint_every: i64,
+    /// ...or after this long, whichever comes first (and on shutdown).
+    pub checkpoint_interval: Duration,
+    /// The most events written in one transaction.
+    pub max_batch: usize,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            checkpoint_every: 10_000,
+            checkpoint_interval: Duration::from_secs(10),
+            max_batch: 8192,
+        }
+    }
+}
+
+/// Proof that an event is durable: its place in its chain.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Receipt {
+    pub org: String,
+    pub seq: i64,
+    pub hash: String,
+}
+
+struct Pending {
+    org: String,
+    event: AuditEvent,
+    ack: oneshot::Sender<Result<Receipt, String>>,
+}
+
+enum Command {
+    Append(Pending),
+    Checkpoint(oneshot::Sender<Result<(), String>>),
+    Shutdown(oneshot::Sender<Result<(), String>>),
+}
+
+/// A handle on the audit writer. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AuditLog {
+    tx: mpsc::Sender<Command>,
+}
+
+fn writer_gone() -> Error {
+    Error::Audit("the audit writer has stopped".into())
+}
+
+impl AuditLog {
+    /// Starts the writer task for `store`. With a signer, checkpoints are
+    /// signed as configured; without one, none are written.
+    pub fn spawn(store: Store, signer: Option<Arc<Signer>>, config: AuditConfig) -> Self {
+        let (tx, rx) = mpsc::channel(65_536);
+        tokio::spawn(Writer::new(store, signer, config).run(rx));
+        Self { tx }
+    }
+
+    /// Appends an event and waits until it is durable.
+    pub async fn append(&self, org: &OrgSlug, event: AuditEvent) -> Result<Receipt> {
+        let (ack, done) = oneshot::channel();
+        let pending = Pending {
+            org: org.to_string(),
+            event,
+            ack,
+        };
+        self.tx
+            .send(Command::Append(pending))
+            .await
+            .map_err(|_| writer_gone())?;
+        done.await.map_err(|_| writer_gone())?.map_err(Error::Audit)
+    }
+
+    /// Signs a checkpoint of every chain that moved since the last one.
+    pub async fn checkpoint(&self) -> Result<()> {
+        let (ack, done) = oneshot::channel();
+        self.tx
+            .send(Command::Checkpoint(ack))
+            .await
+            .map_err(|_| writer_gone())?;
+        done.await.map_err(|_| writer_gone())?.map_err(Error::Audit)
+    }
+
+    /// Writes what is queued, signs final checkpoints and stops the writer.
+    pub async fn shutdown(&self) -> Result<()> {
+        let (ack, done) = oneshot::channel();
+        self.tx
+            .send(Command::Shutdown(ack))
+            .await
+            .map_err(|_| writer_gone())?;
+        done.await.map_err(|_| writer_gone())?.map_err(Error::Audit)
+    }
+}
+
+struct Writer {
+    store: Store,
+    signer: Option<Arc<Signer>>,
+    config: AuditConfig,
+    /// Events per chain since its last checkpoint.
+    unsigned: BTreeMap<String, i64>,
+    last_checkpoint: Instant,
+}
+
+impl Writer {
+    fn new(store: Store, signer: Option<Arc<Signer>>, config: AuditConfig) -> Self {
+        Self {
+            store,
+            signer,
+            config,
+            unsigned: BTreeMap::new(),
+            last_checkpoint: Instant::now(),
+        }
+    }
+
+    async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        loop {
+            let deadline = self.last_checkpoint + self.config.checkpoint_interval;
+            let first = tokio::select! {
+                cmd = rx.recv() => cmd,
+                () = tokio::time::sleep_until(deadline) => {
+                    if let Err(e) = self.write(Vec::new(), true).await {
+                        tracing::error!(error = %e, "periodic audit checkpoint failed");
+                    }
+                    continue;
+                }
+            };
+            let Some(first) = first else {
+                let _ = self.write(Vec::new(), true).await;
+                return;
+            };
+            let mut batch = Vec::new();
+            let mut control = None;
+            match first {
+                Command::Append(p) => batch.push(p),
+                other => control = Some(other),
+            }
+            while control.is_none() && batch.len() < self.config.max_batch {
+                match rx.try_recv() {
+                    Ok(Command::Append(p)) => batch.push(p),
+                    Ok(other) => control = Some(other),
+                    Err(_) => break,
+                }
+            }
+            let sign_all = control.is_some();
+            let result = self.write_and_ack(batch, sign_all).await;
+            match control {
+                Some(Command::Checkpoint(ack)) => {
+                    let _ = ack.send(result);
+                }
+                Some(Command::Shutdown(ack)) => {
+                    let _ = ack.send(result);
+                    return;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    async fn write_and_ack(&mut self, batch: Vec<Pending>, sign_all: bool) -> Result<(), String> {
+        let (events, acks): (Vec<_>, Vec<_>) =
+            batch.into_iter().map(|p| ((p.org, p.event), p.ack)).unzip();
+        match self.write(events, sign_all).await {
+            Ok(receipts) => {
+                for (ack, receipt) in acks.into_iter().zip(receipts) {
+                    let _ = ack.send(Ok(receipt));
+                }
+                Ok(())
+            }
+            Err(e) => {
+                // Nothing was committed: every caller learns it, none is told "durable".
+                let message = e.to_string();
+                tracing::error!(error = %message, "audit batch failed");
+                for ack in acks {
+                    let _ = ack.send(Err(message.clone()));
+                }
+                Err(message)
+            }
+        }
+    }
+
+    /// Writes a batch (possibly empty) and due checkpoints in one transaction.
+    async fn write(
+        &mut self,
+        events: Vec<(String, AuditEvent)>,
+        sign_all: bool,
+    ) -> Result<Vec<Receipt>> {
+        let pool = self.store.pool();
+        let mut tx = match self.store.backend() {
+            // IMMEDIATE takes the write lock up front, so reading the head
+            // and appending can never be split by another writer.
+            Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => pool.begin().await?,
+        };
+        let mut by_org: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, (org, _)) in events.iter().enumerate() {
+            by_org.entry(org.as_str()).or_default().push(i);
+        }
+        let mut receipts: Vec<Option<Receipt>> = vec![None; events.len()];
+        for (org, indexes) in &by_org {
+            let (mut seq, mut hash) = lock_head(&mut tx, self.store.backend(), org).await?;
+            let mut rows = Vec::with_capacity(indexes.len());
+            for &i in indexes {
+                let event = &events[i].1;
+                seq += 1;
+                let next = chain_hash(org, seq, event, &hash);
+                rows.push((
+                    seq,
+                    event,
+                    std::mem::replace(&mut hash, next.clone()),
+                    next.clone(),
+                ));
+                receipts[i] = Some(Receipt {
+                    org: (*org).to_owned(),
+                    seq,
+                    hash: next,
+                });
+            }
+            insert_rows(&mut tx, org, &rows).await?;
+            sqlx::query("UPDATE audit_heads SET seq = $2, hash = $3 WHERE org = $1")
+                .bind(*org)
+                .bind(seq)
+                .bind(&hash)
+                .execute(&mut *tx)
+                .await?;
+            *self.unsigned.entry((*org).to_owned()).or_default() +=
+                i64::try_from(indexes.len()).unwrap_or(i64::MAX);
+        }
+        let due = sign_all || self.last_checkpoint.elapsed() >= self.config.checkpoint_interval;
+        let to_sign: BTreeSet<String> = self
+            .unsigned
+            .iter()
+            .filter(|(_, n)| **n > 0 && (due || **n >= self.config.checkpoint_every))
+            .map(|(org, _)| org.clone())
+            .collect();
+        if let Some(signer) = &self.signer {
+            for org in &to_sign {
+                write_checkpoint(&mut tx, self.store.backend(), signer, org).await?;
+            }
+        }
+        tx.commit().await?;
+        for org in &to_sign {
+            self.unsigned.insert(org.clone(), 0);
+        }
+        if due {
+            self.last_checkpoint = Instant::now();
+        }
+        receipts
+            .into_iter()
+            .map(|r| r.ok_or_else(|| Error::Audit("an event got no receipt".into())))
+            .collect()
+    }
+}
+
+/// Reads a chain's head, creating it at genesis, locked for this transaction.
+async fn lock_head(
+    tx: &mut Transaction<'_, Any>,
+    backend: Backend,
+    org: &str,
+) -> Result<(i64, String)> {
+    sqlx::query(
+        "INSERT INTO audit_heads (org, seq, hash) VALUES ($1, 0, $2) ON CONFLICT (org) DO NOTHING",
+    )
+    .bind(org)
+    .bind(GENESIS)
+    .execute(&mut **tx)
+    .await?;
+    let lock = if backend == Backend::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    let row = sqlx::query(&format!(
+        "SELECT seq, hash FROM audit_heads WHERE org = $1{lock}"
+    ))
+    .bind(org)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok((row.try_get("seq")?, row.try_get("hash")?))
+}
+
+const COLUMNS: &str = "org, seq, at, kind, worker, action, resource, customer, area, document, decision, rules, address, channel, detail, prev_hash, hash";
+const NCOLS: usize = 17;
+/// Rows per INSERT: stays under SQLite's and PostgreSQL's bind limits.
+const CHUNK: usize = 1000;
+
+fn insert_sql(rows: usize) -> String {
+    let mut sql = format!("INSERT INTO audit_events ({COLUMNS}) VALUES ");
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..NCOLS {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&(r * NCOLS + c + 1).to_string());
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+async fn insert_rows(
+    tx: &mut Transaction<'_, Any>,
+    org: &str,
+    rows: &[(i64, &AuditEvent, String, String)],
+) -> Result<()> {
+    for chunk in rows.chunks(CHUNK) {
+        let sql = insert_sql(chunk.len());
+        let mut query = sqlx::query(&sql);
+        for (seq, e, prev, hash) in chunk {
+            let rules = (!e.rules.is_empty()).then(|| e.rules.join(","));
+            query = query
+                .bind(org)
+                .bind(*seq)
+                .bind(micros(e.at))
+                .bind(e.kind.as_str())
+                .bind(e.worker.clone())
+                .bind(e.action.clone())
+                .bind(e.resource.clone())
+                .bind(e.customer.clone())
+                .bind(e.area.clone())
+                .bind(e.document.clone())
+                .bind(e.decision.map(|d| d.as_str()))
+                .bind(rules)
+                .bind(e.address.clone())
+                .bind(e.channel.clone())
+                .bind(e.detail.clone())
+                .bind(prev.as_str())
+                .bind(hash.as_str());
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+async fn write_checkpoint(
+    tx: &mut Transaction<'_, Any>,
+    backend: Backend,
+    signer: &Signer,
+    org: &str,
+) -> Result<()> {
+    let (seq, hash) = lock_head(tx, backend, org).await?;
+    if seq == 0 {
+        return Ok(());
+    }
+    let cp = signer.sign(org, seq, &hash, chrono::Utc::now());
+    sqlx::query(
+        "INSERT INTO audit_checkpoints (org, seq, head_hash, at, public_key, signature) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (org, seq) DO NOTHING",
+    )
+    .bind(org)
+    .bind(cp.seq)
+    .bind(&cp.head_hash)
+    .bind(micros(cp.at))
+    .bind(&cp.public_key)
+    .bind(&cp.signature)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,355 @@
+//! `custodia audit ...`: verify, query, breach, checkpoint, public-key, prune.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::{Args, Subcommand};
+use custodia_engine::audit::{
+    AuditQuery, BreachQuery, ChainedEvent, Checkpoint, Signer, parse_public_key,
+};
+use custodia_engine::rules::Effect;
+use custodia_engine::{OrgSlug, Store};
+
+use crate::app::key_path;
+use crate::cli::Global;
+use crate::output::{emit, print_raw};
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute the hash chain and check every signed checkpoint
+    Verify {
+        /// One organisation (default: all)
+        #[arg(long)]
+        org: Option<OrgSlug>,
+        /// Start from an exported checkpoint (JSON from `audit checkpoint`)
+        #[arg(long)]
+        from_checkpoint: Option<PathBuf>,
+        /// Trusted public key (hex); default: the key file's
+        #[arg(long)]
+        public_key: Option<String>,
+    },
+    /// List events
+    Query(QueryArgs),
+    /// Which customers' data a worker, address or window touched
+    Breach(BreachArgs),
+    /// Export the latest signed checkpoint of an organisation (JSON)
+    Checkpoint {
+        #[arg(long)]
+        org: OrgSlug,
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Print the public key that verifies checkpoints
+    PublicKey,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    #[arg(long)]
+    pub org: OrgSlug,
+    #[arg(long)]
+    pub worker: Option<String>,
+    #[arg(long)]
+    pub customer: Option<String>,
+    #[arg(long)]
+    pub action: Option<String>,
+    #[arg(long)]
+    pub decision: Option<String>,
+    /// From this time (RFC 3339 or YYYY-MM-DD), inclusive
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Until this time, exclusive
+    #[arg(long)]
+    pub to: Option<String>,
+    #[arg(long)]
+    pub limit: Option<i64>,
+    /// Write CSV
+    #[arg(long)]
+    pub csv: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BreachArgs {
+    #[arg(long)]
+    pub org: OrgSlug,
+    #[arg(long)]
+    pub worker: Option<String>,
+    #[arg(long)]
+    pub customer: Option<String>,
+    #[arg(long)]
+    pub address: Option<String>,
+    #[arg(long)]
+    pub from: String,
+    #[arg(long)]
+    pub to: String,
+    #[arg(long)]
+    pub csv: bool,
+}
+
+/// Parses RFC 3339, or a date meaning its midnight UTC.
+pub fn parse_time(text: &str) -> anyhow::Result<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .with_context(|| format!("`{text}` is not a time (RFC 3339) or a date (YYYY-MM-DD)"))?;
+    Ok(date
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc())
+}
+
+pub async fn run(g: &Global, command: AuditCommand) -> anyhow::Result<bool> {
+    let store = Store::init(&g.db).await?;
+    let ok = match command {
+        AuditCommand::Verify {
+            org,
+            from_checkpoint,
+            public_key,
+        } => verify(g, &store, org, from_checkpoint, public_key).await?,
+        AuditCommand::Query(args) => {
+            query(g, &store, args).await?;
+            true
+        }
+        AuditCommand::Breach(args) => {
+            breach(g, &store, args).await?;
+            true
+        }
+        AuditCommand::Checkpoint { org, output } => {
+            let checkpoints = store.audit_checkpoints(&org).await?;
+            let Some(latest) = checkpoints.values().next_back() else {
+                bail!("organisation `{org}` has no signed checkpoint yet");
+            };
+            let text = serde_json::to_string_pretty(latest)? + "\n";
+            match output {
+                Some(path) => std::fs::write(&path, text)
+                    .with_context(|| format!("cannot write `{}`", path.display()))?,
+                None => print_raw(&text)?,
+            }
+            true
+        }
+        AuditCommand::PublicKey => {
+            let signer = Signer::load(&key_path(g))?;
+            println!("{}", signer.public_hex());
+            true
+        }
+    };
+    store.close().await;
+    Ok(ok)
+}
+
+async fn verify(
+    g: &Global,
+    store: &Store,
+    org: Option<OrgSlug>,
+    from: Option<PathBuf>,
+    public_key: Option<String>,
+) -> anyhow::Result<bool> {
+    let key = match public_key {
+        Some(hex) => parse_public_key(&hex)?,
+        None => Signer::load(&key_path(g))
+            .context("no trusted public key: pass --public-key or --audit-key")?
+            .verifying_key(),
+    };
+    let anchor: Option<Checkpoint> =
+        match from {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read `{}`", path.display()))?;
+                Some(serde_json::from_str(&text).with_context(|| {
+                    format!("`{}` is not an exported checkpoint", path.display())
+                })?)
+            }
+            None => None,
+        };
+    let orgs = match (org, &anchor) {
+        (Some(o), _) => vec![o],
+        (None, Some(a)) => vec![OrgSlug::new(a.org.clone())?],
+        (None, None) => store
+            .organisations()
+            .await?
+            .into_iter()
+            .map(|o| o.slug)
+            .collect(),
+    };
+    let mut reports = Vec::new();
+    for org in orgs {
+        let bar = indicatif::ProgressBar::new_spinner().with_message(format!("verifying {org}"));
+        let report = store
+            .verify_audit(
+                &org,
+                Some(&key),
+                anchor.as_ref().filter(|a| a.org == org.as_str()),
+                |n| bar.set_position(u64::try_from(n).unwrap_or(0)),
+            )
+            .await?;
+        bar.finish_and_clear();
+        reports.push(report);
+    }
+    let ok = reports.iter().all(|r| r.ok());
+    emit(g.json, &reports, |reports| {
+        for r in reports {
+            match &r.broken {
+                None => println!(
+                    "ok      {}: {} events, head {} at {}, {} checkpoints verified",
+                    r.org,
+                    r.events,
+                    short(&r.head_hash),
+                    r.last_seq,
+                    r.checkpoints_checked
+                ),
+                Some(b) => println!(
+                    "BROKEN  {}: at sequence {}: {}: {}",
+                    r.org,
+                    b.seq,
+                    b.kind.as_str(),
+                    b.detail
+                ),
+            }
+        }
+    })?;
+    Ok(ok)
+}
+
+fn short(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
+}
+
+async fn query(g: &Global, store: &Store, args: QueryArgs) -> anyhow::Result<()> {
+    let decision = match args.decision.as_deref() {
+        None => None,
+        Some("allow") => Some(Effect::Allow),
+        Some("deny") => Some(Effect::Deny),
+        Some(other) => bail!("decision `{other}`: expected allow or deny"),
+    };
+    let q = AuditQuery {
+        worker: args.worker,
+        customer: args.customer,
+        action: args.action,
+        decision,
+        from: args.from.as_deref().map(parse_time).transpose()?,
+        to: args.to.as_deref().map(parse_time).transpose()?,
+        limit: args.limit,
+    };
+    let events = store.query_audit(&args.org, &q).await?;
+    if args.csv {
+        return write_events_csv(&events);
+    }
+    emit(g.json, &events, |events| {
+        println!(
+            "{:>7}  {:<20}  {:<13}  {:<10}  {:<8}  {:<30}  {:<6}  rules",
+            "seq", "time", "kind", "worker", "action", "resource", "result"
+        );
+        for e in events {
+            let ev = &e.event;
+            println!(
+                "{:>7}  {:<20}  {:<13}  {:<10}  {:<8}  {:<30}  {:<6}  {}",
+                e.seq,
+                ev.at.format("%Y-%m-%d %H:%M:%S"),
+                ev.kind.as_str(),
+                ev.worker.as_deref().unwrap_or("-"),
+                ev.action.as_deref().unwrap_or("-"),
+                ev.resource.as_deref().unwrap_or("-"),
+                ev.decision.map_or("-", Effect::as_str),
+                ev.rules.join(",")
+            );
+        }
+    })
+}
+
+fn write_events_csv(events: &[ChainedEvent]) -> anyhow::Result<()> {
+    let mut w = csv::Writer::from_writer(std::io::stdout().lock());
+    w.write_record([
+        "seq", "time", "kind", "worker", "action", "resource", "customer", "area", "document",
+        "decision", "rules", "address", "channel", "hash",
+    ])?;
+    for e in events {
+        let ev = &e.event;
+        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+        w.write_record([
+            e.seq.to_string(),
+            ev.at.to_rfc3339(),
+            ev.kind.as_str().to_owned(),
+            opt(&ev.worker),
+            opt(&ev.action),
+            opt(&ev.resource),
+            opt(&ev.customer),
+            opt(&ev.area),
+            opt(&ev.document),
+            ev.decision.map_or(String::new(), |d| d.as_str().to_owned()),
+            ev.rules.join(","),
+            opt(&ev.address),
+            opt(&ev.channel),
+            e.hash.clone(),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+async fn breach(g: &Global, store: &Store, args: BreachArgs) -> anyhow::Result<()> {
+    let q = BreachQuery {
+        worker: args.worker,
+        customer: args.customer,
+        address: args.address,
+        from: parse_time(&args.from)?,
+        to: parse_time(&args.to)?,
+    };
+    let scope = store.breach_scope(&args.org, &q).await?;
+    if args.csv {
+        let mut w = csv::Writer::from_writer(std::io::stdout().lock());
+        w.write_record([
+            "customer",
+            "accesses",
+            "first_access",
+            "last_access",
+            "actions",
+            "areas",
+            "documents",
+            "exported_or_downloaded",
+        ])?;
+        for c in &scope.customers {
+            let join = |s: &std::collections::BTreeSet<String>| {
+                s.iter().cloned().collect::<Vec<_>>().join(";")
+            };
+            w.write_record([
+                c.customer.clone(),
+                c.accesses.to_string(),
+                c.first_access.to_rfc3339(),
+                c.last_access.to_rfc3339(),
+                join(&c.actions),
+                join(&c.areas),
+                join(&c.documents),
+                if c.exfiltrated { "yes" } else { "no" }.to_owned(),
+            ])?;
+        }
+        w.flush()?;
+        return Ok(());
+    }
+    emit(g.json, &scope, |s| {
+        println!(
+            "{} customers touched between {} and {} ({} allowed accesses, {} denied attempts)",
+            s.customers.len(),
+            s.from,
+            s.to,
+            s.allowed_accesses,
+            s.denied_attempts
+        );
+        for c in &s.customers {
+            println!(
+                "  {:<10} {:>5} accesses  {} .. {}  actions: {}{}",
+                c.customer,
+                c.accesses,
+                c.first_access.format("%Y-%m-%d %H:%M"),
+                c.last_access.format("%Y-%m-%d %H:%M"),
+                c.actions.iter().cloned().collect::<Vec<_>>().join(", "),
+                if c.exfiltrated {
+                    "  [DATA LEFT CUSTODIA]"
+                } else {
+                    ""
+                }
+            );
+        }
+    })
+}

@@ -1,0 +1,83 @@
+//! `custodia rules check` and `rules test`.
+
+use std::path::PathBuf;
+
+use anyhow::bail;
+use custodia_engine::rules::RuleSet;
+
+use crate::cli::Global;
+use crate::output::emit;
+
+/// Folders to load: each argument is a pack, or a folder of packs.
+fn pack_dirs(args: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut dirs = Vec::new();
+    for arg in args {
+        if arg.join("pack.toml").is_file() {
+            dirs.push(arg.clone());
+            continue;
+        }
+        let mut inner: Vec<PathBuf> = std::fs::read_dir(arg)
+            .map_err(|e| anyhow::anyhow!("cannot read `{}`: {e}", arg.display()))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.join("pack.toml").is_file())
+            .collect();
+        if inner.is_empty() {
+            bail!("`{}` holds no pack.toml", arg.display());
+        }
+        inner.sort();
+        dirs.extend(inner);
+    }
+    Ok(dirs)
+}
+
+pub fn check(g: &Global, dirs: &[PathBuf]) -> anyhow::Result<()> {
+    let set = RuleSet::compile(&pack_dirs(dirs)?)?;
+    let packs: Vec<_> = set
+        .packs()
+        .iter()
+        .map(|p| serde_json::json!({ "pack": p.name(), "version": p.manifest.version, "rules": p.rules.len() }))
+        .collect();
+    emit(g.json, &packs, |_| {
+        for p in set.packs() {
+            println!(
+                "ok  {} {} ({} rules)",
+                p.name(),
+                p.manifest.version,
+                p.rules.len()
+            );
+        }
+    })
+}
+
+pub fn test(g: &Global, dirs: &[PathBuf]) -> anyhow::Result<()> {
+    let set = RuleSet::compile(&pack_dirs(dirs)?)?;
+    let reports = set.test()?;
+    let failed: usize = reports.iter().map(|r| r.failures.len()).sum();
+    let passed: usize = reports.iter().map(|r| r.passed).sum();
+    emit(g.json, &reports, |reports| {
+        for r in reports {
+            for f in &r.failures {
+                println!(
+                    "FAIL {} :: {} ({})\n     {}",
+                    r.pack,
+                    f.case,
+                    f.file.display(),
+                    f.message
+                );
+            }
+            println!(
+                "{:<4} {}: {} passed, {} failed",
+                if r.failures.is_empty() { "ok" } else { "FAIL" },
+                r.pack,
+                r.passed,
+                r.failures.len()
+            );
+        }
+        println!("\n{passed} passed, {failed} failed");
+    })?;
+    if failed > 0 {
+        bail!("{failed} pack test case(s) failed");
+    }
+    Ok(())
+}
