@@ -1,6 +1,7 @@
 //! The engine's behaviour seen from outside, on SQLite and PostgreSQL.
 //! One test binary; `./test.sh` provides the PostgreSQL server.
 
+mod audit;
 mod rules;
 mod store;
 
@@ -34,10 +35,24 @@ macro_rules! on_both_backends {
     )*};
 }
 
+/// The URL a test store was opened with (tests open it again directly).
+pub fn url_of(store: &Store) -> String {
+    URLS.with(|urls| urls.borrow().get(store.display_url()).cloned())
+        .expect("store opened by fresh_store")
+}
+
+thread_local! {
+    static URLS: std::cell::RefCell<std::collections::HashMap<String, String>> = Default::default();
+}
+
 /// A migrated, empty store and what keeps it alive.
 pub async fn fresh_store(backend: Backend) -> (Store, Option<tempfile::TempDir>) {
     let (url, guard) = custodia_engine::testkit::scratch_database(backend).await;
     let store = Store::init(&url).await.expect("initialise store");
+    URLS.with(|urls| {
+        urls.borrow_mut()
+            .insert(store.display_url().to_owned(), url)
+    });
     (store, guard)
 }
 
