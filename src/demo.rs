@@ -30,6 +30,10 @@ const FILES: &[(&str, &str)] = &[
         include_str!("../plugins/demo/gestoria-iberia.toml"),
     ),
     (
+        "estudio-arco.toml",
+        include_str!("../plugins/demo/estudio-arco.toml"),
+    ),
+    (
         "tienda-verde.toml",
         include_str!("../plugins/demo/tienda-verde.toml"),
     ),
@@ -214,7 +218,7 @@ fn add_generated_customers(file: &mut OrgFile) {
             vec![seq.pick(&assignable).clone()]
         };
         file.customers.push(Customer {
-            id: CustomerId::new(format!("{prefix}-{}", 5000 + n)).expect("generated ids are valid"),
+            id: CustomerId::new(format!("{prefix}-{}", 7000 + n)).expect("generated ids are valid"),
             name: format!("{given} {family} {}", seq.pick(FAMILY)),
             tax_id: None,
             email: Some(format!("{ascii}{n}@{domain}.correo.example")),

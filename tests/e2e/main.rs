@@ -1,6 +1,7 @@
 //! End-to-end tests: they run the built `custodia` binary, as a user would.
 //! One test binary; `./test.sh` provides the PostgreSQL server.
 
+mod decisions;
 mod foundation;
 
 use std::path::{Path, PathBuf};
@@ -64,6 +65,50 @@ impl Custodia {
     /// Runs and expects failure; returns standard error.
     pub fn fails(&self, args: &[&str]) -> String {
         let out = self.run(args);
+        assert!(
+            !out.status.success(),
+            "custodia {args:?} should have failed"
+        );
+        String::from_utf8(out.stderr).expect("UTF-8 errors")
+    }
+
+    /// Runs with `input` on standard input.
+    pub fn run_with_stdin(&self, args: &[&str], input: &str) -> Output {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_custodia"))
+            .arg("--db")
+            .arg(&self.db)
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("RUST_BACKTRACE", "0")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run custodia");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+        child.wait_with_output().expect("wait")
+    }
+
+    /// Runs with input and expects success.
+    pub fn ok_with_stdin(&self, args: &[&str], input: &str) -> String {
+        let out = self.run_with_stdin(args, input);
+        assert!(
+            out.status.success(),
+            "custodia {args:?} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("UTF-8 output")
+    }
+
+    /// Runs with input and expects failure; returns standard error.
+    pub fn fails_with_stdin(&self, args: &[&str], input: &str) -> String {
+        let out = self.run_with_stdin(args, input);
         assert!(
             !out.status.success(),
             "custodia {args:?} should have failed"
