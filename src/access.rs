@@ -82,7 +82,7 @@ async fn decide_with(
         emit(g.json, &answer, |e| print_explanation(&request, e))
     } else {
         let answer = app.access.decide(&org, &request).await?.answer;
-        emit(g.json, &answer, |d| print_decision(d))
+        emit(g.json, &answer, print_decision)
     }
 }
 

@@ -1,6 +1,7 @@
 //! End-to-end tests: they run the built `custodia` binary, as a user would.
 //! One test binary; `./test.sh` provides the PostgreSQL server.
 
+mod crash;
 mod decisions;
 mod foundation;
 
@@ -155,4 +156,25 @@ macro_rules! on_both_backends {
             }
         }
     )*};
+}
+
+/// A minimal HTTP/1.1 client for tests: one request per connection.
+/// Returns the status and body, or `None` if the connection failed.
+pub fn http(addr: &str, method: &str, path: &str, body: Option<&str>) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .ok()?;
+    let body = body.unwrap_or("");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split_whitespace().nth(1)?.parse().ok()?;
+    let (_, body) = response.split_once("\r\n\r\n")?;
+    Some((status, body.to_owned()))
 }

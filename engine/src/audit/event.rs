@@ -143,6 +143,8 @@ impl AuditEvent {
             rules: decision.rule_names(),
             address: request.context.address.clone(),
             channel: Some(request.context.channel.clone()),
+            // The declared purpose, for purpose-limitation reviews.
+            detail: request.context.purpose.clone(),
             ..Self::new(kind, request.context.time)
         }
     }

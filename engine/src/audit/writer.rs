@@ -53,6 +53,10 @@ struct Pending {
     ack: oneshot::Sender<Result<Receipt, String>>,
 }
 
+#[allow(
+    clippy::large_enum_variant,
+    reason = "appends are nearly every command; boxing them would allocate per event"
+)]
 enum Command {
     Append(Pending),
     Checkpoint(oneshot::Sender<Result<(), String>>),

@@ -1,0 +1,119 @@
+//! A server killed with SIGKILL under load never loses an acknowledged
+//! audited export, and its chain still verifies.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use custodia_engine::Backend;
+use serde_json::Value;
+
+use crate::{Custodia, http};
+
+fn start_server(c: &Custodia) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_custodia"))
+        .args(["--db", &c.db, "serve", "--listen", "127.0.0.1:0"])
+        .current_dir(c.dir.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start server");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("listening line");
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .expect("address")
+        .to_owned();
+    (child, addr)
+}
+
+fn jitter(max_ms: u64) -> u64 {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::from(d.subsec_nanos()));
+    nanos % max_ms
+}
+
+#[test]
+fn sigkill_under_load_loses_no_acknowledged_export() {
+    let c = Custodia::demo(Backend::Sqlite);
+    let acked: Arc<Mutex<Vec<(i64, String)>>> = Arc::default();
+    for round in 0..8 {
+        let (mut server, addr) = start_server(&c);
+        let stop = Arc::new(AtomicBool::new(false));
+        let clients: Vec<_> = (0..6)
+            .map(|t| {
+                let (addr, stop, acked) = (addr.clone(), stop.clone(), acked.clone());
+                std::thread::spawn(move || {
+                    for i in 0.. {
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let purpose = format!("r{round}-t{t}-{i}");
+                        let body = format!(r#"{{"worker":"elena","action":"export","resource":"document:D-1001-1","purpose":"{purpose}"}}"#);
+                        match http(&addr, "POST", "/v1/decisions", Some(&body)) {
+                            Some((200, text)) => {
+                                let v: Value = serde_json::from_str(&text).expect("json answer");
+                                assert_eq!(v["decision"], "allow", "{text}");
+                                let seq = v["audit"]["seq"].as_i64().expect("receipt");
+                                acked.lock().expect("lock").push((seq, purpose));
+                            }
+                            // Killed mid-request: that answer never arrived.
+                            _ => break,
+                        }
+                    }
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(150 + jitter(350)));
+        server.kill().expect("SIGKILL");
+        let _ = server.wait();
+        stop.store(true, Ordering::Relaxed);
+        for client in clients {
+            client.join().expect("client");
+        }
+    }
+    let acked = acked.lock().expect("lock").clone();
+    eprintln!("{} acknowledged exports over 8 kills", acked.len());
+    assert!(
+        acked.len() > 100,
+        "too little load to prove anything: {}",
+        acked.len()
+    );
+
+    let events: Value = serde_json::from_str(&c.ok(&[
+        "audit",
+        "query",
+        "--org",
+        "bufete-ruiz",
+        "--action",
+        "export",
+        "--json",
+    ]))
+    .expect("json");
+    let logged: HashMap<i64, String> = events
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|e| {
+            (
+                e["seq"].as_i64().expect("seq"),
+                e["detail"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    for (seq, purpose) in &acked {
+        assert_eq!(
+            logged.get(seq),
+            Some(purpose),
+            "acknowledged export {purpose} (seq {seq}) is not in the log"
+        );
+    }
+    let verify = c.ok(&["audit", "verify", "--org", "bufete-ruiz"]);
+    assert!(verify.starts_with("ok "), "{verify}");
+}
