@@ -12,7 +12,7 @@ use super::event::{AuditEvent, ChainedEvent, EventKind, GENESIS, chain_hash};
 use crate::domain::OrgSlug;
 use crate::error::{Error, Result};
 use crate::rules::Effect;
-use crate::store::Store;
+use crate::store::{Backend, Store};
 
 /// What kind of tampering a break looks like.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -80,12 +80,7 @@ pub(crate) const SELECT_EVENTS: &str = "SELECT org, seq, at, kind, worker, actio
 
 pub(crate) fn event_from_row(row: &AnyRow) -> Result<ChainedEvent> {
     let at: i64 = row.try_get("at")?;
-    let decision = match row.try_get::<Option<String>, _>("decision")?.as_deref() {
-        None => None,
-        Some("allow") => Some(Effect::Allow),
-        Some("deny") => Some(Effect::Deny),
-        Some(other) => return Err(Error::corrupt(format!("audit decision `{other}`"))),
-    };
+    let decision = parse_decision(row.try_get::<Option<String>, _>("decision")?.as_deref())?;
     let rules: Option<String> = row.try_get("rules")?;
     Ok(ChainedEvent {
         org: row.try_get("org")?,
@@ -111,6 +106,87 @@ pub(crate) fn event_from_row(row: &AnyRow) -> Result<ChainedEvent> {
         prev_hash: row.try_get("prev_hash")?,
         hash: row.try_get("hash")?,
     })
+}
+
+/// The columns of a page of events, as the database serialises them.
+type JsonRow = (
+    i64,
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+);
+
+const PAGE_COLUMNS: &str = "seq, at, kind, worker, action, resource, customer, area, document, decision, rules, address, channel, detail, prev_hash, hash";
+
+/// Reads up to `PAGE` events after `after` as one JSON value built by the
+/// database: decoding one text is far cheaper than decoding 50,000 rows
+/// through the `Any` driver (1M events verify in seconds, not minutes).
+async fn fetch_page(store: &Store, org: &OrgSlug, after: i64) -> Result<Vec<ChainedEvent>> {
+    let sql = match store.backend() {
+        Backend::Sqlite => format!(
+            "SELECT json_group_array(json_array({PAGE_COLUMNS})) FROM (SELECT {PAGE_COLUMNS} FROM audit_events WHERE org = $1 AND seq > $2 ORDER BY seq LIMIT {PAGE})"
+        ),
+        Backend::Postgres => format!(
+            "SELECT COALESCE(json_agg(json_build_array({PAGE_COLUMNS}) ORDER BY seq), '[]')::text FROM (SELECT {PAGE_COLUMNS} FROM audit_events WHERE org = $1 AND seq > $2 ORDER BY seq LIMIT {PAGE}) AS page"
+        ),
+    };
+    let (text,): (String,) = sqlx::query_as(&sql)
+        .bind(org.as_str())
+        .bind(after)
+        .fetch_one(store.pool())
+        .await?;
+    let rows: Vec<JsonRow> =
+        serde_json::from_str(&text).map_err(|e| Error::corrupt(format!("audit page: {e}")))?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(ChainedEvent {
+                org: org.to_string(),
+                seq: r.0,
+                event: AuditEvent {
+                    kind: EventKind::parse(&r.2)?,
+                    at: chrono::DateTime::from_timestamp_micros(r.1)
+                        .ok_or_else(|| Error::corrupt(format!("audit time {}", r.1)))?,
+                    worker: r.3,
+                    action: r.4,
+                    resource: r.5,
+                    customer: r.6,
+                    area: r.7,
+                    document: r.8,
+                    decision: parse_decision(r.9.as_deref())?,
+                    rules: r
+                        .10
+                        .map(|r| r.split(',').map(str::to_owned).collect())
+                        .unwrap_or_default(),
+                    address: r.11,
+                    channel: r.12,
+                    detail: r.13,
+                },
+                prev_hash: r.14,
+                hash: r.15,
+            })
+        })
+        .collect()
+}
+
+fn parse_decision(text: Option<&str>) -> Result<Option<Effect>> {
+    match text {
+        None => Ok(None),
+        Some("allow") => Ok(Some(Effect::Allow)),
+        Some("deny") => Ok(Some(Effect::Deny)),
+        Some(other) => Err(Error::corrupt(format!("audit decision `{other}`"))),
+    }
 }
 
 fn hashes_as(e: &ChainedEvent, seq: i64) -> bool {
@@ -299,14 +375,7 @@ impl Store {
         let mut after = walk.expected - 1;
         let mut carry: Option<ChainedEvent> = None;
         loop {
-            let rows = sqlx::query(&format!(
-                "{SELECT_EVENTS} WHERE org = $1 AND seq > $2 ORDER BY seq LIMIT {PAGE}"
-            ))
-            .bind(org.as_str())
-            .bind(after)
-            .fetch_all(self.pool())
-            .await?;
-            let page: Vec<ChainedEvent> = rows.iter().map(event_from_row).collect::<Result<_>>()?;
+            let page = fetch_page(self, org, after).await?;
             let done = page.len() < usize::try_from(PAGE).unwrap_or(usize::MAX);
             after = page.last().map_or(after, |e| e.seq);
             let mut events = carry.take().into_iter().chain(page).peekable();

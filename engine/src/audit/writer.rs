@@ -241,7 +241,7 @@ impl Writer {
                     hash: next,
                 });
             }
-            insert_rows(&mut tx, org, &rows).await?;
+            insert_rows(&mut tx, self.store.backend(), org, &rows).await?;
             sqlx::query("UPDATE audit_heads SET seq = $2, hash = $3 WHERE org = $1")
                 .bind(*org)
                 .bind(seq)
@@ -304,58 +304,63 @@ async fn lock_head(
     Ok((row.try_get("seq")?, row.try_get("hash")?))
 }
 
-const COLUMNS: &str = "org, seq, at, kind, worker, action, resource, customer, area, document, decision, rules, address, channel, detail, prev_hash, hash";
-const NCOLS: usize = 17;
-/// Rows per INSERT: stays under SQLite's and PostgreSQL's bind limits.
-const CHUNK: usize = 1000;
+/// One statement per batch whatever its size: the rows travel as one JSON
+/// array and the database unpacks them. On this machine that is 1.7x
+/// faster than multi-row `VALUES` with thousands of binds (BENCHMARKS.md).
+const INSERT_SQLITE: &str = "INSERT INTO audit_events (org, seq, at, kind, worker, action, resource, customer, area, document, decision, rules, address, channel, detail, prev_hash, hash)
+    SELECT $1, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6,
+           value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11, value ->> 12, value ->> 13,
+           value ->> 14, value ->> 15
+    FROM json_each($2)";
 
-fn insert_sql(rows: usize) -> String {
-    let mut sql = format!("INSERT INTO audit_events ({COLUMNS}) VALUES ");
-    for r in 0..rows {
-        sql.push_str(if r == 0 { "(" } else { ", (" });
-        for c in 0..NCOLS {
-            if c > 0 {
-                sql.push_str(", ");
-            }
-            sql.push('$');
-            sql.push_str(&(r * NCOLS + c + 1).to_string());
-        }
-        sql.push(')');
-    }
-    sql
+const INSERT_POSTGRES: &str = "INSERT INTO audit_events (org, seq, at, kind, worker, action, resource, customer, area, document, decision, rules, address, channel, detail, prev_hash, hash)
+    SELECT $1, (r ->> 0)::bigint, (r ->> 1)::bigint, r ->> 2, r ->> 3, r ->> 4, r ->> 5, r ->> 6, r ->> 7, r ->> 8, r ->> 9, r ->> 10,
+           r ->> 11, r ->> 12, r ->> 13, r ->> 14, r ->> 15
+    FROM json_array_elements($2::json) AS r";
+
+/// A row as a JSON array, in the column order of the INSERT statements.
+fn json_row(seq: i64, e: &AuditEvent, prev: &str, hash: &str) -> serde_json::Value {
+    let rules = (!e.rules.is_empty()).then(|| e.rules.join(","));
+    serde_json::json!([
+        seq,
+        micros(e.at),
+        e.kind.as_str(),
+        e.worker,
+        e.action,
+        e.resource,
+        e.customer,
+        e.area,
+        e.document,
+        e.decision.map(|d| d.as_str()),
+        rules,
+        e.address,
+        e.channel,
+        e.detail,
+        prev,
+        hash
+    ])
 }
 
 async fn insert_rows(
     tx: &mut Transaction<'_, Any>,
+    backend: Backend,
     org: &str,
     rows: &[(i64, &AuditEvent, String, String)],
 ) -> Result<()> {
-    for chunk in rows.chunks(CHUNK) {
-        let sql = insert_sql(chunk.len());
-        let mut query = sqlx::query(&sql);
-        for (seq, e, prev, hash) in chunk {
-            let rules = (!e.rules.is_empty()).then(|| e.rules.join(","));
-            query = query
-                .bind(org)
-                .bind(*seq)
-                .bind(micros(e.at))
-                .bind(e.kind.as_str())
-                .bind(e.worker.clone())
-                .bind(e.action.clone())
-                .bind(e.resource.clone())
-                .bind(e.customer.clone())
-                .bind(e.area.clone())
-                .bind(e.document.clone())
-                .bind(e.decision.map(|d| d.as_str()))
-                .bind(rules)
-                .bind(e.address.clone())
-                .bind(e.channel.clone())
-                .bind(e.detail.clone())
-                .bind(prev.as_str())
-                .bind(hash.as_str());
-        }
-        query.execute(&mut **tx).await?;
-    }
+    let json = serde_json::Value::Array(
+        rows.iter()
+            .map(|(seq, e, prev, hash)| json_row(*seq, e, prev, hash))
+            .collect(),
+    );
+    let sql = match backend {
+        Backend::Sqlite => INSERT_SQLITE,
+        Backend::Postgres => INSERT_POSTGRES,
+    };
+    sqlx::query(sql)
+        .bind(org)
+        .bind(json.to_string())
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
