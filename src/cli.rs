@@ -85,6 +85,14 @@ pub enum Command {
     /// The audit log: verify, query, breach scoping
     #[command(subcommand)]
     Audit(crate::audit::AuditCommand),
+    /// Marketing campaigns: create, plan, send, resume
+    #[command(subcommand)]
+    Mail(crate::mail::MailCommand),
+    /// The opt-out (baja) list
+    #[command(subcommand)]
+    Optout(crate::mail::OptOutCommand),
+    /// Import the Robinson list (hashes or addresses, one per line)
+    Robinson { file: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,13 +147,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Serve { listen } => {
             let app = crate::app::App::open(g).await?;
-            crate::serve::run(app, listen).await?;
+            let key = crate::mail::token_key(g)?;
+            crate::serve::run(app, listen, key).await?;
         }
         Command::Decide(args) => crate::access::decide(g, args, false).await?,
         Command::Explain(args) => crate::access::decide(g, args, true).await?,
         Command::Unlock(args) => crate::access::unlock(g, args).await?,
         Command::Rules(RulesCommand::Check { dirs }) => crate::rules::check(g, &dirs)?,
         Command::Rules(RulesCommand::Test { dirs }) => crate::rules::test(g, &dirs)?,
+        Command::Mail(command) => crate::mail::mail(g, command).await?,
+        Command::Optout(command) => crate::mail::optout(g, command).await?,
+        Command::Robinson { file } => crate::mail::robinson_import(g, file).await?,
         Command::Audit(command) => {
             if !crate::audit::run(g, command).await? {
                 return Ok(ExitCode::from(2));

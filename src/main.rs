@@ -5,6 +5,7 @@ mod app;
 mod audit;
 mod cli;
 mod demo;
+mod mail;
 mod output;
 mod rules;
 mod serve;

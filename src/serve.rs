@@ -93,7 +93,7 @@ async fn decisions(
 }
 
 /// Serves until Ctrl-C or SIGTERM, then flushes the audit log.
-pub async fn run(app: App, listen: SocketAddr) -> anyhow::Result<()> {
+pub async fn run(app: App, listen: SocketAddr, token_key: custodia_mailguard::TokenKey) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -101,7 +101,12 @@ pub async fn run(app: App, listen: SocketAddr) -> anyhow::Result<()> {
     // Tests read this line to learn the port when they pass port 0.
     println!("listening on http://{local}");
     tracing::info!(%local, "serving");
-    let service = router(app.access.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let unsubscribe = custodia_mailguard::router(custodia_mailguard::UnsubscribeState {
+        store: app.access.store().clone(),
+        key: token_key,
+        audit: app.access.audit().clone(),
+    });
+    let service = router(app.access.clone()).merge(unsubscribe).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, service)
         .with_graceful_shutdown(shutdown())
         .await?;

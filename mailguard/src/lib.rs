@@ -1,1 +1,30 @@
-//! wip
+//! Custodia's mail guard: marketing campaigns filtered against the opt-out
+//! list, consents, the Robinson list and the rules engine, then sent over
+//! SMTP, never to someone who opted out and never twice.
+//!
+//! ```no_run
+//! # async fn demo(org: &custodia_engine::OrgStore, rules: &custodia_engine::rules::RuleSet) -> custodia_mailguard::Result<()> {
+//! use custodia_mailguard::{Campaign, plan};
+//!
+//! let campaign = Campaign::read(std::path::Path::new("newsletter.toml"))?;
+//! let plan = plan(org, &campaign, rules).await?;
+//! println!("{} kept, excluded: {:?}", plan.kept, plan.excluded);
+//! # Ok(()) }
+//! ```
+
+mod address;
+mod campaign;
+mod error;
+mod plan;
+mod send;
+pub mod suppression;
+mod token;
+mod unsubscribe;
+
+pub use address::Address;
+pub use campaign::{Audience, Campaign, ListedRecipient, Rendered, TemplateContext};
+pub use error::{Error, Result};
+pub use plan::{Exclusion, Plan, Planned, plan};
+pub use send::{OutboxStatus, SendConfig, SendReport, send, status};
+pub use token::{TokenClaims, TokenKey, default_key_path};
+pub use unsubscribe::{UnsubscribeState, router};

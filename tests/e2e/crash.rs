@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::{Custodia, http};
 
-fn start_server(c: &Custodia) -> (Child, String) {
+pub fn start_server(c: &Custodia) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_custodia"))
         .args(["--db", &c.db, "serve", "--listen", "127.0.0.1:0"])
         .current_dir(c.dir.path())

@@ -4,6 +4,7 @@
 mod crash;
 mod decisions;
 mod foundation;
+mod mail;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

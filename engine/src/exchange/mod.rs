@@ -37,10 +37,18 @@ impl Store {
                 .bind(slug.as_str())
                 .fetch_optional(&mut *tx)
                 .await?;
+        let mut kept_opt_outs: Vec<(String, String, String)> = Vec::new();
         if exists.is_some() {
             if !replace {
                 return Err(Error::OrganisationExists(slug.to_string()));
             }
+            // Opt-outs are absolute (GDPR art. 21(3)): a re-import never lifts one.
+            kept_opt_outs = sqlx::query_as(
+                "SELECT id, opt_out_date, opt_out_channel FROM customers WHERE org = $1 AND opt_out_date IS NOT NULL",
+            )
+            .bind(slug.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
             rows::delete_organisation(&mut tx, slug).await?;
         }
         rows::insert_organisation(&mut tx, &file.organisation).await?;
@@ -54,6 +62,17 @@ impl Store {
             rows::insert_document(&mut tx, slug, document).await?;
         }
         rows::insert_registers(&mut tx, slug, &file.registers).await?;
+        for (id, date, channel) in &kept_opt_outs {
+            sqlx::query(
+                "UPDATE customers SET opt_out_date = $3, opt_out_channel = $4 WHERE org = $1 AND id = $2 AND opt_out_date IS NULL",
+            )
+            .bind(slug.as_str())
+            .bind(id)
+            .bind(date)
+            .bind(channel)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(file.summary())
     }

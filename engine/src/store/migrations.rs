@@ -26,10 +26,20 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0003_audit.sql"),
         include_str!("../../migrations/postgres/0003_audit.sql"),
     ),
+    (
+        4,
+        "mail",
+        include_str!("../../migrations/sqlite/0004_mail.sql"),
+        include_str!("../../migrations/postgres/0004_mail.sql"),
+    ),
 ];
 
 /// The audit tables. Replacing an organisation's data never touches them.
 pub(super) const AUDIT_TABLES: &[&str] = &["audit_events", "audit_heads", "audit_checkpoints"];
+
+/// The mail guard's tables: opt-outs and what was sent outlive any
+/// re-import of an organisation's data.
+pub(super) const MAIL_TABLES: &[&str] = &["outbox", "campaigns", "opt_outs", "robinson"];
 
 /// Data tables in an order that deletes children before parents.
 pub(super) const TABLES_CHILD_FIRST: &[&str] = &[

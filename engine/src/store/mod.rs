@@ -119,8 +119,9 @@ impl Store {
         &self.display_url
     }
 
-    /// The underlying pool, for the engine's other modules.
-    pub(crate) fn pool(&self) -> &AnyPool {
+    /// The underlying pool, for the engine's modules and sibling crates
+    /// (the mail guard keeps its tables in the same store).
+    pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
 
@@ -158,6 +159,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let tables = migrations::AUDIT_TABLES
             .iter()
+            .chain(migrations::MAIL_TABLES)
             .chain(migrations::TABLES_CHILD_FIRST);
         for table in tables {
             sqlx::query(&format!("DELETE FROM {table}"))

@@ -1,0 +1,108 @@
+//! Email addresses: normalised (trimmed, domain lowercased and in IDNA
+//! ASCII form) and validated, so that one person is one key.
+
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// A normalised, valid email address.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct Address(String);
+
+impl Address {
+    /// Normalises and validates an address.
+    pub fn parse(raw: &str) -> Result<Self> {
+        let invalid = |reason| Error::InvalidAddress {
+            address: raw.to_owned(),
+            reason,
+        };
+        let trimmed = raw.trim();
+        let (local, domain) = trimmed.rsplit_once('@').ok_or_else(|| invalid("no `@`"))?;
+        if local.is_empty() || local.len() > 64 {
+            return Err(invalid("the part before `@` must have 1 to 64 characters"));
+        }
+        if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+            return Err(invalid("misplaced dot before `@`"));
+        }
+        let local_ok = local
+            .chars()
+            .all(|c| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
+        if !local_ok {
+            return Err(invalid("forbidden character before `@`"));
+        }
+        let domain = idna::domain_to_ascii(domain).map_err(|_| invalid("the domain is not a valid (internationalised) name"))?;
+        let labels_ok = domain.len() <= 253
+            && domain.contains('.')
+            && domain.split('.').all(|l| {
+                !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-') && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            });
+        if !labels_ok {
+            return Err(invalid("the domain is not a valid host name"));
+        }
+        Ok(Self(format!("{local}@{domain}")))
+    }
+
+    /// The address as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The suppression key: the whole address in lowercase. Local parts
+    /// may be case-sensitive in theory, but an opt-out must never be
+    /// dodged by capitals (fail closed).
+    pub fn key(&self) -> String {
+        self.0.to_lowercase()
+    }
+
+    /// The domain part.
+    pub fn domain(&self) -> &str {
+        self.0.rsplit_once('@').map_or("", |(_, d)| d)
+    }
+
+    /// The Robinson list key: hex SHA-256 of the channel id `02` (email)
+    /// followed by the normalised address.
+    pub fn robinson_hash(&self) -> String {
+        hex::encode(Sha256::digest(format!("02{}", self.key()).as_bytes()))
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_trimmed_and_domains_lowercased_and_punycoded() {
+        assert_eq!(Address::parse("  Ana.Lopez@Correo.EXAMPLE ").expect("valid").as_str(), "Ana.Lopez@correo.example");
+        assert_eq!(Address::parse("jose@españa.example").expect("idn").as_str(), "jose@xn--espaa-rta.example");
+    }
+
+    #[test]
+    fn invalid_addresses_name_the_problem() {
+        for (raw, fragment) in [
+            ("no-at.example", "no `@`"),
+            ("@x.example", "1 to 64"),
+            ("a..b@x.example", "dot"),
+            ("a b@x.example", "forbidden"),
+            ("a@localhost", "host name"),
+            ("a@-x.example", "host name"),
+        ] {
+            let err = Address::parse(raw).expect_err(raw).to_string();
+            assert!(err.contains(fragment), "{raw}: {err}");
+        }
+    }
+
+    #[test]
+    fn robinson_hash_is_sha256_of_channel_and_address() {
+        let a = Address::parse("ana@x.example").expect("valid");
+        assert_eq!(a.robinson_hash(), hex::encode(Sha256::digest(b"02ana@x.example")));
+    }
+}

@@ -1,0 +1,199 @@
+//! Campaigns: what to send, to whom, on what legal basis, with templates
+//! written by users and rendered at send time.
+
+use std::path::Path;
+
+use custodia_engine::{OrgSlug, Store, WorkerLogin};
+use minijinja::Environment;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// A recipient given by a CSV audience.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListedRecipient {
+    pub email: String,
+    #[serde(default)]
+    pub name: String,
+}
+
+/// Who a campaign goes to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Audience {
+    /// Every customer of the organisation with an email address.
+    Customers,
+    /// A list imported from CSV (`email,name`) when the campaign is created.
+    List(Vec<ListedRecipient>),
+}
+
+/// A campaign as written by marketing staff (TOML) and stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Campaign {
+    pub id: String,
+    pub name: String,
+    /// The worker who sends: the rules decide `send` for each customer.
+    pub sender: WorkerLogin,
+    /// `Name <address>`.
+    pub from: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+    pub subject: String,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
+    /// e.g. "consent (GDPR 6(1)(a)); LSSI-CE art. 21.2 for customers".
+    pub legal_basis: String,
+    pub audience: Audience,
+}
+
+/// The file form: a CSV audience is a path, read at creation.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CampaignFile {
+    id: String,
+    name: String,
+    sender: WorkerLogin,
+    from: String,
+    #[serde(default)]
+    reply_to: Option<String>,
+    subject: String,
+    text: String,
+    #[serde(default)]
+    html: Option<String>,
+    legal_basis: String,
+    /// `"customers"` or a CSV path relative to the campaign file.
+    audience: String,
+}
+
+/// What templates see.
+#[derive(Debug, Serialize)]
+pub struct TemplateContext<'a> {
+    pub name: &'a str,
+    pub email: &'a str,
+    pub customer: Option<&'a str>,
+    pub unsubscribe_url: &'a str,
+    pub campaign: &'a str,
+}
+
+/// Rendered subject, text and HTML.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: Option<String>,
+}
+
+impl Campaign {
+    /// Reads a campaign file; the CSV audience is read now, all or nothing.
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = custodia_engine::exchange::read_text(path)?;
+        let file: CampaignFile = toml::from_str(&text).map_err(|e| Error::Input {
+            path: path.to_owned(),
+            line: e.span().map_or(1, |s| text[..s.start].lines().count().max(1)),
+            message: e.message().to_owned(),
+        })?;
+        custodia_engine::EntryId::new(file.id.clone())?;
+        let audience = if file.audience == "customers" {
+            Audience::Customers
+        } else {
+            let csv_path = path.parent().unwrap_or(Path::new(".")).join(&file.audience);
+            Audience::List(read_audience_csv(&csv_path)?)
+        };
+        let campaign = Campaign {
+            id: file.id,
+            name: file.name,
+            sender: file.sender,
+            from: file.from,
+            reply_to: file.reply_to,
+            subject: file.subject,
+            text: file.text,
+            html: file.html,
+            legal_basis: file.legal_basis,
+            audience,
+        };
+        campaign.environment()?;
+        Ok(campaign)
+    }
+
+    /// The templates, compiled: a syntax error is reported at creation.
+    fn environment(&self) -> Result<Environment<'_>> {
+        let mut env = Environment::new();
+        // Text parts are not HTML: escape only the HTML part.
+        env.set_auto_escape_callback(|name| {
+            if name == "html" { minijinja::AutoEscape::Html } else { minijinja::AutoEscape::None }
+        });
+        let parts = [("subject", Some(&self.subject)), ("text", Some(&self.text)), ("html", self.html.as_ref())];
+        for (name, source) in parts {
+            if let Some(source) = source {
+                env.add_template(name, source).map_err(|e| Error::Template {
+                    template: name,
+                    message: e.to_string(),
+                })?;
+            }
+        }
+        Ok(env)
+    }
+
+    /// Renders the message for one recipient.
+    pub fn render(&self, context: &TemplateContext<'_>) -> Result<Rendered> {
+        let env = self.environment()?;
+        let render = |name: &'static str| -> Result<String> {
+            env.get_template(name)
+                .and_then(|t| t.render(context))
+                .map_err(|e| Error::Template {
+                    template: name,
+                    message: e.to_string(),
+                })
+        };
+        Ok(Rendered {
+            subject: render("subject")?.replace(['\r', '\n'], " "),
+            text: render("text")?,
+            html: self.html.as_ref().map(|_| render("html")).transpose()?,
+        })
+    }
+
+    /// Stores a new campaign.
+    pub async fn create(&self, store: &Store, org: &OrgSlug) -> Result<()> {
+        if Self::load(store, org, &self.id).await.is_ok() {
+            return Err(Error::CampaignExists(self.id.clone()));
+        }
+        let body = serde_json::to_string(self).map_err(|e| Error::Smtp(e.to_string()))?;
+        sqlx::query("INSERT INTO campaigns (org, id, body, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(org.as_str())
+            .bind(&self.id)
+            .bind(body)
+            .bind(chrono::Utc::now().timestamp())
+            .execute(store.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Loads a stored campaign.
+    pub async fn load(store: &Store, org: &OrgSlug, id: &str) -> Result<Self> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT body FROM campaigns WHERE org = $1 AND id = $2")
+            .bind(org.as_str())
+            .bind(id)
+            .fetch_optional(store.pool())
+            .await?;
+        let (body,) = row.ok_or_else(|| Error::CampaignNotFound(id.to_owned()))?;
+        serde_json::from_str(&body).map_err(|e| Error::Engine(custodia_engine::Error::Corrupt(format!("campaign `{id}`: {e}"))))
+    }
+}
+
+/// Reads `email,name` rows; a malformed file is refused whole.
+fn read_audience_csv(path: &Path) -> Result<Vec<ListedRecipient>> {
+    let text = custodia_engine::exchange::read_text(path)?;
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
+    let mut rows = Vec::new();
+    for record in reader.deserialize::<ListedRecipient>() {
+        let row = record.map_err(|e| Error::Input {
+            path: path.to_owned(),
+            line: e.position().map_or(1, |p| usize::try_from(p.line()).unwrap_or(usize::MAX)),
+            message: format!("malformed row: {e}"),
+        })?;
+        rows.push(row);
+    }
+    Ok(rows)
+}

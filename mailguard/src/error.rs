@@ -1,0 +1,34 @@
+//! The mail guard's one error type.
+
+use std::path::PathBuf;
+
+/// What can go wrong planning or sending a campaign.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("invalid address `{address}`: {reason}")]
+    InvalidAddress { address: String, reason: &'static str },
+    #[error("campaign `{0}` not found")]
+    CampaignNotFound(String),
+    #[error("campaign `{0}` already exists")]
+    CampaignExists(String),
+    #[error("template `{template}`: {message}")]
+    Template { template: &'static str, message: String },
+    #[error("{path}: line {line}: {message}")]
+    Input { path: PathBuf, line: usize, message: String },
+    #[error("smtp: {0}")]
+    Smtp(String),
+    #[error("campaign `{campaign}` paused: {failed} of {attempted} messages failed")]
+    Paused { campaign: String, failed: usize, attempted: usize },
+    #[error("invalid unsubscribe token")]
+    BadToken,
+    #[error("{0}")]
+    Engine(#[from] custodia_engine::Error),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("i/o error on `{path}`: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+/// Shorthand used across the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

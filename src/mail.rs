@@ -1,0 +1,229 @@
+//! `custodia mail ...`, `custodia optout ...` and `custodia robinson ...`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use chrono::Utc;
+use clap::Subcommand;
+use custodia_engine::audit::{AuditEvent, EventKind};
+use custodia_engine::{OrgSlug, exchange};
+use custodia_mailguard::{Address, Campaign, SendConfig, TokenKey, default_key_path, suppression};
+
+use crate::app::App;
+use crate::cli::Global;
+use crate::output::emit;
+
+#[derive(Debug, Subcommand)]
+pub enum MailCommand {
+    /// Store a campaign from its TOML file (templates are checked now)
+    Create {
+        #[arg(long)]
+        org: OrgSlug,
+        file: PathBuf,
+    },
+    /// Who would get it and who not, and why
+    Plan {
+        #[arg(long)]
+        org: OrgSlug,
+        campaign: String,
+        /// List every recipient, not only the counts
+        #[arg(long)]
+        list: bool,
+    },
+    /// Send a campaign (or continue one): SMTP, rate limited, audited
+    Send(SendArgs),
+    /// Continue a campaign after a crash or stop; nobody gets a second copy
+    Resume(SendArgs),
+    /// Where every recipient stands: sent, pending, uncertain...
+    Status {
+        #[arg(long)]
+        org: OrgSlug,
+        campaign: String,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SendArgs {
+    #[arg(long)]
+    pub org: OrgSlug,
+    pub campaign: String,
+    /// smtp://host:port, smtp://host:587?tls=required, smtps://user:pass@host
+    #[arg(long, env = "CUSTODIA_SMTP_URL")]
+    pub smtp: String,
+    /// Base URL of the unsubscribe links (where `custodia serve` is reachable)
+    #[arg(long, env = "CUSTODIA_PUBLIC_URL")]
+    pub public_url: String,
+    #[arg(long, default_value_t = 50)]
+    pub rate: u32,
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// Pause when more than this share of messages fail
+    #[arg(long, default_value_t = 0.2)]
+    pub max_error_rate: f64,
+    /// Plan only: send nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OptOutCommand {
+    /// Record an opt-out (baja)
+    Add {
+        #[arg(long)]
+        org: OrgSlug,
+        address: String,
+        #[arg(long, default_value = "counter")]
+        channel: String,
+    },
+    /// Import opt-outs, one address per line; all or nothing
+    Import {
+        #[arg(long)]
+        org: OrgSlug,
+        file: PathBuf,
+    },
+    /// The whole suppression list as CSV
+    Export {
+        #[arg(long)]
+        org: OrgSlug,
+    },
+}
+
+/// The mail token key's path.
+pub fn token_key(g: &Global) -> anyhow::Result<TokenKey> {
+    Ok(TokenKey::load_or_create(&default_key_path(&g.db))?)
+}
+
+async fn audit_opt_out(app: &App, org: &OrgSlug, address: &Address, channel: &str) -> anyhow::Result<()> {
+    let mut event = AuditEvent::new(EventKind::OptOut, Utc::now());
+    event.channel = Some(channel.to_owned());
+    event.resource = Some(format!("address:{address}"));
+    app.access.audit().append(org, event).await?;
+    Ok(())
+}
+
+pub async fn mail(g: &Global, command: MailCommand) -> anyhow::Result<()> {
+    let app = App::open(g).await?;
+    let result = run_mail(&app, g, command).await;
+    app.close().await?;
+    result
+}
+
+async fn run_mail(app: &App, g: &Global, command: MailCommand) -> anyhow::Result<()> {
+    let rules = app.access.rules().current();
+    match command {
+        MailCommand::Create { org, file } => {
+            let campaign = Campaign::read(&file)?;
+            app.store().org(&org).await?.worker(&campaign.sender).await?;
+            campaign.create(app.store(), &org).await?;
+            println!("campaign `{}` created", campaign.id);
+        }
+        MailCommand::Plan { org, campaign, list } => {
+            let scope = app.store().org(&org).await?;
+            let campaign = Campaign::load(app.store(), &org, &campaign).await?;
+            let plan = custodia_mailguard::plan(&scope, &campaign, &rules).await?;
+            emit(g.json, &plan, |p| {
+                println!("campaign `{}`: {} kept", p.campaign, p.kept);
+                for (reason, n) in &p.excluded {
+                    println!("  excluded, {}: {n}", reason.as_str());
+                }
+                if list {
+                    for r in &p.recipients {
+                        let verdict = r.excluded.map_or("kept", |e| e.as_str());
+                        println!("  {:<40} {verdict}{}", r.address, r.detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default());
+                    }
+                }
+            })?;
+        }
+        MailCommand::Status { org, campaign } => {
+            let status = custodia_mailguard::status(app.store(), &org, &campaign).await?;
+            emit(g.json, &status, |s| {
+                println!("campaign `{}`", s.campaign);
+                for (state, n) in &s.states {
+                    println!("  {state:<10} {n}");
+                }
+                for a in &s.uncertain {
+                    println!("  uncertain: {a}");
+                }
+            })?;
+        }
+        MailCommand::Send(args) | MailCommand::Resume(args) => {
+            let scope = app.store().org(&args.org).await?;
+            let campaign = Campaign::load(app.store(), &args.org, &args.campaign).await?;
+            if args.dry_run {
+                let plan = custodia_mailguard::plan(&scope, &campaign, &rules).await?;
+                return emit(g.json, &plan, |p| println!("dry run: {} would be sent, excluded {:?}", p.kept, p.excluded));
+            }
+            let config = SendConfig {
+                smtp_url: args.smtp,
+                public_url: args.public_url,
+                rate_per_second: args.rate,
+                concurrency: args.concurrency,
+                max_error_rate: args.max_error_rate,
+            };
+            let report = custodia_mailguard::send(&scope, &campaign, &rules, app.access.audit(), &token_key(g)?, &config).await?;
+            emit(g.json, &report, |r| {
+                println!("campaign `{}`: {} sent, {} failed, {} stopped by an opt-out, {} excluded at planning", r.campaign, r.sent, r.failed, r.stopped_by_opt_out, r.excluded_at_plan);
+                for a in &r.uncertain {
+                    println!("  uncertain (interrupted mid-send, not resent): {a}");
+                }
+            })?;
+        }
+    }
+    Ok(())
+}
+
+pub async fn optout(g: &Global, command: OptOutCommand) -> anyhow::Result<()> {
+    let app = App::open(g).await?;
+    let result = async {
+        match command {
+            OptOutCommand::Add { org, address, channel } => {
+                app.store().org(&org).await?;
+                let address = Address::parse(&address)?;
+                let customers = suppression::opt_out(app.store(), &org, &address, &channel, "custodia optout add").await?;
+                audit_opt_out(&app, &org, &address, &channel).await?;
+                println!("`{address}` opted out{}", if customers.is_empty() { String::new() } else { format!(" (customers {})", customers.join(", ")) });
+            }
+            OptOutCommand::Import { org, file } => {
+                app.store().org(&org).await?;
+                let text = exchange::read_text(&file)?;
+                let mut addresses = Vec::new();
+                for (i, line) in text.lines().enumerate() {
+                    let line = line.trim();
+                    if line.is_empty() || line.starts_with('#') {
+                        continue;
+                    }
+                    match Address::parse(line) {
+                        Ok(a) => addresses.push(a),
+                        Err(e) => bail!("{}: line {}: {e}", file.display(), i + 1),
+                    }
+                }
+                for a in &addresses {
+                    suppression::opt_out(app.store(), &org, a, "import", &file.display().to_string()).await?;
+                    audit_opt_out(&app, &org, a, "import").await?;
+                }
+                println!("imported {} opt-outs", addresses.len());
+            }
+            OptOutCommand::Export { org } => {
+                let entries = suppression::opt_outs(app.store(), &org).await?;
+                let mut w = csv::Writer::from_writer(std::io::stdout().lock());
+                w.write_record(["address", "date", "channel", "source"])?;
+                for e in entries {
+                    w.write_record([e.address, e.date, e.channel, e.source])?;
+                }
+                w.flush()?;
+            }
+        }
+        Ok(())
+    }
+    .await;
+    app.close().await?;
+    result
+}
+
+pub async fn robinson_import(g: &Global, file: PathBuf) -> anyhow::Result<()> {
+    let store = custodia_engine::Store::init(&g.db).await?;
+    let text = exchange::read_text(&file)?;
+    let n = suppression::import_robinson(&store, &file, &text).await.context("Robinson import refused, nothing imported")?;
+    println!("imported {n} Robinson list entries");
+    Ok(())
+}

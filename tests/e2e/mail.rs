@@ -1,0 +1,194 @@
+//! The mail guard against a real SMTP server (Python's aiosmtpd, started
+//! here; `./test.sh` installs it).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use custodia_engine::Backend;
+use serde_json::Value;
+
+use crate::{Custodia, http, repo};
+
+/// A local SMTP server writing every message into a Maildir.
+struct SmtpSink {
+    child: Child,
+    pub url: String,
+    maildir: PathBuf,
+}
+
+impl SmtpSink {
+    fn start(dir: &Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
+        let maildir = dir.join("maildir");
+        let child = Command::new("/usr/bin/python3")
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start aiosmtpd (apt-get install python3-aiosmtpd)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "aiosmtpd did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, url: format!("smtp://127.0.0.1:{port}"), maildir }
+    }
+
+    /// Every message received: (recipient, raw text).
+    fn messages(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for sub in ["new", "cur"] {
+            let Ok(entries) = std::fs::read_dir(self.maildir.join(sub)) else { continue };
+            for e in entries.flatten() {
+                let text = std::fs::read_to_string(e.path()).expect("message");
+                let to = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("To: "))
+                    .map(|t| t.rsplit('<').next().unwrap_or(t).trim_end_matches('>').trim().to_owned())
+                    .unwrap_or_default();
+                out.push((to, text));
+            }
+        }
+        out
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn campaign_file() -> String {
+    repo().join("plugins/demo/campaigns/novedades.toml").display().to_string()
+}
+
+fn plan(c: &Custodia) -> Value {
+    serde_json::from_str(&c.ok(&["mail", "plan", "--org", "bufete-ruiz", "novedades-2026-12", "--json"])).expect("plan json")
+}
+
+#[test]
+fn messages_reach_exactly_the_kept_recipients_with_unsubscribe_headers() {
+    let c = Custodia::demo(Backend::Sqlite);
+    let smtp = SmtpSink::start(c.dir.path());
+    c.ok(&["mail", "create", "--org", "bufete-ruiz", &campaign_file()]);
+    // An opt-out and a Robinson entry before planning.
+    c.ok(&["optout", "add", "--org", "bufete-ruiz", "Maria.Lopez@CORREO.example"]);
+    let plan = plan(&c);
+    let kept: Vec<String> = plan["recipients"]
+        .as_array()
+        .expect("recipients")
+        .iter()
+        .filter(|r| r["excluded"].is_null())
+        .map(|r| r["address"].as_str().expect("address").to_owned())
+        .collect();
+    assert_eq!(plan["kept"].as_u64(), Some(kept.len() as u64));
+    assert!(plan["excluded"]["opted_out"].as_u64().unwrap_or(0) >= 2, "{}", plan["excluded"]);
+    assert!(!kept.iter().any(|a| a.starts_with("maria.lopez@")));
+
+    let out = c.ok(&["mail", "send", "--org", "bufete-ruiz", "novedades-2026-12", "--smtp", &smtp.url, "--public-url", "https://custodia.example", "--rate", "1000", "--concurrency", "8", "--json"]);
+    let report: Value = serde_json::from_str(&out).expect("report");
+    assert_eq!(report["sent"].as_u64(), Some(kept.len() as u64), "{out}");
+
+    let messages = smtp.messages();
+    let mut received: Vec<String> = messages.iter().map(|(to, _)| to.clone()).collect();
+    received.sort();
+    let mut expected = kept.clone();
+    expected.sort();
+    assert_eq!(received, expected);
+    for (_, text) in &messages {
+        assert!(text.contains("List-Unsubscribe: <https://custodia.example/u/"), "{text}");
+        assert!(text.contains("mailto:unsubscribe@bufete-ruiz.example"), "{text}");
+        assert!(text.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"), "{text}");
+        assert!(text.lines().any(|l| l.starts_with("Message-ID: <novedades-2026-12.")), "{text}");
+    }
+
+    // Sending again sends nothing: nobody gets a second copy.
+    let again: Value = serde_json::from_str(&c.ok(&["mail", "resume", "--org", "bufete-ruiz", "novedades-2026-12", "--smtp", &smtp.url, "--public-url", "https://custodia.example", "--json"])).expect("json");
+    assert_eq!(again["sent"].as_u64(), Some(0));
+    assert_eq!(smtp.messages().len(), kept.len());
+
+    // Every send is audited.
+    let sends: Value = serde_json::from_str(&c.ok(&["audit", "query", "--org", "bufete-ruiz", "--action", "send", "--json"])).expect("json");
+    let sent_events = sends.as_array().expect("events").iter().filter(|e| e["kind"] == "send").count();
+    assert_eq!(sent_events, kept.len());
+}
+
+#[test]
+fn an_unsubscribe_link_works_once_signed_and_forged_ones_change_nothing() {
+    let c = Custodia::demo(Backend::Sqlite);
+    let smtp = SmtpSink::start(c.dir.path());
+    c.ok(&["mail", "create", "--org", "bufete-ruiz", &campaign_file()]);
+    let (mut server, addr) = crate::crash::start_server(&c);
+    c.ok(&["mail", "send", "--org", "bufete-ruiz", "novedades-2026-12", "--smtp", &smtp.url, "--public-url", &format!("http://{addr}"), "--rate", "1000"]);
+    let (to, text) = smtp.messages().into_iter().next().expect("a message");
+    let link = text
+        .lines()
+        .find_map(|l| l.strip_prefix("List-Unsubscribe: <"))
+        .and_then(|l| l.split('>').next())
+        .expect("link")
+        .to_owned();
+    let path = link.split_once(&addr).expect("our server").1.to_owned();
+
+    // GET and HEAD show a page and change nothing.
+    let (status, body) = http(&addr, "GET", &path, None).expect("get");
+    assert_eq!(status, 200);
+    assert!(body.contains("<form method=\"post\">"));
+    assert!(!c.ok(&["optout", "export", "--org", "bufete-ruiz"]).contains(&to));
+
+    // A forged token (one hex digit changed) is a 404 and changes nothing.
+    let mut forged = path.clone();
+    let last = forged.pop().expect("char");
+    forged.push(if last == '0' { '1' } else { '0' });
+    assert_eq!(http(&addr, "POST", &forged, None).expect("post").0, 404);
+    assert!(!c.ok(&["optout", "export", "--org", "bufete-ruiz"]).contains(&to));
+
+    // The real one-click POST opts out at once.
+    let (status, _) = http(&addr, "POST", &path, Some("List-Unsubscribe=One-Click")).expect("post");
+    assert_eq!(status, 200);
+    server.kill().expect("stop");
+    let _ = server.wait();
+    assert!(c.ok(&["optout", "export", "--org", "bufete-ruiz"]).contains(&to));
+    let events = c.ok(&["audit", "query", "--org", "bufete-ruiz", "--csv"]);
+    assert!(events.lines().any(|l| l.contains(",opt_out,") && l.contains(&to)), "{events}");
+}
+
+#[test]
+fn a_campaign_killed_mid_send_and_resumed_sends_nobody_two_copies() {
+    let c = Custodia::demo(Backend::Sqlite);
+    let smtp = SmtpSink::start(c.dir.path());
+    c.ok(&["mail", "create", "--org", "bufete-ruiz", &campaign_file()]);
+    let kept = plan(&c)["kept"].as_u64().expect("kept") as usize;
+    let send_args = ["--db", &c.db, "mail", "send", "--org", "bufete-ruiz", "novedades-2026-12", "--smtp", &smtp.url, "--public-url", "https://custodia.example", "--rate", "200", "--concurrency", "4"];
+    for round in 0..6 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_custodia")).args(send_args).current_dir(c.dir.path()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("send");
+        if round < 5 {
+            std::thread::sleep(Duration::from_millis(150 + 60 * round));
+            child.kill().expect("SIGKILL");
+            let _ = child.wait();
+        } else {
+            assert!(child.wait().expect("finish").success(), "the final resume must finish");
+        }
+    }
+    let received = smtp.messages();
+    let mut copies: BTreeMap<String, usize> = BTreeMap::new();
+    for (to, _) in &received {
+        *copies.entry(to.clone()).or_default() += 1;
+    }
+    let twice: Vec<_> = copies.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "second copies: {twice:?}");
+
+    // Every kept recipient is accounted for: sent, or reported uncertain.
+    let status: Value = serde_json::from_str(&c.ok(&["mail", "status", "--org", "bufete-ruiz", "novedades-2026-12", "--json"])).expect("json");
+    let count = |state: &str| status["states"][state].as_u64().unwrap_or(0) as usize;
+    assert_eq!(count("pending") + count("sending"), 0, "{status}");
+    assert_eq!(count("sent") + count("uncertain") + count("failed"), kept, "{status}");
+    assert_eq!(count("failed"), 0, "{status}");
+    // What arrived is what was sent, plus at most the uncertain ones.
+    assert!(received.len() >= count("sent") && received.len() <= count("sent") + count("uncertain"), "received {} {status}", received.len());
+    assert!(count("sent") > 0);
+}
