@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Custodia's whole test suite, on a fresh machine: starts what the tests
-# need (a throwaway PostgreSQL cluster on a free port), runs formatting,
+# need (a throwaway PostgreSQL cluster on a free port, the aiosmtpd SMTP
+# server the mail tests start), runs formatting,
 # lints and every test on SQLite and PostgreSQL, then cleans up.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -11,7 +12,7 @@ log() { printf '\n==> %s\n' "$*" >&2; }
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
 need_apt=()
-command -v pdftotext >/dev/null 2>&1 || need_apt+=(poppler-utils)
+/usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || need_apt+=(python3-aiosmtpd)
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
 [ -n "$pg_bin" ] && [ -x "$pg_bin/initdb" ] || need_apt+=(postgresql)
 if [ ${#need_apt[@]} -gt 0 ]; then

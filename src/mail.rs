@@ -93,7 +93,12 @@ pub fn token_key(g: &Global) -> anyhow::Result<TokenKey> {
     Ok(TokenKey::load_or_create(&default_key_path(&g.db))?)
 }
 
-async fn audit_opt_out(app: &App, org: &OrgSlug, address: &Address, channel: &str) -> anyhow::Result<()> {
+async fn audit_opt_out(
+    app: &App,
+    org: &OrgSlug,
+    address: &Address,
+    channel: &str,
+) -> anyhow::Result<()> {
     let mut event = AuditEvent::new(EventKind::OptOut, Utc::now());
     event.channel = Some(channel.to_owned());
     event.resource = Some(format!("address:{address}"));
@@ -113,11 +118,19 @@ async fn run_mail(app: &App, g: &Global, command: MailCommand) -> anyhow::Result
     match command {
         MailCommand::Create { org, file } => {
             let campaign = Campaign::read(&file)?;
-            app.store().org(&org).await?.worker(&campaign.sender).await?;
+            app.store()
+                .org(&org)
+                .await?
+                .worker(&campaign.sender)
+                .await?;
             campaign.create(app.store(), &org).await?;
             println!("campaign `{}` created", campaign.id);
         }
-        MailCommand::Plan { org, campaign, list } => {
+        MailCommand::Plan {
+            org,
+            campaign,
+            list,
+        } => {
             let scope = app.store().org(&org).await?;
             let campaign = Campaign::load(app.store(), &org, &campaign).await?;
             let plan = custodia_mailguard::plan(&scope, &campaign, &rules).await?;
@@ -129,7 +142,14 @@ async fn run_mail(app: &App, g: &Global, command: MailCommand) -> anyhow::Result
                 if list {
                     for r in &p.recipients {
                         let verdict = r.excluded.map_or("kept", |e| e.as_str());
-                        println!("  {:<40} {verdict}{}", r.address, r.detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default());
+                        println!(
+                            "  {:<40} {verdict}{}",
+                            r.address,
+                            r.detail
+                                .as_ref()
+                                .map(|d| format!(" ({d})"))
+                                .unwrap_or_default()
+                        );
                     }
                 }
             })?;
@@ -151,7 +171,12 @@ async fn run_mail(app: &App, g: &Global, command: MailCommand) -> anyhow::Result
             let campaign = Campaign::load(app.store(), &args.org, &args.campaign).await?;
             if args.dry_run {
                 let plan = custodia_mailguard::plan(&scope, &campaign, &rules).await?;
-                return emit(g.json, &plan, |p| println!("dry run: {} would be sent, excluded {:?}", p.kept, p.excluded));
+                return emit(g.json, &plan, |p| {
+                    println!(
+                        "dry run: {} would be sent, excluded {:?}",
+                        p.kept, p.excluded
+                    )
+                });
             }
             let config = SendConfig {
                 smtp_url: args.smtp,
@@ -160,9 +185,20 @@ async fn run_mail(app: &App, g: &Global, command: MailCommand) -> anyhow::Result
                 concurrency: args.concurrency,
                 max_error_rate: args.max_error_rate,
             };
-            let report = custodia_mailguard::send(&scope, &campaign, &rules, app.access.audit(), &token_key(g)?, &config).await?;
+            let report = custodia_mailguard::send(
+                &scope,
+                &campaign,
+                &rules,
+                app.access.audit(),
+                &token_key(g)?,
+                &config,
+            )
+            .await?;
             emit(g.json, &report, |r| {
-                println!("campaign `{}`: {} sent, {} failed, {} stopped by an opt-out, {} excluded at planning", r.campaign, r.sent, r.failed, r.stopped_by_opt_out, r.excluded_at_plan);
+                println!(
+                    "campaign `{}`: {} sent, {} failed, {} stopped by an opt-out, {} excluded at planning",
+                    r.campaign, r.sent, r.failed, r.stopped_by_opt_out, r.excluded_at_plan
+                );
                 for a in &r.uncertain {
                     println!("  uncertain (interrupted mid-send, not resent): {a}");
                 }
@@ -176,12 +212,30 @@ pub async fn optout(g: &Global, command: OptOutCommand) -> anyhow::Result<()> {
     let app = App::open(g).await?;
     let result = async {
         match command {
-            OptOutCommand::Add { org, address, channel } => {
+            OptOutCommand::Add {
+                org,
+                address,
+                channel,
+            } => {
                 app.store().org(&org).await?;
                 let address = Address::parse(&address)?;
-                let customers = suppression::opt_out(app.store(), &org, &address, &channel, "custodia optout add").await?;
+                let customers = suppression::opt_out(
+                    app.store(),
+                    &org,
+                    &address,
+                    &channel,
+                    "custodia optout add",
+                )
+                .await?;
                 audit_opt_out(&app, &org, &address, &channel).await?;
-                println!("`{address}` opted out{}", if customers.is_empty() { String::new() } else { format!(" (customers {})", customers.join(", ")) });
+                println!(
+                    "`{address}` opted out{}",
+                    if customers.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (customers {})", customers.join(", "))
+                    }
+                );
             }
             OptOutCommand::Import { org, file } => {
                 app.store().org(&org).await?;
@@ -198,7 +252,14 @@ pub async fn optout(g: &Global, command: OptOutCommand) -> anyhow::Result<()> {
                     }
                 }
                 for a in &addresses {
-                    suppression::opt_out(app.store(), &org, a, "import", &file.display().to_string()).await?;
+                    suppression::opt_out(
+                        app.store(),
+                        &org,
+                        a,
+                        "import",
+                        &file.display().to_string(),
+                    )
+                    .await?;
                     audit_opt_out(&app, &org, a, "import").await?;
                 }
                 println!("imported {} opt-outs", addresses.len());
@@ -223,7 +284,9 @@ pub async fn optout(g: &Global, command: OptOutCommand) -> anyhow::Result<()> {
 pub async fn robinson_import(g: &Global, file: PathBuf) -> anyhow::Result<()> {
     let store = custodia_engine::Store::init(&g.db).await?;
     let text = exchange::read_text(&file)?;
-    let n = suppression::import_robinson(&store, &file, &text).await.context("Robinson import refused, nothing imported")?;
+    let n = suppression::import_robinson(&store, &file, &text)
+        .await
+        .context("Robinson import refused, nothing imported")?;
     println!("imported {n} Robinson list entries");
     Ok(())
 }

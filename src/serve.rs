@@ -93,7 +93,11 @@ async fn decisions(
 }
 
 /// Serves until Ctrl-C or SIGTERM, then flushes the audit log.
-pub async fn run(app: App, listen: SocketAddr, token_key: custodia_mailguard::TokenKey) -> anyhow::Result<()> {
+pub async fn run(
+    app: App,
+    listen: SocketAddr,
+    token_key: custodia_mailguard::TokenKey,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -106,7 +110,9 @@ pub async fn run(app: App, listen: SocketAddr, token_key: custodia_mailguard::To
         key: token_key,
         audit: app.access.audit().clone(),
     });
-    let service = router(app.access.clone()).merge(unsubscribe).into_make_service_with_connect_info::<SocketAddr>();
+    let service = router(app.access.clone())
+        .merge(unsubscribe)
+        .into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, service)
         .with_graceful_shutdown(shutdown())
         .await?;

@@ -239,7 +239,10 @@ async fn verify_and_breach() {
     // chaining them one by one (the hashes are placeholders).
     let t = Instant::now();
     fill_in_database(&url, breach_n).await;
-    println!("SQLite   generated {breach_n} events in the database     : {:.1} s", t.elapsed().as_secs_f64());
+    println!(
+        "SQLite   generated {breach_n} events in the database     : {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     let from = start() + chrono::Duration::days(200);
     let q = BreachQuery {
         worker: Some("w7".into()),

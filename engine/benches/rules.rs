@@ -80,7 +80,11 @@ fn entities(world: &OrgFile, facts: &Facts, resource_id: &str) -> Entities {
         .iter()
         .map(|w| {
             let grants = |edit: bool| -> Vec<&str> {
-                w.grants.iter().filter(|g| !edit || g.access == GrantAccess::Edit).map(|g| g.scope.as_str()).collect()
+                w.grants
+                    .iter()
+                    .filter(|g| !edit || g.access == GrantAccess::Edit)
+                    .map(|g| g.scope.as_str())
+                    .collect()
             };
             json!({
                 "uid": { "type": "Worker", "id": w.login.as_str() },
@@ -125,7 +129,10 @@ fn entities(world: &OrgFile, facts: &Facts, resource_id: &str) -> Entities {
 
 fn cases(world_file: &str, requests: &[(&str, &str, &str)]) -> Vec<Case> {
     let world = OrgFile::read(&repo().join("plugins/demo").join(world_file)).expect("world");
-    let time = Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).single().expect("time");
+    let time = Utc
+        .with_ymd_and_hms(2026, 11, 23, 10, 0, 0)
+        .single()
+        .expect("time");
     requests
         .iter()
         .map(|&(worker, action, resource)| {
@@ -140,7 +147,8 @@ fn cases(world_file: &str, requests: &[(&str, &str, &str)]) -> Vec<Case> {
                 EntityUid::from_str(&format!("Worker::\"{worker}\"")).expect("uid"),
                 EntityUid::from_str(&format!("Action::\"{action}\"")).expect("uid"),
                 EntityUid::from_str(&format!("Resource::\"{resource}\"")).expect("uid"),
-                cedar_policy::Context::from_json_value(json!({ "unlocked": false }), None).expect("context"),
+                cedar_policy::Context::from_json_value(json!({ "unlocked": false }), None)
+                    .expect("context"),
                 None,
             )
             .expect("request");
@@ -163,7 +171,10 @@ struct Engines {
 
 fn engines() -> Engines {
     let rules = RuleSet::load_dir(&repo().join("plugins/packs")).expect("packs");
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/cedar/policies.cedar")).expect("policies");
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/cedar/policies.cedar"),
+    )
+    .expect("policies");
     Engines {
         rules,
         policies: text.parse().expect("Cedar policies parse"),
@@ -176,11 +187,18 @@ fn rhai(e: &Engines, c: &Case) -> bool {
 }
 
 fn cedar(e: &Engines, c: &Case) -> bool {
-    e.authorizer.is_authorized(&c.cedar, &e.policies, &c.entities).decision() == cedar_policy::Decision::Allow
+    e.authorizer
+        .is_authorized(&c.cedar, &e.policies, &c.entities)
+        .decision()
+        == cedar_policy::Decision::Allow
 }
 
 /// p50, p99 and decisions/s over `rounds` passes through `cases`.
-fn sample(cases: &[Case], rounds: usize, decide: impl Fn(&Case) -> bool) -> (Duration, Duration, f64) {
+fn sample(
+    cases: &[Case],
+    rounds: usize,
+    decide: impl Fn(&Case) -> bool,
+) -> (Duration, Duration, f64) {
     let mut times = Vec::with_capacity(cases.len() * rounds);
     let start = Instant::now();
     for _ in 0..rounds {
@@ -193,18 +211,28 @@ fn sample(cases: &[Case], rounds: usize, decide: impl Fn(&Case) -> bool) -> (Dur
     let total = start.elapsed();
     times.sort_unstable();
     let pick = |q: f64| times[((times.len() as f64 - 1.0) * q) as usize];
-    (pick(0.5), pick(0.99), times.len() as f64 / total.as_secs_f64())
+    (
+        pick(0.5),
+        pick(0.99),
+        times.len() as f64 / total.as_secs_f64(),
+    )
 }
 
 fn report() {
     let e = engines();
-    for (name, world, requests) in [("legal", "bufete-ruiz.toml", LEGAL), ("health", "clinica-norte.toml", HEALTH)] {
+    for (name, world, requests) in [
+        ("legal", "bufete-ruiz.toml", LEGAL),
+        ("health", "clinica-norte.toml", HEALTH),
+    ] {
         let cases = cases(world, requests);
         // Same policies, same answers: otherwise the comparison is void.
         for c in &cases {
             assert_eq!(rhai(&e, c), cedar(&e, c), "engines disagree on {}", c.label);
         }
-        for (engine, decide) in [("rhai ", rhai as fn(&Engines, &Case) -> bool), ("cedar", cedar)] {
+        for (engine, decide) in [
+            ("rhai ", rhai as fn(&Engines, &Case) -> bool),
+            ("cedar", cedar),
+        ] {
             let (p50, p99, rate) = sample(&cases, 3000, |c| decide(&e, c));
             println!(
                 "{name:<6} {engine}  p50 {:>6.2} µs  p99 {:>7.2} µs  {:>9.0} decisions/s (one core, {} requests)",
@@ -221,7 +249,10 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         // `cargo test --benches`: check the engines agree, quickly.
         let e = engines();
-        for c in cases("bufete-ruiz.toml", LEGAL).iter().chain(&cases("clinica-norte.toml", HEALTH)) {
+        for c in cases("bufete-ruiz.toml", LEGAL)
+            .iter()
+            .chain(&cases("clinica-norte.toml", HEALTH))
+        {
             assert_eq!(rhai(&e, c), cedar(&e, c), "engines disagree on {}", c.label);
         }
         return;
@@ -233,7 +264,11 @@ fn main() {
 #[divan::bench(args = ["legal", "health"])]
 fn rhai_decision(bencher: divan::Bencher, sector: &str) {
     let e = engines();
-    let cases = if sector == "legal" { cases("bufete-ruiz.toml", LEGAL) } else { cases("clinica-norte.toml", HEALTH) };
+    let cases = if sector == "legal" {
+        cases("bufete-ruiz.toml", LEGAL)
+    } else {
+        cases("clinica-norte.toml", HEALTH)
+    };
     let mut i = 0;
     bencher.bench_local(|| {
         i = (i + 1) % cases.len();
@@ -244,7 +279,11 @@ fn rhai_decision(bencher: divan::Bencher, sector: &str) {
 #[divan::bench(args = ["legal", "health"])]
 fn cedar_decision(bencher: divan::Bencher, sector: &str) {
     let e = engines();
-    let cases = if sector == "legal" { cases("bufete-ruiz.toml", LEGAL) } else { cases("clinica-norte.toml", HEALTH) };
+    let cases = if sector == "legal" {
+        cases("bufete-ruiz.toml", LEGAL)
+    } else {
+        cases("clinica-norte.toml", HEALTH)
+    };
     let mut i = 0;
     bencher.bench_local(|| {
         i = (i + 1) % cases.len();

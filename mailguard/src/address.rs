@@ -33,11 +33,16 @@ impl Address {
         if !local_ok {
             return Err(invalid("forbidden character before `@`"));
         }
-        let domain = idna::domain_to_ascii(domain).map_err(|_| invalid("the domain is not a valid (internationalised) name"))?;
+        let domain = idna::domain_to_ascii(domain)
+            .map_err(|_| invalid("the domain is not a valid (internationalised) name"))?;
         let labels_ok = domain.len() <= 253
             && domain.contains('.')
             && domain.split('.').all(|l| {
-                !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-') && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                !l.is_empty()
+                    && l.len() <= 63
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+                    && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
             });
         if !labels_ok {
             return Err(invalid("the domain is not a valid host name"));
@@ -81,8 +86,16 @@ mod tests {
 
     #[test]
     fn addresses_are_trimmed_and_domains_lowercased_and_punycoded() {
-        assert_eq!(Address::parse("  Ana.Lopez@Correo.EXAMPLE ").expect("valid").as_str(), "Ana.Lopez@correo.example");
-        assert_eq!(Address::parse("jose@españa.example").expect("idn").as_str(), "jose@xn--espaa-rta.example");
+        assert_eq!(
+            Address::parse("  Ana.Lopez@Correo.EXAMPLE ")
+                .expect("valid")
+                .as_str(),
+            "Ana.Lopez@correo.example"
+        );
+        assert_eq!(
+            Address::parse("jose@españa.example").expect("idn").as_str(),
+            "jose@xn--espaa-rta.example"
+        );
     }
 
     #[test]
@@ -103,6 +116,9 @@ mod tests {
     #[test]
     fn robinson_hash_is_sha256_of_channel_and_address() {
         let a = Address::parse("ana@x.example").expect("valid");
-        assert_eq!(a.robinson_hash(), hex::encode(Sha256::digest(b"02ana@x.example")));
+        assert_eq!(
+            a.robinson_hash(),
+            hex::encode(Sha256::digest(b"02ana@x.example"))
+        );
     }
 }

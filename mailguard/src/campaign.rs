@@ -91,7 +91,9 @@ impl Campaign {
         let text = custodia_engine::exchange::read_text(path)?;
         let file: CampaignFile = toml::from_str(&text).map_err(|e| Error::Input {
             path: path.to_owned(),
-            line: e.span().map_or(1, |s| text[..s.start].lines().count().max(1)),
+            line: e
+                .span()
+                .map_or(1, |s| text[..s.start].lines().count().max(1)),
             message: e.message().to_owned(),
         })?;
         custodia_engine::EntryId::new(file.id.clone())?;
@@ -122,15 +124,24 @@ impl Campaign {
         let mut env = Environment::new();
         // Text parts are not HTML: escape only the HTML part.
         env.set_auto_escape_callback(|name| {
-            if name == "html" { minijinja::AutoEscape::Html } else { minijinja::AutoEscape::None }
+            if name == "html" {
+                minijinja::AutoEscape::Html
+            } else {
+                minijinja::AutoEscape::None
+            }
         });
-        let parts = [("subject", Some(&self.subject)), ("text", Some(&self.text)), ("html", self.html.as_ref())];
+        let parts = [
+            ("subject", Some(&self.subject)),
+            ("text", Some(&self.text)),
+            ("html", self.html.as_ref()),
+        ];
         for (name, source) in parts {
             if let Some(source) = source {
-                env.add_template(name, source).map_err(|e| Error::Template {
-                    template: name,
-                    message: e.to_string(),
-                })?;
+                env.add_template(name, source)
+                    .map_err(|e| Error::Template {
+                        template: name,
+                        message: e.to_string(),
+                    })?;
             }
         }
         Ok(env)
@@ -172,25 +183,34 @@ impl Campaign {
 
     /// Loads a stored campaign.
     pub async fn load(store: &Store, org: &OrgSlug, id: &str) -> Result<Self> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT body FROM campaigns WHERE org = $1 AND id = $2")
-            .bind(org.as_str())
-            .bind(id)
-            .fetch_optional(store.pool())
-            .await?;
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT body FROM campaigns WHERE org = $1 AND id = $2")
+                .bind(org.as_str())
+                .bind(id)
+                .fetch_optional(store.pool())
+                .await?;
         let (body,) = row.ok_or_else(|| Error::CampaignNotFound(id.to_owned()))?;
-        serde_json::from_str(&body).map_err(|e| Error::Engine(custodia_engine::Error::Corrupt(format!("campaign `{id}`: {e}"))))
+        serde_json::from_str(&body).map_err(|e| {
+            Error::Engine(custodia_engine::Error::Corrupt(format!(
+                "campaign `{id}`: {e}"
+            )))
+        })
     }
 }
 
 /// Reads `email,name` rows; a malformed file is refused whole.
 fn read_audience_csv(path: &Path) -> Result<Vec<ListedRecipient>> {
     let text = custodia_engine::exchange::read_text(path)?;
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
     let mut rows = Vec::new();
     for record in reader.deserialize::<ListedRecipient>() {
         let row = record.map_err(|e| Error::Input {
             path: path.to_owned(),
-            line: e.position().map_or(1, |p| usize::try_from(p.line()).unwrap_or(usize::MAX)),
+            line: e
+                .position()
+                .map_or(1, |p| usize::try_from(p.line()).unwrap_or(usize::MAX)),
             message: format!("malformed row: {e}"),
         })?;
         rows.push(row);

@@ -7,19 +7,33 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     #[error("invalid address `{address}`: {reason}")]
-    InvalidAddress { address: String, reason: &'static str },
+    InvalidAddress {
+        address: String,
+        reason: &'static str,
+    },
     #[error("campaign `{0}` not found")]
     CampaignNotFound(String),
     #[error("campaign `{0}` already exists")]
     CampaignExists(String),
     #[error("template `{template}`: {message}")]
-    Template { template: &'static str, message: String },
+    Template {
+        template: &'static str,
+        message: String,
+    },
     #[error("{path}: line {line}: {message}")]
-    Input { path: PathBuf, line: usize, message: String },
+    Input {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
     #[error("smtp: {0}")]
     Smtp(String),
     #[error("campaign `{campaign}` paused: {failed} of {attempted} messages failed")]
-    Paused { campaign: String, failed: usize, attempted: usize },
+    Paused {
+        campaign: String,
+        failed: usize,
+        attempted: usize,
+    },
     #[error("invalid unsubscribe token")]
     BadToken,
     #[error("{0}")]
@@ -27,7 +41,10 @@ pub enum Error {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("i/o error on `{path}`: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Shorthand used across the crate.

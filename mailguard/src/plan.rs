@@ -92,7 +92,9 @@ pub async fn plan(org: &OrgStore, campaign: &Campaign, rules: &RuleSet) -> Resul
         Audience::List(list) => list
             .iter()
             .map(|r| {
-                let customer = Address::parse(&r.email).ok().and_then(|a| by_email.get(&a).map(|c| (*c).clone()));
+                let customer = Address::parse(&r.email)
+                    .ok()
+                    .and_then(|a| by_email.get(&a).map(|c| (*c).clone()));
                 Candidate {
                     raw: r.email.clone(),
                     name: r.name.clone(),
@@ -120,7 +122,11 @@ pub async fn plan(org: &OrgStore, campaign: &Campaign, rules: &RuleSet) -> Resul
         let address = match Address::parse(&c.raw) {
             Ok(a) => a,
             Err(e) => {
-                recipients.push(verdict(Exclusion::InvalidAddress, Some(e.to_string()), c.raw.clone()));
+                recipients.push(verdict(
+                    Exclusion::InvalidAddress,
+                    Some(e.to_string()),
+                    c.raw.clone(),
+                ));
                 continue;
             }
         };
@@ -129,11 +135,18 @@ pub async fn plan(org: &OrgStore, campaign: &Campaign, rules: &RuleSet) -> Resul
             recipients.push(verdict(Exclusion::Duplicate, None, key));
             continue;
         }
-        if suppressed.contains(&address.key()) || c.customer.as_ref().is_some_and(|c| c.communications.opt_out.is_some()) {
+        if suppressed.contains(&address.key())
+            || c.customer
+                .as_ref()
+                .is_some_and(|c| c.communications.opt_out.is_some())
+        {
             recipients.push(verdict(Exclusion::OptedOut, None, key));
             continue;
         }
-        let consented = c.customer.as_ref().is_some_and(|c| c.communications.consent.is_some());
+        let consented = c
+            .customer
+            .as_ref()
+            .is_some_and(|c| c.communications.consent.is_some());
         // LOPDGDD art. 23.4: only express consent to this sender exempts.
         if !consented && robinson.contains(&address.robinson_hash()) {
             recipients.push(verdict(Exclusion::Robinson, None, key));
@@ -141,7 +154,11 @@ pub async fn plan(org: &OrgStore, campaign: &Campaign, rules: &RuleSet) -> Resul
         }
         let existing = c.customer.as_ref().is_some_and(|c| c.existing_customer);
         if !consented && !existing {
-            recipients.push(verdict(Exclusion::NoConsent, Some("no consent and not an existing customer (LSSI-CE art. 21)".into()), key));
+            recipients.push(verdict(
+                Exclusion::NoConsent,
+                Some("no consent and not an existing customer (LSSI-CE art. 21)".into()),
+                key,
+            ));
             continue;
         }
         if let Some(customer) = &c.customer {
@@ -156,7 +173,12 @@ pub async fn plan(org: &OrgStore, campaign: &Campaign, rules: &RuleSet) -> Resul
             };
             let decision = rules.decide(&sectors, facts);
             if !decision.is_allowed() {
-                let why = decision.reasons.iter().map(|r| format!("{}/{}: {}", r.pack, r.rule, r.message)).collect::<Vec<_>>().join("; ");
+                let why = decision
+                    .reasons
+                    .iter()
+                    .map(|r| format!("{}/{}: {}", r.pack, r.rule, r.message))
+                    .collect::<Vec<_>>()
+                    .join("; ");
                 recipients.push(verdict(Exclusion::DeniedByRules, Some(why), key));
                 continue;
             }

@@ -57,11 +57,12 @@ const STATES_DONE: &str = "'sent', 'failed', 'excluded', 'uncertain'";
 /// Writes the plan into the outbox, once. Returns false if it was there.
 async fn write_outbox(store: &Store, org: &OrgSlug, plan: &Plan) -> Result<bool> {
     let mut tx = store.pool().begin().await?;
-    let existing: Option<(i64,)> = sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE org = $1 AND campaign = $2")
-        .bind(org.as_str())
-        .bind(&plan.campaign)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let existing: Option<(i64,)> =
+        sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE org = $1 AND campaign = $2")
+            .bind(org.as_str())
+            .bind(&plan.campaign)
+            .fetch_optional(&mut *tx)
+            .await?;
     if existing.is_some_and(|(n,)| n > 0) {
         return Ok(false);
     }
@@ -112,7 +113,15 @@ async fn claim(store: &Store, org: &OrgSlug, campaign: &str, address: &str) -> R
     Ok(done.rows_affected() == 1)
 }
 
-async fn set_state(store: &Store, org: &OrgSlug, campaign: &str, address: &str, state: &str, reason: Option<&str>, message_id: Option<&str>) -> Result<()> {
+async fn set_state(
+    store: &Store,
+    org: &OrgSlug,
+    campaign: &str,
+    address: &str,
+    state: &str,
+    reason: Option<&str>,
+    message_id: Option<&str>,
+) -> Result<()> {
     sqlx::query("UPDATE outbox SET state = $4, reason = $5, message_id = $6, updated_at = $7 WHERE org = $1 AND campaign = $2 AND address = $3")
         .bind(org.as_str())
         .bind(campaign)
@@ -159,7 +168,10 @@ impl Job {
             address: self.address.clone(),
         });
         let url = format!("{}/u/{token}", self.public_url.trim_end_matches('/'));
-        let from: Mailbox = c.from.parse().map_err(|e| Error::Smtp(format!("sender `{}`: {e}", c.from)))?;
+        let from: Mailbox = c
+            .from
+            .parse()
+            .map_err(|e| Error::Smtp(format!("sender `{}`: {e}", c.from)))?;
         let domain = from.email.domain().to_owned();
         let rendered = c.render(&TemplateContext {
             name: &self.name,
@@ -171,19 +183,33 @@ impl Job {
         let mut random = [0u8; 12];
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut random);
         let message_id = format!("<{}.{}@{domain}>", c.id, hex::encode(random));
-        let to: Mailbox = format!("{} <{}>", self.name.replace(['<', '>', '"', '\r', '\n'], ""), self.address)
-            .parse()
-            .or_else(|_| self.address.parse())
-            .map_err(|e| Error::Smtp(format!("recipient `{}`: {e}", self.address)))?;
+        let to: Mailbox = format!(
+            "{} <{}>",
+            self.name.replace(['<', '>', '"', '\r', '\n'], ""),
+            self.address
+        )
+        .parse()
+        .or_else(|_| self.address.parse())
+        .map_err(|e| Error::Smtp(format!("recipient `{}`: {e}", self.address)))?;
         let mut builder = Message::builder()
             .from(from)
             .to(to)
             .subject(rendered.subject)
             .message_id(Some(message_id.clone()))
-            .raw_header(header("List-Unsubscribe", format!("<{url}>, <mailto:unsubscribe@{domain}?subject={token}>")))
-            .raw_header(header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".into()));
+            .raw_header(header(
+                "List-Unsubscribe",
+                format!("<{url}>, <mailto:unsubscribe@{domain}?subject={token}>"),
+            ))
+            .raw_header(header(
+                "List-Unsubscribe-Post",
+                "List-Unsubscribe=One-Click".into(),
+            ));
         if let Some(reply_to) = &c.reply_to {
-            builder = builder.reply_to(reply_to.parse().map_err(|e| Error::Smtp(format!("reply-to `{reply_to}`: {e}")))?);
+            builder = builder.reply_to(
+                reply_to
+                    .parse()
+                    .map_err(|e| Error::Smtp(format!("reply-to `{reply_to}`: {e}")))?,
+            );
         }
         let message = match rendered.html {
             Some(html) => builder.multipart(MultiPart::alternative_plain_html(rendered.text, html)),
@@ -195,37 +221,86 @@ impl Job {
 
     async fn run(self) -> Result<Outcome> {
         if !claim(&self.store, &self.org, &self.campaign.id, &self.address).await? {
-            set_state(&self.store, &self.org, &self.campaign.id, &self.address, "excluded", Some("opted out during the campaign"), None).await?;
+            set_state(
+                &self.store,
+                &self.org,
+                &self.campaign.id,
+                &self.address,
+                "excluded",
+                Some("opted out during the campaign"),
+                None,
+            )
+            .await?;
             return Ok(Outcome::StoppedByOptOut);
         }
         let (message, message_id) = match self.message() {
             Ok(m) => m,
             Err(e) => {
-                set_state(&self.store, &self.org, &self.campaign.id, &self.address, "failed", Some(&e.to_string()), None).await?;
+                set_state(
+                    &self.store,
+                    &self.org,
+                    &self.campaign.id,
+                    &self.address,
+                    "failed",
+                    Some(&e.to_string()),
+                    None,
+                )
+                .await?;
                 return Ok(Outcome::Failed);
             }
         };
         match self.transport.send(message).await {
             Ok(_) => {
-                set_state(&self.store, &self.org, &self.campaign.id, &self.address, "sent", None, Some(&message_id)).await?;
+                set_state(
+                    &self.store,
+                    &self.org,
+                    &self.campaign.id,
+                    &self.address,
+                    "sent",
+                    None,
+                    Some(&message_id),
+                )
+                .await?;
                 let mut event = AuditEvent::new(EventKind::Send, Utc::now());
                 event.worker = Some(self.campaign.sender.to_string());
                 event.action = Some("send".into());
-                event.resource = Some(self.customer.as_ref().map_or_else(|| format!("address:{}", self.address), |c| format!("customer:{c}")));
+                event.resource = Some(self.customer.as_ref().map_or_else(
+                    || format!("address:{}", self.address),
+                    |c| format!("customer:{c}"),
+                ));
                 event.customer = self.customer.clone();
                 event.decision = Some(Effect::Allow);
                 event.channel = Some("email".into());
-                event.detail = Some(format!("campaign {} message {message_id}", self.campaign.id));
+                event.detail = Some(format!(
+                    "campaign {} message {message_id}",
+                    self.campaign.id
+                ));
                 self.audit.append(&self.org, event).await?;
                 Ok(Outcome::Sent)
             }
             Err(e) => {
                 let reason = e.to_string();
-                set_state(&self.store, &self.org, &self.campaign.id, &self.address, "failed", Some(&reason), None).await?;
+                set_state(
+                    &self.store,
+                    &self.org,
+                    &self.campaign.id,
+                    &self.address,
+                    "failed",
+                    Some(&reason),
+                    None,
+                )
+                .await?;
                 if e.is_permanent() {
                     // A hard bounce: never try this address again.
                     if let Ok(address) = crate::Address::parse(&self.address) {
-                        crate::suppression::opt_out(&self.store, &self.org, &address, "hard bounce", &format!("campaign {}", self.campaign.id)).await?;
+                        crate::suppression::opt_out(
+                            &self.store,
+                            &self.org,
+                            &address,
+                            "hard bounce",
+                            &format!("campaign {}", self.campaign.id),
+                        )
+                        .await?;
                     }
                 }
                 Ok(Outcome::Failed)
@@ -237,7 +312,14 @@ impl Job {
 /// Sends a campaign, or resumes it: plans it on the first run, marks
 /// messages caught mid-send by a crash as uncertain (never resent), then
 /// sends every pending message.
-pub async fn send(org: &OrgStore, campaign: &Campaign, rules: &RuleSet, audit: &AuditLog, key: &TokenKey, config: &SendConfig) -> Result<SendReport> {
+pub async fn send(
+    org: &OrgStore,
+    campaign: &Campaign,
+    rules: &RuleSet,
+    audit: &AuditLog,
+    key: &TokenKey,
+    config: &SendConfig,
+) -> Result<SendReport> {
     let store = org.store().clone();
     let slug = org.slug().clone();
     let mut report = SendReport {
@@ -263,19 +345,37 @@ pub async fn send(org: &OrgStore, campaign: &Campaign, rules: &RuleSet, audit: &
         .fetch_all(store.pool())
         .await?;
     for (address,) in &uncertain {
-        set_state(&store, &slug, &campaign.id, address, "uncertain", Some("interrupted while sending: delivery unknown, not resent"), None).await?;
+        set_state(
+            &store,
+            &slug,
+            &campaign.id,
+            address,
+            "uncertain",
+            Some("interrupted while sending: delivery unknown, not resent"),
+            None,
+        )
+        .await?;
     }
     report.uncertain = uncertain.into_iter().map(|(a,)| a).collect();
-    let excluded: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE org = $1 AND campaign = $2 AND state = 'excluded'")
-        .bind(slug.as_str())
-        .bind(&campaign.id)
-        .fetch_one(store.pool())
-        .await?;
+    let excluded: (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM outbox WHERE org = $1 AND campaign = $2 AND state = 'excluded'",
+    )
+    .bind(slug.as_str())
+    .bind(&campaign.id)
+    .fetch_one(store.pool())
+    .await?;
     report.excluded_at_plan = usize::try_from(excluded.0).unwrap_or(0);
 
     let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&config.smtp_url)
-        .map_err(|e| Error::Smtp(format!("`{}`: {e}", custodia_engine::store::redact_url(&config.smtp_url))))?
-        .pool_config(PoolConfig::new().max_size(u32::try_from(config.concurrency).unwrap_or(u32::MAX)))
+        .map_err(|e| {
+            Error::Smtp(format!(
+                "`{}`: {e}",
+                custodia_engine::store::redact_url(&config.smtp_url)
+            ))
+        })?
+        .pool_config(
+            PoolConfig::new().max_size(u32::try_from(config.concurrency).unwrap_or(u32::MAX)),
+        )
         .build();
     let campaign = Arc::new(campaign.clone());
     let pending: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(&format!(
@@ -287,19 +387,28 @@ pub async fn send(org: &OrgStore, campaign: &Campaign, rules: &RuleSet, audit: &
     .await?;
 
     let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
-    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(config.rate_per_second.max(1))));
+    let mut ticker = tokio::time::interval(Duration::from_secs_f64(
+        1.0 / f64::from(config.rate_per_second.max(1)),
+    ));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let (attempted, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let mut tasks = JoinSet::new();
     let mut paused = None;
     for (address, name, customer) in pending {
-        let (a, f) = (attempted.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
+        let (a, f) = (
+            attempted.load(Ordering::Relaxed),
+            failed.load(Ordering::Relaxed),
+        );
         if a >= 20 && f as f64 / a as f64 > config.max_error_rate {
             paused = Some((a, f));
             break;
         }
         ticker.tick().await;
-        let permit = slots.clone().acquire_owned().await.map_err(|e| Error::Smtp(e.to_string()))?;
+        let permit = slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| Error::Smtp(e.to_string()))?;
         let job = Job {
             store: store.clone(),
             org: slug.clone(),
@@ -341,7 +450,10 @@ pub async fn send(org: &OrgStore, campaign: &Campaign, rules: &RuleSet, audit: &
     Ok(report)
 }
 
-fn tally(report: &mut SendReport, done: Result<Result<Outcome>, tokio::task::JoinError>) -> Result<()> {
+fn tally(
+    report: &mut SendReport,
+    done: Result<Result<Outcome>, tokio::task::JoinError>,
+) -> Result<()> {
     match done.map_err(|e| Error::Smtp(e.to_string()))?? {
         Outcome::Sent => report.sent += 1,
         Outcome::Failed => report.failed += 1,
@@ -361,11 +473,13 @@ pub struct OutboxStatus {
 
 /// The outbox of a campaign, summarised.
 pub async fn status(store: &Store, org: &OrgSlug, campaign: &str) -> Result<OutboxStatus> {
-    let rows: Vec<(String, String)> = sqlx::query_as("SELECT address, state FROM outbox WHERE org = $1 AND campaign = $2 ORDER BY position")
-        .bind(org.as_str())
-        .bind(campaign)
-        .fetch_all(store.pool())
-        .await?;
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT address, state FROM outbox WHERE org = $1 AND campaign = $2 ORDER BY position",
+    )
+    .bind(org.as_str())
+    .bind(campaign)
+    .fetch_all(store.pool())
+    .await?;
     let mut status = OutboxStatus {
         campaign: campaign.to_owned(),
         ..OutboxStatus::default()

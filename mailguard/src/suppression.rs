@@ -21,12 +21,18 @@ pub struct OptOutEntry {
 }
 
 /// The customers (ids) whose email normalises to `address`.
-async fn customers_with(store: &Store, org: &OrgSlug, address: &Address) -> Result<Vec<(String, bool)>> {
-    let rows = sqlx::query("SELECT id, email, opt_out_date FROM customers WHERE org = $1 AND lower(email) = lower($2)")
-        .bind(org.as_str())
-        .bind(address.as_str())
-        .fetch_all(store.pool())
-        .await?;
+async fn customers_with(
+    store: &Store,
+    org: &OrgSlug,
+    address: &Address,
+) -> Result<Vec<(String, bool)>> {
+    let rows = sqlx::query(
+        "SELECT id, email, opt_out_date FROM customers WHERE org = $1 AND lower(email) = lower($2)",
+    )
+    .bind(org.as_str())
+    .bind(address.as_str())
+    .fetch_all(store.pool())
+    .await?;
     let mut found = Vec::new();
     for row in rows {
         let email: String = row.try_get("email")?;
@@ -40,20 +46,30 @@ async fn customers_with(store: &Store, org: &OrgSlug, address: &Address) -> Resu
 
 /// Whether `address` must never be sent marketing by `org`.
 pub async fn is_suppressed(store: &Store, org: &OrgSlug, address: &Address) -> Result<bool> {
-    let listed: Option<(String,)> = sqlx::query_as("SELECT address FROM opt_outs WHERE org = $1 AND address = $2")
-        .bind(org.as_str())
-        .bind(address.key())
-        .fetch_optional(store.pool())
-        .await?;
+    let listed: Option<(String,)> =
+        sqlx::query_as("SELECT address FROM opt_outs WHERE org = $1 AND address = $2")
+            .bind(org.as_str())
+            .bind(address.key())
+            .fetch_optional(store.pool())
+            .await?;
     if listed.is_some() {
         return Ok(true);
     }
-    Ok(customers_with(store, org, address).await?.iter().any(|(_, opted_out)| *opted_out))
+    Ok(customers_with(store, org, address)
+        .await?
+        .iter()
+        .any(|(_, opted_out)| *opted_out))
 }
 
 /// Records an opt-out, effective at once. Returns the customers it
 /// applied to (empty when the address is not a customer's).
-pub async fn opt_out(store: &Store, org: &OrgSlug, address: &Address, channel: &str, source: &str) -> Result<Vec<String>> {
+pub async fn opt_out(
+    store: &Store,
+    org: &OrgSlug,
+    address: &Address,
+    channel: &str,
+    source: &str,
+) -> Result<Vec<String>> {
     let today = Utc::now().date_naive().to_string();
     let customers = customers_with(store, org, address).await?;
     if customers.is_empty() {
@@ -82,7 +98,13 @@ pub async fn opt_out(store: &Store, org: &OrgSlug, address: &Address, channel: &
 }
 
 /// Lifts an opt-out; only a new, recorded consent may do that.
-pub async fn lift_opt_out(store: &Store, org: &OrgSlug, address: &Address, consent_source: &str, consent_date: NaiveDate) -> Result<()> {
+pub async fn lift_opt_out(
+    store: &Store,
+    org: &OrgSlug,
+    address: &Address,
+    consent_source: &str,
+    consent_date: NaiveDate,
+) -> Result<()> {
     let mut tx = store.pool().begin().await?;
     sqlx::query("DELETE FROM opt_outs WHERE org = $1 AND address = $2")
         .bind(org.as_str())
@@ -119,16 +141,25 @@ pub async fn opt_outs(store: &Store, org: &OrgSlug) -> Result<Vec<OptOutEntry>> 
     .await?;
     let mut entries: Vec<OptOutEntry> = listed
         .into_iter()
-        .map(|(address, date, channel, source)| OptOutEntry { address, date, channel, source })
-        .chain(customers.into_iter().filter_map(|(id, email, date, channel)| {
-            let address = Address::parse(email.as_deref()?).ok()?;
-            Some(OptOutEntry {
-                address: address.key(),
-                date,
-                channel,
-                source: format!("customer {id}"),
-            })
-        }))
+        .map(|(address, date, channel, source)| OptOutEntry {
+            address,
+            date,
+            channel,
+            source,
+        })
+        .chain(
+            customers
+                .into_iter()
+                .filter_map(|(id, email, date, channel)| {
+                    let address = Address::parse(email.as_deref()?).ok()?;
+                    Some(OptOutEntry {
+                        address: address.key(),
+                        date,
+                        channel,
+                        source: format!("customer {id}"),
+                    })
+                }),
+        )
         .collect();
     entries.sort_by(|a, b| a.address.cmp(&b.address));
     entries.dedup_by(|a, b| a.address == b.address);
@@ -170,11 +201,20 @@ pub async fn import_robinson(store: &Store, path: &std::path::Path, text: &str) 
 
 /// Every Robinson hash, for planning (one query instead of one per recipient).
 pub async fn robinson_hashes(store: &Store) -> Result<std::collections::HashSet<String>> {
-    let rows: Vec<(String,)> = sqlx::query_as("SELECT hash FROM robinson").fetch_all(store.pool()).await?;
+    let rows: Vec<(String,)> = sqlx::query_as("SELECT hash FROM robinson")
+        .fetch_all(store.pool())
+        .await?;
     Ok(rows.into_iter().map(|(h,)| h).collect())
 }
 
 /// Every suppressed address of an organisation, for planning.
-pub async fn suppressed_set(store: &Store, org: &OrgSlug) -> Result<std::collections::HashSet<String>> {
-    Ok(opt_outs(store, org).await?.into_iter().map(|e| e.address).collect())
+pub async fn suppressed_set(
+    store: &Store,
+    org: &OrgSlug,
+) -> Result<std::collections::HashSet<String>> {
+    Ok(opt_outs(store, org)
+        .await?
+        .into_iter()
+        .map(|e| e.address)
+        .collect())
 }

@@ -31,7 +31,10 @@ impl std::fmt::Debug for TokenKey {
 impl TokenKey {
     /// Loads the key file, creating it (mode 0600) if missing.
     pub fn load_or_create(path: &Path) -> Result<Self> {
-        let io = |source| Error::Io { path: path.to_owned(), source };
+        let io = |source| Error::Io {
+            path: path.to_owned(),
+            source,
+        };
         if let Ok(text) = std::fs::read_to_string(path) {
             let bytes = hex::decode(text.trim()).map_err(|_| Error::BadToken)?;
             return Ok(Self(bytes.try_into().map_err(|_| Error::BadToken)?));
@@ -74,10 +77,13 @@ impl TokenKey {
         let payload = hex::decode(payload).map_err(|_| Error::BadToken)?;
         let tag = hex::decode(tag).map_err(|_| Error::BadToken)?;
         // verify_slice compares in constant time.
-        self.mac(&payload).verify_slice(&tag).map_err(|_| Error::BadToken)?;
+        self.mac(&payload)
+            .verify_slice(&tag)
+            .map_err(|_| Error::BadToken)?;
         let text = String::from_utf8(payload).map_err(|_| Error::BadToken)?;
         let mut parts = text.splitn(3, '\n');
-        let (Some(org), Some(campaign), Some(address)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(org), Some(campaign), Some(address)) = (parts.next(), parts.next(), parts.next())
+        else {
             return Err(Error::BadToken);
         };
         Ok(TokenClaims {
@@ -94,7 +100,11 @@ pub fn default_key_path(db_url: &str) -> std::path::PathBuf {
     audit.with_file_name(
         audit
             .file_name()
-            .map(|n| n.to_string_lossy().replace("audit-key", "mail-key").replace("custodia-audit.key", "custodia-mail.key"))
+            .map(|n| {
+                n.to_string_lossy()
+                    .replace("audit-key", "mail-key")
+                    .replace("custodia-audit.key", "custodia-mail.key")
+            })
             .unwrap_or_else(|| "custodia-mail.key".into()),
     )
 }
@@ -117,8 +127,15 @@ mod tests {
         let token = key.sign(&claims());
         assert_eq!(key.verify(&token).expect("valid"), claims());
         // Someone else's address with the same tag.
-        let other = TokenClaims { address: "eve@x.example".into(), ..claims() };
-        let forged = format!("{}.{}", key.sign(&other).split_once('.').expect("dot").0, token.split_once('.').expect("dot").1);
+        let other = TokenClaims {
+            address: "eve@x.example".into(),
+            ..claims()
+        };
+        let forged = format!(
+            "{}.{}",
+            key.sign(&other).split_once('.').expect("dot").0,
+            token.split_once('.').expect("dot").1
+        );
         assert!(key.verify(&forged).is_err());
         assert!(TokenKey::from_bytes([8; 32]).verify(&token).is_err());
         assert!(key.verify("garbage").is_err());

@@ -27,11 +27,17 @@ pub struct UnsubscribeState {
 
 /// The routes, to merge into the server.
 pub fn router(state: UnsubscribeState) -> Router {
-    Router::new().route("/u/{token}", get(confirm).post(unsubscribe)).with_state(state)
+    Router::new()
+        .route("/u/{token}", get(confirm).post(unsubscribe))
+        .with_state(state)
 }
 
 fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, Html("<!doctype html><title>Not found</title><p>Not found.</p>")).into_response()
+    (
+        StatusCode::NOT_FOUND,
+        Html("<!doctype html><title>Not found</title><p>Not found.</p>"),
+    )
+        .into_response()
 }
 
 fn page(title: &str, body: &str) -> Html<String> {
@@ -59,11 +65,15 @@ async fn unsubscribe(State(state): State<UnsubscribeState>, Path(token): Path<St
     let Ok(claims) = state.key.verify(&token) else {
         return not_found();
     };
-    let (Ok(org), Ok(address)) = (OrgSlug::new(claims.org.clone()), Address::parse(&claims.address)) else {
+    let (Ok(org), Ok(address)) = (
+        OrgSlug::new(claims.org.clone()),
+        Address::parse(&claims.address),
+    ) else {
         return not_found();
     };
     let source = format!("campaign {}", claims.campaign);
-    if let Err(e) = suppression::opt_out(&state.store, &org, &address, "email link", &source).await {
+    if let Err(e) = suppression::opt_out(&state.store, &org, &address, "email link", &source).await
+    {
         tracing::error!(error = %e, "opt-out failed");
         return (StatusCode::SERVICE_UNAVAILABLE, "try again later").into_response();
     }
@@ -87,11 +97,13 @@ async fn unsubscribe(State(state): State<UnsubscribeState>, Path(token): Path<St
 
 async fn wait_for_in_flight(store: &Store, org: &OrgSlug, address: &Address) {
     for _ in 0..300 {
-        let busy: Result<Option<(String,)>, _> = sqlx::query_as("SELECT campaign FROM outbox WHERE org = $1 AND address = $2 AND state = 'sending'")
-            .bind(org.as_str())
-            .bind(address.as_str())
-            .fetch_optional(store.pool())
-            .await;
+        let busy: Result<Option<(String,)>, _> = sqlx::query_as(
+            "SELECT campaign FROM outbox WHERE org = $1 AND address = $2 AND state = 'sending'",
+        )
+        .bind(org.as_str())
+        .bind(address.as_str())
+        .fetch_optional(store.pool())
+        .await;
         if !matches!(busy, Ok(Some(_))) {
             return;
         }

@@ -20,10 +20,22 @@ struct SmtpSink {
 
 impl SmtpSink {
     fn start(dir: &Path) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("free port")
+            .local_addr()
+            .expect("addr")
+            .port();
         let maildir = dir.join("maildir");
         let child = Command::new("/usr/bin/python3")
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
             .arg(&maildir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -34,20 +46,33 @@ impl SmtpSink {
             assert!(Instant::now() < deadline, "aiosmtpd did not start");
             std::thread::sleep(Duration::from_millis(50));
         }
-        Self { child, url: format!("smtp://127.0.0.1:{port}"), maildir }
+        Self {
+            child,
+            url: format!("smtp://127.0.0.1:{port}"),
+            maildir,
+        }
     }
 
     /// Every message received: (recipient, raw text).
     fn messages(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
         for sub in ["new", "cur"] {
-            let Ok(entries) = std::fs::read_dir(self.maildir.join(sub)) else { continue };
+            let Ok(entries) = std::fs::read_dir(self.maildir.join(sub)) else {
+                continue;
+            };
             for e in entries.flatten() {
                 let text = std::fs::read_to_string(e.path()).expect("message");
                 let to = text
                     .lines()
                     .find_map(|l| l.strip_prefix("To: "))
-                    .map(|t| t.rsplit('<').next().unwrap_or(t).trim_end_matches('>').trim().to_owned())
+                    .map(|t| {
+                        t.rsplit('<')
+                            .next()
+                            .unwrap_or(t)
+                            .trim_end_matches('>')
+                            .trim()
+                            .to_owned()
+                    })
                     .unwrap_or_default();
                 out.push((to, text));
             }
@@ -64,11 +89,22 @@ impl Drop for SmtpSink {
 }
 
 fn campaign_file() -> String {
-    repo().join("plugins/demo/campaigns/novedades.toml").display().to_string()
+    repo()
+        .join("plugins/demo/campaigns/novedades.toml")
+        .display()
+        .to_string()
 }
 
 fn plan(c: &Custodia) -> Value {
-    serde_json::from_str(&c.ok(&["mail", "plan", "--org", "bufete-ruiz", "novedades-2026-12", "--json"])).expect("plan json")
+    serde_json::from_str(&c.ok(&[
+        "mail",
+        "plan",
+        "--org",
+        "bufete-ruiz",
+        "novedades-2026-12",
+        "--json",
+    ]))
+    .expect("plan json")
 }
 
 #[test]
@@ -77,7 +113,13 @@ fn messages_reach_exactly_the_kept_recipients_with_unsubscribe_headers() {
     let smtp = SmtpSink::start(c.dir.path());
     c.ok(&["mail", "create", "--org", "bufete-ruiz", &campaign_file()]);
     // An opt-out and a Robinson entry before planning.
-    c.ok(&["optout", "add", "--org", "bufete-ruiz", "Maria.Lopez@CORREO.example"]);
+    c.ok(&[
+        "optout",
+        "add",
+        "--org",
+        "bufete-ruiz",
+        "Maria.Lopez@CORREO.example",
+    ]);
     let plan = plan(&c);
     let kept: Vec<String> = plan["recipients"]
         .as_array()
@@ -87,10 +129,29 @@ fn messages_reach_exactly_the_kept_recipients_with_unsubscribe_headers() {
         .map(|r| r["address"].as_str().expect("address").to_owned())
         .collect();
     assert_eq!(plan["kept"].as_u64(), Some(kept.len() as u64));
-    assert!(plan["excluded"]["opted_out"].as_u64().unwrap_or(0) >= 2, "{}", plan["excluded"]);
+    assert!(
+        plan["excluded"]["opted_out"].as_u64().unwrap_or(0) >= 2,
+        "{}",
+        plan["excluded"]
+    );
     assert!(!kept.iter().any(|a| a.starts_with("maria.lopez@")));
 
-    let out = c.ok(&["mail", "send", "--org", "bufete-ruiz", "novedades-2026-12", "--smtp", &smtp.url, "--public-url", "https://custodia.example", "--rate", "1000", "--concurrency", "8", "--json"]);
+    let out = c.ok(&[
+        "mail",
+        "send",
+        "--org",
+        "bufete-ruiz",
+        "novedades-2026-12",
+        "--smtp",
+        &smtp.url,
+        "--public-url",
+        "https://custodia.example",
+        "--rate",
+        "1000",
+        "--concurrency",
+        "8",
+        "--json",
+    ]);
     let report: Value = serde_json::from_str(&out).expect("report");
     assert_eq!(report["sent"].as_u64(), Some(kept.len() as u64), "{out}");
 
@@ -101,20 +162,59 @@ fn messages_reach_exactly_the_kept_recipients_with_unsubscribe_headers() {
     expected.sort();
     assert_eq!(received, expected);
     for (_, text) in &messages {
-        assert!(text.contains("List-Unsubscribe: <https://custodia.example/u/"), "{text}");
-        assert!(text.contains("mailto:unsubscribe@bufete-ruiz.example"), "{text}");
-        assert!(text.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"), "{text}");
-        assert!(text.lines().any(|l| l.starts_with("Message-ID: <novedades-2026-12.")), "{text}");
+        assert!(
+            text.contains("List-Unsubscribe: <https://custodia.example/u/"),
+            "{text}"
+        );
+        assert!(
+            text.contains("mailto:unsubscribe@bufete-ruiz.example"),
+            "{text}"
+        );
+        assert!(
+            text.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"),
+            "{text}"
+        );
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("Message-ID: <novedades-2026-12.")),
+            "{text}"
+        );
     }
 
     // Sending again sends nothing: nobody gets a second copy.
-    let again: Value = serde_json::from_str(&c.ok(&["mail", "resume", "--org", "bufete-ruiz", "novedades-2026-12", "--smtp", &smtp.url, "--public-url", "https://custodia.example", "--json"])).expect("json");
+    let again: Value = serde_json::from_str(&c.ok(&[
+        "mail",
+        "resume",
+        "--org",
+        "bufete-ruiz",
+        "novedades-2026-12",
+        "--smtp",
+        &smtp.url,
+        "--public-url",
+        "https://custodia.example",
+        "--json",
+    ]))
+    .expect("json");
     assert_eq!(again["sent"].as_u64(), Some(0));
     assert_eq!(smtp.messages().len(), kept.len());
 
     // Every send is audited.
-    let sends: Value = serde_json::from_str(&c.ok(&["audit", "query", "--org", "bufete-ruiz", "--action", "send", "--json"])).expect("json");
-    let sent_events = sends.as_array().expect("events").iter().filter(|e| e["kind"] == "send").count();
+    let sends: Value = serde_json::from_str(&c.ok(&[
+        "audit",
+        "query",
+        "--org",
+        "bufete-ruiz",
+        "--action",
+        "send",
+        "--json",
+    ]))
+    .expect("json");
+    let sent_events = sends
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == "send")
+        .count();
     assert_eq!(sent_events, kept.len());
 }
 
@@ -124,7 +224,19 @@ fn an_unsubscribe_link_works_once_signed_and_forged_ones_change_nothing() {
     let smtp = SmtpSink::start(c.dir.path());
     c.ok(&["mail", "create", "--org", "bufete-ruiz", &campaign_file()]);
     let (mut server, addr) = crate::crash::start_server(&c);
-    c.ok(&["mail", "send", "--org", "bufete-ruiz", "novedades-2026-12", "--smtp", &smtp.url, "--public-url", &format!("http://{addr}"), "--rate", "1000"]);
+    c.ok(&[
+        "mail",
+        "send",
+        "--org",
+        "bufete-ruiz",
+        "novedades-2026-12",
+        "--smtp",
+        &smtp.url,
+        "--public-url",
+        &format!("http://{addr}"),
+        "--rate",
+        "1000",
+    ]);
     let (to, text) = smtp.messages().into_iter().next().expect("a message");
     let link = text
         .lines()
@@ -138,23 +250,37 @@ fn an_unsubscribe_link_works_once_signed_and_forged_ones_change_nothing() {
     let (status, body) = http(&addr, "GET", &path, None).expect("get");
     assert_eq!(status, 200);
     assert!(body.contains("<form method=\"post\">"));
-    assert!(!c.ok(&["optout", "export", "--org", "bufete-ruiz"]).contains(&to));
+    assert!(
+        !c.ok(&["optout", "export", "--org", "bufete-ruiz"])
+            .contains(&to)
+    );
 
     // A forged token (one hex digit changed) is a 404 and changes nothing.
     let mut forged = path.clone();
     let last = forged.pop().expect("char");
     forged.push(if last == '0' { '1' } else { '0' });
     assert_eq!(http(&addr, "POST", &forged, None).expect("post").0, 404);
-    assert!(!c.ok(&["optout", "export", "--org", "bufete-ruiz"]).contains(&to));
+    assert!(
+        !c.ok(&["optout", "export", "--org", "bufete-ruiz"])
+            .contains(&to)
+    );
 
     // The real one-click POST opts out at once.
     let (status, _) = http(&addr, "POST", &path, Some("List-Unsubscribe=One-Click")).expect("post");
     assert_eq!(status, 200);
     server.kill().expect("stop");
     let _ = server.wait();
-    assert!(c.ok(&["optout", "export", "--org", "bufete-ruiz"]).contains(&to));
+    assert!(
+        c.ok(&["optout", "export", "--org", "bufete-ruiz"])
+            .contains(&to)
+    );
     let events = c.ok(&["audit", "query", "--org", "bufete-ruiz", "--csv"]);
-    assert!(events.lines().any(|l| l.contains(",opt_out,") && l.contains(&to)), "{events}");
+    assert!(
+        events
+            .lines()
+            .any(|l| l.contains(",opt_out,") && l.contains(&to)),
+        "{events}"
+    );
 }
 
 #[test]
@@ -163,15 +289,40 @@ fn a_campaign_killed_mid_send_and_resumed_sends_nobody_two_copies() {
     let smtp = SmtpSink::start(c.dir.path());
     c.ok(&["mail", "create", "--org", "bufete-ruiz", &campaign_file()]);
     let kept = plan(&c)["kept"].as_u64().expect("kept") as usize;
-    let send_args = ["--db", &c.db, "mail", "send", "--org", "bufete-ruiz", "novedades-2026-12", "--smtp", &smtp.url, "--public-url", "https://custodia.example", "--rate", "200", "--concurrency", "4"];
+    let send_args = [
+        "--db",
+        &c.db,
+        "mail",
+        "send",
+        "--org",
+        "bufete-ruiz",
+        "novedades-2026-12",
+        "--smtp",
+        &smtp.url,
+        "--public-url",
+        "https://custodia.example",
+        "--rate",
+        "200",
+        "--concurrency",
+        "4",
+    ];
     for round in 0..6 {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_custodia")).args(send_args).current_dir(c.dir.path()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("send");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_custodia"))
+            .args(send_args)
+            .current_dir(c.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("send");
         if round < 5 {
             std::thread::sleep(Duration::from_millis(150 + 60 * round));
             child.kill().expect("SIGKILL");
             let _ = child.wait();
         } else {
-            assert!(child.wait().expect("finish").success(), "the final resume must finish");
+            assert!(
+                child.wait().expect("finish").success(),
+                "the final resume must finish"
+            );
         }
     }
     let received = smtp.messages();
@@ -183,12 +334,290 @@ fn a_campaign_killed_mid_send_and_resumed_sends_nobody_two_copies() {
     assert!(twice.is_empty(), "second copies: {twice:?}");
 
     // Every kept recipient is accounted for: sent, or reported uncertain.
-    let status: Value = serde_json::from_str(&c.ok(&["mail", "status", "--org", "bufete-ruiz", "novedades-2026-12", "--json"])).expect("json");
+    let status: Value = serde_json::from_str(&c.ok(&[
+        "mail",
+        "status",
+        "--org",
+        "bufete-ruiz",
+        "novedades-2026-12",
+        "--json",
+    ]))
+    .expect("json");
     let count = |state: &str| status["states"][state].as_u64().unwrap_or(0) as usize;
     assert_eq!(count("pending") + count("sending"), 0, "{status}");
-    assert_eq!(count("sent") + count("uncertain") + count("failed"), kept, "{status}");
+    assert_eq!(
+        count("sent") + count("uncertain") + count("failed"),
+        kept,
+        "{status}"
+    );
     assert_eq!(count("failed"), 0, "{status}");
     // What arrived is what was sent, plus at most the uncertain ones.
-    assert!(received.len() >= count("sent") && received.len() <= count("sent") + count("uncertain"), "received {} {status}", received.len());
+    assert!(
+        received.len() >= count("sent") && received.len() <= count("sent") + count("uncertain"),
+        "received {} {status}",
+        received.len()
+    );
     assert!(count("sent") > 0);
+}
+
+#[test]
+fn an_opt_out_posted_during_a_5000_recipient_campaign_stops_every_later_message() {
+    let c = Custodia::demo(Backend::Sqlite);
+    let smtp = SmtpSink::start(c.dir.path());
+    // 5,000 consenting customers of the shop; the last one will opt out.
+    let mut csv = String::from("id,name,email,consent_source,consent_date\n");
+    for i in 0..5000 {
+        csv.push_str(&format!(
+            "T-{:05},Cliente {i},cliente{i}@tienda.example,checkout,2026-01-01\n",
+            20000 + i
+        ));
+    }
+    let csv_path = c.path("clientes.csv");
+    std::fs::write(&csv_path, csv).expect("csv");
+    c.ok(&[
+        "import",
+        "--org",
+        "tienda-verde",
+        "--customers",
+        csv_path.to_str().expect("path"),
+    ]);
+    let victim = "cliente4999@tienda.example";
+
+    // A one-recipient campaign gives us the victim's real unsubscribe link.
+    std::fs::write(
+        c.path("one.csv"),
+        format!("email,name\n{victim},Cliente 4999\n"),
+    )
+    .expect("csv");
+    let campaign = |id: &str, audience: &str| {
+        format!(
+            "id = \"{id}\"\nname = \"{id}\"\nsender = \"alvaro\"\nfrom = \"Tienda Verde <ofertas@tiendaverde.example>\"\nsubject = \"Ofertas\"\ntext = \"Hola {{{{ name }}}}\"\nlegal_basis = \"consent\"\naudience = \"{audience}\"\n"
+        )
+    };
+    std::fs::write(c.path("one.toml"), campaign("one", "one.csv")).expect("toml");
+    std::fs::write(c.path("big.toml"), campaign("big", "customers")).expect("toml");
+    c.ok(&[
+        "mail",
+        "create",
+        "--org",
+        "tienda-verde",
+        c.path("one.toml").to_str().expect("path"),
+    ]);
+    c.ok(&[
+        "mail",
+        "create",
+        "--org",
+        "tienda-verde",
+        c.path("big.toml").to_str().expect("path"),
+    ]);
+    let (mut server, addr) = crate::crash::start_server(&c);
+    let public = format!("http://{addr}");
+    c.ok(&[
+        "mail",
+        "send",
+        "--org",
+        "tienda-verde",
+        "one",
+        "--smtp",
+        &smtp.url,
+        "--public-url",
+        &public,
+    ]);
+    let (_, first) = smtp
+        .messages()
+        .into_iter()
+        .next()
+        .expect("the victim's message");
+    let link = first
+        .lines()
+        .find_map(|l| l.strip_prefix("List-Unsubscribe: <"))
+        .and_then(|l| l.split('>').next())
+        .expect("link")
+        .to_owned();
+    let path = link.split_once(&addr).expect("our server").1.to_owned();
+
+    let mut sender = Command::new(env!("CARGO_BIN_EXE_custodia"))
+        .args([
+            "--db",
+            &c.db,
+            "mail",
+            "send",
+            "--org",
+            "tienda-verde",
+            "big",
+            "--smtp",
+            &smtp.url,
+            "--public-url",
+            &public,
+            "--rate",
+            "2000",
+            "--concurrency",
+            "8",
+        ])
+        .current_dir(c.dir.path())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("send big");
+    // Wait until the campaign is well under way, then opt out.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while smtp.messages().len() < 1000 {
+        assert!(Instant::now() < deadline, "the campaign did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (status, _) =
+        http(&addr, "POST", &path, Some("List-Unsubscribe=One-Click")).expect("unsubscribe");
+    assert_eq!(status, 200);
+    let victim_copies = |msgs: &[(String, String)]| {
+        msgs.iter()
+            .filter(|(to, text)| to == victim && text.contains("Ofertas"))
+            .count()
+    };
+    let at_answer = victim_copies(&smtp.messages());
+    assert!(sender.wait().expect("sender").success());
+    server.kill().expect("stop");
+    let _ = server.wait();
+
+    let all = smtp.messages();
+    assert_eq!(
+        victim_copies(&all),
+        at_answer,
+        "a message reached the address after the opt-out was answered"
+    );
+    let status: Value =
+        serde_json::from_str(&c.ok(&["mail", "status", "--org", "tienda-verde", "big", "--json"]))
+            .expect("json");
+    let sent = status["states"]["sent"].as_u64().unwrap_or(0) as usize;
+    assert!(sent >= 5000, "{status}");
+    // Everyone else got exactly one copy of `big`.
+    let big: Vec<_> = all
+        .iter()
+        .filter(|(_, text)| text.contains("Message-ID: <big."))
+        .collect();
+    assert_eq!(big.len(), sent);
+}
+
+#[test]
+fn robinson_entries_exclude_everyone_without_consent_to_this_sender() {
+    let c = Custodia::demo(Backend::Sqlite);
+    c.ok(&["mail", "create", "--org", "bufete-ruiz", &campaign_file()]);
+    let before = plan(&c);
+    // One existing customer without consent, one consenting customer.
+    let recipients = before["recipients"].as_array().expect("recipients");
+    let pick = |consent: bool| -> String {
+        recipients
+            .iter()
+            .filter(|r| r["excluded"].is_null())
+            .map(|r| r["address"].as_str().expect("address").to_owned())
+            .find(|a| (a == "maria.lopez@correo.example") == consent)
+            .expect("a kept recipient")
+    };
+    let consenting = pick(true);
+    let existing_only = {
+        let export = c.ok(&["export", "--org", "bufete-ruiz"]);
+        // A generated customer with no consent block and not opted out.
+        let kept: Vec<String> = recipients
+            .iter()
+            .filter(|r| r["excluded"].is_null())
+            .map(|r| r["address"].as_str().expect("a").to_owned())
+            .collect();
+        kept.into_iter()
+            .find(|a| {
+                let at = export.find(&format!("email = \"{a}\"")).expect("in export");
+                let block = &export[at..export[at..]
+                    .find("[[customers]]")
+                    .map_or(export.len(), |e| at + e)];
+                !block.contains("[customers.communications.consent]")
+            })
+            .expect("an existing customer without consent")
+    };
+    let hash = |a: &str| {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(format!("02{a}").as_bytes()))
+    };
+    std::fs::write(
+        c.path("robinson.txt"),
+        format!(
+            "# official format\n{}\n{}\n",
+            hash(&existing_only),
+            hash(&consenting)
+        ),
+    )
+    .expect("write");
+    c.ok(&["robinson", c.path("robinson.txt").to_str().expect("path")]);
+    let after = plan(&c);
+    let verdict = |p: &Value, a: &str| -> Value {
+        p["recipients"]
+            .as_array()
+            .expect("r")
+            .iter()
+            .find(|r| r["address"] == a)
+            .expect("listed")["excluded"]
+            .clone()
+    };
+    assert_eq!(
+        verdict(&after, &existing_only),
+        "robinson",
+        "existing customers are checked too (LOPDGDD art. 23.4)"
+    );
+    assert!(
+        verdict(&after, &consenting).is_null(),
+        "consent to this sender exempts from the Robinson list"
+    );
+    assert_eq!(
+        after["kept"].as_u64().expect("kept") + 1,
+        before["kept"].as_u64().expect("kept")
+    );
+
+    // A malformed Robinson file is refused whole.
+    std::fs::write(
+        c.path("bad.txt"),
+        format!("{}\nnot an address\n", hash("x@y.example")),
+    )
+    .expect("write");
+    let err = c.fails(&["robinson", c.path("bad.txt").to_str().expect("path")]);
+    assert!(err.contains("bad.txt: line 2"), "{err}");
+}
+
+#[test]
+fn bad_campaign_input_is_refused_and_nothing_is_sent() {
+    let c = Custodia::demo(Backend::Sqlite);
+    let base = std::fs::read_to_string(campaign_file()).expect("campaign");
+    std::fs::write(
+        c.path("broken.toml"),
+        base.replace("{{ name }}:", "{{ name "),
+    )
+    .expect("write");
+    let err = c.fails(&[
+        "mail",
+        "create",
+        "--org",
+        "bufete-ruiz",
+        c.path("broken.toml").to_str().expect("path"),
+    ]);
+    assert!(err.contains("template `"), "{err}");
+    let err = c.fails(&["mail", "plan", "--org", "bufete-ruiz", "no-such-campaign"]);
+    assert!(
+        err.contains("campaign `no-such-campaign` not found"),
+        "{err}"
+    );
+    std::fs::write(
+        c.path("list.csv"),
+        "email,name\nok@x.example,Ok\n\"broken,row\n",
+    )
+    .expect("write");
+    std::fs::write(
+        c.path("list.toml"),
+        base.replace("audience = \"customers\"", "audience = \"list.csv\""),
+    )
+    .expect("write");
+    let err = c.fails(&[
+        "mail",
+        "create",
+        "--org",
+        "bufete-ruiz",
+        c.path("list.toml").to_str().expect("path"),
+    ]);
+    assert!(err.contains("list.csv"), "{err}");
+    let err = c.fails(&["mail", "plan", "--org", "bufete-ruiz", "novedades-2026-12"]);
+    assert!(err.contains("not found"), "nothing was half-created: {err}");
 }
