@@ -93,6 +93,9 @@ pub enum Command {
     Optout(crate::mail::OptOutCommand),
     /// Import the Robinson list (hashes or addresses, one per line)
     Robinson { file: PathBuf },
+    /// Documents: audit summary, breach scope (HTML, es/en)
+    #[command(subcommand)]
+    Report(crate::report::ReportCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -158,6 +161,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Mail(command) => crate::mail::mail(g, command).await?,
         Command::Optout(command) => crate::mail::optout(g, command).await?,
         Command::Robinson { file } => crate::mail::robinson_import(g, file).await?,
+        Command::Report(command) => crate::report::run(g, command).await?,
         Command::Audit(command) => {
             if !crate::audit::run(g, command).await? {
                 return Ok(ExitCode::from(2));

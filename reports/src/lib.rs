@@ -1,1 +1,37 @@
-//! wip
+//! Custodia's documents: the audit summary of a period and the
+//! breach-scope report, as self-contained HTML (inline CSS and SVG, no
+//! external assets), in Spanish (default) and English. Every string comes
+//! from a catalogue in which a missing key does not compile.
+//!
+//! ```no_run
+//! # async fn demo(store: &custodia_engine::Store, org: &custodia_engine::OrgSlug, q: &custodia_engine::audit::BreachQuery) -> Result<(), Box<dyn std::error::Error>> {
+//! let scope = store.breach_scope(org, q).await?;
+//! let organisation = store.org(org).await?.organisation().clone();
+//! let html = custodia_reports::breach_html(&organisation, &scope, custodia_reports::Lang::Es)?;
+//! std::fs::write("brecha.html", html)?;
+//! # Ok(()) }
+//! ```
+
+mod breach;
+mod i18n;
+mod summary;
+
+pub use breach::breach_html;
+pub use i18n::{Catalogue, EN, ES, Lang};
+pub use summary::summary_html;
+
+/// The stylesheet every document inlines.
+const CSS: &str = include_str!("../templates/base.css");
+
+/// What can go wrong rendering a document.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("unknown language `{0}`: expected es or en")]
+    UnknownLanguage(String),
+    #[error("template error: {0}")]
+    Template(#[from] askama::Error),
+}
+
+/// Shorthand used across the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

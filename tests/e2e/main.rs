@@ -5,6 +5,7 @@ mod crash;
 mod decisions;
 mod foundation;
 mod mail;
+mod reports;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,85 @@
+//! The breach-scope report: who was touched, how, and whether data left.
+
+use askama::Template;
+use chrono::Utc;
+use custodia_engine::Organisation;
+use custodia_engine::audit::BreachScope;
+
+use crate::i18n::{Catalogue, Lang};
+use crate::{CSS, Result};
+
+struct Row {
+    customer: String,
+    accesses: String,
+    first: String,
+    last: String,
+    actions: String,
+    areas: String,
+    documents: String,
+    exfiltrated: bool,
+    data_left: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "breach.html")]
+struct BreachPage {
+    t: &'static Catalogue,
+    css: &'static str,
+    org_name: String,
+    org_slug: String,
+    window: String,
+    filters: Vec<(&'static str, String)>,
+    touched: String,
+    allowed: String,
+    denied: String,
+    exfiltrated: String,
+    generated: String,
+    rows: Vec<Row>,
+}
+
+fn join(items: &std::collections::BTreeSet<String>) -> String {
+    items.iter().cloned().collect::<Vec<_>>().join(", ")
+}
+
+/// Renders a breach scope as one self-contained HTML document.
+pub fn breach_html(org: &Organisation, scope: &BreachScope, lang: Lang) -> Result<String> {
+    let t = lang.catalogue();
+    let filters = [
+        (t.worker, &scope.worker),
+        (t.customer, &scope.customer),
+        (t.address, &scope.address),
+    ]
+    .into_iter()
+    .filter_map(|(label, value)| value.clone().map(|v| (label, v)))
+    .collect();
+    let count = |n: usize| lang.number(i64::try_from(n).unwrap_or(i64::MAX));
+    let page = BreachPage {
+        t,
+        css: CSS,
+        org_name: org.name.clone(),
+        org_slug: org.slug.to_string(),
+        window: format!("{} – {}", lang.time(scope.from), lang.time(scope.to)),
+        filters,
+        touched: count(scope.customers.len()),
+        allowed: lang.number(scope.allowed_accesses),
+        denied: lang.number(scope.denied_attempts),
+        exfiltrated: count(scope.customers.iter().filter(|c| c.exfiltrated).count()),
+        generated: lang.time(Utc::now()),
+        rows: scope
+            .customers
+            .iter()
+            .map(|c| Row {
+                customer: c.customer.clone(),
+                accesses: lang.number(c.accesses),
+                first: lang.time(c.first_access),
+                last: lang.time(c.last_access),
+                actions: join(&c.actions),
+                areas: join(&c.areas),
+                documents: join(&c.documents),
+                exfiltrated: c.exfiltrated,
+                data_left: if c.exfiltrated { t.yes } else { t.no },
+            })
+            .collect(),
+    };
+    Ok(page.render()?)
+}

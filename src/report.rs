@@ -1,0 +1,104 @@
+//! `custodia report ...`: documents from live data.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Subcommand;
+use custodia_engine::audit::{AuditQuery, BreachQuery};
+use custodia_engine::{OrgSlug, Store};
+use custodia_reports::Lang;
+
+use crate::audit::parse_time;
+use crate::cli::Global;
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Accesses per worker, customer and action, denials, exports, unusual activity
+    Audit {
+        #[arg(long)]
+        org: OrgSlug,
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        /// es (default) or en
+        #[arg(long, default_value = "es")]
+        lang: Lang,
+        #[arg(long, short)]
+        output: PathBuf,
+    },
+    /// The customers a breach window touched, ready to attach to a notification
+    Breach {
+        #[arg(long)]
+        org: OrgSlug,
+        #[arg(long)]
+        worker: Option<String>,
+        #[arg(long)]
+        customer: Option<String>,
+        #[arg(long)]
+        address: Option<String>,
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        #[arg(long, default_value = "es")]
+        lang: Lang,
+        #[arg(long, short)]
+        output: PathBuf,
+    },
+}
+
+pub async fn run(g: &Global, command: ReportCommand) -> anyhow::Result<()> {
+    let store = Store::init(&g.db).await?;
+    let (html, output) = match command {
+        ReportCommand::Audit {
+            org,
+            from,
+            to,
+            lang,
+            output,
+        } => {
+            let (from, to) = (parse_time(&from)?, parse_time(&to)?);
+            let organisation = store.org(&org).await?.organisation().clone();
+            let q = AuditQuery {
+                from: Some(from),
+                to: Some(to),
+                ..AuditQuery::default()
+            };
+            let events = store.query_audit(&org, &q).await?;
+            (
+                custodia_reports::summary_html(&organisation, &events, from, to, lang)?,
+                output,
+            )
+        }
+        ReportCommand::Breach {
+            org,
+            worker,
+            customer,
+            address,
+            from,
+            to,
+            lang,
+            output,
+        } => {
+            let q = BreachQuery {
+                worker,
+                customer,
+                address,
+                from: parse_time(&from)?,
+                to: parse_time(&to)?,
+            };
+            let organisation = store.org(&org).await?.organisation().clone();
+            let scope = store.breach_scope(&org, &q).await?;
+            (
+                custodia_reports::breach_html(&organisation, &scope, lang)?,
+                output,
+            )
+        }
+    };
+    std::fs::write(&output, html)
+        .with_context(|| format!("cannot write `{}`", output.display()))?;
+    store.close().await;
+    println!("written {}", output.display());
+    Ok(())
+}
