@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use custodia_engine::audit::{AuditConfig, AuditLog, Signer, default_key_path};
+use custodia_engine::audit::{
+    AuditConfig, AuditEvent, AuditLog, EventKind, Signer, default_key_path,
+};
 use custodia_engine::rules::Rules;
 use custodia_engine::{AccessControl, OrgSlug, Store, WorkerLogin};
 
@@ -84,4 +86,23 @@ pub async fn org_of(
         1 => Ok(found.remove(0)),
         _ => anyhow::bail!("worker `{worker}` exists in several organisations: pass --org"),
     }
+}
+
+/// Records one event and waits for it to be durable (for commands that do
+/// not otherwise run the audit writer).
+pub async fn audit_once(
+    g: &Global,
+    store: &Store,
+    org: &OrgSlug,
+    kind: EventKind,
+    detail: String,
+) -> anyhow::Result<()> {
+    let signer = Arc::new(Signer::load_or_create(&key_path(g))?);
+    let log = AuditLog::spawn(store.clone(), Some(signer), AuditConfig::default());
+    let mut event = AuditEvent::new(kind, chrono::Utc::now());
+    event.channel = Some("cli".into());
+    event.detail = Some(detail);
+    log.append(org, event).await?;
+    log.shutdown().await?;
+    Ok(())
 }

@@ -42,6 +42,14 @@ pub enum AuditCommand {
     },
     /// Print the public key that verifies checkpoints
     PublicKey,
+    /// Remove events older than the retention period (at least 730 days),
+    /// up to a signed checkpoint that keeps the rest verifiable
+    Prune {
+        #[arg(long)]
+        org: OrgSlug,
+        #[arg(long, default_value_t = 730)]
+        keep_days: i64,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -127,6 +135,16 @@ pub async fn run(g: &Global, command: AuditCommand) -> anyhow::Result<bool> {
                     .with_context(|| format!("cannot write `{}`", path.display()))?,
                 None => print_raw(&text)?,
             }
+            true
+        }
+        AuditCommand::Prune { org, keep_days } => {
+            let report = store.prune_audit(&org, keep_days, Utc::now()).await?;
+            emit(g.json, &report, |r| {
+                println!(
+                    "{}: removed {} events; the chain now starts after signed checkpoint {}",
+                    r.org, r.removed, r.anchor_seq
+                );
+            })?;
             true
         }
         AuditCommand::PublicKey => {

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
+use custodia_engine::audit::EventKind;
 use custodia_engine::exchange::{self, OrgFile};
 use custodia_engine::{OrgSlug, Store};
 
@@ -176,6 +177,21 @@ async fn import(g: &Global, args: ImportArgs) -> anyhow::Result<()> {
     let Some(org) = args.org.filter(|_| args.customers || args.workers) else {
         let file = OrgFile::read(&args.file)?;
         let summary = store.import(&file, args.replace).await?;
+        let detail = format!(
+            "{} (replace: {}): {} workers, {} customers",
+            args.file.display(),
+            args.replace,
+            summary.workers,
+            summary.customers
+        );
+        crate::app::audit_once(
+            g,
+            &store,
+            &file.organisation.slug,
+            EventKind::Import,
+            detail,
+        )
+        .await?;
         return emit(g.json, &summary, |s| {
             println!(
                 "imported `{}`: {} workers, {} customers, {} documents, {} register entries",
@@ -206,6 +222,8 @@ async fn import(g: &Global, args: ImportArgs) -> anyhow::Result<()> {
     } else {
         "workers"
     };
+    let detail = format!("{}: {count} {what}", args.file.display());
+    crate::app::audit_once(g, &store, &org, EventKind::Import, detail).await?;
     emit(
         g.json,
         &serde_json::json!({ "organisation": org, what: count }),

@@ -8,6 +8,7 @@
 use std::path::Path;
 
 use anyhow::Context;
+use custodia_engine::audit::EventKind;
 use custodia_engine::exchange::OrgFile;
 use custodia_engine::{
     Area, Communications, Consent, Customer, CustomerId, Error, OptOut, PrivacyLevel, Store,
@@ -70,6 +71,18 @@ pub async fn run(g: &Global, force: bool) -> anyhow::Result<()> {
                 file.organisation.slug
             )
         })?;
+        let detail = format!(
+            "demo data: {} workers, {} customers",
+            summary.workers, summary.customers
+        );
+        crate::app::audit_once(
+            g,
+            &store,
+            &file.organisation.slug,
+            EventKind::Import,
+            detail,
+        )
+        .await?;
         summaries.push(summary);
     }
     emit(g.json, &summaries, |summaries| {

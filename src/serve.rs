@@ -113,6 +113,8 @@ pub async fn run(
     let service = router(app.access.clone())
         .merge(unsubscribe)
         .into_make_service_with_connect_info::<SocketAddr>();
+    #[cfg(unix)]
+    tokio::spawn(reload_on_sighup(app.access.clone()));
     axum::serve(listener, service)
         .with_graceful_shutdown(shutdown())
         .await?;
@@ -135,4 +137,49 @@ async fn shutdown() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { () = ctrl_c => {}, () = term => {} }
+}
+
+/// `kill -HUP`: reload the rule packs. A pack that fails to compile or to
+/// pass its tests leaves the packs in force untouched. Every attempt is
+/// audited in every organisation's chain.
+#[cfg(unix)]
+async fn reload_on_sighup(access: AccessControl) {
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        return;
+    };
+    while hup.recv().await.is_some() {
+        let (detail, decision) = match access.rules().reload() {
+            Ok(set) => {
+                let packs: Vec<String> = set
+                    .packs()
+                    .iter()
+                    .map(|p| format!("{} {}", p.name(), p.manifest.version))
+                    .collect();
+                (
+                    format!("reloaded: {}", packs.join(", ")),
+                    custodia_engine::rules::Effect::Allow,
+                )
+            }
+            Err(e) => (
+                format!("refused, previous packs kept: {e}"),
+                custodia_engine::rules::Effect::Deny,
+            ),
+        };
+        tracing::warn!(%detail, "rule packs reload");
+        let Ok(orgs) = access.store().organisations().await else {
+            continue;
+        };
+        for org in orgs {
+            let mut event = custodia_engine::audit::AuditEvent::new(
+                custodia_engine::audit::EventKind::RulesReload,
+                Utc::now(),
+            );
+            event.decision = Some(decision);
+            event.channel = Some("signal".into());
+            event.detail = Some(detail.clone());
+            if let Err(e) = access.audit().append(&org.slug, event).await {
+                tracing::error!(error = %e, "reload not audited");
+            }
+        }
+    }
 }

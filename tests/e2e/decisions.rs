@@ -242,7 +242,21 @@ fn seed_scenarios_are_decided_as_the_guides_describe() {
         .iter()
         .filter(|s| s.2.starts_with("customer:C") || s.2.starts_with("document:D-100"))
         .count();
-    assert_eq!(events.as_array().expect("events").len(), legal);
+    let decisions = events
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == "decision" || e["kind"] == "export")
+        .count();
+    assert_eq!(decisions, legal);
+    assert!(
+        events
+            .as_array()
+            .expect("events")
+            .iter()
+            .any(|e| e["kind"] == "import"),
+        "the demo import is audited"
+    );
     let verify = c.ok(&["audit", "verify"]);
     assert!(verify.lines().all(|l| l.starts_with("ok ")), "{verify}");
 }
@@ -353,4 +367,34 @@ fn rules_check_and_test_report_like_a_test_runner() {
         .and_then(|n| n.parse().ok())
         .expect("count");
     assert!(passed >= 90, "{out}");
+}
+
+#[test]
+fn sighup_reloads_the_rule_packs_and_the_reload_is_audited() {
+    let c = Custodia::demo(Backend::Sqlite);
+    let (mut server, addr) = crate::crash::start_server(&c);
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &server.id().to_string()])
+        .status()
+        .expect("kill -HUP");
+    assert!(hup.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let events = c.ok(&["audit", "query", "--org", "clinica-norte", "--csv"]);
+        if events.lines().any(|l| l.contains(",rules_reload,")) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no reload event: {events}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(
+        crate::http(&addr, "GET", "/healthz", None).map(|r| r.0),
+        Some(200),
+        "still serving"
+    );
+    server.kill().expect("stop");
+    let _ = server.wait();
 }

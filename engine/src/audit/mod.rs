@@ -6,11 +6,13 @@
 mod checkpoint;
 mod event;
 mod query;
+mod retention;
 mod verify;
 mod writer;
 
 pub use checkpoint::{Checkpoint, Signer, default_key_path, parse_public_key};
 pub use event::{AuditEvent, ChainedEvent, EventKind, GENESIS, chain_hash};
 pub use query::{AuditQuery, BreachQuery, BreachScope, TouchedCustomer};
+pub use retention::{MIN_RETENTION_DAYS, PruneReport};
 pub use verify::{Break, BreakKind, VerifyReport};
 pub use writer::{AuditConfig, AuditLog, Receipt};

@@ -242,6 +242,23 @@ on_both_backends! {
         assert_eq!(exported, vec!["C-1002".to_string(), "C-1006".to_string()]);
     }
 
+    async fn pruning_keeps_the_chain_verifiable_from_a_signed_checkpoint(store) {
+        let (signer, _dir) = chain(&store).await;
+        // Events are dated 2026-11-01 09:00 plus i minutes; pretend it is
+        // two years and 25 minutes later, so events 1..25 are out of retention.
+        let now = Utc.with_ymd_and_hms(2028, 10, 31, 9, 25, 30).single().expect("time");
+        assert!(store.prune_audit(&org(), 365, now).await.is_err(), "less than two years is refused");
+        let report = store.prune_audit(&org(), 730, now).await.expect("prune");
+        assert_eq!(report.anchor_seq, 20, "the newest checkpoint (every 10) before event 25");
+        assert_eq!(report.removed, 20);
+        let verified = store.verify_audit(&org(), Some(&signer.verifying_key()), None, |_| {}).await.expect("verify");
+        assert!(verified.ok(), "{verified:?}");
+        assert_eq!(verified.events, EVENTS - 20);
+        // Tampering after pruning is still found.
+        exec(&raw(&store).await, "UPDATE audit_events SET worker = 'x' WHERE org = 'bufete-ruiz' AND seq = 21").await;
+        assert_eq!(verify(&store, &signer).await, Some((BreakKind::Edited, 21)));
+    }
+
     async fn concurrent_appends_form_one_gapless_chain(store) {
         store.import(&demo_file("bufete-ruiz.toml"), false).await.expect("import");
         let log = AuditLog::spawn(store.clone(), None, AuditConfig::default());
