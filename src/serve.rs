@@ -5,11 +5,14 @@ use std::net::SocketAddr;
 use anyhow::Context;
 use axum::Router;
 use axum::extract::{ConnectInfo, Json, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::Utc;
+use custodia_engine::audit::{AuditEvent, EventKind};
+use custodia_engine::rules::Effect;
 use custodia_engine::rules::{Action, Context as RequestContext, Request, ResourceRef};
+use custodia_engine::session::LoginOutcome;
 use custodia_engine::{AccessControl, Error, OrgSlug, WorkerLogin};
 use serde::Deserialize;
 
@@ -19,6 +22,7 @@ use crate::app::{App, org_of};
 pub fn router(access: AccessControl) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/v1/login", post(login))
         .route("/v1/decisions", post(decisions))
         .with_state(access)
 }
@@ -31,6 +35,99 @@ async fn healthz(State(access): State<AccessControl>) -> (StatusCode, &'static s
             (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n")
         }
     }
+}
+
+/// The body of `POST /v1/login`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginRequest {
+    #[serde(default)]
+    org: Option<OrgSlug>,
+    login: WorkerLogin,
+    password: String,
+}
+
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("login", &self.login)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Opens a session; every attempt, good or bad, is audited.
+async fn login(
+    State(access): State<AccessControl>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Result<Json<LoginRequest>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(body) = match body {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    let refused = || error(StatusCode::UNAUTHORIZED, "wrong login or password");
+    let Ok(org) = org_of(access.store(), body.org.clone(), &body.login).await else {
+        return refused();
+    };
+    let Ok(scope) = access.store().org(&org).await else {
+        return refused();
+    };
+    let outcome = match scope.login(&body.login, &body.password, Utc::now()).await {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::error!(error = %e, "login failed");
+            return error(StatusCode::SERVICE_UNAVAILABLE, "login unavailable");
+        }
+    };
+    let ok = matches!(outcome, LoginOutcome::LoggedIn { .. });
+    let mut event = AuditEvent::new(
+        if ok {
+            EventKind::Login
+        } else {
+            EventKind::LoginFailed
+        },
+        Utc::now(),
+    );
+    event.worker = Some(body.login.to_string());
+    event.address = Some(peer.ip().to_string());
+    event.channel = Some("api".into());
+    event.decision = Some(if ok { Effect::Allow } else { Effect::Deny });
+    if let LoginOutcome::RateLimited { .. } = outcome {
+        event.detail = Some("rate limited".into());
+    }
+    // Fail closed: a login that cannot be audited does not happen.
+    if let Err(e) = access.audit().append(&org, event).await {
+        tracing::error!(error = %e, "login not audited");
+        return error(StatusCode::SERVICE_UNAVAILABLE, "login unavailable");
+    }
+    match outcome {
+        LoginOutcome::LoggedIn { token, expires_at } => {
+            Json(serde_json::json!({ "token": token, "expires_at": expires_at })).into_response()
+        }
+        LoginOutcome::Refused => refused(),
+        LoginOutcome::RateLimited { retry_after } => error(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("too many failed logins: retry after {retry_after}"),
+        ),
+    }
+}
+
+/// The worker behind the request's bearer token.
+async fn authenticated(
+    access: &AccessControl,
+    headers: &HeaderMap,
+) -> Option<(OrgSlug, WorkerLogin)> {
+    let token = headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")?;
+    access
+        .store()
+        .session(token.trim(), Utc::now())
+        .await
+        .ok()
+        .flatten()
 }
 
 /// The body of `POST /v1/decisions`.
@@ -56,19 +153,30 @@ fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
         .into_response()
 }
 
+/// Decides a request of the logged-in worker (deny by default: no session,
+/// no answer; a worker asks only about their own access).
 async fn decisions(
     State(access): State<AccessControl>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     body: Result<Json<DecisionRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
+    let Some((org, worker)) = authenticated(&access, &headers).await else {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "log in first: POST /v1/login, then send Authorization: Bearer TOKEN",
+        );
+    };
     let Json(body) = match body {
         Ok(b) => b,
         Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
     };
-    let org = match org_of(access.store(), body.org.clone(), &body.worker).await {
-        Ok(org) => org,
-        Err(e) => return error(StatusCode::NOT_FOUND, e),
-    };
+    if body.worker != worker || body.org.as_ref().is_some_and(|o| o != &org) {
+        return error(
+            StatusCode::FORBIDDEN,
+            format!("this session belongs to `{worker}`"),
+        );
+    }
     let mut context = RequestContext::new(Utc::now(), body.channel.unwrap_or_else(|| "api".into()));
     context.purpose = body.purpose;
     context.address = Some(peer.ip().to_string());

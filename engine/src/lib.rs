@@ -20,6 +20,7 @@ pub mod domain;
 mod error;
 pub mod exchange;
 pub mod rules;
+pub mod session;
 pub mod store;
 #[doc(hidden)]
 pub mod testkit;

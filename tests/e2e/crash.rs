@@ -32,6 +32,15 @@ pub fn start_server(c: &Custodia) -> (Child, String) {
     (child, addr)
 }
 
+/// Logs in through the API and returns the session token.
+pub fn login(addr: &str, worker: &str, password: &str) -> String {
+    let body = format!(r#"{{"login":"{worker}","password":"{password}"}}"#);
+    let (status, text) = http(addr, "POST", "/v1/login", Some(&body)).expect("login");
+    assert_eq!(status, 200, "{text}");
+    let v: Value = serde_json::from_str(&text).expect("json");
+    v["token"].as_str().expect("token").to_owned()
+}
+
 fn jitter(max_ms: u64) -> u64 {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -45,10 +54,11 @@ fn sigkill_under_load_loses_no_acknowledged_export() {
     let acked: Arc<Mutex<Vec<(i64, String)>>> = Arc::default();
     for round in 0..8 {
         let (mut server, addr) = start_server(&c);
+        let token = login(&addr, "elena", "demo-elena");
         let stop = Arc::new(AtomicBool::new(false));
         let clients: Vec<_> = (0..6)
             .map(|t| {
-                let (addr, stop, acked) = (addr.clone(), stop.clone(), acked.clone());
+                let (addr, stop, acked, token) = (addr.clone(), stop.clone(), acked.clone(), token.clone());
                 std::thread::spawn(move || {
                     for i in 0.. {
                         if stop.load(Ordering::Relaxed) {
@@ -56,7 +66,7 @@ fn sigkill_under_load_loses_no_acknowledged_export() {
                         }
                         let purpose = format!("r{round}-t{t}-{i}");
                         let body = format!(r#"{{"worker":"elena","action":"export","resource":"document:D-1001-1","purpose":"{purpose}"}}"#);
-                        match http(&addr, "POST", "/v1/decisions", Some(&body)) {
+                        match crate::http_auth(&addr, "POST", "/v1/decisions", Some(&body), Some(&token)) {
                             Some((200, text)) => {
                                 let v: Value = serde_json::from_str(&text).expect("json answer");
                                 assert_eq!(v["decision"], "allow", "{text}");

@@ -398,3 +398,83 @@ fn sighup_reloads_the_rule_packs_and_the_reload_is_audited() {
     server.kill().expect("stop");
     let _ = server.wait();
 }
+
+#[test]
+fn the_api_answers_only_logged_in_workers_about_themselves_and_audits_logins() {
+    use crate::{http, http_auth};
+    let c = Custodia::demo(Backend::Sqlite);
+    let (mut server, addr) = crate::crash::start_server(&c);
+    let ask = r#"{"worker":"luis","action":"view","resource":"customer:C-1001/personal"}"#;
+    assert_eq!(
+        http(&addr, "POST", "/v1/decisions", Some(ask)).map(|r| r.0),
+        Some(401),
+        "no session, no answer"
+    );
+
+    let wrong = r#"{"login":"luis","password":"not-his"}"#;
+    assert_eq!(
+        http(&addr, "POST", "/v1/login", Some(wrong)).map(|r| r.0),
+        Some(401)
+    );
+    let nobody = r#"{"login":"nobody","password":"whatever1"}"#;
+    assert_eq!(
+        http(&addr, "POST", "/v1/login", Some(nobody)).map(|r| r.0),
+        Some(401),
+        "unknown logins look the same"
+    );
+
+    let luis = crate::crash::login(&addr, "luis", "demo-luis");
+    let (status, body) =
+        http_auth(&addr, "POST", "/v1/decisions", Some(ask), Some(&luis)).expect("decide");
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["decision"], "deny");
+    assert!(v["audit"]["seq"].as_i64().is_some());
+
+    let as_ana = r#"{"worker":"ana","action":"view","resource":"customer:C-1001/personal"}"#;
+    assert_eq!(
+        http_auth(&addr, "POST", "/v1/decisions", Some(as_ana), Some(&luis)).map(|r| r.0),
+        Some(403),
+        "luis may not ask as ana"
+    );
+    assert_eq!(
+        http_auth(&addr, "POST", "/v1/decisions", Some(ask), Some("0000")).map(|r| r.0),
+        Some(401),
+        "forged token"
+    );
+
+    // Five failures in a window lock the account for a while.
+    for _ in 0..5 {
+        http(
+            &addr,
+            "POST",
+            "/v1/login",
+            Some(r#"{"login":"pablo","password":"guess-guess"}"#),
+        );
+    }
+    let good = r#"{"login":"pablo","password":"demo-pablo"}"#;
+    assert_eq!(
+        http(&addr, "POST", "/v1/login", Some(good)).map(|r| r.0),
+        Some(429)
+    );
+    server.kill().expect("stop");
+    let _ = server.wait();
+
+    let events = c.ok(&["audit", "query", "--org", "bufete-ruiz", "--csv"]);
+    assert!(
+        events.lines().any(|l| l.contains(",login,luis,")),
+        "{events}"
+    );
+    assert!(
+        events
+            .lines()
+            .filter(|l| l.contains(",login_failed,"))
+            .count()
+            >= 6,
+        "{events}"
+    );
+    assert!(
+        !events.contains("demo-luis") && !events.contains("not-his"),
+        "passwords never reach the log"
+    );
+}

@@ -163,6 +163,17 @@ macro_rules! on_both_backends {
 /// A minimal HTTP/1.1 client for tests: one request per connection.
 /// Returns the status and body, or `None` if the connection failed.
 pub fn http(addr: &str, method: &str, path: &str, body: Option<&str>) -> Option<(u16, String)> {
+    http_auth(addr, method, path, body, None)
+}
+
+/// The same, with a bearer token.
+pub fn http_auth(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    token: Option<&str>,
+) -> Option<(u16, String)> {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(addr).ok()?;
     stream
@@ -170,7 +181,10 @@ pub fn http(addr: &str, method: &str, path: &str, body: Option<&str>) -> Option<
         .ok()?;
     let body = body.unwrap_or("");
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\n{}Content-Length: {}\r\n\r\n{body}",
+        token
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default(),
         body.len()
     );
     stream.write_all(request.as_bytes()).ok()?;

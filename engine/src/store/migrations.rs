@@ -32,6 +32,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0004_mail.sql"),
         include_str!("../../migrations/postgres/0004_mail.sql"),
     ),
+    (
+        5,
+        "sessions",
+        include_str!("../../migrations/sqlite/0005_sessions.sql"),
+        include_str!("../../migrations/postgres/0005_sessions.sql"),
+    ),
 ];
 
 /// The audit tables. Replacing an organisation's data never touches them.
@@ -43,6 +49,8 @@ pub(super) const MAIL_TABLES: &[&str] = &["outbox", "campaigns", "opt_outs", "ro
 
 /// Data tables in an order that deletes children before parents.
 pub(super) const TABLES_CHILD_FIRST: &[&str] = &[
+    "sessions",
+    "login_failures",
     "area_unlocks",
     "unlock_failures",
     "documents",
