@@ -95,16 +95,20 @@ fn effect_word(effect: RuleEffect) -> &'static str {
     }
 }
 
+fn print_reason(r: &custodia_engine::rules::Reason) {
+    println!(
+        "  {} {}/{}: {}",
+        effect_word(r.effect),
+        r.pack,
+        r.rule,
+        r.message
+    );
+}
+
 fn print_decision(d: &Decision) {
     println!("{}", d.decision);
     for r in &d.reasons {
-        println!(
-            "  {} {}/{}: {}",
-            effect_word(r.effect),
-            r.pack,
-            r.rule,
-            r.message
-        );
+        print_reason(r);
     }
     if !d.mask.is_empty() {
         println!("  masked fields: {}", d.mask.join(", "));
@@ -129,13 +133,7 @@ fn print_explanation(request: &Request, e: &Explanation) {
         println!("  (none: no rule allowed the request, so it is denied)");
     }
     for r in &e.decision.reasons {
-        println!(
-            "  {} {}/{}: {}",
-            effect_word(r.effect),
-            r.pack,
-            r.rule,
-            r.message
-        );
+        print_reason(r);
         if !r.fields.is_empty() {
             println!("        fields: {}", r.fields.join(", "));
         }

@@ -8,6 +8,7 @@ use anyhow::Context;
 use custodia_engine::audit::{
     AuditConfig, AuditEvent, AuditLog, EventKind, Signer, default_key_path,
 };
+use custodia_engine::exchange::ImportSummary;
 use custodia_engine::rules::Rules;
 use custodia_engine::{AccessControl, OrgSlug, Store, WorkerLogin};
 
@@ -105,4 +106,19 @@ pub async fn audit_once(
     log.append(org, event).await?;
     log.shutdown().await?;
     Ok(())
+}
+
+/// Records an organisation import in its chain.
+pub async fn audit_import(
+    g: &Global,
+    store: &Store,
+    summary: &ImportSummary,
+    source: &str,
+) -> anyhow::Result<()> {
+    let org = OrgSlug::new(summary.organisation.clone())?;
+    let detail = format!(
+        "{source}: {} workers, {} customers, {} documents, {} register entries",
+        summary.workers, summary.customers, summary.documents, summary.register_entries
+    );
+    audit_once(g, store, &org, EventKind::Import, detail).await
 }

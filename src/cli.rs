@@ -177,21 +177,8 @@ async fn import(g: &Global, args: ImportArgs) -> anyhow::Result<()> {
     let Some(org) = args.org.filter(|_| args.customers || args.workers) else {
         let file = OrgFile::read(&args.file)?;
         let summary = store.import(&file, args.replace).await?;
-        let detail = format!(
-            "{} (replace: {}): {} workers, {} customers",
-            args.file.display(),
-            args.replace,
-            summary.workers,
-            summary.customers
-        );
-        crate::app::audit_once(
-            g,
-            &store,
-            &file.organisation.slug,
-            EventKind::Import,
-            detail,
-        )
-        .await?;
+        let source = format!("{} (replace: {})", args.file.display(), args.replace);
+        crate::app::audit_import(g, &store, &summary, &source).await?;
         return emit(g.json, &summary, |s| {
             println!(
                 "imported `{}`: {} workers, {} customers, {} documents, {} register entries",

@@ -8,7 +8,6 @@
 use std::path::Path;
 
 use anyhow::Context;
-use custodia_engine::audit::EventKind;
 use custodia_engine::exchange::OrgFile;
 use custodia_engine::{
     Area, Communications, Consent, Customer, CustomerId, Error, OptOut, PrivacyLevel, Store,
@@ -71,18 +70,7 @@ pub async fn run(g: &Global, force: bool) -> anyhow::Result<()> {
                 file.organisation.slug
             )
         })?;
-        let detail = format!(
-            "demo data: {} workers, {} customers",
-            summary.workers, summary.customers
-        );
-        crate::app::audit_once(
-            g,
-            &store,
-            &file.organisation.slug,
-            EventKind::Import,
-            detail,
-        )
-        .await?;
+        crate::app::audit_import(g, &store, &summary, "demo data").await?;
         summaries.push(summary);
     }
     emit(g.json, &summaries, |summaries| {

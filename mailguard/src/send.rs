@@ -219,48 +219,40 @@ impl Job {
         Ok((message, message_id))
     }
 
+    async fn mark(
+        &self,
+        state: &str,
+        reason: Option<&str>,
+        message_id: Option<&str>,
+    ) -> Result<()> {
+        set_state(
+            &self.store,
+            &self.org,
+            &self.campaign.id,
+            &self.address,
+            state,
+            reason,
+            message_id,
+        )
+        .await
+    }
+
     async fn run(self) -> Result<Outcome> {
         if !claim(&self.store, &self.org, &self.campaign.id, &self.address).await? {
-            set_state(
-                &self.store,
-                &self.org,
-                &self.campaign.id,
-                &self.address,
-                "excluded",
-                Some("opted out during the campaign"),
-                None,
-            )
-            .await?;
+            self.mark("excluded", Some("opted out during the campaign"), None)
+                .await?;
             return Ok(Outcome::StoppedByOptOut);
         }
         let (message, message_id) = match self.message() {
             Ok(m) => m,
             Err(e) => {
-                set_state(
-                    &self.store,
-                    &self.org,
-                    &self.campaign.id,
-                    &self.address,
-                    "failed",
-                    Some(&e.to_string()),
-                    None,
-                )
-                .await?;
+                self.mark("failed", Some(&e.to_string()), None).await?;
                 return Ok(Outcome::Failed);
             }
         };
         match self.transport.send(message).await {
             Ok(_) => {
-                set_state(
-                    &self.store,
-                    &self.org,
-                    &self.campaign.id,
-                    &self.address,
-                    "sent",
-                    None,
-                    Some(&message_id),
-                )
-                .await?;
+                self.mark("sent", None, Some(&message_id)).await?;
                 let mut event = AuditEvent::new(EventKind::Send, Utc::now());
                 event.worker = Some(self.campaign.sender.to_string());
                 event.action = Some("send".into());
@@ -280,16 +272,7 @@ impl Job {
             }
             Err(e) => {
                 let reason = e.to_string();
-                set_state(
-                    &self.store,
-                    &self.org,
-                    &self.campaign.id,
-                    &self.address,
-                    "failed",
-                    Some(&reason),
-                    None,
-                )
-                .await?;
+                self.mark("failed", Some(&reason), None).await?;
                 if e.is_permanent() {
                     // A hard bounce: never try this address again.
                     if let Ok(address) = crate::Address::parse(&self.address) {
