@@ -210,6 +210,11 @@ pub async fn run(
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let local = listener.local_addr()?;
+    // Install the SIGHUP handler before announcing readiness: a signal
+    // that arrives earlier would otherwise end the process.
+    #[cfg(unix)]
+    let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("cannot install the SIGHUP handler")?;
     // Tests read this line to learn the port when they pass port 0.
     println!("listening on http://{local}");
     tracing::info!(%local, "serving");
@@ -222,7 +227,7 @@ pub async fn run(
         .merge(unsubscribe)
         .into_make_service_with_connect_info::<SocketAddr>();
     #[cfg(unix)]
-    tokio::spawn(reload_on_sighup(app.access.clone()));
+    tokio::spawn(reload_on_sighup(app.access.clone(), hup));
     axum::serve(listener, service)
         .with_graceful_shutdown(shutdown())
         .await?;
@@ -251,10 +256,7 @@ async fn shutdown() {
 /// pass its tests leaves the packs in force untouched. Every attempt is
 /// audited in every organisation's chain.
 #[cfg(unix)]
-async fn reload_on_sighup(access: AccessControl) {
-    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
-        return;
-    };
+async fn reload_on_sighup(access: AccessControl, mut hup: tokio::signal::unix::Signal) {
     while hup.recv().await.is_some() {
         let (detail, decision) = match access.rules().reload() {
             Ok(set) => {
