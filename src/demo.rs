@@ -97,8 +97,13 @@ A short tour (every worker's password is demo-<login>):
                  architecture studio and an online shop.
 
 Try:
-  custodia export --org bufete-ruiz
-  custodia serve
+  custodia explain --worker luis --action view --resource customer:C-1001
+  custodia decide  --worker pablo --action view --resource customer:C-1001/personal
+  echo expediente-1001 | custodia unlock --worker ana --area customer:C-1001/case-file --password-stdin
+  custodia audit query --org bufete-ruiz ; custodia audit verify
+  custodia mail create --org bufete-ruiz plugins/demo/campaigns/novedades.toml
+  custodia mail plan --org bufete-ruiz novedades-2026-12
+  custodia export --org bufete-ruiz ; custodia serve
 ";
 
 /// A small deterministic generator (SplitMix64), so demo data never changes.
