@@ -13,6 +13,15 @@ use crate::cli::Global;
 
 #[derive(Debug, Subcommand)]
 pub enum ReportCommand {
+    /// The data-protection dossier (Expediente de Protección de Datos)
+    Dossier {
+        #[arg(long)]
+        org: OrgSlug,
+        #[arg(long, default_value = "es")]
+        lang: Lang,
+        #[arg(long, short)]
+        output: PathBuf,
+    },
     /// Accesses per worker, customer and action, denials, exports, unusual activity
     Audit {
         #[arg(long)]
@@ -51,6 +60,9 @@ pub enum ReportCommand {
 pub async fn run(g: &Global, command: ReportCommand) -> anyhow::Result<()> {
     let store = Store::init(&g.db).await?;
     let (html, output) = match command {
+        ReportCommand::Dossier { org, lang, output } => {
+            (dossier(g, &store, &org, lang).await?, output)
+        }
         ReportCommand::Audit {
             org,
             from,
@@ -101,4 +113,47 @@ pub async fn run(g: &Global, command: ReportCommand) -> anyhow::Result<()> {
     store.close().await;
     println!("written {}", output.display());
     Ok(())
+}
+
+/// Gathers the dossier's data live: the store, the packs in force for the
+/// organisation's sectors, and the audit chain verified now.
+async fn dossier(g: &Global, store: &Store, org: &OrgSlug, lang: Lang) -> anyhow::Result<String> {
+    let scope = store.org(org).await?;
+    let organisation = scope.organisation().clone();
+    let customers = scope.customers().await?;
+    let rules = custodia_engine::rules::RuleSet::load_dir(&crate::app::packs_dir(g))?;
+    let packs = rules
+        .packs()
+        .iter()
+        .filter(|p| p.applies_to(&organisation.sectors))
+        .map(|p| custodia_reports::PackInfo {
+            name: p.name().to_owned(),
+            version: p.manifest.version.clone(),
+            description: p.manifest.description.clone(),
+            rules: p
+                .rules
+                .iter()
+                .map(|r| (r.name.clone(), r.description.clone()))
+                .collect(),
+        })
+        .collect();
+    let key = custodia_engine::audit::Signer::load(&crate::app::key_path(g))
+        .context("the dossier verifies the audit chain: the signing key file is needed")?
+        .verifying_key();
+    let audit = store.verify_audit(org, Some(&key), None, |_| {}).await?;
+    let input = custodia_reports::DossierInput {
+        workers: scope.workers().await?,
+        customers: customers.len(),
+        areas_with_password: customers
+            .iter()
+            .flat_map(|c| &c.areas)
+            .filter(|a| a.is_locked())
+            .count(),
+        registers: scope.registers().await?,
+        packs,
+        audit,
+        now: chrono::Utc::now(),
+        organisation,
+    };
+    Ok(custodia_reports::dossier_html(&input, lang)?)
 }

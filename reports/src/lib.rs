@@ -13,10 +13,12 @@
 //! ```
 
 mod breach;
+mod dossier;
 mod i18n;
 mod summary;
 
 pub use breach::breach_html;
+pub use dossier::{DossierInput, PackInfo, Pending, dossier_html, pending_actions};
 pub use i18n::{Catalogue, EN, ES, Lang};
 pub use summary::summary_html;
 

@@ -103,4 +103,165 @@ fn hostile_names_are_escaped_in_documents() {
     );
     assert!(html.contains("<svg"), "inline chart");
     assert!(html.contains("beatriz"));
+    let dossier = c.path("dossier.html");
+    c.ok(&[
+        "report",
+        "dossier",
+        "--org",
+        "tienda-verde",
+        "-o",
+        dossier.to_str().expect("path"),
+    ]);
+    let html = std::fs::read_to_string(&dossier).expect("dossier");
+    assert!(
+        !html.contains("<script>") && !html.contains("<img"),
+        "unescaped markup in the dossier"
+    );
+    assert!(
+        html.contains("#set text(red) *bold*"),
+        "typst-like text is kept as text"
+    );
+}
+
+#[test]
+fn demo_dossiers_are_complete_in_both_languages() {
+    let c = Custodia::demo(Backend::Sqlite);
+    for (org, worker, provider) in [
+        ("bufete-ruiz", "Ana Martín", "Sistemas Castilla"),
+        ("clinica-norte", "Dr. Javier García", "SaludSoft Cloud"),
+    ] {
+        for (lang, sections) in [
+            (
+                "es",
+                [
+                    "Expediente de Protección de Datos",
+                    "Registro de actividades de tratamiento",
+                    "Proveedores y acuerdos",
+                    "Medidas de seguridad y evidencias",
+                    "Acciones pendientes",
+                    "Reglas de acceso en vigor",
+                ],
+            ),
+            (
+                "en",
+                [
+                    "Data Protection Dossier",
+                    "Records of processing activities",
+                    "Providers and service levels",
+                    "Security measures and evidence",
+                    "Pending actions",
+                    "Access rules in force",
+                ],
+            ),
+        ] {
+            let out = c.path(&format!("{org}-{lang}.html"));
+            c.ok(&[
+                "report",
+                "dossier",
+                "--org",
+                org,
+                "--lang",
+                lang,
+                "-o",
+                out.to_str().expect("path"),
+            ]);
+            let html = std::fs::read_to_string(&out).expect("dossier");
+            for s in sections {
+                assert!(html.contains(s), "{org} {lang}: no `{s}`");
+            }
+            assert!(
+                html.contains(worker) && html.contains(provider),
+                "{org} {lang}"
+            );
+        }
+    }
+}
+
+#[test]
+fn missing_art30_fields_and_overdue_reviews_are_pending_actions() {
+    let c = Custodia::demo(Backend::Sqlite);
+    let out = c.path("dossier.html");
+    c.ok(&[
+        "report",
+        "dossier",
+        "--org",
+        "bufete-ruiz",
+        "--lang",
+        "en",
+        "-o",
+        out.to_str().expect("path"),
+    ]);
+    let html = std::fs::read_to_string(&out).expect("dossier");
+    // RA-02 has no retention period; P-NAS was due for review on 2026-11-01.
+    assert!(
+        html.contains("Activity `RA-02`: missing field erasure time limit"),
+        "{html}"
+    );
+    assert!(
+        html.contains("Provider `P-NAS` (Sistemas Castilla, S.L.): periodic review overdue"),
+        "{html}"
+    );
+    assert!(!html.contains("Activity `RA-01`"), "RA-01 is complete");
+    assert!(html.contains("REVIEW OVERDUE"));
+}
+
+#[test]
+fn an_edited_audit_log_turns_the_chain_evidence_red() {
+    let c = Custodia::demo(Backend::Sqlite);
+    c.ok(&[
+        "decide",
+        "--worker",
+        "ana",
+        "--action",
+        "view",
+        "--resource",
+        "customer:C-1001",
+    ]);
+    let out = c.path("before.html");
+    c.ok(&[
+        "report",
+        "dossier",
+        "--org",
+        "bufete-ruiz",
+        "--lang",
+        "en",
+        "-o",
+        out.to_str().expect("path"),
+    ]);
+    let before = std::fs::read_to_string(&out).expect("dossier");
+    assert!(
+        before.contains("<td class=\"ok\">intact"),
+        "chain evidence should be green first"
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&c.db).await.expect("open");
+        sqlx::query(
+            "UPDATE audit_events SET worker = 'elena' WHERE org = 'bufete-ruiz' AND seq = 2",
+        )
+        .execute(&pool)
+        .await
+        .expect("tamper");
+        pool.close().await;
+    });
+    c.ok(&[
+        "report",
+        "dossier",
+        "--org",
+        "bufete-ruiz",
+        "--lang",
+        "en",
+        "-o",
+        out.to_str().expect("path"),
+    ]);
+    let after = std::fs::read_to_string(&out).expect("dossier");
+    assert!(
+        after.contains("<td class=\"alert\">BROKEN at sequence 2: edited"),
+        "{after}"
+    );
+    assert!(after.contains("The audit log does not verify"));
 }
