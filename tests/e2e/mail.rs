@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use custodia_engine::Backend;
 use serde_json::Value;
 
-use crate::{Custodia, http, repo};
+use crate::{Custodia, http, on_both_backends, repo};
 
 /// A local SMTP server writing every message into a Maildir.
 struct SmtpSink {
@@ -107,9 +107,9 @@ fn plan(c: &Custodia) -> Value {
     .expect("plan json")
 }
 
-#[test]
-fn messages_reach_exactly_the_kept_recipients_with_unsubscribe_headers() {
-    let c = Custodia::demo(Backend::Sqlite);
+on_both_backends! {
+fn messages_reach_exactly_the_kept_recipients_with_unsubscribe_headers(backend) {
+    let c = Custodia::demo(backend);
     let smtp = SmtpSink::start(c.dir.path());
     c.ok(&["mail", "create", "--org", "bufete-ruiz", &campaign_file()]);
     // An opt-out and a Robinson entry before planning.
@@ -217,6 +217,7 @@ fn messages_reach_exactly_the_kept_recipients_with_unsubscribe_headers() {
         .count();
     assert_eq!(sent_events, kept.len());
 }
+}
 
 #[test]
 fn an_unsubscribe_link_works_once_signed_and_forged_ones_change_nothing() {
@@ -283,9 +284,9 @@ fn an_unsubscribe_link_works_once_signed_and_forged_ones_change_nothing() {
     );
 }
 
-#[test]
-fn a_campaign_killed_mid_send_and_resumed_sends_nobody_two_copies() {
-    let c = Custodia::demo(Backend::Sqlite);
+on_both_backends! {
+fn a_campaign_killed_mid_send_and_resumed_sends_nobody_two_copies(backend) {
+    let c = Custodia::demo(backend);
     let smtp = SmtpSink::start(c.dir.path());
     c.ok(&["mail", "create", "--org", "bufete-ruiz", &campaign_file()]);
     let kept = plan(&c)["kept"].as_u64().expect("kept") as usize;
@@ -358,6 +359,7 @@ fn a_campaign_killed_mid_send_and_resumed_sends_nobody_two_copies() {
         received.len()
     );
     assert!(count("sent") > 0);
+}
 }
 
 #[test]
