@@ -261,8 +261,8 @@ fn main() {
     divan::main();
 }
 
-#[divan::bench(args = ["legal", "health"])]
-fn rhai_decision(bencher: divan::Bencher, sector: &str) {
+/// Decides the sector's requests in turn with one engine.
+fn bench_engine(bencher: divan::Bencher, sector: &str, decide: fn(&Engines, &Case) -> bool) {
     let e = engines();
     let cases = if sector == "legal" {
         cases("bufete-ruiz.toml", LEGAL)
@@ -272,21 +272,16 @@ fn rhai_decision(bencher: divan::Bencher, sector: &str) {
     let mut i = 0;
     bencher.bench_local(|| {
         i = (i + 1) % cases.len();
-        rhai(&e, &cases[i])
+        decide(&e, &cases[i])
     });
 }
 
 #[divan::bench(args = ["legal", "health"])]
+fn rhai_decision(bencher: divan::Bencher, sector: &str) {
+    bench_engine(bencher, sector, rhai);
+}
+
+#[divan::bench(args = ["legal", "health"])]
 fn cedar_decision(bencher: divan::Bencher, sector: &str) {
-    let e = engines();
-    let cases = if sector == "legal" {
-        cases("bufete-ruiz.toml", LEGAL)
-    } else {
-        cases("clinica-norte.toml", HEALTH)
-    };
-    let mut i = 0;
-    bencher.bench_local(|| {
-        i = (i + 1) % cases.len();
-        cedar(&e, &cases[i])
-    });
+    bench_engine(bencher, sector, cedar);
 }

@@ -56,7 +56,7 @@ impl AccessControl {
     /// its audit event is durable; if the audit log cannot take it, the
     /// caller gets an error and must not act (fail closed).
     pub async fn decide(&self, org: &OrgSlug, request: &Request) -> Result<Audited<Decision>> {
-        let (explanation, facts) = self.evaluate(org, request).await?;
+        let (explanation, facts) = self.evaluate(org, request, true).await?;
         let receipt = self
             .record(org, request, &explanation.decision, facts.as_ref())
             .await?;
@@ -68,7 +68,7 @@ impl AccessControl {
 
     /// Like [`AccessControl::decide`], accounting for every rule.
     pub async fn explain(&self, org: &OrgSlug, request: &Request) -> Result<Audited<Explanation>> {
-        let (explanation, facts) = self.evaluate(org, request).await?;
+        let (explanation, facts) = self.evaluate(org, request, true).await?;
         let receipt = self
             .record(org, request, &explanation.decision, facts.as_ref())
             .await?;
@@ -78,17 +78,28 @@ impl AccessControl {
         })
     }
 
+    /// Decides; with `explain`, also accounts for the rules that did not
+    /// decide (kept off the plain decision path, which is hot).
     async fn evaluate(
         &self,
         org: &OrgSlug,
         request: &Request,
+        explain: bool,
     ) -> Result<(Explanation, Option<Facts>)> {
         let scope: OrgStore = self.store.org(org).await?;
         let sectors = scope.organisation().sectors.clone();
         match Facts::from_store(&scope, request).await {
             Ok(facts) => {
                 let set = self.rules.current();
-                Ok((set.explain(&sectors, facts.clone()), Some(facts)))
+                let explanation = if explain {
+                    set.explain(&sectors, facts.clone())
+                } else {
+                    Explanation {
+                        decision: set.decide(&sectors, facts.clone()),
+                        skipped: Vec::new(),
+                    }
+                };
+                Ok((explanation, Some(facts)))
             }
             // A request about something that does not exist is a denied
             // attempt, and is audited like any other.

@@ -77,6 +77,40 @@ pub struct TemplateContext<'a> {
     pub campaign: &'a str,
 }
 
+/// A campaign's compiled templates.
+pub struct Renderer {
+    env: Environment<'static>,
+    has_html: bool,
+}
+
+impl std::fmt::Debug for Renderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Renderer")
+            .field("has_html", &self.has_html)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Renderer {
+    /// Renders the message for one recipient.
+    pub fn render(&self, context: &TemplateContext<'_>) -> Result<Rendered> {
+        let render = |name: &'static str| -> Result<String> {
+            self.env
+                .get_template(name)
+                .and_then(|t| t.render(context))
+                .map_err(|e| Error::Template {
+                    template: name,
+                    message: e.to_string(),
+                })
+        };
+        Ok(Rendered {
+            subject: render("subject")?.replace(['\r', '\n'], " "),
+            text: render("text")?,
+            html: self.has_html.then(|| render("html")).transpose()?,
+        })
+    }
+}
+
 /// Rendered subject, text and HTML.
 #[derive(Debug, Clone)]
 pub struct Rendered {
@@ -115,12 +149,13 @@ impl Campaign {
             legal_basis: file.legal_basis,
             audience,
         };
-        campaign.environment()?;
+        campaign.renderer()?;
         Ok(campaign)
     }
 
-    /// The templates, compiled: a syntax error is reported at creation.
-    fn environment(&self) -> Result<Environment<'_>> {
+    /// The templates, compiled once: a syntax error is reported here, at
+    /// creation, and a send renders every message from one compilation.
+    pub fn renderer(&self) -> Result<Renderer> {
         let mut env = Environment::new();
         // Text parts are not HTML: escape only the HTML part.
         env.set_auto_escape_callback(|name| {
@@ -137,31 +172,16 @@ impl Campaign {
         ];
         for (name, source) in parts {
             if let Some(source) = source {
-                env.add_template(name, source)
+                env.add_template_owned(name, source.clone())
                     .map_err(|e| Error::Template {
                         template: name,
                         message: e.to_string(),
                     })?;
             }
         }
-        Ok(env)
-    }
-
-    /// Renders the message for one recipient.
-    pub fn render(&self, context: &TemplateContext<'_>) -> Result<Rendered> {
-        let env = self.environment()?;
-        let render = |name: &'static str| -> Result<String> {
-            env.get_template(name)
-                .and_then(|t| t.render(context))
-                .map_err(|e| Error::Template {
-                    template: name,
-                    message: e.to_string(),
-                })
-        };
-        Ok(Rendered {
-            subject: render("subject")?.replace(['\r', '\n'], " "),
-            text: render("text")?,
-            html: self.html.as_ref().map(|_| render("html")).transpose()?,
+        Ok(Renderer {
+            env,
+            has_html: self.html.is_some(),
         })
     }
 

@@ -22,7 +22,7 @@ mod token;
 mod unsubscribe;
 
 pub use address::Address;
-pub use campaign::{Audience, Campaign, ListedRecipient, Rendered, TemplateContext};
+pub use campaign::{Audience, Campaign, ListedRecipient, Rendered, Renderer, TemplateContext};
 pub use error::{Error, Result};
 pub use plan::{Exclusion, Plan, Planned, plan};
 pub use send::{OutboxStatus, SendConfig, SendReport, send, status};

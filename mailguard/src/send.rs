@@ -17,7 +17,7 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::campaign::{Campaign, TemplateContext};
+use crate::campaign::{Campaign, Renderer, TemplateContext};
 use crate::error::{Error, Result};
 use crate::plan::{Plan, plan};
 use crate::token::{TokenClaims, TokenKey};
@@ -140,6 +140,7 @@ struct Job {
     store: Store,
     org: OrgSlug,
     campaign: Arc<Campaign>,
+    renderer: Arc<Renderer>,
     transport: AsyncSmtpTransport<Tokio1Executor>,
     key: TokenKey,
     public_url: String,
@@ -173,7 +174,7 @@ impl Job {
             .parse()
             .map_err(|e| Error::Smtp(format!("sender `{}`: {e}", c.from)))?;
         let domain = from.email.domain().to_owned();
-        let rendered = c.render(&TemplateContext {
+        let rendered = self.renderer.render(&TemplateContext {
             name: &self.name,
             email: &self.address,
             customer: self.customer.as_deref(),
@@ -360,6 +361,7 @@ pub async fn send(
             PoolConfig::new().max_size(u32::try_from(config.concurrency).unwrap_or(u32::MAX)),
         )
         .build();
+    let renderer = Arc::new(campaign.renderer()?);
     let campaign = Arc::new(campaign.clone());
     let pending: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(&format!(
         "SELECT address, name, customer FROM outbox WHERE org = $1 AND campaign = $2 AND state NOT IN ({STATES_DONE}) ORDER BY position"
@@ -396,6 +398,7 @@ pub async fn send(
             store: store.clone(),
             org: slug.clone(),
             campaign: campaign.clone(),
+            renderer: renderer.clone(),
             transport: transport.clone(),
             key: key.clone(),
             public_url: config.public_url.clone(),

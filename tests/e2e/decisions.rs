@@ -501,23 +501,7 @@ fn audit_verify_names_an_edit_made_in_the_database_and_exits_non_zero() {
         c.ok(&["audit", "verify", "--org", "bufete-ruiz"])
             .starts_with("ok ")
     );
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        sqlx::any::install_default_drivers();
-        let pool = sqlx::AnyPool::connect(&c.db)
-            .await
-            .expect("open the file directly");
-        sqlx::query(
-            "UPDATE audit_events SET worker = 'pablo' WHERE org = 'bufete-ruiz' AND seq = 3",
-        )
-        .execute(&pool)
-        .await
-        .expect("tamper");
-        pool.close().await;
-    });
+    c.tamper("UPDATE audit_events SET worker = 'pablo' WHERE org = 'bufete-ruiz' AND seq = 3");
     let out = c.run(&["audit", "verify", "--org", "bufete-ruiz"]);
     assert_eq!(out.status.code(), Some(2));
     let text = String::from_utf8_lossy(&out.stdout);

@@ -119,6 +119,19 @@ impl Custodia {
         String::from_utf8(out.stderr).expect("UTF-8 errors")
     }
 
+    /// Runs SQL on the store directly, behind Custodia's back, as someone
+    /// tampering with the database would.
+    pub fn tamper(&self, sql: &str) {
+        runtime().block_on(async {
+            sqlx::any::install_default_drivers();
+            let pool = sqlx::AnyPool::connect(&self.db)
+                .await
+                .expect("open the database directly");
+            sqlx::query(sql).execute(&pool).await.expect("tamper");
+            pool.close().await;
+        });
+    }
+
     /// A path inside the scratch directory.
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)

@@ -233,21 +233,7 @@ fn an_edited_audit_log_turns_the_chain_evidence_red() {
         before.contains("<td class=\"ok\">intact"),
         "chain evidence should be green first"
     );
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        sqlx::any::install_default_drivers();
-        let pool = sqlx::AnyPool::connect(&c.db).await.expect("open");
-        sqlx::query(
-            "UPDATE audit_events SET worker = 'elena' WHERE org = 'bufete-ruiz' AND seq = 2",
-        )
-        .execute(&pool)
-        .await
-        .expect("tamper");
-        pool.close().await;
-    });
+    c.tamper("UPDATE audit_events SET worker = 'elena' WHERE org = 'bufete-ruiz' AND seq = 2");
     c.ok(&[
         "report",
         "dossier",
