@@ -81,6 +81,18 @@ pub enum OptOutCommand {
         org: OrgSlug,
         file: PathBuf,
     },
+    /// Lift an opt-out: only with a new consent, recorded with its source and date
+    Remove {
+        #[arg(long)]
+        org: OrgSlug,
+        address: String,
+        /// Where the new consent was given (form, signed paper...)
+        #[arg(long)]
+        consent_source: String,
+        /// When (YYYY-MM-DD)
+        #[arg(long)]
+        consent_date: chrono::NaiveDate,
+    },
     /// The whole suppression list as CSV
     Export {
         #[arg(long)]
@@ -263,6 +275,30 @@ pub async fn optout(g: &Global, command: OptOutCommand) -> anyhow::Result<()> {
                     audit_opt_out(&app, &org, a, "import").await?;
                 }
                 println!("imported {} opt-outs", addresses.len());
+            }
+            OptOutCommand::Remove {
+                org,
+                address,
+                consent_source,
+                consent_date,
+            } => {
+                app.store().org(&org).await?;
+                let address = Address::parse(&address)?;
+                suppression::lift_opt_out(
+                    app.store(),
+                    &org,
+                    &address,
+                    &consent_source,
+                    consent_date,
+                )
+                .await?;
+                let mut event = AuditEvent::new(EventKind::OptOut, Utc::now());
+                event.resource = Some(format!("address:{address}"));
+                event.detail = Some(format!(
+                    "opt-out lifted by new consent: {consent_source}, {consent_date}"
+                ));
+                app.access.audit().append(&org, event).await?;
+                println!("opt-out of `{address}` lifted (new consent recorded)");
             }
             OptOutCommand::Export { org } => {
                 let entries = suppression::opt_outs(app.store(), &org).await?;

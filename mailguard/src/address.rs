@@ -62,11 +62,6 @@ impl Address {
         self.0.to_lowercase()
     }
 
-    /// The domain part.
-    pub fn domain(&self) -> &str {
-        self.0.rsplit_once('@').map_or("", |(_, d)| d)
-    }
-
     /// The Robinson list key: hex SHA-256 of the channel id `02` (email)
     /// followed by the normalised address.
     pub fn robinson_hash(&self) -> String {

@@ -44,23 +44,6 @@ async fn customers_with(
     Ok(found)
 }
 
-/// Whether `address` must never be sent marketing by `org`.
-pub async fn is_suppressed(store: &Store, org: &OrgSlug, address: &Address) -> Result<bool> {
-    let listed: Option<(String,)> =
-        sqlx::query_as("SELECT address FROM opt_outs WHERE org = $1 AND address = $2")
-            .bind(org.as_str())
-            .bind(address.key())
-            .fetch_optional(store.pool())
-            .await?;
-    if listed.is_some() {
-        return Ok(true);
-    }
-    Ok(customers_with(store, org, address)
-        .await?
-        .iter()
-        .any(|(_, opted_out)| *opted_out))
-}
-
 /// Records an opt-out, effective at once. Returns the customers it
 /// applied to (empty when the address is not a customer's).
 pub async fn opt_out(

@@ -54,6 +54,7 @@ impl TokenKey {
     }
 
     /// A key from raw bytes (tests).
+    #[cfg(test)]
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         Self(bytes)
     }

@@ -623,3 +623,65 @@ fn bad_campaign_input_is_refused_and_nothing_is_sent() {
     let err = c.fails(&["mail", "plan", "--org", "bufete-ruiz", "novedades-2026-12"]);
     assert!(err.contains("not found"), "nothing was half-created: {err}");
 }
+
+#[test]
+fn an_opt_out_is_lifted_only_with_a_recorded_new_consent() {
+    let c = Custodia::demo(Backend::Sqlite);
+    c.ok(&["mail", "create", "--org", "bufete-ruiz", &campaign_file()]);
+    c.ok(&[
+        "optout",
+        "add",
+        "--org",
+        "bufete-ruiz",
+        "outsider@otro.example",
+    ]);
+    c.ok(&[
+        "optout",
+        "add",
+        "--org",
+        "bufete-ruiz",
+        "maria.lopez@correo.example",
+    ]);
+    let verdict = |address: &str| -> Value {
+        plan(&c)["recipients"]
+            .as_array()
+            .expect("recipients")
+            .iter()
+            .find(|r| r["address"] == address)
+            .expect("listed")["excluded"]
+            .clone()
+    };
+    assert_eq!(verdict("maria.lopez@correo.example"), "opted_out");
+    // Without a consent there is nothing to lift it with.
+    let err = c.fails(&[
+        "optout",
+        "remove",
+        "--org",
+        "bufete-ruiz",
+        "maria.lopez@correo.example",
+    ]);
+    assert!(err.contains("--consent-source"), "{err}");
+    c.ok(&[
+        "optout",
+        "remove",
+        "--org",
+        "bufete-ruiz",
+        "maria.lopez@correo.example",
+        "--consent-source",
+        "signed form",
+        "--consent-date",
+        "2026-11-23",
+    ]);
+    assert!(verdict("maria.lopez@correo.example").is_null());
+    let list = c.ok(&["optout", "export", "--org", "bufete-ruiz"]);
+    assert!(
+        list.contains("outsider@otro.example") && !list.contains("maria.lopez"),
+        "{list}"
+    );
+    let events = c.ok(&["audit", "query", "--org", "bufete-ruiz", "--csv"]);
+    assert_eq!(
+        events.lines().filter(|l| l.contains(",opt_out,")).count(),
+        3,
+        "two opt-outs and one lift: {events}"
+    );
+}

@@ -174,16 +174,6 @@ pub enum RegisterKind {
 }
 
 impl RegisterKind {
-    /// Every kind, in dossier order.
-    pub const ALL: [RegisterKind; 6] = [
-        RegisterKind::Provider,
-        RegisterKind::Activity,
-        RegisterKind::Measure,
-        RegisterKind::Training,
-        RegisterKind::Backup,
-        RegisterKind::Breach,
-    ];
-
     /// The kind's stored name.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -53,15 +53,6 @@ impl Action {
             Action::Unlock => "unlock",
         }
     }
-
-    /// Whether the action must be durable in the audit log before it is
-    /// answered (DESIGN.md, Audit log).
-    pub fn must_be_durable(self) -> bool {
-        matches!(
-            self,
-            Action::Export | Action::Download | Action::Print | Action::Send | Action::Unlock
-        )
-    }
 }
 
 impl FromStr for Action {

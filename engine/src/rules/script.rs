@@ -4,7 +4,7 @@
 use std::cell::Cell;
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rhai::{AST, Array, Dynamic, Engine, EvalAltResult, ImmutableString, Scope};
 
@@ -412,9 +412,4 @@ fn identifiers(source: &str) -> Vec<(&str, bool, bool)> {
         }
     }
     found
-}
-
-/// The time a rule may take, for callers that report it.
-pub fn wall_clock_limit() -> Duration {
-    limits::WALL_CLOCK
 }

@@ -111,11 +111,6 @@ impl RuleSet {
         &self.packs
     }
 
-    /// A pack by name.
-    pub fn pack(&self, name: &str) -> Option<&Pack> {
-        self.packs.iter().find(|p| p.name() == name)
-    }
-
     /// Decides a request for an organisation with `sectors`.
     pub fn decide(&self, sectors: &[Sector], facts: Facts) -> Decision {
         self.decide_with(|pack| pack.applies_to(sectors), facts)
