@@ -4,6 +4,22 @@ use custodia_engine::Backend;
 
 use crate::Custodia;
 
+/// Renders an organisation's dossier and returns its HTML.
+fn dossier(c: &Custodia, org: &str, lang: &str) -> String {
+    let out = c.path(&format!("dossier-{org}-{lang}.html"));
+    c.ok(&[
+        "report",
+        "dossier",
+        "--org",
+        org,
+        "--lang",
+        lang,
+        "-o",
+        out.to_str().expect("path"),
+    ]);
+    std::fs::read_to_string(&out).expect("dossier")
+}
+
 fn decide(c: &Custodia, worker: &str, action: &str, resource: &str) {
     c.ok(&[
         "decide",
@@ -103,16 +119,7 @@ fn hostile_names_are_escaped_in_documents() {
     );
     assert!(html.contains("<svg"), "inline chart");
     assert!(html.contains("beatriz"));
-    let dossier = c.path("dossier.html");
-    c.ok(&[
-        "report",
-        "dossier",
-        "--org",
-        "tienda-verde",
-        "-o",
-        dossier.to_str().expect("path"),
-    ]);
-    let html = std::fs::read_to_string(&dossier).expect("dossier");
+    let html = dossier(&c, "tienda-verde", "es");
     assert!(
         !html.contains("<script>") && !html.contains("<img"),
         "unescaped markup in the dossier"
@@ -154,18 +161,7 @@ fn demo_dossiers_are_complete_in_both_languages() {
                 ],
             ),
         ] {
-            let out = c.path(&format!("{org}-{lang}.html"));
-            c.ok(&[
-                "report",
-                "dossier",
-                "--org",
-                org,
-                "--lang",
-                lang,
-                "-o",
-                out.to_str().expect("path"),
-            ]);
-            let html = std::fs::read_to_string(&out).expect("dossier");
+            let html = dossier(&c, org, lang);
             for s in sections {
                 assert!(html.contains(s), "{org} {lang}: no `{s}`");
             }
@@ -180,18 +176,7 @@ fn demo_dossiers_are_complete_in_both_languages() {
 #[test]
 fn missing_art30_fields_and_overdue_reviews_are_pending_actions() {
     let c = Custodia::demo(Backend::Sqlite);
-    let out = c.path("dossier.html");
-    c.ok(&[
-        "report",
-        "dossier",
-        "--org",
-        "bufete-ruiz",
-        "--lang",
-        "en",
-        "-o",
-        out.to_str().expect("path"),
-    ]);
-    let html = std::fs::read_to_string(&out).expect("dossier");
+    let html = dossier(&c, "bufete-ruiz", "en");
     // RA-02 has no retention period; P-NAS was due for review on 2026-11-01.
     assert!(
         html.contains("Activity `RA-02`: missing field erasure time limit"),
@@ -217,34 +202,13 @@ fn an_edited_audit_log_turns_the_chain_evidence_red() {
         "--resource",
         "customer:C-1001",
     ]);
-    let out = c.path("before.html");
-    c.ok(&[
-        "report",
-        "dossier",
-        "--org",
-        "bufete-ruiz",
-        "--lang",
-        "en",
-        "-o",
-        out.to_str().expect("path"),
-    ]);
-    let before = std::fs::read_to_string(&out).expect("dossier");
+    let before = dossier(&c, "bufete-ruiz", "en");
     assert!(
         before.contains("<td class=\"ok\">intact"),
         "chain evidence should be green first"
     );
     c.tamper("UPDATE audit_events SET worker = 'elena' WHERE org = 'bufete-ruiz' AND seq = 2");
-    c.ok(&[
-        "report",
-        "dossier",
-        "--org",
-        "bufete-ruiz",
-        "--lang",
-        "en",
-        "-o",
-        out.to_str().expect("path"),
-    ]);
-    let after = std::fs::read_to_string(&out).expect("dossier");
+    let after = dossier(&c, "bufete-ruiz", "en");
     assert!(
         after.contains("<td class=\"alert\">BROKEN at sequence 2: edited"),
         "{after}"
