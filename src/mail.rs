@@ -1,13 +1,19 @@
 //! `custodia mail ...`, `custodia optout ...` and `custodia robinson ...`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use chrono::Utc;
 use clap::Subcommand;
 use custodia_engine::audit::{AuditEvent, EventKind};
 use custodia_engine::{OrgSlug, exchange};
-use custodia_mailguard::{Address, Campaign, SendConfig, TokenKey, default_key_path, suppression};
+use custodia_mailguard::{
+    Address, Campaign, DkimSigner, Progress, RateWindow, SendConfig, TokenKey, default_key_path,
+    suppression,
+};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::app::App;
 use crate::cli::Global;
@@ -53,8 +59,16 @@ pub struct SendArgs {
     /// Base URL of the unsubscribe links (where `custodia serve` is reachable)
     #[arg(long, env = "CUSTODIA_PUBLIC_URL")]
     pub public_url: String,
+    /// Messages per second at most
     #[arg(long, default_value_t = 50)]
     pub rate: u32,
+    /// Also at most this many messages per --window (e.g. your provider's
+    /// hourly cap), counted across campaigns and runs
+    #[arg(long, requires = "window")]
+    pub window_max: Option<u32>,
+    /// The sliding window for --window-max, in seconds
+    #[arg(long, requires = "window_max")]
+    pub window: Option<u64>,
     #[arg(long, default_value_t = 4)]
     pub concurrency: usize,
     /// Pause when more than this share of messages fail
@@ -63,6 +77,52 @@ pub struct SendArgs {
     /// Plan only: send nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Before the campaign's scheduled time, wait for it instead of refusing
+    #[arg(long)]
+    pub wait: bool,
+    /// Sign with DKIM: the selector published at SELECTOR._domainkey.DOMAIN
+    #[arg(long, requires = "dkim_key")]
+    pub dkim_selector: Option<String>,
+    /// The DKIM private key file: RSA (PKCS#1 PEM) or base64 Ed25519
+    #[arg(long, requires = "dkim_selector")]
+    pub dkim_key: Option<PathBuf>,
+    /// No progress bar
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl SendArgs {
+    /// The DKIM signer, for the campaign's sender domain.
+    fn dkim(&self, campaign: &Campaign) -> anyhow::Result<Option<Arc<DkimSigner>>> {
+        let (Some(selector), Some(path)) = (&self.dkim_selector, &self.dkim_key) else {
+            return Ok(None);
+        };
+        let domain = campaign.sender_domain()?;
+        let key = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the DKIM key `{}`", path.display()))?;
+        let signer = DkimSigner::new(selector, &domain, &key)
+            .with_context(|| format!("DKIM key `{}`", path.display()))?;
+        Ok(Some(Arc::new(signer)))
+    }
+
+    fn config(&self, campaign: &Campaign) -> anyhow::Result<SendConfig> {
+        Ok(SendConfig {
+            smtp_url: self.smtp.clone(),
+            public_url: self.public_url.clone(),
+            rate_per_second: self.rate,
+            concurrency: self.concurrency,
+            window: self
+                .window_max
+                .zip(self.window)
+                .map(|(max, secs)| RateWindow {
+                    max,
+                    span: Duration::from_secs(secs),
+                }),
+            max_error_rate: self.max_error_rate,
+            dkim: self.dkim(campaign)?,
+            wait_for_schedule: self.wait,
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -116,6 +176,20 @@ async fn audit_opt_out(
     event.resource = Some(format!("address:{address}"));
     app.access.audit().append(org, event).await?;
     Ok(())
+}
+
+/// A progress bar on stderr, hidden when quiet or not a terminal.
+fn progress_bar(quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:40} {pos}/{len} messages, {per_sec}, eta {eta}")
+    {
+        bar.set_style(style);
+    }
+    bar
 }
 
 pub async fn mail(g: &Global, command: MailCommand) -> anyhow::Result<()> {
@@ -190,13 +264,8 @@ async fn run_mail(app: &App, g: &Global, command: MailCommand) -> anyhow::Result
                     )
                 });
             }
-            let config = SendConfig {
-                smtp_url: args.smtp,
-                public_url: args.public_url,
-                rate_per_second: args.rate,
-                concurrency: args.concurrency,
-                max_error_rate: args.max_error_rate,
-            };
+            let config = args.config(&campaign)?;
+            let bar = progress_bar(args.quiet || g.json);
             let report = custodia_mailguard::send(
                 &scope,
                 &campaign,
@@ -204,8 +273,14 @@ async fn run_mail(app: &App, g: &Global, command: MailCommand) -> anyhow::Result
                 app.access.audit(),
                 &token_key(g)?,
                 &config,
+                &|p: Progress| {
+                    bar.set_length(p.total as u64);
+                    bar.set_position(p.done as u64);
+                },
             )
-            .await?;
+            .await;
+            bar.finish_and_clear();
+            let report = report?;
             emit(g.json, &report, |r| {
                 println!(
                     "campaign `{}`: {} sent, {} failed, {} stopped by an opt-out, {} excluded at planning",
@@ -263,17 +338,16 @@ pub async fn optout(g: &Global, command: OptOutCommand) -> anyhow::Result<()> {
                         Err(e) => bail!("{}: line {}: {e}", file.display(), i + 1),
                     }
                 }
-                for a in &addresses {
-                    suppression::opt_out(
-                        app.store(),
-                        &org,
-                        a,
-                        "import",
-                        &file.display().to_string(),
-                    )
+                let source = file.display().to_string();
+                suppression::import_opt_outs(app.store(), &org, &addresses, "import", &source)
                     .await?;
-                    audit_opt_out(&app, &org, a, "import").await?;
-                }
+                let mut event = AuditEvent::new(EventKind::OptOut, Utc::now());
+                event.channel = Some("import".into());
+                event.detail = Some(format!(
+                    "{} opt-outs imported from {source}",
+                    addresses.len()
+                ));
+                app.access.audit().append(&org, event).await?;
                 println!("imported {} opt-outs", addresses.len());
             }
             OptOutCommand::Remove {

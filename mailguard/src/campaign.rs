@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use chrono::{DateTime, Utc};
 use custodia_engine::{OrgSlug, Store, WorkerLogin};
 use minijinja::Environment;
 use serde::{Deserialize, Serialize};
@@ -46,6 +47,9 @@ pub struct Campaign {
     /// e.g. "consent (GDPR 6(1)(a)); LSSI-CE art. 21.2 for customers".
     pub legal_basis: String,
     pub audience: Audience,
+    /// Not sent before this instant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<DateTime<Utc>>,
 }
 
 /// The file form: a CSV audience is a path, read at creation.
@@ -65,6 +69,9 @@ struct CampaignFile {
     legal_basis: String,
     /// `"customers"` or a CSV path relative to the campaign file.
     audience: String,
+    /// RFC 3339, e.g. `"2026-12-01T09:00:00+01:00"`.
+    #[serde(default)]
+    schedule: Option<String>,
 }
 
 /// What templates see.
@@ -131,6 +138,19 @@ impl Campaign {
             message: e.message().to_owned(),
         })?;
         custodia_engine::EntryId::new(file.id.clone())?;
+        let schedule = file
+            .schedule
+            .as_deref()
+            .map(|at| {
+                DateTime::parse_from_rfc3339(at)
+                    .map(|at| at.with_timezone(&Utc))
+                    .map_err(|e| Error::Input {
+                        path: path.to_owned(),
+                        line: line_of(&text, "schedule"),
+                        message: format!("schedule `{at}`: {e} (expected RFC 3339, e.g. 2026-12-01T09:00:00+01:00)"),
+                    })
+            })
+            .transpose()?;
         let audience = if file.audience == "customers" {
             Audience::Customers
         } else {
@@ -148,6 +168,7 @@ impl Campaign {
             html: file.html,
             legal_basis: file.legal_basis,
             audience,
+            schedule,
         };
         campaign.renderer()?;
         Ok(campaign)
@@ -185,6 +206,18 @@ impl Campaign {
         })
     }
 
+    /// The sender's mailbox, parsed.
+    pub fn from_mailbox(&self) -> Result<lettre::message::Mailbox> {
+        self.from
+            .parse()
+            .map_err(|e| Error::Smtp(format!("sender `{}`: {e}", self.from)))
+    }
+
+    /// The sender's domain: Message-IDs, the unsubscribe mailto and DKIM use it.
+    pub fn sender_domain(&self) -> Result<String> {
+        Ok(self.from_mailbox()?.email.domain().to_owned())
+    }
+
     /// Stores a new campaign.
     pub async fn create(&self, store: &Store, org: &OrgSlug) -> Result<()> {
         if Self::load(store, org, &self.id).await.is_ok() {
@@ -216,6 +249,13 @@ impl Campaign {
             )))
         })
     }
+}
+
+/// The line where `key = ...` is set, for error messages.
+fn line_of(text: &str, key: &str) -> usize {
+    text.lines()
+        .position(|l| l.trim_start().starts_with(key))
+        .map_or(1, |i| i + 1)
 }
 
 /// Reads `email,name` rows; a malformed file is refused whole.

@@ -34,6 +34,13 @@ pub enum Error {
         failed: usize,
         attempted: usize,
     },
+    #[error("campaign `{campaign}` is scheduled for {at}: not sent before then")]
+    NotYetDue {
+        campaign: String,
+        at: chrono::DateTime<chrono::Utc>,
+    },
+    #[error("dkim: {0}")]
+    Dkim(String),
     #[error("invalid unsubscribe token")]
     BadToken,
     #[error("{0}")]

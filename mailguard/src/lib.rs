@@ -25,6 +25,8 @@ pub use address::Address;
 pub use campaign::{Audience, Campaign, ListedRecipient, Rendered, Renderer, TemplateContext};
 pub use error::{Error, Result};
 pub use plan::{Exclusion, Plan, Planned, plan};
-pub use send::{OutboxStatus, SendConfig, SendReport, send, status};
+pub use send::{
+    DkimSigner, OutboxStatus, Progress, RateWindow, SendConfig, SendReport, send, status,
+};
 pub use token::{TokenClaims, TokenKey, default_key_path};
 pub use unsubscribe::{UnsubscribeState, router};

@@ -4,8 +4,12 @@
 //! not customers' live in `opt_outs`. Either way it is one fact, and every
 //! query here looks at both.
 
+use std::collections::HashSet;
+
 use chrono::{NaiveDate, Utc};
+use custodia_engine::store::Backend;
 use custodia_engine::{OrgSlug, Store};
+use sha2::Digest;
 use sqlx::Row;
 
 use crate::address::Address;
@@ -20,25 +24,50 @@ pub struct OptOutEntry {
     pub source: String,
 }
 
-/// The customers (ids) whose email normalises to `address`.
-async fn customers_with(
+/// Serialises opt-outs against message claims of the same organisation.
+///
+/// On SQLite every write transaction is already serialised. PostgreSQL runs
+/// them side by side under READ COMMITTED, where a claim could read the
+/// suppression list just before an opt-out commits and the opt-out's
+/// "nothing in flight" check could run just before the claim commits: the
+/// message would then leave after the unsubscribe was answered. One
+/// transaction-scoped advisory lock per organisation rules that out.
+// INVARIANT: every transaction that adds or lifts an opt-out or claims
+// messages for sending begins here.
+pub(crate) async fn begin_suppressing(
     store: &Store,
     org: &OrgSlug,
+) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+    let mut tx = store.begin_write().await?;
+    if store.backend() == Backend::Postgres {
+        let digest = sha2::Sha256::digest(format!("custodia opt-outs {org}").as_bytes());
+        let mut key = [0u8; 8];
+        key.copy_from_slice(&digest[..8]);
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(i64::from_be_bytes(key))
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(tx)
+}
+
+/// The customers (ids) whose email normalises to `address`.
+async fn customers_with(
+    conn: &mut sqlx::AnyConnection,
+    org: &OrgSlug,
     address: &Address,
-) -> Result<Vec<(String, bool)>> {
-    let rows = sqlx::query(
-        "SELECT id, email, opt_out_date FROM customers WHERE org = $1 AND lower(email) = lower($2)",
-    )
-    .bind(org.as_str())
-    .bind(address.as_str())
-    .fetch_all(store.pool())
-    .await?;
+) -> Result<Vec<String>> {
+    let rows =
+        sqlx::query("SELECT id, email FROM customers WHERE org = $1 AND lower(email) = lower($2)")
+            .bind(org.as_str())
+            .bind(address.as_str())
+            .fetch_all(conn)
+            .await?;
     let mut found = Vec::new();
     for row in rows {
         let email: String = row.try_get("email")?;
         if Address::parse(&email).is_ok_and(|a| a.key() == address.key()) {
-            let opted_out = row.try_get::<Option<String>, _>("opt_out_date")?.is_some();
-            found.push((row.try_get("id")?, opted_out));
+            found.push(row.try_get("id")?);
         }
     }
     Ok(found)
@@ -53,8 +82,75 @@ pub async fn opt_out(
     channel: &str,
     source: &str,
 ) -> Result<Vec<String>> {
+    let mut tx = begin_suppressing(store, org).await?;
+    let customers = record_opt_out(&mut tx, org, address, channel, source).await?;
+    tx.commit().await?;
+    Ok(customers)
+}
+
+/// Records many opt-outs in one transaction: all or none. Customers'
+/// addresses become their bajas; the rest go in as JSON batches (a
+/// million single inserts would take minutes).
+pub async fn import_opt_outs(
+    store: &Store,
+    org: &OrgSlug,
+    addresses: &[Address],
+    channel: &str,
+    source: &str,
+) -> Result<usize> {
     let today = Utc::now().date_naive().to_string();
-    let customers = customers_with(store, org, address).await?;
+    let customers: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT id, email FROM customers WHERE org = $1 AND email IS NOT NULL")
+            .bind(org.as_str())
+            .fetch_all(store.pool())
+            .await?;
+    let mut by_key: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for (id, email) in customers {
+        if let Some(address) = email.as_deref().and_then(|e| Address::parse(e).ok()) {
+            by_key.entry(address.key()).or_default().push(id);
+        }
+    }
+    let (customer_ids, listed): (Vec<_>, Vec<_>) = addresses
+        .iter()
+        .map(Address::key)
+        .partition(|key| by_key.contains_key(key));
+    let insert = match store.backend() {
+        Backend::Sqlite => {
+            "INSERT INTO opt_outs (org, address, date, channel, source) SELECT $1, value, $2, $3, $4 FROM json_each($5) WHERE true ON CONFLICT (org, address) DO NOTHING"
+        }
+        Backend::Postgres => {
+            "INSERT INTO opt_outs (org, address, date, channel, source) SELECT $1, value, $2, $3, $4 FROM json_array_elements_text($5::json) ON CONFLICT (org, address) DO NOTHING"
+        }
+    };
+    let mut tx = begin_suppressing(store, org).await?;
+    for chunk in listed.chunks(10_000) {
+        let batch = serde_json::to_string(chunk)
+            .map_err(|e| custodia_engine::Error::Corrupt(format!("opt-out batch: {e}")))?;
+        sqlx::query(insert)
+            .bind(org.as_str())
+            .bind(&today)
+            .bind(channel)
+            .bind(source)
+            .bind(batch)
+            .execute(&mut *tx)
+            .await?;
+    }
+    for id in customer_ids.iter().flat_map(|key| &by_key[key]) {
+        opt_out_customer(&mut tx, org, id, &today, channel).await?;
+    }
+    tx.commit().await?;
+    Ok(addresses.len())
+}
+
+async fn record_opt_out(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    org: &OrgSlug,
+    address: &Address,
+    channel: &str,
+    source: &str,
+) -> Result<Vec<String>> {
+    let today = Utc::now().date_naive().to_string();
+    let customers = customers_with(tx, org, address).await?;
     if customers.is_empty() {
         sqlx::query(
             "INSERT INTO opt_outs (org, address, date, channel, source) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (org, address) DO NOTHING",
@@ -64,20 +160,32 @@ pub async fn opt_out(
         .bind(&today)
         .bind(channel)
         .bind(source)
-        .execute(store.pool())
+        .execute(&mut **tx)
         .await?;
         return Ok(Vec::new());
     }
-    for (id, _) in &customers {
-        sqlx::query("UPDATE customers SET opt_out_date = $3, opt_out_channel = $4 WHERE org = $1 AND id = $2 AND opt_out_date IS NULL")
-            .bind(org.as_str())
-            .bind(id)
-            .bind(&today)
-            .bind(channel)
-            .execute(store.pool())
-            .await?;
+    for id in &customers {
+        opt_out_customer(tx, org, id, &today, channel).await?;
     }
-    Ok(customers.into_iter().map(|(id, _)| id).collect())
+    Ok(customers)
+}
+
+/// A customer's baja: the opt-out lives on the customer record.
+async fn opt_out_customer(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    org: &OrgSlug,
+    id: &str,
+    today: &str,
+    channel: &str,
+) -> Result<()> {
+    sqlx::query("UPDATE customers SET opt_out_date = $3, opt_out_channel = $4 WHERE org = $1 AND id = $2 AND opt_out_date IS NULL")
+        .bind(org.as_str())
+        .bind(id)
+        .bind(today)
+        .bind(channel)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 /// Lifts an opt-out; only a new, recorded consent may do that.
@@ -88,13 +196,13 @@ pub async fn lift_opt_out(
     consent_source: &str,
     consent_date: NaiveDate,
 ) -> Result<()> {
-    let mut tx = store.pool().begin().await?;
+    let mut tx = begin_suppressing(store, org).await?;
     sqlx::query("DELETE FROM opt_outs WHERE org = $1 AND address = $2")
         .bind(org.as_str())
         .bind(address.key())
         .execute(&mut *tx)
         .await?;
-    for (id, _) in customers_with(store, org, address).await? {
+    for id in customers_with(&mut tx, org, address).await? {
         sqlx::query(
             "UPDATE customers SET opt_out_date = NULL, opt_out_channel = NULL, consent_source = $3, consent_date = $4 WHERE org = $1 AND id = $2",
         )
@@ -182,22 +290,52 @@ pub async fn import_robinson(store: &Store, path: &std::path::Path, text: &str) 
     Ok(hashes.len())
 }
 
-/// Every Robinson hash, for planning (one query instead of one per recipient).
-pub async fn robinson_hashes(store: &Store) -> Result<std::collections::HashSet<String>> {
-    let rows: Vec<(String,)> = sqlx::query_as("SELECT hash FROM robinson")
-        .fetch_all(store.pool())
-        .await?;
-    Ok(rows.into_iter().map(|(h,)| h).collect())
+/// Every value of one column, as a set, fetched as one JSON array: a
+/// million rows one by one through the driver would cost more than the
+/// whole plan. `column` and `table` are constants of this module.
+async fn column_set(
+    store: &Store,
+    table: &str,
+    column: &str,
+    org: Option<&OrgSlug>,
+) -> Result<HashSet<String>> {
+    let filter = if org.is_some() { "WHERE org = $1" } else { "" };
+    let sql = match store.backend() {
+        Backend::Sqlite => {
+            format!("SELECT COALESCE(json_group_array({column}), '[]') FROM {table} {filter}")
+        }
+        Backend::Postgres => {
+            format!("SELECT COALESCE(json_agg({column}), '[]')::text FROM {table} {filter}")
+        }
+    };
+    let mut query = sqlx::query_as::<_, (String,)>(&sql);
+    if let Some(org) = org {
+        query = query.bind(org.as_str());
+    }
+    let (array,) = query.fetch_one(store.pool()).await?;
+    let values: Vec<String> = serde_json::from_str(&array)
+        .map_err(|e| custodia_engine::Error::Corrupt(format!("{table}.{column}: {e}")))?;
+    Ok(values.into_iter().collect())
 }
 
-/// Every suppressed address of an organisation, for planning.
-pub async fn suppressed_set(
-    store: &Store,
-    org: &OrgSlug,
-) -> Result<std::collections::HashSet<String>> {
-    Ok(opt_outs(store, org)
-        .await?
-        .into_iter()
-        .map(|e| e.address)
-        .collect())
+/// Every Robinson hash, for planning.
+pub async fn robinson_hashes(store: &Store) -> Result<HashSet<String>> {
+    column_set(store, "robinson", "hash", None).await
+}
+
+/// Every suppressed address of an organisation, for planning: the listed
+/// ones and customers' bajas.
+pub async fn suppressed_set(store: &Store, org: &OrgSlug) -> Result<HashSet<String>> {
+    let mut set = column_set(store, "opt_outs", "address", Some(org)).await?;
+    let customers: Vec<(Option<String>,)> =
+        sqlx::query_as("SELECT email FROM customers WHERE org = $1 AND opt_out_date IS NOT NULL")
+            .bind(org.as_str())
+            .fetch_all(store.pool())
+            .await?;
+    set.extend(
+        customers
+            .into_iter()
+            .filter_map(|(email,)| Some(Address::parse(email.as_deref()?).ok()?.key())),
+    );
+    Ok(set)
 }

@@ -11,6 +11,31 @@ use serde_json::Value;
 
 use crate::{Custodia, http, on_both_backends, repo};
 
+/// An aiosmtpd handler that keeps each message byte for byte (aiosmtpd's
+/// own Mailbox handler re-serialises messages, which would break DKIM).
+const RAW_MAILDIR: &str = r#"
+import itertools, os
+
+class RawMaildir:
+    def __init__(self, path):
+        self.path = path
+        for sub in ("tmp", "new", "cur"):
+            os.makedirs(os.path.join(path, sub), exist_ok=True)
+        self.counter = itertools.count()
+
+    @classmethod
+    def from_cli(cls, parser, *args):
+        return cls(*args)
+
+    async def handle_DATA(self, server, session, envelope):
+        name = f"{os.getpid()}.{next(self.counter)}"
+        tmp = os.path.join(self.path, "tmp", name)
+        with open(tmp, "wb") as f:
+            f.write(envelope.original_content)
+        os.rename(tmp, os.path.join(self.path, "new", name))
+        return "250 OK"
+"#;
+
 /// A local SMTP server writing every message into a Maildir.
 struct SmtpSink {
     child: Child,
@@ -26,6 +51,7 @@ impl SmtpSink {
             .expect("addr")
             .port();
         let maildir = dir.join("maildir");
+        std::fs::write(dir.join("rawsink.py"), RAW_MAILDIR).expect("handler");
         let child = Command::new("/usr/bin/python3")
             .args([
                 "-m",
@@ -34,9 +60,10 @@ impl SmtpSink {
                 "-l",
                 &format!("127.0.0.1:{port}"),
                 "-c",
-                "aiosmtpd.handlers.Mailbox",
+                "rawsink.RawMaildir",
             ])
             .arg(&maildir)
+            .env("PYTHONPATH", dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -362,9 +389,9 @@ fn a_campaign_killed_mid_send_and_resumed_sends_nobody_two_copies(backend) {
 }
 }
 
-#[test]
-fn an_opt_out_posted_during_a_5000_recipient_campaign_stops_every_later_message() {
-    let c = Custodia::demo(Backend::Sqlite);
+on_both_backends! {
+fn an_opt_out_posted_during_a_5000_recipient_campaign_stops_every_later_message(backend) {
+    let c = Custodia::demo(backend);
     let smtp = SmtpSink::start(c.dir.path());
     // 5,000 consenting customers of the shop; the last one will opt out.
     let mut csv = String::from("id,name,email,consent_source,consent_date\n");
@@ -496,6 +523,7 @@ fn an_opt_out_posted_during_a_5000_recipient_campaign_stops_every_later_message(
         .filter(|(_, text)| text.contains("Message-ID: <big."))
         .collect();
     assert_eq!(big.len(), sent);
+}
 }
 
 #[test]
@@ -683,5 +711,249 @@ fn an_opt_out_is_lifted_only_with_a_recorded_new_consent() {
         events.lines().filter(|l| l.contains(",opt_out,")).count(),
         3,
         "two opt-outs and one lift: {events}"
+    );
+}
+
+/// `send` arguments for the demo campaign at a fast rate.
+fn send_args<'a>(smtp: &'a SmtpSink, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "mail",
+        "send",
+        "--org",
+        "bufete-ruiz",
+        "novedades-2026-12",
+        "--smtp",
+        &smtp.url,
+        "--public-url",
+        "https://custodia.example",
+        "--rate",
+        "1000",
+        "--concurrency",
+        "8",
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// Verifies each message's DKIM signature with dkimpy (Debian's
+/// python3-dkim), an implementation independent of ours, against `dns_txt`
+/// as the published record: one verdict per message, in order.
+fn dkim_verdicts(messages: &[String], dns_txt: &str) -> Vec<bool> {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    for (i, m) in messages.iter().enumerate() {
+        std::fs::write(dir.path().join(format!("{i:06}.eml")), m).expect("write message");
+    }
+    let out = Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            "import os, sys, dkim\n\
+             txt = sys.argv[1].encode()\n\
+             for name in sorted(os.listdir(sys.argv[2])):\n\
+             \x20   raw = open(os.path.join(sys.argv[2], name), 'rb').read()\n\
+             \x20   print(dkim.verify(raw, dnsfunc=lambda n, timeout=5: txt))",
+            dns_txt,
+        ])
+        .arg(dir.path())
+        .output()
+        .expect("python3 with dkim (apt-get install python3-dkim)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l == "True")
+        .collect()
+}
+
+#[test]
+fn dkim_signatures_verify_and_cover_both_list_unsubscribe_headers() {
+    let c = Custodia::demo(Backend::Sqlite);
+    let smtp = SmtpSink::start(c.dir.path());
+    let key = c.path("dkim.pem");
+    let genrsa = Command::new("openssl")
+        .args(["genrsa", "-traditional", "-out"])
+        .arg(&key)
+        .arg("2048")
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(genrsa.success());
+    let public = Command::new("openssl")
+        .args(["rsa", "-pubout", "-outform", "DER", "-in"])
+        .arg(&key)
+        .stderr(Stdio::null())
+        .output()
+        .expect("openssl rsa -pubout");
+    let dns_txt = format!("v=DKIM1; k=rsa; p={}", base64_encode(&public.stdout));
+    c.ok(&["mail", "create", "--org", "bufete-ruiz", &campaign_file()]);
+    let key = key.to_str().expect("path");
+    let out = c.ok(&send_args(
+        &smtp,
+        &["--dkim-selector", "custodia", "--dkim-key", key],
+    ));
+    let report: Value = serde_json::from_str(&out).expect("report");
+    let messages = smtp.messages();
+    assert!(!messages.is_empty());
+    assert_eq!(report["sent"].as_u64(), Some(messages.len() as u64));
+    for (_, text) in &messages {
+        let signed = dkim_tag(text, "h").to_ascii_lowercase();
+        let signed: Vec<&str> = signed.split(':').map(str::trim).collect();
+        assert_eq!(dkim_tag(text, "d"), "bufete-ruiz.example");
+        assert_eq!(dkim_tag(text, "s"), "custodia");
+        for header in [
+            "from",
+            "subject",
+            "message-id",
+            "list-unsubscribe",
+            "list-unsubscribe-post",
+        ] {
+            assert!(signed.contains(&header), "{header} not signed: {signed:?}");
+        }
+    }
+    let texts: Vec<String> = messages.iter().map(|(_, t)| t.clone()).collect();
+    assert!(
+        dkim_verdicts(&texts, &dns_txt).iter().all(|ok| *ok),
+        "a signature does not verify"
+    );
+    // The signature covers the unsubscribe headers: changing either breaks it.
+    let forged: Vec<String> = texts
+        .iter()
+        .flat_map(|t| {
+            [
+                t.replacen("https://custodia.example/u/", "https://evil.example/u/", 1),
+                t.replacen(
+                    "List-Unsubscribe=One-Click",
+                    "List-Unsubscribe=Two-Clicks",
+                    1,
+                ),
+            ]
+        })
+        .collect();
+    assert!(
+        forged.iter().all(|f| texts.iter().all(|t| t != f)),
+        "the forgeries changed something"
+    );
+    assert!(
+        dkim_verdicts(&forged, &dns_txt).iter().all(|ok| !ok),
+        "a forged unsubscribe header still verifies"
+    );
+    // A key in the wrong format is refused with a clear error, nothing sent.
+    std::fs::write(
+        c.path("pkcs8.pem"),
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+    )
+    .expect("write");
+    let err = c.fails(&send_args(
+        &smtp,
+        &[
+            "--dkim-selector",
+            "custodia",
+            "--dkim-key",
+            c.path("pkcs8.pem").to_str().expect("path"),
+        ],
+    ));
+    assert!(err.contains("PKCS#1"), "{err}");
+}
+
+/// A tag of the message's DKIM-Signature header, unfolded.
+fn dkim_tag(message: &str, tag: &str) -> String {
+    let mut lines = message
+        .lines()
+        .skip_while(|l| !l.starts_with("DKIM-Signature:"));
+    let mut header = lines.next().unwrap_or_default().to_owned();
+    header.extend(lines.take_while(|l| l.starts_with([' ', '\t'])));
+    header
+        .trim_start_matches("DKIM-Signature:")
+        .split(';')
+        .find_map(|t| {
+            t.trim()
+                .strip_prefix(&format!("{tag}="))
+                .map(|v| v.split_whitespace().collect())
+        })
+        .unwrap_or_default()
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_scheduled_campaign_is_not_sent_before_its_time() {
+    let c = Custodia::demo(Backend::Sqlite);
+    let smtp = SmtpSink::start(c.dir.path());
+    let base = std::fs::read_to_string(campaign_file()).expect("campaign");
+    std::fs::write(
+        c.path("later.toml"),
+        base.replace(
+            "audience = \"customers\"",
+            "audience = \"customers\"\nschedule = \"2999-01-01T09:00:00+01:00\"",
+        ),
+    )
+    .expect("write");
+    c.ok(&[
+        "mail",
+        "create",
+        "--org",
+        "bufete-ruiz",
+        c.path("later.toml").to_str().expect("path"),
+    ]);
+    let err = c.fails(&send_args(&smtp, &[]));
+    assert!(
+        err.contains("scheduled for 2999-01-01 08:00:00 UTC"),
+        "{err}"
+    );
+    assert!(smtp.messages().is_empty());
+    let status = c.ok(&[
+        "mail",
+        "status",
+        "--org",
+        "bufete-ruiz",
+        "novedades-2026-12",
+        "--json",
+    ]);
+    let status: Value = serde_json::from_str(&status).expect("status");
+    assert_eq!(
+        status["states"],
+        serde_json::json!({}),
+        "nothing queued: {status}"
+    );
+
+    std::fs::write(
+        c.path("bad.toml"),
+        base.replace("id = \"novedades-2026-12\"", "id = \"bad-date\"")
+            .replace(
+                "audience = \"customers\"",
+                "audience = \"customers\"\nschedule = \"next tuesday\"",
+            ),
+    )
+    .expect("write");
+    let err = c.fails(&[
+        "mail",
+        "create",
+        "--org",
+        "bufete-ruiz",
+        c.path("bad.toml").to_str().expect("path"),
+    ]);
+    assert!(
+        err.contains("bad.toml: line 10: schedule `next tuesday`"),
+        "{err}"
     );
 }

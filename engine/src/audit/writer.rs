@@ -210,13 +210,8 @@ impl Writer {
         events: Vec<(String, AuditEvent)>,
         sign_all: bool,
     ) -> Result<Vec<Receipt>> {
-        let pool = self.store.pool();
-        let mut tx = match self.store.backend() {
-            // IMMEDIATE takes the write lock up front, so reading the head
-            // and appending can never be split by another writer.
-            Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => pool.begin().await?,
-        };
+        // Reading the head and appending can never be split by another writer.
+        let mut tx = self.store.begin_write().await?;
         let mut by_org: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (i, (org, _)) in events.iter().enumerate() {
             by_org.entry(org.as_str()).or_default().push(i);

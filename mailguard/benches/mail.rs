@@ -1,0 +1,274 @@
+//! Mail guard benchmarks (a plain harness: these are throughput figures,
+//! not micro-benchmarks). Run: `cargo bench -p custodia-mailguard --bench mail`.
+//!
+//! Planning: `MAIL_BENCH_RECIPIENTS` (default 1,000,000) listed recipients
+//! against `MAIL_BENCH_OPT_OUTS` (1,000,000) opt-outs and 100,000 Robinson
+//! hashes, on SQLite. Sending: `MAIL_BENCH_MESSAGES` (20,000) consenting
+//! customers to postfix's `smtp-sink` on localhost (`apt-get install
+//! postfix`), pooled connections, with and without DKIM.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use custodia_engine::audit::{AuditConfig, AuditLog};
+use custodia_engine::exchange::OrgFile;
+use custodia_engine::rules::RuleSet;
+use custodia_engine::{OrgSlug, Store};
+use custodia_mailguard::{
+    Address, Audience, Campaign, DkimSigner, ListedRecipient, SendConfig, TokenKey, plan,
+    suppression,
+};
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn repo() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+/// Peak resident memory of this process so far, in MiB.
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// An online shop with `customers` consenting customers.
+fn shop(customers: usize) -> String {
+    let mut toml = String::from(
+        r#"format = 1
+[organisation]
+slug = "tienda"
+name = "Tienda"
+sectors = ["ecommerce"]
+controller = { name = "Raúl", email = "privacidad@tienda.example" }
+
+[[workers]]
+login = "alvaro"
+name = "Álvaro"
+level = 2
+departments = ["marketing"]
+roles = ["marketing"]
+"#,
+    );
+    for i in 0..customers {
+        let _ = write!(
+            toml,
+            "\n[[customers]]\nid = \"T-{i}\"\nname = \"Cliente {i}\"\nemail = \"cliente{i}@shop.example\"\nprivacy = \"low\"\ncommunications = {{ consent = {{ source = \"checkout\", date = \"2026-01-02\" }} }}\nareas = [{{ name = \"administrative\", privacy = \"low\" }}]\n"
+        );
+    }
+    toml
+}
+
+fn campaign(id: &str, audience: Audience) -> Campaign {
+    Campaign {
+        id: id.into(),
+        name: "Rebajas".into(),
+        sender: "alvaro".parse().expect("login"),
+        from: "Tienda <hola@shop.example>".into(),
+        reply_to: None,
+        subject: "Rebajas para {{ name }}".into(),
+        text: "Hola {{ name }}, rebajas. Baja: {{ unsubscribe_url }}".into(),
+        html: Some("<p>Hola {{ name }}</p><a href=\"{{ unsubscribe_url }}\">baja</a>".into()),
+        legal_basis: "consent".into(),
+        audience,
+        schedule: None,
+    }
+}
+
+struct Fixture {
+    store: Store,
+    org: OrgSlug,
+    rules: RuleSet,
+    _dir: tempfile::TempDir,
+}
+
+async fn fixture(customers: usize) -> Fixture {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let store = Store::init(&url).await.expect("store");
+    let file = OrgFile::parse(Path::new("shop.toml"), &shop(customers)).expect("org file");
+    store.import(&file, false).await.expect("import");
+    let rules = RuleSet::load_dir(&repo().join("plugins/packs")).expect("packs");
+    Fixture {
+        store,
+        org: "tienda".parse().expect("slug"),
+        rules,
+        _dir: dir,
+    }
+}
+
+async fn bench_plan() {
+    let recipients = env("MAIL_BENCH_RECIPIENTS", 1_000_000);
+    let opt_outs = env("MAIL_BENCH_OPT_OUTS", 1_000_000);
+    let f = fixture(2_000).await;
+    // Every other listed recipient opted out; the rest of the opt-outs are
+    // addresses outside the audience. The shop's customers are listed too,
+    // so the rules engine decides `send` for each of them.
+    let suppressed: Vec<Address> = (0..opt_outs)
+        .map(|i| {
+            let local = if i % 2 == 0 && i < recipients {
+                format!("r{i}")
+            } else {
+                format!("other{i}")
+            };
+            Address::parse(&format!("{local}@list.example")).expect("address")
+        })
+        .collect();
+    let started = Instant::now();
+    suppression::import_opt_outs(&f.store, &f.org, &suppressed, "import", "bench")
+        .await
+        .expect("opt-outs");
+    println!(
+        "setup: {opt_outs} opt-outs imported in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    let robinson: String = (1..recipients)
+        .step_by(10)
+        .map(|i| format!("r{i}@list.example\n"))
+        .collect();
+    suppression::import_robinson(&f.store, Path::new("robinson.txt"), &robinson)
+        .await
+        .expect("robinson");
+    let mut list: Vec<ListedRecipient> = (0..recipients.saturating_sub(2_000))
+        .map(|i| ListedRecipient {
+            email: format!("R{i}@List.Example"),
+            name: format!("R {i}"),
+        })
+        .collect();
+    list.extend((0..2_000).map(|i| ListedRecipient {
+        email: format!("cliente{i}@shop.example"),
+        name: format!("Cliente {i}"),
+    }));
+    let campaign = campaign("plan-bench", Audience::List(list));
+    let org = f.store.org(&f.org).await.expect("org");
+    let mut times = Vec::new();
+    let mut last = None;
+    for _ in 0..5 {
+        let started = Instant::now();
+        let p = plan(&org, &campaign, &f.rules).await.expect("plan");
+        times.push(started.elapsed());
+        last = Some(p);
+    }
+    times.sort();
+    let p = last.expect("five runs");
+    println!(
+        "plan: {recipients} recipients vs {opt_outs} opt-outs + {} Robinson hashes: median {:.0} ms, min {:.0} ms; kept {}, excluded {:?}; peak RSS {:.0} MiB",
+        recipients / 10,
+        times[2].as_secs_f64() * 1e3,
+        times[0].as_secs_f64() * 1e3,
+        p.kept,
+        p.excluded,
+        peak_rss_mib()
+    );
+}
+
+/// postfix's `smtp-sink`: accepts and discards every message.
+struct Sink(Child, u16);
+
+impl Sink {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("port")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let child = Command::new("/usr/sbin/smtp-sink")
+            .args(["-u", "nobody", &format!("127.0.0.1:{port}"), "256"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("smtp-sink (apt-get install postfix)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "smtp-sink did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self(child, port)
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn rsa_key(dir: &Path) -> String {
+    let path = dir.join("dkim.pem");
+    let ok = Command::new("openssl")
+        .args(["genrsa", "-traditional", "-out"])
+        .arg(&path)
+        .arg("2048")
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl")
+        .success();
+    assert!(ok, "openssl genrsa");
+    std::fs::read_to_string(path).expect("key")
+}
+
+async fn bench_send() {
+    let messages = env("MAIL_BENCH_MESSAGES", 20_000);
+    let concurrency = env("MAIL_BENCH_CONCURRENCY", 32);
+    let f = fixture(messages).await;
+    let sink = Sink::start();
+    let audit = AuditLog::spawn(f.store.clone(), None, AuditConfig::default());
+    let key = TokenKey::load_or_create(&f._dir.path().join("mail.key")).expect("token key");
+    let org = f.store.org(&f.org).await.expect("org");
+    let dkim_rsa = Arc::new(
+        DkimSigner::new("bench", "shop.example", &rsa_key(f._dir.path())).expect("rsa key"),
+    );
+    for (label, dkim) in [("no DKIM", None), ("DKIM RSA-2048", Some(dkim_rsa))] {
+        let campaign = campaign(&format!("send-{}", label.len()), Audience::Customers);
+        let config = SendConfig {
+            smtp_url: format!("smtp://127.0.0.1:{}", sink.1),
+            public_url: "https://custodia.example".into(),
+            rate_per_second: 1_000_000,
+            concurrency,
+            window: None,
+            max_error_rate: 0.1,
+            dkim,
+            wait_for_schedule: false,
+        };
+        let started = Instant::now();
+        let report =
+            custodia_mailguard::send(&org, &campaign, &f.rules, &audit, &key, &config, &|_| {})
+                .await
+                .expect("send");
+        let seconds = started.elapsed().as_secs_f64();
+        assert_eq!(report.sent, messages, "{report:?}");
+        println!(
+            "send ({label}): {messages} messages in {seconds:.2} s = {:.0} messages/s (concurrency {concurrency}, durable outbox + audit); peak RSS {:.0} MiB",
+            messages as f64 / seconds,
+            peak_rss_mib()
+        );
+    }
+    audit.shutdown().await.expect("audit shutdown");
+}
+
+fn main() {
+    let which = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    if which.as_deref().is_none_or(|w| "plan".contains(w)) {
+        runtime.block_on(bench_plan());
+    }
+    if which.as_deref().is_none_or(|w| "send".contains(w)) {
+        runtime.block_on(bench_send());
+    }
+}
