@@ -83,6 +83,9 @@ pub enum Command {
     /// Check or test rule packs
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// WebAssembly plugins of the packs: build, check, list
+    #[command(subcommand)]
+    Plugins(crate::plugins::PluginsCommand),
     /// The audit log: verify, query, breach scoping
     #[command(subcommand)]
     Audit(crate::audit::AuditCommand),
@@ -159,6 +162,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Unlock(args) => crate::access::unlock(g, args).await?,
         Command::Rules(RulesCommand::Check { dirs }) => crate::rules::check(g, &dirs)?,
         Command::Rules(RulesCommand::Test { dirs }) => crate::rules::test(g, &dirs)?,
+        Command::Plugins(command) => crate::plugins::plugins(g, command)?,
         Command::Mail(command) => crate::mail::mail(g, command).await?,
         Command::Optout(command) => crate::mail::optout(g, command).await?,
         Command::Robinson { file } => crate::mail::robinson_import(g, file).await?,

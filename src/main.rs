@@ -7,6 +7,7 @@ mod cli;
 mod demo;
 mod mail;
 mod output;
+mod plugins;
 mod report;
 mod rules;
 mod serve;

@@ -154,6 +154,36 @@ async fn bench_plan() {
     }));
     let campaign = campaign("plan-bench", Audience::List(list));
     let org = f.store.org(&f.org).await.expect("org");
+    let t = Instant::now();
+    let set = suppression::suppressed_set(&f.store, &f.org)
+        .await
+        .expect("set");
+    println!(
+        "  breakdown: loading the suppression list ({}) alone {:?}",
+        set.len(),
+        t.elapsed()
+    );
+    let t = Instant::now();
+    let rob = suppression::robinson_hashes(&f.store).await.expect("rob");
+    println!(
+        "  breakdown: loading Robinson ({}) alone {:?}",
+        rob.len(),
+        t.elapsed()
+    );
+    let t = Instant::now();
+    if let Audience::List(l) = &campaign.audience {
+        let n = l
+            .iter()
+            .filter(|r| Address::parse(&r.email).is_ok())
+            .count();
+        println!(
+            "  breakdown: normalising {n} addresses on one core {:?}",
+            t.elapsed()
+        );
+    }
+    let t = Instant::now();
+    let _c = org.customers().await.expect("c");
+    println!("  breakdown: loading the customers {:?}", t.elapsed());
     let mut times = Vec::new();
     let mut last = None;
     for _ in 0..5 {
@@ -243,6 +273,7 @@ async fn bench_send() {
             dkim,
             wait_for_schedule: false,
         };
+        campaign.create(&f.store, &f.org).await.expect("campaign");
         let started = Instant::now();
         let report =
             custodia_mailguard::send(&org, &campaign, &f.rules, &audit, &key, &config, &|_| {})

@@ -27,14 +27,44 @@ impl Address {
         if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
             return Err(invalid("misplaced dot before `@`"));
         }
-        let local_ok = local
-            .chars()
-            .all(|c| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
+        let local_ok = local.chars().all(|c| {
+            c.is_ascii_alphanumeric()
+                || matches!(
+                    c,
+                    '!' | '#'
+                        | '$'
+                        | '%'
+                        | '&'
+                        | '\''
+                        | '*'
+                        | '+'
+                        | '-'
+                        | '/'
+                        | '='
+                        | '?'
+                        | '^'
+                        | '_'
+                        | '`'
+                        | '{'
+                        | '|'
+                        | '}'
+                        | '~'
+                        | '.'
+                )
+                || (!c.is_ascii() && c.is_alphanumeric())
+        });
         if !local_ok {
             return Err(invalid("forbidden character before `@`"));
         }
-        let domain = idna::domain_to_ascii(domain)
-            .map_err(|_| invalid("the domain is not a valid (internationalised) name"))?;
+        // Plain ASCII domains (nearly all) need only lowercasing; IDNA's
+        // mapping is for the rest, and for punycode labels it must check.
+        let lowered = domain.to_ascii_lowercase();
+        let domain = if domain.is_ascii() && !lowered.contains("xn--") {
+            lowered
+        } else {
+            idna::domain_to_ascii(domain)
+                .map_err(|_| invalid("the domain is not a valid (internationalised) name"))?
+        };
         let labels_ok = domain.len() <= 253
             && domain.contains('.')
             && domain.split('.').all(|l| {
@@ -47,7 +77,11 @@ impl Address {
         if !labels_ok {
             return Err(invalid("the domain is not a valid host name"));
         }
-        Ok(Self(format!("{local}@{domain}")))
+        let mut address = String::with_capacity(local.len() + 1 + domain.len());
+        address.push_str(local);
+        address.push('@');
+        address.push_str(&domain);
+        Ok(Self(address))
     }
 
     /// The address as text.
@@ -59,7 +93,11 @@ impl Address {
     /// may be case-sensitive in theory, but an opt-out must never be
     /// dodged by capitals (fail closed).
     pub fn key(&self) -> String {
-        self.0.to_lowercase()
+        if self.0.is_ascii() {
+            self.0.to_ascii_lowercase()
+        } else {
+            self.0.to_lowercase()
+        }
     }
 
     /// The Robinson list key: hex SHA-256 of the channel id `02` (email)
@@ -91,6 +129,20 @@ mod tests {
             Address::parse("jose@españa.example").expect("idn").as_str(),
             "jose@xn--espaa-rta.example"
         );
+    }
+
+    #[test]
+    fn ascii_and_idna_paths_agree_on_ascii_domains() {
+        for raw in [
+            "a@Mail.Example.COM",
+            "b@x-y.example",
+            "c@xn--espaa-rta.example",
+        ] {
+            let domain = raw.rsplit_once('@').expect("at").1;
+            let idna = idna::domain_to_ascii(domain).expect("idna");
+            let ours = Address::parse(raw).expect("valid");
+            assert_eq!(ours.as_str().rsplit_once('@').expect("at").1, idna, "{raw}");
+        }
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! consent and not an existing customer (LSSI-CE art. 21.2), denied by the
 //! rules engine for the sending worker.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::Utc;
 use custodia_engine::rules::{Action, Context, Facts, ResourceKind, RuleSet};
@@ -51,7 +52,7 @@ pub struct Planned {
     pub name: String,
     pub customer: Option<String>,
     pub excluded: Option<Exclusion>,
-    pub detail: Option<String>,
+    pub detail: Option<Cow<'static, str>>,
 }
 
 /// The plan of a campaign.
@@ -63,11 +64,132 @@ pub struct Plan {
     pub recipients: Vec<Planned>,
 }
 
-struct Candidate {
-    raw: String,
-    name: String,
-    customer: Option<Customer>,
+struct Candidate<'a> {
+    raw: &'a str,
+    name: &'a str,
+    /// Known for the customer audience; looked up by address for lists.
+    customer: Option<&'a Customer>,
 }
+
+/// A candidate checked against everything but duplicates: the verdict,
+/// and the suppression key (empty for an invalid address).
+struct Checked {
+    planned: Planned,
+    key: String,
+}
+
+/// What `plan` checks every recipient against, loaded once.
+struct Lists<'r> {
+    by_email: HashMap<Address, &'r Customer>,
+    suppressed: FoldSet,
+    robinson: FoldSet,
+    sender: custodia_engine::Worker,
+    sectors: Vec<custodia_engine::Sector>,
+    context: Context,
+    rules: &'r RuleSet,
+}
+
+const NO_CONSENT: &str = "no consent and not an existing customer (LSSI-CE art. 21)";
+
+impl<'r> Lists<'r> {
+    /// Checks one candidate: every reason but `Duplicate`, which depends on
+    /// the order of the audience and is decided afterwards.
+    fn check(&self, c: &Candidate<'_>) -> Checked {
+        let (address, key, customer, verdict) = match Address::parse(c.raw) {
+            Err(e) => (
+                c.raw.to_owned(),
+                String::new(),
+                c.customer,
+                Some((Exclusion::InvalidAddress, Some(Cow::Owned(e.to_string())))),
+            ),
+            Ok(address) => {
+                let key = address.key();
+                let customer = c.customer.or_else(|| self.by_email.get(&address).copied());
+                let verdict = self.exclusion(customer, &address, &key);
+                (address.to_string(), key, customer, verdict)
+            }
+        };
+        let (excluded, detail) = verdict.unzip();
+        Checked {
+            planned: Planned {
+                address,
+                name: c.name.to_owned(),
+                customer: customer.map(|c| c.id.to_string()),
+                excluded,
+                detail: detail.flatten(),
+            },
+            key,
+        }
+    }
+
+    /// The first reason, in the documented order, to leave out a recipient
+    /// whose address is valid.
+    fn exclusion(
+        &self,
+        customer: Option<&Customer>,
+        address: &Address,
+        key: &str,
+    ) -> Option<(Exclusion, Option<Cow<'static, str>>)> {
+        if self.suppressed.contains(key)
+            || customer.is_some_and(|c| c.communications.opt_out.is_some())
+        {
+            return Some((Exclusion::OptedOut, None));
+        }
+        let consented = customer.is_some_and(|c| c.communications.consent.is_some());
+        // LOPDGDD art. 23.4: only express consent to this sender exempts.
+        if !consented && self.robinson.contains(&address.robinson_hash()) {
+            return Some((Exclusion::Robinson, None));
+        }
+        if !consented && !customer.is_some_and(|c| c.existing_customer) {
+            return Some((Exclusion::NoConsent, Some(Cow::Borrowed(NO_CONSENT))));
+        }
+        let customer = customer?;
+        let facts = Facts {
+            worker: self.sender.clone(),
+            action: Action::Send,
+            kind: ResourceKind::Customer,
+            customer: customer.clone(),
+            area: None,
+            document: None,
+            context: self.context.clone(),
+        };
+        let decision = self.rules.decide(&self.sectors, facts);
+        if decision.is_allowed() {
+            return None;
+        }
+        let why = decision
+            .reasons
+            .iter()
+            .map(|r| format!("{}/{}: {}", r.pack, r.rule, r.message))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Some((Exclusion::DeniedByRules, Some(Cow::Owned(why))))
+    }
+
+    /// Checks every candidate, in order, on all cores: a million
+    /// recipients is CPU work (normalising, hashing, looking up).
+    fn check_all(&self, candidates: &[Candidate<'_>]) -> Vec<Checked> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let chunk = candidates.len().div_ceil(threads).max(1);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = candidates
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || part.iter().map(|c| self.check(c)).collect::<Vec<_>>())
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| {
+                    w.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        })
+    }
+}
+
+use crate::suppression::KeySet as FoldSet;
 
 /// Plans a campaign against the store's current opt-outs, consents, the
 /// Robinson list and the rules in force.
@@ -78,124 +200,49 @@ pub async fn plan(org: &OrgStore, campaign: &Campaign, rules: &RuleSet) -> Resul
         .iter()
         .filter_map(|c| Some((Address::parse(c.email.as_deref()?).ok()?, c)))
         .collect();
-    let candidates: Vec<Candidate> = match &campaign.audience {
+    let candidates: Vec<Candidate<'_>> = match &campaign.audience {
         Audience::Customers => customers
             .iter()
             .filter_map(|c| {
                 Some(Candidate {
-                    raw: c.email.clone()?,
-                    name: c.name.clone(),
-                    customer: Some(c.clone()),
+                    raw: c.email.as_deref()?,
+                    name: &c.name,
+                    customer: Some(c),
                 })
             })
             .collect(),
         Audience::List(list) => list
             .iter()
-            .map(|r| {
-                let customer = Address::parse(&r.email)
-                    .ok()
-                    .and_then(|a| by_email.get(&a).map(|c| (*c).clone()));
-                Candidate {
-                    raw: r.email.clone(),
-                    name: r.name.clone(),
-                    customer,
-                }
+            .map(|r| Candidate {
+                raw: &r.email,
+                name: &r.name,
+                customer: None,
             })
             .collect(),
     };
-    let suppressed = suppression::suppressed_set(store, org.slug()).await?;
-    let robinson = suppression::robinson_hashes(store).await?;
-    let sender = org.worker(&campaign.sender).await?;
-    let sectors = org.organisation().sectors.clone();
-    let context = Context::new(Utc::now(), "campaign");
+    let lists = Lists {
+        by_email,
+        suppressed: suppression::suppressed_set(store, org.slug()).await?,
+        robinson: suppression::robinson_hashes(store).await?,
+        sender: org.worker(&campaign.sender).await?,
+        sectors: org.organisation().sectors.clone(),
+        context: Context::new(Utc::now(), "campaign"),
+        rules,
+    };
+    let checked = lists.check_all(&candidates);
 
-    let mut seen = HashSet::new();
+    let mut seen = FoldSet::with_capacity_and_hasher(candidates.len(), Default::default());
     let mut recipients = Vec::with_capacity(candidates.len());
-    for c in candidates {
-        let verdict = |excluded: Exclusion, detail: Option<String>, address: String| Planned {
-            address,
-            name: c.name.clone(),
-            customer: c.customer.as_ref().map(|c| c.id.to_string()),
-            excluded: Some(excluded),
-            detail,
-        };
-        let address = match Address::parse(&c.raw) {
-            Ok(a) => a,
-            Err(e) => {
-                recipients.push(verdict(
-                    Exclusion::InvalidAddress,
-                    Some(e.to_string()),
-                    c.raw.clone(),
-                ));
-                continue;
-            }
-        };
-        let key = address.to_string();
-        if !seen.insert(key.clone()) {
-            recipients.push(verdict(Exclusion::Duplicate, None, key));
-            continue;
-        }
-        if suppressed.contains(&address.key())
-            || c.customer
-                .as_ref()
-                .is_some_and(|c| c.communications.opt_out.is_some())
-        {
-            recipients.push(verdict(Exclusion::OptedOut, None, key));
-            continue;
-        }
-        let consented = c
-            .customer
-            .as_ref()
-            .is_some_and(|c| c.communications.consent.is_some());
-        // LOPDGDD art. 23.4: only express consent to this sender exempts.
-        if !consented && robinson.contains(&address.robinson_hash()) {
-            recipients.push(verdict(Exclusion::Robinson, None, key));
-            continue;
-        }
-        let existing = c.customer.as_ref().is_some_and(|c| c.existing_customer);
-        if !consented && !existing {
-            recipients.push(verdict(
-                Exclusion::NoConsent,
-                Some("no consent and not an existing customer (LSSI-CE art. 21)".into()),
-                key,
-            ));
-            continue;
-        }
-        if let Some(customer) = &c.customer {
-            let facts = Facts {
-                worker: sender.clone(),
-                action: Action::Send,
-                kind: ResourceKind::Customer,
-                customer: customer.clone(),
-                area: None,
-                document: None,
-                context: context.clone(),
-            };
-            let decision = rules.decide(&sectors, facts);
-            if !decision.is_allowed() {
-                let why = decision
-                    .reasons
-                    .iter()
-                    .map(|r| format!("{}/{}: {}", r.pack, r.rule, r.message))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                recipients.push(verdict(Exclusion::DeniedByRules, Some(why), key));
-                continue;
-            }
-        }
-        recipients.push(Planned {
-            address: key,
-            name: c.name.clone(),
-            customer: c.customer.as_ref().map(|c| c.id.to_string()),
-            excluded: None,
-            detail: None,
-        });
-    }
     let mut excluded = BTreeMap::new();
-    for r in &recipients {
-        if let Some(e) = r.excluded {
+    for Checked { mut planned, key } in checked {
+        if !key.is_empty() && !seen.insert(key) {
+            planned.excluded = Some(Exclusion::Duplicate);
+            planned.detail = None;
+        }
+        if let Some(e) = planned.excluded {
             *excluded.entry(e).or_insert(0) += 1;
         }
+        recipients.push(planned);
     }
     Ok(Plan {
         campaign: campaign.id.clone(),

@@ -19,7 +19,7 @@ use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::Serialize;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 // Tokio's clock, so the pacing can be tested with paused time.
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -505,7 +505,9 @@ impl Shared {
             .map_err(|_| Error::Smtp("the outbox recorder stopped".into()))
     }
 
-    async fn run(&self, to: Claimed) -> Result<Outcome> {
+    /// Sends one message. The SMTP slot is held only while talking to the
+    /// server: waiting for the durable audit record must not idle it.
+    async fn run(&self, to: Claimed, slot: OwnedSemaphorePermit) -> Result<Outcome> {
         let (message, message_id) = match self.message(&to) {
             Ok(m) => m,
             Err(e) => {
@@ -513,7 +515,9 @@ impl Shared {
                 return Ok(Outcome::Failed);
             }
         };
-        match self.transport.send(message).await {
+        let sent = self.transport.send(message).await;
+        drop(slot);
+        match sent {
             Ok(_) => {
                 self.mark(&to, "sent", None, Some(message_id.clone()))?;
                 let mut event = AuditEvent::new(EventKind::Send, Utc::now());
@@ -698,12 +702,11 @@ pub async fn send(
                 .map_err(|e| Error::Smtp(e.to_string()))?;
             let (shared, attempted, failed) = (shared.clone(), attempted.clone(), failed.clone());
             tasks.spawn(async move {
-                let outcome = shared.run(to).await;
+                let outcome = shared.run(to, permit).await;
                 attempted.fetch_add(1, Ordering::Relaxed);
                 if !matches!(outcome, Ok(Outcome::Sent)) {
                     failed.fetch_add(1, Ordering::Relaxed);
                 }
-                drop(permit);
                 outcome
             });
             while let Some(finished) = tasks.try_join_next() {

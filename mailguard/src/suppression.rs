@@ -290,6 +290,10 @@ pub async fn import_robinson(store: &Store, path: &std::path::Path, text: &str) 
     Ok(hashes.len())
 }
 
+/// A set of keys (addresses, hashes), with a fast hasher: plans look up
+/// millions of them.
+pub type KeySet = HashSet<String, foldhash::fast::RandomState>;
+
 /// Every value of one column, as a set, fetched as one JSON array: a
 /// million rows one by one through the driver would cost more than the
 /// whole plan. `column` and `table` are constants of this module.
@@ -298,7 +302,7 @@ async fn column_set(
     table: &str,
     column: &str,
     org: Option<&OrgSlug>,
-) -> Result<HashSet<String>> {
+) -> Result<KeySet> {
     let filter = if org.is_some() { "WHERE org = $1" } else { "" };
     let sql = match store.backend() {
         Backend::Sqlite => {
@@ -313,19 +317,18 @@ async fn column_set(
         query = query.bind(org.as_str());
     }
     let (array,) = query.fetch_one(store.pool()).await?;
-    let values: Vec<String> = serde_json::from_str(&array)
-        .map_err(|e| custodia_engine::Error::Corrupt(format!("{table}.{column}: {e}")))?;
-    Ok(values.into_iter().collect())
+    Ok(serde_json::from_str(&array)
+        .map_err(|e| custodia_engine::Error::Corrupt(format!("{table}.{column}: {e}")))?)
 }
 
 /// Every Robinson hash, for planning.
-pub async fn robinson_hashes(store: &Store) -> Result<HashSet<String>> {
+pub async fn robinson_hashes(store: &Store) -> Result<KeySet> {
     column_set(store, "robinson", "hash", None).await
 }
 
 /// Every suppressed address of an organisation, for planning: the listed
 /// ones and customers' bajas.
-pub async fn suppressed_set(store: &Store, org: &OrgSlug) -> Result<HashSet<String>> {
+pub async fn suppressed_set(store: &Store, org: &OrgSlug) -> Result<KeySet> {
     let mut set = column_set(store, "opt_outs", "address", Some(org)).await?;
     let customers: Vec<(Option<String>,)> =
         sqlx::query_as("SELECT email FROM customers WHERE org = $1 AND opt_out_date IS NOT NULL")

@@ -9,10 +9,12 @@
 mod decision;
 mod facts;
 pub mod pack;
+pub mod plugin;
 mod request;
 pub mod script;
 mod set;
 pub mod testing;
+pub mod toolchain;
 
 pub use decision::{Decision, Effect, Explanation, Reason, RuleEffect, Skipped};
 pub use request::{Action, Context, Request, ResourceKind, ResourceRef};

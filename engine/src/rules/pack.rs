@@ -2,10 +2,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rhai::{AST, Engine};
 use serde::Deserialize;
 
+use super::plugin::{Plugin, PluginDecl, PluginKind};
 use super::request::{Action, ResourceKind};
 use super::script;
 use crate::domain::Sector;
@@ -34,6 +36,22 @@ pub struct Manifest {
     pub levels: BTreeMap<String, String>,
     #[serde(default)]
     pub rules: Vec<RuleDecl>,
+    /// WebAssembly plugins (see `plugin`).
+    #[serde(default)]
+    pub plugins: Vec<PluginDecl>,
+}
+
+impl Manifest {
+    /// Reads and parses the `pack.toml` of the pack in `dir`.
+    pub fn read(dir: &Path) -> Result<Self> {
+        let path = dir.join("pack.toml");
+        let text = crate::exchange::read_text(&path)?;
+        toml::from_str(&text).map_err(|e| Error::Input {
+            path: path.clone(),
+            line: e.span().map_or(1, |s| line_of(text.as_bytes(), s.start)),
+            message: e.message().trim_end_matches('.').to_owned(),
+        })
+    }
 }
 
 /// One rule as declared in `pack.toml`.
@@ -67,6 +85,7 @@ pub struct Pack {
     pub manifest: Manifest,
     pub dir: PathBuf,
     pub rules: Vec<Rule>,
+    pub plugins: Vec<Arc<Plugin>>,
 }
 
 impl Pack {
@@ -83,12 +102,7 @@ impl Pack {
     /// Reads, lints and compiles a pack. Does not run its tests.
     pub fn load(engine: &Engine, dir: &Path) -> Result<Self> {
         let manifest_path = dir.join("pack.toml");
-        let text = crate::exchange::read_text(&manifest_path)?;
-        let manifest: Manifest = toml::from_str(&text).map_err(|e| Error::Input {
-            path: manifest_path.clone(),
-            line: e.span().map_or(1, |s| line_of(text.as_bytes(), s.start)),
-            message: e.message().trim_end_matches('.').to_owned(),
-        })?;
+        let manifest = Manifest::read(dir)?;
         let declared_error = |message: String| Error::File {
             path: manifest_path.clone(),
             message,
@@ -136,12 +150,43 @@ impl Pack {
             });
         }
         check_undeclared_files(dir, &manifest)?;
+        let plugins = load_plugins(dir, &manifest, &manifest_path)?;
         Ok(Pack {
             manifest,
             dir: dir.to_owned(),
             rules,
+            plugins,
         })
     }
+}
+
+/// Verifies, compiles and pre-links the pack's plugins.
+fn load_plugins(dir: &Path, manifest: &Manifest, manifest_path: &Path) -> Result<Vec<Arc<Plugin>>> {
+    let mut names = BTreeSet::new();
+    let mut plugins = Vec::new();
+    for decl in &manifest.plugins {
+        let declared_error = |message: String| Error::File {
+            path: manifest_path.to_owned(),
+            message: format!("plugin `{}`: {message}", decl.name),
+        };
+        if !names.insert(decl.name.as_str()) {
+            return Err(declared_error("declared twice".into()));
+        }
+        let actions = parse_set(&decl.actions, &Action::ALL, |a| a.as_str())
+            .map_err(|bad| declared_error(format!("undeclared action `{bad}`")))?;
+        let resources = parse_set(&decl.resources, &ResourceKind::ALL, |k| k.as_str())
+            .map_err(|bad| declared_error(format!("unknown resource kind `{bad}`")))?;
+        if decl.kind == PluginKind::Check && !decl.provides.is_empty() {
+            return Err(declared_error("a check provides no attributes".into()));
+        }
+        plugins.push(Arc::new(Plugin::load(
+            dir,
+            decl.clone(),
+            actions,
+            resources,
+        )?));
+    }
+    Ok(plugins)
 }
 
 /// Parses declared names against the known ones; `*` means all.

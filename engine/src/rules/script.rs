@@ -59,7 +59,11 @@ pub struct ResourceView(Arc<Facts>);
 #[derive(Debug, Clone)]
 pub struct CustomerView(Arc<Facts>);
 #[derive(Debug, Clone)]
-pub struct ContextView(Arc<Facts>);
+pub struct ContextView(Arc<Facts>, Arc<PluginAttributes>);
+
+/// What the pack's attribute providers returned for a request, keyed
+/// `<plugin>.<attribute>`.
+pub type PluginAttributes = std::collections::BTreeMap<String, String>;
 
 /// The property names scripts may read, by object (for the linter).
 pub const PROPERTIES: &[&str] = &[
@@ -263,6 +267,17 @@ fn register_context(engine: &mut Engine) {
         c.0.context.purpose.clone().unwrap_or_default()
     });
     engine.register_get("hour", |c: &mut ContextView| c.0.context.hour());
+    // A provider's attribute, or `()` when the provider did not run or
+    // did not return it (rules compare with a value, so `()` never matches).
+    engine.register_fn(
+        "plugin",
+        |c: &mut ContextView, plugin: &str, name: &str| -> Dynamic {
+            c.1.get(&format!("{plugin}.{name}"))
+                .map_or(Dynamic::UNIT, |v| {
+                    Dynamic::from(ImmutableString::from(v.as_str()))
+                })
+        },
+    );
     engine.register_get("weekday", |c: &mut ContextView| c.0.context.weekday());
     engine.register_get("address", |c: &mut ContextView| {
         c.0.context.address.clone().unwrap_or_default()
@@ -281,13 +296,13 @@ pub fn compile_scope() -> Scope<'static> {
 
 /// The scope a request's rules run in. Constants: a rule cannot change
 /// what the next rule sees.
-pub fn run_scope(facts: Facts) -> Scope<'static> {
+pub fn run_scope(facts: Facts, attributes: PluginAttributes) -> Scope<'static> {
     let facts = Arc::new(facts);
     let mut scope = Scope::new();
     scope.push_constant("worker", WorkerView(facts.clone()));
     scope.push_constant("action", ImmutableString::from(facts.action.as_str()));
     scope.push_constant("resource", ResourceView(facts.clone()));
-    scope.push_constant("context", ContextView(facts));
+    scope.push_constant("context", ContextView(facts, Arc::new(attributes)));
     scope
 }
 

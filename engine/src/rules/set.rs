@@ -8,8 +8,9 @@ use rhai::Engine;
 
 use super::decision::{Decision, Explanation, Reason, RuleEffect, Skipped};
 use super::pack::Pack;
+use super::plugin::{self, Plugin, PluginFailure, PluginKind, Verdict};
 use super::request::{Action, ResourceKind};
-use super::script::{self, Facts, Outcome};
+use super::script::{self, Facts, Outcome, PluginAttributes};
 use super::testing::{self, PackReport};
 use crate::domain::Sector;
 use crate::error::{Error, Result};
@@ -117,10 +118,37 @@ impl RuleSet {
     }
 
     /// Decides with the packs `include` selects (tests use a pack and its requirements).
+    ///
+    /// Attribute providers run first (rules read what they return), then
+    /// the Rhai rules, then the checks; every reason goes into one
+    /// deny-overrides combination.
     pub fn decide_with(&self, include: impl Fn(&Pack) -> bool, facts: Facts) -> Decision {
         let key = (facts.action, facts.kind);
-        let mut scope = script::run_scope(facts);
+        let plugins: Vec<(&Pack, &Plugin)> = self
+            .packs
+            .iter()
+            .filter(|pack| !pack.plugins.is_empty() && include(pack))
+            .flat_map(|pack| pack.plugins.iter().map(move |p| (pack, p.as_ref())))
+            .filter(|(_, p)| p.applies(key.0, key.1))
+            .collect();
         let mut reasons = Vec::new();
+        let request = (!plugins.is_empty()).then(|| plugin::request(&facts));
+        let mut attributes = PluginAttributes::new();
+        for (pack, p) in plugins
+            .iter()
+            .filter(|(_, p)| p.decl.kind == PluginKind::Attributes)
+        {
+            let Some(request) = &request else { break };
+            match p.provide(request) {
+                Ok(pairs) => attributes.extend(
+                    pairs
+                        .into_iter()
+                        .map(|(name, value)| (format!("{}.{name}", p.name()), value)),
+                ),
+                Err(failure) => reasons.push(plugin_failed(pack, p, &failure)),
+            }
+        }
+        let mut scope = script::run_scope(facts, attributes.clone());
         for &(p, r) in self.index.get(&key).map_or(&[][..], Vec::as_slice) {
             let pack = &self.packs[p];
             if !include(pack) {
@@ -129,6 +157,26 @@ impl RuleSet {
             let rule = &pack.rules[r];
             if let Some(reason) = self.run_rule(pack, rule, &mut scope) {
                 reasons.push(reason);
+            }
+        }
+        let pairs: Vec<(String, String)> = attributes.into_iter().collect();
+        for (pack, p) in plugins
+            .iter()
+            .filter(|(_, p)| p.decl.kind == PluginKind::Check)
+        {
+            let Some(request) = &request else { break };
+            let reason = |effect, message: String| Reason {
+                pack: pack.name().to_owned(),
+                rule: format!("plugin:{}", p.name()),
+                effect,
+                message,
+                fields: Vec::new(),
+            };
+            match p.check(request, &pairs) {
+                Ok(Verdict::Allow(m)) => reasons.push(reason(RuleEffect::Allow, m)),
+                Ok(Verdict::Deny(m)) => reasons.push(reason(RuleEffect::Deny, m)),
+                Ok(Verdict::NotApplicable) => {}
+                Err(failure) => reasons.push(plugin_failed(pack, p, &failure)),
             }
         }
         Decision::combine(reasons)
@@ -190,8 +238,48 @@ impl RuleSet {
                     why,
                 });
             }
+            for p in &pack.plugins {
+                let rule = format!("plugin:{}", p.name());
+                if decision
+                    .reasons
+                    .iter()
+                    .any(|r| r.pack == pack.name() && r.rule == rule)
+                {
+                    continue;
+                }
+                let why = match (p.applies(action, kind), p.decl.kind) {
+                    (false, _) => format!(
+                        "does not apply to action `{action}` on {} resources",
+                        kind.as_str()
+                    ),
+                    (true, PluginKind::Attributes) => "provided attributes to the rules".to_owned(),
+                    (true, PluginKind::Check) => "ran, and did not apply".to_owned(),
+                };
+                skipped.push(Skipped {
+                    pack: pack.name().to_owned(),
+                    rule,
+                    why,
+                });
+            }
         }
         Explanation { decision, skipped }
+    }
+}
+
+/// A failed plugin call: it denies, and says which plugin and why.
+// INVARIANT: a plugin failure is an `Error` reason, which
+// `Decision::combine` turns into a denial (fail closed).
+fn plugin_failed(pack: &Pack, plugin: &Plugin, failure: &PluginFailure) -> Reason {
+    tracing::warn!(pack = pack.name(), plugin = plugin.name(), %failure, "plugin failed; denying");
+    Reason {
+        pack: pack.name().to_owned(),
+        rule: format!("plugin:{}", plugin.name()),
+        effect: RuleEffect::Error,
+        message: format!(
+            "plugin `{}` failed, so the request is denied: {failure}",
+            plugin.name()
+        ),
+        fields: Vec::new(),
     }
 }
 

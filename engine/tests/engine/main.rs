@@ -2,6 +2,7 @@
 //! One test binary; `./test.sh` provides the PostgreSQL server.
 
 mod audit;
+mod plugins;
 mod rules;
 mod store;
 

@@ -1,0 +1,541 @@
+//! WebAssembly plugins: components of the worlds in
+//! `plugins/wit/custodia-plugin.wit`, run with wasmtime.
+//!
+//! A pack declares its plugins in `pack.toml` (file, pinned sha256,
+//! limits). Each call gets a fresh instance from a pre-linked
+//! [`InstancePre`](wasmtime::component::InstancePre) in the pooling
+//! allocator, so a call costs microseconds and nothing leaks between
+//! requests. A plugin that traps, runs out of fuel or time, outgrows its
+//! memory or answers nonsense fails closed: the decision is deny, and the
+//! explanation names the plugin and the reason.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
+    Trap,
+};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use super::request::{Action, ResourceKind};
+use super::script::Facts;
+use crate::error::{Error, Result};
+
+mod bindings {
+    pub mod provider {
+        wasmtime::component::bindgen!({
+            path: "../plugins/wit",
+            world: "attribute-provider",
+        });
+    }
+
+    pub mod check {
+        wasmtime::component::bindgen!({
+            path: "../plugins/wit",
+            world: "check",
+            with: {
+                "custodia:plugin/types": super::provider::custodia::plugin::types,
+            },
+        });
+    }
+}
+
+use bindings::check::CheckPre;
+use bindings::provider::AttributeProviderPre;
+pub use bindings::provider::custodia::plugin::types::{Request, Verdict, Worker};
+
+/// Instances alive at once across the process (one per call in flight).
+const POOL_INSTANCES: u32 = 64;
+/// The largest memory any plugin may ask for.
+const MAX_MEMORY_MIB: u64 = 256;
+/// How often the deadline clock ticks.
+const TICK: Duration = Duration::from_millis(1);
+/// Bounds on what a plugin may answer.
+const MAX_ATTRIBUTES: usize = 64;
+const MAX_VALUE_BYTES: usize = 1024;
+const MAX_REASON_BYTES: usize = 1024;
+
+/// What a plugin does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PluginKind {
+    /// Adds attributes that Rhai rules read.
+    Attributes,
+    /// Allows, denies or abstains, alongside the rules.
+    Check,
+}
+
+impl PluginKind {
+    /// The WIT world a component of this kind must implement.
+    pub fn world(self) -> &'static str {
+        match self {
+            PluginKind::Attributes => "attribute-provider",
+            PluginKind::Check => "check",
+        }
+    }
+}
+
+/// Per-call limits, from `pack.toml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginLimits {
+    /// WebAssembly instructions, roughly.
+    pub fuel: u64,
+    /// Linear memory, in MiB.
+    pub memory_mib: u64,
+    /// Wall clock, in milliseconds.
+    pub timeout_ms: u64,
+}
+
+impl Default for PluginLimits {
+    fn default() -> Self {
+        Self {
+            fuel: 10_000_000,
+            memory_mib: 16,
+            timeout_ms: 20,
+        }
+    }
+}
+
+/// WASI capabilities beyond clocks and random numbers, which a plugin's
+/// manifest may ask for and the operator must allow
+/// (`CUSTODIA_PLUGIN_CAPABILITIES=stderr`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Capability {
+    /// Write diagnostics to the host's standard error.
+    Stderr,
+}
+
+impl Capability {
+    fn as_str(self) -> &'static str {
+        match self {
+            Capability::Stderr => "stderr",
+        }
+    }
+}
+
+/// The environment variable through which the operator allows capabilities.
+pub const CAPABILITIES_VAR: &str = "CUSTODIA_PLUGIN_CAPABILITIES";
+
+/// One plugin as declared in `pack.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginDecl {
+    pub name: String,
+    pub kind: PluginKind,
+    pub description: String,
+    /// The component, relative to the pack.
+    pub file: PathBuf,
+    /// Hex SHA-256 of the component: any other bytes are refused.
+    pub sha256: String,
+    /// The Rust crate it is built from (`custodia plugins build`).
+    #[serde(default)]
+    pub source: Option<PathBuf>,
+    /// The actions the plugin is called for; `["*"]` for all.
+    pub actions: Vec<String>,
+    /// The resource kinds the plugin is called for; `["*"]` for all.
+    pub resources: Vec<String>,
+    /// Attributes a provider may return.
+    #[serde(default)]
+    pub provides: Vec<String>,
+    #[serde(default)]
+    pub limits: PluginLimits,
+    /// Handed to the plugin on every call.
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+    #[serde(default)]
+    pub capabilities: BTreeSet<Capability>,
+}
+
+/// A plugin of a loaded pack: checked, compiled and pre-linked.
+pub struct Plugin {
+    pub decl: PluginDecl,
+    pub actions: BTreeSet<Action>,
+    pub resources: BTreeSet<ResourceKind>,
+    config: Vec<(String, String)>,
+    runner: Runner,
+}
+
+enum Runner {
+    Provider(AttributeProviderPre<State>),
+    Check(CheckPre<State>),
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("name", &self.decl.name)
+            .field("kind", &self.decl.kind)
+            .field("sha256", &self.decl.sha256)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a plugin call failed; every failure denies the request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PluginFailure {
+    #[error("ran out of fuel (limit {0} units)")]
+    OutOfFuel(u64),
+    #[error("ran past its time limit of {0} ms")]
+    Timeout(u64),
+    #[error("exceeded its memory limit of {0} MiB")]
+    Memory(u64),
+    #[error("trapped: {0}")]
+    Trap(String),
+    #[error("returned an invalid result: {0}")]
+    Invalid(String),
+    #[error("reported an error: {0}")]
+    Refused(String),
+}
+
+/// What each call's store holds.
+struct State {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limiter: Limiter,
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Caps linear memory and remembers a refusal, so the failure can say
+/// "memory" rather than whatever trap the guest turned it into.
+struct Limiter {
+    max_bytes: usize,
+    refused: bool,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let fits = desired <= self.max_bytes;
+        self.refused |= !fits;
+        Ok(fits)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+/// The process-wide wasmtime engine and linker.
+struct Host {
+    engine: Engine,
+    linker: Linker<State>,
+}
+
+fn host() -> Result<&'static Host> {
+    static HOST: OnceLock<std::result::Result<Host, String>> = OnceLock::new();
+    HOST.get_or_init(|| Host::new().map_err(|e| format!("{e:#}")))
+        .as_ref()
+        .map_err(|e| Error::Pack(format!("cannot start the WebAssembly host: {e}")))
+}
+
+impl Host {
+    fn new() -> wasmtime::Result<Self> {
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(POOL_INSTANCES)
+            .total_core_instances(POOL_INSTANCES * 4)
+            .total_memories(POOL_INSTANCES * 2)
+            .total_tables(POOL_INSTANCES * 4)
+            .max_memory_size(usize::try_from(MAX_MEMORY_MIB << 20).unwrap_or(usize::MAX));
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            .consume_fuel(true)
+            .epoch_interruption(true)
+            // Plugins are small and called for microseconds: compile them fast.
+            .cranelift_opt_level(wasmtime::OptLevel::None)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&config)?;
+        let ticker = engine.weak();
+        // The deadline clock: one tick per millisecond while the engine lives.
+        std::thread::Builder::new()
+            .name("custodia-plugin-clock".into())
+            .spawn(move || {
+                while let Some(engine) = ticker.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(TICK);
+                }
+            })?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        Ok(Self { engine, linker })
+    }
+}
+
+/// The hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+impl Plugin {
+    /// Reads, verifies and compiles a declared plugin of the pack in `dir`.
+    pub fn load(
+        dir: &Path,
+        decl: PluginDecl,
+        actions: BTreeSet<Action>,
+        resources: BTreeSet<ResourceKind>,
+    ) -> Result<Self> {
+        let path = dir.join(&decl.file);
+        let refuse = |message: String| Error::File {
+            path: path.clone(),
+            message: format!("plugin `{}`: {message}", decl.name),
+        };
+        let allowed = allowed_capabilities();
+        if let Some(c) = decl.capabilities.iter().find(|c| !allowed.contains(c)) {
+            return Err(refuse(format!(
+                "asks for the `{}` capability, which the operator has not allowed ({CAPABILITIES_VAR})",
+                c.as_str()
+            )));
+        }
+        if decl.limits.memory_mib > MAX_MEMORY_MIB {
+            return Err(refuse(format!(
+                "memory limit {} MiB is above the host's {MAX_MEMORY_MIB} MiB",
+                decl.limits.memory_mib
+            )));
+        }
+        let bytes = std::fs::read(&path).map_err(|e| {
+            refuse(format!(
+                "cannot read the component ({e}); build it with `custodia plugins build`"
+            ))
+        })?;
+        let actual = sha256_hex(&bytes);
+        if !actual.eq_ignore_ascii_case(decl.sha256.trim()) {
+            return Err(refuse(format!(
+                "sha256 mismatch: pack.toml pins `{}`, the file is `{actual}`",
+                decl.sha256
+            )));
+        }
+        let host = host()?;
+        let component = Component::new(&host.engine, &bytes)
+            .map_err(|e| refuse(format!("not a valid component: {e:#}")))?;
+        let pre = host
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| refuse(format!("imports more than the host provides: {e:#}")))?;
+        let wrong_world =
+            |e: wasmtime::Error| refuse(format!("not a `{}` component: {e:#}", decl.kind.world()));
+        let runner = match decl.kind {
+            PluginKind::Attributes => {
+                Runner::Provider(AttributeProviderPre::new(pre).map_err(wrong_world)?)
+            }
+            PluginKind::Check => Runner::Check(CheckPre::new(pre).map_err(wrong_world)?),
+        };
+        Ok(Self {
+            config: decl
+                .config
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            decl,
+            actions,
+            resources,
+            runner,
+        })
+    }
+
+    /// The plugin's name.
+    pub fn name(&self) -> &str {
+        &self.decl.name
+    }
+
+    /// Whether the plugin is called for this action and resource kind.
+    pub fn applies(&self, action: Action, kind: ResourceKind) -> bool {
+        self.actions.contains(&action) && self.resources.contains(&kind)
+    }
+
+    fn store(&self) -> Result<Store<State>, PluginFailure> {
+        let host = host().map_err(|e| PluginFailure::Trap(e.to_string()))?;
+        let limits = self.decl.limits;
+        let mut wasi = WasiCtxBuilder::new();
+        if self.decl.capabilities.contains(&Capability::Stderr) {
+            wasi.inherit_stderr();
+        }
+        let state = State {
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            limiter: Limiter {
+                max_bytes: usize::try_from(limits.memory_mib << 20).unwrap_or(usize::MAX),
+                refused: false,
+            },
+        };
+        let mut store = Store::new(&host.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        store
+            .set_fuel(limits.fuel)
+            .map_err(|e| PluginFailure::Trap(e.to_string()))?;
+        store.set_epoch_deadline(limits.timeout_ms.max(1));
+        store.epoch_deadline_trap();
+        Ok(store)
+    }
+
+    fn failure(&self, store: &Store<State>, error: &wasmtime::Error) -> PluginFailure {
+        let limits = self.decl.limits;
+        if store.data().limiter.refused {
+            return PluginFailure::Memory(limits.memory_mib);
+        }
+        match error.downcast_ref::<Trap>() {
+            Some(Trap::OutOfFuel) => PluginFailure::OutOfFuel(limits.fuel),
+            Some(Trap::Interrupt) => PluginFailure::Timeout(limits.timeout_ms),
+            Some(trap) => PluginFailure::Trap(trap.to_string()),
+            None => PluginFailure::Trap(format!("{error:#}")),
+        }
+    }
+
+    /// Runs an attribute provider on `request`.
+    pub fn provide(&self, request: &Request) -> Result<Vec<(String, String)>, PluginFailure> {
+        let Runner::Provider(pre) = &self.runner else {
+            return Err(PluginFailure::Invalid("not an attribute provider".into()));
+        };
+        let mut store = self.store()?;
+        let answer = pre
+            .instantiate(&mut store)
+            .and_then(|p| p.call_provide(&mut store, &self.config, request));
+        match answer {
+            Ok(Ok(attributes)) => self.checked_attributes(attributes),
+            Ok(Err(message)) => Err(PluginFailure::Refused(bounded(message))),
+            Err(e) => Err(self.failure(&store, &e)),
+        }
+    }
+
+    /// Runs a check on `request` with the providers' `attributes`.
+    #[allow(clippy::ptr_arg, reason = "the generated binding takes `&Vec`")]
+    pub fn check(
+        &self,
+        request: &Request,
+        attributes: &Vec<(String, String)>,
+    ) -> Result<Verdict, PluginFailure> {
+        let Runner::Check(pre) = &self.runner else {
+            return Err(PluginFailure::Invalid("not a check".into()));
+        };
+        let mut store = self.store()?;
+        let answer = pre
+            .instantiate(&mut store)
+            .and_then(|c| c.call_check(&mut store, &self.config, request, attributes));
+        match answer {
+            Ok(verdict) => checked_verdict(verdict),
+            Err(e) => Err(self.failure(&store, &e)),
+        }
+    }
+
+    // INVARIANT: rules only ever see attributes the plugin declared in
+    // `provides`, within the size bounds; anything else fails the call.
+    fn checked_attributes(
+        &self,
+        attributes: Vec<(String, String)>,
+    ) -> Result<Vec<(String, String)>, PluginFailure> {
+        if attributes.len() > MAX_ATTRIBUTES {
+            return Err(PluginFailure::Invalid(format!(
+                "{} attributes, at most {MAX_ATTRIBUTES}",
+                attributes.len()
+            )));
+        }
+        for (name, value) in &attributes {
+            if !self.decl.provides.iter().any(|p| p == name) {
+                return Err(PluginFailure::Invalid(format!(
+                    "attribute `{}` is not declared in `provides`",
+                    bounded(name.clone())
+                )));
+            }
+            if value.len() > MAX_VALUE_BYTES {
+                return Err(PluginFailure::Invalid(format!(
+                    "attribute `{name}` is {} bytes, at most {MAX_VALUE_BYTES}",
+                    value.len()
+                )));
+            }
+        }
+        Ok(attributes)
+    }
+}
+
+fn checked_verdict(verdict: Verdict) -> Result<Verdict, PluginFailure> {
+    match &verdict {
+        Verdict::Allow(reason) | Verdict::Deny(reason) if reason.trim().is_empty() => {
+            Err(PluginFailure::Invalid("a verdict without a reason".into()))
+        }
+        Verdict::Allow(reason) | Verdict::Deny(reason) if reason.len() > MAX_REASON_BYTES => {
+            Err(PluginFailure::Invalid(format!(
+                "a reason of {} bytes, at most {MAX_REASON_BYTES}",
+                reason.len()
+            )))
+        }
+        _ => Ok(verdict),
+    }
+}
+
+/// Cuts a plugin's text to a size fit for an explanation.
+fn bounded(mut text: String) -> String {
+    if text.len() > 200 {
+        let mut end = 200;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    text
+}
+
+fn allowed_capabilities() -> BTreeSet<Capability> {
+    std::env::var(CAPABILITIES_VAR)
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|c| match c.trim() {
+            "stderr" => Some(Capability::Stderr),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The request as plugins see it.
+pub fn request(facts: &Facts) -> Request {
+    let w = &facts.worker;
+    Request {
+        worker: Worker {
+            login: w.login.to_string(),
+            level: w.level.get(),
+            departments: w.departments.clone(),
+            roles: w.roles.clone(),
+            specialties: w.specialties.clone(),
+        },
+        action: facts.action.as_str().to_owned(),
+        resource_kind: facts.kind.as_str().to_owned(),
+        customer: facts.customer.id.to_string(),
+        customer_attributes: facts
+            .customer
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        area: facts.area.as_ref().map(|a| a.name.to_string()),
+        document: facts.document.as_ref().map(|d| d.id.to_string()),
+        document_type: facts.document.as_ref().map(|d| d.doc_type.to_string()),
+        channel: facts.context.channel.clone(),
+        address: facts.context.address.clone(),
+        time: facts.context.time.timestamp(),
+    }
+}

@@ -1,0 +1,238 @@
+//! WebAssembly plugins: hostile components fail closed in bounded time and
+//! the engine keeps deciding; pins, capabilities and worlds are enforced at
+//! load; a broken reload keeps the packs in force.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use custodia_engine::rules::plugin::sha256_hex;
+use custodia_engine::rules::{
+    Action, Context, Facts, Request, RuleEffect, RuleSet, Rules, toolchain,
+};
+
+use crate::demo_file;
+
+/// The hostile component (plugins/hostile), built here for wasm32-wasip2.
+fn hostile_component() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins");
+        let artifacts = toolchain::build(&workspace, &["hostile".to_owned()])
+            .expect("build the hostile plugin (needs the wasm32-wasip2 target)");
+        toolchain::component(&artifacts, "hostile")
+    })
+}
+
+/// One `[[plugins]]` entry of the hostile pack.
+struct Entry {
+    name: &'static str,
+    action: &'static str,
+    mode: &'static str,
+    limits: &'static str,
+}
+
+const ENTRIES: [Entry; 7] = [
+    Entry {
+        name: "spins",
+        action: "view",
+        mode: "loop",
+        limits: "fuel = 1_000_000_000_000, timeout_ms = 20",
+    },
+    Entry {
+        name: "burns-fuel",
+        action: "edit",
+        mode: "loop",
+        limits: "fuel = 100_000, timeout_ms = 1_000",
+    },
+    Entry {
+        name: "hoards",
+        action: "create",
+        mode: "grow",
+        limits: "memory_mib = 8",
+    },
+    Entry {
+        name: "traps",
+        action: "delete",
+        mode: "trap",
+        limits: "",
+    },
+    Entry {
+        name: "panics",
+        action: "export",
+        mode: "panic",
+        limits: "",
+    },
+    Entry {
+        name: "lies",
+        action: "download",
+        mode: "garbage",
+        limits: "",
+    },
+    Entry {
+        name: "behaves",
+        action: "print",
+        mode: "ok",
+        limits: "",
+    },
+];
+
+/// Writes a pack whose one rule allows everything, so only its plugins can
+/// deny, with the hostile component pinned to `sha256`.
+fn hostile_pack(root: &Path, sha256: &str, extra: &str) -> PathBuf {
+    let dir = root.join("hostile");
+    std::fs::create_dir_all(dir.join("rules")).expect("mkdir");
+    std::fs::copy(hostile_component(), dir.join("hostile.wasm")).expect("copy component");
+    let mut manifest = String::from(
+        "name = \"hostile\"\nversion = \"0.1.0\"\ndescription = \"hostile plugins\"\n\n\
+         [[rules]]\nname = \"allow-all\"\ndescription = \"allows, so only plugins deny\"\n\
+         actions = [\"*\"]\nresources = [\"*\"]\n",
+    );
+    for e in &ENTRIES {
+        manifest.push_str(&format!(
+            "\n[[plugins]]\nname = \"{}\"\nkind = \"attributes\"\ndescription = \"{}\"\n\
+             file = \"hostile.wasm\"\nsha256 = \"{sha256}\"\nactions = [\"{}\"]\nresources = [\"*\"]\n\
+             provides = [\"ok\"]\nlimits = {{ {} }}\nconfig = {{ mode = \"{}\" }}\n{extra}",
+            e.name, e.mode, e.action, e.limits, e.mode
+        ));
+    }
+    std::fs::write(dir.join("pack.toml"), manifest).expect("write pack");
+    std::fs::write(dir.join("rules/allow-all.rhai"), "allow(\"test pack\")").expect("rule");
+    dir
+}
+
+fn real_sha() -> String {
+    sha256_hex(&std::fs::read(hostile_component()).expect("component"))
+}
+
+fn facts(action: Action) -> Facts {
+    let world = demo_file("bufete-ruiz.toml");
+    let request = Request {
+        worker: "elena".parse().expect("login"),
+        action,
+        resource: "customer:C-1001".parse().expect("resource"),
+        context: Context::new(Utc::now(), "test"),
+    };
+    Facts::from_file(&world, &request).expect("facts")
+}
+
+#[test]
+fn hostile_plugins_fail_closed_quickly_and_the_engine_keeps_serving() {
+    let root = tempfile::tempdir().expect("dir");
+    let set = RuleSet::compile(&[hostile_pack(root.path(), &real_sha(), "")])
+        .expect("hostile pack loads");
+    let expected = [
+        (
+            "view",
+            "plugin `spins` failed, so the request is denied: ran past its time limit of 20 ms",
+        ),
+        (
+            "edit",
+            "plugin `burns-fuel` failed, so the request is denied: ran out of fuel (limit 100000 units)",
+        ),
+        (
+            "create",
+            "plugin `hoards` failed, so the request is denied: exceeded its memory limit of 8 MiB",
+        ),
+        (
+            "delete",
+            "plugin `traps` failed, so the request is denied: trapped: ",
+        ),
+        (
+            "export",
+            "plugin `panics` failed, so the request is denied: trapped: ",
+        ),
+        (
+            "download",
+            "plugin `lies` failed, so the request is denied: returned an invalid result: 10000 attributes, at most 64",
+        ),
+    ];
+    for round in 0..2 {
+        for (action, message) in expected {
+            let start = Instant::now();
+            let decision = set.decide_with(|_| true, facts(action.parse().expect("action")));
+            let took = start.elapsed();
+            assert!(!decision.is_allowed(), "{action} was allowed: {decision:?}");
+            let failed = decision
+                .reasons
+                .iter()
+                .find(|r| r.rule.starts_with("plugin:"))
+                .expect("the plugin is named in the explanation");
+            assert_eq!(failed.effect, RuleEffect::Error);
+            assert!(
+                failed.message.starts_with(message),
+                "round {round}, {action}: {}",
+                failed.message
+            );
+            assert!(took < Duration::from_millis(100), "{action} took {took:?}");
+            // Still serving: a well-behaved plugin call right after.
+            let fine = set.decide_with(|_| true, facts(Action::Print));
+            assert!(fine.is_allowed(), "after {action}: {fine:?}");
+        }
+    }
+}
+
+#[test]
+fn a_component_that_does_not_match_its_pin_is_refused() {
+    let root = tempfile::tempdir().expect("dir");
+    let wrong = "0".repeat(64);
+    let dir = hostile_pack(root.path(), &wrong, "");
+    let err = RuleSet::compile(&[dir]).expect_err("a wrong pin is refused");
+    let message = err.to_string();
+    assert!(message.contains("hostile.wasm"), "{message}");
+    assert!(
+        message.contains(&format!(
+            "sha256 mismatch: pack.toml pins `{wrong}`, the file is `{}`",
+            real_sha()
+        )),
+        "{message}"
+    );
+}
+
+#[test]
+fn capabilities_need_the_operators_consent_and_worlds_must_match() {
+    let root = tempfile::tempdir().expect("dir");
+    let dir = hostile_pack(root.path(), &real_sha(), "capabilities = [\"stderr\"]\n");
+    let err = RuleSet::compile(&[dir]).expect_err("stderr is not allowed");
+    assert!(
+        err.to_string().contains("asks for the `stderr` capability, which the operator has not allowed (CUSTODIA_PLUGIN_CAPABILITIES)"),
+        "{err}"
+    );
+    let root = tempfile::tempdir().expect("dir");
+    let dir = hostile_pack(root.path(), &real_sha(), "");
+    let manifest = std::fs::read_to_string(dir.join("pack.toml")).expect("read");
+    std::fs::write(
+        dir.join("pack.toml"),
+        manifest
+            .replacen("kind = \"attributes\"", "kind = \"check\"", 1)
+            .replacen("provides = [\"ok\"]\n", "", 1),
+    )
+    .expect("write");
+    let err = RuleSet::compile(&[dir]).expect_err("a provider is not a check");
+    assert!(err.to_string().contains("not a `check` component"), "{err}");
+}
+
+#[test]
+fn a_reload_with_a_tampered_plugin_keeps_the_packs_in_force() {
+    let root = tempfile::tempdir().expect("dir");
+    let dir = hostile_pack(root.path(), &real_sha(), "");
+    let rules = Rules::load(root.path()).expect("load");
+    let before = rules.current();
+    // Someone swaps the component for other bytes.
+    let mut bytes = std::fs::read(dir.join("hostile.wasm")).expect("read");
+    bytes.extend_from_slice(b"\0tampered");
+    std::fs::write(dir.join("hostile.wasm"), bytes).expect("write");
+    let err = rules.reload().expect_err("the tampered plugin is refused");
+    assert!(err.to_string().contains("sha256 mismatch"), "{err}");
+    assert!(
+        Arc::ptr_eq(&before, &rules.current()),
+        "the old packs stay in force"
+    );
+    assert!(
+        rules
+            .current()
+            .decide_with(|_| true, facts(Action::Print))
+            .is_allowed()
+    );
+}
