@@ -145,7 +145,7 @@ fn hostile_plugins_fail_closed_quickly_and_the_engine_keeps_serving() {
         ),
         (
             "download",
-            "plugin `lies` failed, so the request is denied: returned an invalid result: 10000 attributes, at most 64",
+            "plugin `lies` failed, so the request is denied: returned an invalid result: 100 attributes, at most 64",
         ),
     ];
     for round in 0..2 {

@@ -31,7 +31,7 @@ impl Guest for Hostile {
             "panic" => panic!("hostile plugin panics"),
             // Answers, but with attributes it never declared and a
             // value far beyond the size limit.
-            "garbage" => Ok((0..10_000)
+            "garbage" => Ok((0..100)
                 .map(|i| (format!("undeclared-{i}"), "x".repeat(4_096)))
                 .collect()),
             // Behaves.
