@@ -10,9 +10,15 @@ log() { printf '\n==> %s\n' "$*" >&2; }
 
 # --- toolchain -------------------------------------------------------------
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
+# WebAssembly plugins are components built for WASI 0.2.
+rustup target add wasm32-wasip2 >/dev/null
 
 need_apt=()
 /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || need_apt+=(python3-aiosmtpd)
+# dkimpy verifies our DKIM signatures independently.
+/usr/bin/python3 -c 'import dkim' >/dev/null 2>&1 || need_apt+=(python3-dkim)
+# pdftotext reads the PDF reports back.
+command -v pdftotext >/dev/null 2>&1 || need_apt+=(poppler-utils)
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
 [ -n "$pg_bin" ] && [ -x "$pg_bin/initdb" ] || need_apt+=(postgresql)
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -47,6 +53,13 @@ export CUSTODIA_TEST_PG_URL="postgres://postgres@127.0.0.1:$pg_port/postgres"
 # --- checks and tests ------------------------------------------------------
 log "cargo fmt --check"
 cargo fmt --all -- --check
+
+log "plugins: build from source, reproducibly, and compare with the pins"
+cargo run --locked --quiet -- --packs plugins/packs plugins build
+if git rev-parse --git-dir >/dev/null 2>&1; then
+  git diff --exit-code --stat -- plugins/packs
+fi
+(cd plugins && cargo fmt --all -- --check)
 
 log "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -5,6 +5,7 @@ mod crash;
 mod decisions;
 mod foundation;
 mod mail;
+mod plugins;
 mod reports;
 
 use std::path::{Path, PathBuf};
