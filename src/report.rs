@@ -11,6 +11,13 @@ use custodia_reports::Lang;
 use crate::audit::parse_time;
 use crate::cli::Global;
 
+/// A document's file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Html,
+    Pdf,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ReportCommand {
     /// The data-protection dossier (Expediente de Protección de Datos)
@@ -19,6 +26,9 @@ pub enum ReportCommand {
         org: OrgSlug,
         #[arg(long, default_value = "es")]
         lang: Lang,
+        /// html (one self-contained file) or pdf (typst, fonts embedded)
+        #[arg(long, value_enum, default_value_t = Format::Html)]
+        format: Format,
         #[arg(long, short)]
         output: PathBuf,
     },
@@ -59,9 +69,19 @@ pub enum ReportCommand {
 
 pub async fn run(g: &Global, command: ReportCommand) -> anyhow::Result<()> {
     let store = Store::init(&g.db).await?;
-    let (html, output) = match command {
-        ReportCommand::Dossier { org, lang, output } => {
-            (dossier(g, &store, &org, lang).await?, output)
+    let (html, output): (Vec<u8>, PathBuf) = match command {
+        ReportCommand::Dossier {
+            org,
+            lang,
+            format,
+            output,
+        } => {
+            let input = dossier(g, &store, &org).await?;
+            let bytes = match format {
+                Format::Html => custodia_reports::dossier_html(&input, lang)?.into_bytes(),
+                Format::Pdf => custodia_reports::dossier_pdf(&input, lang)?,
+            };
+            (bytes, output)
         }
         ReportCommand::Audit {
             org,
@@ -79,7 +99,8 @@ pub async fn run(g: &Global, command: ReportCommand) -> anyhow::Result<()> {
             };
             let events = store.query_audit(&org, &q).await?;
             (
-                custodia_reports::summary_html(&organisation, &events, from, to, lang)?,
+                custodia_reports::summary_html(&organisation, &events, from, to, lang)?
+                    .into_bytes(),
                 output,
             )
         }
@@ -103,7 +124,7 @@ pub async fn run(g: &Global, command: ReportCommand) -> anyhow::Result<()> {
             let organisation = store.org(&org).await?.organisation().clone();
             let scope = store.breach_scope(&org, &q).await?;
             (
-                custodia_reports::breach_html(&organisation, &scope, lang)?,
+                custodia_reports::breach_html(&organisation, &scope, lang)?.into_bytes(),
                 output,
             )
         }
@@ -115,9 +136,27 @@ pub async fn run(g: &Global, command: ReportCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// When the document is made: now, or `SOURCE_DATE_EPOCH` when set (the
+/// reproducible-builds convention), so the same data gives the same bytes.
+fn report_time() -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+    let Ok(epoch) = std::env::var("SOURCE_DATE_EPOCH") else {
+        return Ok(chrono::Utc::now());
+    };
+    epoch
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+        .with_context(|| format!("SOURCE_DATE_EPOCH `{epoch}` is not a Unix time"))
+}
+
 /// Gathers the dossier's data live: the store, the packs in force for the
 /// organisation's sectors, and the audit chain verified now.
-async fn dossier(g: &Global, store: &Store, org: &OrgSlug, lang: Lang) -> anyhow::Result<String> {
+async fn dossier(
+    g: &Global,
+    store: &Store,
+    org: &OrgSlug,
+) -> anyhow::Result<custodia_reports::DossierInput> {
     let scope = store.org(org).await?;
     let organisation = scope.organisation().clone();
     let customers = scope.customers().await?;
@@ -134,6 +173,12 @@ async fn dossier(g: &Global, store: &Store, org: &OrgSlug, lang: Lang) -> anyhow
                 .rules
                 .iter()
                 .map(|r| (r.name.clone(), r.description.clone()))
+                .chain(p.plugins.iter().map(|plugin| {
+                    (
+                        format!("plugin:{}", plugin.name()),
+                        plugin.decl.description.clone(),
+                    )
+                }))
                 .collect(),
         })
         .collect();
@@ -152,8 +197,8 @@ async fn dossier(g: &Global, store: &Store, org: &OrgSlug, lang: Lang) -> anyhow
         registers: scope.registers().await?,
         packs,
         audit,
-        now: chrono::Utc::now(),
+        now: report_time()?,
         organisation,
     };
-    Ok(custodia_reports::dossier_html(&input, lang)?)
+    Ok(input)
 }

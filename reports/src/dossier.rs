@@ -210,6 +210,28 @@ pub fn pending_actions(input: &DossierInput, lang: Lang) -> Vec<Pending> {
 
 /// Renders the dossier as one self-contained HTML document.
 pub fn dossier_html(input: &DossierInput, lang: Lang) -> Result<String> {
+    Ok(page(input, lang).render()?)
+}
+
+/// The same dossier for typst: same view, escaped for typst strings.
+#[derive(Template)]
+#[template(path = "dossier.typ")]
+struct DossierTyp<'a> {
+    p: DossierPage<'a>,
+}
+
+/// Renders the dossier as PDF (typst, fonts embedded). The same input
+/// gives the same bytes.
+pub fn dossier_pdf(input: &DossierInput, lang: Lang) -> Result<Vec<u8>> {
+    let markup = DossierTyp {
+        p: page(input, lang),
+    }
+    .render()?;
+    crate::pdf::compile(markup, input.now.date_naive())
+}
+
+/// The view both formats render.
+fn page(input: &DossierInput, lang: Lang) -> DossierPage<'_> {
     let t = lang.catalogue();
     let today = input.now.date_naive();
     let r = &input.registers;
@@ -388,5 +410,5 @@ pub fn dossier_html(input: &DossierInput, lang: Lang) -> Result<String> {
         pending: pending_actions(input, lang),
         exemption,
     };
-    Ok(page.render()?)
+    page
 }

@@ -1,6 +1,7 @@
-//! Custodia's documents: the audit summary of a period and the
-//! breach-scope report, as self-contained HTML (inline CSS and SVG, no
-//! external assets), in Spanish (default) and English. Every string comes
+//! Custodia's documents: the data-protection dossier, the audit summary of
+//! a period and the breach-scope report, as self-contained HTML (inline CSS
+//! and SVG, no external assets) and, for the dossier, PDF (typst, fonts
+//! embedded, reproducible), in Spanish (default) and English. Every string comes
 //! from a catalogue in which a missing key does not compile.
 //!
 //! ```no_run
@@ -15,10 +16,11 @@
 mod breach;
 mod dossier;
 mod i18n;
+mod pdf;
 mod summary;
 
 pub use breach::breach_html;
-pub use dossier::{DossierInput, PackInfo, Pending, dossier_html, pending_actions};
+pub use dossier::{DossierInput, PackInfo, Pending, dossier_html, dossier_pdf, pending_actions};
 pub use i18n::{Catalogue, EN, ES, Lang};
 pub use summary::summary_html;
 
@@ -33,6 +35,8 @@ pub enum Error {
     UnknownLanguage(String),
     #[error("template error: {0}")]
     Template(#[from] askama::Error),
+    #[error("pdf: {0}")]
+    Pdf(String),
 }
 
 /// Shorthand used across the crate.

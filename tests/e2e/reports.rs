@@ -6,7 +6,12 @@ use crate::Custodia;
 
 /// Renders an organisation's dossier and returns its HTML.
 fn dossier(c: &Custodia, org: &str, lang: &str) -> String {
-    let out = c.path(&format!("dossier-{org}-{lang}.html"));
+    let out = render_dossier(c, org, lang, "html");
+    std::fs::read_to_string(&out).expect("dossier")
+}
+
+fn render_dossier(c: &Custodia, org: &str, lang: &str, format: &str) -> std::path::PathBuf {
+    let out = c.path(&format!("dossier-{org}-{lang}.{format}"));
     c.ok(&[
         "report",
         "dossier",
@@ -14,10 +19,36 @@ fn dossier(c: &Custodia, org: &str, lang: &str) -> String {
         org,
         "--lang",
         lang,
+        "--format",
+        format,
         "-o",
         out.to_str().expect("path"),
     ]);
-    std::fs::read_to_string(&out).expect("dossier")
+    out
+}
+
+/// Renders the dossier as PDF and reads its text back with pdftotext
+/// (poppler-utils, installed by ./test.sh), whitespace collapsed.
+fn dossier_pdf_text(c: &Custodia, org: &str, lang: &str) -> String {
+    let pdf = render_dossier(c, org, lang, "pdf");
+    let bytes = std::fs::read(&pdf).expect("pdf");
+    assert!(bytes.starts_with(b"%PDF-"), "not a PDF");
+    let out = std::process::Command::new("pdftotext")
+        .args(["-enc", "UTF-8"])
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext (apt-get install poppler-utils)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("UTF-8 text")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn decide(c: &Custodia, worker: &str, action: &str, resource: &str) {
@@ -161,14 +192,18 @@ fn demo_dossiers_are_complete_in_both_languages() {
                 ],
             ),
         ] {
-            let html = dossier(&c, org, lang);
-            for s in sections {
-                assert!(html.contains(s), "{org} {lang}: no `{s}`");
+            for (format, text) in [
+                ("html", dossier(&c, org, lang)),
+                ("pdf", dossier_pdf_text(&c, org, lang)),
+            ] {
+                for s in sections {
+                    assert!(text.contains(s), "{org} {lang} {format}: no `{s}`");
+                }
+                assert!(
+                    text.contains(worker) && text.contains(provider),
+                    "{org} {lang} {format}: {text}"
+                );
             }
-            assert!(
-                html.contains(worker) && html.contains(provider),
-                "{org} {lang}"
-            );
         }
     }
 }
@@ -188,6 +223,14 @@ fn missing_art30_fields_and_overdue_reviews_are_pending_actions() {
     );
     assert!(!html.contains("Activity `RA-01`"), "RA-01 is complete");
     assert!(html.contains("REVIEW OVERDUE"));
+    let pdf = dossier_pdf_text(&c, "bufete-ruiz", "en");
+    for expected in [
+        "Activity `RA-02`: missing field erasure time limit",
+        "Provider `P-NAS` (Sistemas Castilla, S.L.): periodic review overdue",
+        "REVIEW OVERDUE",
+    ] {
+        assert!(pdf.contains(expected), "PDF lacks `{expected}`: {pdf}");
+    }
 }
 
 #[test]
@@ -214,4 +257,54 @@ fn an_edited_audit_log_turns_the_chain_evidence_red() {
         "{after}"
     );
     assert!(after.contains("The audit log does not verify"));
+    let pdf = dossier_pdf_text(&c, "bufete-ruiz", "en");
+    assert!(pdf.contains("BROKEN at sequence 2: edited"), "{pdf}");
+    assert!(pdf.contains("The audit log does not verify"), "{pdf}");
+}
+
+#[test]
+fn the_pdf_dossier_is_reproducible_and_hostile_names_stay_text() {
+    let c = Custodia::demo(Backend::Sqlite);
+    let export = c.ok(&["export", "--org", "tienda-verde"]);
+    // TOML literal strings: the names reach the store exactly as written.
+    let customer = r#"<script>alert(1)</script> #set text(red) *bold*"#;
+    let provider = r#"Evil "] #panic("boom") $x^2$ \ <b>@ref"#;
+    let hostile = export
+        .replace(
+            "name = \"Tienda Verde Online\"",
+            &format!("name = '{customer}'"),
+        )
+        .replace("name = \"HostingMed\"", &format!("name = '{provider}'"));
+    assert_ne!(hostile, export);
+    let file = c.path("hostile.toml");
+    std::fs::write(&file, hostile).expect("write");
+    c.ok(&["import", "--replace", file.to_str().expect("path")]);
+    let pdf = dossier_pdf_text(&c, "tienda-verde", "en");
+    assert!(pdf.contains(customer), "{pdf}");
+    assert!(pdf.contains(provider), "{pdf}");
+
+    // Same data, same bytes (SOURCE_DATE_EPOCH fixes the report's date).
+    let render = |name: &str| {
+        let out = c.path(name);
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_custodia"))
+            .args([
+                "--db",
+                &c.db,
+                "report",
+                "dossier",
+                "--org",
+                "tienda-verde",
+                "--format",
+                "pdf",
+                "-o",
+            ])
+            .arg(&out)
+            .env("SOURCE_DATE_EPOCH", "1795435200")
+            .current_dir(c.dir.path())
+            .status()
+            .expect("custodia");
+        assert!(status.success());
+        std::fs::read(out).expect("pdf")
+    };
+    assert_eq!(render("a.pdf"), render("b.pdf"), "two renders differ");
 }
