@@ -378,7 +378,7 @@ fn page(input: &DossierInput, lang: Lang) -> DossierPage<'_> {
     } else {
         t.exemption_not
     };
-    let page = DossierPage {
+    DossierPage {
         t,
         css: CSS,
         input,
@@ -409,6 +409,5 @@ fn page(input: &DossierInput, lang: Lang) -> DossierPage<'_> {
         breaches,
         pending: pending_actions(input, lang),
         exemption,
-    };
-    page
+    }
 }
