@@ -136,6 +136,60 @@ pub async fn run(g: &Global, command: ReportCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What `worker` may view, decided by the rules in force (not audited: no
+/// one is accessing anything) on a customer assigned to them where there is
+/// one, else the first customer with the area.
+fn visibility(
+    rules: &custodia_engine::rules::RuleSet,
+    sectors: &[custodia_engine::Sector],
+    worker: &custodia_engine::Worker,
+    customers: &[custodia_engine::Customer],
+    now: chrono::DateTime<chrono::Utc>,
+) -> custodia_reports::Visibility {
+    use custodia_engine::rules::{Action, Context, Facts, ResourceKind};
+    let theirs = |c: &&custodia_engine::Customer| c.assigned.contains(&worker.login);
+    let view = |customer: &custodia_engine::Customer, area: Option<&custodia_engine::Area>| {
+        let facts = Facts {
+            worker: worker.clone(),
+            action: Action::View,
+            kind: if area.is_some() {
+                ResourceKind::Area
+            } else {
+                ResourceKind::Customer
+            },
+            customer: customer.clone(),
+            area: area.cloned(),
+            document: None,
+            context: Context::new(now, "office"),
+        };
+        rules.decide(sectors, facts).is_allowed()
+    };
+    let mut names: Vec<&custodia_engine::AreaName> = customers
+        .iter()
+        .flat_map(|c| c.areas.iter().map(|a| &a.name))
+        .collect();
+    names.sort();
+    names.dedup();
+    let record = customers
+        .iter()
+        .find(theirs)
+        .or(customers.first())
+        .is_some_and(|c| view(c, None));
+    let areas = names
+        .into_iter()
+        .filter_map(|name| {
+            let has = |c: &&custodia_engine::Customer| c.areas.iter().any(|a| &a.name == name);
+            let customer = customers
+                .iter()
+                .find(|c| theirs(c) && has(c))
+                .or_else(|| customers.iter().find(has))?;
+            let area = customer.areas.iter().find(|a| &a.name == name)?;
+            Some((name.to_string(), view(customer, Some(area))))
+        })
+        .collect();
+    custodia_reports::Visibility { record, areas }
+}
+
 /// When the document is made: now, or `SOURCE_DATE_EPOCH` when set (the
 /// reproducible-builds convention), so the same data gives the same bytes.
 fn report_time() -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
@@ -186,8 +240,18 @@ async fn dossier(
         .context("the dossier verifies the audit chain: the signing key file is needed")?
         .verifying_key();
     let audit = store.verify_audit(org, Some(&key), None, |_| {}).await?;
+    let workers = scope.workers().await?;
+    let now = report_time()?;
+    let visibility = workers
+        .iter()
+        .map(|w| {
+            let seen = visibility(&rules, &organisation.sectors, w, &customers, now);
+            (w.login.to_string(), seen)
+        })
+        .collect();
     let input = custodia_reports::DossierInput {
-        workers: scope.workers().await?,
+        visibility,
+        workers,
         customers: customers.len(),
         areas_with_password: customers
             .iter()
@@ -197,7 +261,7 @@ async fn dossier(
         registers: scope.registers().await?,
         packs,
         audit,
-        now: report_time()?,
+        now,
         organisation,
     };
     Ok(input)

@@ -20,6 +20,15 @@ pub struct PackInfo {
     pub rules: Vec<(String, String)>,
 }
 
+/// What one worker may view, by the rules in force: the customer record
+/// and each area, decided on a customer assigned to them where there is
+/// one (areas closed by a password count as not seen until unlocked).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Visibility {
+    pub record: bool,
+    pub areas: Vec<(String, bool)>,
+}
+
 /// Everything the dossier is built from; gathered live by the caller.
 #[derive(Debug, Clone)]
 pub struct DossierInput {
@@ -29,6 +38,8 @@ pub struct DossierInput {
     pub areas_with_password: usize,
     pub registers: Registers,
     pub packs: Vec<PackInfo>,
+    /// Per worker login: what they may view.
+    pub visibility: std::collections::BTreeMap<String, Visibility>,
     /// The audit chain, verified while building the dossier.
     pub audit: VerifyReport,
     pub now: DateTime<Utc>,
@@ -67,6 +78,8 @@ struct DossierPage<'a> {
     breaches: Vec<Rows>,
     pending: Vec<Pending>,
     exemption: &'static str,
+    /// Per worker, in `input.workers` order: what they may see, in words.
+    sees: Vec<String>,
 }
 
 fn or_missing(lang: Lang, value: Option<String>) -> String {
@@ -409,5 +422,38 @@ fn page(input: &DossierInput, lang: Lang) -> DossierPage<'_> {
         breaches,
         pending: pending_actions(input, lang),
         exemption,
+        sees: input
+            .workers
+            .iter()
+            .map(|w| sees(t, input.visibility.get(w.login.as_str())))
+            .collect(),
     }
+}
+
+/// "sees: customer record, administrative; does not see: personal".
+fn sees(t: &Catalogue, visibility: Option<&Visibility>) -> String {
+    let Some(v) = visibility else {
+        return t.missing.to_owned();
+    };
+    let record = [(t.customer_record, v.record)];
+    let all = record
+        .iter()
+        .copied()
+        .chain(v.areas.iter().map(|(a, ok)| (a.as_str(), *ok)));
+    let (yes, no): (Vec<_>, Vec<_>) = all.partition(|(_, ok)| *ok);
+    let names = |items: Vec<(&str, bool)>| {
+        items
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut out = Vec::new();
+    if !yes.is_empty() {
+        out.push(format!("{}: {}", t.may_see, names(yes)));
+    }
+    if !no.is_empty() {
+        out.push(format!("{}: {}", t.may_not_see, names(no)));
+    }
+    out.join("; ")
 }

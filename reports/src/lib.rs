@@ -20,7 +20,9 @@ mod pdf;
 mod summary;
 
 pub use breach::breach_html;
-pub use dossier::{DossierInput, PackInfo, Pending, dossier_html, dossier_pdf, pending_actions};
+pub use dossier::{
+    DossierInput, PackInfo, Pending, Visibility, dossier_html, dossier_pdf, pending_actions,
+};
 pub use i18n::{Catalogue, EN, ES, Lang};
 pub use summary::summary_html;
 

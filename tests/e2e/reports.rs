@@ -308,3 +308,22 @@ fn the_pdf_dossier_is_reproducible_and_hostile_names_stay_text() {
     };
     assert_eq!(render("a.pdf"), render("b.pdf"), "two renders differ");
 }
+
+#[test]
+fn the_dossier_says_what_each_worker_may_see() {
+    let c = Custodia::demo(Backend::Sqlite);
+    let html = dossier(&c, "bufete-ruiz", "en");
+    // The assistant: administrative data only, as the seed guide asks.
+    assert!(
+        html.contains("<td>sees: customer record, administrative; does not see: case-file, financial, personal</td>"),
+        "{html}"
+    );
+    // The lawyer in charge of C-1001: the case file stays closed until unlocked.
+    assert!(html.contains("does not see: case-file</td>"), "{html}");
+    let pdf = dossier_pdf_text(&c, "bufete-ruiz", "es");
+    assert!(pdf.contains("Qué puede ver"), "{pdf}");
+    assert!(
+        pdf.contains("ve: ficha del cliente, administrative"),
+        "{pdf}"
+    );
+}
