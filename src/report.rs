@@ -144,6 +144,7 @@ fn visibility(
     sectors: &[custodia_engine::Sector],
     worker: &custodia_engine::Worker,
     customers: &[custodia_engine::Customer],
+    area_names: &[&custodia_engine::AreaName],
     now: chrono::DateTime<chrono::Utc>,
 ) -> custodia_reports::Visibility {
     use custodia_engine::rules::{Action, Context, Facts, ResourceKind};
@@ -164,19 +165,14 @@ fn visibility(
         };
         rules.decide(sectors, facts).is_allowed()
     };
-    let mut names: Vec<&custodia_engine::AreaName> = customers
-        .iter()
-        .flat_map(|c| c.areas.iter().map(|a| &a.name))
-        .collect();
-    names.sort();
-    names.dedup();
     let record = customers
         .iter()
         .find(theirs)
         .or(customers.first())
         .is_some_and(|c| view(c, None));
-    let areas = names
-        .into_iter()
+    let areas = area_names
+        .iter()
+        .copied()
         .filter_map(|name| {
             let has = |c: &&custodia_engine::Customer| c.areas.iter().any(|a| &a.name == name);
             let customer = customers
@@ -242,10 +238,24 @@ async fn dossier(
     let audit = store.verify_audit(org, Some(&key), None, |_| {}).await?;
     let workers = scope.workers().await?;
     let now = report_time()?;
+    // The areas to ask about are the same for every worker: list them once.
+    let mut area_names: Vec<&custodia_engine::AreaName> = customers
+        .iter()
+        .flat_map(|c| c.areas.iter().map(|a| &a.name))
+        .collect();
+    area_names.sort();
+    area_names.dedup();
     let visibility = workers
         .iter()
         .map(|w| {
-            let seen = visibility(&rules, &organisation.sectors, w, &customers, now);
+            let seen = visibility(
+                &rules,
+                &organisation.sectors,
+                w,
+                &customers,
+                &area_names,
+                now,
+            );
             (w.login.to_string(), seen)
         })
         .collect();

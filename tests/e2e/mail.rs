@@ -163,22 +163,7 @@ fn messages_reach_exactly_the_kept_recipients_with_unsubscribe_headers(backend) 
     );
     assert!(!kept.iter().any(|a| a.starts_with("maria.lopez@")));
 
-    let out = c.ok(&[
-        "mail",
-        "send",
-        "--org",
-        "bufete-ruiz",
-        "novedades-2026-12",
-        "--smtp",
-        &smtp.url,
-        "--public-url",
-        "https://custodia.example",
-        "--rate",
-        "1000",
-        "--concurrency",
-        "8",
-        "--json",
-    ]);
+    let out = c.ok(&send_args(&smtp, &[]));
     let report: Value = serde_json::from_str(&out).expect("report");
     assert_eq!(report["sent"].as_u64(), Some(kept.len() as u64), "{out}");
 
