@@ -61,6 +61,9 @@ pub enum Command {
     },
     /// Import an organisation file (TOML), or customers/workers from CSV
     Import(ImportArgs),
+    /// Add a dossier register entry: provider, activity, measure, training, backup, breach
+    #[command(subcommand)]
+    Add(crate::register::AddCommand),
     /// Export an organisation as one TOML file
     Export {
         #[arg(long)]
@@ -143,6 +146,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Demo { force } => crate::demo::run(g, force).await?,
         Command::Import(args) => import(g, args).await?,
+        Command::Add(command) => crate::register::add(g, command).await?,
         Command::Export { org, output } => {
             let store = Store::connect(&g.db).await?;
             let text = store.export(&org).await?.to_toml()?;

@@ -8,6 +8,7 @@ mod demo;
 mod mail;
 mod output;
 mod plugins;
+mod register;
 mod report;
 mod rules;
 mod serve;

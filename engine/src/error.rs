@@ -31,6 +31,12 @@ pub enum Error {
         kind: &'static str,
         id: String,
     },
+    #[error("{kind} `{id}` already exists in organisation `{org}` (use --replace to change it)")]
+    EntryExists {
+        org: String,
+        kind: &'static str,
+        id: String,
+    },
     #[error("unsupported database url `{0}`: use sqlite://FILE or postgres://...")]
     UnsupportedDatabase(String),
     #[error("the store at `{0}` already holds data (use --force to replace it)")]

@@ -6,6 +6,7 @@ mod decisions;
 mod foundation;
 mod mail;
 mod plugins;
+mod registers;
 mod reports;
 
 use std::path::{Path, PathBuf};

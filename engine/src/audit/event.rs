@@ -30,10 +30,12 @@ pub enum EventKind {
     LoginFailed,
     RulesReload,
     Import,
+    /// A dossier register entry was added or replaced (`custodia add`).
+    Register,
 }
 
 impl EventKind {
-    const ALL: [EventKind; 13] = [
+    const ALL: [EventKind; 14] = [
         EventKind::Decision,
         EventKind::Unlock,
         EventKind::UnlockFailed,
@@ -47,6 +49,7 @@ impl EventKind {
         EventKind::LoginFailed,
         EventKind::RulesReload,
         EventKind::Import,
+        EventKind::Register,
     ];
 
     /// The stored name.
@@ -65,6 +68,7 @@ impl EventKind {
             EventKind::LoginFailed => "login_failed",
             EventKind::RulesReload => "rules_reload",
             EventKind::Import => "import",
+            EventKind::Register => "register",
         }
     }
 

@@ -185,6 +185,57 @@ impl RegisterKind {
             RegisterKind::Breach => "breach",
         }
     }
+
+    /// The kind in words, for messages.
+    pub fn noun(self) -> &'static str {
+        match self {
+            RegisterKind::Provider => "provider",
+            RegisterKind::Activity => "processing activity",
+            RegisterKind::Measure => "security measure",
+            RegisterKind::Training => "training",
+            RegisterKind::Backup => "backup",
+            RegisterKind::Breach => "breach",
+        }
+    }
+}
+
+/// One entry of any register, as `custodia add` records it. Serialises
+/// as the entry itself, the body the store keeps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum RegisterEntry {
+    Provider(Provider),
+    Activity(ProcessingActivity),
+    Measure(SecurityMeasure),
+    Training(Training),
+    Backup(Backup),
+    Breach(Breach),
+}
+
+impl RegisterEntry {
+    /// Which register the entry belongs to.
+    pub fn kind(&self) -> RegisterKind {
+        match self {
+            RegisterEntry::Provider(_) => RegisterKind::Provider,
+            RegisterEntry::Activity(_) => RegisterKind::Activity,
+            RegisterEntry::Measure(_) => RegisterKind::Measure,
+            RegisterEntry::Training(_) => RegisterKind::Training,
+            RegisterEntry::Backup(_) => RegisterKind::Backup,
+            RegisterEntry::Breach(_) => RegisterKind::Breach,
+        }
+    }
+
+    /// The entry's id, unique within its register.
+    pub fn id(&self) -> &EntryId {
+        match self {
+            RegisterEntry::Provider(e) => &e.id,
+            RegisterEntry::Activity(e) => &e.id,
+            RegisterEntry::Measure(e) => &e.id,
+            RegisterEntry::Training(e) => &e.id,
+            RegisterEntry::Backup(e) => &e.id,
+            RegisterEntry::Breach(e) => &e.id,
+        }
+    }
 }
 
 /// All register entries of one organisation.

@@ -200,31 +200,37 @@ impl OrgFile {
 
     fn check_registers(&self, logins: &BTreeSet<&str>) -> Result<(), Problem> {
         let r = &self.registers;
-        let sections: [(&str, Vec<&str>); 6] = [
+        let sections: [(RegisterKind, Vec<&str>); 6] = [
             (
-                "provider",
+                RegisterKind::Provider,
                 r.providers.iter().map(|x| x.id.as_str()).collect(),
             ),
             (
-                "processing activity",
+                RegisterKind::Activity,
                 r.activities.iter().map(|x| x.id.as_str()).collect(),
             ),
             (
-                "security measure",
+                RegisterKind::Measure,
                 r.measures.iter().map(|x| x.id.as_str()).collect(),
             ),
             (
-                "training",
+                RegisterKind::Training,
                 r.trainings.iter().map(|x| x.id.as_str()).collect(),
             ),
-            ("backup", r.backups.iter().map(|x| x.id.as_str()).collect()),
-            ("breach", r.breaches.iter().map(|x| x.id.as_str()).collect()),
+            (
+                RegisterKind::Backup,
+                r.backups.iter().map(|x| x.id.as_str()).collect(),
+            ),
+            (
+                RegisterKind::Breach,
+                r.breaches.iter().map(|x| x.id.as_str()).collect(),
+            ),
         ];
         for (what, ids) in sections {
             unique(ids.into_iter()).map_err(|(_, id)| Problem {
                 section: "registers",
                 index: usize::MAX,
-                message: format!("duplicate {what} id `{id}`"),
+                message: format!("duplicate {} id `{id}`", what.noun()),
             })?;
         }
         for t in &r.trainings {

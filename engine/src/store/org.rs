@@ -173,15 +173,44 @@ impl OrgStore {
         Ok(registers)
     }
 
-    /// Adds one register entry (`custodia add ...`).
-    pub async fn add_register_entry(
-        &self,
-        kind: RegisterKind,
-        id: &EntryId,
-        body: &impl serde::Serialize,
-    ) -> Result<()> {
-        let mut conn = self.store.pool().acquire().await?;
-        insert_register_entry(&mut conn, &self.org.slug, kind, id, body).await
+    /// Records one register entry (`custodia add ...`), in one write
+    /// transaction. An entry with the same id is an error unless `replace`
+    /// is set; a training's attendees must be workers of the organisation.
+    /// Returns whether an entry was replaced.
+    pub async fn add_register_entry(&self, entry: &RegisterEntry, replace: bool) -> Result<bool> {
+        let (org, kind, id) = (self.org.slug.as_str(), entry.kind(), entry.id());
+        let mut tx = self.store.begin_write().await?;
+        if let RegisterEntry::Training(training) = entry {
+            for login in &training.attendees {
+                let known: Option<(String,)> =
+                    sqlx::query_as("SELECT login FROM workers WHERE org = $1 AND login = $2")
+                        .bind(org)
+                        .bind(login.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if known.is_none() {
+                    return Err(self.not_found("worker", login.as_str()));
+                }
+            }
+        }
+        let removed =
+            sqlx::query("DELETE FROM register_entries WHERE org = $1 AND kind = $2 AND id = $3")
+                .bind(org)
+                .bind(kind.as_str())
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        if removed > 0 && !replace {
+            return Err(Error::EntryExists {
+                org: org.to_owned(),
+                kind: kind.noun(),
+                id: id.to_string(),
+            });
+        }
+        insert_register_entry(&mut tx, &self.org.slug, kind, id, entry).await?;
+        tx.commit().await?;
+        Ok(removed > 0)
     }
 }
 

@@ -4,7 +4,9 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use custodia_engine::exchange::{OrgFile, parse_customers_csv};
-use custodia_engine::{CustomerId, Error, OrgSlug, WorkerLogin};
+use custodia_engine::{
+    CustomerId, EntryId, Error, OrgSlug, RegisterEntry, SecurityMeasure, Training, WorkerLogin,
+};
 
 use crate::{demo_file, on_both_backends};
 
@@ -90,6 +92,50 @@ on_both_backends! {
             assert!(hash.as_str().starts_with("$argon2id$"));
             assert!(hash.verify(&format!("demo-{}", w.login)));
         }
+    }
+
+    async fn added_register_entry_needs_replace_to_change_an_existing_one(store) {
+        store.import(&demo_file("bufete-ruiz.toml"), false).await.expect("import");
+        let org = store.org(&slug("bufete-ruiz")).await.expect("org");
+        let before = org.registers().await.expect("registers");
+        let measure = SecurityMeasure {
+            id: EntryId::new("M-NEW").expect("id"),
+            name: "Disk encryption".into(),
+            category: "encryption".into(),
+            description: None,
+            implemented: None,
+            next_check: None,
+        };
+        let added = org.add_register_entry(&RegisterEntry::Measure(measure.clone()), false).await;
+        assert!(!added.expect("add"), "nothing was replaced");
+        let again = org.add_register_entry(&RegisterEntry::Measure(measure.clone()), false).await;
+        let err = again.expect_err("same id twice");
+        assert!(matches!(err, Error::EntryExists { .. }), "{err}");
+        assert!(err.to_string().contains("security measure `M-NEW` already exists"), "{err}");
+
+        let renamed = SecurityMeasure { name: "Full-disk encryption".into(), ..measure };
+        let replaced = org.add_register_entry(&RegisterEntry::Measure(renamed.clone()), true).await;
+        assert!(replaced.expect("replace"));
+        let after = org.registers().await.expect("registers");
+        assert_eq!(after.measures.len(), before.measures.len() + 1);
+        assert!(after.measures.contains(&renamed));
+        assert_eq!(after.providers, before.providers);
+    }
+
+    async fn training_with_an_unknown_attendee_adds_nothing(store) {
+        store.import(&demo_file("bufete-ruiz.toml"), false).await.expect("import");
+        let org = store.org(&slug("bufete-ruiz")).await.expect("org");
+        let before = org.registers().await.expect("registers");
+        let training = Training {
+            id: EntryId::new("T-NEW").expect("id"),
+            title: "Phishing".into(),
+            date: chrono::NaiveDate::from_ymd_opt(2026, 11, 2).expect("date"),
+            hours: 2,
+            attendees: vec![WorkerLogin::new("ana").expect("login"), WorkerLogin::new("nobody").expect("login")],
+        };
+        let err = org.add_register_entry(&RegisterEntry::Training(training), false).await.expect_err("unknown worker");
+        assert!(err.to_string().contains("worker `nobody` not found"), "{err}");
+        assert_eq!(org.registers().await.expect("registers"), before);
     }
 }
 
