@@ -100,7 +100,7 @@ pub enum Command {
     Optout(crate::mail::OptOutCommand),
     /// Import the Robinson list (hashes or addresses, one per line)
     Robinson { file: PathBuf },
-    /// Documents: audit summary, breach scope (HTML, es/en)
+    /// Documents: dossier, audit summary, breach scope (HTML or PDF, es/en)
     #[command(subcommand)]
     Report(crate::report::ReportCommand),
 }

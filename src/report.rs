@@ -3,10 +3,11 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::Subcommand;
+use chrono::{DateTime, Utc};
+use clap::{Args, Subcommand};
 use custodia_engine::audit::{AuditQuery, BreachQuery};
 use custodia_engine::{OrgSlug, Store};
-use custodia_reports::Lang;
+use custodia_reports::{Lang, SummaryInput};
 
 use crate::audit::parse_time;
 use crate::cli::Global;
@@ -18,118 +19,127 @@ pub enum Format {
     Pdf,
 }
 
+/// What every document takes: whose, in which language and format, where.
+#[derive(Debug, Args)]
+pub struct DocumentArgs {
+    #[arg(long)]
+    pub org: OrgSlug,
+    /// es (default) or en
+    #[arg(long, default_value = "es")]
+    pub lang: Lang,
+    /// html (one self-contained file) or pdf (typst, fonts embedded)
+    #[arg(long, value_enum, default_value_t = Format::Html)]
+    pub format: Format,
+    #[arg(long, short)]
+    pub output: PathBuf,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ReportCommand {
     /// The data-protection dossier (Expediente de Protección de Datos)
-    Dossier {
-        #[arg(long)]
-        org: OrgSlug,
-        #[arg(long, default_value = "es")]
-        lang: Lang,
-        /// html (one self-contained file) or pdf (typst, fonts embedded)
-        #[arg(long, value_enum, default_value_t = Format::Html)]
-        format: Format,
-        #[arg(long, short)]
-        output: PathBuf,
-    },
+    Dossier(DocumentArgs),
     /// Accesses per worker, customer and action, denials, exports, unusual activity
     Audit {
-        #[arg(long)]
-        org: OrgSlug,
-        #[arg(long)]
-        from: String,
-        #[arg(long)]
-        to: String,
-        /// es (default) or en
-        #[arg(long, default_value = "es")]
-        lang: Lang,
-        #[arg(long, short)]
-        output: PathBuf,
+        #[command(flatten)]
+        doc: DocumentArgs,
+        /// Start of the period (RFC 3339 or YYYY-MM-DD)
+        #[arg(long, value_parser = parse_time)]
+        from: DateTime<Utc>,
+        /// End of the period, exclusive
+        #[arg(long, value_parser = parse_time)]
+        to: DateTime<Utc>,
     },
     /// The customers a breach window touched, ready to attach to a notification
     Breach {
-        #[arg(long)]
-        org: OrgSlug,
+        #[command(flatten)]
+        doc: DocumentArgs,
         #[arg(long)]
         worker: Option<String>,
         #[arg(long)]
         customer: Option<String>,
         #[arg(long)]
         address: Option<String>,
-        #[arg(long)]
-        from: String,
-        #[arg(long)]
-        to: String,
-        #[arg(long, default_value = "es")]
-        lang: Lang,
-        #[arg(long, short)]
-        output: PathBuf,
+        #[arg(long, value_parser = parse_time)]
+        from: DateTime<Utc>,
+        #[arg(long, value_parser = parse_time)]
+        to: DateTime<Utc>,
     },
+}
+
+/// One rendered document: bytes in the asked format.
+fn render(
+    format: Format,
+    html: impl FnOnce() -> custodia_reports::Result<String>,
+    pdf: impl FnOnce() -> custodia_reports::Result<Vec<u8>>,
+) -> custodia_reports::Result<Vec<u8>> {
+    match format {
+        Format::Html => html().map(String::into_bytes),
+        Format::Pdf => pdf(),
+    }
 }
 
 pub async fn run(g: &Global, command: ReportCommand) -> anyhow::Result<()> {
     let store = Store::init(&g.db).await?;
-    let (html, output): (Vec<u8>, PathBuf) = match command {
-        ReportCommand::Dossier {
-            org,
-            lang,
-            format,
-            output,
-        } => {
-            let input = dossier(g, &store, &org).await?;
-            let bytes = match format {
-                Format::Html => custodia_reports::dossier_html(&input, lang)?.into_bytes(),
-                Format::Pdf => custodia_reports::dossier_pdf(&input, lang)?,
-            };
-            (bytes, output)
+    let now = report_time()?;
+    let (bytes, doc) = match command {
+        ReportCommand::Dossier(doc) => {
+            let input = dossier(g, &store, &doc.org, now).await?;
+            let bytes = render(
+                doc.format,
+                || custodia_reports::dossier_html(&input, doc.lang),
+                || custodia_reports::dossier_pdf(&input, doc.lang),
+            )?;
+            (bytes, doc)
         }
-        ReportCommand::Audit {
-            org,
-            from,
-            to,
-            lang,
-            output,
-        } => {
-            let (from, to) = (parse_time(&from)?, parse_time(&to)?);
-            let organisation = store.org(&org).await?.organisation().clone();
+        ReportCommand::Audit { doc, from, to } => {
+            let organisation = store.org(&doc.org).await?.organisation().clone();
             let q = AuditQuery {
                 from: Some(from),
                 to: Some(to),
                 ..AuditQuery::default()
             };
-            let events = store.query_audit(&org, &q).await?;
-            (
-                custodia_reports::summary_html(&organisation, &events, from, to, lang)?
-                    .into_bytes(),
-                output,
-            )
+            let events = store.query_audit(&doc.org, &q).await?;
+            let input = SummaryInput {
+                organisation: &organisation,
+                events: &events,
+                from,
+                to,
+                now,
+            };
+            let bytes = render(
+                doc.format,
+                || custodia_reports::summary_html(&input, doc.lang),
+                || custodia_reports::summary_pdf(&input, doc.lang),
+            )?;
+            (bytes, doc)
         }
         ReportCommand::Breach {
-            org,
+            doc,
             worker,
             customer,
             address,
             from,
             to,
-            lang,
-            output,
         } => {
             let q = BreachQuery {
                 worker,
                 customer,
                 address,
-                from: parse_time(&from)?,
-                to: parse_time(&to)?,
+                from,
+                to,
             };
-            let organisation = store.org(&org).await?.organisation().clone();
-            let scope = store.breach_scope(&org, &q).await?;
-            (
-                custodia_reports::breach_html(&organisation, &scope, lang)?.into_bytes(),
-                output,
-            )
+            let organisation = store.org(&doc.org).await?.organisation().clone();
+            let scope = store.breach_scope(&doc.org, &q).await?;
+            let bytes = render(
+                doc.format,
+                || custodia_reports::breach_html(&organisation, &scope, now, doc.lang),
+                || custodia_reports::breach_pdf(&organisation, &scope, now, doc.lang),
+            )?;
+            (bytes, doc)
         }
     };
-    std::fs::write(&output, html)
+    let output = doc.output;
+    std::fs::write(&output, bytes)
         .with_context(|| format!("cannot write `{}`", output.display()))?;
     store.close().await;
     println!("written {}", output.display());
@@ -206,6 +216,7 @@ async fn dossier(
     g: &Global,
     store: &Store,
     org: &OrgSlug,
+    now: DateTime<Utc>,
 ) -> anyhow::Result<custodia_reports::DossierInput> {
     let scope = store.org(org).await?;
     let organisation = scope.organisation().clone();
@@ -237,7 +248,6 @@ async fn dossier(
         .verifying_key();
     let audit = store.verify_audit(org, Some(&key), None, |_| {}).await?;
     let workers = scope.workers().await?;
-    let now = report_time()?;
     // The areas to ask about are the same for every worker: list them once.
     let mut area_names: Vec<&custodia_engine::AreaName> = customers
         .iter()

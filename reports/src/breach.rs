@@ -1,7 +1,7 @@
 //! The breach-scope report: who was touched, how, and whether data left.
 
 use askama::Template;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use custodia_engine::Organisation;
 use custodia_engine::audit::BreachScope;
 
@@ -20,9 +20,8 @@ struct Row {
     data_left: &'static str,
 }
 
-#[derive(Template)]
-#[template(path = "breach.html")]
-struct BreachPage {
+/// The view both formats render.
+struct BreachView {
     t: &'static Catalogue,
     css: &'static str,
     org_name: String,
@@ -37,12 +36,52 @@ struct BreachPage {
     rows: Vec<Row>,
 }
 
+#[derive(Template)]
+#[template(path = "breach.html")]
+struct BreachHtml {
+    p: BreachView,
+}
+
+#[derive(Template)]
+#[template(path = "breach.typ")]
+struct BreachTyp {
+    p: BreachView,
+}
+
 fn join(items: &std::collections::BTreeSet<String>) -> String {
     items.iter().cloned().collect::<Vec<_>>().join(", ")
 }
 
-/// Renders a breach scope as one self-contained HTML document.
-pub fn breach_html(org: &Organisation, scope: &BreachScope, lang: Lang) -> Result<String> {
+/// Renders a breach scope as one self-contained HTML document; `now` is
+/// the time printed on it.
+pub fn breach_html(
+    org: &Organisation,
+    scope: &BreachScope,
+    now: DateTime<Utc>,
+    lang: Lang,
+) -> Result<String> {
+    Ok(BreachHtml {
+        p: view(org, scope, now, lang),
+    }
+    .render()?)
+}
+
+/// Renders a breach scope as PDF, ready to attach to a notification; the
+/// same scope and `now` give the same bytes.
+pub fn breach_pdf(
+    org: &Organisation,
+    scope: &BreachScope,
+    now: DateTime<Utc>,
+    lang: Lang,
+) -> Result<Vec<u8>> {
+    let markup = BreachTyp {
+        p: view(org, scope, now, lang),
+    }
+    .render()?;
+    crate::pdf::compile(markup, now.date_naive())
+}
+
+fn view(org: &Organisation, scope: &BreachScope, now: DateTime<Utc>, lang: Lang) -> BreachView {
     let t = lang.catalogue();
     let filters = [
         (t.worker, &scope.worker),
@@ -53,7 +92,7 @@ pub fn breach_html(org: &Organisation, scope: &BreachScope, lang: Lang) -> Resul
     .filter_map(|(label, value)| value.clone().map(|v| (label, v)))
     .collect();
     let count = |n: usize| lang.number(i64::try_from(n).unwrap_or(i64::MAX));
-    let page = BreachPage {
+    BreachView {
         t,
         css: CSS,
         org_name: org.name.clone(),
@@ -64,7 +103,7 @@ pub fn breach_html(org: &Organisation, scope: &BreachScope, lang: Lang) -> Resul
         allowed: lang.number(scope.allowed_accesses),
         denied: lang.number(scope.denied_attempts),
         exfiltrated: count(scope.customers.iter().filter(|c| c.exfiltrated).count()),
-        generated: lang.time(Utc::now()),
+        generated: lang.time(now),
         rows: scope
             .customers
             .iter()
@@ -80,6 +119,5 @@ pub fn breach_html(org: &Organisation, scope: &BreachScope, lang: Lang) -> Resul
                 data_left: if c.exfiltrated { t.yes } else { t.no },
             })
             .collect(),
-    };
-    Ok(page.render()?)
+    }
 }

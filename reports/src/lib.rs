@@ -1,30 +1,32 @@
 //! Custodia's documents: the data-protection dossier, the audit summary of
 //! a period and the breach-scope report, as self-contained HTML (inline CSS
-//! and SVG, no external assets) and, for the dossier, PDF (typst, fonts
-//! embedded, reproducible), in Spanish (default) and English. Every string comes
+//! and SVG, no external assets) and PDF (typst, fonts embedded,
+//! reproducible), in Spanish (default) and English. Every string comes
 //! from a catalogue in which a missing key does not compile.
 //!
 //! ```no_run
 //! # async fn demo(store: &custodia_engine::Store, org: &custodia_engine::OrgSlug, q: &custodia_engine::audit::BreachQuery) -> Result<(), Box<dyn std::error::Error>> {
 //! let scope = store.breach_scope(org, q).await?;
 //! let organisation = store.org(org).await?.organisation().clone();
-//! let html = custodia_reports::breach_html(&organisation, &scope, custodia_reports::Lang::Es)?;
-//! std::fs::write("brecha.html", html)?;
+//! let now = chrono::Utc::now();
+//! let pdf = custodia_reports::breach_pdf(&organisation, &scope, now, custodia_reports::Lang::Es)?;
+//! std::fs::write("brecha.pdf", pdf)?;
 //! # Ok(()) }
 //! ```
 
 mod breach;
+mod chart;
 mod dossier;
 mod i18n;
 mod pdf;
 mod summary;
 
-pub use breach::breach_html;
+pub use breach::{breach_html, breach_pdf};
 pub use dossier::{
     DossierInput, PackInfo, Pending, Visibility, dossier_html, dossier_pdf, pending_actions,
 };
 pub use i18n::{Catalogue, EN, ES, Lang};
-pub use summary::summary_html;
+pub use summary::{SummaryInput, summary_html, summary_pdf};
 
 /// The stylesheet every document inlines.
 const CSS: &str = include_str!("../templates/base.css");

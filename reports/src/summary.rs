@@ -1,5 +1,5 @@
 //! The audit summary of a period: accesses per worker, customer and
-//! action, denials, exports, unusual activity, and a chart.
+//! action, denials, exports, unusual activity, and two charts (accesses per day, denials per worker).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -9,23 +9,9 @@ use custodia_engine::Organisation;
 use custodia_engine::audit::{ChainedEvent, EventKind};
 use custodia_engine::rules::Effect;
 
+use crate::chart::Chart;
 use crate::i18n::{Catalogue, Lang};
 use crate::{CSS, Result};
-
-struct Bar {
-    x: usize,
-    y: usize,
-    w: usize,
-    h: usize,
-    label: String,
-    value: String,
-}
-
-struct Label {
-    x: usize,
-    y: usize,
-    text: String,
-}
 
 struct CountTable {
     title: &'static str,
@@ -33,9 +19,20 @@ struct CountTable {
     rows: Vec<(String, String)>,
 }
 
-#[derive(Template)]
-#[template(path = "summary.html")]
-struct SummaryPage {
+/// One audit period of one organisation: what the summary is built from.
+#[derive(Debug, Clone, Copy)]
+pub struct SummaryInput<'a> {
+    pub organisation: &'a Organisation,
+    /// The period's events, oldest first.
+    pub events: &'a [ChainedEvent],
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// When the document is made (printed on it; fixed for reproducible output).
+    pub now: DateTime<Utc>,
+}
+
+/// The view both formats render.
+struct SummaryView {
     t: &'static Catalogue,
     css: &'static str,
     org_name: String,
@@ -44,24 +41,37 @@ struct SummaryPage {
     total: String,
     denied_total: String,
     generated: String,
-    chart_width: usize,
-    chart_height: usize,
-    bars: Vec<Bar>,
-    bar_labels: Vec<Label>,
+    /// Accesses per day, then denials per worker: SVG text.
+    per_day: String,
+    denied_chart: String,
     tables: Vec<CountTable>,
     exports: Vec<(String, String, String, String, String)>,
     unusual: Vec<(String, String, String)>,
 }
 
-const CHART_HEIGHT: usize = 160;
-const BAR_AREA: usize = 130;
+#[derive(Template)]
+#[template(path = "summary.html")]
+struct SummaryHtml {
+    p: SummaryView,
+}
 
-fn sorted_counts(map: HashMap<String, i64>, lang: Lang, limit: usize) -> Vec<(String, String)> {
+#[derive(Template)]
+#[template(path = "summary.typ")]
+struct SummaryTyp {
+    p: SummaryView,
+}
+
+/// The `limit` largest counts, largest first (ties by name).
+fn top(map: HashMap<String, i64>, limit: usize) -> Vec<(String, i64)> {
     let mut rows: Vec<(String, i64)> = map.into_iter().collect();
     rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    rows.into_iter()
-        .take(limit)
-        .map(|(k, n)| (k, lang.number(n)))
+    rows.truncate(limit);
+    rows
+}
+
+fn formatted(rows: &[(String, i64)], lang: Lang) -> Vec<(String, String)> {
+    rows.iter()
+        .map(|(k, n)| (k.clone(), lang.number(*n)))
         .collect()
 }
 
@@ -87,14 +97,25 @@ fn unusual_days(
         .collect()
 }
 
-/// Renders the audit summary of `events` (one period of one organisation).
-pub fn summary_html(
-    org: &Organisation,
-    events: &[ChainedEvent],
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    lang: Lang,
-) -> Result<String> {
+/// Renders the audit summary as one self-contained HTML document.
+pub fn summary_html(input: &SummaryInput<'_>, lang: Lang) -> Result<String> {
+    Ok(SummaryHtml {
+        p: view(input, lang)?,
+    }
+    .render()?)
+}
+
+/// Renders the audit summary as PDF (typst, fonts embedded); the same
+/// input gives the same bytes.
+pub fn summary_pdf(input: &SummaryInput<'_>, lang: Lang) -> Result<Vec<u8>> {
+    let markup = SummaryTyp {
+        p: view(input, lang)?,
+    }
+    .render()?;
+    crate::pdf::compile(markup, input.now.date_naive())
+}
+
+fn view(input: &SummaryInput<'_>, lang: Lang) -> Result<SummaryView> {
     let t = lang.catalogue();
     let (mut per_worker, mut per_customer, mut per_action, mut denied) = (
         HashMap::new(),
@@ -106,7 +127,7 @@ pub fn summary_html(
     let mut per_worker_day: BTreeMap<(String, NaiveDate), i64> = BTreeMap::new();
     let mut exports = Vec::new();
     let mut denied_total = 0;
-    for e in events {
+    for e in input.events {
         let ev = &e.event;
         let worker = ev.worker.clone().unwrap_or_else(|| "-".into());
         if ev.decision == Some(Effect::Deny) {
@@ -143,75 +164,44 @@ pub fn summary_html(
             ));
         }
     }
-    let max = per_day.values().copied().max().unwrap_or(1).max(1);
-    let width = (per_day.len() * 14).max(200);
-    let bars = per_day
-        .iter()
-        .enumerate()
-        .map(|(i, (day, n))| {
-            let h = usize::try_from(*n * i64::try_from(BAR_AREA).unwrap_or(1) / max)
-                .unwrap_or(0)
-                .max(1);
-            Bar {
-                x: i * 14,
-                y: BAR_AREA - h,
-                w: 12,
-                h,
-                label: day.to_string(),
-                value: lang.number(*n),
-            }
-        })
-        .collect();
-    let bar_labels = per_day
-        .keys()
-        .enumerate()
-        .filter(|(i, _)| i % 7 == 0)
-        .map(|(i, day)| Label {
-            x: i * 14,
-            y: CHART_HEIGHT - 10,
-            text: day.format("%d/%m").to_string(),
-        })
-        .collect();
-    let page = SummaryPage {
+    let denied = top(denied, 50);
+    Ok(SummaryView {
         t,
         css: CSS,
-        org_name: org.name.clone(),
-        org_slug: org.slug.to_string(),
-        period: format!("{} – {}", lang.time(from), lang.time(to)),
-        total: lang.number(i64::try_from(events.len()).unwrap_or(i64::MAX)),
+        org_name: input.organisation.name.clone(),
+        org_slug: input.organisation.slug.to_string(),
+        period: format!("{} – {}", lang.time(input.from), lang.time(input.to)),
+        total: lang.number(i64::try_from(input.events.len()).unwrap_or(i64::MAX)),
         denied_total: lang.number(denied_total),
-        generated: lang.time(Utc::now()),
-        chart_width: width,
-        chart_height: CHART_HEIGHT,
-        bars,
-        bar_labels,
+        generated: lang.time(input.now),
+        per_day: Chart::per_day(t.accesses_over_time, &per_day, lang).svg()?,
+        denied_chart: Chart::per_name(t.denied_by_worker, &denied, lang).svg()?,
         tables: vec![
             CountTable {
                 title: t.per_worker,
                 label: t.worker,
-                rows: sorted_counts(per_worker, lang, 50),
+                rows: formatted(&top(per_worker, 50), lang),
             },
             CountTable {
                 title: t.per_action,
                 label: t.actions,
-                rows: sorted_counts(per_action, lang, 20),
+                rows: formatted(&top(per_action, 20), lang),
             },
             CountTable {
                 title: t.per_customer,
                 label: t.customer,
-                rows: sorted_counts(per_customer, lang, 20),
+                rows: formatted(&top(per_customer, 20), lang),
             },
             CountTable {
                 title: t.denied_by_worker,
                 label: t.worker,
-                rows: sorted_counts(denied, lang, 50),
+                rows: formatted(&denied, lang),
             },
         ],
         exports,
         unusual: unusual_days(&per_worker_day)
             .into_iter()
-            .map(|(w, d, n)| (w, d.to_string(), lang.number(n)))
+            .map(|(w, d, n)| (w, lang.date(d), lang.number(n)))
             .collect(),
-    };
-    Ok(page.render()?)
+    })
 }

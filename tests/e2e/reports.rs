@@ -1,4 +1,7 @@
-//! Documents from live data: breach scope and audit summary, es and en.
+//! Documents from live data: dossier, audit summary and breach scope,
+//! HTML and PDF, es and en.
+
+use std::path::PathBuf;
 
 use custodia_engine::Backend;
 
@@ -27,15 +30,19 @@ fn render_dossier(c: &Custodia, org: &str, lang: &str, format: &str) -> std::pat
     out
 }
 
-/// Renders the dossier as PDF and reads its text back with pdftotext
-/// (poppler-utils, installed by ./test.sh), whitespace collapsed.
+/// Renders the dossier as PDF and reads its text back.
 fn dossier_pdf_text(c: &Custodia, org: &str, lang: &str) -> String {
-    let pdf = render_dossier(c, org, lang, "pdf");
-    let bytes = std::fs::read(&pdf).expect("pdf");
+    pdf_text(&render_dossier(c, org, lang, "pdf"))
+}
+
+/// A PDF's text, read back with pdftotext (poppler-utils, installed by
+/// ./test.sh), whitespace collapsed.
+fn pdf_text(pdf: &std::path::Path) -> String {
+    let bytes = std::fs::read(pdf).expect("pdf");
     assert!(bytes.starts_with(b"%PDF-"), "not a PDF");
     let out = std::process::Command::new("pdftotext")
         .args(["-enc", "UTF-8"])
-        .arg(&pdf)
+        .arg(pdf)
         .arg("-")
         .output()
         .expect("pdftotext (apt-get install poppler-utils)");
@@ -107,6 +114,99 @@ fn breach_report_lists_the_customers_touched_in_both_languages() {
     }
 }
 
+/// `report <kind> --org <org> <args> --format <format>` over all time, at
+/// a fixed document time; returns the file written.
+fn render_report(c: &Custodia, kind: &str, org: &str, args: &[&str], format: &str) -> PathBuf {
+    let lang = if kind == "breach" { "es" } else { "en" };
+    let out = c.path(&format!("{kind}-{org}.{format}"));
+    let mut command = vec![
+        "report",
+        kind,
+        "--org",
+        org,
+        "--from",
+        "2000-01-01",
+        "--to",
+        "2100-01-01",
+        "--lang",
+        lang,
+        "--format",
+        format,
+        "-o",
+        out.to_str().expect("path"),
+    ];
+    command.extend_from_slice(args);
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_custodia"))
+        .args(["--db", &c.db])
+        .args(&command)
+        .env("SOURCE_DATE_EPOCH", "1795000000")
+        .status()
+        .expect("run custodia");
+    assert!(status.success(), "custodia {command:?} failed");
+    out
+}
+
+#[test]
+fn audit_summary_and_breach_scope_render_as_reproducible_pdfs() {
+    let c = Custodia::demo(Backend::Sqlite);
+    decide(&c, "ana", "view", "customer:C-1001");
+    decide(&c, "carlos", "export", "document:D-1001-2");
+    decide(&c, "carlos", "view", "customer:C-1001/personal"); // denied
+    decide(&c, "carlos", "view", "customer:C-1001/personal"); // denied
+    decide(&c, "luis", "view", "customer:C-1001/personal"); // denied
+
+    let html = std::fs::read_to_string(render_report(&c, "audit", "bufete-ruiz", &[], "html"))
+        .expect("html");
+    assert_eq!(html.matches("<svg").count(), 2, "two inline charts: {html}");
+    assert!(
+        html.contains("<title>carlos: 2</title>"),
+        "denials chart: {html}"
+    );
+
+    let first = render_report(&c, "audit", "bufete-ruiz", &[], "pdf");
+    let summary = pdf_text(&first);
+    for expected in [
+        "Audit summary",
+        "Bufete Ruiz Abogados",
+        "Accesses per day",
+        "Denied attempts per worker carlos 2 luis 1",
+        "Exports, downloads and prints",
+        "D-1001-2",
+    ] {
+        assert!(
+            summary.contains(expected),
+            "summary PDF lacks `{expected}`: {summary}"
+        );
+    }
+    let bytes = std::fs::read(&first).expect("pdf");
+    let again = render_report(&c, "audit", "bufete-ruiz", &[], "pdf");
+    assert_eq!(
+        std::fs::read(again).expect("pdf"),
+        bytes,
+        "same data, same bytes"
+    );
+
+    let breach = pdf_text(&render_report(
+        &c,
+        "breach",
+        "bufete-ruiz",
+        &["--worker", "carlos"],
+        "pdf",
+    ));
+    for expected in [
+        "Informe de alcance de la brecha",
+        "carlos",
+        "C-1001",
+        "D-1001-2",
+        "Intentos denegados 2",
+    ] {
+        assert!(
+            breach.contains(expected),
+            "breach PDF lacks `{expected}`: {breach}"
+        );
+    }
+}
+
 #[test]
 fn hostile_names_are_escaped_in_documents() {
     let c = Custodia::demo(Backend::Sqlite);
@@ -150,6 +250,11 @@ fn hostile_names_are_escaped_in_documents() {
     );
     assert!(html.contains("<svg"), "inline chart");
     assert!(html.contains("beatriz"));
+    let pdf = pdf_text(&render_report(&c, "audit", "tienda-verde", &[], "pdf"));
+    assert!(
+        pdf.contains("<script>alert(1)</script> #set text(red) *bold*"),
+        "markup in a name is printed as text: {pdf}"
+    );
     let html = dossier(&c, "tienda-verde", "es");
     assert!(
         !html.contains("<script>") && !html.contains("<img"),
