@@ -37,7 +37,14 @@ pub struct DocumentArgs {
 #[derive(Debug, Subcommand)]
 pub enum ReportCommand {
     /// The data-protection dossier (Expediente de Protección de Datos)
-    Dossier(DocumentArgs),
+    Dossier {
+        #[command(flatten)]
+        doc: DocumentArgs,
+        /// A PEM certificate the organisation serves (web, mail) whose
+        /// expiry the dossier shows; repeat, or list in the variable
+        #[arg(long = "tls-cert", env = "CUSTODIA_TLS_CERTS", value_delimiter = ',')]
+        tls_certs: Vec<PathBuf>,
+    },
     /// Accesses per worker, customer and action, denials, exports, unusual activity
     Audit {
         #[command(flatten)]
@@ -82,8 +89,12 @@ pub async fn run(g: &Global, command: ReportCommand) -> anyhow::Result<()> {
     let store = Store::init(&g.db).await?;
     let now = report_time()?;
     let (bytes, doc) = match command {
-        ReportCommand::Dossier(doc) => {
-            let input = dossier(g, &store, &doc.org, now).await?;
+        ReportCommand::Dossier { doc, tls_certs } => {
+            let mut input = dossier(g, &store, &doc.org, now).await?;
+            input.tls = tls_certs
+                .iter()
+                .map(|path| custodia_reports::TlsCertificate::read(path))
+                .collect::<Result<_, _>>()?;
             let bytes = render(
                 doc.format,
                 || custodia_reports::dossier_html(&input, doc.lang),
@@ -281,6 +292,7 @@ async fn dossier(
         registers: scope.registers().await?,
         packs,
         audit,
+        tls: Vec::new(),
         now,
         organisation,
     };

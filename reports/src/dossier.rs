@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use custodia_engine::audit::VerifyReport;
 use custodia_engine::{Organisation, Registers, Sector, Worker};
 
+use crate::certificate::TlsCertificate;
 use crate::i18n::{Catalogue, Lang};
 use crate::{CSS, Result};
 
@@ -42,6 +43,8 @@ pub struct DossierInput {
     pub visibility: std::collections::BTreeMap<String, Visibility>,
     /// The audit chain, verified while building the dossier.
     pub audit: VerifyReport,
+    /// The TLS certificates configured for the organisation, read now.
+    pub tls: Vec<TlsCertificate>,
     pub now: DateTime<Utc>,
 }
 
@@ -211,6 +214,18 @@ pub fn pending_actions(input: &DossierInput, lang: Lang) -> Vec<Pending> {
             });
         }
     }
+    for cert in input.tls.iter().filter(|c| !c.is_healthy(input.now)) {
+        out.push(Pending {
+            what: format!(
+                "{} `{}`: {}",
+                t.e_tls,
+                cert.subject,
+                expiry(lang, cert, input.now)
+            ),
+            law: "RGPD/GDPR art. 32(1)(a)",
+            guidance: t.g_tls,
+        });
+    }
     if !input.audit.ok() {
         out.push(Pending {
             what: t.chain_broken.to_owned(),
@@ -304,7 +319,7 @@ fn page(input: &DossierInput, lang: Lang) -> DossierPage<'_> {
         .filter(|w| w.password_hash.is_some())
         .count();
     let last_backup = r.backups.iter().max_by_key(|b| b.taken_at);
-    let evidence = vec![
+    let mut evidence = vec![
         Evidence {
             measure: t.e_passwords,
             state: format!("{hashed}/{} argon2id", input.workers.len()),
@@ -351,12 +366,18 @@ fn page(input: &DossierInput, lang: Lang) -> DossierPage<'_> {
             ),
             ok: last_backup.is_some_and(|b| b.restore_ok == Some(true)),
         },
-        Evidence {
-            measure: t.e_encryption,
-            state: t.not_provided.to_owned(),
-            ok: false,
-        },
+        encryption(input, lang),
     ];
+    evidence.extend(input.tls.iter().map(|cert| Evidence {
+        measure: t.e_tls,
+        state: format!(
+            "{} ({}): {}",
+            cert.subject,
+            cert.path.display(),
+            expiry(lang, cert, input.now)
+        ),
+        ok: cert.is_healthy(input.now),
+    }));
     let breaches = r
         .breaches
         .iter()
@@ -427,6 +448,55 @@ fn page(input: &DossierInput, lang: Lang) -> DossierPage<'_> {
             .iter()
             .map(|w| sees(t, input.visibility.get(w.login.as_str())))
             .collect(),
+    }
+}
+
+/// "expires on 01/03/2027 (98 days)" or "EXPIRED on 01/01/2021".
+fn expiry(lang: Lang, cert: &TlsCertificate, now: DateTime<Utc>) -> String {
+    let t = lang.catalogue();
+    let day = lang.date(cert.not_after.date_naive());
+    let left = cert.days_left(now);
+    if cert.not_after <= now {
+        return format!("{} {day}", t.expired);
+    }
+    format!(
+        "{} {day} ({} {})",
+        t.expires,
+        lang.number(left),
+        t.days_left
+    )
+}
+
+/// Encryption: are backups encrypted, and is an encryption measure
+/// (disk, database) on record? Custodia itself does not encrypt the store.
+fn encryption(input: &DossierInput, lang: Lang) -> Evidence {
+    let t = lang.catalogue();
+    let backups = &input.registers.backups;
+    let encrypted = backups.iter().filter(|b| b.encrypted).count();
+    let measures: Vec<&str> = input
+        .registers
+        .measures
+        .iter()
+        .filter(|m| m.category.eq_ignore_ascii_case("encryption"))
+        .map(|m| m.name.as_str())
+        .collect();
+    let latest_encrypted = backups
+        .iter()
+        .max_by_key(|b| b.taken_at)
+        .is_some_and(|b| b.encrypted);
+    let storage = if measures.is_empty() {
+        t.not_provided.to_owned()
+    } else {
+        measures.join(", ")
+    };
+    Evidence {
+        measure: t.e_encryption,
+        state: format!(
+            "{encrypted}/{} {}; {storage}",
+            backups.len(),
+            t.backups_encrypted
+        ),
+        ok: latest_encrypted && !measures.is_empty(),
     }
 }
 

@@ -15,6 +15,7 @@
 //! ```
 
 mod breach;
+mod certificate;
 mod chart;
 mod dossier;
 mod i18n;
@@ -22,6 +23,7 @@ mod pdf;
 mod summary;
 
 pub use breach::{breach_html, breach_pdf};
+pub use certificate::{RENEW_WITHIN_DAYS, TlsCertificate};
 pub use dossier::{
     DossierInput, PackInfo, Pending, Visibility, dossier_html, dossier_pdf, pending_actions,
 };
@@ -41,6 +43,11 @@ pub enum Error {
     Template(#[from] askama::Error),
     #[error("pdf: {0}")]
     Pdf(String),
+    #[error("tls certificate `{path}`: {message}")]
+    Certificate {
+        path: std::path::PathBuf,
+        message: String,
+    },
 }
 
 /// Shorthand used across the crate.

@@ -43,17 +43,22 @@ impl Custodia {
         c
     }
 
-    /// Runs `custodia --db <db> args...`.
-    pub fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_custodia"))
+    /// `custodia --db <db>` in the store's folder, to add arguments and
+    /// environment to.
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_custodia"));
+        command
             .arg("--db")
             .arg(&self.db)
-            .args(args)
             .current_dir(self.dir.path())
             .env_remove("CUSTODIA_DB")
-            .env("RUST_BACKTRACE", "0")
-            .output()
-            .expect("run custodia")
+            .env("RUST_BACKTRACE", "0");
+        command
+    }
+
+    /// Runs `custodia --db <db> args...`.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().expect("run custodia")
     }
 
     /// Runs and expects success; returns standard output.

@@ -136,8 +136,8 @@ fn render_report(c: &Custodia, kind: &str, org: &str, args: &[&str], format: &st
         out.to_str().expect("path"),
     ];
     command.extend_from_slice(args);
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_custodia"))
-        .args(["--db", &c.db])
+    let status = c
+        .command()
         .args(&command)
         .env("SOURCE_DATE_EPOCH", "1795000000")
         .status()
@@ -429,6 +429,132 @@ fn the_dossier_says_what_each_worker_may_see() {
     assert!(pdf.contains("Qué puede ver"), "{pdf}");
     assert!(
         pdf.contains("ve: ficha del cliente, administrative"),
+        "{pdf}"
+    );
+}
+
+/// The dossier of bufete-ruiz in English as of 2026-11-23, with `extra`
+/// arguments; returns the HTML and the PDF's text.
+fn dossier_as_of_2026_11_23(c: &Custodia, extra: &[&str]) -> (String, String) {
+    let render = |format: &str| {
+        let out = c.path(&format!("dossier-dated.{format}"));
+        let status = c
+            .command()
+            .args(["report", "dossier", "--org", "bufete-ruiz", "--lang", "en"])
+            .args(["--format", format, "-o", out.to_str().expect("path")])
+            .args(extra)
+            .env("SOURCE_DATE_EPOCH", "1795392000")
+            .status()
+            .expect("run custodia");
+        assert!(status.success(), "dossier {format} failed");
+        out
+    };
+    let html = std::fs::read_to_string(render("html")).expect("html");
+    (html, pdf_text(&render("pdf")))
+}
+
+#[test]
+fn tls_certificates_show_their_expiry_and_a_near_one_is_pending() {
+    let c = Custodia::demo(Backend::Sqlite);
+    let fixture = |name: &str| {
+        crate::repo()
+            .join("tests/fixtures/tls")
+            .join(name)
+            .display()
+            .to_string()
+    };
+    let (www, mail, old) = (
+        fixture("www-valid.pem"),
+        fixture("mail-expiring.pem"),
+        fixture("old-expired.pem"),
+    );
+    let (html, pdf) = dossier_as_of_2026_11_23(
+        &c,
+        &["--tls-cert", &www, "--tls-cert", &mail, "--tls-cert", &old],
+    );
+    assert!(
+        html.contains(&format!(
+            "<td class=\"ok\">CN=www.bufete-ruiz.example ({www}): expires on 2027-03-01 (98 days)"
+        )),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!(
+            "<td class=\"alert\">CN=mail.bufete-ruiz.example ({mail}): expires on 2026-12-05 (12 days)"
+        )),
+        "{html}"
+    );
+    assert!(html.contains("EXPIRED on 2021-01-01"), "{html}");
+    for (pending, in_pdf) in [
+        (
+            "TLS certificate `CN=mail.bufete-ruiz.example`: expires on 2026-12-05 (12 days)",
+            "example`: expires on 2026-12-05 (12 days) RGPD/GDPR art. 32(1)",
+        ),
+        (
+            "TLS certificate `CN=old.bufete-ruiz.example`: EXPIRED on 2021-01-01",
+            "example`: EXPIRED on 2021-01-01 RGPD/GDPR art. 32(1)",
+        ),
+    ] {
+        assert!(html.contains(pending), "HTML lacks `{pending}`");
+        // typst may hyphenate the host name; the pending row's tail is whole.
+        assert!(pdf.contains(in_pdf), "PDF lacks `{in_pdf}`: {pdf}");
+    }
+    assert!(
+        !html.contains("TLS certificate `CN=www"),
+        "a healthy one is not pending"
+    );
+
+    let none = c.path("none.pem");
+    std::fs::write(&none, "not a certificate").expect("write");
+    let out = c.path("never.html");
+    let err = c.fails(&[
+        "report",
+        "dossier",
+        "--org",
+        "bufete-ruiz",
+        "--tls-cert",
+        none.to_str().expect("path"),
+        "-o",
+        out.to_str().expect("path"),
+    ]);
+    assert!(
+        err.contains(&format!(
+            "tls certificate `{}`: no `BEGIN CERTIFICATE` block",
+            none.display()
+        )),
+        "{err}"
+    );
+    assert!(!out.exists(), "no dossier from a bad certificate");
+}
+
+#[test]
+fn encryption_evidence_turns_green_once_a_measure_is_recorded() {
+    let c = Custodia::demo(Backend::Sqlite);
+    let (before, _) = dossier_as_of_2026_11_23(&c, &[]);
+    assert!(
+        before
+            .contains("<td class=\"alert\">1/1 backups encrypted; no encryption measure recorded"),
+        "{before}"
+    );
+    c.ok(&[
+        "add",
+        "measure",
+        "--org",
+        "bufete-ruiz",
+        "--id",
+        "M-DISK",
+        "--name",
+        "Full-disk encryption (LUKS)",
+        "--category",
+        "encryption",
+    ]);
+    let (after, pdf) = dossier_as_of_2026_11_23(&c, &[]);
+    assert!(
+        after.contains("<td class=\"ok\">1/1 backups encrypted; Full-disk encryption (LUKS)"),
+        "{after}"
+    );
+    assert!(
+        pdf.contains("1/1 backups encrypted; Full-disk encryption (LUKS)"),
         "{pdf}"
     );
 }
