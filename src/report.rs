@@ -157,56 +157,6 @@ pub async fn run(g: &Global, command: ReportCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What `worker` may view, decided by the rules in force (not audited: no
-/// one is accessing anything) on a customer assigned to them where there is
-/// one, else the first customer with the area.
-fn visibility(
-    rules: &custodia_engine::rules::RuleSet,
-    sectors: &[custodia_engine::Sector],
-    worker: &custodia_engine::Worker,
-    customers: &[custodia_engine::Customer],
-    area_names: &[&custodia_engine::AreaName],
-    now: chrono::DateTime<chrono::Utc>,
-) -> custodia_reports::Visibility {
-    use custodia_engine::rules::{Action, Context, Facts, ResourceKind};
-    let theirs = |c: &&custodia_engine::Customer| c.assigned.contains(&worker.login);
-    let view = |customer: &custodia_engine::Customer, area: Option<&custodia_engine::Area>| {
-        let facts = Facts {
-            worker: worker.clone(),
-            action: Action::View,
-            kind: if area.is_some() {
-                ResourceKind::Area
-            } else {
-                ResourceKind::Customer
-            },
-            customer: customer.clone(),
-            area: area.cloned(),
-            document: None,
-            context: Context::new(now, "office"),
-        };
-        rules.decide(sectors, facts).is_allowed()
-    };
-    let record = customers
-        .iter()
-        .find(theirs)
-        .or(customers.first())
-        .is_some_and(|c| view(c, None));
-    let areas = area_names
-        .iter()
-        .copied()
-        .filter_map(|name| {
-            let has = |c: &&custodia_engine::Customer| c.areas.iter().any(|a| &a.name == name);
-            let customer = customers
-                .iter()
-                .find(|c| theirs(c) && has(c))
-                .or_else(|| customers.iter().find(has))?;
-            let area = customer.areas.iter().find(|a| &a.name == name)?;
-            Some((name.to_string(), view(customer, Some(area))))
-        })
-        .collect();
-    custodia_reports::Visibility { record, areas }
-}
-
 /// When the document is made: now, or `SOURCE_DATE_EPOCH` when set (the
 /// reproducible-builds convention), so the same data gives the same bytes.
 fn report_time() -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
@@ -221,80 +171,17 @@ fn report_time() -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
         .with_context(|| format!("SOURCE_DATE_EPOCH `{epoch}` is not a Unix time"))
 }
 
-/// Gathers the dossier's data live: the store, the packs in force for the
-/// organisation's sectors, and the audit chain verified now.
+/// Gathers the dossier's data live: the store, the packs in force and
+/// the audit chain verified now (with the key beside the store).
 async fn dossier(
     g: &Global,
     store: &Store,
     org: &OrgSlug,
     now: DateTime<Utc>,
 ) -> anyhow::Result<custodia_reports::DossierInput> {
-    let scope = store.org(org).await?;
-    let organisation = scope.organisation().clone();
-    let customers = scope.customers().await?;
     let rules = custodia_engine::rules::RuleSet::load_dir(&crate::app::packs_dir(g))?;
-    let packs = rules
-        .packs()
-        .iter()
-        .filter(|p| p.applies_to(&organisation.sectors))
-        .map(|p| custodia_reports::PackInfo {
-            name: p.name().to_owned(),
-            version: p.manifest.version.clone(),
-            description: p.manifest.description.clone(),
-            rules: p
-                .rules
-                .iter()
-                .map(|r| (r.name.clone(), r.description.clone()))
-                .chain(p.plugins.iter().map(|plugin| {
-                    (
-                        format!("plugin:{}", plugin.name()),
-                        plugin.decl.description.clone(),
-                    )
-                }))
-                .collect(),
-        })
-        .collect();
     let key = custodia_engine::audit::Signer::load(&crate::app::key_path(g))
         .context("the dossier verifies the audit chain: the signing key file is needed")?
         .verifying_key();
-    let audit = store.verify_audit(org, Some(&key), None, |_| {}).await?;
-    let workers = scope.workers().await?;
-    // The areas to ask about are the same for every worker: list them once.
-    let mut area_names: Vec<&custodia_engine::AreaName> = customers
-        .iter()
-        .flat_map(|c| c.areas.iter().map(|a| &a.name))
-        .collect();
-    area_names.sort();
-    area_names.dedup();
-    let visibility = workers
-        .iter()
-        .map(|w| {
-            let seen = visibility(
-                &rules,
-                &organisation.sectors,
-                w,
-                &customers,
-                &area_names,
-                now,
-            );
-            (w.login.to_string(), seen)
-        })
-        .collect();
-    let input = custodia_reports::DossierInput {
-        visibility,
-        workers,
-        customers: customers.len(),
-        areas_with_password: customers
-            .iter()
-            .flat_map(|c| &c.areas)
-            .filter(|a| a.is_locked())
-            .count(),
-        registers: scope.registers().await?,
-        packs,
-        audit,
-        tls: Vec::new(),
-        now,
-        organisation,
-    };
-    Ok(input)
+    Ok(custodia_reports::DossierInput::gather(store, org, &rules, &key, now).await?)
 }

@@ -19,6 +19,7 @@ mod certificate;
 mod chart;
 mod dossier;
 mod i18n;
+mod input;
 mod pdf;
 mod summary;
 
@@ -43,6 +44,8 @@ pub enum Error {
     Template(#[from] askama::Error),
     #[error("pdf: {0}")]
     Pdf(String),
+    #[error(transparent)]
+    Engine(#[from] custodia_engine::Error),
     #[error("tls certificate `{path}`: {message}")]
     Certificate {
         path: std::path::PathBuf,
