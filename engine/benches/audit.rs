@@ -8,58 +8,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, TimeZone, Utc};
-use custodia_engine::audit::{
-    AuditConfig, AuditEvent, AuditLog, BreachQuery, EventKind, GENESIS, Signer, chain_hash,
+use custodia_engine::audit::{BreachQuery, GENESIS, Signer, chain_hash};
+use custodia_engine::testkit::{
+    append_history, history_event, history_start, scratch_database, size_from_env,
 };
-use custodia_engine::rules::Effect;
-use custodia_engine::testkit::scratch_database;
 use custodia_engine::{Backend, OrgSlug, Store};
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn start() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0)
-        .single()
-        .expect("valid time")
-}
-
-/// Event `i` of a year-long, 50-worker, 100,000-customer history of `n` events.
-fn event(i: u64, n: u64) -> AuditEvent {
-    let span = 365 * 24 * 3600 * 1_000_000_i64;
-    let at = start()
-        + chrono::Duration::microseconds(
-            span / i64::try_from(n).unwrap_or(1) * i64::try_from(i).unwrap_or(0),
-        );
-    let mut e = AuditEvent::new(
-        if i % 50 == 7 {
-            EventKind::Export
-        } else {
-            EventKind::Decision
-        },
-        at,
-    );
-    let customer = (i.wrapping_mul(2_654_435_761)) % 100_000;
-    e.worker = Some(format!("w{}", i % 50));
-    e.action = Some(if i % 50 == 7 { "export" } else { "view" }.into());
-    e.customer = Some(format!("C-{customer}"));
-    e.resource = Some(format!("customer:C-{customer}/personal"));
-    e.area = Some("personal".into());
-    e.decision = Some(if i % 13 == 0 {
-        Effect::Deny
-    } else {
-        Effect::Allow
-    });
-    e.rules = vec!["legal/lawyer-in-charge".into()];
-    e.address = Some(format!("10.0.{}.{}", i % 7, i % 200));
-    e.channel = Some("api".into());
-    e
-}
 
 /// A fresh store holding the demo law firm, its URL, and what keeps it alive.
 async fn store(backend: Backend) -> Option<(Store, String, Option<tempfile::TempDir>)> {
@@ -84,7 +37,7 @@ fn breach_org() -> OrgSlug {
 async fn fill_in_database(url: &str, n: u64) {
     let pool = sqlx::AnyPool::connect(url).await.expect("pool");
     let span = 365 * 24 * 3600 * 1_000_000_i64 / i64::try_from(n).expect("fits");
-    let start = start().timestamp_micros();
+    let start = history_start().timestamp_micros();
     sqlx::query(&format!(
         "WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i + 1 < {n})
          INSERT INTO audit_events (org, seq, at, kind, worker, action, resource, customer, area, decision, rules, address, channel, prev_hash, hash)
@@ -116,25 +69,7 @@ async fn group_commit(
     clients: u64,
     signer: Option<Arc<Signer>>,
 ) -> Duration {
-    let log = AuditLog::spawn(store.clone(), signer, AuditConfig::default());
-    let t = Instant::now();
-    let tasks: Vec<_> = (0..clients)
-        .map(|c| {
-            let log = log.clone();
-            tokio::spawn(async move {
-                let mut i = c;
-                while i < n {
-                    log.append(&org(), event(i, n)).await.expect("append");
-                    i += clients;
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.expect("task");
-    }
-    log.shutdown().await.expect("shutdown");
-    t.elapsed()
+    append_history(store, &org(), n, clients, signer).await
 }
 
 /// The naive writer: one transaction per event (read head, insert, update head).
@@ -144,7 +79,7 @@ async fn naive(url: &str, n: u64) -> Duration {
     let t = Instant::now();
     let mut head = GENESIS.to_owned();
     for i in 0..n {
-        let e = event(i, n);
+        let e = history_event(i, n);
         let seq = i64::try_from(i).expect("fits") + 1;
         let hash = chain_hash("naive", seq, &e, &head);
         let mut tx = pool.begin().await.expect("begin");
@@ -189,7 +124,7 @@ async fn writers(backend: Backend) {
         );
         return;
     };
-    let appends = env("AUDIT_BENCH_APPEND", 200_000) as u64;
+    let appends = size_from_env("AUDIT_BENCH_APPEND", 200_000) as u64;
     let d = group_commit(&store, appends, 256, None).await;
     println!(
         "{name:<8} group commit, 256 callers, durable ack : {}",
@@ -211,8 +146,8 @@ async fn verify_and_breach() {
     let Some((store, url, _guard)) = store(Backend::Sqlite).await else {
         return;
     };
-    let n = env("AUDIT_BENCH_VERIFY", 1_000_000) as u64;
-    let breach_n = env("AUDIT_BENCH_BREACH", 10_000_000) as u64;
+    let n = size_from_env("AUDIT_BENCH_VERIFY", 1_000_000) as u64;
+    let breach_n = size_from_env("AUDIT_BENCH_BREACH", 10_000_000) as u64;
     let dir = tempfile::tempdir().expect("dir");
     let signer = Arc::new(Signer::create(&dir.path().join("key")).expect("key"));
     // Fill to `n`, verify, then fill on to `breach_n` and scope a breach.
@@ -243,7 +178,7 @@ async fn verify_and_breach() {
         "SQLite   generated {breach_n} events in the database     : {:.1} s",
         t.elapsed().as_secs_f64()
     );
-    let from = start() + chrono::Duration::days(200);
+    let from = history_start() + chrono::Duration::days(200);
     let q = BreachQuery {
         worker: Some("w7".into()),
         customer: None,

@@ -14,10 +14,7 @@ use chrono::{TimeZone, Utc};
 use custodia_engine::exchange::OrgFile;
 use custodia_engine::rules::plugin::sha256_hex;
 use custodia_engine::rules::{Context, Facts, Request, RuleSet};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use custodia_engine::testkit::repo_root;
 
 const RHAI_CHECK: &str = r#"
 if resource.customer.attr("case_status") == "closed"
@@ -44,7 +41,7 @@ fn pack(root: &Path, name: &str, body: &str, rule: Option<&str>) -> PathBuf {
 }
 
 fn plugin_entry(root: &Path, pack_name: &str, shipped: &str, entry: &str) -> String {
-    let source = repo().join("plugins/packs").join(shipped);
+    let source = repo_root().join("plugins/packs").join(shipped);
     let dir = root.join(pack_name).join("plugins");
     std::fs::create_dir_all(&dir).expect("mkdir");
     let file = std::fs::read_dir(source.join("plugins"))
@@ -79,7 +76,7 @@ fn sample(set: &RuleSet, facts: &Facts, rounds: usize) -> (Duration, Duration) {
 }
 
 fn facts(world: &str, worker: &str, action: &str, resource: &str) -> Facts {
-    let world = OrgFile::read(&repo().join("plugins/demo").join(world)).expect("world");
+    let world = OrgFile::read(&repo_root().join("plugins/demo").join(world)).expect("world");
     let time = Utc
         .with_ymd_and_hms(2026, 11, 23, 10, 0, 0)
         .single()

@@ -5,7 +5,7 @@
 //! decision and decisions/s on one core (a plain sampler, since divan
 //! reports means and medians only), then runs the divan benchmarks.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
@@ -13,12 +13,9 @@ use cedar_policy::{Authorizer, Entities, EntityUid, PolicySet};
 use chrono::{TimeZone, Utc};
 use custodia_engine::exchange::OrgFile;
 use custodia_engine::rules::{Context, Facts, Request, RuleSet};
+use custodia_engine::testkit::repo_root;
 use custodia_engine::{GrantAccess, Sector};
 use serde_json::{Value, json};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 /// The requests both engines decide: the seed scenarios of each sector.
 const LEGAL: &[(&str, &str, &str)] = &[
@@ -128,7 +125,7 @@ fn entities(world: &OrgFile, facts: &Facts, resource_id: &str) -> Entities {
 }
 
 fn cases(world_file: &str, requests: &[(&str, &str, &str)]) -> Vec<Case> {
-    let world = OrgFile::read(&repo().join("plugins/demo").join(world_file)).expect("world");
+    let world = OrgFile::read(&repo_root().join("plugins/demo").join(world_file)).expect("world");
     let time = Utc
         .with_ymd_and_hms(2026, 11, 23, 10, 0, 0)
         .single()
@@ -170,7 +167,7 @@ struct Engines {
 }
 
 fn engines() -> Engines {
-    let rules = RuleSet::load_dir(&repo().join("plugins/packs")).expect("packs");
+    let rules = RuleSet::load_dir(&repo_root().join("plugins/packs")).expect("packs");
     let text = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/cedar/policies.cedar"),
     )

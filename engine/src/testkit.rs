@@ -2,9 +2,17 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeZone, Utc};
 use sqlx::Connection;
 
-use crate::store::Backend;
+use crate::OrgSlug;
+use crate::audit::{AuditConfig, AuditEvent, AuditLog, EventKind, Signer};
+use crate::rules::Effect;
+use crate::store::{Backend, Store};
 
 /// The environment variable naming the PostgreSQL server tests use.
 /// `./test.sh` starts a throwaway cluster and sets it.
@@ -50,4 +58,86 @@ async fn scratch_postgres() -> String {
         .rsplit_once('/')
         .expect("PostgreSQL URL has a database path");
     format!("{prefix}/{name}")
+}
+
+/// A benchmark's size from the environment variable `name`, or `default`.
+pub fn size_from_env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The repository's root, where `plugins/` lives.
+pub fn repo_root() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+/// The start of the benchmarks' synthetic history.
+pub fn history_start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0)
+        .single()
+        .expect("valid time")
+}
+
+/// Event `i` of a year-long, 50-worker, 100,000-customer history of `n`
+/// events, for benchmarks.
+pub fn history_event(i: u64, n: u64) -> AuditEvent {
+    let span = 365 * 24 * 3600 * 1_000_000_i64;
+    let at = history_start()
+        + chrono::Duration::microseconds(
+            span / i64::try_from(n).unwrap_or(1) * i64::try_from(i).unwrap_or(0),
+        );
+    let kind = if i % 50 == 7 {
+        EventKind::Export
+    } else {
+        EventKind::Decision
+    };
+    let mut e = AuditEvent::new(kind, at);
+    let customer = (i.wrapping_mul(2_654_435_761)) % 100_000;
+    e.worker = Some(format!("w{}", i % 50));
+    e.action = Some(if i % 50 == 7 { "export" } else { "view" }.into());
+    e.customer = Some(format!("C-{customer}"));
+    e.resource = Some(format!("customer:C-{customer}/personal"));
+    e.area = Some("personal".into());
+    e.decision = Some(if i % 13 == 0 {
+        Effect::Deny
+    } else {
+        Effect::Allow
+    });
+    e.rules = vec!["legal/lawyer-in-charge".into()];
+    e.address = Some(format!("10.0.{}.{}", i % 7, i % 200));
+    e.channel = Some("api".into());
+    e
+}
+
+/// Appends the `n` events of [`history_event`] to `org`'s chain from
+/// `clients` concurrent callers, each waiting for durability, through the
+/// group-commit writer; returns how long it took.
+pub async fn append_history(
+    store: &Store,
+    org: &OrgSlug,
+    n: u64,
+    clients: u64,
+    signer: Option<Arc<Signer>>,
+) -> Duration {
+    let log = AuditLog::spawn(store.clone(), signer, AuditConfig::default());
+    let t = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|c| {
+            let (log, org) = (log.clone(), org.clone());
+            tokio::spawn(async move {
+                let mut i = c;
+                while i < n {
+                    log.append(&org, history_event(i, n)).await.expect("append");
+                    i += clients;
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("task");
+    }
+    log.shutdown().await.expect("shutdown");
+    t.elapsed()
 }

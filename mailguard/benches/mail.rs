@@ -16,22 +16,12 @@ use std::time::{Duration, Instant};
 use custodia_engine::audit::{AuditConfig, AuditLog};
 use custodia_engine::exchange::OrgFile;
 use custodia_engine::rules::RuleSet;
+use custodia_engine::testkit::{repo_root, size_from_env};
 use custodia_engine::{OrgSlug, Store};
 use custodia_mailguard::{
     Address, Audience, Campaign, DkimSigner, ListedRecipient, SendConfig, TokenKey, plan,
     suppression,
 };
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn repo() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-}
 
 /// Peak resident memory of this process so far, in MiB.
 fn peak_rss_mib() -> f64 {
@@ -101,7 +91,7 @@ async fn fixture(customers: usize) -> Fixture {
     let store = Store::init(&url).await.expect("store");
     let file = OrgFile::parse(Path::new("shop.toml"), &shop(customers)).expect("org file");
     store.import(&file, false).await.expect("import");
-    let rules = RuleSet::load_dir(&repo().join("plugins/packs")).expect("packs");
+    let rules = RuleSet::load_dir(&repo_root().join("plugins/packs")).expect("packs");
     Fixture {
         store,
         org: "tienda".parse().expect("slug"),
@@ -111,8 +101,8 @@ async fn fixture(customers: usize) -> Fixture {
 }
 
 async fn bench_plan() {
-    let recipients = env("MAIL_BENCH_RECIPIENTS", 1_000_000);
-    let opt_outs = env("MAIL_BENCH_OPT_OUTS", 1_000_000);
+    let recipients = size_from_env("MAIL_BENCH_RECIPIENTS", 1_000_000);
+    let opt_outs = size_from_env("MAIL_BENCH_OPT_OUTS", 1_000_000);
     let f = fixture(2_000).await;
     // Every other listed recipient opted out; the rest of the opt-outs are
     // addresses outside the audience. The shop's customers are listed too,
@@ -251,8 +241,8 @@ fn rsa_key(dir: &Path) -> String {
 }
 
 async fn bench_send() {
-    let messages = env("MAIL_BENCH_MESSAGES", 20_000);
-    let concurrency = env("MAIL_BENCH_CONCURRENCY", 32);
+    let messages = size_from_env("MAIL_BENCH_MESSAGES", 20_000);
+    let concurrency = size_from_env("MAIL_BENCH_CONCURRENCY", 32);
     let f = fixture(messages).await;
     let sink = Sink::start();
     let audit = AuditLog::spawn(f.store.clone(), None, AuditConfig::default());

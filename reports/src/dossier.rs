@@ -5,7 +5,7 @@
 
 use askama::Template;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use custodia_engine::audit::VerifyReport;
+use custodia_engine::audit::{Checkpoint, VerifyReport};
 use custodia_engine::{Organisation, Registers, Sector, Worker};
 
 use crate::certificate::TlsCertificate;
@@ -43,6 +43,8 @@ pub struct DossierInput {
     pub visibility: std::collections::BTreeMap<String, Visibility>,
     /// The audit chain, verified while building the dossier.
     pub audit: VerifyReport,
+    /// The latest signed checkpoint of the chain, if any.
+    pub checkpoint: Option<Checkpoint>,
     /// The TLS certificates configured for the organisation, read now.
     pub tls: Vec<TlsCertificate>,
     pub now: DateTime<Utc>,
@@ -75,6 +77,7 @@ struct DossierPage<'a> {
     trainings: Vec<String>,
     generated: String,
     head: String,
+    checkpoint: String,
     activities: Vec<(String, String, Rows)>,
     providers: Vec<(String, String, Rows, bool)>,
     evidence: Vec<Evidence>,
@@ -436,6 +439,21 @@ fn page(input: &DossierInput, lang: Lang) -> DossierPage<'_> {
         head: format!(
             "{} {} · {}",
             t.sequence, input.audit.last_seq, input.audit.head_hash
+        ),
+        checkpoint: input.checkpoint.as_ref().map_or_else(
+            || t.missing.to_owned(),
+            |c| {
+                format!(
+                    "{} {} · {} · {} {} · {} {}",
+                    t.sequence,
+                    c.seq,
+                    lang.time(c.at),
+                    t.key_word,
+                    c.public_key,
+                    t.signature_word,
+                    c.signature
+                )
+            },
         ),
         activities,
         providers,

@@ -27,6 +27,11 @@ impl DossierInput {
         let customers = scope.customers().await?;
         let workers = scope.workers().await?;
         let audit = store.verify_audit(org, Some(key), None, |_| {}).await?;
+        let checkpoint = store
+            .audit_checkpoints(org)
+            .await?
+            .into_values()
+            .next_back();
         // The areas to ask about are the same for every worker: list them once.
         let mut area_names: Vec<&AreaName> = customers
             .iter()
@@ -60,6 +65,7 @@ impl DossierInput {
                 .count(),
             registers: scope.registers().await?,
             audit,
+            checkpoint,
             tls: Vec::new(),
             now,
             organisation,

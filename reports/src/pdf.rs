@@ -23,6 +23,9 @@ use crate::{Error, Result};
 #[derive(Debug, Clone, Copy)]
 pub struct Typst;
 
+// INVARIANT: every value a `.typ` template prints sits inside `#("...")`
+// and passes through this escaper, so no data can end the string literal
+// and be read as typst code or markup.
 impl askama::filters::Escaper for Typst {
     fn write_escaped_str<W: std::fmt::Write>(&self, mut dest: W, string: &str) -> std::fmt::Result {
         for c in string.chars() {
@@ -137,5 +140,9 @@ pub fn compile(markup: String, today: NaiveDate) -> Result<Vec<u8>> {
         timestamp: None,
         ..PdfOptions::default()
     };
-    typst_pdf::pdf(&paged, &options).map_err(|e| Error::Pdf(describe(&e)))
+    let pdf = typst_pdf::pdf(&paged, &options).map_err(|e| Error::Pdf(describe(&e)));
+    // typst memoises layout across compilations; documents are one-offs,
+    // so a long-running `serve` must not keep every one of them in memory.
+    comemo::evict(0);
+    pdf
 }

@@ -314,6 +314,20 @@ fn demo_dossiers_are_complete_in_both_languages() {
 }
 
 #[test]
+fn the_dossier_cover_names_the_signed_checkpoint_it_was_built_from() {
+    let c = Custodia::demo(Backend::Sqlite);
+    let key = c.ok(&["audit", "public-key"]);
+    let key = key.split_whitespace().last().expect("a public key");
+    let html = dossier(&c, "bufete-ruiz", "en");
+    let row = html
+        .lines()
+        .find(|l| l.contains("Latest signed checkpoint"))
+        .expect("a checkpoint row");
+    assert!(row.contains("sequence 1 ·"), "{row}");
+    assert!(row.contains(&format!("key {key} · signature ")), "{row}");
+}
+
+#[test]
 fn missing_art30_fields_and_overdue_reviews_are_pending_actions() {
     let c = Custodia::demo(Backend::Sqlite);
     let html = dossier(&c, "bufete-ruiz", "en");
