@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
-use custodia_engine::audit::{AuditQuery, BreachQuery};
+use custodia_engine::audit::{AuditQuery, BreachQuery, EventKind};
 use custodia_engine::{OrgSlug, Store};
 use custodia_reports::{Lang, SummaryInput};
 
@@ -17,6 +17,15 @@ use crate::cli::Global;
 pub enum Format {
     Html,
     Pdf,
+}
+
+impl Format {
+    fn name(self) -> &'static str {
+        match self {
+            Format::Html => "html",
+            Format::Pdf => "pdf",
+        }
+    }
 }
 
 /// What every document takes: whose, in which language and format, where.
@@ -88,7 +97,7 @@ fn render(
 pub async fn run(g: &Global, command: ReportCommand) -> anyhow::Result<()> {
     let store = Store::init(&g.db).await?;
     let now = report_time()?;
-    let (bytes, doc) = match command {
+    let (bytes, doc, what) = match command {
         ReportCommand::Dossier { doc, tls_certs } => {
             let mut input = dossier(g, &store, &doc.org, now).await?;
             input.tls = tls_certs
@@ -100,7 +109,7 @@ pub async fn run(g: &Global, command: ReportCommand) -> anyhow::Result<()> {
                 || custodia_reports::dossier_html(&input, doc.lang),
                 || custodia_reports::dossier_pdf(&input, doc.lang),
             )?;
-            (bytes, doc)
+            (bytes, doc, "dossier")
         }
         ReportCommand::Audit { doc, from, to } => {
             let organisation = store.org(&doc.org).await?.organisation().clone();
@@ -122,7 +131,7 @@ pub async fn run(g: &Global, command: ReportCommand) -> anyhow::Result<()> {
                 || custodia_reports::summary_html(&input, doc.lang),
                 || custodia_reports::summary_pdf(&input, doc.lang),
             )?;
-            (bytes, doc)
+            (bytes, doc, "audit summary")
         }
         ReportCommand::Breach {
             doc,
@@ -146,10 +155,19 @@ pub async fn run(g: &Global, command: ReportCommand) -> anyhow::Result<()> {
                 || custodia_reports::breach_html(&organisation, &scope, now, doc.lang),
                 || custodia_reports::breach_pdf(&organisation, &scope, now, doc.lang),
             )?;
-            (bytes, doc)
+            (bytes, doc, "breach scope")
         }
     };
     let output = doc.output;
+    // A document takes personal data out of Custodia: it is recorded
+    // before the file exists.
+    let detail = format!(
+        "{what} report ({}, {}) written to `{}`",
+        doc.format.name(),
+        doc.lang.catalogue().code,
+        output.display()
+    );
+    crate::app::audit_once(g, &store, &doc.org, EventKind::Export, detail).await?;
     std::fs::write(&output, bytes)
         .with_context(|| format!("cannot write `{}`", output.display()))?;
     store.close().await;

@@ -135,34 +135,34 @@ fn view(input: &SummaryInput<'_>, lang: Lang) -> Result<SummaryView> {
             *denied.entry(worker).or_insert(0) += 1;
             continue;
         }
-        if ev.customer.is_none() {
-            continue;
-        }
-        let day = ev.at.date_naive();
-        *per_worker.entry(worker.clone()).or_insert(0) += 1;
-        *per_customer
-            .entry(ev.customer.clone().unwrap_or_default())
-            .or_insert(0) += 1;
-        *per_action
-            .entry(ev.action.clone().unwrap_or_default())
-            .or_insert(0) += 1;
-        *per_day.entry(day).or_insert(0) += 1;
-        *per_worker_day.entry((worker.clone(), day)).or_insert(0) += 1;
+        // Documents Custodia wrote (reports) have no customer but are exports.
         if matches!(
             ev.kind,
             EventKind::Export | EventKind::Download | EventKind::Print
         ) {
             exports.push((
                 lang.time(ev.at),
-                worker,
+                worker.clone(),
                 ev.action.clone().unwrap_or_default(),
                 ev.customer.clone().unwrap_or_default(),
                 ev.document
                     .clone()
                     .or_else(|| ev.resource.clone())
+                    .or_else(|| ev.detail.clone())
                     .unwrap_or_default(),
             ));
         }
+        let Some(customer) = &ev.customer else {
+            continue;
+        };
+        let day = ev.at.date_naive();
+        *per_worker.entry(worker.clone()).or_insert(0) += 1;
+        *per_customer.entry(customer.clone()).or_insert(0) += 1;
+        *per_action
+            .entry(ev.action.clone().unwrap_or_default())
+            .or_insert(0) += 1;
+        *per_day.entry(day).or_insert(0) += 1;
+        *per_worker_day.entry((worker, day)).or_insert(0) += 1;
     }
     let denied = top(denied, 50);
     Ok(SummaryView {

@@ -117,6 +117,18 @@ fn breach_report_lists_the_customers_touched_in_both_languages() {
 /// `report <kind> --org <org> <args> --format <format>` over all time, at
 /// a fixed document time; returns the file written.
 fn render_report(c: &Custodia, kind: &str, org: &str, args: &[&str], format: &str) -> PathBuf {
+    render_until(c, kind, org, args, format, "2100-01-01")
+}
+
+/// [`render_report`] over events until `to`.
+fn render_until(
+    c: &Custodia,
+    kind: &str,
+    org: &str,
+    args: &[&str],
+    format: &str,
+    to: &str,
+) -> PathBuf {
     let lang = if kind == "breach" { "es" } else { "en" };
     let out = c.path(&format!("{kind}-{org}.{format}"));
     let mut command = vec![
@@ -127,7 +139,7 @@ fn render_report(c: &Custodia, kind: &str, org: &str, args: &[&str], format: &st
         "--from",
         "2000-01-01",
         "--to",
-        "2100-01-01",
+        to,
         "--lang",
         lang,
         "--format",
@@ -154,16 +166,19 @@ fn audit_summary_and_breach_scope_render_as_reproducible_pdfs() {
     decide(&c, "carlos", "view", "customer:C-1001/personal"); // denied
     decide(&c, "carlos", "view", "customer:C-1001/personal"); // denied
     decide(&c, "luis", "view", "customer:C-1001/personal"); // denied
+    // Rendering is itself audited: fix the period before the first one.
+    let until = chrono::Utc::now().to_rfc3339();
+    let render =
+        |kind, args: &[&str], format| render_until(&c, kind, "bufete-ruiz", args, format, &until);
 
-    let html = std::fs::read_to_string(render_report(&c, "audit", "bufete-ruiz", &[], "html"))
-        .expect("html");
+    let html = std::fs::read_to_string(render("audit", &[], "html")).expect("html");
     assert_eq!(html.matches("<svg").count(), 2, "two inline charts: {html}");
     assert!(
         html.contains("<title>carlos: 2</title>"),
         "denials chart: {html}"
     );
 
-    let first = render_report(&c, "audit", "bufete-ruiz", &[], "pdf");
+    let first = render("audit", &[], "pdf");
     let summary = pdf_text(&first);
     for expected in [
         "Audit summary",
@@ -179,7 +194,7 @@ fn audit_summary_and_breach_scope_render_as_reproducible_pdfs() {
         );
     }
     let bytes = std::fs::read(&first).expect("pdf");
-    let again = render_report(&c, "audit", "bufete-ruiz", &[], "pdf");
+    let again = render("audit", &[], "pdf");
     assert_eq!(
         std::fs::read(again).expect("pdf"),
         bytes,
@@ -205,6 +220,27 @@ fn audit_summary_and_breach_scope_render_as_reproducible_pdfs() {
             "breach PDF lacks `{expected}`: {breach}"
         );
     }
+    // Each document written is an export in the chain, and the next
+    // summary lists it.
+    let events = c.ok(&["--json", "audit", "query", "--org", "bufete-ruiz"]);
+    assert_eq!(
+        events
+            .matches("audit summary report (pdf, en) written to")
+            .count(),
+        2,
+        "{events}"
+    );
+    assert!(
+        events.contains("breach scope report (pdf, es) written to"),
+        "{events}"
+    );
+    let later = std::fs::read_to_string(render_report(&c, "audit", "bufete-ruiz", &[], "html"))
+        .expect("html");
+    assert!(
+        later.contains("breach scope report (pdf, es) written to"),
+        "{later}"
+    );
+    c.ok(&["audit", "verify", "--org", "bufete-ruiz"]);
 }
 
 #[test]
@@ -403,29 +439,34 @@ fn the_pdf_dossier_is_reproducible_and_hostile_names_stay_text() {
     assert!(pdf.contains(provider), "{pdf}");
 
     // Same data, same bytes (SOURCE_DATE_EPOCH fixes the report's date).
-    let render = |name: &str| {
+    // Writing a dossier appends its export to the log, so the second one is
+    // rendered from a copy of the store taken before the first.
+    let snapshot = tempfile::tempdir().expect("snapshot dir");
+    for entry in std::fs::read_dir(c.dir.path()).expect("store dir") {
+        let path = entry.expect("entry").path();
+        if path.is_file() {
+            let to = snapshot.path().join(path.file_name().expect("name"));
+            std::fs::copy(&path, to).expect("copy");
+        }
+    }
+    let render = |dir: &std::path::Path, name: &str| {
         let out = c.path(name);
+        let db = format!("sqlite://{}", dir.join("custodia.db").display());
         let status = std::process::Command::new(env!("CARGO_BIN_EXE_custodia"))
-            .args([
-                "--db",
-                &c.db,
-                "report",
-                "dossier",
-                "--org",
-                "tienda-verde",
-                "--format",
-                "pdf",
-                "-o",
-            ])
+            .args(["--db", &db, "report", "dossier", "--org", "tienda-verde"])
+            .args(["--format", "pdf", "-o"])
             .arg(&out)
             .env("SOURCE_DATE_EPOCH", "1795435200")
-            .current_dir(c.dir.path())
             .status()
             .expect("custodia");
         assert!(status.success());
         std::fs::read(out).expect("pdf")
     };
-    assert_eq!(render("a.pdf"), render("b.pdf"), "two renders differ");
+    assert_eq!(
+        render(c.dir.path(), "a.pdf"),
+        render(snapshot.path(), "b.pdf"),
+        "two renders of the same data differ"
+    );
 }
 
 #[test]
