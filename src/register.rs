@@ -61,10 +61,10 @@ pub struct ProviderArgs {
     /// They process personal data on our behalf
     #[arg(long)]
     pub personal_data: bool,
-    #[arg(long)]
+    #[arg(long, value_name = "YYYY-MM-DD")]
     pub contract_signed: Option<NaiveDate>,
     /// When the confidentiality clause was signed
-    #[arg(long)]
+    #[arg(long, value_name = "YYYY-MM-DD")]
     pub confidentiality_clause: Option<NaiveDate>,
     /// e.g. `99.5%`
     #[arg(long)]
@@ -89,9 +89,9 @@ pub struct ProviderArgs {
     pub load_limits: Option<String>,
     #[arg(long)]
     pub scheduled_interruptions: Option<String>,
-    #[arg(long)]
+    #[arg(long, value_name = "YYYY-MM-DD")]
     pub last_review: Option<NaiveDate>,
-    #[arg(long)]
+    #[arg(long, value_name = "YYYY-MM-DD")]
     pub next_review: Option<NaiveDate>,
 }
 
@@ -140,9 +140,9 @@ pub struct MeasureArgs {
     pub category: String,
     #[arg(long)]
     pub description: Option<String>,
-    #[arg(long)]
+    #[arg(long, value_name = "YYYY-MM-DD")]
     pub implemented: Option<NaiveDate>,
-    #[arg(long)]
+    #[arg(long, value_name = "YYYY-MM-DD")]
     pub next_check: Option<NaiveDate>,
 }
 
@@ -152,7 +152,7 @@ pub struct TrainingArgs {
     pub target: Target,
     #[arg(long)]
     pub title: String,
-    #[arg(long)]
+    #[arg(long, value_name = "YYYY-MM-DD")]
     pub date: NaiveDate,
     #[arg(long, default_value_t = 0)]
     pub hours: u32,
@@ -166,7 +166,7 @@ pub struct BackupArgs {
     #[command(flatten)]
     pub target: Target,
     /// When it was taken (RFC 3339 or YYYY-MM-DD)
-    #[arg(long, value_parser = parse_time)]
+    #[arg(long, value_parser = parse_time, value_name = "TIME")]
     pub taken_at: DateTime<Utc>,
     /// Where it is kept
     #[arg(long)]
@@ -174,7 +174,7 @@ pub struct BackupArgs {
     #[arg(long)]
     pub encrypted: bool,
     /// The day a restore was tried
-    #[arg(long)]
+    #[arg(long, value_name = "YYYY-MM-DD")]
     pub restore_checked: Option<NaiveDate>,
     /// Whether that restore worked
     #[arg(long, requires = "restore_checked")]
@@ -186,7 +186,7 @@ pub struct BreachArgs {
     #[command(flatten)]
     pub target: Target,
     /// When the organisation became aware: the 72-hour clock starts here
-    #[arg(long, value_parser = parse_time)]
+    #[arg(long, value_parser = parse_time, value_name = "TIME")]
     pub aware_at: DateTime<Utc>,
     /// What happened
     #[arg(long)]
@@ -203,7 +203,7 @@ pub struct BreachArgs {
     /// Measures taken or proposed
     #[arg(long)]
     pub measures: Option<String>,
-    #[arg(long, value_parser = parse_time)]
+    #[arg(long, value_parser = parse_time, value_name = "TIME")]
     pub notified_authority_at: Option<DateTime<Utc>>,
     #[arg(long)]
     pub subjects_notified: bool,
