@@ -203,17 +203,7 @@ fn seed_scenarios_are_decided_as_the_guides_describe() {
     let c = Custodia::demo(Backend::Sqlite);
     let mut failures = Vec::new();
     for &(worker, action, resource, expected, rule) in SCENARIOS {
-        let out = c.ok(&[
-            "decide",
-            "--worker",
-            worker,
-            "--action",
-            action,
-            "--resource",
-            resource,
-            "--json",
-        ]);
-        let decision: Value = serde_json::from_str(&out).expect("json");
+        let decision = c.decide(worker, action, resource, &[]);
         let rules: Vec<String> = decision["reasons"]
             .as_array()
             .expect("reasons")
@@ -228,7 +218,7 @@ fn seed_scenarios_are_decided_as_the_guides_describe() {
             .collect();
         if decision["decision"] != expected || !rules.iter().any(|r| r == rule) {
             failures.push(format!(
-                "{worker} {action} {resource}: expected {expected} by {rule}, got {out}"
+                "{worker} {action} {resource}: expected {expected} by {rule}, got {decision}"
             ));
         }
     }
@@ -264,17 +254,7 @@ fn seed_scenarios_are_decided_as_the_guides_describe() {
 #[test]
 fn the_assistant_sees_the_record_with_personal_fields_masked() {
     let c = Custodia::demo(Backend::Sqlite);
-    let out = c.ok(&[
-        "decide",
-        "--worker",
-        "luis",
-        "--action",
-        "view",
-        "--resource",
-        "customer:C-1001",
-        "--json",
-    ]);
-    let d: Value = serde_json::from_str(&out).expect("json");
+    let d = c.decide("luis", "view", "customer:C-1001", &[]);
     assert_eq!(d["decision"], "allow");
     assert_eq!(
         d["mask"],
@@ -487,15 +467,7 @@ fn audit_verify_names_an_edit_made_in_the_database_and_exits_non_zero() {
         "customer:C-1001/personal",
         "document:D-1001-1",
     ] {
-        c.ok(&[
-            "decide",
-            "--worker",
-            "ana",
-            "--action",
-            "view",
-            "--resource",
-            resource,
-        ]);
+        c.decide("ana", "view", resource, &[]);
     }
     assert!(
         c.ok(&["audit", "verify", "--org", "bufete-ruiz"])

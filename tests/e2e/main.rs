@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use custodia_engine::Backend;
+use serde_json::Value;
 
 /// A scratch store and a way to run `custodia` against it.
 #[derive(Debug)]
@@ -54,6 +55,23 @@ impl Custodia {
             .env_remove("CUSTODIA_DB")
             .env("RUST_BACKTRACE", "0");
         command
+    }
+
+    /// `custodia decide --worker W --action A --resource R --json` and
+    /// `extra` arguments; the decision as JSON.
+    pub fn decide(&self, worker: &str, action: &str, resource: &str, extra: &[&str]) -> Value {
+        let mut args = vec![
+            "decide",
+            "--worker",
+            worker,
+            "--action",
+            action,
+            "--resource",
+            resource,
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        serde_json::from_str(&self.ok(&args)).expect("decision JSON")
     }
 
     /// Runs `custodia --db <db> args...`.

@@ -58,18 +58,14 @@ fn pdf_text(pdf: &std::path::Path) -> String {
         .join(" ")
 }
 
+/// A decision on 2026-11-20, in office hours.
 fn decide(c: &Custodia, worker: &str, action: &str, resource: &str) {
-    c.ok(&[
-        "decide",
-        "--worker",
+    c.decide(
         worker,
-        "--action",
         action,
-        "--resource",
         resource,
-        "--context",
-        "time=2026-11-20T10:00:00Z",
-    ]);
+        &["--context", "time=2026-11-20T10:00:00Z"],
+    );
 }
 
 #[test]
@@ -254,17 +250,7 @@ fn hostile_names_are_escaped_in_documents() {
     let file = c.path("hostile.toml");
     std::fs::write(&file, hostile).expect("write");
     c.ok(&["import", "--replace", file.to_str().expect("path")]);
-    c.ok(&[
-        "decide",
-        "--worker",
-        "beatriz",
-        "--action",
-        "view",
-        "--resource",
-        "customer:T-4001",
-        "--context",
-        "time=2026-11-20T10:00:00Z",
-    ]);
+    decide(&c, "beatriz", "view", "customer:T-4001");
     let out = c.path("summary.html");
     c.ok(&[
         "report",
@@ -391,15 +377,7 @@ fn missing_art30_fields_and_overdue_reviews_are_pending_actions() {
 #[test]
 fn an_edited_audit_log_turns_the_chain_evidence_red() {
     let c = Custodia::demo(Backend::Sqlite);
-    c.ok(&[
-        "decide",
-        "--worker",
-        "ana",
-        "--action",
-        "view",
-        "--resource",
-        "customer:C-1001",
-    ]);
+    decide(&c, "ana", "view", "customer:C-1001");
     let before = dossier(&c, "bufete-ruiz", "en");
     assert!(
         before.contains("<td class=\"ok\">intact"),
