@@ -68,7 +68,7 @@ impl Chart {
                     x: i * DAY_STEP,
                     y: DAY_BAR_AREA + 20,
                     end: false,
-                    text: day.format("%d/%m").to_string(),
+                    text: lang.day_month(*day),
                 });
             }
         }

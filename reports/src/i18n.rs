@@ -496,6 +496,14 @@ impl Lang {
         }
     }
 
+    /// A day and month, for chart axes.
+    pub fn day_month(self, d: chrono::NaiveDate) -> String {
+        match self {
+            Lang::Es => d.format("%d/%m").to_string(),
+            Lang::En => d.format("%m-%d").to_string(),
+        }
+    }
+
     /// An integer with the language's thousands separator.
     pub fn number(self, n: i64) -> String {
         let sep = match self {
@@ -526,6 +534,9 @@ mod tests {
         let t = DateTime::from_timestamp(1_764_000_000, 0).expect("time");
         assert!(Lang::Es.time(t).starts_with("24/11/2025"));
         assert!(Lang::En.time(t).starts_with("2025-11-24"));
+        let day = t.date_naive();
+        assert_eq!(Lang::Es.day_month(day), "24/11");
+        assert_eq!(Lang::En.day_month(day), "11-24");
     }
 
     #[test]
