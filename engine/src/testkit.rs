@@ -1,9 +1,9 @@
-//! Helpers for tests that need a real database. Not part of the API.
-
-use std::sync::atomic::{AtomicU32, Ordering};
+//! Helpers for tests that need a real database, and the benchmarks'
+//! synthetic data. Not part of the API.
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};

@@ -202,6 +202,7 @@ impl OrgStore {
                 .await?
                 .rows_affected();
         if removed > 0 && !replace {
+            // Returning drops `tx` uncommitted: the delete is rolled back.
             return Err(Error::EntryExists {
                 org: org.to_owned(),
                 kind: kind.noun(),
