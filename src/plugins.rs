@@ -47,20 +47,14 @@ struct Listed {
 
 /// Every pack folder under the packs root.
 fn pack_dirs(g: &Global) -> anyhow::Result<Vec<PathBuf>> {
-    let root = crate::app::packs_dir(g);
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
-        .with_context(|| format!("cannot read the packs folder `{}`", root.display()))?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.join("pack.toml").is_file())
-        .collect();
-    dirs.sort();
-    Ok(dirs)
+    Ok(custodia_engine::rules::pack_dirs(&crate::app::packs_dir(
+        g,
+    ))?)
 }
 
 fn pin_state(dir: &Path, decl: &PluginDecl) -> &'static str {
     match std::fs::read(dir.join(&decl.file)) {
-        Ok(bytes) if sha256_hex(&bytes).eq_ignore_ascii_case(decl.sha256.trim()) => "matches",
+        Ok(bytes) if decl.is_pinned(&bytes) => "matches",
         Ok(_) => "differs",
         Err(_) => "missing",
     }
@@ -194,9 +188,10 @@ fn build(g: &Global, pin: bool) -> anyhow::Result<()> {
             }
             std::fs::copy(&built, &target)
                 .with_context(|| format!("copying `{}`", built.display()))?;
-            let sha = sha256_hex(&std::fs::read(&target)?);
+            let bytes = std::fs::read(&target)?;
+            let sha = sha256_hex(&bytes);
             let name = format!("{}/{}", job.pack, job.decl.name);
-            if sha.eq_ignore_ascii_case(job.decl.sha256.trim()) {
+            if job.decl.is_pinned(&bytes) {
                 println!(
                     "{name}: {} (sha256 {sha}, matches the pin)",
                     target.display()

@@ -16,16 +16,10 @@ fn pack_dirs(args: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
             dirs.push(arg.clone());
             continue;
         }
-        let mut inner: Vec<PathBuf> = std::fs::read_dir(arg)
-            .map_err(|e| anyhow::anyhow!("cannot read `{}`: {e}", arg.display()))?
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.join("pack.toml").is_file())
-            .collect();
+        let inner = custodia_engine::rules::pack_dirs(arg)?;
         if inner.is_empty() {
             bail!("`{}` holds no pack.toml", arg.display());
         }
-        inner.sort();
         dirs.extend(inner);
     }
     Ok(dirs)

@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::address::Address;
 use crate::campaign::{Audience, Campaign};
 use crate::error::Result;
-use crate::suppression;
+use crate::suppression::{self, KeySet};
 
 /// Why a recipient is left out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -81,8 +81,8 @@ struct Checked {
 /// What `plan` checks every recipient against, loaded once.
 struct Lists<'r> {
     by_email: HashMap<Address, &'r Customer>,
-    suppressed: FoldSet,
-    robinson: FoldSet,
+    suppressed: KeySet,
+    robinson: KeySet,
     sender: custodia_engine::Worker,
     sectors: Vec<custodia_engine::Sector>,
     context: Context,
@@ -189,8 +189,6 @@ impl<'r> Lists<'r> {
     }
 }
 
-use crate::suppression::KeySet as FoldSet;
-
 /// Plans a campaign against the store's current opt-outs, consents, the
 /// Robinson list and the rules in force.
 pub async fn plan(org: &OrgStore, campaign: &Campaign, rules: &RuleSet) -> Result<Plan> {
@@ -231,7 +229,7 @@ pub async fn plan(org: &OrgStore, campaign: &Campaign, rules: &RuleSet) -> Resul
     };
     let checked = lists.check_all(&candidates);
 
-    let mut seen = FoldSet::with_capacity_and_hasher(candidates.len(), Default::default());
+    let mut seen = KeySet::with_capacity_and_hasher(candidates.len(), Default::default());
     let mut recipients = Vec::with_capacity(candidates.len());
     let mut excluded = BTreeMap::new();
     for Checked { mut planned, key } in checked {

@@ -87,12 +87,11 @@ fn packs_in_force(rules: &RuleSet, sectors: &[Sector]) -> Vec<PackInfo> {
                 .rules
                 .iter()
                 .map(|r| (r.name.clone(), r.description.clone()))
-                .chain(p.plugins.iter().map(|plugin| {
-                    (
-                        format!("plugin:{}", plugin.name()),
-                        plugin.decl.description.clone(),
-                    )
-                }))
+                .chain(
+                    p.plugins
+                        .iter()
+                        .map(|plugin| (plugin.decl.rule_id(), plugin.decl.description.clone())),
+                )
                 .collect(),
         })
         .collect()

@@ -19,4 +19,4 @@ pub mod toolchain;
 pub use decision::{Decision, Effect, Explanation, Reason, RuleEffect, Skipped};
 pub use request::{Action, Context, Request, ResourceKind, ResourceRef};
 pub use script::Facts;
-pub use set::{RuleSet, Rules};
+pub use set::{RuleSet, Rules, pack_dirs};

@@ -114,6 +114,8 @@ pub enum Capability {
 }
 
 impl Capability {
+    const ALL: [Capability; 1] = [Capability::Stderr];
+
     fn as_str(self) -> &'static str {
         match self {
             Capability::Stderr => "stderr",
@@ -152,6 +154,18 @@ pub struct PluginDecl {
     pub config: BTreeMap<String, String>,
     #[serde(default)]
     pub capabilities: BTreeSet<Capability>,
+}
+
+impl PluginDecl {
+    /// Whether `bytes` are the component `sha256` pins.
+    pub fn is_pinned(&self, bytes: &[u8]) -> bool {
+        sha256_hex(bytes).eq_ignore_ascii_case(self.sha256.trim())
+    }
+
+    /// The name its reasons carry in explanations, `plugin:<name>`.
+    pub fn rule_id(&self) -> String {
+        format!("plugin:{}", self.name)
+    }
 }
 
 /// A plugin of a loaded pack: checked, compiled and pre-linked.
@@ -323,11 +337,11 @@ impl Plugin {
                 "cannot read the component ({e}); build it with `custodia plugins build`"
             ))
         })?;
-        let actual = sha256_hex(&bytes);
-        if !actual.eq_ignore_ascii_case(decl.sha256.trim()) {
+        if !decl.is_pinned(&bytes) {
             return Err(refuse(format!(
-                "sha256 mismatch: pack.toml pins `{}`, the file is `{actual}`",
-                decl.sha256
+                "sha256 mismatch: pack.toml pins `{}`, the file is `{}`",
+                decl.sha256,
+                sha256_hex(&bytes)
             )));
         }
         let host = host()?;
@@ -504,9 +518,10 @@ fn allowed_capabilities() -> BTreeSet<Capability> {
     std::env::var(CAPABILITIES_VAR)
         .unwrap_or_default()
         .split(',')
-        .filter_map(|c| match c.trim() {
-            "stderr" => Some(Capability::Stderr),
-            _ => None,
+        .filter_map(|name| {
+            Capability::ALL
+                .into_iter()
+                .find(|c| c.as_str() == name.trim())
         })
         .collect()
 }

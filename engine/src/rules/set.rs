@@ -40,14 +40,7 @@ impl RuleSet {
     /// Loads every pack folder under `root` (each holding a `pack.toml`),
     /// compiles them and runs their tests. Any failure refuses the whole set.
     pub fn load_dir(root: &Path) -> Result<Self> {
-        let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
-            .map_err(|e| Error::io(root, e))?
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.join("pack.toml").is_file())
-            .collect();
-        dirs.sort();
-        Self::load(&dirs)
+        Self::load(&pack_dirs(root)?)
     }
 
     /// Loads the given pack folders, compiles them and runs their tests.
@@ -167,7 +160,7 @@ impl RuleSet {
             let Some(request) = &request else { break };
             let reason = |effect, message: String| Reason {
                 pack: pack.name().to_owned(),
-                rule: format!("plugin:{}", p.name()),
+                rule: p.decl.rule_id(),
                 effect,
                 message,
                 fields: Vec::new(),
@@ -239,7 +232,7 @@ impl RuleSet {
                 });
             }
             for p in &pack.plugins {
-                let rule = format!("plugin:{}", p.name());
+                let rule = p.decl.rule_id();
                 if decision
                     .reasons
                     .iter()
@@ -266,6 +259,19 @@ impl RuleSet {
     }
 }
 
+/// The pack folders (those with a `pack.toml`) directly under `root`,
+/// sorted.
+pub fn pack_dirs(root: &Path) -> Result<Vec<PathBuf>> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
+        .map_err(|e| Error::io(root, e))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("pack.toml").is_file())
+        .collect();
+    dirs.sort();
+    Ok(dirs)
+}
+
 /// A failed plugin call: it denies, and says which plugin and why.
 // INVARIANT: a plugin failure is an `Error` reason, which
 // `Decision::combine` turns into a denial (fail closed).
@@ -273,7 +279,7 @@ fn plugin_failed(pack: &Pack, plugin: &Plugin, failure: &PluginFailure) -> Reaso
     tracing::warn!(pack = pack.name(), plugin = plugin.name(), %failure, "plugin failed; denying");
     Reason {
         pack: pack.name().to_owned(),
-        rule: format!("plugin:{}", plugin.name()),
+        rule: plugin.decl.rule_id(),
         effect: RuleEffect::Error,
         message: format!(
             "plugin `{}` failed, so the request is denied: {failure}",
