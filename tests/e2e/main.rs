@@ -60,8 +60,20 @@ impl Custodia {
     /// `custodia decide --worker W --action A --resource R --json` and
     /// `extra` arguments; the decision as JSON.
     pub fn decide(&self, worker: &str, action: &str, resource: &str, extra: &[&str]) -> Value {
+        self.ask("decide", worker, action, resource, extra)
+    }
+
+    /// The same request through `command` (`decide` or `explain`).
+    pub fn ask(
+        &self,
+        command: &str,
+        worker: &str,
+        action: &str,
+        resource: &str,
+        extra: &[&str],
+    ) -> Value {
         let mut args = vec![
-            "decide",
+            command,
             "--worker",
             worker,
             "--action",

@@ -39,14 +39,21 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     }
 }
 
-fn decide(c: &Custodia, packs: Option<&str>, args: &[&str]) -> Value {
-    let mut all = Vec::new();
+/// `custodia explain` of a request in `org`, with the packs in `packs`
+/// (the default folder when `None`), and `extra` arguments.
+fn explain(
+    c: &Custodia,
+    packs: Option<&str>,
+    org: &str,
+    (worker, action, resource): (&str, &str, &str),
+    extra: &[&str],
+) -> Value {
+    let mut more = vec!["--org", org];
     if let Some(packs) = packs {
-        all.extend(["--packs", packs]);
+        more.extend(["--packs", packs]);
     }
-    all.extend(["explain", "--json"]);
-    all.extend_from_slice(args);
-    serde_json::from_str(&c.ok(&all)).expect("explain json")
+    more.extend_from_slice(extra);
+    c.ask("explain", worker, action, resource, &more)
 }
 
 fn reasons(explained: &Value) -> String {
@@ -57,20 +64,7 @@ fn reasons(explained: &Value) -> String {
 fn the_closed_case_plugin_makes_a_closed_file_read_only_except_for_the_partner() {
     let c = Custodia::demo(Backend::Sqlite);
     let ask = |packs: Option<&str>, worker: &str, action: &str, resource: &str| {
-        decide(
-            &c,
-            packs,
-            &[
-                "--org",
-                "bufete-ruiz",
-                "--worker",
-                worker,
-                "--action",
-                action,
-                "--resource",
-                resource,
-            ],
-        )
+        explain(&c, packs, "bufete-ruiz", (worker, action, resource), &[])
     };
     let edit = ask(None, "pablo", "edit", "document:D-1002-2");
     assert_eq!(edit["decision"], "deny", "{edit}");
@@ -104,21 +98,13 @@ fn the_closed_case_plugin_makes_a_closed_file_read_only_except_for_the_partner()
 fn the_office_hours_plugin_opens_the_agenda_only_in_office_hours() {
     let c = Custodia::demo(Backend::Sqlite);
     let at = |packs: Option<&str>, time: &str| {
-        decide(
+        let context = format!("time={time}");
+        explain(
             &c,
             packs,
-            &[
-                "--org",
-                "clinica-norte",
-                "--worker",
-                "recepcion",
-                "--action",
-                "view",
-                "--resource",
-                "document:D-2001-4",
-                "--context",
-                &format!("time={time}"),
-            ],
+            "clinica-norte",
+            ("recepcion", "view", "document:D-2001-4"),
+            &["--context", &context],
         )
     };
     // Monday 23 November 2026, Madrid (UTC+1).

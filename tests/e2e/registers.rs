@@ -4,21 +4,7 @@
 use custodia_engine::Backend;
 
 use crate::Custodia;
-
-fn dossier_en(c: &Custodia, org: &str) -> String {
-    let out = c.path("dossier.html");
-    c.ok(&[
-        "report",
-        "dossier",
-        "--org",
-        org,
-        "--lang",
-        "en",
-        "-o",
-        out.to_str().expect("path"),
-    ]);
-    std::fs::read_to_string(out).expect("dossier")
-}
+use crate::reports::dossier;
 
 /// `add provider` for a cloud mail provider due for review on `next_review`.
 fn cloud<'a>(org: &'a str, next_review: &'a str) -> Vec<&'a str> {
@@ -98,7 +84,7 @@ fn entries_added_from_the_command_line_reach_the_dossier() {
         "--restore-ok",
         "true",
     ]);
-    let html = dossier_en(&c, "bufete-ruiz");
+    let html = dossier(&c, "bufete-ruiz", "en");
     for expected in [
         "Nube Segura, S.L.",
         "99.9%",
@@ -126,7 +112,7 @@ fn entries_added_from_the_command_line_reach_the_dossier() {
         replaced.contains("replaced provider `P-CLOUD`"),
         "{replaced}"
     );
-    let html = dossier_en(&c, "bufete-ruiz");
+    let html = dossier(&c, "bufete-ruiz", "en");
     assert!(!html.contains("`P-CLOUD` (Nube Segura, S.L.): periodic review overdue"));
 
     let events = c.ok(&["--json", "audit", "query", "--org", "bufete-ruiz"]);

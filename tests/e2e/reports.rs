@@ -8,7 +8,7 @@ use custodia_engine::Backend;
 use crate::Custodia;
 
 /// Renders an organisation's dossier and returns its HTML.
-fn dossier(c: &Custodia, org: &str, lang: &str) -> String {
+pub fn dossier(c: &Custodia, org: &str, lang: &str) -> String {
     let out = render_dossier(c, org, lang, "html");
     std::fs::read_to_string(&out).expect("dossier")
 }
