@@ -5,16 +5,15 @@ use std::io::Read;
 use anyhow::{Context as _, bail};
 use chrono::Utc;
 use clap::Args;
-use custodia_engine::audit::{AuditEvent, EventKind};
+use custodia_app::UnlockRequest;
 use custodia_engine::rules::{
     Action, Context, Decision, Explanation, Request, ResourceRef, RuleEffect,
 };
 use custodia_engine::unlock::UnlockOutcome;
 use custodia_engine::{OrgSlug, WorkerLogin};
 
-use crate::app::{App, org_of};
-use crate::cli::Global;
-use crate::output::emit;
+use crate::global::{Global, with_app};
+use crate::output::{emit, say};
 
 #[derive(Debug, Args)]
 pub struct RequestArgs {
@@ -63,27 +62,18 @@ pub fn request(args: &RequestArgs) -> anyhow::Result<Request> {
 }
 
 pub async fn decide(g: &Global, args: RequestArgs, explain: bool) -> anyhow::Result<()> {
-    let app = App::open(g).await?;
-    let result = decide_with(&app, g, &args, explain).await;
-    app.close().await?;
-    result
-}
-
-async fn decide_with(
-    app: &App,
-    g: &Global,
-    args: &RequestArgs,
-    explain: bool,
-) -> anyhow::Result<()> {
-    let request = request(args)?;
-    let org = org_of(app.store(), args.org.clone(), &request.worker).await?;
-    if explain {
-        let answer = app.access.explain(&org, &request).await?.answer;
-        emit(g.json, &answer, |e| print_explanation(&request, e))
-    } else {
-        let answer = app.access.decide(&org, &request).await?.answer;
-        emit(g.json, &answer, print_decision)
-    }
+    let request = request(&args)?;
+    with_app(g, async |app| {
+        let org = app.org_of(args.org.clone(), &request.worker).await?;
+        if explain {
+            let answer = app.explain(&org, &request).await?.answer;
+            emit(g.json, &answer, |e| print_explanation(&request, e))
+        } else {
+            let answer = app.decide(&org, &request).await?.answer;
+            emit(g.json, &answer, print_decision)
+        }
+    })
+    .await
 }
 
 fn effect_word(effect: RuleEffect) -> &'static str {
@@ -96,7 +86,7 @@ fn effect_word(effect: RuleEffect) -> &'static str {
 }
 
 fn print_reason(r: &custodia_engine::rules::Reason) {
-    println!(
+    say!(
         "  {} {}/{}: {}",
         effect_word(r.effect),
         r.pack,
@@ -106,17 +96,17 @@ fn print_reason(r: &custodia_engine::rules::Reason) {
 }
 
 fn print_decision(d: &Decision) {
-    println!("{}", d.decision);
+    say!("{}", d.decision);
     for r in &d.reasons {
         print_reason(r);
     }
     if !d.mask.is_empty() {
-        println!("  masked fields: {}", d.mask.join(", "));
+        say!("  masked fields: {}", d.mask.join(", "));
     }
 }
 
 fn print_explanation(request: &Request, e: &Explanation) {
-    println!(
+    say!(
         "{} {} {}: {}",
         request.worker,
         request.action,
@@ -128,22 +118,22 @@ fn print_explanation(request: &Request, e: &Explanation) {
         .reasons
         .iter()
         .any(|r| r.effect == RuleEffect::Allow);
-    println!("\nRules that decided (deny overrides allow; no allow means deny):");
+    say!("\nRules that decided (deny overrides allow; no allow means deny):");
     if e.decision.reasons.is_empty() {
-        println!("  (none: no rule allowed the request, so it is denied)");
+        say!("  (none: no rule allowed the request, so it is denied)");
     }
     for r in &e.decision.reasons {
         print_reason(r);
         if !r.fields.is_empty() {
-            println!("        fields: {}", r.fields.join(", "));
+            say!("        fields: {}", r.fields.join(", "));
         }
     }
     if !allowed && !e.decision.reasons.is_empty() {
-        println!("  (no rule allowed the request)");
+        say!("  (no rule allowed the request)");
     }
-    println!("\nRules that did not decide:");
+    say!("\nRules that did not decide:");
     for s in &e.skipped {
-        println!("  {}/{}: {}", s.pack, s.rule, s.why);
+        say!("  {}/{}: {}", s.pack, s.rule, s.why);
     }
 }
 
@@ -164,9 +154,9 @@ pub struct UnlockArgs {
 /// Asks the rules whether the worker may unlock, then checks the password.
 /// Both the decision and the attempt are audited.
 pub async fn unlock(g: &Global, args: UnlockArgs) -> anyhow::Result<()> {
-    let ResourceRef::Area(customer, area) = &args.area else {
+    if !matches!(args.area, ResourceRef::Area(..)) {
         bail!("`{}` is not an area: use customer:ID/AREA", args.area);
-    };
+    }
     if !args.password_stdin {
         bail!("pass the password on standard input with --password-stdin (never as an argument)");
     }
@@ -176,52 +166,24 @@ pub async fn unlock(g: &Global, args: UnlockArgs) -> anyhow::Result<()> {
         .context("cannot read the password")?;
     let password = password.lines().next().unwrap_or_default().to_owned();
 
-    let app = App::open(g).await?;
-    let result = async {
-        let request = Request {
-            worker: args.worker.clone(),
-            action: Action::Unlock,
-            resource: args.area.clone(),
-            context: Context::new(Utc::now(), "cli"),
+    with_app(g, async |app| {
+        let org = app.org_of(args.org.clone(), &args.worker).await?;
+        let request = UnlockRequest {
+            worker: &args.worker,
+            area: &args.area,
+            channel: "cli",
+            address: None,
         };
-        let org = org_of(app.store(), args.org.clone(), &request.worker).await?;
-        let decision = app.access.decide(&org, &request).await?.answer;
-        if !decision.is_allowed() {
-            let why = decision
-                .reasons
-                .iter()
-                .map(|r| r.message.as_str())
-                .collect::<Vec<_>>()
-                .join("; ");
-            bail!("`{}` may not unlock `{}`: {why}", args.worker, args.area);
-        }
-        let scope = app.store().org(&org).await?;
-        let outcome = scope
-            .unlock_area(&args.worker, customer, area, &password, Utc::now())
-            .await?;
-        let kind = if matches!(outcome, UnlockOutcome::Unlocked { .. }) {
-            EventKind::Unlock
-        } else {
-            EventKind::UnlockFailed
-        };
-        let mut event = AuditEvent::new(kind, Utc::now());
-        event.worker = Some(args.worker.to_string());
-        event.action = Some("unlock".into());
-        event.resource = Some(args.area.to_string());
-        event.customer = Some(customer.to_string());
-        event.area = Some(area.to_string());
-        event.channel = Some("cli".into());
-        event.detail = Some(serde_json::to_string(&outcome)?);
-        app.access.audit().append(&org, event).await?;
+        let outcome = app.unlock(&org, &request, &password).await?;
         emit(g.json, &outcome, |o| match o {
             UnlockOutcome::Unlocked { expires_at } => {
-                println!("unlocked `{}` until {expires_at}", args.area)
+                say!("unlocked `{}` until {expires_at}", args.area)
             }
             UnlockOutcome::WrongPassword { attempts_left } => {
-                println!("wrong password ({attempts_left} attempts left)")
+                say!("wrong password ({attempts_left} attempts left)")
             }
             UnlockOutcome::RateLimited { retry_after } => {
-                println!("too many wrong passwords: try again after {retry_after}")
+                say!("too many wrong passwords: try again after {retry_after}")
             }
         })?;
         if matches!(outcome, UnlockOutcome::Unlocked { .. }) {
@@ -229,8 +191,6 @@ pub async fn unlock(g: &Global, args: UnlockArgs) -> anyhow::Result<()> {
         } else {
             bail!("area not unlocked")
         }
-    }
-    .await;
-    app.close().await?;
-    result
+    })
+    .await
 }

@@ -11,9 +11,8 @@ use custodia_engine::audit::{
 use custodia_engine::rules::Effect;
 use custodia_engine::{OrgSlug, Store};
 
-use crate::app::key_path;
-use crate::cli::Global;
-use crate::output::{emit, print_raw};
+use crate::global::Global;
+use crate::output::{emit, print_raw, say};
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
@@ -140,16 +139,18 @@ pub async fn run(g: &Global, command: AuditCommand) -> anyhow::Result<bool> {
         AuditCommand::Prune { org, keep_days } => {
             let report = store.prune_audit(&org, keep_days, Utc::now()).await?;
             emit(g.json, &report, |r| {
-                println!(
+                say!(
                     "{}: removed {} events; the chain now starts after signed checkpoint {}",
-                    r.org, r.removed, r.anchor_seq
+                    r.org,
+                    r.removed,
+                    r.anchor_seq
                 );
             })?;
             true
         }
         AuditCommand::PublicKey => {
-            let signer = Signer::load(&key_path(g))?;
-            println!("{}", signer.public_hex());
+            let signer = Signer::load(&g.config().audit_key_path())?;
+            say!("{}", signer.public_hex());
             true
         }
     };
@@ -166,7 +167,7 @@ async fn verify(
 ) -> anyhow::Result<bool> {
     let key = match public_key {
         Some(hex) => parse_public_key(&hex)?,
-        None => Signer::load(&key_path(g))
+        None => Signer::load(&g.config().audit_key_path())
             .context("no trusted public key: pass --public-key or --audit-key")?
             .verifying_key(),
     };
@@ -209,7 +210,7 @@ async fn verify(
     emit(g.json, &reports, |reports| {
         for r in reports {
             match &r.broken {
-                None => println!(
+                None => say!(
                     "ok      {}: {} events, head {} at {}, {} checkpoints verified",
                     r.org,
                     r.events,
@@ -217,7 +218,7 @@ async fn verify(
                     r.last_seq,
                     r.checkpoints_checked
                 ),
-                Some(b) => println!(
+                Some(b) => say!(
                     "BROKEN  {}: at sequence {}: {}: {}",
                     r.org,
                     b.seq,
@@ -255,13 +256,19 @@ async fn query(g: &Global, store: &Store, args: QueryArgs) -> anyhow::Result<()>
         return write_events_csv(&events);
     }
     emit(g.json, &events, |events| {
-        println!(
+        say!(
             "{:>7}  {:<20}  {:<13}  {:<10}  {:<8}  {:<30}  {:<6}  rules",
-            "seq", "time", "kind", "worker", "action", "resource", "result"
+            "seq",
+            "time",
+            "kind",
+            "worker",
+            "action",
+            "resource",
+            "result"
         );
         for e in events {
             let ev = &e.event;
-            println!(
+            say!(
                 "{:>7}  {:<20}  {:<13}  {:<10}  {:<8}  {:<30}  {:<6}  {}",
                 e.seq,
                 ev.at.format("%Y-%m-%d %H:%M:%S"),
@@ -346,7 +353,7 @@ async fn breach(g: &Global, store: &Store, args: BreachArgs) -> anyhow::Result<(
         return Ok(());
     }
     emit(g.json, &scope, |s| {
-        println!(
+        say!(
             "{} customers touched between {} and {} ({} allowed accesses, {} denied attempts)",
             s.customers.len(),
             s.from,
@@ -355,7 +362,7 @@ async fn breach(g: &Global, store: &Store, args: BreachArgs) -> anyhow::Result<(
             s.denied_attempts
         );
         for c in &s.customers {
-            println!(
+            say!(
                 "  {:<10} {:>5} accesses  {} .. {}  actions: {}{}",
                 c.customer,
                 c.accesses,

@@ -1,16 +1,16 @@
 //! The command line: argument definitions and dispatch.
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use custodia_engine::audit::EventKind;
-use custodia_engine::exchange::{self, OrgFile};
+use custodia_app::CsvKind;
+use custodia_engine::exchange::OrgFile;
 use custodia_engine::{OrgSlug, Store};
 
-use crate::output::emit;
+use crate::global::{Global, with_app};
+use crate::output::{emit, say};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -20,33 +20,9 @@ use crate::output::emit;
 )]
 pub struct Cli {
     #[command(flatten)]
-    pub global: Global,
+    pub global: crate::global::Global,
     #[command(subcommand)]
     pub command: Command,
-}
-
-#[derive(Debug, Args)]
-pub struct Global {
-    /// Database URL: sqlite://FILE (default) or postgres://USER@HOST/DB
-    #[arg(
-        long,
-        global = true,
-        env = "CUSTODIA_DB",
-        default_value = "sqlite://custodia.db"
-    )]
-    pub db: String,
-    /// Print machine-readable JSON instead of text
-    #[arg(long, global = true)]
-    pub json: bool,
-    /// Log what is going on (to stderr)
-    #[arg(long, short, global = true)]
-    pub verbose: bool,
-    /// Rule packs folder (default: plugins/packs)
-    #[arg(long, global = true, env = "CUSTODIA_PACKS")]
-    pub packs: Option<PathBuf>,
-    /// The audit signing key file (default: beside the SQLite file)
-    #[arg(long, global = true, env = "CUSTODIA_AUDIT_KEY")]
-    pub audit_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -73,10 +49,7 @@ pub enum Command {
         output: Option<PathBuf>,
     },
     /// Run the HTTP server
-    Serve {
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: std::net::SocketAddr,
-    },
+    Serve(crate::http::ServeArgs),
     /// May this worker do this to this resource? (audited)
     Decide(crate::access::RequestArgs),
     /// The same decision, rule by rule, for people (audited)
@@ -140,7 +113,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 g.json,
                 &serde_json::json!({ "store": store.display_url(), "ready": true }),
                 |_| {
-                    println!("store ready at {}", store.display_url());
+                    say!("store ready at {}", store.display_url());
                 },
             )?;
         }
@@ -156,11 +129,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => crate::output::print_raw(&text)?,
             }
         }
-        Command::Serve { listen } => {
-            let app = crate::app::App::open(g).await?;
-            let key = crate::mail::token_key(g)?;
-            crate::serve::run(app, listen, key).await?;
-        }
+        Command::Serve(args) => crate::http::serve(g, args).await?,
         Command::Decide(args) => crate::access::decide(g, args, false).await?,
         Command::Explain(args) => crate::access::decide(g, args, true).await?,
         Command::Unlock(args) => crate::access::unlock(g, args).await?,
@@ -181,49 +150,48 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 async fn import(g: &Global, args: ImportArgs) -> anyhow::Result<()> {
-    let store = Store::init(&g.db).await?;
-    let Some(org) = args.org.filter(|_| args.customers || args.workers) else {
-        let file = OrgFile::read(&args.file)?;
-        let summary = store.import(&file, args.replace).await?;
-        let source = format!("{} (replace: {})", args.file.display(), args.replace);
-        crate::app::audit_import(g, &store, &summary, &source).await?;
-        return emit(g.json, &summary, |s| {
-            println!(
-                "imported `{}`: {} workers, {} customers, {} documents, {} register entries",
-                s.organisation, s.workers, s.customers, s.documents, s.register_entries
-            );
-        });
+    let kind = match (args.customers, args.workers) {
+        (true, _) => Some(CsvKind::Customers),
+        (_, true) => Some(CsvKind::Workers),
+        _ => None,
     };
-    let scope = store.org(&org).await?;
-    let text = exchange::read_text(&args.file)?;
-    let workers: BTreeSet<_> = scope
-        .workers()
-        .await?
-        .into_iter()
-        .map(|w| w.login)
-        .collect();
-    let count = if args.customers {
-        let existing: BTreeSet<_> = scope.customers().await?.into_iter().map(|c| c.id).collect();
-        let rows = exchange::parse_customers_csv(&args.file, &text, &workers, &existing)?;
-        scope.import_customers(&rows).await?
-    } else if args.workers {
-        let rows = exchange::parse_workers_csv(&args.file, &text, &workers)?;
-        scope.import_workers(&rows).await?
-    } else {
-        bail!("say what the CSV holds: --customers or --workers");
-    };
-    let what = if args.customers {
-        "customers"
-    } else {
-        "workers"
-    };
-    let detail = format!("{}: {count} {what}", args.file.display());
-    crate::app::audit_once(g, &store, &org, EventKind::Import, detail).await?;
-    emit(
-        g.json,
-        &serde_json::json!({ "organisation": org, what: count }),
-        |_| {
-            println!("imported {count} {what} into `{org}`");
-        },
-    )
+    with_app(g, async |app| {
+        let (Some(org), Some(kind)) = (args.org.clone(), kind) else {
+            let file = OrgFile::read(&args.file)?;
+            let source = args.file.display().to_string();
+            let summary = app
+                .import_org(&file, args.replace, &source)
+                .await
+                .map_err(replace_hint)?;
+            return emit(g.json, &summary, |s| {
+                say!(
+                    "imported `{}`: {} workers, {} customers, {} documents, {} register entries",
+                    s.organisation,
+                    s.workers,
+                    s.customers,
+                    s.documents,
+                    s.register_entries
+                );
+            });
+        };
+        let count = app.import_csv(&org, kind, &args.file).await?;
+        let what = kind.noun();
+        emit(
+            g.json,
+            &serde_json::json!({ "organisation": org, what: count }),
+            |_| say!("imported {count} {what} into `{org}`"),
+        )
+    })
+    .await
+}
+
+/// Adds the flag that overrides an "already exists" refusal.
+pub fn replace_hint(e: custodia_app::Error) -> anyhow::Error {
+    use custodia_engine::Error as E;
+    match &e {
+        custodia_app::Error::Engine(E::OrganisationExists(_) | E::EntryExists { .. }) => {
+            anyhow::anyhow!("{e}: use --replace")
+        }
+        _ => e.into(),
+    }
 }

@@ -13,8 +13,8 @@ use custodia_engine::{
     Area, Communications, Consent, Customer, CustomerId, Error, OptOut, PrivacyLevel, Store,
 };
 
-use crate::cli::Global;
-use crate::output::emit;
+use crate::global::{Global, with_app};
+use crate::output::{emit, say};
 
 const FILES: &[(&str, &str)] = &[
     (
@@ -58,30 +58,41 @@ pub async fn run(g: &Global, force: bool) -> anyhow::Result<()> {
     let store = Store::init(&g.db).await?;
     if !store.organisations().await?.is_empty() {
         if !force {
-            return Err(Error::StoreNotEmpty(store.display_url().to_owned()).into());
+            let e = Error::StoreNotEmpty(store.display_url().to_owned());
+            anyhow::bail!("{e}: use --force");
         }
         store.clear().await?;
     }
-    let mut summaries = Vec::new();
-    for file in organisations()? {
-        let summary = store.import(&file, false).await.with_context(|| {
-            format!(
-                "cannot import demo organisation `{}`",
-                file.organisation.slug
-            )
-        })?;
-        crate::app::audit_import(g, &store, &summary, "demo data").await?;
-        summaries.push(summary);
-    }
+    let summaries = with_app(g, async |app| {
+        let mut summaries = Vec::new();
+        for file in organisations()? {
+            let summary = app
+                .import_org(&file, false, "demo data")
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot import demo organisation `{}`",
+                        file.organisation.slug
+                    )
+                })?;
+            summaries.push(summary);
+        }
+        Ok(summaries)
+    })
+    .await?;
     emit(g.json, &summaries, |summaries| {
-        println!("Demo store ready at {}\n", store.display_url());
+        say!("Demo store ready at {}\n", store.display_url());
         for s in summaries {
-            println!(
+            say!(
                 "  {:<16} {:>2} workers  {:>4} customers  {:>2} documents  {:>2} register entries",
-                s.organisation, s.workers, s.customers, s.documents, s.register_entries
+                s.organisation,
+                s.workers,
+                s.customers,
+                s.documents,
+                s.register_entries
             );
         }
-        println!("{TOUR}");
+        say!("{TOUR}");
     })
 }
 

@@ -4,20 +4,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
-use chrono::Utc;
+use anyhow::Context;
 use clap::Subcommand;
-use custodia_engine::audit::{AuditEvent, EventKind};
-use custodia_engine::{OrgSlug, exchange};
+use custodia_app::Custodia;
+use custodia_engine::OrgSlug;
 use custodia_mailguard::{
-    Address, Campaign, DkimSigner, Progress, RateWindow, SendConfig, TokenKey, default_key_path,
-    suppression,
+    Address, Campaign, DkimSigner, Progress, RateWindow, SendConfig, suppression,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::app::App;
-use crate::cli::Global;
-use crate::output::emit;
+use crate::global::{Global, with_app};
+use crate::output::{emit, print_raw, say};
 
 #[derive(Debug, Subcommand)]
 pub enum MailCommand {
@@ -40,6 +37,12 @@ pub enum MailCommand {
     Send(SendArgs),
     /// Continue a campaign after a crash or stop; nobody gets a second copy
     Resume(SendArgs),
+    /// Stop a campaign: nothing more is claimed for sending (audited)
+    Stop {
+        #[arg(long)]
+        org: OrgSlug,
+        campaign: String,
+    },
     /// Where every recipient stands: sent, pending, uncertain...
     Status {
         #[arg(long)]
@@ -160,24 +163,6 @@ pub enum OptOutCommand {
     },
 }
 
-/// The mail token key's path.
-pub fn token_key(g: &Global) -> anyhow::Result<TokenKey> {
-    Ok(TokenKey::load_or_create(&default_key_path(&g.db))?)
-}
-
-async fn audit_opt_out(
-    app: &App,
-    org: &OrgSlug,
-    address: &Address,
-    channel: &str,
-) -> anyhow::Result<()> {
-    let mut event = AuditEvent::new(EventKind::OptOut, Utc::now());
-    event.channel = Some(channel.to_owned());
-    event.resource = Some(format!("address:{address}"));
-    app.access.audit().append(org, event).await?;
-    Ok(())
-}
-
 /// A progress bar on stderr, hidden when quiet or not a terminal.
 fn progress_bar(quiet: bool) -> ProgressBar {
     if quiet {
@@ -193,101 +178,99 @@ fn progress_bar(quiet: bool) -> ProgressBar {
 }
 
 pub async fn mail(g: &Global, command: MailCommand) -> anyhow::Result<()> {
-    let app = App::open(g).await?;
-    let result = run_mail(&app, g, command).await;
-    app.close().await?;
-    result
+    with_app(g, async |app| run_mail(app, g, command).await).await
 }
 
-async fn run_mail(app: &App, g: &Global, command: MailCommand) -> anyhow::Result<()> {
-    let rules = app.access.rules().current();
+fn print_plan(p: &custodia_mailguard::Plan, list: bool) {
+    say!("campaign `{}`: {} kept", p.campaign, p.kept);
+    for (reason, n) in &p.excluded {
+        say!("  excluded, {}: {n}", reason.as_str());
+    }
+    if !list {
+        return;
+    }
+    for r in &p.recipients {
+        let verdict = r.excluded.map_or("kept", |e| e.as_str());
+        let detail = r
+            .detail
+            .as_ref()
+            .map(|d| format!(" ({d})"))
+            .unwrap_or_default();
+        say!("  {:<40} {verdict}{detail}", r.address);
+    }
+}
+
+async fn run_mail(app: &Custodia, g: &Global, command: MailCommand) -> anyhow::Result<()> {
     match command {
         MailCommand::Create { org, file } => {
             let campaign = Campaign::read(&file)?;
-            app.store()
-                .org(&org)
-                .await?
-                .worker(&campaign.sender)
-                .await?;
-            campaign.create(app.store(), &org).await?;
-            println!("campaign `{}` created", campaign.id);
+            app.create_campaign(&org, &campaign).await?;
+            say!("campaign `{}` created", campaign.id);
         }
         MailCommand::Plan {
             org,
             campaign,
             list,
         } => {
-            let scope = app.store().org(&org).await?;
-            let campaign = Campaign::load(app.store(), &org, &campaign).await?;
-            let plan = custodia_mailguard::plan(&scope, &campaign, &rules).await?;
-            emit(g.json, &plan, |p| {
-                println!("campaign `{}`: {} kept", p.campaign, p.kept);
-                for (reason, n) in &p.excluded {
-                    println!("  excluded, {}: {n}", reason.as_str());
-                }
-                if list {
-                    for r in &p.recipients {
-                        let verdict = r.excluded.map_or("kept", |e| e.as_str());
-                        println!(
-                            "  {:<40} {verdict}{}",
-                            r.address,
-                            r.detail
-                                .as_ref()
-                                .map(|d| format!(" ({d})"))
-                                .unwrap_or_default()
-                        );
-                    }
-                }
-            })?;
+            let plan = app.plan_campaign(&org, &campaign).await?;
+            emit(g.json, &plan, |p| print_plan(p, list))?;
+        }
+        MailCommand::Stop { org, campaign } => {
+            app.stop_campaign(&org, &campaign).await?;
+            emit(
+                g.json,
+                &serde_json::json!({ "campaign": campaign, "stopped": true }),
+                |_| {
+                    say!("campaign `{campaign}` stopped: nothing more will be sent");
+                },
+            )?;
         }
         MailCommand::Status { org, campaign } => {
-            let status = custodia_mailguard::status(app.store(), &org, &campaign).await?;
+            let status = app.campaign_status(&org, &campaign).await?;
             emit(g.json, &status, |s| {
-                println!("campaign `{}`", s.campaign);
+                say!("campaign `{}`", s.campaign);
                 for (state, n) in &s.states {
-                    println!("  {state:<10} {n}");
+                    say!("  {state:<10} {n}");
                 }
                 for a in &s.uncertain {
-                    println!("  uncertain: {a}");
+                    say!("  uncertain: {a}");
                 }
             })?;
         }
         MailCommand::Send(args) | MailCommand::Resume(args) => {
-            let scope = app.store().org(&args.org).await?;
-            let campaign = Campaign::load(app.store(), &args.org, &args.campaign).await?;
             if args.dry_run {
-                let plan = custodia_mailguard::plan(&scope, &campaign, &rules).await?;
+                let plan = app.plan_campaign(&args.org, &args.campaign).await?;
                 return emit(g.json, &plan, |p| {
-                    println!(
+                    say!(
                         "dry run: {} would be sent, excluded {:?}",
-                        p.kept, p.excluded
+                        p.kept,
+                        p.excluded
                     )
                 });
             }
+            let campaign = Campaign::load(app.store(), &args.org, &args.campaign).await?;
             let config = args.config(&campaign)?;
             let bar = progress_bar(args.quiet || g.json);
-            let report = custodia_mailguard::send(
-                &scope,
-                &campaign,
-                &rules,
-                app.access.audit(),
-                &token_key(g)?,
-                &config,
-                &|p: Progress| {
+            let report = app
+                .send_campaign(&args.org, &campaign, &config, &|p: Progress| {
                     bar.set_length(p.total as u64);
                     bar.set_position(p.done as u64);
-                },
-            )
-            .await;
+                })
+                .await;
             bar.finish_and_clear();
             let report = report?;
             emit(g.json, &report, |r| {
-                println!(
-                    "campaign `{}`: {} sent, {} failed, {} stopped by an opt-out, {} excluded at planning",
-                    r.campaign, r.sent, r.failed, r.stopped_by_opt_out, r.excluded_at_plan
+                say!(
+                    "campaign `{}`: {} sent, {} failed, {} stopped by an opt-out, {} excluded at planning{}",
+                    r.campaign,
+                    r.sent,
+                    r.failed,
+                    r.stopped_by_opt_out,
+                    r.excluded_at_plan,
+                    if r.stopped { " (campaign stopped)" } else { "" }
                 );
                 for a in &r.uncertain {
-                    println!("  uncertain (interrupted mid-send, not resent): {a}");
+                    say!("  uncertain (interrupted mid-send, not resent): {a}");
                 }
             })?;
         }
@@ -296,107 +279,61 @@ async fn run_mail(app: &App, g: &Global, command: MailCommand) -> anyhow::Result
 }
 
 pub async fn optout(g: &Global, command: OptOutCommand) -> anyhow::Result<()> {
-    let app = App::open(g).await?;
-    let result = async {
-        match command {
-            OptOutCommand::Add {
-                org,
-                address,
-                channel,
-            } => {
-                app.store().org(&org).await?;
-                let address = Address::parse(&address)?;
-                let customers = suppression::opt_out(
-                    app.store(),
-                    &org,
-                    &address,
-                    &channel,
-                    "custodia optout add",
-                )
+    with_app(g, async |app| match command {
+        OptOutCommand::Add {
+            org,
+            address,
+            channel,
+        } => {
+            let address = Address::parse(&address)?;
+            let customers = app
+                .opt_out(&org, &address, &channel, "custodia optout add")
                 .await?;
-                audit_opt_out(&app, &org, &address, &channel).await?;
-                println!(
-                    "`{address}` opted out{}",
-                    if customers.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" (customers {})", customers.join(", "))
-                    }
-                );
-            }
-            OptOutCommand::Import { org, file } => {
-                app.store().org(&org).await?;
-                let text = exchange::read_text(&file)?;
-                let mut addresses = Vec::new();
-                for (i, line) in text.lines().enumerate() {
-                    let line = line.trim();
-                    if line.is_empty() || line.starts_with('#') {
-                        continue;
-                    }
-                    match Address::parse(line) {
-                        Ok(a) => addresses.push(a),
-                        Err(e) => bail!("{}: line {}: {e}", file.display(), i + 1),
-                    }
-                }
-                let source = file.display().to_string();
-                suppression::import_opt_outs(app.store(), &org, &addresses, "import", &source)
-                    .await?;
-                let mut event = AuditEvent::new(EventKind::OptOut, Utc::now());
-                event.channel = Some("import".into());
-                event.detail = Some(format!(
-                    "{} opt-outs imported from {source}",
-                    addresses.len()
-                ));
-                app.access.audit().append(&org, event).await?;
-                println!("imported {} opt-outs", addresses.len());
-            }
-            OptOutCommand::Remove {
-                org,
-                address,
-                consent_source,
-                consent_date,
-            } => {
-                app.store().org(&org).await?;
-                let address = Address::parse(&address)?;
-                suppression::lift_opt_out(
-                    app.store(),
-                    &org,
-                    &address,
-                    &consent_source,
-                    consent_date,
-                )
-                .await?;
-                let mut event = AuditEvent::new(EventKind::OptOut, Utc::now());
-                event.resource = Some(format!("address:{address}"));
-                event.detail = Some(format!(
-                    "opt-out lifted by new consent: {consent_source}, {consent_date}"
-                ));
-                app.access.audit().append(&org, event).await?;
-                println!("opt-out of `{address}` lifted (new consent recorded)");
-            }
-            OptOutCommand::Export { org } => {
-                let entries = suppression::opt_outs(app.store(), &org).await?;
-                let mut w = csv::Writer::from_writer(std::io::stdout().lock());
-                w.write_record(["address", "date", "channel", "source"])?;
-                for e in entries {
-                    w.write_record([e.address, e.date, e.channel, e.source])?;
-                }
-                w.flush()?;
-            }
+            let who = if customers.is_empty() {
+                String::new()
+            } else {
+                format!(" (customers {})", customers.join(", "))
+            };
+            say!("`{address}` opted out{who}");
+            Ok(())
         }
-        Ok(())
-    }
-    .await;
-    app.close().await?;
-    result
+        OptOutCommand::Import { org, file } => {
+            let n = app.import_opt_outs(&org, &file).await?;
+            say!("imported {n} opt-outs");
+            Ok(())
+        }
+        OptOutCommand::Remove {
+            org,
+            address,
+            consent_source,
+            consent_date,
+        } => {
+            let address = Address::parse(&address)?;
+            app.lift_opt_out(&org, &address, &consent_source, consent_date)
+                .await?;
+            say!("opt-out of `{address}` lifted (new consent recorded)");
+            Ok(())
+        }
+        OptOutCommand::Export { org } => {
+            let entries = suppression::opt_outs(app.store(), &org).await?;
+            let mut w = csv::Writer::from_writer(Vec::new());
+            w.write_record(["address", "date", "channel", "source"])?;
+            for e in entries {
+                w.write_record([e.address, e.date, e.channel, e.source])?;
+            }
+            print_raw(&String::from_utf8(w.into_inner()?)?)
+        }
+    })
+    .await
 }
 
 pub async fn robinson_import(g: &Global, file: PathBuf) -> anyhow::Result<()> {
-    let store = custodia_engine::Store::init(&g.db).await?;
-    let text = exchange::read_text(&file)?;
-    let n = suppression::import_robinson(&store, &file, &text)
-        .await
-        .context("Robinson import refused, nothing imported")?;
-    println!("imported {n} Robinson list entries");
+    let n = with_app(g, async |app| {
+        app.import_robinson(&file)
+            .await
+            .context("Robinson import refused, nothing imported")
+    })
+    .await?;
+    say!("imported {n} Robinson list entries");
     Ok(())
 }

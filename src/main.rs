@@ -1,17 +1,18 @@
 //! `custodia`: the command line and HTTP server of Custodia.
 
 mod access;
-mod app;
 mod audit;
 mod cli;
 mod demo;
+mod global;
+mod http;
 mod mail;
+#[macro_use]
 mod output;
 mod plugins;
 mod register;
 mod report;
 mod rules;
-mod serve;
 
 use std::process::ExitCode;
 

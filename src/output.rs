@@ -1,11 +1,39 @@
-//! Printing results: human text by default, JSON with `--json`.
+//! Printing results: human text by default, JSON with `--json`. A closed
+//! pipe (`custodia ... | head -1`) ends the output quietly, as ripgrep
+//! does, instead of a panic.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
+
+/// Set once standard output is closed: later output is dropped.
+static CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Writes one line to standard output (the `say!` macro).
+pub fn line(args: std::fmt::Arguments<'_>) {
+    if CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    if let Err(e) = writeln!(std::io::stdout().lock(), "{args}") {
+        CLOSED.store(true, Ordering::Relaxed);
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: cannot write to standard output: {e}");
+        }
+    }
+}
+
+/// `println!` that survives a closed pipe.
+macro_rules! say {
+    () => { $crate::output::line(format_args!("")) };
+    ($($arg:tt)*) => { $crate::output::line(format_args!($($arg)*)) };
+}
+pub(crate) use say;
 
 /// Prints `value` as pretty JSON when `json` is set, else runs `human`.
 pub fn emit<T: Serialize>(json: bool, value: &T, human: impl FnOnce(&T)) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(value)?);
+        say!("{}", serde_json::to_string_pretty(value)?);
     } else {
         human(value);
     }
@@ -14,9 +42,15 @@ pub fn emit<T: Serialize>(json: bool, value: &T, human: impl FnOnce(&T)) -> anyh
 
 /// Writes text to standard output; a closed pipe (`| head`) is not an error.
 pub fn print_raw(text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
+    if CLOSED.load(Ordering::Relaxed) {
+        return Ok(());
+    }
     match std::io::stdout().lock().write_all(text.as_bytes()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
-        _ => Ok(()),
+        Err(_) => {
+            CLOSED.store(true, Ordering::Relaxed);
+            Ok(())
+        }
+        Ok(()) => Ok(()),
     }
 }

@@ -11,7 +11,7 @@ use custodia_engine::rules::plugin::{PluginDecl, sha256_hex};
 use custodia_engine::rules::toolchain;
 use serde::Serialize;
 
-use crate::cli::Global;
+use crate::global::Global;
 use crate::output::emit;
 
 #[derive(Debug, Subcommand)]
@@ -47,9 +47,9 @@ struct Listed {
 
 /// Every pack folder under the packs root.
 fn pack_dirs(g: &Global) -> anyhow::Result<Vec<PathBuf>> {
-    Ok(custodia_engine::rules::pack_dirs(&crate::app::packs_dir(
-        g,
-    ))?)
+    Ok(custodia_engine::rules::pack_dirs(
+        &crate::global::packs_dir(g),
+    )?)
 }
 
 fn pin_state(dir: &Path, decl: &PluginDecl) -> &'static str {
@@ -90,7 +90,7 @@ fn list(g: &Global) -> anyhow::Result<()> {
     }
     emit(g.json, &listed, |listed| {
         for l in listed {
-            println!(
+            say!(
                 "{}/{} ({}): actions {} on {}; fuel {}, {} MiB, {} ms; sha256 {} the pin",
                 l.pack,
                 l.plugin,
@@ -124,7 +124,7 @@ fn check(g: &Global) -> anyhow::Result<()> {
         .collect();
     emit(g.json, &checked, |checked| {
         for c in checked {
-            println!(
+            say!(
                 "ok  {}/{}: sha256 verified, compiled, implements `{}`",
                 c["pack"].as_str().unwrap_or_default(),
                 c["plugin"].as_str().unwrap_or_default(),
@@ -192,18 +192,18 @@ fn build(g: &Global, pin: bool) -> anyhow::Result<()> {
             let sha = sha256_hex(&bytes);
             let name = format!("{}/{}", job.pack, job.decl.name);
             if job.decl.is_pinned(&bytes) {
-                println!(
+                say!(
                     "{name}: {} (sha256 {sha}, matches the pin)",
                     target.display()
                 );
             } else if pin {
                 repin(&job.pack_dir, &job.decl.sha256, &sha)?;
-                println!(
+                say!(
                     "{name}: {} (sha256 {sha}, pinned in pack.toml)",
                     target.display()
                 );
             } else {
-                println!(
+                say!(
                     "{name}: {} (sha256 {sha}, but pack.toml pins {})",
                     target.display(),
                     job.decl.sha256

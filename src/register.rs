@@ -4,14 +4,13 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Subcommand};
-use custodia_engine::audit::EventKind;
 use custodia_engine::{
     Backup, Breach, Contact, EntryId, OrgSlug, ProcessingActivity, Provider, RegisterEntry,
-    SecurityMeasure, Sla, Store, Training, WorkerLogin,
+    SecurityMeasure, Sla, Training, WorkerLogin,
 };
 
 use crate::audit::parse_time;
-use crate::cli::Global;
+use crate::global::{Global, with_app};
 use crate::output::emit;
 
 /// What every `add` shares: where the entry goes.
@@ -312,17 +311,17 @@ impl AddCommand {
     }
 }
 
-/// Records the entry and audits the change in the organisation's chain.
+/// Records the entry; the core audits it in the same transaction.
 pub async fn add(g: &Global, command: AddCommand) -> anyhow::Result<()> {
     let (target, entry) = command.into_entry();
-    let store = Store::connect(&g.db).await?;
-    let scope = store.org(&target.org).await?;
-    let replaced = scope.add_register_entry(&entry, target.replace).await?;
+    let replaced = with_app(g, async |app| {
+        app.add_register_entry(&target.org, &entry, target.replace)
+            .await
+            .map_err(crate::cli::replace_hint)
+    })
+    .await?;
     let (kind, id) = (entry.kind().noun(), entry.id());
     let verb = if replaced { "replaced" } else { "added" };
-    let detail = format!("{verb} {kind} `{id}`");
-    crate::app::audit_once(g, &store, &target.org, EventKind::Register, detail).await?;
-    store.close().await;
     emit(
         g.json,
         &serde_json::json!({
@@ -331,6 +330,6 @@ pub async fn add(g: &Global, command: AddCommand) -> anyhow::Result<()> {
             "id": id,
             "replaced": replaced,
         }),
-        |_| println!("{verb} {kind} `{id}` in `{}`", target.org),
+        |_| say!("{verb} {kind} `{id}` in `{}`", target.org),
     )
 }

@@ -5,12 +5,13 @@ use std::path::PathBuf;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
-use custodia_engine::audit::{AuditQuery, BreachQuery, EventKind};
-use custodia_engine::{OrgSlug, Store};
+use custodia_app::{Custodia, DocumentExport};
+use custodia_engine::OrgSlug;
+use custodia_engine::audit::{AuditQuery, BreachQuery};
 use custodia_reports::{Lang, SummaryInput};
 
 use crate::audit::parse_time;
-use crate::cli::Global;
+use crate::global::{Global, with_app};
 
 /// A document's file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -95,11 +96,15 @@ fn render(
 }
 
 pub async fn run(g: &Global, command: ReportCommand) -> anyhow::Result<()> {
-    let store = Store::init(&g.db).await?;
+    with_app(g, async |app| write(g, app, command).await).await
+}
+
+async fn write(g: &Global, app: &Custodia, command: ReportCommand) -> anyhow::Result<()> {
+    let store = app.store();
     let now = report_time()?;
     let (bytes, doc, what) = match command {
         ReportCommand::Dossier { doc, tls_certs } => {
-            let mut input = dossier(g, &store, &doc.org, now).await?;
+            let mut input = dossier(g, app, &doc.org, now).await?;
             input.tls = tls_certs
                 .iter()
                 .map(|path| custodia_reports::TlsCertificate::read(path))
@@ -158,20 +163,20 @@ pub async fn run(g: &Global, command: ReportCommand) -> anyhow::Result<()> {
             (bytes, doc, "breach scope")
         }
     };
-    let output = doc.output;
-    // A document takes personal data out of Custodia: it is recorded
-    // before the file exists.
-    let detail = format!(
-        "{what} report ({}, {}) written to `{}`",
-        doc.format.name(),
-        doc.lang.catalogue().code,
-        output.display()
-    );
-    crate::app::audit_once(g, &store, &doc.org, EventKind::Export, detail).await?;
-    std::fs::write(&output, bytes)
-        .with_context(|| format!("cannot write `{}`", output.display()))?;
-    store.close().await;
-    println!("written {}", output.display());
+    // A document takes personal data out of Custodia: the core records
+    // the export before the file exists.
+    let export = DocumentExport {
+        org: &doc.org,
+        worker: None,
+        what: format!(
+            "{what} report ({}, {})",
+            doc.format.name(),
+            doc.lang.catalogue().code
+        ),
+        channel: "cli",
+    };
+    app.write_document(&export, &doc.output, &bytes).await?;
+    say!("written {}", doc.output.display());
     Ok(())
 }
 
@@ -193,13 +198,12 @@ fn report_time() -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
 /// the audit chain verified now (with the key beside the store).
 async fn dossier(
     g: &Global,
-    store: &Store,
+    app: &Custodia,
     org: &OrgSlug,
     now: DateTime<Utc>,
 ) -> anyhow::Result<custodia_reports::DossierInput> {
-    let rules = custodia_engine::rules::RuleSet::load_dir(&crate::app::packs_dir(g))?;
-    let key = custodia_engine::audit::Signer::load(&crate::app::key_path(g))
+    let key = custodia_engine::audit::Signer::load(&g.config().audit_key_path())
         .context("the dossier verifies the audit chain: the signing key file is needed")?
         .verifying_key();
-    Ok(custodia_reports::DossierInput::gather(store, org, &rules, &key, now).await?)
+    Ok(custodia_reports::DossierInput::gather(app.store(), org, &app.rules(), &key, now).await?)
 }

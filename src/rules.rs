@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::bail;
 use custodia_engine::rules::RuleSet;
 
-use crate::cli::Global;
+use crate::global::Global;
 use crate::output::emit;
 
 /// Folders to load: each argument is a pack, or a folder of packs.
@@ -34,7 +34,7 @@ pub fn check(g: &Global, dirs: &[PathBuf]) -> anyhow::Result<()> {
         .collect();
     emit(g.json, &packs, |_| {
         for p in set.packs() {
-            println!(
+            say!(
                 "ok  {} {} ({} rules)",
                 p.name(),
                 p.manifest.version,
@@ -52,7 +52,7 @@ pub fn test(g: &Global, dirs: &[PathBuf]) -> anyhow::Result<()> {
     emit(g.json, &reports, |reports| {
         for r in reports {
             for f in &r.failures {
-                println!(
+                say!(
                     "FAIL {} :: {} ({})\n     {}",
                     r.pack,
                     f.case,
@@ -60,7 +60,7 @@ pub fn test(g: &Global, dirs: &[PathBuf]) -> anyhow::Result<()> {
                     f.message
                 );
             }
-            println!(
+            say!(
                 "{:<4} {}: {} passed, {} failed",
                 if r.failures.is_empty() { "ok" } else { "FAIL" },
                 r.pack,
@@ -68,7 +68,7 @@ pub fn test(g: &Global, dirs: &[PathBuf]) -> anyhow::Result<()> {
                 r.failures.len()
             );
         }
-        println!("\n{passed} passed, {failed} failed");
+        say!("\n{passed} passed, {failed} failed");
     })?;
     if failed > 0 {
         bail!("{failed} pack test case(s) failed");

@@ -25,7 +25,7 @@ async fn store(backend: Backend) -> Option<(Store, String, Option<tempfile::Temp
     let demo =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/demo/bufete-ruiz.toml");
     let file = custodia_engine::exchange::OrgFile::read(&demo).expect("demo");
-    store.import(&file, false).await.expect("import");
+    store.import(&file, false, "test").await.expect("import");
     Some((store, url, guard))
 }
 

@@ -56,7 +56,7 @@ impl AccessControl {
     /// its audit event is durable; if the audit log cannot take it, the
     /// caller gets an error and must not act (fail closed).
     pub async fn decide(&self, org: &OrgSlug, request: &Request) -> Result<Audited<Decision>> {
-        let (explanation, facts) = self.evaluate(org, request, true).await?;
+        let (explanation, facts) = self.evaluate(org, request, false).await?;
         let receipt = self
             .record(org, request, &explanation.decision, facts.as_ref())
             .await?;

@@ -23,7 +23,7 @@ pub enum Error {
     File { path: PathBuf, message: String },
     #[error("organisation `{0}` not found")]
     OrganisationNotFound(String),
-    #[error("organisation `{0}` already exists (use --replace to overwrite it)")]
+    #[error("organisation `{0}` already exists (replace it to overwrite it)")]
     OrganisationExists(String),
     #[error("{kind} `{id}` not found in organisation `{org}`")]
     NotFound {
@@ -31,7 +31,7 @@ pub enum Error {
         kind: &'static str,
         id: String,
     },
-    #[error("{kind} `{id}` already exists in organisation `{org}` (use --replace to change it)")]
+    #[error("{kind} `{id}` already exists in organisation `{org}` (replace it to change it)")]
     EntryExists {
         org: String,
         kind: &'static str,
@@ -39,7 +39,7 @@ pub enum Error {
     },
     #[error("unsupported database url `{0}`: use sqlite://FILE or postgres://...")]
     UnsupportedDatabase(String),
-    #[error("the store at `{0}` already holds data (use --force to replace it)")]
+    #[error("the store at `{0}` already holds data (force the demo to replace it)")]
     StoreNotEmpty(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -58,6 +58,8 @@ pub enum Error {
     Pack(String),
     #[error("audit log error: {0}")]
     Audit(String),
+    #[error("injected fault at `{0}` (CUSTODIA_FAULT)")]
+    Fault(String),
 }
 
 /// Shorthand used across the engine.

@@ -19,6 +19,7 @@ pub mod audit;
 pub mod domain;
 mod error;
 pub mod exchange;
+pub mod fault;
 pub mod rules;
 pub mod session;
 pub mod store;

@@ -90,7 +90,7 @@ async fn fixture(customers: usize) -> Fixture {
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let store = Store::init(&url).await.expect("store");
     let file = OrgFile::parse(Path::new("shop.toml"), &shop(customers)).expect("org file");
-    store.import(&file, false).await.expect("import");
+    store.import(&file, false, "test").await.expect("import");
     let rules = RuleSet::load_dir(&repo_root().join("plugins/packs")).expect("packs");
     Fixture {
         store,
@@ -246,7 +246,7 @@ async fn bench_send() {
     let f = fixture(messages).await;
     let sink = Sink::start();
     let audit = AuditLog::spawn(f.store.clone(), None, AuditConfig::default());
-    let key = TokenKey::load_or_create(&f._dir.path().join("mail.key")).expect("token key");
+    let key = TokenKey::create(&f._dir.path().join("mail.key")).expect("token key");
     let org = f.store.org(&f.org).await.expect("org");
     let dkim_rsa = Arc::new(
         DkimSigner::new("bench", "shop.example", &rsa_key(f._dir.path())).expect("rsa key"),

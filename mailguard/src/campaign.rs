@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
+use custodia_engine::audit::{AuditEvent, Change, EventKind};
 use custodia_engine::{OrgSlug, Store, WorkerLogin};
 use minijinja::Environment;
 use serde::{Deserialize, Serialize};
@@ -218,20 +219,58 @@ impl Campaign {
         Ok(self.from_mailbox()?.email.domain().to_owned())
     }
 
-    /// Stores a new campaign.
+    /// Stores a new campaign, audited in the same transaction.
     pub async fn create(&self, store: &Store, org: &OrgSlug) -> Result<()> {
         if Self::load(store, org, &self.id).await.is_ok() {
             return Err(Error::CampaignExists(self.id.clone()));
         }
         let body = serde_json::to_string(self).map_err(|e| Error::Smtp(e.to_string()))?;
+        let mut change = Change::begin(store, org).await?;
         sqlx::query("INSERT INTO campaigns (org, id, body, created_at) VALUES ($1, $2, $3, $4)")
             .bind(org.as_str())
             .bind(&self.id)
             .bind(body)
             .bind(chrono::Utc::now().timestamp())
-            .execute(store.pool())
+            .execute(&mut **change.tx())
             .await?;
+        change.record(self.event("created"));
+        change.commit().await?;
         Ok(())
+    }
+
+    /// Stops the campaign: no message is claimed after this commits
+    /// (those already handed to SMTP finish). Audited.
+    pub async fn stop(store: &Store, org: &OrgSlug, id: &str) -> Result<()> {
+        let campaign = Self::load(store, org, id).await?;
+        let mut change = Change::begin(store, org).await?;
+        sqlx::query("UPDATE campaigns SET stopped_at = $3 WHERE org = $1 AND id = $2 AND stopped_at IS NULL")
+            .bind(org.as_str())
+            .bind(id)
+            .bind(chrono::Utc::now().timestamp())
+            .execute(&mut **change.tx())
+            .await?;
+        change.record(campaign.event("stopped"));
+        change.commit().await?;
+        Ok(())
+    }
+
+    /// When the campaign was stopped, if it was.
+    pub async fn stopped_at(store: &Store, org: &OrgSlug, id: &str) -> Result<Option<i64>> {
+        let row: Option<(Option<i64>,)> =
+            sqlx::query_as("SELECT stopped_at FROM campaigns WHERE org = $1 AND id = $2")
+                .bind(org.as_str())
+                .bind(id)
+                .fetch_optional(store.pool())
+                .await?;
+        Ok(row.and_then(|(at,)| at))
+    }
+
+    fn event(&self, what: &str) -> AuditEvent {
+        let mut event = AuditEvent::new(EventKind::Campaign, chrono::Utc::now());
+        event.worker = Some(self.sender.to_string());
+        event.resource = Some(format!("campaign:{}", self.id));
+        event.detail = Some(format!("campaign `{}` {what}", self.id));
+        event
     }
 
     /// Loads a stored campaign.

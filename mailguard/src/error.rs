@@ -39,6 +39,8 @@ pub enum Error {
         campaign: String,
         at: chrono::DateTime<chrono::Utc>,
     },
+    #[error("campaign `{0}` was stopped: it sends nothing more")]
+    CampaignStopped(String),
     #[error("dkim: {0}")]
     Dkim(String),
     #[error("invalid unsubscribe token")]
@@ -47,6 +49,8 @@ pub enum Error {
     Engine(#[from] custodia_engine::Error),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("{path}: {message}")]
+    KeyFile { path: PathBuf, message: String },
     #[error("i/o error on `{path}`: {source}")]
     Io {
         path: PathBuf,

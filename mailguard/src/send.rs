@@ -155,6 +155,8 @@ pub struct SendReport {
     pub failed: usize,
     /// Opted out after planning, before their message: nothing sent.
     pub stopped_by_opt_out: usize,
+    /// The campaign was stopped while sending.
+    pub stopped: bool,
     /// Found mid-send after a crash: outcome unknown, never resent.
     pub uncertain: Vec<String>,
     pub excluded_at_plan: usize,
@@ -616,6 +618,12 @@ pub async fn send(
     progress: &(dyn Fn(Progress) + Send + Sync),
 ) -> Result<SendReport> {
     await_schedule(campaign, config.wait_for_schedule).await?;
+    if Campaign::stopped_at(org.store(), org.slug(), &campaign.id)
+        .await?
+        .is_some()
+    {
+        return Err(Error::CampaignStopped(campaign.id.clone()));
+    }
     let store = org.store().clone();
     let slug = org.slug().clone();
     let planned = plan(org, campaign, rules).await?;
@@ -676,6 +684,13 @@ pub async fn send(
     let mut paused = None;
     let mut done = 0;
     'claiming: loop {
+        if Campaign::stopped_at(&store, &slug, &campaign.id)
+            .await?
+            .is_some()
+        {
+            report.stopped = true;
+            break;
+        }
         let (claimed, stopped) = claim_batch(&store, &slug, &campaign.id, batch).await?;
         report.stopped_by_opt_out += stopped;
         done += stopped;

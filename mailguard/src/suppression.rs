@@ -7,6 +7,7 @@
 use std::collections::HashSet;
 
 use chrono::{NaiveDate, Utc};
+use custodia_engine::audit::{AuditEvent, Change, EventKind};
 use custodia_engine::store::Backend;
 use custodia_engine::{OrgSlug, Store};
 use sha2::Digest;
@@ -73,8 +74,24 @@ async fn customers_with(
     Ok(found)
 }
 
-/// Records an opt-out, effective at once. Returns the customers it
-/// applied to (empty when the address is not a customer's).
+/// A change under the opt-out lock, committed with its audit events.
+async fn suppressing_change(store: &Store, org: &OrgSlug) -> Result<Change> {
+    let tx = begin_suppressing(store, org).await?;
+    Ok(Change::wrap(tx, store.backend(), org))
+}
+
+/// The audit event of an opt-out list change.
+fn opt_out_event(address: Option<&Address>, channel: &str, detail: String) -> AuditEvent {
+    let mut event = AuditEvent::new(EventKind::OptOut, Utc::now());
+    event.channel = Some(channel.to_owned());
+    event.resource = address.map(|a| format!("address:{a}"));
+    event.detail = Some(detail);
+    event
+}
+
+/// Records an opt-out, effective at once, with its audit event in the same
+/// transaction. Returns the customers it applied to (empty when the
+/// address is not a customer's).
 pub async fn opt_out(
     store: &Store,
     org: &OrgSlug,
@@ -82,9 +99,10 @@ pub async fn opt_out(
     channel: &str,
     source: &str,
 ) -> Result<Vec<String>> {
-    let mut tx = begin_suppressing(store, org).await?;
-    let customers = record_opt_out(&mut tx, org, address, channel, source).await?;
-    tx.commit().await?;
+    let mut change = suppressing_change(store, org).await?;
+    let customers = record_opt_out(change.tx(), org, address, channel, source).await?;
+    change.record(opt_out_event(Some(address), channel, source.to_owned()));
+    change.commit().await?;
     Ok(customers)
 }
 
@@ -122,7 +140,8 @@ pub async fn import_opt_outs(
             "INSERT INTO opt_outs (org, address, date, channel, source) SELECT $1, value, $2, $3, $4 FROM json_array_elements_text($5::json) ON CONFLICT (org, address) DO NOTHING"
         }
     };
-    let mut tx = begin_suppressing(store, org).await?;
+    let mut change = suppressing_change(store, org).await?;
+    let tx = change.tx();
     for chunk in listed.chunks(10_000) {
         let batch = serde_json::to_string(chunk)
             .map_err(|e| custodia_engine::Error::Corrupt(format!("opt-out batch: {e}")))?;
@@ -132,13 +151,15 @@ pub async fn import_opt_outs(
             .bind(channel)
             .bind(source)
             .bind(batch)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
     }
     for id in customer_ids.iter().flat_map(|key| &by_key[key]) {
-        opt_out_customer(&mut tx, org, id, &today, channel).await?;
+        opt_out_customer(tx, org, id, &today, channel).await?;
     }
-    tx.commit().await?;
+    let detail = format!("{} opt-outs imported from {source}", addresses.len());
+    change.record(opt_out_event(None, channel, detail));
+    change.commit().await?;
     Ok(addresses.len())
 }
 
@@ -196,13 +217,14 @@ pub async fn lift_opt_out(
     consent_source: &str,
     consent_date: NaiveDate,
 ) -> Result<()> {
-    let mut tx = begin_suppressing(store, org).await?;
+    let mut change = suppressing_change(store, org).await?;
+    let tx = change.tx();
     sqlx::query("DELETE FROM opt_outs WHERE org = $1 AND address = $2")
         .bind(org.as_str())
         .bind(address.key())
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-    for id in customers_with(&mut tx, org, address).await? {
+    for id in customers_with(tx, org, address).await? {
         sqlx::query(
             "UPDATE customers SET opt_out_date = NULL, opt_out_channel = NULL, consent_source = $3, consent_date = $4 WHERE org = $1 AND id = $2",
         )
@@ -210,10 +232,12 @@ pub async fn lift_opt_out(
         .bind(&id)
         .bind(consent_source)
         .bind(consent_date.to_string())
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     }
-    tx.commit().await?;
+    let detail = format!("opt-out lifted by new consent: {consent_source}, {consent_date}");
+    change.record(opt_out_event(Some(address), "consent", detail));
+    change.commit().await?;
     Ok(())
 }
 

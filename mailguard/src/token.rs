@@ -18,9 +18,14 @@ pub struct TokenClaims {
     pub address: String,
 }
 
-/// The secret that signs tokens. Kept in a 0600 file beside the database.
+/// The secrets that sign tokens, kept in a 0600 file: one hex key per
+/// line, the last one signs and every one verifies, so a key can be
+/// rotated while links already sent keep working. Tokens name their key.
 #[derive(Clone)]
-pub struct TokenKey([u8; 32]);
+pub struct TokenKey {
+    /// (key id, key), oldest first; never empty.
+    keys: Vec<(String, [u8; 32])>,
+}
 
 impl std::fmt::Debug for TokenKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -28,57 +33,134 @@ impl std::fmt::Debug for TokenKey {
     }
 }
 
+/// A key's id: the first 8 hex digits of SHA-256 over it (not secret).
+fn key_id(key: &[u8; 32]) -> String {
+    use sha2::Digest;
+    hex::encode(&Sha256::digest(key)[..4])
+}
+
+fn fresh_key() -> [u8; 32] {
+    let mut key = [0u8; 32];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut key);
+    key
+}
+
 impl TokenKey {
-    /// Loads the key file, creating it (mode 0600) if missing.
-    pub fn load_or_create(path: &Path) -> Result<Self> {
-        let io = |source| Error::Io {
+    /// Loads the key file, refusing one that others can read.
+    pub fn load(path: &Path) -> Result<Self> {
+        let bad = |message: String| Error::KeyFile {
             path: path.to_owned(),
-            source,
+            message,
         };
-        if let Ok(text) = std::fs::read_to_string(path) {
-            let bytes = hex::decode(text.trim()).map_err(|_| Error::BadToken)?;
-            return Ok(Self(bytes.try_into().map_err(|_| Error::BadToken)?));
-        }
-        let mut key = [0u8; 32];
-        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut key);
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
         #[cfg(unix)]
         {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(path)
+                .map_err(|source| Error::Io {
+                    path: path.to_owned(),
+                    source,
+                })?
+                .permissions()
+                .mode();
+            if mode & 0o077 != 0 {
+                return Err(bad(format!(
+                    "the unsubscribe-token key is accessible to others (mode {:o}): run chmod 600 on it",
+                    mode & 0o777
+                )));
+            }
         }
-        let mut file = options.open(path).map_err(io)?;
-        std::io::Write::write_all(&mut file, hex::encode(key).as_bytes()).map_err(io)?;
-        Ok(Self(key))
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut keys = Vec::new();
+        for (i, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let bytes = hex::decode(line.trim())
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .ok_or_else(|| bad(format!("line {}: not a 32-byte hex key", i + 1)))?;
+            keys.push((key_id(&bytes), bytes));
+        }
+        if keys.is_empty() {
+            return Err(bad("holds no key".into()));
+        }
+        Ok(Self { keys })
     }
 
-    /// A key from raw bytes (tests).
-    #[cfg(test)]
+    /// Creates a new key file (mode 0600); refuses to overwrite one.
+    pub fn create(path: &Path) -> Result<Self> {
+        let key = fresh_key();
+        write_new(path, &format!("{}\n", hex::encode(key)))?;
+        Ok(Self {
+            keys: vec![(key_id(&key), key)],
+        })
+    }
+
+    /// Adds a new signing key to the file; the old ones keep verifying.
+    pub fn rotate(path: &Path) -> Result<Self> {
+        let mut keys = Self::load(path)?;
+        let key = fresh_key();
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(|source| Error::Io {
+                path: path.to_owned(),
+                source,
+            })?;
+        std::io::Write::write_all(&mut file, format!("{}\n", hex::encode(key)).as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(|source| Error::Io {
+                path: path.to_owned(),
+                source,
+            })?;
+        keys.keys.push((key_id(&key), key));
+        Ok(keys)
+    }
+
+    /// A key from raw bytes (tests and benchmarks).
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(bytes)
+        Self {
+            keys: vec![(key_id(&bytes), bytes)],
+        }
     }
 
-    fn mac(&self, payload: &[u8]) -> HmacSha256 {
-        let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC takes keys of any length");
+    fn mac(key: &[u8; 32], payload: &[u8]) -> HmacSha256 {
+        // HMAC takes keys of any length; 32 bytes never fails.
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
         mac.update(payload);
         mac
     }
 
-    /// A token for one recipient of one campaign.
+    /// A token for one recipient of one campaign: `KEYID.PAYLOAD.TAG`.
     pub fn sign(&self, claims: &TokenClaims) -> String {
         let payload = format!("{}\n{}\n{}", claims.org, claims.campaign, claims.address);
-        let tag = self.mac(payload.as_bytes()).finalize().into_bytes();
-        format!("{}.{}", hex::encode(payload), hex::encode(tag))
+        let Some((id, key)) = self.keys.last() else {
+            unreachable!("a TokenKey always holds a key")
+        };
+        let tag = Self::mac(key, payload.as_bytes()).finalize().into_bytes();
+        format!("{id}.{}.{}", hex::encode(payload), hex::encode(tag))
     }
 
     /// Checks a token in constant time and returns what it stands for.
     pub fn verify(&self, token: &str) -> Result<TokenClaims> {
-        let (payload, tag) = token.split_once('.').ok_or(Error::BadToken)?;
+        let mut parts = token.splitn(3, '.');
+        let (Some(id), Some(payload), Some(tag)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(Error::BadToken);
+        };
+        let (_, key) = self
+            .keys
+            .iter()
+            .find(|(k, _)| k == id)
+            .ok_or(Error::BadToken)?;
         let payload = hex::decode(payload).map_err(|_| Error::BadToken)?;
         let tag = hex::decode(tag).map_err(|_| Error::BadToken)?;
         // verify_slice compares in constant time.
-        self.mac(&payload)
+        Self::mac(key, &payload)
             .verify_slice(&tag)
             .map_err(|_| Error::BadToken)?;
         let text = String::from_utf8(payload).map_err(|_| Error::BadToken)?;
@@ -93,6 +175,23 @@ impl TokenKey {
             address: address.to_owned(),
         })
     }
+}
+
+fn write_new(path: &Path, text: &str) -> Result<()> {
+    let io = |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(io)?;
+    std::io::Write::write_all(&mut file, text.as_bytes()).map_err(io)?;
+    file.sync_all().map_err(io)
 }
 
 /// The default key file: beside a SQLite database, else in the current directory.
@@ -134,11 +233,45 @@ mod tests {
         };
         let forged = format!(
             "{}.{}",
-            key.sign(&other).split_once('.').expect("dot").0,
-            token.split_once('.').expect("dot").1
+            key.sign(&other).rsplit_once('.').expect("dot").0,
+            token.rsplit_once('.').expect("dot").1
         );
         assert!(key.verify(&forged).is_err());
         assert!(TokenKey::from_bytes([8; 32]).verify(&token).is_err());
         assert!(key.verify("garbage").is_err());
+    }
+
+    #[test]
+    fn a_rotated_key_signs_while_the_old_one_still_verifies() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("mail.key");
+        let old = TokenKey::create(&path).expect("create");
+        let old_token = old.sign(&claims());
+        let new = TokenKey::rotate(&path).expect("rotate");
+        let new_token = new.sign(&claims());
+        assert_ne!(old_token.split('.').next(), new_token.split('.').next());
+        assert_eq!(new.verify(&old_token).expect("old link works"), claims());
+        assert!(
+            old.verify(&new_token).is_err(),
+            "the old key does not know the new one"
+        );
+        assert_eq!(
+            TokenKey::load(&path)
+                .expect("load")
+                .verify(&new_token)
+                .expect("new"),
+            claims()
+        );
+    }
+
+    #[test]
+    fn a_key_file_others_can_read_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("mail.key");
+        TokenKey::create(&path).expect("create");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let e = TokenKey::load(&path).expect_err("refused").to_string();
+        assert!(e.contains("accessible to others"), "{e}");
     }
 }

@@ -9,8 +9,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use chrono::Utc;
-use custodia_engine::audit::{AuditEvent, AuditLog, EventKind};
 use custodia_engine::{OrgSlug, Store};
 
 use crate::address::Address;
@@ -22,7 +20,6 @@ use crate::token::TokenKey;
 pub struct UnsubscribeState {
     pub store: Store,
     pub key: TokenKey,
-    pub audit: AuditLog,
 }
 
 /// The routes, to merge into the server.
@@ -72,6 +69,8 @@ async fn unsubscribe(State(state): State<UnsubscribeState>, Path(token): Path<St
         return not_found();
     };
     let source = format!("campaign {}", claims.campaign);
+    // The opt-out and its audit event commit together, or the caller is
+    // told to try again: never "done" without the record.
     if let Err(e) = suppression::opt_out(&state.store, &org, &address, "email link", &source).await
     {
         tracing::error!(error = %e, "opt-out failed");
@@ -80,13 +79,6 @@ async fn unsubscribe(State(state): State<UnsubscribeState>, Path(token): Path<St
     // Messages already handed to SMTP finish first: once this answer is
     // given, nothing more reaches the address.
     wait_for_in_flight(&state.store, &org, &address).await;
-    let mut event = AuditEvent::new(EventKind::OptOut, Utc::now());
-    event.channel = Some("email link".into());
-    event.resource = Some(format!("address:{address}"));
-    event.detail = Some(source);
-    if let Err(e) = state.audit.append(&org, event).await {
-        tracing::error!(error = %e, "opt-out recorded but not audited");
-    }
     page(
         "Baja confirmada / Unsubscribed",
         "<h1>Baja confirmada</h1><p>No volverá a recibir comunicaciones comerciales nuestras. \

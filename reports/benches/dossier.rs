@@ -78,7 +78,7 @@ async fn run() {
     let t = Instant::now();
     let file = scaled_firm(workers, customers);
     let org = file.organisation.slug.clone();
-    store.import(&file, false).await.expect("import");
+    store.import(&file, false, "test").await.expect("import");
     println!(
         "setup: imported {} workers, {} customers in {:.2} s",
         file.workers.len(),

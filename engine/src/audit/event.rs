@@ -28,14 +28,17 @@ pub enum EventKind {
     OptOut,
     Login,
     LoginFailed,
+    Logout,
     RulesReload,
     Import,
     /// A dossier register entry was added or replaced (`custodia add`).
     Register,
+    /// A campaign was created or stopped.
+    Campaign,
 }
 
 impl EventKind {
-    const ALL: [EventKind; 14] = [
+    const ALL: [EventKind; 16] = [
         EventKind::Decision,
         EventKind::Unlock,
         EventKind::UnlockFailed,
@@ -47,9 +50,11 @@ impl EventKind {
         EventKind::OptOut,
         EventKind::Login,
         EventKind::LoginFailed,
+        EventKind::Logout,
         EventKind::RulesReload,
         EventKind::Import,
         EventKind::Register,
+        EventKind::Campaign,
     ];
 
     /// The stored name.
@@ -66,9 +71,11 @@ impl EventKind {
             EventKind::OptOut => "opt_out",
             EventKind::Login => "login",
             EventKind::LoginFailed => "login_failed",
+            EventKind::Logout => "logout",
             EventKind::RulesReload => "rules_reload",
             EventKind::Import => "import",
             EventKind::Register => "register",
+            EventKind::Campaign => "campaign",
         }
     }
 
@@ -85,7 +92,11 @@ impl EventKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEvent {
     pub kind: EventKind,
+    /// When it was recorded: always the writer's clock, never a caller's.
     pub at: DateTime<Utc>,
+    /// The time the request said it was made at (`context.time`), which
+    /// rules may read; kept apart from `at` so it cannot backdate an event.
+    pub request_time: Option<DateTime<Utc>>,
     pub worker: Option<String>,
     pub action: Option<String>,
     pub resource: Option<String>,
@@ -107,6 +118,7 @@ impl AuditEvent {
         Self {
             kind,
             at,
+            request_time: None,
             worker: None,
             action: None,
             resource: None,
@@ -149,7 +161,9 @@ impl AuditEvent {
             channel: Some(request.context.channel.clone()),
             // The declared purpose, for purpose-limitation reviews.
             detail: request.context.purpose.clone(),
-            ..Self::new(kind, request.context.time)
+            request_time: Some(request.context.time),
+            // Replaced by the writer's clock when the event is written.
+            ..Self::new(kind, Utc::now())
         }
     }
 }
@@ -169,7 +183,7 @@ pub struct ChainedEvent {
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// Version tag of the canonical encoding; bump it to change the encoding.
-const ENCODING: &[u8] = b"custodia-audit-v1";
+const ENCODING: &[u8] = b"custodia-audit-v2";
 
 /// Microseconds since the epoch: the stored time.
 pub fn micros(at: DateTime<Utc>) -> i64 {
@@ -196,6 +210,8 @@ pub fn chain_hash(org: &str, seq: i64, event: &AuditEvent, prev_hash: &str) -> S
     field(&mut h, Some(org));
     h.update(seq.to_le_bytes());
     h.update(micros(event.at).to_le_bytes());
+    let request_time = event.request_time.map(|t| micros(t).to_string());
+    field(&mut h, request_time.as_deref());
     field(&mut h, Some(event.kind.as_str()));
     field(&mut h, event.worker.as_deref());
     field(&mut h, event.action.as_deref());

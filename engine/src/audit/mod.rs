@@ -3,6 +3,7 @@
 //! checkpoints, verification that names the first break, queries and
 //! breach scoping.
 
+mod change;
 mod checkpoint;
 mod event;
 mod query;
@@ -10,6 +11,7 @@ mod retention;
 mod verify;
 mod writer;
 
+pub use change::Change;
 pub use checkpoint::{Checkpoint, Signer, default_key_path, parse_public_key};
 /// The public half of the signing key, as checkpoints are verified with.
 pub use ed25519_dalek::VerifyingKey;

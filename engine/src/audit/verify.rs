@@ -76,7 +76,7 @@ impl VerifyReport {
 /// Rows read per query while verifying.
 const PAGE: i64 = 50_000;
 
-pub(crate) const SELECT_EVENTS: &str = "SELECT org, seq, at, kind, worker, action, resource, customer, area, document, decision, rules, address, channel, detail, prev_hash, hash FROM audit_events";
+pub(crate) const SELECT_EVENTS: &str = "SELECT org, seq, at, request_time, kind, worker, action, resource, customer, area, document, decision, rules, address, channel, detail, prev_hash, hash FROM audit_events";
 
 pub(crate) fn event_from_row(row: &AnyRow) -> Result<ChainedEvent> {
     let at: i64 = row.try_get("at")?;
@@ -89,6 +89,7 @@ pub(crate) fn event_from_row(row: &AnyRow) -> Result<ChainedEvent> {
             kind: EventKind::parse(&row.try_get::<String, _>("kind")?)?,
             at: chrono::DateTime::from_timestamp_micros(at)
                 .ok_or_else(|| Error::corrupt(format!("audit time {at}")))?,
+            request_time: request_time(row.try_get("request_time")?)?,
             worker: row.try_get("worker")?,
             action: row.try_get("action")?,
             resource: row.try_get("resource")?,
@@ -124,11 +125,14 @@ type JsonRow = (
     Option<String>,
     Option<String>,
     Option<String>,
-    String,
-    String,
+    // Nested: serde reads tuples of at most 16 elements.
+    (String, String, Option<i64>),
 );
 
-const PAGE_COLUMNS: &str = "seq, at, kind, worker, action, resource, customer, area, document, decision, rules, address, channel, detail, prev_hash, hash";
+const PAGE_COLUMNS: &str = "seq, at, kind, worker, action, resource, customer, area, document, decision, rules, address, channel, detail, prev_hash, hash, request_time";
+
+/// The leading columns of a page row; the chain fields follow, nested.
+const PAGE_ROW: &str = "seq, at, kind, worker, action, resource, customer, area, document, decision, rules, address, channel, detail";
 
 /// Reads up to `PAGE` events after `after` as one JSON value built by the
 /// database: decoding one text is far cheaper than decoding 50,000 rows
@@ -136,10 +140,10 @@ const PAGE_COLUMNS: &str = "seq, at, kind, worker, action, resource, customer, a
 async fn fetch_page(store: &Store, org: &OrgSlug, after: i64) -> Result<Vec<ChainedEvent>> {
     let sql = match store.backend() {
         Backend::Sqlite => format!(
-            "SELECT json_group_array(json_array({PAGE_COLUMNS})) FROM (SELECT {PAGE_COLUMNS} FROM audit_events WHERE org = $1 AND seq > $2 ORDER BY seq LIMIT {PAGE})"
+            "SELECT json_group_array(json_array({PAGE_ROW}, json_array(prev_hash, hash, request_time))) FROM (SELECT {PAGE_COLUMNS} FROM audit_events WHERE org = $1 AND seq > $2 ORDER BY seq LIMIT {PAGE})"
         ),
         Backend::Postgres => format!(
-            "SELECT COALESCE(json_agg(json_build_array({PAGE_COLUMNS}) ORDER BY seq), '[]')::text FROM (SELECT {PAGE_COLUMNS} FROM audit_events WHERE org = $1 AND seq > $2 ORDER BY seq LIMIT {PAGE}) AS page"
+            "SELECT COALESCE(json_agg(json_build_array({PAGE_ROW}, json_build_array(prev_hash, hash, request_time)) ORDER BY seq), '[]')::text FROM (SELECT {PAGE_COLUMNS} FROM audit_events WHERE org = $1 AND seq > $2 ORDER BY seq LIMIT {PAGE}) AS page"
         ),
     };
     let (text,): (String,) = sqlx::query_as(&sql)
@@ -158,6 +162,7 @@ async fn fetch_page(store: &Store, org: &OrgSlug, after: i64) -> Result<Vec<Chai
                     kind: EventKind::parse(&r.2)?,
                     at: chrono::DateTime::from_timestamp_micros(r.1)
                         .ok_or_else(|| Error::corrupt(format!("audit time {}", r.1)))?,
+                    request_time: request_time(r.14.2)?,
                     worker: r.3,
                     action: r.4,
                     resource: r.5,
@@ -173,11 +178,20 @@ async fn fetch_page(store: &Store, org: &OrgSlug, after: i64) -> Result<Vec<Chai
                     channel: r.12,
                     detail: r.13,
                 },
-                prev_hash: r.14,
-                hash: r.15,
+                prev_hash: r.14.0,
+                hash: r.14.1,
             })
         })
         .collect()
+}
+
+fn request_time(micros: Option<i64>) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+    micros
+        .map(|m| {
+            chrono::DateTime::from_timestamp_micros(m)
+                .ok_or_else(|| Error::corrupt(format!("audit request time {m}")))
+        })
+        .transpose()
 }
 
 fn parse_decision(text: Option<&str>) -> Result<Option<Effect>> {

@@ -10,6 +10,6 @@ mod people;
 mod register;
 
 pub use id::{AreaName, CustomerId, DocumentId, DocumentType, EntryId, OrgSlug, WorkerLogin};
-pub use password::PasswordHash;
+pub use password::{PasswordHash, hash_computations};
 pub use people::*;
 pub use register::*;

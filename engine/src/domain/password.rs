@@ -2,10 +2,30 @@
 //! password: only argon2id PHC strings cross its boundaries.
 
 use argon2::password_hash::{PasswordHash as Phc, PasswordHasher, PasswordVerifier, SaltString};
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use argon2::{Algorithm, Argon2, Params, Version};
 use rand_core::OsRng;
 
 use crate::error::Error;
+
+/// Every argon2 computation of this process (hash or verify), so tests can
+/// show that an unknown login costs the same work as a known one.
+static COMPUTATIONS: AtomicU64 = AtomicU64::new(0);
+
+/// How many argon2 computations this process has run.
+pub fn hash_computations() -> u64 {
+    COMPUTATIONS.load(Ordering::Relaxed)
+}
+
+/// The weakest parameters accepted: OWASP's lightest argon2id setting
+/// (7 MiB x 5 passes); memory x passes must reach 7 MiB x 5.
+const MIN_MEMORY_KIB: u32 = 7 * 1024;
+const MIN_WORK_KIB: u64 = 7 * 1024 * 5;
+/// The heaviest accepted: a login flood must not exhaust memory or time.
+const MAX_MEMORY_KIB: u32 = 256 * 1024;
+const MAX_PASSES: u32 = 10;
+const MAX_LANES: u32 = 8;
 
 /// An argon2id hash in PHC string format (`$argon2id$v=19$m=...`).
 #[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -37,6 +57,7 @@ impl PasswordHash {
             });
         }
         let salt = SaltString::generate(&mut OsRng);
+        COMPUTATIONS.fetch_add(1, Ordering::Relaxed);
         let phc = hasher()
             .hash_password(password.as_bytes(), &salt)
             .map_err(|e| Error::Password(e.to_string()))?;
@@ -49,6 +70,7 @@ impl PasswordHash {
         let Ok(phc) = Phc::new(&self.0) else {
             return false;
         };
+        COMPUTATIONS.fetch_add(1, Ordering::Relaxed);
         Argon2::default()
             .verify_password(password.as_bytes(), &phc)
             .is_ok()
@@ -81,8 +103,27 @@ impl TryFrom<String> for PasswordHash {
         if phc.hash.is_none() || phc.salt.is_none() {
             return Err(invalid("has no salt or hash"));
         }
+        let params =
+            Params::try_from(&phc).map_err(|_| invalid("has unreadable argon2 parameters"))?;
+        check_bounds(&params).map_err(invalid)?;
         Ok(Self(value))
     }
+}
+
+/// Refuses parameters weaker than OWASP's floor (guessable offline) or
+/// heavier than a login may cost (a denial of service on every login).
+fn check_bounds(p: &Params) -> Result<(), &'static str> {
+    if p.m_cost() < MIN_MEMORY_KIB || u64::from(p.m_cost()) * u64::from(p.t_cost()) < MIN_WORK_KIB {
+        return Err(
+            "uses argon2 parameters weaker than allowed (at least m=7168 KiB and m x t >= 35840); rehash it",
+        );
+    }
+    if p.m_cost() > MAX_MEMORY_KIB || p.t_cost() > MAX_PASSES || p.p_cost() > MAX_LANES {
+        return Err(
+            "uses argon2 parameters heavier than allowed (at most m=262144 KiB, t=10, p=8)",
+        );
+    }
+    Ok(())
 }
 
 impl From<PasswordHash> for String {
@@ -108,6 +149,23 @@ mod tests {
         assert!(PasswordHash::try_from("hunter22".to_string()).is_err());
         let argon2i = "$argon2i$v=19$m=16,t=2,p=1$c2FsdHNhbHQ$Ohh7w2SQbQ4zF0wR1bpQ4A".to_string();
         assert!(PasswordHash::try_from(argon2i).is_err());
+    }
+
+    #[test]
+    fn hashes_outside_the_parameter_bounds_are_refused_with_the_reason() {
+        let weak = "$argon2id$v=19$m=16,t=2,p=1$c2FsdHNhbHQ$Ohh7w2SQbQ4zF0wR1bpQ4A".to_string();
+        let e = PasswordHash::try_from(weak)
+            .expect_err("too weak")
+            .to_string();
+        assert!(e.contains("weaker than allowed"), "{e}");
+        let heavy =
+            "$argon2id$v=19$m=1048576,t=2,p=1$c2FsdHNhbHQ$Ohh7w2SQbQ4zF0wR1bpQ4A".to_string();
+        let e = PasswordHash::try_from(heavy)
+            .expect_err("too heavy")
+            .to_string();
+        assert!(e.contains("heavier than allowed"), "{e}");
+        let owasp = PasswordHash::create("correct horse").expect("hash");
+        assert!(PasswordHash::try_from(owasp.as_str().to_owned()).is_ok());
     }
 
     #[test]

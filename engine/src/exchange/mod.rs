@@ -12,6 +12,7 @@ pub use csv_import::{CsvKind, parse_customers_csv, parse_workers_csv};
 pub use org_file::{FORMAT_VERSION, OrgFile};
 pub use source::read_text;
 
+use crate::audit::{AuditEvent, Change, EventKind};
 use crate::domain::{Customer, OrgSlug, Worker};
 use crate::error::{Error, Result};
 use crate::store::{OrgStore, Store, rows};
@@ -26,57 +27,82 @@ pub struct ImportSummary {
     pub register_entries: usize,
 }
 
+/// The audit event of an import.
+fn import_event(detail: String) -> AuditEvent {
+    let mut event = AuditEvent::new(EventKind::Import, chrono::Utc::now());
+    event.detail = Some(detail);
+    event
+}
+
 impl Store {
-    /// Imports a whole organisation in one transaction. With `replace`, an
-    /// existing organisation of the same slug is deleted first (same transaction).
-    pub async fn import(&self, file: &OrgFile, replace: bool) -> Result<ImportSummary> {
-        let slug = &file.organisation.slug;
-        let mut tx = self.pool().begin().await?;
-        let exists: Option<(String,)> =
-            sqlx::query_as("SELECT slug FROM organisations WHERE slug = $1")
-                .bind(slug.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-        let mut kept_opt_outs: Vec<(String, String, String)> = Vec::new();
-        if exists.is_some() {
-            if !replace {
-                return Err(Error::OrganisationExists(slug.to_string()));
-            }
-            // Opt-outs are absolute (GDPR art. 21(3)): a re-import never lifts one.
-            kept_opt_outs = sqlx::query_as(
+    /// Imports a whole organisation, all or nothing, with its audit event
+    /// in the same transaction. With `replace`, an existing organisation of
+    /// the same slug is deleted first. `source` says where it came from.
+    pub async fn import(
+        &self,
+        file: &OrgFile,
+        replace: bool,
+        source: &str,
+    ) -> Result<ImportSummary> {
+        let mut change = Change::begin(self, &file.organisation.slug).await?;
+        let summary = write_org(&mut change, file, replace).await?;
+        change.record(import_event(format!(
+            "{source} (replace: {replace}): {} workers, {} customers, {} documents, {} register entries",
+            summary.workers, summary.customers, summary.documents, summary.register_entries
+        )));
+        change.commit().await?;
+        Ok(summary)
+    }
+}
+
+async fn write_org(change: &mut Change, file: &OrgFile, replace: bool) -> Result<ImportSummary> {
+    let slug = &file.organisation.slug;
+    let tx = change.tx();
+    let exists: Option<(String,)> =
+        sqlx::query_as("SELECT slug FROM organisations WHERE slug = $1")
+            .bind(slug.as_str())
+            .fetch_optional(&mut **tx)
+            .await?;
+    let mut kept_opt_outs: Vec<(String, String, String)> = Vec::new();
+    if exists.is_some() {
+        if !replace {
+            return Err(Error::OrganisationExists(slug.to_string()));
+        }
+        // Opt-outs are absolute (GDPR art. 21(3)): a re-import never lifts one.
+        kept_opt_outs = sqlx::query_as(
                 "SELECT id, opt_out_date, opt_out_channel FROM customers WHERE org = $1 AND opt_out_date IS NOT NULL",
             )
             .bind(slug.as_str())
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut **tx)
             .await?;
-            rows::delete_organisation(&mut tx, slug).await?;
-        }
-        rows::insert_organisation(&mut tx, &file.organisation).await?;
-        for worker in &file.workers {
-            rows::insert_worker(&mut tx, slug, worker).await?;
-        }
-        for customer in &file.customers {
-            rows::insert_customer(&mut tx, slug, customer).await?;
-        }
-        for document in &file.documents {
-            rows::insert_document(&mut tx, slug, document).await?;
-        }
-        rows::insert_registers(&mut tx, slug, &file.registers).await?;
-        for (id, date, channel) in &kept_opt_outs {
-            sqlx::query(
+        rows::delete_organisation(tx, slug).await?;
+    }
+    rows::insert_organisation(tx, &file.organisation).await?;
+    for worker in &file.workers {
+        rows::insert_worker(tx, slug, worker).await?;
+    }
+    for customer in &file.customers {
+        rows::insert_customer(tx, slug, customer).await?;
+    }
+    for document in &file.documents {
+        rows::insert_document(tx, slug, document).await?;
+    }
+    rows::insert_registers(tx, slug, &file.registers).await?;
+    for (id, date, channel) in &kept_opt_outs {
+        sqlx::query(
                 "UPDATE customers SET opt_out_date = $3, opt_out_channel = $4 WHERE org = $1 AND id = $2 AND opt_out_date IS NULL",
             )
             .bind(slug.as_str())
             .bind(id)
             .bind(date)
             .bind(channel)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
-        }
-        tx.commit().await?;
-        Ok(file.summary())
     }
+    Ok(file.summary())
+}
 
+impl Store {
     /// Exports an organisation; sorted so that the same data gives the same file.
     pub async fn export(&self, slug: &OrgSlug) -> Result<OrgFile> {
         let org = self.org(slug).await?;
@@ -94,23 +120,28 @@ impl Store {
 }
 
 impl OrgStore {
-    /// Adds workers from a CSV import, all or none. Logins must be new.
-    pub async fn import_workers(&self, workers: &[Worker]) -> Result<usize> {
-        let mut tx = self.store().pool().begin().await?;
+    /// Adds workers from a CSV import, all or none, audited. Logins must be new.
+    pub async fn import_workers(&self, workers: &[Worker], source: &str) -> Result<usize> {
+        let mut change = Change::begin(self.store(), self.slug()).await?;
         for worker in workers {
-            rows::insert_worker(&mut tx, self.slug(), worker).await?;
+            rows::insert_worker(change.tx(), self.slug(), worker).await?;
         }
-        tx.commit().await?;
+        change.record(import_event(format!("{source}: {} workers", workers.len())));
+        change.commit().await?;
         Ok(workers.len())
     }
 
-    /// Adds customers from a CSV import, all or none. Ids must be new.
-    pub async fn import_customers(&self, customers: &[Customer]) -> Result<usize> {
-        let mut tx = self.store().pool().begin().await?;
+    /// Adds customers from a CSV import, all or none, audited. Ids must be new.
+    pub async fn import_customers(&self, customers: &[Customer], source: &str) -> Result<usize> {
+        let mut change = Change::begin(self.store(), self.slug()).await?;
         for customer in customers {
-            rows::insert_customer(&mut tx, self.slug(), customer).await?;
+            rows::insert_customer(change.tx(), self.slug(), customer).await?;
         }
-        tx.commit().await?;
+        change.record(import_event(format!(
+            "{source}: {} customers",
+            customers.len()
+        )));
+        change.commit().await?;
         Ok(customers.len())
     }
 }

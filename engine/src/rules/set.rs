@@ -172,7 +172,51 @@ impl RuleSet {
                 Err(failure) => reasons.push(plugin_failed(pack, p, &failure)),
             }
         }
+        if !reasons.iter().any(|r| r.effect != RuleEffect::Mask) {
+            reasons.push(self.default_deny(&include, key, &plugins));
+        }
         Decision::combine(reasons)
+    }
+
+    /// The reason of a deny by default: no rule allowed, and which were asked.
+    fn default_deny(
+        &self,
+        include: &impl Fn(&Pack) -> bool,
+        key: (Action, ResourceKind),
+        plugins: &[(&Pack, &Plugin)],
+    ) -> Reason {
+        let considered: Vec<String> = self
+            .index
+            .get(&key)
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .filter(|&&(p, _)| include(&self.packs[p]))
+            .map(|&(p, r)| format!("{}/{}", self.packs[p].name(), self.packs[p].rules[r].name))
+            .chain(
+                plugins
+                    .iter()
+                    .map(|(pack, p)| format!("{}/{}", pack.name(), p.decl.rule_id())),
+            )
+            .collect();
+        let message = if considered.is_empty() {
+            format!(
+                "no rule applies to `{}` on a {}, so it is denied by default",
+                key.0,
+                key.1.as_str()
+            )
+        } else {
+            format!(
+                "no rule allowed the request, so it is denied by default (rules considered: {})",
+                considered.join(", ")
+            )
+        };
+        Reason {
+            pack: "engine".into(),
+            rule: "default-deny".into(),
+            effect: RuleEffect::Deny,
+            message,
+            fields: Vec::new(),
+        }
     }
 
     fn run_rule(

@@ -6,7 +6,20 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 use super::Backend;
 
-/// (version, description, SQLite, PostgreSQL)
+/// A migration whose text both backends accept, written once.
+macro_rules! common {
+    ($version:literal, $name:literal, $file:literal) => {
+        (
+            $version,
+            $name,
+            include_str!(concat!("../../migrations/common/", $file)),
+            include_str!(concat!("../../migrations/common/", $file)),
+        )
+    };
+}
+
+/// (version, description, SQLite, PostgreSQL). Only where the dialects
+/// differ are there two files.
 const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
     (
         1,
@@ -14,30 +27,11 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0001_domain.sql"),
         include_str!("../../migrations/postgres/0001_domain.sql"),
     ),
-    (
-        2,
-        "unlocks",
-        include_str!("../../migrations/sqlite/0002_unlocks.sql"),
-        include_str!("../../migrations/postgres/0002_unlocks.sql"),
-    ),
-    (
-        3,
-        "audit",
-        include_str!("../../migrations/sqlite/0003_audit.sql"),
-        include_str!("../../migrations/postgres/0003_audit.sql"),
-    ),
-    (
-        4,
-        "mail",
-        include_str!("../../migrations/sqlite/0004_mail.sql"),
-        include_str!("../../migrations/postgres/0004_mail.sql"),
-    ),
-    (
-        5,
-        "sessions",
-        include_str!("../../migrations/sqlite/0005_sessions.sql"),
-        include_str!("../../migrations/postgres/0005_sessions.sql"),
-    ),
+    common!(2, "unlocks", "0002_unlocks.sql"),
+    common!(3, "audit", "0003_audit.sql"),
+    common!(4, "mail", "0004_mail.sql"),
+    common!(5, "sessions", "0005_sessions.sql"),
+    common!(6, "core", "0006_core.sql"),
 ];
 
 /// The audit tables. Replacing an organisation's data never touches them.

@@ -6,6 +6,7 @@ use sqlx::Row;
 
 use super::Store;
 use super::rows::*;
+use crate::audit::{AuditEvent, Change, EventKind};
 use crate::domain::*;
 use crate::error::{Error, Result};
 
@@ -173,20 +174,21 @@ impl OrgStore {
         Ok(registers)
     }
 
-    /// Records one register entry (`custodia add ...`), in one write
+    /// Records one register entry with its audit event, in one
     /// transaction. An entry with the same id is an error unless `replace`
     /// is set; a training's attendees must be workers of the organisation.
     /// Returns whether an entry was replaced.
     pub async fn add_register_entry(&self, entry: &RegisterEntry, replace: bool) -> Result<bool> {
         let (org, kind, id) = (self.org.slug.as_str(), entry.kind(), entry.id());
-        let mut tx = self.store.begin_write().await?;
+        let mut change = Change::begin(&self.store, &self.org.slug).await?;
+        let tx = change.tx();
         if let RegisterEntry::Training(training) = entry {
             for login in &training.attendees {
                 let known: Option<(String,)> =
                     sqlx::query_as("SELECT login FROM workers WHERE org = $1 AND login = $2")
                         .bind(org)
                         .bind(login.as_str())
-                        .fetch_optional(&mut *tx)
+                        .fetch_optional(&mut **tx)
                         .await?;
                 if known.is_none() {
                     return Err(self.not_found("worker", login.as_str()));
@@ -198,19 +200,23 @@ impl OrgStore {
                 .bind(org)
                 .bind(kind.as_str())
                 .bind(id.as_str())
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?
                 .rows_affected();
         if removed > 0 && !replace {
-            // Returning drops `tx` uncommitted: the delete is rolled back.
+            // Returning drops the change uncommitted: the delete is rolled back.
             return Err(Error::EntryExists {
                 org: org.to_owned(),
                 kind: kind.noun(),
                 id: id.to_string(),
             });
         }
-        insert_register_entry(&mut tx, &self.org.slug, kind, id, entry).await?;
-        tx.commit().await?;
+        insert_register_entry(tx, &self.org.slug, kind, id, entry).await?;
+        let verb = if removed > 0 { "replaced" } else { "added" };
+        let mut event = AuditEvent::new(EventKind::Register, chrono::Utc::now());
+        event.detail = Some(format!("{verb} {} `{id}`", kind.noun()));
+        change.record(event);
+        change.commit().await?;
         Ok(removed > 0)
     }
 }

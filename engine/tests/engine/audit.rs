@@ -52,7 +52,7 @@ fn event(i: i64) -> AuditEvent {
 /// A store with a signed chain of `EVENTS` events, and its signer.
 async fn chain(store: &Store) -> (Arc<Signer>, tempfile::TempDir) {
     store
-        .import(&demo_file("bufete-ruiz.toml"), false)
+        .import(&demo_file("bufete-ruiz.toml"), false, "test")
         .await
         .expect("import");
     let dir = tempfile::tempdir().expect("dir");
@@ -260,7 +260,7 @@ on_both_backends! {
     }
 
     async fn concurrent_appends_form_one_gapless_chain(store) {
-        store.import(&demo_file("bufete-ruiz.toml"), false).await.expect("import");
+        store.import(&demo_file("bufete-ruiz.toml"), false, "test").await.expect("import");
         let log = AuditLog::spawn(store.clone(), None, AuditConfig::default());
         let mut handles = Vec::new();
         for t in 0..8 {

@@ -17,7 +17,7 @@ fn slug(s: &str) -> OrgSlug {
 on_both_backends! {
     async fn imported_organisation_reads_back_unchanged(store) {
         let file = demo_file("bufete-ruiz.toml");
-        store.import(&file, false).await.expect("import");
+        store.import(&file, false, "test").await.expect("import");
         let exported = store.export(&slug("bufete-ruiz")).await.expect("export");
         let mut expected = file.clone();
         expected.normalise();
@@ -25,8 +25,8 @@ on_both_backends! {
     }
 
     async fn worker_of_one_organisation_never_reads_another_s_rows(store) {
-        store.import(&demo_file("bufete-ruiz.toml"), false).await.expect("import legal");
-        store.import(&demo_file("clinica-norte.toml"), false).await.expect("import clinic");
+        store.import(&demo_file("bufete-ruiz.toml"), false, "test").await.expect("import legal");
+        store.import(&demo_file("clinica-norte.toml"), false, "test").await.expect("import clinic");
         let law = store.org(&slug("bufete-ruiz")).await.expect("law firm");
         let clinic = store.org(&slug("clinica-norte")).await.expect("clinic");
 
@@ -46,12 +46,12 @@ on_both_backends! {
 
     async fn import_of_existing_organisation_needs_replace(store) {
         let file = demo_file("gestoria-iberia.toml");
-        store.import(&file, false).await.expect("first import");
-        let err = store.import(&file, false).await.expect_err("second import");
+        store.import(&file, false, "test").await.expect("first import");
+        let err = store.import(&file, false, "test").await.expect_err("second import");
         assert!(matches!(err, Error::OrganisationExists(_)), "{err}");
         let mut changed = file.clone();
         changed.organisation.name = "Gestoría Iberia (renamed)".into();
-        store.import(&changed, true).await.expect("replace");
+        store.import(&changed, true, "test").await.expect("replace");
         let org = store.org(&slug("gestoria-iberia")).await.expect("org");
         assert_eq!(org.organisation().name, "Gestoría Iberia (renamed)");
     }
@@ -63,12 +63,12 @@ on_both_backends! {
         let first = file.customers[0].clone();
         file.customers.push(first);
         file.documents.clear();
-        assert!(store.import(&file, false).await.is_err());
+        assert!(store.import(&file, false, "test").await.is_err());
         assert!(store.organisations().await.expect("list").is_empty());
     }
 
     async fn csv_import_with_a_bad_row_changes_nothing(store) {
-        store.import(&demo_file("bufete-ruiz.toml"), false).await.expect("import");
+        store.import(&demo_file("bufete-ruiz.toml"), false, "test").await.expect("import");
         let org = store.org(&slug("bufete-ruiz")).await.expect("org");
         let before = org.customers().await.expect("customers").len();
         let text = "id,name,email,privacy,assigned\nC-9001,Ana Uno,a@x.example,low,ana\nC-9002,Bea Dos,b@x.example,extreme,ana\n";
@@ -80,12 +80,12 @@ on_both_backends! {
 
         let good = "id,name,assigned\nC-9001,Ana Uno,ana\n";
         let rows = parse_customers_csv(Path::new("good.csv"), good, &workers, &existing).expect("parse");
-        org.import_customers(&rows).await.expect("import");
+        org.import_customers(&rows, "test").await.expect("import");
         assert_eq!(org.customers().await.expect("customers").len(), before + 1);
     }
 
     async fn no_plaintext_password_is_ever_stored(store) {
-        store.import(&demo_file("bufete-ruiz.toml"), false).await.expect("import");
+        store.import(&demo_file("bufete-ruiz.toml"), false, "test").await.expect("import");
         let org = store.org(&slug("bufete-ruiz")).await.expect("org");
         for w in org.workers().await.expect("workers") {
             let hash = w.password_hash.expect("demo workers have passwords");
@@ -95,7 +95,7 @@ on_both_backends! {
     }
 
     async fn added_register_entry_needs_replace_to_change_an_existing_one(store) {
-        store.import(&demo_file("bufete-ruiz.toml"), false).await.expect("import");
+        store.import(&demo_file("bufete-ruiz.toml"), false, "test").await.expect("import");
         let org = store.org(&slug("bufete-ruiz")).await.expect("org");
         let before = org.registers().await.expect("registers");
         let measure = SecurityMeasure {
@@ -123,7 +123,7 @@ on_both_backends! {
     }
 
     async fn training_with_an_unknown_attendee_adds_nothing(store) {
-        store.import(&demo_file("bufete-ruiz.toml"), false).await.expect("import");
+        store.import(&demo_file("bufete-ruiz.toml"), false, "test").await.expect("import");
         let org = store.org(&slug("bufete-ruiz")).await.expect("org");
         let before = org.registers().await.expect("registers");
         let training = Training {

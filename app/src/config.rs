@@ -1,0 +1,56 @@
+//! Where the core finds its store, rule packs and keys.
+
+use std::path::PathBuf;
+
+/// What [`crate::Custodia::open`] needs. Adapters fill it from flags and
+/// environment variables.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `sqlite://FILE` or `postgres://...`.
+    pub db: String,
+    /// The rule packs folder; `None` for `plugins/packs` here, else the
+    /// packs shipped with the source tree.
+    pub packs: Option<PathBuf>,
+    /// The audit signing key file; `None` for the default beside the store.
+    pub audit_key: Option<PathBuf>,
+    /// The unsubscribe-token key file; `None` for the default.
+    pub token_key: Option<PathBuf>,
+}
+
+impl Config {
+    /// A configuration with default paths for `db`.
+    pub fn new(db: impl Into<String>) -> Self {
+        Self {
+            db: db.into(),
+            packs: None,
+            audit_key: None,
+            token_key: None,
+        }
+    }
+
+    /// The rule packs folder in use.
+    pub fn packs_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.packs {
+            return dir.clone();
+        }
+        let local = PathBuf::from("plugins/packs");
+        if local.is_dir() {
+            return local;
+        }
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins/packs"))
+    }
+
+    /// The audit signing key's path.
+    pub fn audit_key_path(&self) -> PathBuf {
+        self.audit_key
+            .clone()
+            .unwrap_or_else(|| custodia_engine::audit::default_key_path(&self.db))
+    }
+
+    /// The unsubscribe-token key's path.
+    pub fn token_key_path(&self) -> PathBuf {
+        self.token_key
+            .clone()
+            .unwrap_or_else(|| custodia_mailguard::default_key_path(&self.db))
+    }
+}

@@ -1,0 +1,214 @@
+//! Custodia's application core: one type, [`Custodia`], that opens the
+//! store, the rule packs and the keys, and offers every operation a person
+//! can do. The CLI and the HTTP server are thin adapters over it.
+//!
+//! Every change goes through here and commits with its audit event in one
+//! transaction ([`custodia_engine::audit::Change`]); decisions go through
+//! the group-commit writer and are answered only once durable.
+//!
+//! ```no_run
+//! # async fn demo() -> custodia_app::Result<()> {
+//! use custodia_app::{Config, Custodia};
+//! use custodia_engine::rules::{Action, Context, Request};
+//!
+//! let app = Custodia::open(&Config::new("sqlite://custodia.db")).await?;
+//! let worker: custodia_engine::WorkerLogin = "luis".parse()?;
+//! let org = app.org_of(None, &worker).await?;
+//! let request = Request {
+//!     worker,
+//!     action: Action::View,
+//!     resource: "customer:C-1001".parse()?,
+//!     context: Context::new(chrono::Utc::now(), "example"),
+//! };
+//! println!("{}", app.decide(&org, &request).await?.answer.effect);
+//! app.close().await
+//! # }
+//! ```
+
+mod config;
+mod document;
+mod error;
+mod import;
+mod keys;
+mod marketing;
+mod people;
+mod register;
+
+use std::sync::Arc;
+
+use custodia_engine::audit::{AuditConfig, AuditEvent, AuditLog, EventKind};
+use custodia_engine::rules::{Decision, Effect, Explanation, Request, RuleSet, Rules};
+use custodia_engine::session::HashGate;
+use custodia_engine::{AccessControl, Audited, OrgSlug, Store, WorkerLogin};
+
+pub use config::Config;
+pub use document::DocumentExport;
+pub use error::{Error, Result};
+pub use import::CsvKind;
+pub use people::UnlockRequest;
+
+/// Longest client-supplied free text (`purpose`, `channel`) recorded.
+pub const MAX_FREE_TEXT: usize = 200;
+
+/// The application: store, rules in force, audit log, keys.
+#[derive(Debug, Clone)]
+pub struct Custodia {
+    access: AccessControl,
+    config: Config,
+    gate: HashGate,
+}
+
+impl Custodia {
+    /// Opens everything; the audit writer runs until [`Custodia::close`].
+    /// A missing key for a store that already used it is an error.
+    pub async fn open(config: &Config) -> Result<Self> {
+        let store = Store::init(&config.db).await?;
+        let packs = config.packs_dir();
+        let rules = Rules::load(&packs).map_err(|source| Error::Packs {
+            path: packs.clone(),
+            source,
+        })?;
+        let signer = Arc::new(keys::audit_signer(&store, &config.audit_key_path()).await?);
+        let audit = AuditLog::spawn(store.clone(), Some(signer), AuditConfig::default());
+        Ok(Self {
+            access: AccessControl::new(store, Arc::new(rules), audit),
+            config: config.clone(),
+            gate: HashGate::default(),
+        })
+    }
+
+    /// Flushes the audit log, signs final checkpoints, closes the store.
+    pub async fn close(self) -> Result<()> {
+        self.access.audit().shutdown().await?;
+        self.access.store().close().await;
+        Ok(())
+    }
+
+    /// The store (for reads).
+    pub fn store(&self) -> &Store {
+        self.access.store()
+    }
+
+    /// The rule set in force now.
+    pub fn rules(&self) -> Arc<RuleSet> {
+        self.access.rules().current()
+    }
+
+    /// The configuration it was opened with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The audit log (for the mail guard's own sends and opt-outs).
+    pub fn audit(&self) -> &AuditLog {
+        self.access.audit()
+    }
+
+    /// Caps concurrent password checks at `n` (the default is twice the cores).
+    pub fn with_hash_gate(mut self, n: usize) -> Self {
+        self.gate = HashGate::new(n);
+        self
+    }
+
+    /// The organisation a worker belongs to: `org` when given, else the
+    /// only organisation that has this login.
+    pub async fn org_of(&self, org: Option<OrgSlug>, worker: &WorkerLogin) -> Result<OrgSlug> {
+        if let Some(org) = org {
+            return Ok(org);
+        }
+        let mut found = Vec::new();
+        for o in self.store().organisations().await? {
+            if self
+                .store()
+                .org(&o.slug)
+                .await?
+                .worker(worker)
+                .await
+                .is_ok()
+            {
+                found.push(o.slug);
+            }
+        }
+        match found.len() {
+            0 => Err(Error::UnknownWorker(worker.to_string())),
+            1 => Ok(found.remove(0)),
+            _ => Err(Error::AmbiguousWorker(worker.to_string())),
+        }
+    }
+
+    /// Decides a request; answered only once its audit event is durable.
+    pub async fn decide(&self, org: &OrgSlug, request: &Request) -> Result<Audited<Decision>> {
+        check_free_text(request)?;
+        Ok(self.access.decide(org, request).await?)
+    }
+
+    /// Decides and accounts for every rule (audited like a decision).
+    pub async fn explain(&self, org: &OrgSlug, request: &Request) -> Result<Audited<Explanation>> {
+        check_free_text(request)?;
+        Ok(self.access.explain(org, request).await?)
+    }
+
+    /// Decides `request` and fails with the rules' reasons unless allowed.
+    pub async fn require(&self, org: &OrgSlug, request: &Request) -> Result<Decision> {
+        let decision = self.decide(org, request).await?.answer;
+        if decision.is_allowed() {
+            return Ok(decision);
+        }
+        let why = decision
+            .reasons
+            .iter()
+            .map(|r| r.message.as_str())
+            .collect::<Vec<_>>()
+            .join("; ");
+        Err(Error::Denied {
+            worker: request.worker.to_string(),
+            action: request.action.to_string(),
+            resource: request.resource.to_string(),
+            why,
+        })
+    }
+
+    /// Reloads the rule packs. A pack that fails to compile or to pass its
+    /// tests leaves the packs in force untouched. Every attempt is audited
+    /// in every organisation's chain; returns the new set or the refusal.
+    pub async fn reload(&self, channel: &str) -> Result<std::result::Result<Arc<RuleSet>, String>> {
+        let outcome = self.access.rules().reload().map_err(|e| e.to_string());
+        let (detail, decision) = match &outcome {
+            Ok(set) => {
+                let packs: Vec<String> = set
+                    .packs()
+                    .iter()
+                    .map(|p| format!("{} {}", p.name(), p.manifest.version))
+                    .collect();
+                (format!("reloaded: {}", packs.join(", ")), Effect::Allow)
+            }
+            Err(e) => (format!("refused, previous packs kept: {e}"), Effect::Deny),
+        };
+        for org in self.store().organisations().await? {
+            let mut event = AuditEvent::new(EventKind::RulesReload, chrono::Utc::now());
+            event.decision = Some(decision);
+            event.channel = Some(channel.to_owned());
+            event.detail = Some(detail.clone());
+            self.audit().append(&org.slug, event).await?;
+        }
+        Ok(outcome)
+    }
+}
+
+/// Refuses client-supplied free text longer than [`MAX_FREE_TEXT`].
+fn check_free_text(request: &Request) -> Result<()> {
+    let fields = [
+        ("purpose", request.context.purpose.as_deref()),
+        ("channel", Some(request.context.channel.as_str())),
+        ("address", request.context.address.as_deref()),
+    ];
+    for (field, value) in fields {
+        if value.is_some_and(|v| v.chars().count() > MAX_FREE_TEXT) {
+            return Err(Error::TooLong {
+                field,
+                max: MAX_FREE_TEXT,
+            });
+        }
+    }
+    Ok(())
+}

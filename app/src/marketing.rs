@@ -1,0 +1,125 @@
+//! Marketing: the opt-out and Robinson lists, and campaigns. The mail
+//! guard records its own sends, exclusions and opt-outs; this module
+//! wires them to the store, the rules in force and the keys.
+
+use std::path::Path;
+
+use chrono::NaiveDate;
+use custodia_engine::{OrgSlug, exchange};
+use custodia_mailguard::{
+    Address, Campaign, OutboxStatus, Plan, Progress, SendConfig, SendReport, TokenKey, suppression,
+};
+
+use crate::error::Result;
+use crate::{Custodia, keys};
+
+impl Custodia {
+    /// The unsubscribe-token key (created only while nothing was sent).
+    pub async fn token_key(&self) -> Result<TokenKey> {
+        keys::token_key(self.store(), &self.config().token_key_path()).await
+    }
+
+    /// Records an opt-out, effective at once, audited in the same
+    /// transaction. Returns the customers it applied to.
+    pub async fn opt_out(
+        &self,
+        org: &OrgSlug,
+        address: &Address,
+        channel: &str,
+        source: &str,
+    ) -> Result<Vec<String>> {
+        self.store().org(org).await?;
+        Ok(suppression::opt_out(self.store(), org, address, channel, source).await?)
+    }
+
+    /// Imports opt-outs, one address per line: all or nothing, audited.
+    pub async fn import_opt_outs(&self, org: &OrgSlug, path: &Path) -> Result<usize> {
+        self.store().org(org).await?;
+        let text = exchange::read_text(path)?;
+        let mut addresses = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let address = Address::parse(line).map_err(|e| custodia_engine::Error::Input {
+                path: path.to_owned(),
+                line: i + 1,
+                message: e.to_string(),
+            })?;
+            addresses.push(address);
+        }
+        let source = path.display().to_string();
+        Ok(suppression::import_opt_outs(self.store(), org, &addresses, "import", &source).await?)
+    }
+
+    /// Lifts an opt-out; only a new consent, recorded, may do that.
+    pub async fn lift_opt_out(
+        &self,
+        org: &OrgSlug,
+        address: &Address,
+        consent_source: &str,
+        consent_date: NaiveDate,
+    ) -> Result<()> {
+        self.store().org(org).await?;
+        Ok(
+            suppression::lift_opt_out(self.store(), org, address, consent_source, consent_date)
+                .await?,
+        )
+    }
+
+    /// Imports the Robinson list (hashes or addresses): all or nothing.
+    pub async fn import_robinson(&self, path: &Path) -> Result<usize> {
+        let text = exchange::read_text(path)?;
+        Ok(suppression::import_robinson(self.store(), path, &text).await?)
+    }
+
+    /// Stores a campaign read from its file; its sender must be a worker.
+    pub async fn create_campaign(&self, org: &OrgSlug, campaign: &Campaign) -> Result<()> {
+        self.store()
+            .org(org)
+            .await?
+            .worker(&campaign.sender)
+            .await?;
+        Ok(campaign.create(self.store(), org).await?)
+    }
+
+    /// Who would get the campaign and who not, and why.
+    pub async fn plan_campaign(&self, org: &OrgSlug, campaign: &str) -> Result<Plan> {
+        let scope = self.store().org(org).await?;
+        let campaign = Campaign::load(self.store(), org, campaign).await?;
+        Ok(custodia_mailguard::plan(&scope, &campaign, &self.rules()).await?)
+    }
+
+    /// Sends (or resumes) a campaign, reporting progress.
+    pub async fn send_campaign(
+        &self,
+        org: &OrgSlug,
+        campaign: &Campaign,
+        config: &SendConfig,
+        progress: &(dyn Fn(Progress) + Send + Sync),
+    ) -> Result<SendReport> {
+        let scope = self.store().org(org).await?;
+        let key = self.token_key().await?;
+        Ok(custodia_mailguard::send(
+            &scope,
+            campaign,
+            &self.rules(),
+            self.audit(),
+            &key,
+            config,
+            progress,
+        )
+        .await?)
+    }
+
+    /// Stops a campaign: nothing more is claimed for sending. Audited.
+    pub async fn stop_campaign(&self, org: &OrgSlug, campaign: &str) -> Result<()> {
+        Ok(Campaign::stop(self.store(), org, campaign).await?)
+    }
+
+    /// Where every recipient of a campaign stands.
+    pub async fn campaign_status(&self, org: &OrgSlug, campaign: &str) -> Result<OutboxStatus> {
+        Ok(custodia_mailguard::status(self.store(), org, campaign).await?)
+    }
+}

@@ -1,0 +1,67 @@
+//! The options every command takes, and the core's configuration built
+//! from them.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use custodia_app::Config;
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Database URL: sqlite://FILE (default) or postgres://USER@HOST/DB
+    #[arg(
+        long,
+        global = true,
+        env = "CUSTODIA_DB",
+        default_value = "sqlite://custodia.db"
+    )]
+    pub db: String,
+    /// Print machine-readable JSON instead of text
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Log what is going on (to stderr)
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+    /// Rule packs folder (default: plugins/packs)
+    #[arg(long, global = true, env = "CUSTODIA_PACKS")]
+    pub packs: Option<PathBuf>,
+    /// The audit signing key file (default: beside the SQLite file)
+    #[arg(long, global = true, env = "CUSTODIA_AUDIT_KEY")]
+    pub audit_key: Option<PathBuf>,
+    /// The unsubscribe-token key file (default: beside the SQLite file)
+    #[arg(long, global = true, env = "CUSTODIA_TOKEN_KEY")]
+    pub token_key: Option<PathBuf>,
+}
+
+impl Global {
+    /// The core's configuration.
+    pub fn config(&self) -> Config {
+        Config {
+            db: self.db.clone(),
+            packs: self.packs.clone(),
+            audit_key: self.audit_key.clone(),
+            token_key: self.token_key.clone(),
+        }
+    }
+
+    /// Opens the core.
+    pub async fn open(&self) -> anyhow::Result<custodia_app::Custodia> {
+        Ok(custodia_app::Custodia::open(&self.config()).await?)
+    }
+}
+
+/// Runs `body` with the core open, and closes it whatever the outcome.
+pub async fn with_app<T>(
+    g: &Global,
+    body: impl AsyncFnOnce(&custodia_app::Custodia) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let app = g.open().await?;
+    let result = body(&app).await;
+    app.close().await?;
+    result
+}
+
+/// The rule packs folder in use.
+pub fn packs_dir(g: &Global) -> PathBuf {
+    g.config().packs_dir()
+}

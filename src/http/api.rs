@@ -1,0 +1,182 @@
+//! The JSON API: `/healthz`, `POST /v1/login`, `POST /v1/logout`,
+//! `POST /v1/decisions`. Handlers parse, call the core, answer; every
+//! failure is an [`ApiError`].
+
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use chrono::Utc;
+use custodia_app::Custodia;
+use custodia_engine::rules::{Action, Context as RequestContext, Request as Ask, ResourceRef};
+use custodia_engine::session::{LoginAttempt, LoginOutcome};
+use custodia_engine::{OrgSlug, WorkerLogin};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use super::guard::ClientAddr;
+
+/// A JSON body whose rejections (too large, malformed, wrong fields)
+/// become [`ApiError`]s in one place.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let Json(value) = Json::<T>::from_request(request, state).await?;
+        Ok(Self(value))
+    }
+}
+
+/// The API's routes.
+pub fn routes(app: Custodia) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/v1/login", post(login))
+        .route("/v1/logout", post(logout))
+        .route("/v1/decisions", post(decisions))
+        .with_state(app)
+}
+
+async fn healthz(State(app): State<Custodia>) -> Result<&'static str, ApiError> {
+    app.store().organisations().await.map_err(|e| {
+        tracing::error!(error = %e, "health check failed");
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store unavailable")
+    })?;
+    Ok("ok\n")
+}
+
+/// The body of `POST /v1/login`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginBody {
+    #[serde(default)]
+    org: Option<OrgSlug>,
+    login: WorkerLogin,
+    password: String,
+}
+
+fn address(client: Option<Extension<ClientAddr>>) -> Option<String> {
+    client.map(|Extension(ClientAddr(ip))| ip.to_string())
+}
+
+/// Opens a session; every attempt of a known worker is audited.
+async fn login(
+    State(app): State<Custodia>,
+    client: Option<Extension<ClientAddr>>,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> Result<Response, ApiError> {
+    let address = address(client);
+    let attempt = LoginAttempt {
+        org: body.org.as_ref(),
+        login: &body.login,
+        password: &body.password,
+        address: address.as_deref(),
+        channel: "api",
+    };
+    match app.login(&attempt).await? {
+        LoginOutcome::LoggedIn {
+            org,
+            token,
+            expires_at,
+        } => Ok(Json(serde_json::json!({
+            "token": token,
+            "org": org,
+            "expires_at": expires_at,
+        }))
+        .into_response()),
+        LoginOutcome::Refused => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "wrong login or password",
+        )),
+        LoginOutcome::RateLimited { retry_after } => {
+            let seconds = (retry_after - Utc::now()).num_seconds().max(1);
+            Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("too many failed logins: try again after {retry_after}"),
+            )
+            .retry_after(u64::try_from(seconds).unwrap_or(1)))
+        }
+        LoginOutcome::Busy => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many logins at once: try again in a moment",
+        )
+        .retry_after(1)),
+    }
+}
+
+/// The bearer token of a request, if any.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+/// The logged-in worker, or 401.
+async fn authenticated(
+    app: &Custodia,
+    headers: &HeaderMap,
+) -> Result<(OrgSlug, WorkerLogin), ApiError> {
+    let token = bearer(headers).ok_or_else(ApiError::unauthorized)?;
+    app.session(token).await?.ok_or_else(ApiError::unauthorized)
+}
+
+async fn logout(State(app): State<Custodia>, headers: HeaderMap) -> Result<StatusCode, ApiError> {
+    let token = bearer(&headers).ok_or_else(ApiError::unauthorized)?;
+    if app.logout(token, "api").await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::unauthorized())
+    }
+}
+
+/// The body of `POST /v1/decisions`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DecisionBody {
+    /// Optional: it can only be the session's own worker.
+    #[serde(default)]
+    worker: Option<WorkerLogin>,
+    action: Action,
+    resource: ResourceRef,
+    #[serde(default)]
+    org: Option<OrgSlug>,
+    #[serde(default)]
+    channel: Option<String>,
+    #[serde(default)]
+    purpose: Option<String>,
+}
+
+/// Decides a request of the logged-in worker (deny by default: no
+/// session, no answer; a worker asks only about their own access).
+async fn decisions(
+    State(app): State<Custodia>,
+    client: Option<Extension<ClientAddr>>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<DecisionBody>,
+) -> Result<Response, ApiError> {
+    let (org, worker) = authenticated(&app, &headers).await?;
+    let foreign_worker = body.worker.as_ref().is_some_and(|w| w != &worker);
+    if foreign_worker || body.org.as_ref().is_some_and(|o| o != &org) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("this session belongs to `{worker}`"),
+        ));
+    }
+    let mut context = RequestContext::new(Utc::now(), body.channel.unwrap_or_else(|| "api".into()));
+    context.purpose = body.purpose;
+    context.address = address(client);
+    let request = Ask {
+        worker,
+        action: body.action,
+        resource: body.resource,
+        context,
+    };
+    Ok(Json(app.decide(&org, &request).await?).into_response())
+}
