@@ -23,7 +23,7 @@ pub mod fault;
 pub mod rules;
 pub mod session;
 pub mod store;
-#[doc(hidden)]
+#[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod unlock;
 

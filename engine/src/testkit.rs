@@ -1,5 +1,6 @@
 //! Helpers for tests that need a real database, and the benchmarks'
-//! synthetic data. Not part of the API.
+//! synthetic data. Not part of the API: only built with the `testkit`
+//! feature, which only tests and benchmarks turn on.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -109,6 +110,30 @@ pub fn history_event(i: u64, n: u64) -> AuditEvent {
     e.address = Some(format!("10.0.{}.{}", i % 7, i % 200));
     e.channel = Some("api".into());
     e
+}
+
+/// Writes `events` to `org`'s chain keeping their own times (the writer
+/// would stamp its clock), in batches, signing a checkpoint every
+/// `checkpoint_every` events with `signer` when given: a synthetic history
+/// for tests of time windows, retention and tampering.
+pub async fn write_history(
+    store: &Store,
+    org: &OrgSlug,
+    events: Vec<AuditEvent>,
+    signer: Option<&Signer>,
+    checkpoint_every: usize,
+) -> crate::Result<()> {
+    use crate::audit::writer::{Stamp, append_locked, write_checkpoint};
+    for chunk in events.chunks(checkpoint_every.max(1)) {
+        let mut chunk = chunk.to_vec();
+        let mut tx = store.begin_write().await?;
+        append_locked(&mut tx, store.backend(), org.as_str(), &mut chunk, Stamp::Keep).await?;
+        if let Some(signer) = signer {
+            write_checkpoint(&mut tx, store.backend(), signer, org.as_str()).await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(())
 }
 
 /// Appends the `n` events of [`history_event`] to `org`'s chain from

@@ -103,7 +103,7 @@ fn entries_added_from_the_command_line_reach_the_dossier() {
     let again = c.fails(&cloud("bufete-ruiz", "2027-01-31"));
     assert!(
         again.contains(
-            "provider `P-CLOUD` already exists in organisation `bufete-ruiz` (use --replace to change it)"
+            "provider `P-CLOUD` already exists in organisation `bufete-ruiz` (replace it to change it): use --replace"
         ),
         "{again}"
     );

@@ -12,7 +12,7 @@
 use sqlx::{Any, Transaction};
 
 use super::event::AuditEvent;
-use super::writer::{Receipt, append_locked};
+use super::writer::{Receipt, Stamp, append_locked};
 use crate::domain::OrgSlug;
 use crate::error::{Error, Result};
 use crate::fault;
@@ -79,6 +79,7 @@ impl Change {
             self.backend,
             self.org.as_str(),
             &mut self.events,
+            Stamp::Now(chrono::Utc::now()),
         )
         .await?;
         fault::point(fault::BEFORE_COMMIT)?;

@@ -9,7 +9,7 @@ mod event;
 mod query;
 mod retention;
 mod verify;
-mod writer;
+pub(crate) mod writer;
 
 pub use change::Change;
 pub use checkpoint::{Checkpoint, Signer, default_key_path, parse_public_key};

@@ -219,7 +219,14 @@ impl Writer {
         let mut receipts: Vec<Option<Receipt>> = vec![None; events.len()];
         for (org, indexes) in &by_org {
             let mut chain: Vec<AuditEvent> = indexes.iter().map(|&i| events[i].1.clone()).collect();
-            let written = append_locked(&mut tx, self.store.backend(), org, &mut chain).await?;
+            let written = append_locked(
+                &mut tx,
+                self.store.backend(),
+                org,
+                &mut chain,
+                Stamp::Now(chrono::Utc::now()),
+            )
+            .await?;
             for (&i, receipt) in indexes.iter().zip(written) {
                 receipts[i] = Some(receipt);
             }
@@ -257,6 +264,17 @@ impl Writer {
     }
 }
 
+/// The time an appended event gets.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Stamp {
+    /// The writer's clock: every event of the batch gets this time.
+    Now(chrono::DateTime<chrono::Utc>),
+    /// Keep the events' own times: only for seeding synthetic history in
+    /// tests and benchmarks (the `testkit` feature).
+    #[cfg_attr(not(feature = "testkit"), allow(dead_code))]
+    Keep,
+}
+
 /// Appends `events` to `org`'s chain inside `tx`: locks the head, stamps
 /// each event with this process's clock, hashes, inserts, moves the head.
 // INVARIANT: an event's time is the writer's clock at the moment it is
@@ -268,13 +286,15 @@ pub(crate) async fn append_locked(
     backend: Backend,
     org: &str,
     events: &mut [AuditEvent],
+    stamp: Stamp,
 ) -> Result<Vec<Receipt>> {
     let (mut seq, mut hash) = lock_head(tx, backend, org).await?;
-    let now = chrono::Utc::now();
     let mut rows = Vec::with_capacity(events.len());
     let mut receipts = Vec::with_capacity(events.len());
     for event in events.iter_mut() {
-        event.at = now;
+        if let Stamp::Now(now) = stamp {
+            event.at = now;
+        }
         seq += 1;
         let next = chain_hash(org, seq, event, &hash);
         receipts.push(Receipt {
@@ -397,7 +417,7 @@ async fn insert_rows(
     Ok(())
 }
 
-async fn write_checkpoint(
+pub(crate) async fn write_checkpoint(
     tx: &mut Transaction<'_, Any>,
     backend: Backend,
     signer: &Signer,

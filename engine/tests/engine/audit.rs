@@ -9,6 +9,7 @@ use custodia_engine::audit::{
     Signer, chain_hash,
 };
 use custodia_engine::rules::Effect;
+use custodia_engine::testkit::write_history;
 use custodia_engine::{OrgSlug, Store};
 use sqlx::AnyPool;
 
@@ -51,26 +52,14 @@ fn event(i: i64) -> AuditEvent {
 
 /// A store with a signed chain of `EVENTS` events, and its signer.
 async fn chain(store: &Store) -> (Arc<Signer>, tempfile::TempDir) {
-    store
-        .import(&demo_file("bufete-ruiz.toml"), false, "test")
-        .await
-        .expect("import");
     let dir = tempfile::tempdir().expect("dir");
     let signer = Arc::new(Signer::create(&dir.path().join("key")).expect("key"));
-    let config = AuditConfig {
-        checkpoint_every: 10,
-        ..AuditConfig::default()
-    };
-    let log = AuditLog::spawn(store.clone(), Some(signer.clone()), config);
-    let mut tasks = Vec::new();
-    for i in 1..=EVENTS {
-        let log = log.clone();
-        // Sequential appends keep event i at seq i, which the tamper cases rely on.
-        let receipt = log.append(&org(), event(i)).await.expect("append");
-        assert_eq!(receipt.seq, i);
-        tasks.push(receipt);
-    }
-    log.shutdown().await.expect("shutdown");
+    // A history with its own times (the writer would stamp its clock):
+    // event i at seq i and minute i, a checkpoint every 10 events.
+    let events = (1..=EVENTS).map(event).collect();
+    write_history(store, &org(), events, Some(&signer), 10)
+        .await
+        .expect("history");
     (signer, dir)
 }
 
@@ -259,8 +248,23 @@ on_both_backends! {
         assert_eq!(verify(&store, &signer).await, Some((BreakKind::Edited, 21)));
     }
 
+    async fn a_request_time_in_the_past_cannot_backdate_its_event(store) {
+        let log = AuditLog::spawn(store.clone(), None, AuditConfig::default());
+        let long_ago = Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).single().expect("time");
+        let mut forged = event(1);
+        forged.at = long_ago;
+        forged.request_time = Some(long_ago);
+        let before = Utc::now();
+        log.append(&org(), forged).await.expect("append");
+        log.shutdown().await.expect("shutdown");
+        let stored = read(&store, 1).await;
+        assert!(stored.event.at >= before - Duration::seconds(1), "stamped {}", stored.event.at);
+        assert_eq!(stored.event.request_time, Some(long_ago), "the claimed time is kept apart");
+        let report = store.verify_audit(&org(), None, None, |_| {}).await.expect("verify");
+        assert!(report.ok(), "{report:?}");
+    }
+
     async fn concurrent_appends_form_one_gapless_chain(store) {
-        store.import(&demo_file("bufete-ruiz.toml"), false, "test").await.expect("import");
         let log = AuditLog::spawn(store.clone(), None, AuditConfig::default());
         let mut handles = Vec::new();
         for t in 0..8 {
