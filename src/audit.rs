@@ -101,10 +101,7 @@ pub fn parse_time(text: &str) -> anyhow::Result<DateTime<Utc>> {
     }
     let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .with_context(|| format!("`{text}` is not a time (RFC 3339) or a date (YYYY-MM-DD)"))?;
-    Ok(date
-        .and_hms_opt(0, 0, 0)
-        .expect("midnight exists")
-        .and_utc())
+    Ok(date.and_time(chrono::NaiveTime::MIN).and_utc())
 }
 
 pub async fn run(g: &Global, command: AuditCommand) -> anyhow::Result<bool> {

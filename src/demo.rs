@@ -48,7 +48,7 @@ pub fn organisations() -> anyhow::Result<Vec<OrgFile>> {
         .iter()
         .map(|(name, text)| {
             let mut file = OrgFile::parse(Path::new(name), text)?;
-            add_generated_customers(&mut file);
+            add_generated_customers(&mut file)?;
             Ok(file)
         })
         .collect()
@@ -130,9 +130,10 @@ impl Seq {
     }
 
     fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        let len = u64::try_from(items.len()).expect("slice lengths fit in u64");
-        let i =
-            usize::try_from(self.next() % len).expect("index below a slice length fits in usize");
+        // A usize always fits in u64 on the platforms Rust supports, and
+        // a value below a slice's length always fits back in usize.
+        let len = items.len() as u64;
+        let i = (self.next() % len) as usize;
         &items[i]
     }
 }
@@ -164,9 +165,9 @@ const FAMILY: &[&str] = &[
     "Iglesias",
 ];
 
-fn add_generated_customers(file: &mut OrgFile) {
+fn add_generated_customers(file: &mut OrgFile) -> anyhow::Result<()> {
     let Some(template) = file.customers.first() else {
-        return;
+        return Ok(());
     };
     let prefix = template
         .id
@@ -217,7 +218,7 @@ fn add_generated_customers(file: &mut OrgFile) {
             u32::try_from(month).unwrap_or(1),
             u32::try_from(day).unwrap_or(1),
         )
-        .expect("day 1..=28 of month 1..=12 is a valid date");
+        .unwrap_or(chrono::NaiveDate::MIN);
         let roll = seq.next() % 10;
         let communications = Communications {
             consent: (roll < 5).then(|| Consent {
@@ -235,7 +236,7 @@ fn add_generated_customers(file: &mut OrgFile) {
             vec![seq.pick(&assignable).clone()]
         };
         file.customers.push(Customer {
-            id: CustomerId::new(format!("{prefix}-{}", 7000 + n)).expect("generated ids are valid"),
+            id: CustomerId::new(format!("{prefix}-{}", 7000 + n))?,
             name: format!("{given} {family} {}", seq.pick(FAMILY)),
             tax_id: None,
             email: Some(format!("{ascii}{n}@{domain}.correo.example")),
@@ -248,4 +249,5 @@ fn add_generated_customers(file: &mut OrgFile) {
             areas: areas.clone(),
         });
     }
+    Ok(())
 }

@@ -5,6 +5,8 @@
 //! `AUDIT_BENCH_APPEND` (default 200000), `AUDIT_BENCH_VERIFY` (1000000) and
 //! `AUDIT_BENCH_BREACH` (10000000) size the runs.
 
+#![allow(clippy::expect_used, clippy::panic, reason = "benchmarks fail loudly")]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -7,6 +7,8 @@
 //! nothing in it (the engine's own cost), the check as a Rhai rule, the
 //! check as the `closed-case` plugin, and the `office-hours` provider.
 
+#![allow(clippy::expect_used, clippy::panic, reason = "benchmarks fail loudly")]
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 

@@ -5,6 +5,8 @@
 //! decision and decisions/s on one core (a plain sampler, since divan
 //! reports means and medians only), then runs the divan benchmarks.
 
+#![allow(clippy::expect_used, clippy::panic, reason = "benchmarks fail loudly")]
+
 use std::path::Path;
 use std::str::FromStr;
 use std::time::{Duration, Instant};

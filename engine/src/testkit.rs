@@ -2,6 +2,12 @@
 //! synthetic data. Not part of the API: only built with the `testkit`
 //! feature, which only tests and benchmarks turn on.
 
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers fail loudly"
+)]
+
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -127,7 +133,14 @@ pub async fn write_history(
     for chunk in events.chunks(checkpoint_every.max(1)) {
         let mut chunk = chunk.to_vec();
         let mut tx = store.begin_write().await?;
-        append_locked(&mut tx, store.backend(), org.as_str(), &mut chunk, Stamp::Keep).await?;
+        append_locked(
+            &mut tx,
+            store.backend(),
+            org.as_str(),
+            &mut chunk,
+            Stamp::Keep,
+        )
+        .await?;
         if let Some(signer) = signer {
             write_checkpoint(&mut tx, store.backend(), signer, org.as_str()).await?;
         }

@@ -7,6 +7,8 @@
 //! customers to postfix's `smtp-sink` on localhost (`apt-get install
 //! postfix`), pooled connections, with and without DKIM.
 
+#![allow(clippy::expect_used, clippy::panic, reason = "benchmarks fail loudly")]
+
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

@@ -10,6 +10,8 @@
 //! the packs in force, the audit chain verified), then rendering HTML and
 //! PDF from it.
 
+#![allow(clippy::expect_used, clippy::panic, reason = "benchmarks fail loudly")]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

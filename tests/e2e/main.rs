@@ -1,6 +1,9 @@
 //! End-to-end tests: they run the built `custodia` binary, as a user would.
 //! One test binary; `./test.sh` provides the PostgreSQL server.
 
+#![allow(clippy::expect_used, clippy::panic, reason = "tests fail loudly")]
+
+mod core;
 mod crash;
 mod decisions;
 mod foundation;
@@ -167,6 +170,19 @@ impl Custodia {
             sqlx::query(sql).execute(&pool).await.expect("tamper");
             pool.close().await;
         });
+    }
+
+    /// One number from the store, read directly (`SELECT COUNT(*) ...`).
+    pub fn count(&self, sql: &str) -> i64 {
+        runtime().block_on(async {
+            sqlx::any::install_default_drivers();
+            let pool = sqlx::AnyPool::connect(&self.db)
+                .await
+                .expect("open the database directly");
+            let (n,): (i64,) = sqlx::query_as(sql).fetch_one(&pool).await.expect("count");
+            pool.close().await;
+            n
+        })
     }
 
     /// A path inside the scratch directory.

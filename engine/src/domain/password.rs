@@ -41,9 +41,9 @@ impl std::fmt::Debug for PasswordHash {
 }
 
 /// OWASP's recommended argon2id parameters (19 MiB, 2 passes, 1 lane).
-fn hasher() -> Argon2<'static> {
-    let params = Params::new(19 * 1024, 2, 1, None).expect("constant argon2 parameters are valid");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+fn hasher() -> Result<Argon2<'static>, Error> {
+    let params = Params::new(19 * 1024, 2, 1, None).map_err(|e| Error::Password(e.to_string()))?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
 impl PasswordHash {
@@ -58,7 +58,7 @@ impl PasswordHash {
         }
         let salt = SaltString::generate(&mut OsRng);
         COMPUTATIONS.fetch_add(1, Ordering::Relaxed);
-        let phc = hasher()
+        let phc = hasher()?
             .hash_password(password.as_bytes(), &salt)
             .map_err(|e| Error::Password(e.to_string()))?;
         Ok(Self(phc.to_string()))

@@ -13,7 +13,7 @@ use custodia_engine::testkit::write_history;
 use custodia_engine::{OrgSlug, Store};
 use sqlx::AnyPool;
 
-use crate::{demo_file, on_both_backends};
+use crate::on_both_backends;
 
 const EVENTS: i64 = 40;
 

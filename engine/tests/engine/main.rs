@@ -1,9 +1,12 @@
 //! The engine's behaviour seen from outside, on SQLite and PostgreSQL.
 //! One test binary; `./test.sh` provides the PostgreSQL server.
 
+#![allow(clippy::expect_used, clippy::panic, reason = "tests fail loudly")]
+
 mod audit;
 mod plugins;
 mod rules;
+mod session;
 mod store;
 
 use std::path::{Path, PathBuf};

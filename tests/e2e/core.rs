@@ -1,0 +1,272 @@
+//! The application core's promises, through the binary: a change and its
+//! audit event commit together or not at all (failure points and
+//! SIGKILL), the writer's clock stamps events, keys are never replaced
+//! silently, and the CLI's small manners.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use custodia_engine::Backend;
+use serde_json::Value;
+
+use crate::{Custodia, on_both_backends};
+
+const EVENTS: &str = "SELECT COUNT(*) FROM audit_events";
+
+/// The four kinds of change the issue names, as commands, with how to
+/// count what each one writes.
+fn changes(
+    c: &Custodia,
+    n: usize,
+) -> Vec<(&'static str, Vec<String>, Option<&'static str>, String)> {
+    let csv = c.path(&format!("customers-{n}.csv"));
+    std::fs::write(
+        &csv,
+        format!("id,name,email,privacy,existing_customer\nC-9{n:03},Nueva Clienta {n},nueva{n}@correo.example,low,true\n"),
+    )
+    .expect("write csv");
+    let owned = |v: &[&str]| v.iter().map(ToString::to_string).collect::<Vec<_>>();
+    vec![
+        (
+            "import",
+            owned(&[
+                "import",
+                "--org",
+                "bufete-ruiz",
+                "--customers",
+                csv.to_str().expect("path"),
+            ]),
+            None,
+            format!(
+                "SELECT COUNT(*) FROM customers WHERE org = 'bufete-ruiz' AND id = 'C-9{n:03}'"
+            ),
+        ),
+        (
+            "add",
+            owned(&[
+                "add",
+                "provider",
+                "--org",
+                "bufete-ruiz",
+                "--id",
+                &format!("P-F{n}"),
+                "--name",
+                "Nube",
+                "--service",
+                "mail",
+            ]),
+            None,
+            format!(
+                "SELECT COUNT(*) FROM register_entries WHERE org = 'bufete-ruiz' AND id = 'P-F{n}'"
+            ),
+        ),
+        (
+            "unlock",
+            owned(&[
+                "unlock",
+                "--worker",
+                "ana",
+                "--area",
+                "customer:C-1001/case-file",
+                "--password-stdin",
+            ]),
+            Some("expediente-1001\n"),
+            "SELECT COUNT(*) FROM area_unlocks WHERE org = 'bufete-ruiz'".to_owned(),
+        ),
+        (
+            "opt-out",
+            owned(&[
+                "optout",
+                "add",
+                "--org",
+                "bufete-ruiz",
+                &format!("baja{n}@correo.example"),
+            ]),
+            None,
+            format!(
+                "SELECT COUNT(*) FROM opt_outs WHERE org = 'bufete-ruiz' AND address = 'baja{n}@correo.example'"
+            ),
+        ),
+    ]
+}
+
+fn run(
+    c: &Custodia,
+    args: &[String],
+    stdin: Option<&str>,
+    fault: Option<&str>,
+) -> std::process::Output {
+    let mut command = c.command();
+    command
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(fault) = fault {
+        command.env("CUSTODIA_FAULT", fault);
+    }
+    let mut child = command.spawn().expect("start custodia");
+    if let Some(text) = stdin {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(text.as_bytes())
+            .expect("password");
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().expect("custodia ran")
+}
+
+/// Events that are not decisions: the ones a change writes.
+const CHANGE_EVENTS: &str = "SELECT COUNT(*) FROM audit_events WHERE kind <> 'decision'";
+
+on_both_backends! {
+    fn a_failure_between_a_change_and_its_event_leaves_neither(backend) {
+        let c = Custodia::demo(backend);
+        for (round, fault) in ["before-audit", "before-commit", "before-audit:abort"].into_iter().enumerate() {
+            for (name, args, stdin, rows) in changes(&c, round) {
+                let (events, data) = (c.count(CHANGE_EVENTS), c.count(&rows));
+                let out = run(&c, &args, stdin, Some(fault));
+                assert!(!out.status.success(), "{name} with {fault} must fail");
+                if !fault.ends_with(":abort") {
+                    let err = String::from_utf8_lossy(&out.stderr);
+                    assert!(err.contains("injected fault"), "{name}: {err}");
+                }
+                assert_eq!(c.count(&rows), data, "{name} with {fault}: the change was written");
+                assert_eq!(c.count(CHANGE_EVENTS), events, "{name} with {fault}: an event was written");
+            }
+        }
+        // Without a fault, each change lands with exactly one event.
+        for (name, args, stdin, rows) in changes(&c, 9) {
+            let (events, data) = (c.count(CHANGE_EVENTS), c.count(&rows));
+            let out = run(&c, &args, stdin, None);
+            assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+            assert_eq!(c.count(&rows), data + 1, "{name}");
+            assert_eq!(c.count(CHANGE_EVENTS), events + 1, "{name}");
+        }
+        c.ok(&["audit", "verify"]);
+    }
+
+    fn sigkill_at_any_moment_leaves_each_change_with_its_event(backend) {
+        let c = Custodia::demo(backend);
+        // How long one `add` takes here, to aim the kills across its whole run.
+        let t = Instant::now();
+        c.ok(&["add", "provider", "--org", "bufete-ruiz", "--id", "P-K-TIMING", "--name", "n", "--service", "s"]);
+        let span = t.elapsed().as_millis().max(50) as u64;
+        let mut killed_mid_run = 0;
+        for i in 0..16u64 {
+            let mut child = c
+                .command()
+                .args(["add", "provider", "--org", "bufete-ruiz", "--id", &format!("P-K{i}"), "--name", "n", "--service", "s"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start");
+            // Spread the kills over the run: early, middle, around the commit.
+            std::thread::sleep(Duration::from_millis(span * (i + 1) / 16));
+            if child.try_wait().expect("wait").is_none() {
+                killed_mid_run += 1;
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        assert!(killed_mid_run >= 8, "only {killed_mid_run} kills landed mid-run");
+        let entries = c.count("SELECT COUNT(*) FROM register_entries WHERE org = 'bufete-ruiz' AND id LIKE 'P-K%' AND id <> 'P-K-TIMING'");
+        let events = c.count("SELECT COUNT(*) FROM audit_events WHERE kind = 'register' AND detail LIKE 'added provider `P-K%' AND detail NOT LIKE '%TIMING%'");
+        assert_eq!(entries, events, "every provider written has its event, and no event lacks its provider");
+        for i in 0..16 {
+            let entry = c.count(&format!("SELECT COUNT(*) FROM register_entries WHERE org = 'bufete-ruiz' AND id = 'P-K{i}'"));
+            let event = c.count(&format!("SELECT COUNT(*) FROM audit_events WHERE detail = 'added provider `P-K{i}`'"));
+            assert_eq!(entry, event, "P-K{i}");
+        }
+        c.ok(&["audit", "verify"]);
+    }
+}
+
+#[test]
+fn a_request_time_drives_the_rules_but_never_dates_the_event() {
+    let c = Custodia::demo(Backend::Sqlite);
+    let before = chrono::Utc::now().timestamp_micros();
+    c.decide(
+        "ana",
+        "view",
+        "customer:C-1001",
+        &["--context", "time=2000-01-01T10:00:00Z"],
+    );
+    let at =
+        c.count("SELECT at FROM audit_events WHERE kind = 'decision' ORDER BY seq DESC LIMIT 1");
+    let claimed = c.count(
+        "SELECT request_time FROM audit_events WHERE kind = 'decision' ORDER BY seq DESC LIMIT 1",
+    );
+    assert!(
+        at >= before - 1_000_000,
+        "event dated {at}, before the command ran ({before})"
+    );
+    assert_eq!(
+        claimed, 946_720_800_000_000,
+        "the request's own time, kept apart"
+    );
+}
+
+#[test]
+fn a_missing_audit_key_is_an_error_naming_the_file_once_events_exist() {
+    let c = Custodia::demo(Backend::Sqlite);
+    let key = c.path("custodia.db.audit-key");
+    std::fs::rename(&key, c.path("moved-away")).expect("move the key");
+    let err = c.fails(&[
+        "decide",
+        "--worker",
+        "ana",
+        "--action",
+        "view",
+        "--resource",
+        "customer:C-1001",
+    ]);
+    assert!(
+        err.contains("audit signing key") && err.contains("custodia.db.audit-key"),
+        "{err}"
+    );
+    assert!(!key.exists(), "no new key was made");
+    std::fs::rename(c.path("moved-away"), &key).expect("restore");
+    c.ok(&["audit", "verify"]);
+}
+
+#[test]
+fn a_default_deny_says_why_in_json() {
+    let c = Custodia::demo(Backend::Sqlite);
+    // Nothing allows a trainee to delete a customer: denied by default.
+    let v: Value = c.decide("luis", "delete", "customer:C-1001", &[]);
+    assert_eq!(v["decision"], "deny");
+    let reasons = v["reasons"].as_array().expect("reasons");
+    assert!(!reasons.is_empty(), "{v}");
+    let text = v.to_string();
+    assert!(text.contains("denied by default"), "{text}");
+}
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let c = Custodia::demo(Backend::Sqlite);
+    let mut child = c
+        .command()
+        .args([
+            "explain",
+            "--worker",
+            "ana",
+            "--action",
+            "view",
+            "--resource",
+            "customer:C-1001",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start");
+    // Close our end at once, as `| head -0` would.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(out.status.success(), "{err}");
+}
