@@ -28,7 +28,15 @@ pub async fn audit_signer(store: &Store, path: &Path) -> Result<Signer> {
             why: "the store already has audit events signed with it",
         });
     }
-    Ok(Signer::create(path)?)
+    match Signer::create(path) {
+        // Another server on the same store made it a moment ago.
+        Err(custodia_engine::Error::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::AlreadyExists =>
+        {
+            Ok(Signer::load(path)?)
+        }
+        other => Ok(other?),
+    }
 }
 
 /// Loads the unsubscribe-token key, or creates it while no campaign has
@@ -40,7 +48,7 @@ pub async fn token_key(store: &Store, path: &Path) -> Result<TokenKey> {
         return Ok(TokenKey::load(path)?);
     }
     let sent: Option<(String,)> =
-        sqlx::query_as("SELECT campaign FROM outbox WHERE state <> 'pending' LIMIT 1")
+        sqlx::query_as("SELECT campaign FROM outbox WHERE state IN ('sending', 'sent', 'failed', 'uncertain') LIMIT 1")
             .fetch_optional(store.pool())
             .await
             .map_err(custodia_engine::Error::from)?;
@@ -51,5 +59,12 @@ pub async fn token_key(store: &Store, path: &Path) -> Result<TokenKey> {
             why: "campaigns were sent with links signed by it",
         });
     }
-    Ok(TokenKey::create(path)?)
+    match TokenKey::create(path) {
+        Err(custodia_mailguard::Error::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::AlreadyExists =>
+        {
+            Ok(TokenKey::load(path)?)
+        }
+        other => Ok(other?),
+    }
 }

@@ -74,6 +74,9 @@ impl HashGate {
     /// At most `n` password checks at once (0 refuses every login: a
     /// closed gate, for tests and maintenance).
     pub fn new(n: usize) -> Self {
+        // Make the dummy hash now, so the first unknown login does not
+        // cost one hash more than a known one.
+        LazyLock::force(&DUMMY);
         Self(Arc::new(Semaphore::new(n)))
     }
 }

@@ -45,6 +45,10 @@ pub struct ServeArgs {
     /// Open connections at most; more wait to be accepted
     #[arg(long, default_value_t = 512)]
     pub max_connections: usize,
+    /// Password checks (argon2, 19 MiB each) at once; more get 503
+    /// (default: twice the cores)
+    #[arg(long)]
+    pub max_password_checks: Option<usize>,
 }
 
 /// Builds the whole application: API, unsubscribe pages, guards, limits.
@@ -65,7 +69,10 @@ pub fn router(
 
 /// Serves until Ctrl-C or SIGTERM, then flushes the audit log.
 pub async fn serve(g: &Global, args: ServeArgs) -> anyhow::Result<()> {
-    let app = g.open().await?;
+    let mut app = g.open().await?;
+    if let Some(n) = args.max_password_checks {
+        app = app.with_hash_gate(n);
+    }
     let result = run(&app, &args).await;
     app.close().await?;
     result

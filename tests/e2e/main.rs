@@ -11,6 +11,7 @@ mod mail;
 mod plugins;
 mod registers;
 mod reports;
+mod server;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
