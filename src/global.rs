@@ -31,6 +31,10 @@ pub struct Global {
     /// The unsubscribe-token key file (default: beside the SQLite file)
     #[arg(long, global = true, env = "CUSTODIA_TOKEN_KEY")]
     pub token_key: Option<PathBuf>,
+    /// Compiled-plugin cache folder, private to this account (default:
+    /// beside the SQLite file; `off` to compile on every start)
+    #[arg(long, global = true, env = "CUSTODIA_PLUGIN_CACHE")]
+    pub plugin_cache: Option<PathBuf>,
 }
 
 impl Global {
@@ -41,6 +45,7 @@ impl Global {
             packs: self.packs.clone(),
             audit_key: self.audit_key.clone(),
             token_key: self.token_key.clone(),
+            plugin_cache: self.plugin_cache.clone(),
         }
     }
 
@@ -61,7 +66,11 @@ pub async fn with_app<T>(
     result
 }
 
-/// The rule packs folder in use.
+/// The rule packs folder in use; turns on the plugin cache for commands
+/// that load packs without opening the core.
 pub fn packs_dir(g: &Global) -> PathBuf {
+    if let Err(e) = g.config().apply_plugin_cache() {
+        tracing::warn!(error = %e, "plugin cache not used");
+    }
     g.config().packs_dir()
 }

@@ -15,6 +15,9 @@ pub struct Config {
     pub audit_key: Option<PathBuf>,
     /// The unsubscribe-token key file; `None` for the default.
     pub token_key: Option<PathBuf>,
+    /// Where compiled WebAssembly plugins are cached: `None` for the
+    /// default beside the store, `Some("off")` for no cache.
+    pub plugin_cache: Option<PathBuf>,
 }
 
 impl Config {
@@ -25,6 +28,32 @@ impl Config {
             packs: None,
             audit_key: None,
             token_key: None,
+            plugin_cache: None,
+        }
+    }
+
+    /// The plugin cache folder, or `None` when turned off.
+    pub fn plugin_cache_dir(&self) -> Option<PathBuf> {
+        match &self.plugin_cache {
+            Some(dir) if dir.as_os_str() == "off" => None,
+            Some(dir) => Some(dir.clone()),
+            None => {
+                let key = custodia_engine::audit::default_key_path(&self.db);
+                let name = key
+                    .file_name()?
+                    .to_string_lossy()
+                    .replace("audit-key", "plugin-cache");
+                let name = name.replace("custodia-audit.key", "custodia-plugin-cache");
+                Some(key.with_file_name(name))
+            }
+        }
+    }
+
+    /// Turns on the plugin cache for this process (before packs load).
+    pub fn apply_plugin_cache(&self) -> custodia_engine::Result<()> {
+        match self.plugin_cache_dir() {
+            Some(dir) => custodia_engine::rules::plugin::use_cache_dir(&dir),
+            None => Ok(()),
         }
     }
 

@@ -62,6 +62,7 @@ impl Custodia {
     /// Opens everything; the audit writer runs until [`Custodia::close`].
     /// A missing key for a store that already used it is an error.
     pub async fn open(config: &Config) -> Result<Self> {
+        config.apply_plugin_cache()?;
         let store = Store::init(&config.db).await?;
         let packs = config.packs_dir();
         let rules = Rules::load(&packs).map_err(|source| Error::Packs {

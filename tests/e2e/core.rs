@@ -11,8 +11,6 @@ use serde_json::Value;
 
 use crate::{Custodia, on_both_backends};
 
-const EVENTS: &str = "SELECT COUNT(*) FROM audit_events";
-
 /// The four kinds of change the issue names, as commands, with how to
 /// count what each one writes.
 fn changes(

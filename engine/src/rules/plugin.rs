@@ -254,6 +254,59 @@ impl ResourceLimiter for Limiter {
     }
 }
 
+/// Where compiled plugins are cached, if anywhere; set before the first
+/// plugin loads.
+static CACHE_DIR: OnceLock<PathBuf> = OnceLock::new();
+
+/// Caches compiled plugins in `dir` (wasmtime's own cache), so that a
+/// command loading the packs does not compile them again. The folder is
+/// created private; one that another account owns or may write is
+/// refused, since whoever writes it can run native code past the pins.
+/// Call it before any pack is loaded; later calls are ignored.
+// INVARIANT: the cache is only ever a folder this account alone can write.
+pub fn use_cache_dir(dir: &Path) -> Result<()> {
+    check_private_dir(dir)?;
+    let _ = CACHE_DIR.set(dir.to_owned());
+    Ok(())
+}
+
+/// Creates `dir` (mode 0700) if needed and checks that only this account
+/// can write it.
+fn check_private_dir(dir: &Path) -> Result<()> {
+    let refuse = |message: String| Error::File {
+        path: dir.to_owned(),
+        message,
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| Error::io(dir, e))?;
+        let meta = std::fs::metadata(dir).map_err(|e| Error::io(dir, e))?;
+        // The owner of /proc/self is this process's effective user.
+        let me = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
+        if me.is_some_and(|uid| uid != meta.uid()) {
+            return Err(refuse(
+                "the plugin cache belongs to another account: whoever owns it can run code here"
+                    .into(),
+            ));
+        }
+        let mode = meta.permissions().mode();
+        if mode & 0o022 != 0 {
+            return Err(refuse(format!(
+                "the plugin cache is writable by others (mode {:o}): run chmod 700 on it",
+                mode & 0o777
+            )));
+        }
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    Ok(())
+}
+
 /// The process-wide wasmtime engine and linker.
 struct Host {
     engine: Engine,
@@ -283,6 +336,11 @@ impl Host {
             // Plugins are small and called for microseconds: compile them fast.
             .cranelift_opt_level(wasmtime::OptLevel::None)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        if let Some(dir) = CACHE_DIR.get() {
+            let mut cache = wasmtime::CacheConfig::new();
+            cache.with_directory(dir);
+            config.cache(Some(wasmtime::Cache::new(cache)?));
+        }
         let engine = Engine::new(&config)?;
         let ticker = engine.weak();
         // The deadline clock: one tick per millisecond while the engine lives.
