@@ -96,7 +96,7 @@ fn print_reason(r: &custodia_engine::rules::Reason) {
 }
 
 fn print_decision(d: &Decision) {
-    say!("{}", d.decision);
+    say!("{}", d.effect);
     for r in &d.reasons {
         print_reason(r);
     }
@@ -111,7 +111,7 @@ fn print_explanation(request: &Request, e: &Explanation) {
         request.worker,
         request.action,
         request.resource,
-        e.decision.decision.as_str().to_uppercase()
+        e.decision.effect.as_str().to_uppercase()
     );
     let allowed = e
         .decision

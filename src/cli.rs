@@ -162,7 +162,7 @@ async fn import(g: &Global, args: ImportArgs) -> anyhow::Result<()> {
             let summary = app
                 .import_org(&file, args.replace, &source)
                 .await
-                .map_err(replace_hint)?;
+                .map_err(crate::output::replace_hint)?;
             return emit(g.json, &summary, |s| {
                 say!(
                     "imported `{}`: {} workers, {} customers, {} documents, {} register entries",
@@ -183,15 +183,4 @@ async fn import(g: &Global, args: ImportArgs) -> anyhow::Result<()> {
         )
     })
     .await
-}
-
-/// Adds the flag that overrides an "already exists" refusal.
-pub fn replace_hint(e: custodia_app::Error) -> anyhow::Error {
-    use custodia_engine::Error as E;
-    match &e {
-        custodia_app::Error::Engine(E::OrganisationExists(_) | E::EntryExists { .. }) => {
-            anyhow::anyhow!("{e}: use --replace")
-        }
-        _ => e.into(),
-    }
 }

@@ -54,3 +54,14 @@ pub fn print_raw(text: &str) -> anyhow::Result<()> {
         Ok(()) => Ok(()),
     }
 }
+
+/// Adds the flag that overrides an "already exists" refusal.
+pub fn replace_hint(e: custodia_app::Error) -> anyhow::Error {
+    use custodia_engine::Error as E;
+    match &e {
+        custodia_app::Error::Engine(E::OrganisationExists(_) | E::EntryExists { .. }) => {
+            anyhow::anyhow!("{e}: use --replace")
+        }
+        _ => e.into(),
+    }
+}

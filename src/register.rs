@@ -317,7 +317,7 @@ pub async fn add(g: &Global, command: AddCommand) -> anyhow::Result<()> {
     let replaced = with_app(g, async |app| {
         app.add_register_entry(&target.org, &entry, target.replace)
             .await
-            .map_err(crate::cli::replace_hint)
+            .map_err(crate::output::replace_hint)
     })
     .await?;
     let (kind, id) = (entry.kind().noun(), entry.id());

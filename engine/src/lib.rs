@@ -22,6 +22,7 @@ pub mod exchange;
 pub mod fault;
 pub mod rules;
 pub mod session;
+pub mod source;
 pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;

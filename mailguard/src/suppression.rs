@@ -11,7 +11,6 @@ use custodia_engine::audit::{AuditEvent, Change, EventKind};
 use custodia_engine::store::Backend;
 use custodia_engine::{OrgSlug, Store};
 use sha2::Digest;
-use sqlx::Row;
 
 use crate::address::Address;
 use crate::error::Result;
@@ -53,25 +52,14 @@ pub(crate) async fn begin_suppressing(
 }
 
 /// The customers (ids) whose email normalises to `address`.
-async fn customers_with(
-    conn: &mut sqlx::AnyConnection,
-    org: &OrgSlug,
-    address: &Address,
-) -> Result<Vec<String>> {
-    let rows =
-        sqlx::query("SELECT id, email FROM customers WHERE org = $1 AND lower(email) = lower($2)")
-            .bind(org.as_str())
-            .bind(address.as_str())
-            .fetch_all(conn)
-            .await?;
-    let mut found = Vec::new();
-    for row in rows {
-        let email: String = row.try_get("email")?;
-        if Address::parse(&email).is_ok_and(|a| a.key() == address.key()) {
-            found.push(row.try_get("id")?);
-        }
-    }
-    Ok(found)
+async fn customers_with(change: &mut Change, address: &Address) -> Result<Vec<String>> {
+    Ok(change
+        .customers_with_email(address.as_str())
+        .await?
+        .into_iter()
+        .filter(|(_, email)| Address::parse(email).is_ok_and(|a| a.key() == address.key()))
+        .map(|(id, _)| id)
+        .collect())
 }
 
 /// A change under the opt-out lock, committed with its audit events.
@@ -100,7 +88,7 @@ pub async fn opt_out(
     source: &str,
 ) -> Result<Vec<String>> {
     let mut change = suppressing_change(store, org).await?;
-    let customers = record_opt_out(change.tx(), org, address, channel, source).await?;
+    let customers = record_opt_out(&mut change, address, channel, source).await?;
     change.record(opt_out_event(Some(address), channel, source.to_owned()));
     change.commit().await?;
     Ok(customers)
@@ -117,14 +105,10 @@ pub async fn import_opt_outs(
     source: &str,
 ) -> Result<usize> {
     let today = Utc::now().date_naive().to_string();
-    let customers: Vec<(String, Option<String>)> =
-        sqlx::query_as("SELECT id, email FROM customers WHERE org = $1 AND email IS NOT NULL")
-            .bind(org.as_str())
-            .fetch_all(store.pool())
-            .await?;
+    let customers = store.org(org).await?.customer_emails().await?;
     let mut by_key: std::collections::HashMap<String, Vec<String>> = Default::default();
     for (id, email) in customers {
-        if let Some(address) = email.as_deref().and_then(|e| Address::parse(e).ok()) {
+        if let Ok(address) = Address::parse(&email) {
             by_key.entry(address.key()).or_default().push(id);
         }
     }
@@ -141,7 +125,6 @@ pub async fn import_opt_outs(
         }
     };
     let mut change = suppressing_change(store, org).await?;
-    let tx = change.tx();
     for chunk in listed.chunks(10_000) {
         let batch = serde_json::to_string(chunk)
             .map_err(|e| custodia_engine::Error::Corrupt(format!("opt-out batch: {e}")))?;
@@ -151,11 +134,11 @@ pub async fn import_opt_outs(
             .bind(channel)
             .bind(source)
             .bind(batch)
-            .execute(&mut **tx)
+            .execute(&mut **change.tx())
             .await?;
     }
     for id in customer_ids.iter().flat_map(|key| &by_key[key]) {
-        opt_out_customer(tx, org, id, &today, channel).await?;
+        change.opt_out_customer(id, &today, channel).await?;
     }
     let detail = format!("{} opt-outs imported from {source}", addresses.len());
     change.record(opt_out_event(None, channel, detail));
@@ -164,49 +147,31 @@ pub async fn import_opt_outs(
 }
 
 async fn record_opt_out(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    org: &OrgSlug,
+    change: &mut Change,
     address: &Address,
     channel: &str,
     source: &str,
 ) -> Result<Vec<String>> {
     let today = Utc::now().date_naive().to_string();
-    let customers = customers_with(tx, org, address).await?;
+    let customers = customers_with(change, address).await?;
     if customers.is_empty() {
+        let org = change.org().to_string();
         sqlx::query(
             "INSERT INTO opt_outs (org, address, date, channel, source) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (org, address) DO NOTHING",
         )
-        .bind(org.as_str())
+        .bind(org)
         .bind(address.key())
         .bind(&today)
         .bind(channel)
         .bind(source)
-        .execute(&mut **tx)
+        .execute(&mut **change.tx())
         .await?;
         return Ok(Vec::new());
     }
     for id in &customers {
-        opt_out_customer(tx, org, id, &today, channel).await?;
+        change.opt_out_customer(id, &today, channel).await?;
     }
     Ok(customers)
-}
-
-/// A customer's baja: the opt-out lives on the customer record.
-async fn opt_out_customer(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    org: &OrgSlug,
-    id: &str,
-    today: &str,
-    channel: &str,
-) -> Result<()> {
-    sqlx::query("UPDATE customers SET opt_out_date = $3, opt_out_channel = $4 WHERE org = $1 AND id = $2 AND opt_out_date IS NULL")
-        .bind(org.as_str())
-        .bind(id)
-        .bind(today)
-        .bind(channel)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }
 
 /// Lifts an opt-out; only a new, recorded consent may do that.
@@ -218,22 +183,15 @@ pub async fn lift_opt_out(
     consent_date: NaiveDate,
 ) -> Result<()> {
     let mut change = suppressing_change(store, org).await?;
-    let tx = change.tx();
     sqlx::query("DELETE FROM opt_outs WHERE org = $1 AND address = $2")
         .bind(org.as_str())
         .bind(address.key())
-        .execute(&mut **tx)
+        .execute(&mut **change.tx())
         .await?;
-    for id in customers_with(tx, org, address).await? {
-        sqlx::query(
-            "UPDATE customers SET opt_out_date = NULL, opt_out_channel = NULL, consent_source = $3, consent_date = $4 WHERE org = $1 AND id = $2",
-        )
-        .bind(org.as_str())
-        .bind(&id)
-        .bind(consent_source)
-        .bind(consent_date.to_string())
-        .execute(&mut **tx)
-        .await?;
+    for id in customers_with(&mut change, address).await? {
+        change
+            .record_new_consent(&id, consent_source, &consent_date.to_string())
+            .await?;
     }
     let detail = format!("opt-out lifted by new consent: {consent_source}, {consent_date}");
     change.record(opt_out_event(Some(address), "consent", detail));
@@ -248,12 +206,7 @@ pub async fn opt_outs(store: &Store, org: &OrgSlug) -> Result<Vec<OptOutEntry>> 
             .bind(org.as_str())
             .fetch_all(store.pool())
             .await?;
-    let customers: Vec<(String, Option<String>, String, String)> = sqlx::query_as(
-        "SELECT id, email, opt_out_date, opt_out_channel FROM customers WHERE org = $1 AND opt_out_date IS NOT NULL",
-    )
-    .bind(org.as_str())
-    .fetch_all(store.pool())
-    .await?;
+    let customers = store.org(org).await?.customer_opt_outs().await?;
     let mut entries: Vec<OptOutEntry> = listed
         .into_iter()
         .map(|(address, date, channel, source)| OptOutEntry {
@@ -262,19 +215,15 @@ pub async fn opt_outs(store: &Store, org: &OrgSlug) -> Result<Vec<OptOutEntry>> 
             channel,
             source,
         })
-        .chain(
-            customers
-                .into_iter()
-                .filter_map(|(id, email, date, channel)| {
-                    let address = Address::parse(email.as_deref()?).ok()?;
-                    Some(OptOutEntry {
-                        address: address.key(),
-                        date,
-                        channel,
-                        source: format!("customer {id}"),
-                    })
-                }),
-        )
+        .chain(customers.into_iter().filter_map(|c| {
+            let address = Address::parse(c.email.as_deref()?).ok()?;
+            Some(OptOutEntry {
+                address: address.key(),
+                date: c.date,
+                channel: c.channel,
+                source: format!("customer {}", c.id),
+            })
+        }))
         .collect();
     entries.sort_by(|a, b| a.address.cmp(&b.address));
     entries.dedup_by(|a, b| a.address == b.address);
@@ -354,15 +303,11 @@ pub async fn robinson_hashes(store: &Store) -> Result<KeySet> {
 /// ones and customers' bajas.
 pub async fn suppressed_set(store: &Store, org: &OrgSlug) -> Result<KeySet> {
     let mut set = column_set(store, "opt_outs", "address", Some(org)).await?;
-    let customers: Vec<(Option<String>,)> =
-        sqlx::query_as("SELECT email FROM customers WHERE org = $1 AND opt_out_date IS NOT NULL")
-            .bind(org.as_str())
-            .fetch_all(store.pool())
-            .await?;
+    let customers = store.org(org).await?.customer_opt_outs().await?;
     set.extend(
         customers
             .into_iter()
-            .filter_map(|(email,)| Some(Address::parse(email.as_deref()?).ok()?.key())),
+            .filter_map(|c| Some(Address::parse(c.email.as_deref()?).ok()?.key())),
     );
     Ok(set)
 }

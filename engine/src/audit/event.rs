@@ -155,7 +155,7 @@ impl AuditEvent {
             customer: customer.map(str::to_owned),
             area: area.map(str::to_owned),
             document: document.map(str::to_owned),
-            decision: Some(decision.decision),
+            decision: Some(decision.effect),
             rules: decision.rule_names(),
             address: request.context.address.clone(),
             channel: Some(request.context.channel.clone()),

@@ -6,11 +6,10 @@
 
 mod csv_import;
 mod org_file;
-pub(crate) mod source;
 
+pub use crate::source::read_text;
 pub use csv_import::{CsvKind, parse_customers_csv, parse_workers_csv};
 pub use org_file::{FORMAT_VERSION, OrgFile};
-pub use source::read_text;
 
 use crate::audit::{AuditEvent, Change, EventKind};
 use crate::domain::{Customer, OrgSlug, Worker};

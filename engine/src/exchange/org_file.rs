@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use super::ImportSummary;
-use super::source::line_of;
 use crate::domain::*;
 use crate::error::{Error, Result};
+use crate::source::line_of;
 
 /// The file format version this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;

@@ -55,7 +55,9 @@ pub struct Reason {
 /// and the fields to mask when allowed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Decision {
-    pub decision: Effect,
+    /// Allow or deny (`"decision"` in JSON, as the API has always said).
+    #[serde(rename = "decision")]
+    pub effect: Effect,
     pub reasons: Vec<Reason>,
     pub mask: Vec<String>,
 }
@@ -70,12 +72,12 @@ impl Decision {
             .iter()
             .any(|r| matches!(r.effect, RuleEffect::Deny | RuleEffect::Error));
         let allowed = reasons.iter().any(|r| r.effect == RuleEffect::Allow);
-        let decision = if allowed && !denied {
+        let effect = if allowed && !denied {
             Effect::Allow
         } else {
             Effect::Deny
         };
-        let mut mask: Vec<String> = if decision == Effect::Allow {
+        let mut mask: Vec<String> = if effect == Effect::Allow {
             reasons
                 .iter()
                 .filter(|r| r.effect == RuleEffect::Mask)
@@ -87,7 +89,7 @@ impl Decision {
         mask.sort();
         mask.dedup();
         Decision {
-            decision,
+            effect,
             reasons,
             mask,
         }
@@ -95,7 +97,7 @@ impl Decision {
 
     /// Whether the request is allowed.
     pub fn is_allowed(&self) -> bool {
-        self.decision == Effect::Allow
+        self.effect == Effect::Allow
     }
 
     /// The names of the rules that decided, `pack/rule`, allow and deny.
@@ -139,7 +141,7 @@ mod tests {
 
     #[test]
     fn no_rule_means_deny() {
-        assert_eq!(Decision::combine(vec![]).decision, Effect::Deny);
+        assert_eq!(Decision::combine(vec![]).effect, Effect::Deny);
     }
 
     #[test]

@@ -1,12 +1,23 @@
 //! Resolving a request into the facts rules see, from an organisation
 //! file (pack tests, benchmarks) or from the store.
 
-use super::request::{Request, ResourceRef};
-use super::script::Facts;
-use crate::domain::{Customer, Document, Worker};
+use super::request::{Action, Context, Request, ResourceKind, ResourceRef};
+use crate::domain::{Area, Customer, Document, Worker};
 use crate::error::{Error, Result};
 use crate::exchange::OrgFile;
 use crate::store::OrgStore;
+
+/// Everything a rule may know about a request, resolved from the store.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    pub worker: Worker,
+    pub action: Action,
+    pub kind: ResourceKind,
+    pub customer: Customer,
+    pub area: Option<Area>,
+    pub document: Option<Document>,
+    pub context: Context,
+}
 
 fn not_found(org: &str, kind: &'static str, id: &str) -> Error {
     Error::NotFound {

@@ -17,6 +17,6 @@ pub mod testing;
 pub mod toolchain;
 
 pub use decision::{Decision, Effect, Explanation, Reason, RuleEffect, Skipped};
+pub use facts::Facts;
 pub use request::{Action, Context, Request, ResourceKind, ResourceRef};
-pub use script::Facts;
 pub use set::{RuleSet, Rules, pack_dirs};

@@ -12,7 +12,7 @@ use super::request::{Action, ResourceKind};
 use super::script;
 use crate::domain::Sector;
 use crate::error::{Error, Result};
-use crate::exchange::source::line_of;
+use crate::source::{line_of, read_text};
 
 /// `pack.toml`.
 #[derive(Debug, Clone, Deserialize)]
@@ -45,7 +45,7 @@ impl Manifest {
     /// Reads and parses the `pack.toml` of the pack in `dir`.
     pub fn read(dir: &Path) -> Result<Self> {
         let path = dir.join("pack.toml");
-        let text = crate::exchange::read_text(&path)?;
+        let text = read_text(&path)?;
         toml::from_str(&text).map_err(|e| Error::Input {
             path: path.clone(),
             line: e.span().map_or(1, |s| line_of(text.as_bytes(), s.start)),
@@ -132,7 +132,7 @@ impl Pack {
                     .clone()
                     .unwrap_or_else(|| PathBuf::from(format!("rules/{}.rhai", decl.name))),
             );
-            let source = crate::exchange::read_text(&file)?;
+            let source = read_text(&file)?;
             check_source(engine, &file, &source, &actions)?;
             let ast = engine
                 .compile_with_scope(&script::compile_scope(), &source)

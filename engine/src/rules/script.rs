@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use rhai::{AST, Array, Dynamic, Engine, EvalAltResult, ImmutableString, Scope};
 
-use super::request::{Action, Context, ResourceKind};
-use crate::domain::{Area, Customer, Document, GrantAccess, Worker};
+pub use super::facts::Facts;
+use crate::domain::{Area, GrantAccess, Worker};
 
 /// Hard limits on one rule's run. A rule that hits one fails closed.
 pub mod limits {
@@ -34,18 +34,6 @@ pub mod limits {
 thread_local! {
     /// When the rule running on this thread must stop.
     static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
-}
-
-/// Everything a rule may know about a request, resolved from the store.
-#[derive(Debug, Clone)]
-pub struct Facts {
-    pub worker: Worker,
-    pub action: Action,
-    pub kind: ResourceKind,
-    pub customer: Customer,
-    pub area: Option<Area>,
-    pub document: Option<Document>,
-    pub context: Context,
 }
 
 /// What a rule returned.

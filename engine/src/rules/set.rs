@@ -11,7 +11,7 @@ use super::pack::Pack;
 use super::plugin::{self, Plugin, PluginFailure, PluginKind, Verdict};
 use super::request::{Action, ResourceKind};
 use super::script::{self, Facts, Outcome, PluginAttributes};
-use super::testing::{self, PackReport};
+use super::testing::{self, Decider, PackReport};
 use crate::domain::Sector;
 use crate::error::{Error, Result};
 
@@ -367,5 +367,11 @@ impl Rules {
         let set = Arc::new(RuleSet::load_dir(&self.root)?);
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = set.clone();
         Ok(set)
+    }
+}
+
+impl Decider for RuleSet {
+    fn decide_including(&self, include: &dyn Fn(&Pack) -> bool, facts: Facts) -> Decision {
+        self.decide_with(include, facts)
     }
 }

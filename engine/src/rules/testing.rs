@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::decision::Decision;
 use super::decision::Effect;
 use super::pack::Pack;
 use super::request::{Action, Context, Request, ResourceRef};
 use super::script::Facts;
-use super::set::RuleSet;
 use crate::domain::{AreaName, WorkerLogin};
 use crate::error::{Error, Result};
 use crate::exchange::OrgFile;
@@ -57,6 +57,12 @@ pub struct CaseFailure {
     pub message: String,
 }
 
+/// What runs a pack's cases: decides with only the packs `include` selects.
+/// The rule set implements it; this module knows nothing else of it.
+pub trait Decider {
+    fn decide_including(&self, include: &dyn Fn(&Pack) -> bool, facts: Facts) -> Decision;
+}
+
 /// The outcome of a pack's tests.
 #[derive(Debug, Clone, Serialize)]
 pub struct PackReport {
@@ -66,7 +72,7 @@ pub struct PackReport {
 }
 
 /// Runs a pack's cases with the pack and the packs it requires.
-pub fn run_pack_tests(set: &RuleSet, pack: &Pack) -> Result<PackReport> {
+pub fn run_pack_tests(set: &dyn Decider, pack: &Pack) -> Result<PackReport> {
     let mut report = PackReport {
         pack: pack.name().to_owned(),
         passed: 0,
@@ -107,18 +113,18 @@ pub fn run_pack_tests(set: &RuleSet, pack: &Pack) -> Result<PackReport> {
 }
 
 fn read_test_file(path: &Path) -> Result<TestFile> {
-    let text = crate::exchange::read_text(path)?;
+    let text = crate::source::read_text(path)?;
     toml::from_str(&text).map_err(|e| Error::Input {
         path: path.to_owned(),
-        line: e.span().map_or(1, |s| {
-            crate::exchange::source::line_of(text.as_bytes(), s.start)
-        }),
+        line: e
+            .span()
+            .map_or(1, |s| crate::source::line_of(text.as_bytes(), s.start)),
         message: e.message().trim_end_matches('.').to_owned(),
     })
 }
 
 fn run_case(
-    set: &RuleSet,
+    set: &dyn Decider,
     packs: &BTreeSet<&str>,
     world: &OrgFile,
     time: DateTime<Utc>,
@@ -136,7 +142,7 @@ fn run_case(
         context,
     };
     let facts = Facts::from_file(world, &request).map_err(|e| e.to_string())?;
-    let decision = set.decide_with(|p| packs.contains(p.name()), facts);
+    let decision = set.decide_including(&|p| packs.contains(p.name()), facts);
     let summary = || {
         decision
             .reasons
@@ -145,11 +151,11 @@ fn run_case(
             .collect::<Vec<_>>()
             .join("; ")
     };
-    if decision.decision != case.expect {
+    if decision.effect != case.expect {
         return Err(format!(
             "expected {}, got {} ({})",
             case.expect,
-            decision.decision,
+            decision.effect,
             summary()
         ));
     }

@@ -65,7 +65,7 @@ fn add_target() {
 /// The package name of the crate in `dir`.
 pub fn package_name(dir: &Path) -> Result<String> {
     let manifest = dir.join("Cargo.toml");
-    let text = crate::exchange::read_text(&manifest)?;
+    let text = crate::source::read_text(&manifest)?;
     let value: toml::Table = toml::from_str(&text).map_err(|e| Error::File {
         path: manifest.clone(),
         message: e.message().to_owned(),

@@ -5,6 +5,7 @@
 //! placeholders, `TEXT` and `BIGINT` columns); each backend has its own
 //! migration set so that they can diverge where they must.
 
+mod communications;
 mod migrations;
 mod org;
 pub(crate) mod rows;
@@ -14,6 +15,7 @@ use std::str::FromStr;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
+pub use communications::CustomerOptOut;
 pub use org::OrgStore;
 
 use crate::domain::{OrgSlug, Organisation};

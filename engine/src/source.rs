@@ -1,4 +1,5 @@
-//! Reading input files: UTF-8 checked, errors located by line.
+//! Reading input files (organisation files, CSV, pack manifests, rules,
+//! test cases): UTF-8 checked, errors located by line.
 
 use std::path::Path;
 

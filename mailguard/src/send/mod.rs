@@ -1,0 +1,417 @@
+//! Guarded sending: the outbox state machine (`outbox`), pacing
+//! (`pace`), DKIM (`dkim`), and the send loop here: SMTP through lettre,
+//! the opt-out check right before each message, resume without duplicates.
+
+mod dkim;
+mod outbox;
+mod pace;
+
+pub use dkim::DkimSigner;
+pub use outbox::{OutboxStatus, status};
+pub use pace::RateWindow;
+
+use outbox::{
+    Claimed, Mark, claim_batch, count_state, release, settle_interrupted, spawn_recorder,
+    write_outbox,
+};
+use pace::Pace;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use chrono::Utc;
+use custodia_engine::audit::{AuditEvent, AuditLog, EventKind};
+use custodia_engine::rules::{Effect, RuleSet};
+use custodia_engine::{OrgSlug, OrgStore, Store};
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::PoolConfig;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use serde::Serialize;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+// Tokio's clock, so the pacing can be tested with paused time.
+use tokio::task::JoinSet;
+
+use crate::campaign::{Campaign, Renderer, TemplateContext};
+use crate::error::{Error, Result};
+use crate::plan::plan;
+use crate::suppression;
+use crate::token::{TokenClaims, TokenKey};
+
+/// How to send.
+#[derive(Debug, Clone)]
+pub struct SendConfig {
+    /// `smtp://host:port` (plain), `smtp://host:587?tls=required`
+    /// (STARTTLS), `smtps://host:465`; credentials as `user:pass@`.
+    pub smtp_url: String,
+    /// Base of the https unsubscribe links, e.g. `https://custodia.example`.
+    pub public_url: String,
+    /// Messages per second at most.
+    pub rate_per_second: u32,
+    /// Messages in flight at once (and pooled SMTP connections).
+    pub concurrency: usize,
+    /// At most this many messages per sliding window, counted across
+    /// the organisation's campaigns and earlier runs (providers cap a
+    /// sending account per hour or day, not per campaign).
+    pub window: Option<RateWindow>,
+    /// Pause the campaign when more than this share of messages fail
+    /// (checked after 20 attempts).
+    pub max_error_rate: f64,
+    /// Sign every message with DKIM.
+    pub dkim: Option<Arc<DkimSigner>>,
+    /// Before a campaign's scheduled time: wait for it (true) or refuse.
+    pub wait_for_schedule: bool,
+}
+
+/// Where a send stands, for a progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Messages finished in this run (sent, failed or stopped).
+    pub done: usize,
+    /// Messages this run set out to send.
+    pub total: usize,
+}
+
+/// What a send or resume did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SendReport {
+    pub campaign: String,
+    pub sent: usize,
+    pub failed: usize,
+    /// Opted out after planning, before their message: nothing sent.
+    pub stopped_by_opt_out: usize,
+    /// The campaign was stopped while sending.
+    pub stopped: bool,
+    /// Found mid-send after a crash: outcome unknown, never resent.
+    pub uncertain: Vec<String>,
+    pub excluded_at_plan: usize,
+}
+
+/// What every message of a run shares.
+struct Shared {
+    store: Store,
+    org: OrgSlug,
+    campaign: Campaign,
+    renderer: Renderer,
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    key: TokenKey,
+    public_url: String,
+    audit: AuditLog,
+    dkim: Option<Arc<DkimSigner>>,
+    recorder: mpsc::UnboundedSender<Mark>,
+}
+
+enum Outcome {
+    Sent,
+    Failed,
+}
+
+fn header(name: &'static str, value: String) -> HeaderValue {
+    HeaderValue::new(HeaderName::new_from_ascii_str(name), value)
+}
+
+impl Shared {
+    fn message(&self, to: &Claimed) -> Result<(Message, String)> {
+        let c = &self.campaign;
+        let token = self.key.sign(&TokenClaims {
+            org: self.org.to_string(),
+            campaign: c.id.clone(),
+            address: to.address.clone(),
+        });
+        let url = format!("{}/u/{token}", self.public_url.trim_end_matches('/'));
+        let from = c.from_mailbox()?;
+        let domain = from.email.domain().to_owned();
+        let name = to.name.as_deref().unwrap_or_default();
+        let rendered = self.renderer.render(&TemplateContext {
+            name,
+            email: &to.address,
+            customer: to.customer.as_deref(),
+            unsubscribe_url: &url,
+            campaign: &c.name,
+        })?;
+        let mut random = [0u8; 12];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut random);
+        let message_id = format!("<{}.{}@{domain}>", c.id, hex::encode(random));
+        let recipient: Mailbox = format!(
+            "{} <{}>",
+            name.replace(['<', '>', '"', '\r', '\n'], ""),
+            to.address
+        )
+        .parse()
+        .or_else(|_| to.address.parse())
+        .map_err(|e| Error::Smtp(format!("recipient `{}`: {e}", to.address)))?;
+        let mut builder = Message::builder()
+            .from(from)
+            .to(recipient)
+            .subject(rendered.subject)
+            .message_id(Some(message_id.clone()))
+            .raw_header(header(
+                "List-Unsubscribe",
+                format!("<{url}>, <mailto:unsubscribe@{domain}?subject={token}>"),
+            ))
+            .raw_header(header(
+                "List-Unsubscribe-Post",
+                "List-Unsubscribe=One-Click".into(),
+            ));
+        if let Some(reply_to) = &c.reply_to {
+            builder = builder.reply_to(
+                reply_to
+                    .parse()
+                    .map_err(|e| Error::Smtp(format!("reply-to `{reply_to}`: {e}")))?,
+            );
+        }
+        let mut message = match rendered.html {
+            Some(html) => builder.multipart(MultiPart::alternative_plain_html(rendered.text, html)),
+            None => builder.body(rendered.text),
+        }
+        .map_err(|e| Error::Smtp(e.to_string()))?;
+        if let Some(dkim) = &self.dkim {
+            message.sign(&dkim.config);
+        }
+        Ok((message, message_id))
+    }
+
+    fn mark(
+        &self,
+        to: &Claimed,
+        state: &'static str,
+        reason: Option<String>,
+        message_id: Option<String>,
+    ) -> Result<()> {
+        self.recorder
+            .send(Mark {
+                address: to.address.clone(),
+                state,
+                reason,
+                message_id,
+            })
+            .map_err(|_| Error::Smtp("the outbox recorder stopped".into()))
+    }
+
+    /// Sends one message. The SMTP slot is held only while talking to the
+    /// server: waiting for the durable audit record must not idle it.
+    async fn run(&self, to: Claimed, slot: OwnedSemaphorePermit) -> Result<Outcome> {
+        let (message, message_id) = match self.message(&to) {
+            Ok(m) => m,
+            Err(e) => {
+                self.mark(&to, "failed", Some(e.to_string()), None)?;
+                return Ok(Outcome::Failed);
+            }
+        };
+        let sent = self.transport.send(message).await;
+        drop(slot);
+        match sent {
+            Ok(_) => {
+                self.mark(&to, "sent", None, Some(message_id.clone()))?;
+                let mut event = AuditEvent::new(EventKind::Send, Utc::now());
+                event.worker = Some(self.campaign.sender.to_string());
+                event.action = Some("send".into());
+                event.resource = Some(to.customer.as_ref().map_or_else(
+                    || format!("address:{}", to.address),
+                    |c| format!("customer:{c}"),
+                ));
+                event.customer = to.customer.clone();
+                event.decision = Some(Effect::Allow);
+                event.channel = Some("email".into());
+                event.detail = Some(format!(
+                    "campaign {} message {message_id}",
+                    self.campaign.id
+                ));
+                self.audit.append(&self.org, event).await?;
+                Ok(Outcome::Sent)
+            }
+            Err(e) => {
+                self.mark(&to, "failed", Some(e.to_string()), None)?;
+                if e.is_permanent() {
+                    // A hard bounce: never try this address again.
+                    if let Ok(address) = crate::Address::parse(&to.address) {
+                        suppression::opt_out(
+                            &self.store,
+                            &self.org,
+                            &address,
+                            "hard bounce",
+                            &format!("campaign {}", self.campaign.id),
+                        )
+                        .await?;
+                    }
+                }
+                Ok(Outcome::Failed)
+            }
+        }
+    }
+}
+
+/// Refuses, or waits, before the campaign's scheduled time.
+async fn await_schedule(campaign: &Campaign, wait: bool) -> Result<()> {
+    let Some(at) = campaign.schedule else {
+        return Ok(());
+    };
+    let Ok(ahead) = (at - Utc::now()).to_std() else {
+        return Ok(());
+    };
+    if !wait {
+        return Err(Error::NotYetDue {
+            campaign: campaign.id.clone(),
+            at,
+        });
+    }
+    tokio::time::sleep(ahead).await;
+    Ok(())
+}
+
+/// Sends a campaign, or resumes it: plans it on the first run, marks
+/// messages caught mid-send by a crash as uncertain (never resent), then
+/// sends every pending message, reporting progress as it goes.
+pub async fn send(
+    org: &OrgStore,
+    campaign: &Campaign,
+    rules: &RuleSet,
+    audit: &AuditLog,
+    key: &TokenKey,
+    config: &SendConfig,
+    progress: &(dyn Fn(Progress) + Send + Sync),
+) -> Result<SendReport> {
+    await_schedule(campaign, config.wait_for_schedule).await?;
+    if Campaign::stopped_at(org.store(), org.slug(), &campaign.id)
+        .await?
+        .is_some()
+    {
+        return Err(Error::CampaignStopped(campaign.id.clone()));
+    }
+    let store = org.store().clone();
+    let slug = org.slug().clone();
+    let planned = plan(org, campaign, rules).await?;
+    if write_outbox(&store, &slug, &planned).await? {
+        let mut event = AuditEvent::new(EventKind::Exclusions, Utc::now());
+        event.worker = Some(campaign.sender.to_string());
+        event.action = Some("send".into());
+        event.detail = Some(format!(
+            "campaign {}: {} kept, excluded {}",
+            campaign.id,
+            planned.kept,
+            serde_json::to_string(&planned.excluded).unwrap_or_default()
+        ));
+        audit.append(&slug, event).await?;
+    }
+    let mut report = SendReport {
+        campaign: campaign.id.clone(),
+        uncertain: settle_interrupted(&store, &slug, &campaign.id).await?,
+        excluded_at_plan: count_state(&store, &slug, &campaign.id, "excluded").await?,
+        ..SendReport::default()
+    };
+    let total = count_state(&store, &slug, &campaign.id, "pending").await?;
+
+    let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&config.smtp_url)
+        .map_err(|e| {
+            Error::Smtp(format!(
+                "`{}`: {e}",
+                custodia_engine::store::redact_url(&config.smtp_url)
+            ))
+        })?
+        .pool_config(
+            PoolConfig::new().max_size(u32::try_from(config.concurrency).unwrap_or(u32::MAX)),
+        )
+        .build();
+    let (recorder, recorder_task) =
+        spawn_recorder(store.clone(), slug.clone(), campaign.id.clone());
+    let shared = Arc::new(Shared {
+        store: store.clone(),
+        org: slug.clone(),
+        renderer: campaign.renderer()?,
+        campaign: campaign.clone(),
+        transport,
+        key: key.clone(),
+        public_url: config.public_url.clone(),
+        audit: audit.clone(),
+        dkim: config.dkim.clone(),
+        recorder,
+    });
+    // A claimed message waits at most ~100 ms for its turn, so the
+    // unsubscribe endpoint's wait for messages in flight stays short.
+    let batch = usize::try_from(config.rate_per_second / 10)
+        .unwrap_or(usize::MAX)
+        .clamp(1, 256);
+    let mut pace = Pace::new(&store, &slug, config).await?;
+    let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
+    let (attempted, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let mut tasks = JoinSet::new();
+    let mut paused = None;
+    let mut done = 0;
+    'claiming: loop {
+        if Campaign::stopped_at(&store, &slug, &campaign.id)
+            .await?
+            .is_some()
+        {
+            report.stopped = true;
+            break;
+        }
+        let (claimed, stopped) = claim_batch(&store, &slug, &campaign.id, batch).await?;
+        report.stopped_by_opt_out += stopped;
+        done += stopped;
+        if claimed.is_empty() {
+            break;
+        }
+        let mut claimed = claimed.into_iter();
+        while let Some(to) = claimed.next() {
+            let (a, f) = (
+                attempted.load(Ordering::Relaxed),
+                failed.load(Ordering::Relaxed),
+            );
+            if a >= 20 && f as f64 / a as f64 > config.max_error_rate {
+                paused = Some((a, f));
+                let unsent: Vec<Claimed> = std::iter::once(to).chain(claimed).collect();
+                release(&store, &slug, &campaign.id, &unsent).await?;
+                break 'claiming;
+            }
+            pace.wait().await;
+            let permit = slots
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|e| Error::Smtp(e.to_string()))?;
+            let (shared, attempted, failed) = (shared.clone(), attempted.clone(), failed.clone());
+            tasks.spawn(async move {
+                let outcome = shared.run(to, permit).await;
+                attempted.fetch_add(1, Ordering::Relaxed);
+                if !matches!(outcome, Ok(Outcome::Sent)) {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                }
+                outcome
+            });
+            while let Some(finished) = tasks.try_join_next() {
+                tally(&mut report, finished)?;
+                done += 1;
+                progress(Progress { done, total });
+            }
+        }
+    }
+    while let Some(finished) = tasks.join_next().await {
+        tally(&mut report, finished)?;
+        done += 1;
+        progress(Progress { done, total });
+    }
+    // Every mark is queued; closing the channel lets the recorder finish.
+    drop(shared);
+    recorder_task
+        .await
+        .map_err(|e| Error::Smtp(format!("outbox recorder: {e}")))??;
+    if let Some((attempted, failed)) = paused {
+        return Err(Error::Paused {
+            campaign: campaign.id.clone(),
+            failed,
+            attempted,
+        });
+    }
+    Ok(report)
+}
+
+fn tally(
+    report: &mut SendReport,
+    done: Result<Result<Outcome>, tokio::task::JoinError>,
+) -> Result<()> {
+    match done.map_err(|e| Error::Smtp(e.to_string()))?? {
+        Outcome::Sent => report.sent += 1,
+        Outcome::Failed => report.failed += 1,
+    }
+    Ok(())
+}
