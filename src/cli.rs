@@ -30,11 +30,7 @@ pub enum Command {
     /// Create the store's schema (safe to run again)
     Init,
     /// Create the demo store and print a short tour
-    Demo {
-        /// Replace whatever the store holds
-        #[arg(long)]
-        force: bool,
-    },
+    Demo(crate::demo::DemoArgs),
     /// Import an organisation file (TOML), or customers/workers from CSV
     Import(ImportArgs),
     /// Add a dossier register entry: provider, activity, measure, training, backup, breach
@@ -117,7 +113,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
             )?;
         }
-        Command::Demo { force } => crate::demo::run(g, force).await?,
+        Command::Demo(args) => crate::demo::run(g, args).await?,
         Command::Import(args) => import(g, args).await?,
         Command::Add(command) => crate::register::add(g, command).await?,
         Command::Export { org, output } => {

@@ -40,7 +40,7 @@ const FILES: &[(&str, &str)] = &[
 ];
 
 /// How many customers to generate per organisation.
-const GENERATED_PER_ORG: u32 = 150;
+const GENERATED_PER_ORG: usize = 150;
 
 /// Parses the embedded files and adds the generated customers.
 pub fn organisations() -> anyhow::Result<Vec<OrgFile>> {
@@ -48,13 +48,66 @@ pub fn organisations() -> anyhow::Result<Vec<OrgFile>> {
         .iter()
         .map(|(name, text)| {
             let mut file = OrgFile::parse(Path::new(name), text)?;
-            add_generated_customers(&mut file)?;
+            add_generated_customers(&mut file, GENERATED_PER_ORG)?;
             Ok(file)
         })
         .collect()
 }
 
-pub async fn run(g: &Global, force: bool) -> anyhow::Result<()> {
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Replace whatever the store holds
+    #[arg(long)]
+    force: bool,
+    /// Instead of the demo firms, add (or replace) the organisation
+    /// `synthetic` with this many customers...
+    #[arg(long)]
+    customers: Option<usize>,
+    /// ...this many audited decisions...
+    #[arg(long, default_value_t = 0, requires = "customers")]
+    events: usize,
+    /// ...and this many opted-out addresses
+    #[arg(long, default_value_t = 0, requires = "customers")]
+    optouts: usize,
+}
+
+/// The synthetic organisation: the law office's workers and registers,
+/// `customers` generated customers, no documents.
+fn synthetic(customers: usize) -> anyhow::Result<OrgFile> {
+    let (name, text) = FILES[0];
+    let mut file = OrgFile::parse(Path::new(name), text)?;
+    file.organisation.slug = custodia_engine::OrgSlug::new("synthetic")?;
+    file.organisation.name = "Synthetic, S.L.".into();
+    file.documents.clear();
+    file.customers.truncate(1);
+    add_generated_customers(&mut file, customers)?;
+    file.customers.remove(0);
+    Ok(file)
+}
+
+async fn run_synthetic(g: &Global, args: &DemoArgs, customers: usize) -> anyhow::Result<()> {
+    let file = synthetic(customers)?;
+    let started = std::time::Instant::now();
+    let summary = with_app(g, async |app| {
+        Ok(app.add_synthetic(&file, args.events, args.optouts).await?)
+    })
+    .await?;
+    let seconds = started.elapsed().as_secs_f64();
+    emit(g.json, &summary, |s| {
+        say!(
+            "organisation `synthetic`: {} customers, {} events, {} opt-outs in {seconds:.1} s",
+            s.import.customers,
+            s.events,
+            s.opt_outs
+        );
+    })
+}
+
+pub async fn run(g: &Global, args: DemoArgs) -> anyhow::Result<()> {
+    if let Some(customers) = args.customers {
+        return run_synthetic(g, &args, customers).await;
+    }
+    let force = args.force;
     let store = Store::init(&g.db).await?;
     if !store.organisations().await?.is_empty() {
         if !force {
@@ -165,7 +218,7 @@ const FAMILY: &[&str] = &[
     "Iglesias",
 ];
 
-fn add_generated_customers(file: &mut OrgFile) -> anyhow::Result<()> {
+fn add_generated_customers(file: &mut OrgFile, count: usize) -> anyhow::Result<()> {
     let Some(template) = file.customers.first() else {
         return Ok(());
     };
@@ -195,7 +248,7 @@ fn add_generated_customers(file: &mut OrgFile) -> anyhow::Result<()> {
     let mut seq = Seq(domain
         .bytes()
         .fold(7, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b))));
-    for n in 0..GENERATED_PER_ORG {
+    for n in 0..count {
         let given = seq.pick(GIVEN);
         let family = seq.pick(FAMILY);
         let ascii: String = format!("{given}.{family}")

@@ -33,6 +33,7 @@ mod keys;
 mod marketing;
 mod people;
 mod register;
+mod synthetic;
 
 use std::sync::Arc;
 
@@ -46,6 +47,7 @@ pub use document::DocumentExport;
 pub use error::{Error, Result};
 pub use import::CsvKind;
 pub use people::UnlockRequest;
+pub use synthetic::SyntheticSummary;
 
 /// Longest client-supplied free text (`purpose`, `channel`) recorded.
 pub const MAX_FREE_TEXT: usize = 200;

@@ -60,6 +60,12 @@ struct Pending {
 enum Command {
     Append(Pending),
     Checkpoint(oneshot::Sender<Result<(), String>>),
+    /// Many events of one chain, written in one transaction of their own.
+    AppendMany(
+        String,
+        Vec<AuditEvent>,
+        oneshot::Sender<Result<Vec<Receipt>, String>>,
+    ),
     Shutdown(oneshot::Sender<Result<(), String>>),
 }
 
@@ -92,6 +98,21 @@ impl AuditLog {
         };
         self.tx
             .send(Command::Append(pending))
+            .await
+            .map_err(|_| writer_gone())?;
+        done.await.map_err(|_| writer_gone())?.map_err(Error::Audit)
+    }
+
+    /// Appends many events of one chain in one transaction (bulk loads);
+    /// answers once all are durable.
+    pub async fn append_many(
+        &self,
+        org: &OrgSlug,
+        events: Vec<AuditEvent>,
+    ) -> Result<Vec<Receipt>> {
+        let (ack, done) = oneshot::channel();
+        self.tx
+            .send(Command::AppendMany(org.to_string(), events, ack))
             .await
             .map_err(|_| writer_gone())?;
         done.await.map_err(|_| writer_gone())?.map_err(Error::Audit)
@@ -166,6 +187,12 @@ impl Writer {
                     Ok(other) => control = Some(other),
                     Err(_) => break,
                 }
+            }
+            if let Some(Command::AppendMany(org, events, ack)) = control {
+                let _ = self.write_and_ack(batch, false).await;
+                let many = events.into_iter().map(|e| (org.clone(), e)).collect();
+                let _ = ack.send(self.write(many, false).await.map_err(|e| e.to_string()));
+                continue;
             }
             let sign_all = control.is_some();
             let result = self.write_and_ack(batch, sign_all).await;

@@ -266,7 +266,9 @@ static CACHE_DIR: OnceLock<PathBuf> = OnceLock::new();
 // INVARIANT: the cache is only ever a folder this account alone can write.
 pub fn use_cache_dir(dir: &Path) -> Result<()> {
     check_private_dir(dir)?;
-    let _ = CACHE_DIR.set(dir.to_owned());
+    // wasmtime wants an absolute path.
+    let dir = std::fs::canonicalize(dir).map_err(|e| Error::io(dir, e))?;
+    let _ = CACHE_DIR.set(dir);
     Ok(())
 }
 
