@@ -14,8 +14,15 @@ use serde_json::Value;
 use crate::{Custodia, http};
 
 pub fn start_server(c: &Custodia) -> (Child, String) {
+    start_server_with(c, &[])
+}
+
+/// `custodia serve` on a free port with `extra` arguments: the process
+/// and the address it announced (http or https).
+pub fn start_server_with(c: &Custodia, extra: &[&str]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_custodia"))
         .args(["--db", &c.db, "serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
         .current_dir(c.dir.path())
         .stdout(Stdio::piped())
         .spawn()
@@ -26,8 +33,9 @@ pub fn start_server(c: &Custodia) -> (Child, String) {
         .expect("listening line");
     let addr = line
         .trim()
-        .strip_prefix("listening on http://")
-        .expect("address")
+        .rsplit_once("://")
+        .expect("listening on URL")
+        .1
         .to_owned();
     (child, addr)
 }

@@ -2,7 +2,7 @@
 //! headers, trusted proxies, login limits over HTTP, and several servers
 //! sharing one PostgreSQL.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use custodia_engine::Backend;
 use serde_json::Value;
 
-use crate::crash::login;
+use crate::crash::{login, start_server_with};
 use crate::{Custodia, http, http_auth};
 
 /// A running `custodia serve` with `extra` arguments; killed on drop.
@@ -29,23 +29,7 @@ impl Drop for Server {
 }
 
 fn serve(c: &Custodia, extra: &[&str]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_custodia"))
-        .args(["--db", &c.db, "serve", "--listen", "127.0.0.1:0"])
-        .args(extra)
-        .current_dir(c.dir.path())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start server");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("listening line");
-    let addr = line
-        .trim()
-        .rsplit_once("://")
-        .expect("listening on URL")
-        .1
-        .to_owned();
+    let (child, addr) = start_server_with(c, extra);
     Server { child, addr }
 }
 
