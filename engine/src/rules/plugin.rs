@@ -272,6 +272,11 @@ pub fn use_cache_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The private cache folder, when one is in use.
+pub(crate) fn cache_dir() -> Option<&'static Path> {
+    CACHE_DIR.get().map(PathBuf::as_path)
+}
+
 /// Creates `dir` (mode 0700) if needed and checks that only this account
 /// can write it.
 fn check_private_dir(dir: &Path) -> Result<()> {
