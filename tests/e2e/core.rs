@@ -183,6 +183,74 @@ on_both_backends! {
     }
 }
 
+/// For each kind of change: what its rows and its events look like, to
+/// count both after a series of kills.
+const KILL_LEDGER: [(&str, &str, &str); 4] = [
+    (
+        "import",
+        "SELECT COUNT(*) FROM customers WHERE org = 'bufete-ruiz' AND id LIKE 'C-91%'",
+        "SELECT COUNT(*) FROM audit_events WHERE kind = 'import' AND detail LIKE '%customers-1%'",
+    ),
+    (
+        "add",
+        "SELECT COUNT(*) FROM register_entries WHERE org = 'bufete-ruiz' AND id LIKE 'P-F1%'",
+        "SELECT COUNT(*) FROM audit_events WHERE kind = 'register' AND detail LIKE 'added provider `P-F1%'",
+    ),
+    (
+        "unlock",
+        "SELECT COUNT(*) FROM area_unlocks WHERE org = 'bufete-ruiz'",
+        "SELECT COUNT(*) FROM audit_events WHERE kind = 'unlock'",
+    ),
+    (
+        "opt-out",
+        "SELECT COUNT(*) FROM opt_outs WHERE org = 'bufete-ruiz' AND address LIKE 'baja1%'",
+        "SELECT COUNT(*) FROM audit_events WHERE kind = 'opt_out' AND resource LIKE 'address:baja1%'",
+    ),
+];
+
+on_both_backends! {
+    fn sigkill_during_each_kind_of_change_keeps_rows_and_events_together(backend) {
+        let c = Custodia::demo(backend);
+        for (kind, rows_sql, events_sql) in KILL_LEDGER {
+            let (rows, events) = (c.count(rows_sql), c.count(events_sql));
+            let mut completed = 0;
+            for round in 0..6usize {
+                let (_, args, stdin, _) = changes(&c, 100 + round)
+                    .into_iter()
+                    .find(|(name, ..)| *name == kind)
+                    .expect("a change of this kind");
+                let mut child = c
+                    .command()
+                    .args(&args)
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("start");
+                if let Some(text) = stdin {
+                    use std::io::Write;
+                    let _ = child.stdin.take().expect("stdin").write_all(text.as_bytes());
+                }
+                drop(child.stdin.take());
+                // From early in start-up to around the commit.
+                std::thread::sleep(Duration::from_millis(150 * round as u64 + 50));
+                if child.try_wait().expect("wait").is_some() {
+                    completed += 1;
+                }
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            assert!(completed < 6, "{kind}: no kill landed mid-run");
+            assert_eq!(
+                c.count(rows_sql) - rows,
+                c.count(events_sql) - events,
+                "{kind}: rows written and events written differ after the kills"
+            );
+        }
+        c.ok(&["audit", "verify"]);
+    }
+}
+
 #[test]
 fn a_request_time_drives_the_rules_but_never_dates_the_event() {
     let c = Custodia::demo(Backend::Sqlite);
