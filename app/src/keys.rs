@@ -9,62 +9,85 @@ use custodia_mailguard::TokenKey;
 
 use crate::error::{Error, Result};
 
-/// Loads the audit signing key, or creates it for a store that has never
-/// recorded an event.
-// INVARIANT: once a store has audit events, a missing key is an error that
-// names the file; a new key would sign a history it never saw.
-pub async fn audit_signer(store: &Store, path: &Path) -> Result<Signer> {
-    if path.exists() {
-        return Ok(Signer::load(path)?);
-    }
-    let used: Option<(i64,)> = sqlx::query_as("SELECT seq FROM audit_events LIMIT 1")
-        .fetch_optional(store.pool())
-        .await
-        .map_err(custodia_engine::Error::from)?;
-    if used.is_some() {
-        return Err(Error::KeyMissing {
-            what: "audit signing key",
-            path: path.to_owned(),
-            why: "the store already has audit events signed with it",
-        });
-    }
-    match Signer::create(path) {
-        // Another server on the same store made it a moment ago.
-        Err(custodia_engine::Error::Io { source, .. })
-            if source.kind() == std::io::ErrorKind::AlreadyExists =>
-        {
-            Ok(Signer::load(path)?)
+/// One kind of key file: how to load and create it, and how to tell that
+/// a creation lost a race with another server.
+struct KeyKind<K, E> {
+    what: &'static str,
+    /// Why a missing file is an error once the key was used.
+    why: &'static str,
+    load: fn(&Path) -> std::result::Result<K, E>,
+    create: fn(&Path) -> std::result::Result<K, E>,
+    already_exists: fn(&E) -> bool,
+}
+
+// INVARIANT: a key is created only when `used` says nothing it signs
+// exists yet; otherwise a missing file is an error naming it.
+impl<K, E> KeyKind<K, E>
+where
+    Error: From<E>,
+{
+    fn open(&self, path: &Path, used: bool) -> Result<K> {
+        if path.exists() {
+            return Ok((self.load)(path)?);
         }
-        other => Ok(other?),
+        if used {
+            return Err(Error::KeyMissing {
+                what: self.what,
+                path: path.to_owned(),
+                why: self.why,
+            });
+        }
+        match (self.create)(path) {
+            // Another server on the same store made it a moment ago.
+            Err(e) if (self.already_exists)(&e) => Ok((self.load)(path)?),
+            other => Ok(other?),
+        }
     }
 }
 
+/// Whether `sql` finds a row.
+async fn any_row(store: &Store, sql: &str) -> Result<bool> {
+    let row: Option<(i64,)> = sqlx::query_as(sql)
+        .fetch_optional(store.pool())
+        .await
+        .map_err(custodia_engine::Error::from)?;
+    Ok(row.is_some())
+}
+
+/// Loads the audit signing key, or creates it for a store that has never
+/// recorded an event.
+pub async fn audit_signer(store: &Store, path: &Path) -> Result<Signer> {
+    let used = any_row(store, "SELECT seq FROM audit_events LIMIT 1").await?;
+    KeyKind {
+        what: "audit signing key",
+        why: "the store already has audit events signed with it",
+        load: Signer::load,
+        create: Signer::create,
+        already_exists: |e| {
+            matches!(e, custodia_engine::Error::Io { source, .. }
+                if source.kind() == std::io::ErrorKind::AlreadyExists)
+        },
+    }
+    .open(path, used)
+}
+
 /// Loads the unsubscribe-token key, or creates it while no campaign has
-/// sent anything.
-// INVARIANT: once messages went out, their links must keep working: a
-// missing key is an error, never a new key.
+/// sent anything: once messages went out, their links must keep working.
 pub async fn token_key(store: &Store, path: &Path) -> Result<TokenKey> {
-    if path.exists() {
-        return Ok(TokenKey::load(path)?);
+    let used = any_row(
+        store,
+        "SELECT position FROM outbox WHERE state IN ('sending', 'sent', 'failed', 'uncertain') LIMIT 1",
+    )
+    .await?;
+    KeyKind {
+        what: "unsubscribe-token key",
+        why: "campaigns were sent with links signed by it",
+        load: TokenKey::load,
+        create: TokenKey::create,
+        already_exists: |e| {
+            matches!(e, custodia_mailguard::Error::Io { source, .. }
+                if source.kind() == std::io::ErrorKind::AlreadyExists)
+        },
     }
-    let sent: Option<(String,)> =
-        sqlx::query_as("SELECT campaign FROM outbox WHERE state IN ('sending', 'sent', 'failed', 'uncertain') LIMIT 1")
-            .fetch_optional(store.pool())
-            .await
-            .map_err(custodia_engine::Error::from)?;
-    if sent.is_some() {
-        return Err(Error::KeyMissing {
-            what: "unsubscribe-token key",
-            path: path.to_owned(),
-            why: "campaigns were sent with links signed by it",
-        });
-    }
-    match TokenKey::create(path) {
-        Err(custodia_mailguard::Error::Io { source, .. })
-            if source.kind() == std::io::ErrorKind::AlreadyExists =>
-        {
-            Ok(TokenKey::load(path)?)
-        }
-        other => Ok(other?),
-    }
+    .open(path, used)
 }
