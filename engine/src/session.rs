@@ -23,6 +23,9 @@ pub const FAILURE_WINDOW: Duration = Duration::hours(1);
 pub const FREE_ACCOUNT_FAILURES: i64 = 5;
 /// Failed logins per client address before back-off (an office shares one).
 pub const FREE_ADDRESS_FAILURES: i64 = 20;
+/// The first back-off once the free failures are spent; it doubles with
+/// each further failure.
+pub const FIRST_BACKOFF: Duration = Duration::seconds(30);
 /// The longest back-off: nobody can lock a worker out for longer.
 pub const MAX_BACKOFF: Duration = Duration::minutes(15);
 
@@ -98,14 +101,14 @@ fn token_hash(token: &str) -> String {
 }
 
 /// The back-off for `failures` recent failures of which `free` are free:
-/// 1 s, 2 s, 4 s ... up to [`MAX_BACKOFF`].
+/// 30 s, 1 min, 2 min ... up to [`MAX_BACKOFF`].
 fn backoff(failures: i64, free: i64) -> Option<Duration> {
     let over = failures - free;
     if over < 0 {
         return None;
     }
-    let seconds = 1i64 << over.min(20);
-    Some(Duration::seconds(seconds).min(MAX_BACKOFF))
+    let factor = 1i32 << over.min(10);
+    Some((FIRST_BACKOFF * factor).min(MAX_BACKOFF))
 }
 
 impl Store {
@@ -404,8 +407,8 @@ mod tests {
     #[test]
     fn back_off_doubles_and_stops_at_its_cap() {
         assert_eq!(backoff(4, 5), None);
-        assert_eq!(backoff(5, 5), Some(Duration::seconds(1)));
-        assert_eq!(backoff(7, 5), Some(Duration::seconds(4)));
+        assert_eq!(backoff(5, 5), Some(Duration::seconds(30)));
+        assert_eq!(backoff(7, 5), Some(Duration::minutes(2)));
         assert_eq!(backoff(60, 5), Some(MAX_BACKOFF));
     }
 }
