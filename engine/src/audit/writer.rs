@@ -239,25 +239,29 @@ impl Writer {
     ) -> Result<Vec<Receipt>> {
         // Reading the head and appending can never be split by another writer.
         let mut tx = self.store.begin_write().await?;
-        let mut by_org: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-        for (i, (org, _)) in events.iter().enumerate() {
-            by_org.entry(org.as_str()).or_default().push(i);
-        }
+        // Each chain's events, moved (not copied) out of the batch, with
+        // their places in it for the receipts.
         let mut receipts: Vec<Option<Receipt>> = vec![None; events.len()];
-        for (org, indexes) in &by_org {
-            let mut chain: Vec<AuditEvent> = indexes.iter().map(|&i| events[i].1.clone()).collect();
+        let mut by_org: BTreeMap<String, (Vec<usize>, Vec<AuditEvent>)> = BTreeMap::new();
+        for (i, (org, event)) in events.into_iter().enumerate() {
+            let (indexes, chain) = by_org.entry(org).or_default();
+            indexes.push(i);
+            chain.push(event);
+        }
+        let now = chrono::Utc::now();
+        for (org, (indexes, mut chain)) in by_org {
             let written = append_locked(
                 &mut tx,
                 self.store.backend(),
-                org,
+                &org,
                 &mut chain,
-                Stamp::Now(chrono::Utc::now()),
+                Stamp::Now(now),
             )
             .await?;
             for (&i, receipt) in indexes.iter().zip(written) {
                 receipts[i] = Some(receipt);
             }
-            *self.unsigned.entry((*org).to_owned()).or_default() +=
+            *self.unsigned.entry(org).or_default() +=
                 i64::try_from(indexes.len()).unwrap_or(i64::MAX);
         }
         let due = sign_all || self.last_checkpoint.elapsed() >= self.config.checkpoint_interval;
@@ -316,12 +320,14 @@ pub(crate) async fn append_locked(
     stamp: Stamp,
 ) -> Result<Vec<Receipt>> {
     let (mut seq, mut hash) = lock_head(tx, backend, org).await?;
-    let mut rows = Vec::with_capacity(events.len());
-    let mut receipts = Vec::with_capacity(events.len());
-    for event in events.iter_mut() {
-        if let Stamp::Now(now) = stamp {
+    if let Stamp::Now(now) = stamp {
+        for event in events.iter_mut() {
             event.at = now;
         }
+    }
+    let mut rows = Vec::with_capacity(events.len());
+    let mut receipts = Vec::with_capacity(events.len());
+    for event in events.iter() {
         seq += 1;
         let next = chain_hash(org, seq, event, &hash);
         receipts.push(Receipt {
@@ -329,13 +335,8 @@ pub(crate) async fn append_locked(
             seq,
             hash: next.clone(),
         });
-        rows.push((seq, &*event, std::mem::replace(&mut hash, next)));
+        rows.push((seq, event, std::mem::replace(&mut hash, next.clone()), next));
     }
-    let rows: Vec<_> = rows
-        .into_iter()
-        .zip(&receipts)
-        .map(|((seq, e, prev), r)| (seq, e, prev, r.hash.clone()))
-        .collect();
     insert_rows(tx, backend, org, &rows).await?;
     sqlx::query("UPDATE audit_heads SET seq = $2, hash = $3 WHERE org = $1")
         .bind(org)
