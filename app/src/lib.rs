@@ -119,19 +119,7 @@ impl Custodia {
         if let Some(org) = org {
             return Ok(org);
         }
-        let mut found = Vec::new();
-        for o in self.store().organisations().await? {
-            if self
-                .store()
-                .org(&o.slug)
-                .await?
-                .worker(worker)
-                .await
-                .is_ok()
-            {
-                found.push(o.slug);
-            }
-        }
+        let mut found = self.store().organisations_of(worker).await?;
         match found.len() {
             0 => Err(Error::UnknownWorker(worker.to_string())),
             1 => Ok(found.remove(0)),

@@ -112,32 +112,20 @@ fn backoff(failures: i64, free: i64) -> Option<Duration> {
 }
 
 impl Store {
-    /// The organisation of `login`: `org` when given, else the only one
-    /// that has this worker. `None` when unknown or ambiguous.
+    /// The organisation of `login`: `org` when given and the worker is in
+    /// it, else the only one that has this worker. `None` when unknown or
+    /// ambiguous.
     async fn login_org(
         &self,
         org: Option<&OrgSlug>,
         login: &WorkerLogin,
     ) -> Result<Option<OrgSlug>> {
-        let rows: Vec<(String,)> = match org {
-            Some(org) => {
-                sqlx::query_as("SELECT org FROM workers WHERE org = $1 AND login = $2")
-                    .bind(org.as_str())
-                    .bind(login.as_str())
-                    .fetch_all(self.pool())
-                    .await?
-            }
-            None => {
-                sqlx::query_as("SELECT org FROM workers WHERE login = $1")
-                    .bind(login.as_str())
-                    .fetch_all(self.pool())
-                    .await?
-            }
-        };
-        match rows.as_slice() {
-            [(org,)] => Ok(Some(OrgSlug::new(org.clone())?)),
-            _ => Ok(None),
-        }
+        let mut orgs = self.organisations_of(login).await?;
+        Ok(match org {
+            Some(org) => orgs.contains(org).then(|| org.clone()),
+            None if orgs.len() == 1 => orgs.pop(),
+            None => None,
+        })
     }
 
     /// Checks a worker's password and opens a session. Every attempt of a

@@ -18,7 +18,7 @@ use sqlx::{AnyPool, Executor};
 pub use communications::CustomerOptOut;
 pub use org::OrgStore;
 
-use crate::domain::{OrgSlug, Organisation};
+use crate::domain::{OrgSlug, Organisation, WorkerLogin};
 use crate::error::{Error, Result};
 
 /// Which database a store runs on.
@@ -151,6 +151,16 @@ impl Store {
         rows.into_iter()
             .map(|(body,)| rows::from_json(&body))
             .collect()
+    }
+
+    /// The organisations that have a worker with this login, by slug.
+    pub async fn organisations_of(&self, login: &WorkerLogin) -> Result<Vec<OrgSlug>> {
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT org FROM workers WHERE login = $1 ORDER BY org")
+                .bind(login.as_str())
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter().map(|(org,)| OrgSlug::new(org)).collect()
     }
 
     /// A view of one organisation; every query through it is scoped to it.
