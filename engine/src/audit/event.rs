@@ -183,7 +183,7 @@ pub struct ChainedEvent {
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// Version tag of the canonical encoding; bump it to change the encoding.
-const ENCODING: &[u8] = b"custodia-audit-v2";
+const ENCODING: &[u8] = b"custodia-audit-v3";
 
 /// Microseconds since the epoch: the stored time.
 pub fn micros(at: DateTime<Utc>) -> i64 {
@@ -220,8 +220,15 @@ pub fn chain_hash(org: &str, seq: i64, event: &AuditEvent, prev_hash: &str) -> S
     field(&mut h, event.area.as_deref());
     field(&mut h, event.document.as_deref());
     field(&mut h, event.decision.map(Effect::as_str));
-    let rules = event.rules.join(",");
-    field(&mut h, (!event.rules.is_empty()).then_some(rules.as_str()));
+    // Counted and each length-prefixed: ["a,b"] and ["a", "b"] differ.
+    h.update(
+        u32::try_from(event.rules.len())
+            .unwrap_or(u32::MAX)
+            .to_le_bytes(),
+    );
+    for rule in &event.rules {
+        field(&mut h, Some(rule));
+    }
     field(&mut h, event.address.as_deref());
     field(&mut h, event.channel.as_deref());
     field(&mut h, event.detail.as_deref());
@@ -233,28 +240,115 @@ pub fn chain_hash(org: &str, seq: i64, event: &AuditEvent, prev_hash: &str) -> S
 mod tests {
     use super::*;
 
-    #[test]
-    fn hash_covers_every_field_and_the_position() {
+    /// An event with every field filled in.
+    fn full() -> AuditEvent {
         let at = DateTime::from_timestamp(1_700_000_000, 0).expect("valid time");
-        let mut event = AuditEvent::new(EventKind::Decision, at);
-        event.worker = Some("ana".into());
+        AuditEvent {
+            kind: EventKind::Decision,
+            at,
+            request_time: Some(at),
+            worker: Some("ana".into()),
+            action: Some("view".into()),
+            resource: Some("customer:C-1".into()),
+            customer: Some("C-1".into()),
+            area: Some("personal".into()),
+            document: Some("D-1".into()),
+            decision: Some(Effect::Deny),
+            rules: vec!["legal/a".into(), "legal/b".into()],
+            address: Some("10.0.0.1".into()),
+            channel: Some("office".into()),
+            detail: Some("purpose".into()),
+        }
+    }
+
+    /// One change per field; destructuring without `..` makes a new field
+    /// a compile error here until it gets its own change.
+    fn one_change_per_field() -> Vec<(&'static str, AuditEvent)> {
+        let AuditEvent {
+            kind: _,
+            at,
+            request_time: _,
+            worker: _,
+            action: _,
+            resource: _,
+            customer: _,
+            area: _,
+            document: _,
+            decision: _,
+            rules: _,
+            address: _,
+            channel: _,
+            detail: _,
+        } = full();
+        let later = at + chrono::Duration::microseconds(1);
+        let changes: [(&str, fn(&mut AuditEvent, DateTime<Utc>)); 14] = [
+            ("kind", |e, _| e.kind = EventKind::Export),
+            ("at", |e, t| e.at = t),
+            ("request_time", |e, t| e.request_time = Some(t)),
+            ("worker", |e, _| e.worker = Some("pablo".into())),
+            ("action", |e, _| e.action = Some("edit".into())),
+            ("resource", |e, _| e.resource = Some("customer:C-2".into())),
+            ("customer", |e, _| e.customer = Some("C-2".into())),
+            ("area", |e, _| e.area = Some("financial".into())),
+            ("document", |e, _| e.document = Some("D-2".into())),
+            ("decision", |e, _| e.decision = Some(Effect::Allow)),
+            ("rules", |e, _| e.rules = vec!["legal/a,legal/b".into()]),
+            ("address", |e, _| e.address = Some("10.0.0.2".into())),
+            ("channel", |e, _| e.channel = Some("api".into())),
+            ("detail", |e, _| e.detail = Some("purpos".into())),
+        ];
+        changes
+            .into_iter()
+            .map(|(name, change)| {
+                let mut e = full();
+                change(&mut e, later);
+                (name, e)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn hash_changes_with_every_field_the_position_and_the_previous_hash() {
+        let event = full();
         let base = chain_hash("org", 1, &event, GENESIS);
+        let changes = one_change_per_field();
+        assert_eq!(changes.len(), 14);
+        for (name, changed) in &changes {
+            assert_ne!(changed, &event, "{name}: the change changes nothing");
+            assert_ne!(base, chain_hash("org", 1, changed, GENESIS), "{name}");
+        }
         assert_ne!(base, chain_hash("org", 2, &event, GENESIS));
         assert_ne!(base, chain_hash("other", 1, &event, GENESIS));
+        assert_ne!(base, chain_hash("org", 1, &event, &"1".repeat(64)));
+    }
+
+    #[test]
+    fn hash_tells_absent_from_empty_and_fields_apart() {
+        let event = full();
+        let base = chain_hash("org", 1, &event, GENESIS);
+        let mut absent = event.clone();
+        absent.detail = None;
+        let mut empty = event.clone();
+        empty.detail = Some(String::new());
+        assert_ne!(
+            chain_hash("org", 1, &absent, GENESIS),
+            chain_hash("org", 1, &empty, GENESIS)
+        );
         let mut moved = event.clone();
         moved.worker = None;
-        moved.action = Some("ana".into());
+        moved.action = Some(format!("{}{}", "ana", "view"));
         assert_ne!(
             base,
             chain_hash("org", 1, &moved, GENESIS),
             "fields must not be interchangeable"
         );
-        let mut edited = event.clone();
-        edited.detail = Some(String::new());
+        let mut no_rules = event;
+        no_rules.rules.clear();
+        let mut one_empty_rule = no_rules.clone();
+        one_empty_rule.rules.push(String::new());
         assert_ne!(
-            base,
-            chain_hash("org", 1, &edited, GENESIS),
-            "empty differs from absent"
+            chain_hash("org", 1, &no_rules, GENESIS),
+            chain_hash("org", 1, &one_empty_rule, GENESIS)
         );
     }
 }

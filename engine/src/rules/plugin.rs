@@ -85,11 +85,14 @@ impl PluginKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PluginLimits {
-    /// WebAssembly instructions, roughly.
+    /// WebAssembly instructions, roughly. The limit that decides: a call
+    /// gets the same fuel on an idle and on a saturated machine.
     pub fuel: u64,
     /// Linear memory, in MiB.
     pub memory_mib: u64,
-    /// Wall clock, in milliseconds.
+    /// Wall-clock backstop, in milliseconds, for what fuel does not count
+    /// (time spent in host calls, a descheduled thread). Keep it generous:
+    /// a deadline that a busy machine can reach turns an allow into a deny.
     pub timeout_ms: u64,
 }
 
@@ -98,7 +101,7 @@ impl Default for PluginLimits {
         Self {
             fuel: 10_000_000,
             memory_mib: 16,
-            timeout_ms: 20,
+            timeout_ms: 1_000,
         }
     }
 }
@@ -197,7 +200,7 @@ impl std::fmt::Debug for Plugin {
 pub enum PluginFailure {
     #[error("ran out of fuel (limit {0} units)")]
     OutOfFuel(u64),
-    #[error("ran past its time limit of {0} ms")]
+    #[error("ran past its wall-clock backstop of {0} ms before running out of fuel")]
     Timeout(u64),
     #[error("exceeded its memory limit of {0} MiB")]
     Memory(u64),

@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::decision::Decision;
-use super::decision::Effect;
+use super::decision::{Decision, Effect, RuleEffect};
 use super::pack::Pack;
 use super::request::{Action, Context, Request, ResourceRef};
 use super::script::Facts;
@@ -41,7 +40,9 @@ struct Case {
     channel: Option<String>,
     #[serde(default)]
     unlocked: BTreeSet<AreaName>,
-    /// Rules (`pack/rule`) that must be among the reasons.
+    /// Rules (`pack/rule`) that must be among the reasons. A deny case
+    /// must name a rule that denies it (`engine/default-deny` when no rule
+    /// allows), so deleting that rule makes the case fail.
     #[serde(default)]
     rules: Vec<String>,
     /// The exact fields masked, when given.
@@ -69,6 +70,9 @@ pub struct PackReport {
     pub pack: String,
     pub passed: usize,
     pub failures: Vec<CaseFailure>,
+    /// Each case's decision, in file order (to compare runs).
+    #[serde(skip)]
+    pub decisions: Vec<(String, Decision)>,
 }
 
 /// Runs a pack's cases with the pack and the packs it requires.
@@ -77,6 +81,7 @@ pub fn run_pack_tests(set: &dyn Decider, pack: &Pack) -> Result<PackReport> {
         pack: pack.name().to_owned(),
         passed: 0,
         failures: Vec::new(),
+        decisions: Vec::new(),
     };
     let mut files: Vec<PathBuf> = match std::fs::read_dir(pack.dir.join("tests")) {
         Ok(entries) => entries
@@ -99,8 +104,13 @@ pub fn run_pack_tests(set: &dyn Decider, pack: &Pack) -> Result<PackReport> {
         let world_path = file.parent().unwrap_or(Path::new(".")).join(&tests.world);
         let world = OrgFile::read(&world_path)?;
         for case in &tests.cases {
-            match run_case(set, &wanted, &world, tests.time, case) {
-                Ok(()) => report.passed += 1,
+            let outcome = decide_case(set, &wanted, &world, tests.time, case)
+                .and_then(|decision| check_case(case, decision));
+            match outcome {
+                Ok(decision) => {
+                    report.passed += 1;
+                    report.decisions.push((case.name.clone(), decision));
+                }
                 Err(message) => report.failures.push(CaseFailure {
                     file: file.clone(),
                     case: case.name.clone(),
@@ -123,13 +133,13 @@ fn read_test_file(path: &Path) -> Result<TestFile> {
     })
 }
 
-fn run_case(
+fn decide_case(
     set: &dyn Decider,
     packs: &BTreeSet<&str>,
     world: &OrgFile,
     time: DateTime<Utc>,
     case: &Case,
-) -> Result<(), String> {
+) -> Result<Decision, String> {
     let mut context = Context::new(
         case.time.unwrap_or(time),
         case.channel.clone().unwrap_or_else(|| "office".into()),
@@ -142,7 +152,11 @@ fn run_case(
         context,
     };
     let facts = Facts::from_file(world, &request).map_err(|e| e.to_string())?;
-    let decision = set.decide_including(&|p| packs.contains(p.name()), facts);
+    Ok(set.decide_including(&|p| packs.contains(p.name()), facts))
+}
+
+/// Checks a case's decision against what the case expects.
+fn check_case(case: &Case, decision: Decision) -> Result<Decision, String> {
     let summary = || {
         decision
             .reasons
@@ -163,6 +177,15 @@ fn run_case(
     if let Some(missing) = case.rules.iter().find(|r| !names.contains(r)) {
         return Err(format!("rule `{missing}` did not decide ({})", summary()));
     }
+    // INVARIANT: a deny case names a rule that denied it; otherwise deleting
+    // the rule it is about would still pass, through the default deny.
+    if case.expect == Effect::Deny && !names_a_denying_rule(case, &decision) {
+        return Err(format!(
+            "a deny case must name a rule that denies it in `rules` \
+             (`engine/default-deny` when none should allow) ({})",
+            summary()
+        ));
+    }
     if let Some(mask) = &case.mask {
         let mut expected = mask.clone();
         expected.sort();
@@ -173,5 +196,12 @@ fn run_case(
             ));
         }
     }
-    Ok(())
+    Ok(decision)
+}
+
+fn names_a_denying_rule(case: &Case, decision: &Decision) -> bool {
+    decision.reasons.iter().any(|r| {
+        matches!(r.effect, RuleEffect::Deny | RuleEffect::Error)
+            && case.rules.contains(&format!("{}/{}", r.pack, r.rule))
+    })
 }

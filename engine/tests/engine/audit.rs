@@ -135,6 +135,38 @@ on_both_backends! {
         assert_eq!(verify(&store, &signer).await, Some((BreakKind::Edited, 17)));
     }
 
+    async fn every_stored_column_edited_alone_is_found(store) {
+        // Event 14 is a deny (14 % 5 == 4) outside the personal area. The
+        // first four are what an attacker would change: the decision, the
+        // time, the rules, the detail.
+        let edits = [
+            "decision = 'allow'",
+            "at = at - 3600000000",
+            "rules = 'legal/partner-oversight'",
+            "rules = NULL",
+            "detail = 'routine check'",
+            "request_time = 0",
+            "kind = 'export'",
+            "worker = 'pablo'",
+            "action = 'export'",
+            "resource = 'customer:C-1001'",
+            "customer = 'C-1001'",
+            "area = 'personal'",
+            "document = 'D-1001-1'",
+            "address = '192.0.2.1'",
+            "channel = 'api'",
+        ];
+        for edit in edits {
+            let (signer, _dir) = chain(&store).await;
+            assert_eq!(read(&store, 14).await.event.decision, Some(Effect::Deny));
+            exec(&raw(&store).await, &format!("UPDATE audit_events SET {edit} WHERE org = 'bufete-ruiz' AND seq = 14")).await;
+            assert_eq!(verify(&store, &signer).await, Some((BreakKind::Edited, 14)), "{edit}");
+            exec(&raw(&store).await, "DELETE FROM audit_events").await;
+            exec(&raw(&store).await, "DELETE FROM audit_heads").await;
+            exec(&raw(&store).await, "DELETE FROM audit_checkpoints").await;
+        }
+    }
+
     async fn deleted_event_is_found(store) {
         let (signer, _dir) = chain(&store).await;
         exec(&raw(&store).await, "DELETE FROM audit_events WHERE org = 'bufete-ruiz' AND seq = 12").await;
