@@ -14,6 +14,30 @@ fn slug(s: &str) -> OrgSlug {
     OrgSlug::new(s).expect("valid slug")
 }
 
+#[test]
+fn a_bad_csv_field_is_named_with_file_line_and_field() {
+    let workers: BTreeSet<WorkerLogin> = ["ana".parse().expect("login")].into();
+    let text = "id,name,email,privacy,assigned\nC-9001,Ana Uno,a@x.example,low,ana\nC-9002,Bea Dos,b@x.example,extreme,ana\n";
+    let err = parse_customers_csv(Path::new("new.csv"), text, &workers, &BTreeSet::new())
+        .expect_err("bad privacy");
+    assert!(
+        err.to_string().contains("new.csv: line 3: field `privacy`"),
+        "{err}"
+    );
+}
+
+/// Events in the test organisation's chain.
+async fn events(store: &custodia_engine::Store) -> usize {
+    store
+        .query_audit(
+            &slug("bufete-ruiz"),
+            &custodia_engine::audit::AuditQuery::default(),
+        )
+        .await
+        .expect("query")
+        .len()
+}
+
 on_both_backends! {
     async fn imported_organisation_reads_back_unchanged(store) {
         let file = demo_file("bufete-ruiz.toml");
@@ -67,19 +91,25 @@ on_both_backends! {
         assert!(store.organisations().await.expect("list").is_empty());
     }
 
-    async fn csv_import_with_a_bad_row_changes_nothing(store) {
+    async fn csv_rows_the_parser_cannot_see_are_refused_by_the_store_whole(store) {
         store.import(&demo_file("bufete-ruiz.toml"), false, "test").await.expect("import");
         let org = store.org(&slug("bufete-ruiz")).await.expect("org");
         let before = org.customers().await.expect("customers").len();
-        let text = "id,name,email,privacy,assigned\nC-9001,Ana Uno,a@x.example,low,ana\nC-9002,Bea Dos,b@x.example,extreme,ana\n";
+        let events_before = events(&store).await;
         let workers: BTreeSet<_> = org.workers().await.expect("workers").into_iter().map(|w| w.login).collect();
-        let existing = BTreeSet::new();
-        let err = parse_customers_csv(Path::new("new.csv"), text, &workers, &existing).expect_err("bad privacy");
-        assert!(err.to_string().contains("new.csv: line 3: field `privacy`"), "{err}");
-        assert_eq!(org.customers().await.expect("customers").len(), before);
+        // The parser is told of no existing ids, so both rows parse; the
+        // second collides with a stored customer after the first is written.
+        let text = "id,name,assigned\nC-9001,Ana Uno,ana\nC-1001,Already There,ana\n";
+        let rows = parse_customers_csv(Path::new("new.csv"), text, &workers, &BTreeSet::new()).expect("rows parse");
+        assert_eq!(rows.len(), 2);
+        org.import_customers(&rows, "test").await.expect_err("C-1001 exists");
+        let after: Vec<_> = org.customers().await.expect("customers").into_iter().map(|c| c.id.to_string()).collect();
+        assert_eq!(after.len(), before);
+        assert!(!after.iter().any(|id| id == "C-9001"), "the first row was rolled back");
+        assert_eq!(events(&store).await, events_before, "no import event");
 
         let good = "id,name,assigned\nC-9001,Ana Uno,ana\n";
-        let rows = parse_customers_csv(Path::new("good.csv"), good, &workers, &existing).expect("parse");
+        let rows = parse_customers_csv(Path::new("good.csv"), good, &workers, &BTreeSet::new()).expect("parse");
         org.import_customers(&rows, "test").await.expect("import");
         assert_eq!(org.customers().await.expect("customers").len(), before + 1);
     }

@@ -128,13 +128,75 @@ mod tests {
         assert_eq!((Instant::now() - start).as_millis(), 2_000);
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn messages_sent_earlier_in_the_window_count_against_it() {
+    /// A store whose outbox holds, for `org`, two messages sent 50 s ago,
+    /// plus rows the window must not count: older, not sent, another org.
+    async fn store_with_earlier_sends(org: &str) -> (Store, Option<tempfile::TempDir>) {
+        let (url, guard) =
+            custodia_engine::testkit::scratch_database(custodia_engine::Backend::Sqlite).await;
+        let store = Store::init(&url).await.expect("store");
+        let now = Utc::now().timestamp();
+        let rows = [
+            (org, "a@x.example", "sent", now - 50),
+            (org, "b@x.example", "sent", now - 50),
+            (org, "c@x.example", "sent", now - 600),
+            (org, "d@x.example", "pending", now - 5),
+            (org, "e@x.example", "failed", now - 5),
+            ("other-org", "f@x.example", "sent", now - 5),
+        ];
+        for (i, (org, address, state, at)) in rows.into_iter().enumerate() {
+            sqlx::query("INSERT INTO campaigns (org, id, body, created_at) VALUES ($1, 'c', '', 0) ON CONFLICT DO NOTHING")
+                .bind(org)
+                .execute(store.pool())
+                .await
+                .expect("campaign");
+            sqlx::query("INSERT INTO outbox (org, campaign, address, position, state, updated_at) VALUES ($1, 'c', $2, $3, $4, $5)")
+                .bind(org)
+                .bind(address)
+                .bind(i64::try_from(i).expect("small"))
+                .bind(state)
+                .bind(at)
+                .execute(store.pool())
+                .await
+                .expect("outbox row");
+        }
+        (store, guard)
+    }
+
+    #[tokio::test]
+    async fn messages_sent_earlier_in_the_window_are_read_from_the_outbox_and_count_against_it() {
+        let org = OrgSlug::new("bufete-ruiz").expect("slug");
+        let (store, _guard) = store_with_earlier_sends(org.as_str()).await;
+        let config = SendConfig {
+            rate_per_second: 1_000,
+            window: Some(RateWindow {
+                max: 3,
+                span: Duration::from_secs(60),
+            }),
+            smtp_url: String::new(),
+            public_url: String::new(),
+            concurrency: 1,
+            max_error_rate: 1.0,
+            dkim: None,
+            wait_for_schedule: false,
+        };
+        let mut pace = Pace::new(&store, &org, &config).await.expect("pace");
+        assert_eq!(
+            pace.recent.len(),
+            2,
+            "only this org's sent messages within the window"
+        );
+        // From here on, time is simulated (the database read above was real).
+        tokio::time::pause();
         let start = Instant::now();
-        let mut pace = pace(1_000, Some((2, Duration::from_secs(60))));
-        // Two sent 50 s ago by an earlier run: the next waits 10 s.
-        pace.recent.extend([start - Duration::from_secs(50); 2]);
         pace.wait().await;
-        assert_eq!((Instant::now() - start).as_secs(), 10);
+        assert_eq!(
+            (Instant::now() - start).as_secs(),
+            0,
+            "one more fits the cap of 3"
+        );
+        pace.wait().await;
+        // The next waits until the two sent 50 s ago leave the 60 s window.
+        let waited = (Instant::now() - start).as_secs();
+        assert!((9..=10).contains(&waited), "waited {waited} s");
     }
 }
