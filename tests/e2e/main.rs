@@ -186,6 +186,39 @@ impl Custodia {
         })
     }
 
+    /// A copy of this store (database and key files) as it is now, to
+    /// compare what two identical stores produce.
+    pub fn snapshot(&self) -> Custodia {
+        let dir = tempfile::tempdir().expect("snapshot directory");
+        for entry in std::fs::read_dir(self.dir.path())
+            .expect("store dir")
+            .flatten()
+        {
+            if entry.path().is_file() {
+                std::fs::copy(entry.path(), dir.path().join(entry.file_name())).expect("copy");
+            }
+        }
+        let db = match self.db.rsplit_once('/') {
+            Some((server, name)) if self.db.starts_with("postgres") => {
+                let copy = format!("{name}_snapshot");
+                let admin =
+                    std::env::var(custodia_engine::testkit::PG_URL_VAR).expect("PostgreSQL URL");
+                runtime().block_on(async {
+                    sqlx::any::install_default_drivers();
+                    let pool = sqlx::AnyPool::connect(&admin).await.expect("connect");
+                    sqlx::query(&format!("CREATE DATABASE {copy} TEMPLATE {name}"))
+                        .execute(&pool)
+                        .await
+                        .expect("copy the database");
+                    pool.close().await;
+                });
+                format!("{server}/{copy}")
+            }
+            _ => format!("sqlite://{}", dir.path().join("custodia.db").display()),
+        };
+        Custodia { db, dir }
+    }
+
     /// A path inside the scratch directory.
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)

@@ -1,10 +1,8 @@
 //! `custodia add ...`: register entries from the command line reach the
 //! dossier, refuse duplicates and are audited.
 
-use custodia_engine::Backend;
-
-use crate::Custodia;
 use crate::reports::dossier;
+use crate::{Custodia, on_both_backends};
 
 /// `add provider` for a cloud mail provider due for review on `next_review`.
 fn cloud<'a>(org: &'a str, next_review: &'a str) -> Vec<&'a str> {
@@ -27,9 +25,9 @@ fn cloud<'a>(org: &'a str, next_review: &'a str) -> Vec<&'a str> {
     ]
 }
 
-#[test]
-fn entries_added_from_the_command_line_reach_the_dossier() {
-    let c = Custodia::demo(Backend::Postgres);
+on_both_backends! {
+fn entries_added_from_the_command_line_reach_the_dossier(backend) {
+    let c = Custodia::demo(backend);
     let added = c.ok(&cloud("bufete-ruiz", "2026-01-31"));
     assert!(
         added.contains("added provider `P-CLOUD` in `bufete-ruiz`"),
@@ -136,10 +134,11 @@ fn entries_added_from_the_command_line_reach_the_dossier() {
     );
     c.ok(&["audit", "verify", "--org", "bufete-ruiz"]);
 }
+}
 
-#[test]
-fn bad_register_input_names_the_field_and_adds_nothing() {
-    let c = Custodia::demo(Backend::Sqlite);
+on_both_backends! {
+fn bad_register_input_names_the_field_and_adds_nothing(backend) {
+    let c = Custodia::demo(backend);
     let before = c.ok(&["export", "--org", "bufete-ruiz"]);
     let bad_date = c.fails(&cloud("bufete-ruiz", "31/01/2027"));
     assert!(bad_date.contains("--next-review"), "{bad_date}");
@@ -169,4 +168,5 @@ fn bad_register_input_names_the_field_and_adds_nothing() {
         "{no_org}"
     );
     assert_eq!(c.ok(&["export", "--org", "bufete-ruiz"]), before);
+}
 }

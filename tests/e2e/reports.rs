@@ -3,9 +3,7 @@
 
 use std::path::PathBuf;
 
-use custodia_engine::Backend;
-
-use crate::Custodia;
+use crate::{Custodia, on_both_backends};
 
 /// Renders an organisation's dossier and returns its HTML.
 pub fn dossier(c: &Custodia, org: &str, lang: &str) -> String {
@@ -13,20 +11,27 @@ pub fn dossier(c: &Custodia, org: &str, lang: &str) -> String {
     std::fs::read_to_string(&out).expect("dossier")
 }
 
+/// The date dossiers are made at in these tests (2026-11-26 12:00 UTC):
+/// reviews, deadlines and certificates are judged against it, not against
+/// the day the tests happen to run.
+pub const DOSSIER_DATE: &str = "1795694400";
+
 fn render_dossier(c: &Custodia, org: &str, lang: &str, format: &str) -> std::path::PathBuf {
     let out = c.path(&format!("dossier-{org}-{lang}.{format}"));
-    c.ok(&[
-        "report",
-        "dossier",
-        "--org",
-        org,
-        "--lang",
-        lang,
-        "--format",
-        format,
-        "-o",
-        out.to_str().expect("path"),
-    ]);
+    let run = c
+        .command()
+        .env("SOURCE_DATE_EPOCH", DOSSIER_DATE)
+        .args([
+            "report", "dossier", "--org", org, "--lang", lang, "--format", format, "-o",
+        ])
+        .arg(&out)
+        .output()
+        .expect("run custodia");
+    assert!(
+        run.status.success(),
+        "report dossier failed:\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     out
 }
 
@@ -69,9 +74,9 @@ fn decide(c: &Custodia, worker: &str, action: &str, resource: &str) {
     );
 }
 
-#[test]
-fn breach_report_lists_the_customers_touched_in_both_languages() {
-    let c = Custodia::demo(Backend::Sqlite);
+on_both_backends! {
+fn breach_report_lists_the_customers_touched_in_both_languages(backend) {
+    let c = Custodia::demo(backend);
     decide(&c, "carlos", "view", "document:D-1001-2");
     decide(&c, "carlos", "export", "document:D-1001-2");
     decide(&c, "carlos", "view", "document:D-1002-1");
@@ -109,6 +114,7 @@ fn breach_report_lists_the_customers_touched_in_both_languages() {
             "self-contained"
         );
     }
+}
 }
 
 /// `report <kind> --org <org> <args> --format <format>` over all time, at
@@ -155,9 +161,9 @@ fn render_until(
     out
 }
 
-#[test]
-fn audit_summary_and_breach_scope_render_as_reproducible_pdfs() {
-    let c = Custodia::demo(Backend::Sqlite);
+on_both_backends! {
+fn audit_summary_and_breach_scope_render_as_reproducible_pdfs(backend) {
+    let c = Custodia::demo(backend);
     decide(&c, "ana", "view", "customer:C-1001");
     decide(&c, "carlos", "export", "document:D-1001-2");
     decide(&c, "carlos", "view", "customer:C-1001/personal"); // denied
@@ -239,10 +245,11 @@ fn audit_summary_and_breach_scope_render_as_reproducible_pdfs() {
     );
     c.ok(&["audit", "verify", "--org", "bufete-ruiz"]);
 }
+}
 
-#[test]
-fn hostile_names_are_escaped_in_documents() {
-    let c = Custodia::demo(Backend::Sqlite);
+on_both_backends! {
+fn hostile_names_are_escaped_in_documents(backend) {
+    let c = Custodia::demo(backend);
     let export = c.ok(&["export", "--org", "tienda-verde"]);
     let hostile = export.replace(
         "name = \"Tienda Verde Online\"",
@@ -288,10 +295,11 @@ fn hostile_names_are_escaped_in_documents() {
         "typst-like text is kept as text"
     );
 }
+}
 
-#[test]
-fn demo_dossiers_are_complete_in_both_languages() {
-    let c = Custodia::demo(Backend::Sqlite);
+on_both_backends! {
+fn demo_dossiers_are_complete_in_both_languages(backend) {
+    let c = Custodia::demo(backend);
     for (org, worker, provider) in [
         ("bufete-ruiz", "Ana Martín", "Sistemas Castilla"),
         ("clinica-norte", "Dr. Javier García", "SaludSoft Cloud"),
@@ -335,10 +343,11 @@ fn demo_dossiers_are_complete_in_both_languages() {
         }
     }
 }
+}
 
-#[test]
-fn the_dossier_cover_names_the_signed_checkpoint_it_was_built_from() {
-    let c = Custodia::demo(Backend::Sqlite);
+on_both_backends! {
+fn the_dossier_cover_names_the_signed_checkpoint_it_was_built_from(backend) {
+    let c = Custodia::demo(backend);
     let key = c.ok(&["audit", "public-key"]);
     let key = key.split_whitespace().last().expect("a public key");
     let html = dossier(&c, "bufete-ruiz", "en");
@@ -349,10 +358,11 @@ fn the_dossier_cover_names_the_signed_checkpoint_it_was_built_from() {
     assert!(row.contains("sequence 1 ·"), "{row}");
     assert!(row.contains(&format!("key {key} · signature ")), "{row}");
 }
+}
 
-#[test]
-fn missing_art30_fields_and_overdue_reviews_are_pending_actions() {
-    let c = Custodia::demo(Backend::Sqlite);
+on_both_backends! {
+fn missing_art30_fields_and_overdue_reviews_are_pending_actions(backend) {
+    let c = Custodia::demo(backend);
     let html = dossier(&c, "bufete-ruiz", "en");
     // RA-02 has no retention period; P-NAS was due for review on 2026-11-01.
     assert!(
@@ -374,10 +384,11 @@ fn missing_art30_fields_and_overdue_reviews_are_pending_actions() {
         assert!(pdf.contains(expected), "PDF lacks `{expected}`: {pdf}");
     }
 }
+}
 
-#[test]
-fn an_edited_audit_log_turns_the_chain_evidence_red() {
-    let c = Custodia::demo(Backend::Sqlite);
+on_both_backends! {
+fn an_edited_audit_log_turns_the_chain_evidence_red(backend) {
+    let c = Custodia::demo(backend);
     decide(&c, "ana", "view", "customer:C-1001");
     let before = dossier(&c, "bufete-ruiz", "en");
     assert!(
@@ -395,10 +406,11 @@ fn an_edited_audit_log_turns_the_chain_evidence_red() {
     assert!(pdf.contains("BROKEN at sequence 2: edited"), "{pdf}");
     assert!(pdf.contains("The audit log does not verify"), "{pdf}");
 }
+}
 
-#[test]
-fn the_pdf_dossier_is_reproducible_and_hostile_names_stay_text() {
-    let c = Custodia::demo(Backend::Sqlite);
+on_both_backends! {
+fn the_pdf_dossier_is_reproducible_and_hostile_names_stay_text(backend) {
+    let c = Custodia::demo(backend);
     let export = c.ok(&["export", "--org", "tienda-verde"]);
     // TOML literal strings: the names reach the store exactly as written.
     let customer = r#"<script>alert(1)</script> #set text(red) *bold*"#;
@@ -420,19 +432,12 @@ fn the_pdf_dossier_is_reproducible_and_hostile_names_stay_text() {
     // Same data, same bytes (SOURCE_DATE_EPOCH fixes the report's date).
     // Writing a dossier appends its export to the log, so the second one is
     // rendered from a copy of the store taken before the first.
-    let snapshot = tempfile::tempdir().expect("snapshot dir");
-    for entry in std::fs::read_dir(c.dir.path()).expect("store dir") {
-        let path = entry.expect("entry").path();
-        if path.is_file() {
-            let to = snapshot.path().join(path.file_name().expect("name"));
-            std::fs::copy(&path, to).expect("copy");
-        }
-    }
-    let render = |dir: &std::path::Path, name: &str| {
+    let snapshot = c.snapshot();
+    let render = |store: &Custodia, name: &str| {
         let out = c.path(name);
-        let db = format!("sqlite://{}", dir.join("custodia.db").display());
-        let status = std::process::Command::new(env!("CARGO_BIN_EXE_custodia"))
-            .args(["--db", &db, "report", "dossier", "--org", "tienda-verde"])
+        let status = store
+            .command()
+            .args(["report", "dossier", "--org", "tienda-verde"])
             .args(["--format", "pdf", "-o"])
             .arg(&out)
             .env("SOURCE_DATE_EPOCH", "1795435200")
@@ -442,15 +447,16 @@ fn the_pdf_dossier_is_reproducible_and_hostile_names_stay_text() {
         std::fs::read(out).expect("pdf")
     };
     assert_eq!(
-        render(c.dir.path(), "a.pdf"),
-        render(snapshot.path(), "b.pdf"),
+        render(&c, "a.pdf"),
+        render(&snapshot, "b.pdf"),
         "two renders of the same data differ"
     );
 }
+}
 
-#[test]
-fn the_dossier_says_what_each_worker_may_see() {
-    let c = Custodia::demo(Backend::Sqlite);
+on_both_backends! {
+fn the_dossier_says_what_each_worker_may_see(backend) {
+    let c = Custodia::demo(backend);
     let html = dossier(&c, "bufete-ruiz", "en");
     // The assistant: administrative data only, as the seed guide asks.
     assert!(
@@ -465,6 +471,7 @@ fn the_dossier_says_what_each_worker_may_see() {
         pdf.contains("ve: ficha del cliente, administrative"),
         "{pdf}"
     );
+}
 }
 
 /// The dossier of bufete-ruiz in English as of 2026-11-23, with `extra`
@@ -487,9 +494,9 @@ fn dossier_as_of_2026_11_23(c: &Custodia, extra: &[&str]) -> (String, String) {
     (html, pdf_text(&render("pdf")))
 }
 
-#[test]
-fn tls_certificates_show_their_expiry_and_a_near_one_is_pending() {
-    let c = Custodia::demo(Backend::Sqlite);
+on_both_backends! {
+fn tls_certificates_show_their_expiry_and_a_near_one_is_pending(backend) {
+    let c = Custodia::demo(backend);
     let fixture = |name: &str| {
         crate::repo()
             .join("tests/fixtures/tls")
@@ -560,10 +567,11 @@ fn tls_certificates_show_their_expiry_and_a_near_one_is_pending() {
     );
     assert!(!out.exists(), "no dossier from a bad certificate");
 }
+}
 
-#[test]
-fn encryption_evidence_turns_green_once_a_measure_is_recorded() {
-    let c = Custodia::demo(Backend::Sqlite);
+on_both_backends! {
+fn encryption_evidence_turns_green_once_a_measure_is_recorded(backend) {
+    let c = Custodia::demo(backend);
     let (before, _) = dossier_as_of_2026_11_23(&c, &[]);
     assert!(
         before
@@ -591,4 +599,5 @@ fn encryption_evidence_turns_green_once_a_measure_is_recorded() {
         pdf.contains("1/1 backups encrypted; Full-disk encryption (LUKS)"),
         "{pdf}"
     );
+}
 }
