@@ -90,6 +90,46 @@ fn demo_refuses_to_overwrite_a_store_without_force(backend) {
 }
 }
 
+#[test]
+fn no_plaintext_password_anywhere_in_the_database_file() {
+    let c = Custodia::demo(Backend::Sqlite);
+    let mut bytes = Vec::new();
+    for suffix in ["", "-wal", "-shm"] {
+        if let Ok(b) = std::fs::read(c.path(&format!("custodia.db{suffix}"))) {
+            bytes.extend(b);
+        }
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains("$argon2id$"), "the hashes should be there");
+    let demo =
+        std::fs::read_to_string(repo().join("plugins/demo/bufete-ruiz.toml")).expect("demo file");
+    assert!(
+        demo.contains("demo-<login>"),
+        "the demo documents its passwords"
+    );
+    for login in [
+        "ana",
+        "pablo",
+        "luis",
+        "sofia",
+        "carlos",
+        "marta",
+        "elena",
+        "garcia",
+        "recepcion",
+    ] {
+        let password = format!("demo-{login}");
+        assert!(
+            !text.contains(&password),
+            "plaintext `{password}` found in the database file"
+        );
+    }
+    assert!(
+        !text.contains("expediente-1001"),
+        "the area password is in the database file"
+    );
+}
+
 on_both_backends! {
 fn errors_are_one_clear_line_with_a_non_zero_exit(backend) {
     let c = Custodia::demo(backend);
