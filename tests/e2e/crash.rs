@@ -8,10 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use custodia_engine::Backend;
 use serde_json::Value;
 
-use crate::{Custodia, http};
+use crate::{Custodia, http, on_both_backends};
 
 pub fn start_server(c: &Custodia) -> (Child, String) {
     start_server_with(c, &[])
@@ -56,21 +55,26 @@ fn jitter(max_ms: u64) -> u64 {
     nanos % max_ms
 }
 
-#[test]
-fn sigkill_under_load_loses_no_acknowledged_export() {
-    let c = Custodia::demo(Backend::Sqlite);
+/// Acknowledged exports each round waits for before its kill.
+const ACKS_PER_ROUND: usize = 15;
+
+on_both_backends! {
+fn sigkill_under_load_loses_no_acknowledged_export(backend) {
+    let c = Custodia::demo(backend);
     let acked: Arc<Mutex<Vec<(i64, String)>>> = Arc::default();
     for round in 0..8 {
         let (mut server, addr) = start_server(&c);
         let token = login(&addr, "elena", "demo-elena");
         let stop = Arc::new(AtomicBool::new(false));
+        let before = acked.lock().expect("lock").len();
         let clients: Vec<_> = (0..6)
             .map(|t| {
                 let (addr, stop, acked, token) = (addr.clone(), stop.clone(), acked.clone(), token.clone());
-                std::thread::spawn(move || {
+                // Whether this client's last request was cut by the kill.
+                std::thread::spawn(move || -> bool {
                     for i in 0.. {
                         if stop.load(Ordering::Relaxed) {
-                            break;
+                            return false;
                         }
                         let purpose = format!("r{round}-t{t}-{i}");
                         let body = format!(r#"{{"worker":"elena","action":"export","resource":"document:D-1001-1","purpose":"{purpose}"}}"#);
@@ -82,27 +86,33 @@ fn sigkill_under_load_loses_no_acknowledged_export() {
                                 acked.lock().expect("lock").push((seq, purpose));
                             }
                             // Killed mid-request: that answer never arrived.
-                            _ => break,
+                            _ => return true,
                         }
                     }
+                    false
                 })
             })
             .collect();
-        std::thread::sleep(Duration::from_millis(150 + jitter(350)));
+        // Kill once the round has its acknowledgements, a little later by
+        // chance so the kill falls at varied points of a batch.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while acked.lock().expect("lock").len() < before + ACKS_PER_ROUND {
+            assert!(std::time::Instant::now() < deadline, "round {round}: too slow");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        std::thread::sleep(Duration::from_millis(jitter(30)));
         server.kill().expect("SIGKILL");
         let _ = server.wait();
         stop.store(true, Ordering::Relaxed);
-        for client in clients {
-            client.join().expect("client");
-        }
+        let cut = clients
+            .into_iter()
+            .map(|client| client.join().expect("client"))
+            .filter(|cut| *cut)
+            .count();
+        assert!(cut > 0, "round {round}: the kill cut no request in flight");
     }
     let acked = acked.lock().expect("lock").clone();
-    eprintln!("{} acknowledged exports over 8 kills", acked.len());
-    assert!(
-        acked.len() > 100,
-        "too little load to prove anything: {}",
-        acked.len()
-    );
+    assert!(acked.len() >= 8 * ACKS_PER_ROUND);
 
     let events: Value = serde_json::from_str(&c.ok(&[
         "audit",
@@ -134,4 +144,5 @@ fn sigkill_under_load_loses_no_acknowledged_export() {
     }
     let verify = c.ok(&["audit", "verify", "--org", "bufete-ruiz"]);
     assert!(verify.starts_with("ok "), "{verify}");
+}
 }

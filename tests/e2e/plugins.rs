@@ -4,7 +4,7 @@
 use custodia_engine::Backend;
 use serde_json::Value;
 
-use crate::{Custodia, repo};
+use crate::{Custodia, on_both_backends, repo};
 
 /// A copy of the shipped packs with one pack's plugins (and the cases that
 /// exercise them) taken out: the same rules, no plugin.
@@ -60,9 +60,9 @@ fn reasons(explained: &Value) -> String {
     explained["reasons"].to_string()
 }
 
-#[test]
-fn the_closed_case_plugin_makes_a_closed_file_read_only_except_for_the_partner() {
-    let c = Custodia::demo(Backend::Sqlite);
+on_both_backends! {
+fn the_closed_case_plugin_makes_a_closed_file_read_only_except_for_the_partner(backend) {
+    let c = Custodia::demo(backend);
     let ask = |packs: Option<&str>, worker: &str, action: &str, resource: &str| {
         explain(&c, packs, "bufete-ruiz", (worker, action, resource), &[])
     };
@@ -93,10 +93,11 @@ fn the_closed_case_plugin_makes_a_closed_file_read_only_except_for_the_partner()
     let edit = ask(Some(&plain), "pablo", "edit", "document:D-1002-2");
     assert_eq!(edit["decision"], "allow", "{edit}");
 }
+}
 
-#[test]
-fn the_office_hours_plugin_opens_the_agenda_only_in_office_hours() {
-    let c = Custodia::demo(Backend::Sqlite);
+on_both_backends! {
+fn the_office_hours_plugin_opens_the_agenda_only_in_office_hours(backend) {
+    let c = Custodia::demo(backend);
     let at = |packs: Option<&str>, time: &str| {
         let context = format!("time={time}");
         explain(
@@ -122,6 +123,7 @@ fn the_office_hours_plugin_opens_the_agenda_only_in_office_hours() {
     // Without the provider the rule reads no `open` attribute: it denies
     // (fail closed), at any hour.
     assert_eq!(at(Some(&plain), "2026-11-23T10:00:00Z")["decision"], "deny");
+}
 }
 
 #[test]
