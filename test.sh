@@ -19,6 +19,11 @@ need_apt=()
 /usr/bin/python3 -c 'import dkim' >/dev/null 2>&1 || need_apt+=(python3-dkim)
 # pdftotext reads the PDF reports back.
 command -v pdftotext >/dev/null 2>&1 || need_apt+=(poppler-utils)
+# openssl makes the TLS test's certificates, curl is its client.
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+# The tests signal processes with kill(1) (SIGHUP, SIGKILL), not the shell builtin.
+[ -x /usr/bin/kill ] || [ -x /bin/kill ] || need_apt+=(procps)
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
 [ -n "$pg_bin" ] && [ -x "$pg_bin/initdb" ] || need_apt+=(postgresql)
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -64,13 +64,21 @@ impl Custodia {
     /// Opens everything; the audit writer runs until [`Custodia::close`].
     /// A missing key for a store that already used it is an error.
     pub async fn open(config: &Config) -> Result<Self> {
+        let started = std::time::Instant::now();
         config.apply_plugin_cache()?;
         let store = Store::init(&config.db).await?;
+        tracing::debug!(store = store.display_url(), "store opened");
         let packs = config.packs_dir();
         let rules = Rules::load(&packs).map_err(|source| Error::Packs {
             path: packs.clone(),
             source,
         })?;
+        tracing::debug!(
+            packs = %packs.display(),
+            loaded = rules.current().packs().len(),
+            elapsed_ms = started.elapsed().as_millis(),
+            "rule packs loaded"
+        );
         let signer = Arc::new(keys::audit_signer(&store, &config.audit_key_path()).await?);
         let audit = AuditLog::spawn(store.clone(), Some(signer), AuditConfig::default());
         Ok(Self {

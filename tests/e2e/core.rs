@@ -251,9 +251,9 @@ on_both_backends! {
     }
 }
 
-#[test]
-fn a_request_time_drives_the_rules_but_never_dates_the_event() {
-    let c = Custodia::demo(Backend::Sqlite);
+on_both_backends! {
+fn a_request_time_drives_the_rules_but_never_dates_the_event(backend) {
+    let c = Custodia::demo(backend);
     let before = chrono::Utc::now().timestamp_micros();
     c.decide(
         "ana",
@@ -275,10 +275,11 @@ fn a_request_time_drives_the_rules_but_never_dates_the_event() {
         "the request's own time, kept apart"
     );
 }
+}
 
-#[test]
-fn a_missing_audit_key_is_an_error_naming_the_file_once_events_exist() {
-    let c = Custodia::demo(Backend::Sqlite);
+on_both_backends! {
+fn a_missing_audit_key_is_an_error_naming_the_file_once_events_exist(backend) {
+    let c = Custodia::demo(backend);
     let key = c.path("custodia.db.audit-key");
     std::fs::rename(&key, c.path("moved-away")).expect("move the key");
     let err = c.fails(&[
@@ -298,10 +299,11 @@ fn a_missing_audit_key_is_an_error_naming_the_file_once_events_exist() {
     std::fs::rename(c.path("moved-away"), &key).expect("restore");
     c.ok(&["audit", "verify"]);
 }
+}
 
-#[test]
-fn a_default_deny_says_why_in_json() {
-    let c = Custodia::demo(Backend::Sqlite);
+on_both_backends! {
+fn a_default_deny_says_why_in_json(backend) {
+    let c = Custodia::demo(backend);
     // Nothing allows a trainee to delete a customer: denied by default.
     let v: Value = c.decide("luis", "delete", "customer:C-1001", &[]);
     assert_eq!(v["decision"], "deny");
@@ -309,6 +311,7 @@ fn a_default_deny_says_why_in_json() {
     assert!(!reasons.is_empty(), "{v}");
     let text = v.to_string();
     assert!(text.contains("denied by default"), "{text}");
+}
 }
 
 #[test]

@@ -36,14 +36,14 @@ class RawMaildir:
 "#;
 
 /// A local SMTP server writing every message into a Maildir.
-struct SmtpSink {
+pub struct SmtpSink {
     child: Child,
     pub url: String,
     maildir: PathBuf,
 }
 
 impl SmtpSink {
-    fn start(dir: &Path) -> Self {
+    pub fn start(dir: &Path) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .expect("free port")
             .local_addr()
@@ -80,7 +80,7 @@ impl SmtpSink {
     }
 
     /// How many messages have arrived (without reading them).
-    fn count(&self) -> usize {
+    pub fn count(&self) -> usize {
         ["new", "cur"]
             .iter()
             .filter_map(|sub| std::fs::read_dir(self.maildir.join(sub)).ok())
@@ -89,7 +89,7 @@ impl SmtpSink {
     }
 
     /// Every message received: (recipient, raw text).
-    fn messages(&self) -> Vec<(String, String)> {
+    pub fn messages(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
         for sub in ["new", "cur"] {
             let Ok(entries) = std::fs::read_dir(self.maildir.join(sub)) else {
@@ -269,6 +269,9 @@ fn an_unsubscribe_link_works_once_signed_and_forged_ones_change_nothing(backend)
     let (status, body) = http(&addr, "GET", &path, None).expect("get");
     assert_eq!(status, 200);
     assert!(body.contains("<form method=\"post\">"));
+    let (status, body) = http(&addr, "HEAD", &path, None).expect("head");
+    assert_eq!(status, 200);
+    assert!(body.is_empty(), "HEAD has no body: {body}");
     assert!(
         !c.ok(&["optout", "export", "--org", "bufete-ruiz"])
             .contains(&to)

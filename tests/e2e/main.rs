@@ -3,6 +3,7 @@
 
 #![allow(clippy::expect_used, clippy::panic, reason = "tests fail loudly")]
 
+mod commands;
 mod core;
 mod crash;
 mod decisions;

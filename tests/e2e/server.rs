@@ -13,7 +13,7 @@ use custodia_engine::Backend;
 use serde_json::Value;
 
 use crate::crash::{login, start_server_with};
-use crate::{Custodia, http, http_auth};
+use crate::{Custodia, http, http_auth, on_both_backends};
 
 /// A running `custodia serve` with `extra` arguments; killed on drop.
 struct Server {
@@ -202,9 +202,9 @@ fn answers_carry_security_headers() {
     }
 }
 
-#[test]
-fn a_decision_is_about_the_session_s_own_worker() {
-    let c = Custodia::demo(Backend::Sqlite);
+on_both_backends! {
+fn a_decision_is_about_the_session_s_own_worker(backend) {
+    let c = Custodia::demo(backend);
     let server = serve(&c, &[]);
     let token = login(&server.addr, "ana", "demo-ana");
     let ask = |body: &str| {
@@ -239,6 +239,7 @@ fn a_decision_is_about_the_session_s_own_worker() {
         401
     );
 }
+}
 
 fn decide_from(addr: &str, token: &str, forwarded: &str) -> Value {
     let body = r#"{"action":"view","resource":"customer:C-1001"}"#;
@@ -251,9 +252,9 @@ fn decide_from(addr: &str, token: &str, forwarded: &str) -> Value {
     serde_json::from_str(json).expect("json")
 }
 
-#[test]
-fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
-    let c = Custodia::demo(Backend::Sqlite);
+on_both_backends! {
+fn forwarded_for_is_believed_only_from_a_trusted_proxy(backend) {
+    let c = Custodia::demo(backend);
     let last_address = || {
         c.count("SELECT COUNT(*) FROM audit_events WHERE seq = (SELECT MAX(seq) FROM audit_events WHERE org = 'bufete-ruiz') AND org = 'bufete-ruiz' AND address = '198.51.100.4'")
     };
@@ -268,10 +269,11 @@ fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
     decide_from(&server.addr, &token, "203.0.113.66, 198.51.100.4");
     assert_eq!(last_address(), 1, "the hop the proxy saw is recorded");
 }
+}
 
-#[test]
-fn twenty_parallel_wrong_logins_over_http_are_all_counted() {
-    let c = Custodia::demo(Backend::Sqlite);
+on_both_backends! {
+fn twenty_parallel_wrong_logins_over_http_are_all_counted(backend) {
+    let c = Custodia::demo(backend);
     let server = serve(&c, &["--max-password-checks", "32"]);
     let addr = Arc::new(server.addr.clone());
     let threads: Vec<_> = (0..20)
@@ -304,6 +306,7 @@ fn twenty_parallel_wrong_logins_over_http_are_all_counted() {
         c.count("SELECT COUNT(*) FROM audit_events WHERE kind = 'login_failed'"),
         20
     );
+}
 }
 
 #[test]

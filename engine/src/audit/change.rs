@@ -84,6 +84,8 @@ impl Change {
         .await?;
         fault::point(fault::BEFORE_COMMIT)?;
         self.tx.commit().await?;
+        let seqs: Vec<i64> = receipts.iter().map(|r| r.seq).collect();
+        tracing::debug!(org = %self.org, ?seqs, "change committed with its audit events");
         Ok(receipts)
     }
 }
