@@ -280,7 +280,12 @@ fn a_request_time_drives_the_rules_but_never_dates_the_event(backend) {
 on_both_backends! {
 fn a_missing_audit_key_is_an_error_naming_the_file_once_events_exist(backend) {
     let c = Custodia::demo(backend);
-    let key = c.path("custodia.db.audit-key");
+    // Beside an SQLite file; in the working folder for a server database.
+    let name = match backend {
+        Backend::Sqlite => "custodia.db.audit-key",
+        Backend::Postgres => "custodia-audit.key",
+    };
+    let key = c.path(name);
     std::fs::rename(&key, c.path("moved-away")).expect("move the key");
     let err = c.fails(&[
         "decide",
@@ -292,7 +297,7 @@ fn a_missing_audit_key_is_an_error_naming_the_file_once_events_exist(backend) {
         "customer:C-1001",
     ]);
     assert!(
-        err.contains("audit signing key") && err.contains("custodia.db.audit-key"),
+        err.contains("audit signing key") && err.contains(name),
         "{err}"
     );
     assert!(!key.exists(), "no new key was made");

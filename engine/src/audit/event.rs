@@ -261,6 +261,9 @@ mod tests {
         }
     }
 
+    /// Changes one field of an event, given a time to move it to.
+    type Change = fn(&mut AuditEvent, DateTime<Utc>);
+
     /// One change per field; destructuring without `..` makes a new field
     /// a compile error here until it gets its own change.
     fn one_change_per_field() -> Vec<(&'static str, AuditEvent)> {
@@ -281,7 +284,7 @@ mod tests {
             detail: _,
         } = full();
         let later = at + chrono::Duration::microseconds(1);
-        let changes: [(&str, fn(&mut AuditEvent, DateTime<Utc>)); 14] = [
+        let changes: [(&str, Change); 14] = [
             ("kind", |e, _| e.kind = EventKind::Export),
             ("at", |e, t| e.at = t),
             ("request_time", |e, t| e.request_time = Some(t)),

@@ -63,9 +63,15 @@ on_both_backends! {
         assert!(matches!(law.document(&report).await, Err(Error::NotFound { .. })));
 
         let law_ids: BTreeSet<_> = law.customers().await.expect("list").into_iter().map(|c| c.id).collect();
-        assert!(law_ids.iter().all(|id| id.as_str().starts_with("C-")), "{law_ids:?}");
-        assert!(law.documents().await.expect("docs").iter().all(|d| d.customer.as_str().starts_with("C-")));
-        assert!(law.registers().await.expect("registers").providers.iter().all(|p| p.id.as_str() != "P-HIS"));
+        let law_file = demo_file("bufete-ruiz.toml");
+        let expected: BTreeSet<_> = law_file.customers.iter().map(|c| c.id.clone()).collect();
+        assert_eq!(law_ids, expected, "exactly the law firm's customers");
+        let docs = law.documents().await.expect("docs");
+        assert_eq!(docs.len(), law_file.documents.len());
+        assert!(docs.iter().all(|d| law_ids.contains(&d.customer)));
+        let providers = law.registers().await.expect("registers").providers;
+        assert_eq!(providers.len(), law_file.registers.providers.len());
+        assert!(!providers.is_empty() && providers.iter().all(|p| p.id.as_str() != "P-HIS"));
     }
 
     async fn import_of_existing_organisation_needs_replace(store) {
