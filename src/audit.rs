@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Subcommand};
 use custodia_engine::audit::{
-    AuditQuery, BreachQuery, ChainedEvent, Checkpoint, Signer, parse_public_key,
+    AuditQuery, BreachQuery, ChainedEvent, Checkpoint, Signer, Witnessed, parse_public_key,
 };
 use custodia_engine::rules::Effect;
 use custodia_engine::{OrgSlug, Store};
@@ -27,6 +27,10 @@ pub enum AuditCommand {
         /// Trusted public key (hex); default: the key file's
         #[arg(long)]
         public_key: Option<String>,
+        /// More witness files to check against, besides `--witness`'s
+        /// (e.g. each server's, or a copy kept elsewhere)
+        #[arg(long = "witness-file")]
+        witness_files: Vec<PathBuf>,
     },
     /// List events
     Query(QueryArgs),
@@ -48,6 +52,9 @@ pub enum AuditCommand {
         org: OrgSlug,
         #[arg(long, default_value_t = 730)]
         keep_days: i64,
+        /// Why, for the prune event
+        #[arg(long, default_value = "retention period over")]
+        reason: String,
     },
 }
 
@@ -111,7 +118,15 @@ pub async fn run(g: &Global, command: AuditCommand) -> anyhow::Result<bool> {
             org,
             from_checkpoint,
             public_key,
-        } => verify(g, &store, org, from_checkpoint, public_key).await?,
+            witness_files,
+        } => {
+            let sources = Sources {
+                from: from_checkpoint,
+                public_key,
+                witness_files,
+            };
+            verify(g, &store, org, sources).await?
+        }
         AuditCommand::Query(args) => {
             query(g, &store, args).await?;
             true
@@ -133,8 +148,14 @@ pub async fn run(g: &Global, command: AuditCommand) -> anyhow::Result<bool> {
             }
             true
         }
-        AuditCommand::Prune { org, keep_days } => {
-            let report = store.prune_audit(&org, keep_days, Utc::now()).await?;
+        AuditCommand::Prune {
+            org,
+            keep_days,
+            reason,
+        } => {
+            let report = store
+                .prune_audit(&org, keep_days, Utc::now(), &reason)
+                .await?;
             emit(g.json, &report, |r| {
                 say!(
                     "{}: removed {} events; the chain now starts after signed checkpoint {}",
@@ -155,21 +176,27 @@ pub async fn run(g: &Global, command: AuditCommand) -> anyhow::Result<bool> {
     Ok(ok)
 }
 
+/// What `audit verify` trusts besides the database.
+struct Sources {
+    from: Option<PathBuf>,
+    public_key: Option<String>,
+    witness_files: Vec<PathBuf>,
+}
+
 async fn verify(
     g: &Global,
     store: &Store,
     org: Option<OrgSlug>,
-    from: Option<PathBuf>,
-    public_key: Option<String>,
+    sources: Sources,
 ) -> anyhow::Result<bool> {
-    let key = match public_key {
+    let key = match sources.public_key {
         Some(hex) => parse_public_key(&hex)?,
         None => Signer::load(&g.config().audit_key_path())
             .context("no trusted public key: pass --public-key or --audit-key")?
             .verifying_key(),
     };
     let anchor: Option<Checkpoint> =
-        match from {
+        match sources.from {
             Some(path) => {
                 let text = std::fs::read_to_string(&path)
                     .with_context(|| format!("cannot read `{}`", path.display()))?;
@@ -189,14 +216,17 @@ async fn verify(
             .map(|o| o.slug)
             .collect(),
     };
+    let witnessed = read_witnesses(g, store, &orgs, &key, sources.witness_files).await?;
     let mut reports = Vec::new();
     for org in orgs {
         let bar = indicatif::ProgressBar::new_spinner().with_message(format!("verifying {org}"));
+        let none = std::collections::BTreeMap::new();
         let report = store
-            .verify_audit(
+            .verify_audit_witnessed(
                 &org,
                 Some(&key),
                 anchor.as_ref().filter(|a| a.org == org.as_str()),
+                witnessed.checkpoints.get(org.as_str()).unwrap_or(&none),
                 |n| bar.set_position(u64::try_from(n).unwrap_or(0)),
             )
             .await?;
@@ -226,6 +256,34 @@ async fn verify(
         }
     })?;
     Ok(ok)
+}
+
+/// The witness files to check against: `--witness`'s (default beside the
+/// key) and any `--witness-file`. The default file may be missing only
+/// while no organisation has a signed checkpoint yet.
+async fn read_witnesses(
+    g: &Global,
+    store: &Store,
+    orgs: &[OrgSlug],
+    key: &custodia_engine::audit::VerifyingKey,
+    extra: Vec<PathBuf>,
+) -> anyhow::Result<Witnessed> {
+    let default = g.config().witness_path();
+    let mut files = extra;
+    if default.exists() {
+        files.push(default);
+    } else {
+        for org in orgs {
+            if !store.audit_checkpoints(org).await?.is_empty() {
+                bail!(
+                    "witness file `{}` not found, though `{org}` has signed checkpoints: \
+                     the log cannot be checked against what it was known to hold (pass --witness FILE)",
+                    default.display()
+                );
+            }
+        }
+    }
+    Ok(Witnessed::read(&files, key)?)
 }
 
 fn short(hash: &str) -> &str {

@@ -35,6 +35,14 @@ pub struct Global {
     /// beside the SQLite file; `off` to compile on every start)
     #[arg(long, global = true, env = "CUSTODIA_PLUGIN_CACHE")]
     pub plugin_cache: Option<PathBuf>,
+    /// Where every signed checkpoint is also appended (default: beside the
+    /// audit key; better on another disk or machine)
+    #[arg(long, global = true, env = "CUSTODIA_WITNESS")]
+    pub witness: Option<PathBuf>,
+    /// A shell command run with each batch of checkpoints on its stdin
+    /// (mail them, copy them elsewhere)
+    #[arg(long, global = true, env = "CUSTODIA_WITNESS_CMD")]
+    pub witness_cmd: Option<String>,
 }
 
 impl Global {
@@ -46,6 +54,8 @@ impl Global {
             audit_key: self.audit_key.clone(),
             token_key: self.token_key.clone(),
             plugin_cache: self.plugin_cache.clone(),
+            witness: self.witness.clone(),
+            witness_cmd: self.witness_cmd.clone(),
         }
     }
 

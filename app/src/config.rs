@@ -18,6 +18,11 @@ pub struct Config {
     /// Where compiled WebAssembly plugins are cached: `None` for the
     /// default beside the store, `Some("off")` for no cache.
     pub plugin_cache: Option<PathBuf>,
+    /// The witness file every signed checkpoint is appended to; `None`
+    /// for the default beside the signing key.
+    pub witness: Option<PathBuf>,
+    /// A shell command run with each batch of checkpoints on its stdin.
+    pub witness_cmd: Option<String>,
 }
 
 impl Config {
@@ -29,6 +34,8 @@ impl Config {
             audit_key: None,
             token_key: None,
             plugin_cache: None,
+            witness: None,
+            witness_cmd: None,
         }
     }
 
@@ -74,6 +81,18 @@ impl Config {
         self.audit_key
             .clone()
             .unwrap_or_else(|| custodia_engine::audit::default_key_path(&self.db))
+    }
+
+    /// The witness file's path.
+    pub fn witness_path(&self) -> PathBuf {
+        self.witness.clone().unwrap_or_else(|| {
+            custodia_engine::audit::Witness::default_path(&self.audit_key_path())
+        })
+    }
+
+    /// Where checkpoints are witnessed.
+    pub fn witness(&self) -> custodia_engine::audit::Witness {
+        custodia_engine::audit::Witness::new(self.witness_path(), self.witness_cmd.clone())
     }
 
     /// The unsubscribe-token key's path.

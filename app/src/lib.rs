@@ -80,7 +80,14 @@ impl Custodia {
             "rule packs loaded"
         );
         let signer = Arc::new(keys::audit_signer(&store, &config.audit_key_path()).await?);
-        let audit = AuditLog::spawn(store.clone(), Some(signer), AuditConfig::default());
+        let audit_config = AuditConfig {
+            witness: Some(Arc::new(config.witness())),
+            ..AuditConfig::default()
+        };
+        let audit = AuditLog::spawn(store.clone(), Some(signer), audit_config);
+        // Fail closed before anything is written: every chain must still
+        // extend the checkpoint its witness last saw.
+        audit.guard().await?;
         Ok(Self {
             access: AccessControl::new(store, Arc::new(rules), audit),
             config: config.clone(),

@@ -121,15 +121,17 @@ pub fn history_event(i: u64, n: u64) -> AuditEvent {
 /// Writes `events` to `org`'s chain keeping their own times (the writer
 /// would stamp its clock), in batches, signing a checkpoint every
 /// `checkpoint_every` events with `signer` when given: a synthetic history
-/// for tests of time windows, retention and tampering.
+/// for tests of time windows, retention and tampering. Returns the
+/// checkpoints signed, for a witness.
 pub async fn write_history(
     store: &Store,
     org: &OrgSlug,
     events: Vec<AuditEvent>,
     signer: Option<&Signer>,
     checkpoint_every: usize,
-) -> crate::Result<()> {
+) -> crate::Result<Vec<crate::audit::Checkpoint>> {
     use crate::audit::writer::{Stamp, append_locked, write_checkpoint};
+    let mut signed = Vec::new();
     for chunk in events.chunks(checkpoint_every.max(1)) {
         let mut chunk = chunk.to_vec();
         let mut tx = store.begin_write().await?;
@@ -142,11 +144,11 @@ pub async fn write_history(
         )
         .await?;
         if let Some(signer) = signer {
-            write_checkpoint(&mut tx, store.backend(), signer, org.as_str()).await?;
+            signed.extend(write_checkpoint(&mut tx, store.backend(), signer, org.as_str()).await?);
         }
         tx.commit().await?;
     }
-    Ok(())
+    Ok(signed)
 }
 
 /// Appends the `n` events of [`history_event`] to `org`'s chain from

@@ -35,10 +35,13 @@ pub enum EventKind {
     Register,
     /// A campaign was created or stopped.
     Campaign,
+    /// The start of the chain was removed after its retention period;
+    /// the detail says which events, up to which signed checkpoint.
+    Prune,
 }
 
 impl EventKind {
-    const ALL: [EventKind; 16] = [
+    const ALL: [EventKind; 17] = [
         EventKind::Decision,
         EventKind::Unlock,
         EventKind::UnlockFailed,
@@ -55,6 +58,7 @@ impl EventKind {
         EventKind::Import,
         EventKind::Register,
         EventKind::Campaign,
+        EventKind::Prune,
     ];
 
     /// The stored name.
@@ -76,6 +80,7 @@ impl EventKind {
             EventKind::Import => "import",
             EventKind::Register => "register",
             EventKind::Campaign => "campaign",
+            EventKind::Prune => "prune",
         }
     }
 

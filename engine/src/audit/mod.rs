@@ -9,6 +9,7 @@ mod event;
 mod query;
 mod retention;
 mod verify;
+mod witness;
 pub(crate) mod writer;
 
 pub use change::Change;
@@ -19,4 +20,5 @@ pub use event::{AuditEvent, ChainedEvent, EventKind, GENESIS, chain_hash};
 pub use query::{AuditQuery, BreachQuery, BreachScope, TouchedCustomer};
 pub use retention::{MIN_RETENTION_DAYS, PruneReport};
 pub use verify::{Break, BreakKind, VerifyReport};
+pub use witness::{Witness, WitnessLine, Witnessed};
 pub use writer::{AuditConfig, AuditLog, Receipt};

@@ -2,12 +2,37 @@
 //! checkpoint, so that what remains still verifies from that checkpoint.
 
 use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::event::micros;
+use super::event::{AuditEvent, EventKind, micros};
+use super::writer::{Stamp, append_locked};
 use crate::domain::OrgSlug;
 use crate::error::{Error, Result};
 use crate::store::Store;
+
+/// What a prune event records (as its detail, JSON): which events went,
+/// how old the newest of them was, under which retention period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PruneRecord {
+    /// Events 1..=`removed_to` were removed; the signed checkpoint at
+    /// `removed_to` anchors the chain from then on.
+    pub removed_to: i64,
+    /// The time of the newest removed event.
+    pub last_removed_at: DateTime<Utc>,
+    pub keep_days: i64,
+    pub reason: String,
+}
+
+impl PruneRecord {
+    /// The record in a prune event, with the event's (writer's) time.
+    pub fn parse(event: &AuditEvent) -> Option<(Self, DateTime<Utc>)> {
+        if event.kind != EventKind::Prune {
+            return None;
+        }
+        let record = serde_json::from_str(event.detail.as_deref()?).ok()?;
+        Some((record, event.at))
+    }
+}
 
 /// The shortest retention Custodia accepts: two years.
 pub const MIN_RETENTION_DAYS: i64 = 730;
@@ -23,14 +48,18 @@ pub struct PruneReport {
 }
 
 impl Store {
-    /// Removes events older than `keep_days` (at least two years) up to the
-    /// newest signed checkpoint that covers only such events. The
-    /// checkpoints stay, so `verify` starts from the anchor.
+    /// Removes events older than `keep_days` (at least two years) at `now`
+    /// up to the newest signed checkpoint that covers only such events, and
+    /// records it as a prune event in the same transaction. The anchor
+    /// checkpoint stays, so `verify` starts from it; the event, stamped
+    /// with the writer's clock whatever `now` says, lets `verify` check
+    /// that the removed events were old enough.
     pub async fn prune_audit(
         &self,
         org: &OrgSlug,
         keep_days: i64,
         now: DateTime<Utc>,
+        reason: &str,
     ) -> Result<PruneReport> {
         if keep_days < MIN_RETENTION_DAYS {
             return Err(Error::InvalidValue {
@@ -40,7 +69,7 @@ impl Store {
             });
         }
         let cutoff = micros(now - Duration::days(keep_days));
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         // The last event older than the cutoff...
         let (last_old,): (Option<i64>,) =
             sqlx::query_as("SELECT MAX(seq) FROM audit_events WHERE org = $1 AND at < $2")
@@ -62,6 +91,33 @@ impl Store {
                 removed: 0,
             });
         };
+        let (last_removed_at,): (i64,) =
+            sqlx::query_as("SELECT at FROM audit_events WHERE org = $1 AND seq = $2")
+                .bind(org.as_str())
+                .bind(anchor)
+                .fetch_one(&mut *tx)
+                .await?;
+        let record = PruneRecord {
+            removed_to: anchor,
+            last_removed_at: DateTime::from_timestamp_micros(last_removed_at)
+                .ok_or_else(|| Error::corrupt(format!("audit time {last_removed_at}")))?,
+            keep_days,
+            reason: reason.to_owned(),
+        };
+        let mut event = AuditEvent::new(EventKind::Prune, Utc::now());
+        event.detail = Some(
+            serde_json::to_string(&record)
+                .map_err(|e| Error::Audit(format!("cannot encode a prune record: {e}")))?,
+        );
+        // INVARIANT: the removal and its record commit together.
+        append_locked(
+            &mut tx,
+            self.backend(),
+            org.as_str(),
+            &mut [event],
+            Stamp::Now(Utc::now()),
+        )
+        .await?;
         let done = sqlx::query("DELETE FROM audit_events WHERE org = $1 AND seq <= $2")
             .bind(org.as_str())
             .bind(anchor)

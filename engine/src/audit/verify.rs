@@ -30,6 +30,15 @@ pub enum BreakKind {
     Truncated,
     /// A checkpoint is not signed by the trusted key.
     BadSignature,
+    /// The chain differs from a witnessed checkpoint from a point on, all
+    /// hashes recomputed: only the witness outside the database shows it.
+    Rewritten,
+    /// A witnessed checkpoint is missing from the database.
+    CheckpointDeleted,
+    /// The head row does not name the chain's last event.
+    HeadForged,
+    /// A prune removed events younger than the retention period.
+    PrunedEarly,
 }
 
 impl BreakKind {
@@ -42,6 +51,10 @@ impl BreakKind {
             BreakKind::Reordered => "reordered",
             BreakKind::Truncated => "truncated",
             BreakKind::BadSignature => "bad signature",
+            BreakKind::Rewritten => "rewritten",
+            BreakKind::CheckpointDeleted => "checkpoint deleted",
+            BreakKind::HeadForged => "head forged",
+            BreakKind::PrunedEarly => "pruned early",
         }
     }
 }
@@ -260,6 +273,11 @@ struct Walk<'a> {
     expected: i64,
     prev: String,
     checked: usize,
+    /// Sequences whose hash a witness knows, and the hashes found there.
+    watch: &'a BTreeMap<i64, Checkpoint>,
+    seen: BTreeMap<i64, String>,
+    /// Prune events met on the way: (sequence, event).
+    prunes: Vec<(i64, AuditEvent)>,
 }
 
 impl Walk<'_> {
@@ -289,6 +307,12 @@ impl Walk<'_> {
             if let Some(b) = self.check_checkpoint(cp, &row.hash) {
                 return Some(b);
             }
+        }
+        if self.watch.contains_key(&row.seq) {
+            self.seen.insert(row.seq, row.hash.clone());
+        }
+        if row.event.kind == EventKind::Prune {
+            self.prunes.push((row.seq, row.event.clone()));
         }
         self.prev.clone_from(&row.hash);
         self.expected += 1;
@@ -351,10 +375,26 @@ impl Store {
         org: &OrgSlug,
         key: Option<&VerifyingKey>,
         anchor: Option<&Checkpoint>,
+        progress: impl FnMut(i64),
+    ) -> Result<VerifyReport> {
+        self.verify_audit_witnessed(org, key, anchor, &BTreeMap::new(), progress)
+            .await
+    }
+
+    /// [`Store::verify_audit`], and then the chain against `witnessed`:
+    /// checkpoints of this organisation kept outside the database (see
+    /// [`super::Witnessed`]). A chain that does not extend them fails,
+    /// named as truncated, rewritten, checkpoint deleted or head forged.
+    pub async fn verify_audit_witnessed(
+        &self,
+        org: &OrgSlug,
+        key: Option<&VerifyingKey>,
+        anchor: Option<&Checkpoint>,
+        witnessed: &BTreeMap<i64, Checkpoint>,
         mut progress: impl FnMut(i64),
     ) -> Result<VerifyReport> {
         let checkpoints = self.audit_checkpoints(org).await?;
-        let (first, last_known) = self.audit_bounds(org).await?;
+        let (first, head) = self.audit_bounds(org).await?;
         let mut report = VerifyReport {
             org: org.to_string(),
             events: 0,
@@ -370,6 +410,9 @@ impl Store {
             expected: 1,
             prev: GENESIS.to_owned(),
             checked: 0,
+            watch: witnessed,
+            seen: BTreeMap::new(),
+            prunes: Vec::new(),
         };
         // Where to start: an exported checkpoint, the checkpoint left by
         // pruning, or the genesis.
@@ -385,6 +428,7 @@ impl Store {
             }
             walk.expected = cp.seq + 1;
             walk.prev.clone_from(&cp.head_hash);
+            walk.seen.insert(cp.seq, cp.head_hash.clone());
         }
         let mut after = walk.expected - 1;
         let mut carry: Option<ChainedEvent> = None;
@@ -413,39 +457,151 @@ impl Store {
         report.last_seq = walk.expected - 1;
         report.head_hash.clone_from(&walk.prev);
         report.checkpoints_checked = walk.checked;
-        let known_end = [
-            last_known,
-            checkpoints.keys().next_back().copied(),
-            anchor.map(|a| a.seq),
-        ]
-        .into_iter()
-        .flatten()
-        .max()
-        .unwrap_or(0);
-        if known_end > report.last_seq {
-            report.broken = Some(Break {
-                seq: report.last_seq + 1,
-                kind: BreakKind::Truncated,
-                detail: format!(
-                    "the chain ends at {} but is known to have reached {known_end}",
-                    report.last_seq
-                ),
+        let pruned_to = first.filter(|f| *f > 1).map(|f| f - 1);
+        report.broken = against_witness(&report, witnessed, &walk.seen, &checkpoints, pruned_to)
+            .or_else(|| head_break(&report, head.as_ref()))
+            .or_else(|| truncation(&report, head.as_ref(), &checkpoints, anchor))
+            .or_else(|| {
+                (anchor.is_none())
+                    .then(|| prune_break(pruned_to, &walk.prunes))
+                    .flatten()
             });
-        }
         Ok(report)
     }
 
-    /// (first event's sequence, head sequence recorded by the writer).
-    async fn audit_bounds(&self, org: &OrgSlug) -> Result<(Option<i64>, Option<i64>)> {
+    /// (first event's sequence, head recorded by the writer).
+    async fn audit_bounds(&self, org: &OrgSlug) -> Result<(Option<i64>, Option<(i64, String)>)> {
         let first: Option<(i64,)> =
             sqlx::query_as("SELECT seq FROM audit_events WHERE org = $1 ORDER BY seq LIMIT 1")
                 .bind(org.as_str())
                 .fetch_optional(self.pool())
                 .await?;
-        let head: Option<(i64,)> = sqlx::query_as("SELECT seq FROM audit_heads WHERE org = $1")
-            .bind(org.as_str())
-            .fetch_optional(self.pool())
-            .await?;
-        Ok((first.map(|f| f.0), head.map(|h| h.0)))
+        let head: Option<(i64, String)> =
+            sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE org = $1")
+                .bind(org.as_str())
+                .fetch_optional(self.pool())
+                .await?;
+        Ok((first.map(|f| f.0), head))
     }
+}
+
+/// The chain against the checkpoints a witness kept: each one inside the
+/// chain must match it, the newest must not lie beyond its end, and each
+/// must still be in the database.
+fn against_witness(
+    report: &VerifyReport,
+    witnessed: &BTreeMap<i64, Checkpoint>,
+    seen: &BTreeMap<i64, String>,
+    stored: &BTreeMap<i64, Checkpoint>,
+    pruned_to: Option<i64>,
+) -> Option<Break> {
+    // Checkpoints before a recorded prune's anchor certify nothing left.
+    let kept = witnessed.range(pruned_to.unwrap_or(0)..);
+    let newest = witnessed.keys().next_back().copied().unwrap_or(0);
+    let mut last_match = pruned_to.unwrap_or(0);
+    for (&seq, cp) in kept {
+        if seq > report.last_seq {
+            return Some(Break {
+                seq: report.last_seq + 1,
+                kind: BreakKind::Truncated,
+                detail: format!(
+                    "the chain ends at {} but a witnessed checkpoint shows it reached {newest}",
+                    report.last_seq
+                ),
+            });
+        }
+        if seen.get(&seq) != Some(&cp.head_hash) {
+            return Some(Break {
+                seq: last_match + 1,
+                kind: BreakKind::Rewritten,
+                detail: format!(
+                    "the chain was rewritten after {last_match}: at {seq} it differs from its witnessed checkpoint"
+                ),
+            });
+        }
+        if !stored.contains_key(&seq) && pruned_to != Some(seq) {
+            return Some(Break {
+                seq,
+                kind: BreakKind::CheckpointDeleted,
+                detail: format!("the witnessed checkpoint at {seq} was deleted from the database"),
+            });
+        }
+        last_match = seq;
+    }
+    None
+}
+
+/// The head row must name the last event the walk reached.
+fn head_break(report: &VerifyReport, head: Option<&(i64, String)>) -> Option<Break> {
+    let (seq, hash) = head?;
+    (*seq == report.last_seq && *hash != report.head_hash || *seq < report.last_seq).then(|| {
+        Break {
+            seq: *seq,
+            kind: BreakKind::HeadForged,
+            detail: format!(
+                "the head row names {seq} ({}) but the chain's last event is {} ({})",
+                short(hash),
+                report.last_seq,
+                short(&report.head_hash)
+            ),
+        }
+    })
+}
+
+fn short(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
+}
+
+/// The chain must reach what the head and the stored checkpoints say.
+fn truncation(
+    report: &VerifyReport,
+    head: Option<&(i64, String)>,
+    checkpoints: &BTreeMap<i64, Checkpoint>,
+    anchor: Option<&Checkpoint>,
+) -> Option<Break> {
+    let known_end = [
+        head.map(|h| h.0),
+        checkpoints.keys().next_back().copied(),
+        anchor.map(|a| a.seq),
+    ]
+    .into_iter()
+    .flatten()
+    .max()
+    .unwrap_or(0);
+    (known_end > report.last_seq).then(|| Break {
+        seq: report.last_seq + 1,
+        kind: BreakKind::Truncated,
+        detail: format!(
+            "the chain ends at {} but is known to have reached {known_end}",
+            report.last_seq
+        ),
+    })
+}
+
+/// A missing start must be explained by a prune event that removed
+/// exactly those events, each older than the retention period then.
+fn prune_break(pruned_to: Option<i64>, prunes: &[(i64, AuditEvent)]) -> Option<Break> {
+    let to = pruned_to?;
+    let record = prunes.iter().rev().find_map(|(_, e)| {
+        super::retention::PruneRecord::parse(e).filter(|(r, _)| r.removed_to == to)
+    });
+    let Some((record, at)) = record else {
+        return Some(Break {
+            seq: 1,
+            kind: BreakKind::Deleted,
+            detail: format!(
+                "events 1 to {to} are missing and no prune event records their removal"
+            ),
+        });
+    };
+    let age = at - record.last_removed_at;
+    (age < chrono::Duration::days(super::retention::MIN_RETENTION_DAYS)).then(|| Break {
+        seq: to,
+        kind: BreakKind::PrunedEarly,
+        detail: format!(
+            "events up to {to} were pruned {} days after the last of them, before the {}-day retention period",
+            age.num_days(),
+            super::retention::MIN_RETENTION_DAYS
+        ),
+    })
 }

@@ -12,8 +12,9 @@ use sqlx::{Any, Row, Transaction};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::checkpoint::Signer;
+use super::checkpoint::{Checkpoint, Signer};
 use super::event::{AuditEvent, GENESIS, chain_hash, micros};
+use super::witness::{Witness, Witnessed};
 use crate::domain::OrgSlug;
 use crate::error::{Error, Result};
 use crate::store::{Backend, Store};
@@ -27,6 +28,8 @@ pub struct AuditConfig {
     pub checkpoint_interval: Duration,
     /// The most events written in one transaction.
     pub max_batch: usize,
+    /// Where signed checkpoints are also written, outside the database.
+    pub witness: Option<Arc<Witness>>,
 }
 
 impl Default for AuditConfig {
@@ -35,6 +38,7 @@ impl Default for AuditConfig {
             checkpoint_every: 10_000,
             checkpoint_interval: Duration::from_secs(10),
             max_batch: 8192,
+            witness: None,
         }
     }
 }
@@ -60,6 +64,8 @@ struct Pending {
 enum Command {
     Append(Pending),
     Checkpoint(oneshot::Sender<Result<(), String>>),
+    /// Checks that every chain extends its last witnessed checkpoint.
+    Guard(oneshot::Sender<Result<(), String>>),
     /// Many events of one chain, written in one transaction of their own.
     AppendMany(
         String,
@@ -73,6 +79,15 @@ enum Command {
 #[derive(Debug, Clone)]
 pub struct AuditLog {
     tx: mpsc::Sender<Command>,
+}
+
+/// What the writer tells a caller: an audit error's own message (the
+/// caller wraps it in [`Error::Audit`] again), anything else in full.
+fn message(e: &Error) -> String {
+    match e {
+        Error::Audit(message) => message.clone(),
+        other => other.to_string(),
+    }
 }
 
 fn writer_gone() -> Error {
@@ -128,6 +143,18 @@ impl AuditLog {
         done.await.map_err(|_| writer_gone())?.map_err(Error::Audit)
     }
 
+    /// Checks that every chain still extends the last checkpoint this
+    /// log witnessed; after a failure every append is refused (an alarm is
+    /// written to the witness).
+    pub async fn guard(&self) -> Result<()> {
+        let (ack, done) = oneshot::channel();
+        self.tx
+            .send(Command::Guard(ack))
+            .await
+            .map_err(|_| writer_gone())?;
+        done.await.map_err(|_| writer_gone())?.map_err(Error::Audit)
+    }
+
     /// Writes what is queued, signs final checkpoints and stops the writer.
     pub async fn shutdown(&self) -> Result<()> {
         let (ack, done) = oneshot::channel();
@@ -146,16 +173,94 @@ struct Writer {
     /// Events per chain since its last checkpoint.
     unsigned: BTreeMap<String, i64>,
     last_checkpoint: Instant,
+    /// The newest witnessed (sequence, head hash) of each chain: what the
+    /// chain must still extend before this writer signs it again.
+    witnessed: BTreeMap<String, (i64, String)>,
+    /// Set once a chain was found not to extend its witnessed checkpoint:
+    /// from then on nothing is written (fail closed).
+    alarm: Option<String>,
 }
 
 impl Writer {
     fn new(store: Store, signer: Option<Arc<Signer>>, config: AuditConfig) -> Self {
-        Self {
+        let mut writer = Self {
             store,
             signer,
             config,
             unsigned: BTreeMap::new(),
             last_checkpoint: Instant::now(),
+            witnessed: BTreeMap::new(),
+            alarm: None,
+        };
+        if let Err(e) = writer.load_witnessed() {
+            writer.alarm = Some(format!("the audit witness cannot be read: {e}"));
+        }
+        writer
+    }
+
+    /// Reads the newest witnessed checkpoint of each chain (a witness file
+    /// not yet written means nothing was witnessed yet).
+    fn load_witnessed(&mut self) -> Result<()> {
+        let (Some(witness), Some(signer)) = (&self.config.witness, &self.signer) else {
+            return Ok(());
+        };
+        if !witness.file().exists() {
+            return Ok(());
+        }
+        let read = Witnessed::read(&[witness.file().to_owned()], &signer.verifying_key())?;
+        for (org, checkpoints) in read.checkpoints {
+            if let Some(cp) = checkpoints.values().next_back() {
+                self.witnessed.insert(org, (cp.seq, cp.head_hash.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Raises the alarm for `org`: written to the witness, then every
+    /// append fails with `detail`.
+    fn raise_alarm(&mut self, org: &str, detail: String) -> Error {
+        let message = format!(
+            "audit log of `{org}` refused: {detail}; nothing is signed or written until \
+             an officer runs `custodia audit verify` and restores the log"
+        );
+        tracing::error!(org, %detail, "audit chain does not extend its witnessed checkpoint");
+        if let Some(witness) = &self.config.witness {
+            if let Err(e) = witness.alarm(org, &detail) {
+                tracing::error!(error = %e, "the alarm could not be witnessed");
+            }
+        }
+        self.alarm = Some(message.clone());
+        Error::Audit(message)
+    }
+
+    /// Checks every witnessed chain now (at start-up).
+    async fn guard_all(&mut self) -> Result<()> {
+        if let Some(alarm) = &self.alarm {
+            return Err(Error::Audit(alarm.clone()));
+        }
+        let mut tx = self.store.begin_write().await?;
+        let orgs: Vec<String> = self.witnessed.keys().cloned().collect();
+        for org in orgs {
+            self.guard(&mut tx, &org).await?;
+        }
+        tx.rollback().await?;
+        Ok(())
+    }
+
+    /// Checks that `org`'s chain extends its witnessed checkpoint.
+    // INVARIANT: the writer never signs a head that does not extend the
+    // last checkpoint it witnessed: it recomputes the hashes from there
+    // to the head (only the events since), and refuses otherwise.
+    async fn guard(&mut self, tx: &mut Transaction<'_, Any>, org: &str) -> Result<()> {
+        let Some((seq, hash)) = self.witnessed.get(org).cloned() else {
+            return Ok(());
+        };
+        let Some(key) = self.signer.as_ref().map(|s| s.verifying_key()) else {
+            return Ok(());
+        };
+        match extends(tx, self.store.backend(), &key, org, seq, &hash).await? {
+            Ok(()) => Ok(()),
+            Err(detail) => Err(self.raise_alarm(org, detail)),
         }
     }
 
@@ -188,10 +293,15 @@ impl Writer {
                     Err(_) => break,
                 }
             }
+            if let Some(Command::Guard(ack)) = control {
+                let _ = self.write_and_ack(batch, false).await;
+                let _ = ack.send(self.guard_all().await.map_err(|e| message(&e)));
+                continue;
+            }
             if let Some(Command::AppendMany(org, events, ack)) = control {
                 let _ = self.write_and_ack(batch, false).await;
                 let many = events.into_iter().map(|e| (org.clone(), e)).collect();
-                let _ = ack.send(self.write(many, false).await.map_err(|e| e.to_string()));
+                let _ = ack.send(self.write(many, false).await.map_err(|e| message(&e)));
                 continue;
             }
             let sign_all = control.is_some();
@@ -221,7 +331,7 @@ impl Writer {
             }
             Err(e) => {
                 // Nothing was committed: every caller learns it, none is told "durable".
-                let message = e.to_string();
+                let message = message(&e);
                 tracing::error!(error = %message, "audit batch failed");
                 for ack in acks {
                     let _ = ack.send(Err(message.clone()));
@@ -237,6 +347,9 @@ impl Writer {
         events: Vec<(String, AuditEvent)>,
         sign_all: bool,
     ) -> Result<Vec<Receipt>> {
+        if let Some(alarm) = &self.alarm {
+            return Err(Error::Audit(alarm.clone()));
+        }
         // Reading the head and appending can never be split by another writer.
         let mut tx = self.store.begin_write().await?;
         // Each chain's events, moved (not copied) out of the batch, with
@@ -276,15 +389,18 @@ impl Writer {
             // and other servers append too: sign whatever moved.
             to_sign.extend(moved_heads(&mut tx).await?);
         }
-        if let Some(signer) = &self.signer {
+        let mut signed = Vec::new();
+        if let Some(signer) = self.signer.clone() {
             for org in &to_sign {
-                write_checkpoint(&mut tx, self.store.backend(), signer, org).await?;
+                self.guard(&mut tx, org).await?;
+                signed.extend(write_checkpoint(&mut tx, self.store.backend(), &signer, org).await?);
             }
         }
         tx.commit().await?;
         for org in &to_sign {
             self.unsigned.insert(org.clone(), 0);
         }
+        self.witness(&signed)?;
         if due {
             self.last_checkpoint = Instant::now();
         }
@@ -293,6 +409,108 @@ impl Writer {
             .map(|r| r.ok_or_else(|| Error::Audit("an event got no receipt".into())))
             .collect()
     }
+}
+
+impl Writer {
+    /// Writes committed checkpoints to the witness; from now on the chains
+    /// must extend them.
+    fn witness(&mut self, signed: &[Checkpoint]) -> Result<()> {
+        if let Some(witness) = &self.config.witness {
+            // After the commit: a crash in between leaves a checkpoint not
+            // yet witnessed (harmless), never a witnessed one the database lacks.
+            witness.record(signed)?;
+            for cp in signed {
+                self.witnessed
+                    .insert(cp.org.clone(), (cp.seq, cp.head_hash.clone()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether `org`'s chain, as stored now, extends the checkpoint (`seq`,
+/// `hash`): every event after it chains on from it and the head is its
+/// last event. `Ok(Err(detail))` says how it does not.
+pub(crate) async fn extends(
+    tx: &mut Transaction<'_, Any>,
+    backend: Backend,
+    key: &ed25519_dalek::VerifyingKey,
+    org: &str,
+    seq: i64,
+    hash: &str,
+) -> Result<std::result::Result<(), String>> {
+    let (head_seq, head_hash) = lock_head(tx, backend, org).await?;
+    if head_seq < seq {
+        return Ok(Err(format!(
+            "the head is at {head_seq}, before the witnessed checkpoint at {seq} (events removed)"
+        )));
+    }
+    let rows = sqlx::query(&format!(
+        "{} WHERE org = $1 AND seq > $2 ORDER BY seq",
+        super::verify::SELECT_EVENTS
+    ))
+    .bind(org)
+    .bind(seq)
+    .fetch_all(&mut **tx)
+    .await?;
+    let events = rows
+        .iter()
+        .map(super::verify::event_from_row)
+        .collect::<Result<Vec<_>>>()?;
+    let (mut expected, mut prev) = (seq + 1, hash.to_owned());
+    // A recorded prune may have removed events after the checkpoint: the
+    // chain then goes on from the prune's anchor checkpoint.
+    if let Some(first) = events.first().filter(|e| e.seq > expected) {
+        let anchor = first.seq - 1;
+        let recorded = events.iter().any(|e| {
+            super::retention::PruneRecord::parse(&e.event)
+                .is_some_and(|(r, _)| r.removed_to == anchor)
+        });
+        let stored: Option<(String, String, i64, String)> = sqlx::query_as(
+            "SELECT head_hash, public_key, at, signature FROM audit_checkpoints WHERE org = $1 AND seq = $2",
+        )
+        .bind(org)
+        .bind(anchor)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let signed = stored.filter(|(head_hash, public_key, at, signature)| {
+            let cp = Checkpoint {
+                org: org.to_owned(),
+                seq: anchor,
+                head_hash: head_hash.clone(),
+                at: chrono::DateTime::from_timestamp_micros(*at).unwrap_or_default(),
+                public_key: public_key.clone(),
+                signature: signature.clone(),
+            };
+            cp.verify(key)
+        });
+        match signed {
+            Some((head_hash, ..)) if recorded => (expected, prev) = (first.seq, head_hash),
+            _ => {
+                return Ok(Err(format!(
+                    "events {expected} to {anchor} are gone without a recorded prune"
+                )));
+            }
+        }
+    }
+    for e in events {
+        if e.seq != expected
+            || e.prev_hash != prev
+            || chain_hash(org, e.seq, &e.event, &prev) != e.hash
+        {
+            return Ok(Err(format!(
+                "event {expected} does not chain on from the witnessed checkpoint at {seq}"
+            )));
+        }
+        prev = e.hash;
+        expected += 1;
+    }
+    if expected - 1 != head_seq || prev != head_hash {
+        return Ok(Err(format!(
+            "the head ({head_seq}) is not the last event chained from the witnessed checkpoint at {seq}"
+        )));
+    }
+    Ok(Ok(()))
 }
 
 /// The time an appended event gets.
@@ -445,15 +663,16 @@ async fn insert_rows(
     Ok(())
 }
 
+/// Signs and stores a checkpoint of `org`'s head (none for an empty chain).
 pub(crate) async fn write_checkpoint(
     tx: &mut Transaction<'_, Any>,
     backend: Backend,
     signer: &Signer,
     org: &str,
-) -> Result<()> {
+) -> Result<Option<Checkpoint>> {
     let (seq, hash) = lock_head(tx, backend, org).await?;
     if seq == 0 {
-        return Ok(());
+        return Ok(None);
     }
     let cp = signer.sign(org, seq, &hash, chrono::Utc::now());
     sqlx::query(
@@ -468,5 +687,5 @@ pub(crate) async fn write_checkpoint(
     .bind(&cp.signature)
     .execute(&mut **tx)
     .await?;
-    Ok(())
+    Ok(Some(cp))
 }

@@ -4,9 +4,11 @@
 use std::sync::Arc;
 
 use chrono::{Duration, TimeZone, Utc};
+use std::collections::BTreeMap;
+
 use custodia_engine::audit::{
-    AuditConfig, AuditEvent, AuditLog, AuditQuery, BreachQuery, BreakKind, ChainedEvent, EventKind,
-    Signer, chain_hash,
+    AuditConfig, AuditEvent, AuditLog, AuditQuery, BreachQuery, BreakKind, ChainedEvent,
+    Checkpoint, EventKind, Signer, Witness, Witnessed, chain_hash,
 };
 use custodia_engine::rules::Effect;
 use custodia_engine::testkit::write_history;
@@ -89,7 +91,7 @@ async fn read(store: &Store, seq: i64) -> ChainedEvent {
 
 /// Writes `e`'s content and hashes into row `seq`.
 async fn overwrite(pool: &AnyPool, seq: i64, e: &ChainedEvent) {
-    sqlx::query("UPDATE audit_events SET at = $1, kind = $2, worker = $3, action = $4, resource = $5, customer = $6, area = $7, detail = $8, prev_hash = $9, hash = $10 WHERE org = 'bufete-ruiz' AND seq = $11")
+    sqlx::query("UPDATE audit_events SET at = $1, kind = $2, worker = $3, action = $4, resource = $5, customer = $6, area = $7, detail = $8, prev_hash = $9, hash = $10, decision = $12 WHERE org = 'bufete-ruiz' AND seq = $11")
         .bind(e.event.at.timestamp_micros())
         .bind(e.event.kind.as_str())
         .bind(e.event.worker.clone())
@@ -101,6 +103,7 @@ async fn overwrite(pool: &AnyPool, seq: i64, e: &ChainedEvent) {
         .bind(e.prev_hash.clone())
         .bind(e.hash.clone())
         .bind(seq)
+        .bind(e.event.decision.map(|d| d.as_str()))
         .execute(pool)
         .await
         .expect("overwrite");
@@ -264,17 +267,30 @@ on_both_backends! {
     }
 
     async fn pruning_keeps_the_chain_verifiable_from_a_signed_checkpoint(store) {
-        let (signer, _dir) = chain(&store).await;
-        // Events are dated 2026-11-01 09:00 plus i minutes; pretend it is
-        // two years and 25 minutes later, so events 1..25 are out of retention.
-        let now = Utc.with_ymd_and_hms(2028, 10, 31, 9, 25, 30).single().expect("time");
-        assert!(store.prune_audit(&org(), 365, now).await.is_err(), "less than two years is refused");
-        let report = store.prune_audit(&org(), 730, now).await.expect("prune");
+        // Event i is dated 755 - i days ago: events 1..24 are past two years.
+        let dir = tempfile::tempdir().expect("dir");
+        let signer = Signer::create(&dir.path().join("key")).expect("key");
+        let now = Utc::now();
+        let events = (1..=EVENTS)
+            .map(|i| {
+                let mut e = event(i);
+                e.at = now - Duration::days(755 - i);
+                e
+            })
+            .collect();
+        let signed = write_history(&store, &org(), events, Some(&signer), 10).await.expect("history");
+        let witnessed: BTreeMap<i64, Checkpoint> = signed.into_iter().map(|c| (c.seq, c)).collect();
+        assert!(store.prune_audit(&org(), 365, now, "test").await.is_err(), "less than two years is refused");
+        let report = store.prune_audit(&org(), 730, now, "retention period over").await.expect("prune");
         assert_eq!(report.anchor_seq, 20, "the newest checkpoint (every 10) before event 25");
         assert_eq!(report.removed, 20);
-        let verified = store.verify_audit(&org(), Some(&signer.verifying_key()), None, |_| {}).await.expect("verify");
+        let verified = store
+            .verify_audit_witnessed(&org(), Some(&signer.verifying_key()), None, &witnessed, |_| {})
+            .await
+            .expect("verify");
         assert!(verified.ok(), "{verified:?}");
-        assert_eq!(verified.events, EVENTS - 20);
+        assert_eq!(verified.events, EVENTS - 20 + 1, "the rest and the prune event");
+        assert_eq!(read(&store, EVENTS + 1).await.event.kind, EventKind::Prune);
         // Tampering after pruning is still found.
         exec(&raw(&store).await, "UPDATE audit_events SET worker = 'x' WHERE org = 'bufete-ruiz' AND seq = 21").await;
         assert_eq!(verify(&store, &signer).await, Some((BreakKind::Edited, 21)));
@@ -318,5 +334,156 @@ on_both_backends! {
         assert_eq!(all, (1..=400).collect::<Vec<i64>>());
         let report = store.verify_audit(&org(), None, None, |_| {}).await.expect("verify");
         assert!(report.ok(), "{report:?}");
+    }
+}
+
+/// A signed chain of `EVENTS` events whose checkpoints (every 10) are
+/// also in a witness file; the signer, the witness and its folder.
+async fn witnessed_chain(store: &Store) -> (Arc<Signer>, Witness, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("dir");
+    let signer = Arc::new(Signer::create(&dir.path().join("key")).expect("key"));
+    let witness = Witness::new(dir.path().join("witness.jsonl"), None);
+    let events = (1..=EVENTS).map(event).collect();
+    let signed = write_history(store, &org(), events, Some(&signer), 10)
+        .await
+        .expect("history");
+    witness.record(&signed).expect("witness");
+    (signer, witness, dir)
+}
+
+/// Verifies against the witness file: the first break, if any.
+async fn verify_witnessed(
+    store: &Store,
+    signer: &Signer,
+    witness: &Witness,
+) -> Option<(BreakKind, i64)> {
+    let read = Witnessed::read(&[witness.file().to_owned()], &signer.verifying_key())
+        .expect("read witness");
+    let none = BTreeMap::new();
+    let report = store
+        .verify_audit_witnessed(
+            &org(),
+            Some(&signer.verifying_key()),
+            None,
+            read.checkpoints.get("bufete-ruiz").unwrap_or(&none),
+            |_| {},
+        )
+        .await
+        .expect("verify runs");
+    report.broken.map(|b| (b.kind, b.seq))
+}
+
+/// Rewrites events from `from` on as an attacker with the database but
+/// not the key would: `edit` applied to event `from`, every later hash
+/// recomputed, the head moved, the checkpoints from there deleted.
+async fn rewrite_from(store: &Store, from: i64, edit: impl Fn(&mut AuditEvent)) {
+    let pool = raw(store).await;
+    let mut prev = read(store, from - 1).await.hash;
+    for seq in from..=EVENTS {
+        let mut e = read(store, seq).await;
+        if seq == from {
+            edit(&mut e.event);
+        }
+        e.prev_hash = prev.clone();
+        e.hash = chain_hash("bufete-ruiz", seq, &e.event, &prev);
+        overwrite(&pool, seq, &e).await;
+        prev = e.hash;
+    }
+    exec(
+        &pool,
+        &format!("UPDATE audit_heads SET hash = '{prev}' WHERE org = 'bufete-ruiz'"),
+    )
+    .await;
+    exec(
+        &pool,
+        &format!("DELETE FROM audit_checkpoints WHERE org = 'bufete-ruiz' AND seq >= {from}"),
+    )
+    .await;
+}
+
+on_both_backends! {
+    async fn an_untouched_chain_passes_against_its_witness(store) {
+        let (signer, witness, _dir) = witnessed_chain(&store).await;
+        assert_eq!(verify_witnessed(&store, &signer, &witness).await, None);
+    }
+
+    async fn a_truncated_tail_with_head_and_checkpoints_rewritten_to_match_is_caught(store) {
+        let (signer, witness, _dir) = witnessed_chain(&store).await;
+        let pool = raw(&store).await;
+        let last = read(&store, 33).await.hash;
+        exec(&pool, "DELETE FROM audit_events WHERE org = 'bufete-ruiz' AND seq > 33").await;
+        exec(&pool, "DELETE FROM audit_checkpoints WHERE org = 'bufete-ruiz' AND seq > 33").await;
+        exec(&pool, &format!("UPDATE audit_heads SET seq = 33, hash = '{last}' WHERE org = 'bufete-ruiz'")).await;
+        assert_eq!(verify(&store, &signer).await, None, "the database alone is fooled");
+        assert_eq!(verify_witnessed(&store, &signer, &witness).await, Some((BreakKind::Truncated, 34)));
+    }
+
+    async fn a_chain_rewritten_from_a_point_with_every_hash_recomputed_is_caught(store) {
+        let (signer, witness, _dir) = witnessed_chain(&store).await;
+        assert_eq!(read(&store, 24).await.event.decision, Some(Effect::Deny));
+        rewrite_from(&store, 24, |e| e.decision = Some(Effect::Allow)).await;
+        assert_eq!(verify(&store, &signer).await, None, "the database alone is fooled");
+        // Witnessed at 10, 20, 30, 40: the rewrite lies after 20.
+        assert_eq!(verify_witnessed(&store, &signer, &witness).await, Some((BreakKind::Rewritten, 21)));
+    }
+
+    async fn an_event_replaced_with_all_later_hashes_fixed_up_is_caught(store) {
+        let (signer, witness, _dir) = witnessed_chain(&store).await;
+        rewrite_from(&store, 14, |e| e.detail = Some("routine check".into())).await;
+        assert_eq!(verify(&store, &signer).await, None, "the database alone is fooled");
+        assert_eq!(verify_witnessed(&store, &signer, &witness).await, Some((BreakKind::Rewritten, 11)));
+    }
+
+    async fn a_deleted_start_without_a_prune_event_is_caught(store) {
+        let (signer, witness, _dir) = witnessed_chain(&store).await;
+        exec(&raw(&store).await, "DELETE FROM audit_events WHERE org = 'bufete-ruiz' AND seq <= 20").await;
+        assert_eq!(verify_witnessed(&store, &signer, &witness).await, Some((BreakKind::Deleted, 1)));
+    }
+
+    async fn a_witnessed_checkpoint_deleted_from_the_database_is_caught(store) {
+        let (signer, witness, _dir) = witnessed_chain(&store).await;
+        exec(&raw(&store).await, "DELETE FROM audit_checkpoints WHERE org = 'bufete-ruiz' AND seq = 30").await;
+        assert_eq!(verify_witnessed(&store, &signer, &witness).await, Some((BreakKind::CheckpointDeleted, 30)));
+    }
+
+    async fn a_forged_head_row_is_caught(store) {
+        let (signer, witness, _dir) = witnessed_chain(&store).await;
+        exec(&raw(&store).await, &format!("UPDATE audit_heads SET hash = '{}' WHERE org = 'bufete-ruiz'", "ab".repeat(32))).await;
+        assert_eq!(verify_witnessed(&store, &signer, &witness).await, Some((BreakKind::HeadForged, EVENTS)));
+    }
+
+    async fn a_prune_of_events_younger_than_the_retention_period_is_caught(store) {
+        let (signer, witness, _dir) = witnessed_chain(&store).await;
+        // Events are from 2026-11; a clock set three years ahead lets the
+        // prune through, but its event is stamped with the real clock.
+        let fake_now = Utc::now() + Duration::days(3 * 365);
+        let report = store.prune_audit(&org(), 730, fake_now, "clock set ahead").await.expect("prune");
+        assert_eq!(report.anchor_seq, EVENTS);
+        assert_eq!(verify_witnessed(&store, &signer, &witness).await, Some((BreakKind::PrunedEarly, EVENTS)));
+    }
+
+    async fn the_writer_refuses_to_sign_a_forged_head_and_audited_actions_then_fail_closed(store) {
+        let (signer, witness, _dir) = witnessed_chain(&store).await;
+        let config = AuditConfig { witness: Some(Arc::new(witness.clone())), ..AuditConfig::default() };
+        let log = AuditLog::spawn(store.clone(), Some(signer.clone()), config.clone());
+        log.guard().await.expect("an untouched chain extends its witness");
+        log.append(&org(), event(41)).await.expect("appends go on");
+        log.shutdown().await.expect("shutdown signs and witnesses");
+        // The attacker truncates and forges the head to match.
+        let pool = raw(&store).await;
+        let last = read(&store, 30).await.hash;
+        exec(&pool, "DELETE FROM audit_events WHERE org = 'bufete-ruiz' AND seq > 30").await;
+        exec(&pool, "DELETE FROM audit_checkpoints WHERE org = 'bufete-ruiz' AND seq > 30").await;
+        exec(&pool, &format!("UPDATE audit_heads SET seq = 30, hash = '{last}' WHERE org = 'bufete-ruiz'")).await;
+        let log = AuditLog::spawn(store.clone(), Some(signer.clone()), config);
+        let err = log.guard().await.expect_err("a forged head is refused");
+        assert!(err.to_string().contains("before the witnessed checkpoint at 41"), "{err}");
+        let refused = log.append(&org(), event(42)).await.expect_err("fail closed");
+        assert!(refused.to_string().contains("refused"), "{refused}");
+        assert!(log.checkpoint().await.is_err(), "nothing is signed");
+        let (head,): (i64,) = sqlx::query_as("SELECT seq FROM audit_heads WHERE org = 'bufete-ruiz'").fetch_one(&pool).await.expect("head");
+        assert_eq!(head, 30, "nothing was written");
+        let read = Witnessed::read(&[witness.file().to_owned()], &signer.verifying_key()).expect("witness");
+        assert_eq!(read.alarms.len(), 1, "the alarm is in the witness");
     }
 }
