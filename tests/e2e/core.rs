@@ -344,3 +344,83 @@ fn output_into_a_closed_pipe_ends_quietly() {
     assert!(!err.contains("panicked"), "{err}");
     assert!(out.status.success(), "{err}");
 }
+
+/// Truncates `org`'s chain to `keep` events and makes the database agree:
+/// checkpoints after it deleted, the head row moved back.
+fn truncate_like_an_attacker(c: &Custodia, org: &str, keep: i64) {
+    c.tamper(&format!(
+        "DELETE FROM audit_events WHERE org = '{org}' AND seq > {keep}"
+    ));
+    c.tamper(&format!(
+        "DELETE FROM audit_checkpoints WHERE org = '{org}' AND seq > {keep}"
+    ));
+    c.tamper(&format!(
+        "UPDATE audit_heads SET seq = {keep}, hash = (SELECT hash FROM audit_events WHERE org = '{org}' AND seq = {keep}) WHERE org = '{org}'"
+    ));
+}
+
+on_both_backends! {
+fn a_log_truncated_in_the_database_fails_verify_without_flags_and_stops_audited_actions(backend) {
+    let c = Custodia::demo(backend);
+    for resource in ["customer:C-1001", "customer:C-1002", "customer:C-1003", "customer:C-1004"] {
+        c.decide("ana", "view", resource, &[]);
+    }
+    assert!(c.ok(&["audit", "verify"]).lines().all(|l| l.starts_with("ok ")));
+    truncate_like_an_attacker(&c, "bufete-ruiz", 3);
+
+    let out = c.run(&["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("BROKEN  bufete-ruiz: at sequence 4: truncated: the chain ends at 3 but a witnessed checkpoint shows it reached 5"),
+        "{text}"
+    );
+    assert_eq!(text.lines().filter(|l| l.starts_with("ok ")).count(), 4, "the other firms are intact");
+
+    // Nothing audited happens on top of a forged head.
+    let err = c.fails(&["decide", "--worker", "ana", "--action", "view", "--resource", "customer:C-1001"]);
+    assert!(err.contains("refused") && err.contains("witnessed checkpoint"), "{err}");
+    assert_eq!(c.count("SELECT seq FROM audit_heads WHERE org = 'bufete-ruiz'"), 3);
+    let witness = std::fs::read_to_string(witness_file(&c, backend)).expect("witness");
+    assert!(witness.lines().any(|l| l.contains("\"kind\":\"alarm\"") && l.contains("bufete-ruiz")), "{witness}");
+}
+
+fn checkpoints_go_to_a_chosen_witness_file_and_command_and_verify_reads_several(backend) {
+    let c = Custodia::new(backend);
+    let witness = c.path("elsewhere.jsonl");
+    let copied = c.path("copied.jsonl");
+    let cmd = format!("cat >> '{}'", copied.display());
+    let with = |args: &[&str]| {
+        let mut all = vec!["--witness", witness.to_str().expect("path"), "--witness-cmd", &cmd];
+        all.extend_from_slice(args);
+        c.ok(&all)
+    };
+    with(&["demo"]);
+    let written = std::fs::read_to_string(&witness).expect("witness file");
+    assert_eq!(written.lines().count(), 5, "one checkpoint per demo firm: {written}");
+    assert_eq!(std::fs::read_to_string(&copied).expect("command output"), written);
+    assert!(!witness_file(&c, backend).exists(), "nothing in the default place");
+    // Without the witness, verify refuses to pretend.
+    let err = c.fails(&["audit", "verify"]);
+    assert!(err.contains("witness file") && err.contains("not found"), "{err}");
+    assert!(with(&["audit", "verify"]).lines().all(|l| l.starts_with("ok ")));
+    // A second copy read alongside: a checkpoint only it holds still counts.
+    c.decide("ana", "view", "customer:C-1001", &["--witness", copied.to_str().expect("path")]);
+    truncate_like_an_attacker(&c, "bufete-ruiz", 1);
+    let out = c.run(&[
+        "--witness", witness.to_str().expect("path"),
+        "audit", "verify", "--org", "bufete-ruiz",
+        "--witness-file", copied.to_str().expect("path"),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("truncated"));
+}
+}
+
+/// The default witness file: beside the audit key.
+fn witness_file(c: &Custodia, backend: Backend) -> std::path::PathBuf {
+    c.path(match backend {
+        Backend::Sqlite => "custodia.db.audit-key.witness",
+        Backend::Postgres => "custodia-audit.key.witness",
+    })
+}
