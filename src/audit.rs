@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Subcommand};
 use custodia_engine::audit::{
-    AuditQuery, BreachQuery, ChainedEvent, Checkpoint, Signer, Witnessed, parse_public_key,
+    AuditQuery, BreachQuery, ChainedEvent, Checkpoint, Signer, Witnessed, merkle, parse_public_key,
 };
 use custodia_engine::rules::Effect;
 use custodia_engine::{OrgSlug, Store};
@@ -45,6 +45,32 @@ pub enum AuditCommand {
     },
     /// Print the public key that verifies checkpoints
     PublicKey,
+    /// A proof that one event is in the log, checkable offline with the
+    /// public key (RFC 9162 inclusion proof, C2SP signed tree head)
+    Prove {
+        #[arg(long)]
+        org: OrgSlug,
+        #[arg(long)]
+        seq: i64,
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// A proof that the log today extends an older signed tree head (from
+    /// an earlier `prove` or `consistency` file)
+    Consistency {
+        #[arg(long)]
+        org: OrgSlug,
+        #[arg(long)]
+        from: PathBuf,
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Check a proof file with only the public key
+    CheckProof {
+        file: PathBuf,
+        #[arg(long)]
+        public_key: String,
+    },
     /// Remove events older than the retention period (at least 730 days),
     /// up to a signed checkpoint that keeps the rest verifiable
     Prune {
@@ -140,12 +166,7 @@ pub async fn run(g: &Global, command: AuditCommand) -> anyhow::Result<bool> {
             let Some(latest) = checkpoints.values().next_back() else {
                 bail!("organisation `{org}` has no signed checkpoint yet");
             };
-            let text = serde_json::to_string_pretty(latest)? + "\n";
-            match output {
-                Some(path) => std::fs::write(&path, text)
-                    .with_context(|| format!("cannot write `{}`", path.display()))?,
-                None => print_raw(&text)?,
-            }
+            write_json(latest, output)?;
             true
         }
         AuditCommand::Prune {
@@ -166,6 +187,48 @@ pub async fn run(g: &Global, command: AuditCommand) -> anyhow::Result<bool> {
             })?;
             true
         }
+        AuditCommand::Prove { org, seq, output } => {
+            let signer = Signer::load(&g.config().audit_key_path())?;
+            let leaves = store.audit_leaves(&org).await?;
+            let event = store
+                .query_audit(&org, &AuditQuery::default())
+                .await?
+                .into_iter()
+                .find(|e| e.seq == seq)
+                .with_context(|| format!("`{org}` has no event {seq}"))?;
+            let proof = merkle::prove_inclusion(org.as_str(), &leaves, &event.hash, seq, &signer)?;
+            write_json(&proof, output)?;
+            true
+        }
+        AuditCommand::Consistency { org, from, output } => {
+            let signer = Signer::load(&g.config().audit_key_path())?;
+            let text = std::fs::read_to_string(&from)
+                .with_context(|| format!("cannot read `{}`", from.display()))?;
+            // A proof file carries its signed tree head; a bare note is one.
+            let older =
+                serde_json::from_str::<merkle::ProofFile>(&text).map_or(text, |p| p.checkpoint);
+            let leaves = store.audit_leaves(&org).await?;
+            let proof = merkle::prove_consistency(org.as_str(), &leaves, &older, &signer)?;
+            write_json(&proof, output)?;
+            true
+        }
+        AuditCommand::CheckProof { file, public_key } => {
+            let key = parse_public_key(&public_key)?;
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read `{}`", file.display()))?;
+            let proof: merkle::ProofFile = serde_json::from_str(&text)
+                .with_context(|| format!("`{}` is not a proof file", file.display()))?;
+            match proof.check(&key) {
+                Ok(what) => {
+                    say!("ok      {what}");
+                    true
+                }
+                Err(e) => {
+                    say!("INVALID {e}");
+                    false
+                }
+            }
+        }
         AuditCommand::PublicKey => {
             let signer = Signer::load(&g.config().audit_key_path())?;
             say!("{}", signer.public_hex());
@@ -174,6 +237,17 @@ pub async fn run(g: &Global, command: AuditCommand) -> anyhow::Result<bool> {
     };
     store.close().await;
     Ok(ok)
+}
+
+/// Writes pretty JSON to `output`, or standard output.
+fn write_json(value: &impl serde::Serialize, output: Option<PathBuf>) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(value)? + "\n";
+    match output {
+        Some(path) => std::fs::write(&path, text)
+            .with_context(|| format!("cannot write `{}`", path.display()))?,
+        None => print_raw(&text)?,
+    }
+    Ok(())
 }
 
 /// What `audit verify` trusts besides the database.

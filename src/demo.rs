@@ -42,6 +42,29 @@ const FILES: &[(&str, &str)] = &[
 /// How many customers to generate per organisation.
 const GENERATED_PER_ORG: usize = 150;
 
+/// A cleared store starts new chains: the old witness file no longer
+/// describes them, so it is kept aside (renamed), never deleted.
+fn retire_witness(g: &Global) -> anyhow::Result<()> {
+    let witness = g.config().witness_path();
+    if !witness.exists() {
+        return Ok(());
+    }
+    let mut aside = witness.clone().into_os_string();
+    aside.push(format!(
+        ".replaced-{}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ")
+    ));
+    std::fs::rename(&witness, &aside)
+        .with_context(|| format!("cannot move the old witness `{}` aside", witness.display()))?;
+    if !g.json {
+        say!(
+            "the previous witness was moved to `{}`",
+            Path::new(&aside).display()
+        );
+    }
+    Ok(())
+}
+
 /// Parses the embedded files and adds the generated customers.
 pub fn organisations() -> anyhow::Result<Vec<OrgFile>> {
     FILES
@@ -115,6 +138,7 @@ pub async fn run(g: &Global, args: DemoArgs) -> anyhow::Result<()> {
             anyhow::bail!("{e}: use --force");
         }
         store.clear().await?;
+        retire_witness(g)?;
     }
     let summaries = with_app(g, async |app| {
         let mut summaries = Vec::new();

@@ -191,8 +191,9 @@ fn mail_send_keeps_its_window_across_runs_its_rate_and_waits_for_the_schedule_on
     assert!(took >= Duration::from_secs(2), "21 messages at 10/s took {took:?}");
     assert_eq!(smtp.count(), 33);
 
-    // A campaign due in 3 s: refused without --wait, sent after its time with it.
-    let due = chrono::Utc::now() + chrono::Duration::seconds(3);
+    // A campaign due in 12 s: refused without --wait, sent after its time
+    // with it (12 s leave room for a busy machine between the two runs).
+    let due = chrono::Utc::now() + chrono::Duration::seconds(12);
     let later = small_campaign(&c, "later", 2, &format!("schedule = \"{}\"\n", due.to_rfc3339()));
     c.ok(&["mail", "create", "--org", "tienda-verde", &later]);
     let refused = c.fails(&["mail", "send", "--org", "tienda-verde", "later", "--smtp", &smtp.url, "--public-url", "https://custodia.example"]);
@@ -375,5 +376,50 @@ fn a_re_import_keeps_the_opt_outs_recorded_since(backend) {
     let plan = c.ok(&["mail", "plan", "--org", "bufete-ruiz", "novedades-2026-12", "--list"]);
     let line = plan.lines().find(|l| l.contains(&email)).expect("listed");
     assert!(line.contains("opted_out"), "{line}");
+}
+}
+
+on_both_backends! {
+fn an_event_is_proven_in_the_log_and_the_log_to_extend_an_older_head_with_only_the_public_key(backend) {
+    let c = Custodia::demo(backend);
+    for resource in ["customer:C-1001", "customer:C-1002", "customer:C-1003"] {
+        c.decide("ana", "view", resource, &[]);
+    }
+    let key = c.ok(&["audit", "public-key"]).trim().to_owned();
+    let proof = c.path("proof.json");
+    let p = proof.to_str().expect("path");
+    c.ok(&["audit", "prove", "--org", "bufete-ruiz", "--seq", "3", "-o", p]);
+    let file = json(&std::fs::read_to_string(&proof).expect("proof"));
+    assert!(file["checkpoint"].as_str().expect("note").starts_with("custodia/audit/bufete-ruiz\n4\n"), "{file}");
+    // Checked by someone who has neither the log nor the database.
+    let stranger = Custodia::new(Backend::Sqlite);
+    let checked = stranger.ok(&["audit", "check-proof", p, "--public-key", &key]);
+    assert!(checked.starts_with("ok      event 3 ("), "{checked}");
+    let other_key = Custodia::demo(Backend::Sqlite).ok(&["audit", "public-key"]).trim().to_owned();
+    let out = stranger.run(&["audit", "check-proof", p, "--public-key", &other_key]);
+    assert_eq!(out.status.code(), Some(2), "{}", said(&out));
+    let mut forged = file.clone();
+    forged["seq"] = serde_json::json!(2);
+    let forged_path = c.path("forged.json");
+    std::fs::write(&forged_path, forged.to_string()).expect("write");
+    let out = stranger.run(&["audit", "check-proof", forged_path.to_str().expect("path"), "--public-key", &key]);
+    assert!(said(&out).contains("INVALID"), "{}", said(&out));
+
+    // More events later: today's log extends the head in the proof file.
+    c.decide("luis", "view", "customer:C-1001", &[]);
+    let later = c.path("later.json");
+    c.ok(&["audit", "consistency", "--org", "bufete-ruiz", "--from", p, "-o", later.to_str().expect("path")]);
+    let checked = stranger.ok(&["audit", "check-proof", later.to_str().expect("path"), "--public-key", &key]);
+    assert!(checked.contains("of 5 events extends its earlier state of 4 events"), "{checked}");
+    // History rewritten in the database: no consistency proof verifies.
+    c.tamper(&format!(
+        "UPDATE audit_events SET hash = '{}' WHERE org = 'bufete-ruiz' AND seq = 2",
+        "ab".repeat(32)
+    ));
+    let rewritten = c.path("rewritten.json");
+    c.ok(&["audit", "consistency", "--org", "bufete-ruiz", "--from", p, "-o", rewritten.to_str().expect("path")]);
+    let out = stranger.run(&["audit", "check-proof", rewritten.to_str().expect("path"), "--public-key", &key]);
+    assert_eq!(out.status.code(), Some(2), "{}", said(&out));
+    assert!(said(&out).contains("does not extend"), "{}", said(&out));
 }
 }

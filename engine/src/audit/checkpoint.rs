@@ -142,6 +142,11 @@ impl Signer {
         }
     }
 
+    /// Signs a Merkle tree head as a C2SP signed note under `name`.
+    pub fn sign_note(&self, head: &super::merkle::TreeHead, name: &str) -> String {
+        head.sign(name, &self.key)
+    }
+
     /// The public key, for verifiers.
     pub fn verifying_key(&self) -> VerifyingKey {
         self.key.verifying_key()

@@ -6,6 +6,7 @@
 mod change;
 mod checkpoint;
 mod event;
+pub mod merkle;
 mod query;
 mod retention;
 mod verify;

@@ -458,7 +458,10 @@ impl Store {
         report.head_hash.clone_from(&walk.prev);
         report.checkpoints_checked = walk.checked;
         let pruned_to = first.filter(|f| *f > 1).map(|f| f - 1);
-        report.broken = against_witness(&report, witnessed, &walk.seen, &checkpoints, pruned_to)
+        // Witnessed checkpoints before where the walk began (an exported
+        // anchor, a prune) certify nothing it read.
+        let began = start.map_or(0, |cp| cp.seq);
+        report.broken = against_witness(&report, witnessed, &walk.seen, &checkpoints, began)
             .or_else(|| head_break(&report, head.as_ref()))
             .or_else(|| truncation(&report, head.as_ref(), &checkpoints, anchor))
             .or_else(|| {
@@ -493,12 +496,11 @@ fn against_witness(
     witnessed: &BTreeMap<i64, Checkpoint>,
     seen: &BTreeMap<i64, String>,
     stored: &BTreeMap<i64, Checkpoint>,
-    pruned_to: Option<i64>,
+    began: i64,
 ) -> Option<Break> {
-    // Checkpoints before a recorded prune's anchor certify nothing left.
-    let kept = witnessed.range(pruned_to.unwrap_or(0)..);
+    let kept = witnessed.range(began..);
     let newest = witnessed.keys().next_back().copied().unwrap_or(0);
-    let mut last_match = pruned_to.unwrap_or(0);
+    let mut last_match = began;
     for (&seq, cp) in kept {
         if seq > report.last_seq {
             return Some(Break {
@@ -519,7 +521,7 @@ fn against_witness(
                 ),
             });
         }
-        if !stored.contains_key(&seq) && pruned_to != Some(seq) {
+        if !stored.contains_key(&seq) && seq != began {
             return Some(Break {
                 seq,
                 kind: BreakKind::CheckpointDeleted,
