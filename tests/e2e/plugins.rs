@@ -4,6 +4,7 @@
 use custodia_engine::Backend;
 use serde_json::Value;
 
+use crate::decisions::copy_dir;
 use crate::{Custodia, on_both_backends, repo};
 
 /// A copy of the shipped packs with one pack's plugins (and the cases that
@@ -25,18 +26,6 @@ fn packs_without_plugins(c: &Custodia, pack: &str, cases: &str) -> String {
     std::fs::write(&manifest, without).expect("write pack.toml");
     std::fs::remove_file(root.join(pack).join("tests").join(cases)).expect("remove plugin cases");
     root.display().to_string()
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read dir").flatten() {
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
 }
 
 /// `custodia explain` of a request in `org`, with the packs in `packs`

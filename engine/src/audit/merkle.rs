@@ -176,6 +176,15 @@ pub fn inclusion_proof(leaves: &[Hash], m: usize) -> Vec<Hash> {
     }
 }
 
+/// Right-shifts both until `f_n`'s lowest bit is set or it is 0: the
+/// step both verifications take after hashing a sibling from the left.
+fn skip_right_edges(f_n: &mut u64, s_n: &mut u64) {
+    while *f_n & 1 == 0 && *f_n != 0 {
+        *f_n >>= 1;
+        *s_n >>= 1;
+    }
+}
+
 /// Verifies an inclusion proof (RFC 9162 2.1.3.2).
 pub fn verify_inclusion(index: u64, size: u64, leaf: &Hash, proof: &[Hash], root: &Hash) -> bool {
     if index >= size {
@@ -189,12 +198,7 @@ pub fn verify_inclusion(index: u64, size: u64, leaf: &Hash, proof: &[Hash], root
         }
         if f_n & 1 == 1 || f_n == s_n {
             r = node_hash(p, &r);
-            if f_n & 1 == 0 {
-                while f_n & 1 == 0 && f_n != 0 {
-                    f_n >>= 1;
-                    s_n >>= 1;
-                }
-            }
+            skip_right_edges(&mut f_n, &mut s_n);
         } else {
             r = node_hash(&r, p);
         }
@@ -270,12 +274,7 @@ pub fn verify_consistency(
         if f_n & 1 == 1 || f_n == s_n {
             f_r = node_hash(c, &f_r);
             s_r = node_hash(c, &s_r);
-            if f_n & 1 == 0 {
-                while f_n & 1 == 0 && f_n != 0 {
-                    f_n >>= 1;
-                    s_n >>= 1;
-                }
-            }
+            skip_right_edges(&mut f_n, &mut s_n);
         } else {
             s_r = node_hash(&s_r, c);
         }
