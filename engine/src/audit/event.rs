@@ -173,6 +173,33 @@ impl AuditEvent {
     }
 }
 
+/// The shortest retention Custodia accepts: two years.
+pub const MIN_RETENTION_DAYS: i64 = 730;
+
+/// What a prune event records (as its detail, JSON): which events went,
+/// how old the newest of them was, under which retention period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PruneRecord {
+    /// Events 1..=`removed_to` were removed; the signed checkpoint at
+    /// `removed_to` anchors the chain from then on.
+    pub removed_to: i64,
+    /// The time of the newest removed event.
+    pub last_removed_at: DateTime<Utc>,
+    pub keep_days: i64,
+    pub reason: String,
+}
+
+impl PruneRecord {
+    /// The record in a prune event, with the event's (writer's) time.
+    pub fn parse(event: &AuditEvent) -> Option<(Self, DateTime<Utc>)> {
+        if event.kind != EventKind::Prune {
+            return None;
+        }
+        let record = serde_json::from_str(event.detail.as_deref()?).ok()?;
+        Some((record, event.at))
+    }
+}
+
 /// An event as stored: with its place in the chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChainedEvent {

@@ -17,9 +17,10 @@ pub use change::Change;
 pub use checkpoint::{Checkpoint, Signer, default_key_path, parse_public_key};
 /// The public half of the signing key, as checkpoints are verified with.
 pub use ed25519_dalek::VerifyingKey;
+pub use event::MIN_RETENTION_DAYS;
 pub use event::{AuditEvent, ChainedEvent, EventKind, GENESIS, chain_hash};
 pub use query::{AuditQuery, BreachQuery, BreachScope, TouchedCustomer};
-pub use retention::{MIN_RETENTION_DAYS, PruneReport};
+pub use retention::PruneReport;
 pub use verify::{Break, BreakKind, VerifyReport};
 pub use witness::{Witness, WitnessLine, Witnessed};
 pub use writer::{AuditConfig, AuditLog, Receipt};

@@ -584,9 +584,10 @@ fn truncation(
 /// exactly those events, each older than the retention period then.
 fn prune_break(pruned_to: Option<i64>, prunes: &[(i64, AuditEvent)]) -> Option<Break> {
     let to = pruned_to?;
-    let record = prunes.iter().rev().find_map(|(_, e)| {
-        super::retention::PruneRecord::parse(e).filter(|(r, _)| r.removed_to == to)
-    });
+    let record = prunes
+        .iter()
+        .rev()
+        .find_map(|(_, e)| super::event::PruneRecord::parse(e).filter(|(r, _)| r.removed_to == to));
     let Some((record, at)) = record else {
         return Some(Break {
             seq: 1,
@@ -597,13 +598,13 @@ fn prune_break(pruned_to: Option<i64>, prunes: &[(i64, AuditEvent)]) -> Option<B
         });
     };
     let age = at - record.last_removed_at;
-    (age < chrono::Duration::days(super::retention::MIN_RETENTION_DAYS)).then(|| Break {
+    (age < chrono::Duration::days(super::event::MIN_RETENTION_DAYS)).then(|| Break {
         seq: to,
         kind: BreakKind::PrunedEarly,
         detail: format!(
             "events up to {to} were pruned {} days after the last of them, before the {}-day retention period",
             age.num_days(),
-            super::retention::MIN_RETENTION_DAYS
+            super::event::MIN_RETENTION_DAYS
         ),
     })
 }

@@ -463,8 +463,7 @@ pub(crate) async fn extends(
     if let Some(first) = events.first().filter(|e| e.seq > expected) {
         let anchor = first.seq - 1;
         let recorded = events.iter().any(|e| {
-            super::retention::PruneRecord::parse(&e.event)
-                .is_some_and(|(r, _)| r.removed_to == anchor)
+            super::event::PruneRecord::parse(&e.event).is_some_and(|(r, _)| r.removed_to == anchor)
         });
         let stored: Option<(String, String, i64, String)> = sqlx::query_as(
             "SELECT head_hash, public_key, at, signature FROM audit_checkpoints WHERE org = $1 AND seq = $2",
