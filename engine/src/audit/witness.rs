@@ -149,31 +149,45 @@ impl Witnessed {
     /// signed by `key` are ignored (anyone may write to a shared folder).
     pub fn read(files: &[PathBuf], key: &VerifyingKey) -> Result<Self> {
         let mut witnessed = Self::default();
-        for path in files {
-            let text = crate::source::read_text(path)?;
-            for (i, line) in text.lines().enumerate() {
-                if line.trim().is_empty() {
-                    continue;
+        for line in lines(files)? {
+            match line {
+                WitnessLine::Checkpoint(cp) if cp.verify(key) => {
+                    witnessed
+                        .checkpoints
+                        .entry(cp.org.clone())
+                        .or_default()
+                        .insert(cp.seq, cp);
                 }
-                let parsed: WitnessLine = serde_json::from_str(line).map_err(|e| Error::Input {
-                    path: path.clone(),
-                    line: i + 1,
-                    message: format!("not a witness line: {e}"),
-                })?;
-                match parsed {
-                    WitnessLine::Checkpoint(cp) if cp.verify(key) => {
-                        witnessed
-                            .checkpoints
-                            .entry(cp.org.clone())
-                            .or_default()
-                            .insert(cp.seq, cp);
-                    }
-                    WitnessLine::Checkpoint(_) => {}
-                    alarm @ WitnessLine::Alarm { .. } => witnessed.alarms.push(alarm),
-                }
+                WitnessLine::Checkpoint(_) => {}
+                alarm @ WitnessLine::Alarm { .. } => witnessed.alarms.push(alarm),
             }
         }
         Ok(witnessed)
+    }
+
+    /// Only the newest checkpoint of each organisation signed by `key`:
+    /// what a writer needs at start-up. Signatures are checked newest first
+    /// and only until one verifies, so start-up does not grow with the
+    /// number of checkpoints in the file.
+    pub fn newest_of_each(
+        files: &[PathBuf],
+        key: &VerifyingKey,
+    ) -> Result<BTreeMap<String, Checkpoint>> {
+        let mut candidates: BTreeMap<String, Vec<Checkpoint>> = BTreeMap::new();
+        for line in lines(files)? {
+            if let WitnessLine::Checkpoint(cp) = line {
+                candidates.entry(cp.org.clone()).or_default().push(cp);
+            }
+        }
+        Ok(candidates
+            .into_iter()
+            .filter_map(|(org, mut cps)| {
+                cps.sort_by_key(|cp| std::cmp::Reverse(cp.seq));
+                cps.into_iter()
+                    .find(|cp| cp.verify(key))
+                    .map(|cp| (org, cp))
+            })
+            .collect())
     }
 
     /// The newest witnessed checkpoint of `org`.
@@ -182,6 +196,25 @@ impl Witnessed {
             .get(org)
             .and_then(|cps| cps.values().next_back())
     }
+}
+
+/// Every line of the files, parsed; a bad line is named by file and line.
+fn lines(files: &[PathBuf]) -> Result<Vec<WitnessLine>> {
+    let mut all = Vec::new();
+    for path in files {
+        let text = crate::source::read_text(path)?;
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            all.push(serde_json::from_str(line).map_err(|e| Error::Input {
+                path: path.clone(),
+                line: i + 1,
+                message: format!("not a witness line: {e}"),
+            })?);
+        }
+    }
+    Ok(all)
 }
 
 #[cfg(test)]
@@ -209,6 +242,9 @@ mod tests {
         assert_eq!(read.newest("a").map(|c| c.seq), Some(7));
         assert_eq!(read.checkpoints["a"].len(), 2);
         assert_eq!(read.alarms.len(), 1);
+        let newest = Witnessed::newest_of_each(&[witness.file().to_owned()], &ours.verifying_key())
+            .expect("newest");
+        assert_eq!(newest["a"].seq, 7, "the foreign 9 is skipped");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

@@ -207,11 +207,10 @@ impl Writer {
         if !witness.file().exists() {
             return Ok(());
         }
-        let read = Witnessed::read(&[witness.file().to_owned()], &signer.verifying_key())?;
-        for (org, checkpoints) in read.checkpoints {
-            if let Some(cp) = checkpoints.values().next_back() {
-                self.witnessed.insert(org, (cp.seq, cp.head_hash.clone()));
-            }
+        let newest =
+            Witnessed::newest_of_each(&[witness.file().to_owned()], &signer.verifying_key())?;
+        for (org, cp) in newest {
+            self.witnessed.insert(org, (cp.seq, cp.head_hash));
         }
         Ok(())
     }
