@@ -278,6 +278,9 @@ struct Walk<'a> {
     seen: BTreeMap<i64, String>,
     /// Prune events met on the way: (sequence, event).
     prunes: Vec<(i64, AuditEvent)>,
+    /// The head row's sequence, and the hash the walk found there.
+    head_seq: i64,
+    at_head: Option<String>,
 }
 
 impl Walk<'_> {
@@ -307,6 +310,9 @@ impl Walk<'_> {
             if let Some(b) = self.check_checkpoint(cp, &row.hash) {
                 return Some(b);
             }
+        }
+        if row.seq == self.head_seq {
+            self.at_head = Some(row.hash.clone());
         }
         if self.watch.contains_key(&row.seq) {
             self.seen.insert(row.seq, row.hash.clone());
@@ -413,6 +419,8 @@ impl Store {
             watch: witnessed,
             seen: BTreeMap::new(),
             prunes: Vec::new(),
+            head_seq: head.as_ref().map_or(0, |h| h.0),
+            at_head: None,
         };
         // Where to start: an exported checkpoint, the checkpoint left by
         // pruning, or the genesis.
@@ -462,7 +470,7 @@ impl Store {
         // anchor, a prune) certify nothing it read.
         let began = start.map_or(0, |cp| cp.seq);
         report.broken = against_witness(&report, witnessed, &walk.seen, &checkpoints, began)
-            .or_else(|| head_break(&report, head.as_ref()))
+            .or_else(|| head_break(head.as_ref(), walk.at_head.as_deref()))
             .or_else(|| truncation(&report, head.as_ref(), &checkpoints, anchor))
             .or_else(|| {
                 (anchor.is_none())
@@ -533,20 +541,19 @@ fn against_witness(
     None
 }
 
-/// The head row must name the last event the walk reached.
-fn head_break(report: &VerifyReport, head: Option<&(i64, String)>) -> Option<Break> {
+/// The head row must name an event of the chain, with its hash. (Events
+/// appended while the walk ran may lie beyond it: the head was read first.)
+fn head_break(head: Option<&(i64, String)>, found: Option<&str>) -> Option<Break> {
     let (seq, hash) = head?;
-    (*seq == report.last_seq && *hash != report.head_hash || *seq < report.last_seq).then(|| {
-        Break {
-            seq: *seq,
-            kind: BreakKind::HeadForged,
-            detail: format!(
-                "the head row names {seq} ({}) but the chain's last event is {} ({})",
-                short(hash),
-                report.last_seq,
-                short(&report.head_hash)
-            ),
-        }
+    let found = found?;
+    (found != hash).then(|| Break {
+        seq: *seq,
+        kind: BreakKind::HeadForged,
+        detail: format!(
+            "the head row names {seq} with hash {} but event {seq} has {}",
+            short(hash),
+            short(found)
+        ),
     })
 }
 

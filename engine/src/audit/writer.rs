@@ -237,6 +237,7 @@ impl Writer {
         if let Some(alarm) = &self.alarm {
             return Err(Error::Audit(alarm.clone()));
         }
+        self.witness_present().await?;
         let mut tx = self.store.begin_write().await?;
         let orgs: Vec<String> = self.witnessed.keys().cloned().collect();
         for org in orgs {
@@ -244,6 +245,32 @@ impl Writer {
         }
         tx.rollback().await?;
         Ok(())
+    }
+
+    /// A witness that vanished must not look like a log that never had
+    /// one: with signed checkpoints in the store and no witness file, the
+    /// writer refuses to start (no alarm line: writing one would create
+    /// the file).
+    async fn witness_present(&mut self) -> Result<()> {
+        let Some(witness) = self.config.witness.clone() else {
+            return Ok(());
+        };
+        if self.signer.is_none() || witness.file().exists() {
+            return Ok(());
+        }
+        let (signed,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_checkpoints")
+            .fetch_one(self.store.pool())
+            .await?;
+        if signed == 0 {
+            return Ok(());
+        }
+        let message = format!(
+            "the audit witness `{}` is missing though the log has {signed} signed checkpoints: \
+             point --witness at it; nothing is signed or written until then",
+            witness.file().display()
+        );
+        self.alarm = Some(message.clone());
+        Err(Error::Audit(message))
     }
 
     /// Checks that `org`'s chain extends its witnessed checkpoint.

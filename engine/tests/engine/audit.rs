@@ -462,6 +462,17 @@ on_both_backends! {
         assert_eq!(verify_witnessed(&store, &signer, &witness).await, Some((BreakKind::PrunedEarly, EVENTS)));
     }
 
+    async fn a_writer_whose_witness_vanished_refuses_to_start(store) {
+        let (signer, witness, _dir) = witnessed_chain(&store).await;
+        std::fs::remove_file(witness.file()).expect("the witness goes");
+        let config = AuditConfig { witness: Some(Arc::new(witness.clone())), ..AuditConfig::default() };
+        let log = AuditLog::spawn(store.clone(), Some(signer), config);
+        let err = log.guard().await.expect_err("refused");
+        assert!(err.to_string().contains("is missing though the log has 4 signed checkpoints"), "{err}");
+        assert!(log.append(&org(), event(41)).await.is_err(), "fail closed");
+        assert!(!witness.file().exists(), "no file was made to look like a witness");
+    }
+
     async fn the_writer_refuses_to_sign_a_forged_head_and_audited_actions_then_fail_closed(store) {
         let (signer, witness, _dir) = witnessed_chain(&store).await;
         let config = AuditConfig { witness: Some(Arc::new(witness.clone())), ..AuditConfig::default() };
