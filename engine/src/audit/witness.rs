@@ -75,7 +75,7 @@ impl Witness {
         self.run_command(&text)
     }
 
-    /// Appends an alarm line (fsynced); never runs the command quietly.
+    /// Appends an alarm line (fsynced) and hands it to the command too.
     pub fn alarm(&self, org: &str, detail: &str) -> Result<()> {
         let line = WitnessLine::Alarm {
             org: org.to_owned(),
