@@ -189,14 +189,8 @@ pub async fn run(g: &Global, command: AuditCommand) -> anyhow::Result<bool> {
         }
         AuditCommand::Prove { org, seq, output } => {
             let signer = Signer::load(&g.config().audit_key_path())?;
-            let leaves = store.audit_leaves(&org).await?;
-            let event = store
-                .query_audit(&org, &AuditQuery::default())
-                .await?
-                .into_iter()
-                .find(|e| e.seq == seq)
-                .with_context(|| format!("`{org}` has no event {seq}"))?;
-            let proof = merkle::prove_inclusion(org.as_str(), &leaves, &event.hash, seq, &signer)?;
+            let events = store.audit_event_hashes(&org).await?;
+            let proof = merkle::prove_inclusion(org.as_str(), &events, seq, &signer)?;
             write_json(&proof, output)?;
             true
         }
@@ -207,8 +201,8 @@ pub async fn run(g: &Global, command: AuditCommand) -> anyhow::Result<bool> {
             // A proof file carries its signed tree head; a bare note is one.
             let older =
                 serde_json::from_str::<merkle::ProofFile>(&text).map_or(text, |p| p.checkpoint);
-            let leaves = store.audit_leaves(&org).await?;
-            let proof = merkle::prove_consistency(org.as_str(), &leaves, &older, &signer)?;
+            let events = store.audit_event_hashes(&org).await?;
+            let proof = merkle::prove_consistency(org.as_str(), &events, &older, &signer)?;
             write_json(&proof, output)?;
             true
         }

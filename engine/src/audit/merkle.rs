@@ -26,9 +26,9 @@ pub fn origin(org: &str) -> String {
 }
 
 impl Store {
-    /// The Merkle leaves of `org`'s chain: every event's hash, in order
-    /// from the first. A pruned chain has lost its first leaves.
-    pub async fn audit_leaves(&self, org: &OrgSlug) -> Result<Vec<Hash>> {
+    /// Every event hash of `org`'s chain, in order from the first: the data
+    /// of the Merkle leaves. A pruned chain has lost its first ones.
+    pub async fn audit_event_hashes(&self, org: &OrgSlug) -> Result<Vec<Hash>> {
         let rows: Vec<(i64, String)> =
             sqlx::query_as("SELECT seq, hash FROM audit_events WHERE org = $1 ORDER BY seq")
                 .bind(org.as_str())
@@ -43,78 +43,84 @@ impl Store {
                         rows.first().map_or(0, |r| r.0)
                     )));
                 }
-                Ok(leaf_hash(&decode_hash(hash)?))
+                decode_hash(hash)
             })
             .collect()
     }
 }
 
-/// Builds a proof that event `seq` is in `org`'s log as it is now, with
-/// the tree head signed by `signer`.
-pub fn prove_inclusion(
-    org: &str,
-    leaves: &[Hash],
-    event_hash: &str,
-    seq: i64,
-    signer: &super::Signer,
-) -> Result<ProofFile> {
-    let index = usize::try_from(seq - 1)
-        .ok()
-        .filter(|i| *i < leaves.len())
-        .ok_or_else(|| Error::Audit(format!("`{org}` has no event {seq}")))?;
+/// The leaf hashes of a chain's event hashes.
+fn leaves_of(events: &[Hash]) -> Vec<Hash> {
+    events.iter().map(|e| leaf_hash(e)).collect()
+}
+
+/// A proof file whose tree head covers all of `leaves`, signed now.
+fn signed(org: &str, leaves: &[Hash], signer: &super::Signer, proof: Proof) -> ProofFile {
     let head = TreeHead {
         origin: origin(org),
         size: leaves.len() as u64,
         root: root(leaves),
     };
-    Ok(ProofFile {
+    ProofFile {
         key_name: KEY_NAME.to_owned(),
         checkpoint: signer.sign_note(&head, KEY_NAME),
-        proof: Proof::Inclusion {
-            seq,
-            event_hash: event_hash.to_owned(),
-            path: inclusion_proof(leaves, index)
-                .iter()
-                .map(hex::encode)
-                .collect(),
-        },
-    })
+        proof,
+    }
+}
+
+/// Builds a proof that event `seq` is in `org`'s log as it is now (`events`:
+/// its event hashes from the first), with the tree head signed by `signer`.
+pub fn prove_inclusion(
+    org: &str,
+    events: &[Hash],
+    seq: i64,
+    signer: &super::Signer,
+) -> Result<ProofFile> {
+    let index = usize::try_from(seq - 1)
+        .ok()
+        .filter(|i| *i < events.len())
+        .ok_or_else(|| Error::Audit(format!("`{org}` has no event {seq}")))?;
+    let leaves = leaves_of(events);
+    let path = inclusion_proof(&leaves, index)
+        .iter()
+        .map(hex::encode)
+        .collect();
+    let proof = Proof::Inclusion {
+        seq,
+        event_hash: hex::encode(events[index]),
+        path,
+    };
+    Ok(signed(org, &leaves, signer, proof))
 }
 
 /// Builds a proof that `org`'s log now extends the older signed tree head
 /// `older` (checked with `signer`'s key first).
 pub fn prove_consistency(
     org: &str,
-    leaves: &[Hash],
+    events: &[Hash],
     older: &str,
     signer: &super::Signer,
 ) -> Result<ProofFile> {
     let old = TreeHead::open(older, KEY_NAME, &signer.verifying_key())?;
     let m = usize::try_from(old.size).unwrap_or(usize::MAX);
-    if old.origin != origin(org) || m > leaves.len() {
+    if old.origin != origin(org) || m > events.len() {
         return Err(Error::Audit(format!(
             "the older checkpoint is of `{}` at {} events; the log of `{org}` has {}",
             old.origin,
             old.size,
-            leaves.len()
+            events.len()
         )));
     }
-    let head = TreeHead {
-        origin: origin(org),
-        size: leaves.len() as u64,
-        root: root(leaves),
+    let leaves = leaves_of(events);
+    let path = consistency_proof(&leaves, m)
+        .iter()
+        .map(hex::encode)
+        .collect();
+    let proof = Proof::Consistency {
+        older: older.to_owned(),
+        path,
     };
-    Ok(ProofFile {
-        key_name: KEY_NAME.to_owned(),
-        checkpoint: signer.sign_note(&head, KEY_NAME),
-        proof: Proof::Consistency {
-            older: older.to_owned(),
-            path: consistency_proof(leaves, m)
-                .iter()
-                .map(hex::encode)
-                .collect(),
-        },
-    })
+    Ok(signed(org, &leaves, signer, proof))
 }
 
 /// A 32-byte SHA-256 value.

@@ -238,6 +238,10 @@ impl Writer {
             return Err(Error::Audit(alarm.clone()));
         }
         self.witness_present().await?;
+        if self.witnessed.is_empty() {
+            // Nothing witnessed yet: no write lock taken at start-up.
+            return Ok(());
+        }
         let mut tx = self.store.begin_write().await?;
         let orgs: Vec<String> = self.witnessed.keys().cloned().collect();
         for org in orgs {
