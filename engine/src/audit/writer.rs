@@ -103,19 +103,24 @@ impl AuditLog {
         Self { tx }
     }
 
-    /// Appends an event and waits until it is durable.
-    pub async fn append(&self, org: &OrgSlug, event: AuditEvent) -> Result<Receipt> {
+    /// Sends a command carrying its answer channel; waits for the answer.
+    async fn ask<T>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<Result<T, String>>) -> Command,
+    ) -> Result<T> {
         let (ack, done) = oneshot::channel();
-        let pending = Pending {
-            org: org.to_string(),
-            event,
-            ack,
-        };
         self.tx
-            .send(Command::Append(pending))
+            .send(command(ack))
             .await
             .map_err(|_| writer_gone())?;
         done.await.map_err(|_| writer_gone())?.map_err(Error::Audit)
+    }
+
+    /// Appends an event and waits until it is durable.
+    pub async fn append(&self, org: &OrgSlug, event: AuditEvent) -> Result<Receipt> {
+        let org = org.to_string();
+        self.ask(|ack| Command::Append(Pending { org, event, ack }))
+            .await
     }
 
     /// Appends many events of one chain in one transaction (bulk loads);
@@ -125,44 +130,25 @@ impl AuditLog {
         org: &OrgSlug,
         events: Vec<AuditEvent>,
     ) -> Result<Vec<Receipt>> {
-        let (ack, done) = oneshot::channel();
-        self.tx
-            .send(Command::AppendMany(org.to_string(), events, ack))
+        self.ask(|ack| Command::AppendMany(org.to_string(), events, ack))
             .await
-            .map_err(|_| writer_gone())?;
-        done.await.map_err(|_| writer_gone())?.map_err(Error::Audit)
     }
 
     /// Signs a checkpoint of every chain that moved since the last one.
     pub async fn checkpoint(&self) -> Result<()> {
-        let (ack, done) = oneshot::channel();
-        self.tx
-            .send(Command::Checkpoint(ack))
-            .await
-            .map_err(|_| writer_gone())?;
-        done.await.map_err(|_| writer_gone())?.map_err(Error::Audit)
+        self.ask(Command::Checkpoint).await
     }
 
     /// Checks that every chain still extends the last checkpoint this
     /// log witnessed; after a failure every append is refused (an alarm is
     /// written to the witness).
     pub async fn guard(&self) -> Result<()> {
-        let (ack, done) = oneshot::channel();
-        self.tx
-            .send(Command::Guard(ack))
-            .await
-            .map_err(|_| writer_gone())?;
-        done.await.map_err(|_| writer_gone())?.map_err(Error::Audit)
+        self.ask(Command::Guard).await
     }
 
     /// Writes what is queued, signs final checkpoints and stops the writer.
     pub async fn shutdown(&self) -> Result<()> {
-        let (ack, done) = oneshot::channel();
-        self.tx
-            .send(Command::Shutdown(ack))
-            .await
-            .map_err(|_| writer_gone())?;
-        done.await.map_err(|_| writer_gone())?.map_err(Error::Audit)
+        self.ask(Command::Shutdown).await
     }
 }
 
