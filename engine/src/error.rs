@@ -43,6 +43,9 @@ pub enum Error {
     StoreNotEmpty(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// From the audit log's own SQLite connections.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]

@@ -25,6 +25,10 @@ use crate::store::{Backend, Store};
 /// `./test.sh` starts a throwaway cluster and sets it.
 pub const PG_URL_VAR: &str = "CUSTODIA_TEST_PG_URL";
 
+/// Events per page read while verifying a chain: tests put breaks at
+/// page boundaries.
+pub const AUDIT_PAGE: usize = crate::audit::stream::PAGE;
+
 /// A fresh, empty database URL for `backend`: a temporary SQLite file (kept
 /// alive by the returned guard) or a new PostgreSQL database.
 ///

@@ -265,7 +265,13 @@ pub fn chain_hash(org: &str, seq: i64, event: &AuditEvent, prev_hash: &str) -> S
     field(&mut h, event.channel.as_deref());
     field(&mut h, event.detail.as_deref());
     field(&mut h, Some(prev_hash));
-    hex::encode(h.finalize())
+    // Into a buffer: `hex::encode` builds the string a char at a time,
+    // which showed in verify's profile.
+    let mut text = [0u8; 64];
+    if hex::encode_to_slice(h.finalize(), &mut text).is_err() {
+        return String::new();
+    }
+    String::from_utf8_lossy(&text).into_owned()
 }
 
 #[cfg(test)]

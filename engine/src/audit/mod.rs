@@ -9,6 +9,8 @@ mod event;
 pub mod merkle;
 mod query;
 mod retention;
+mod sqlite;
+pub(crate) mod stream;
 mod verify;
 mod witness;
 pub(crate) mod writer;

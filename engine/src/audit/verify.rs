@@ -12,7 +12,7 @@ use super::event::{AuditEvent, ChainedEvent, EventKind, GENESIS, chain_hash};
 use crate::domain::OrgSlug;
 use crate::error::{Error, Result};
 use crate::rules::Effect;
-use crate::store::{Backend, Store};
+use crate::store::Store;
 
 /// What kind of tampering a break looks like.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -86,9 +86,6 @@ impl VerifyReport {
     }
 }
 
-/// Rows read per query while verifying.
-const PAGE: i64 = 50_000;
-
 pub(crate) const SELECT_EVENTS: &str = "SELECT org, seq, at, request_time, kind, worker, action, resource, customer, area, document, decision, rules, address, channel, detail, prev_hash, hash FROM audit_events";
 
 pub(crate) fn event_from_row(row: &AnyRow) -> Result<ChainedEvent> {
@@ -122,8 +119,8 @@ pub(crate) fn event_from_row(row: &AnyRow) -> Result<ChainedEvent> {
     })
 }
 
-/// The columns of a page of events, as the database serialises them.
-type JsonRow = (
+/// The columns of an event row, in [`PAGE_COLUMNS`] order.
+pub(crate) type EventColumns = (
     i64,
     i64,
     String,
@@ -142,60 +139,85 @@ type JsonRow = (
     (String, String, Option<i64>),
 );
 
-const PAGE_COLUMNS: &str = "seq, at, kind, worker, action, resource, customer, area, document, decision, rules, address, channel, detail, prev_hash, hash, request_time";
+pub(crate) const PAGE_COLUMNS: &str = "seq, at, kind, worker, action, resource, customer, area, document, decision, rules, address, channel, detail, prev_hash, hash, request_time";
 
 /// The leading columns of a page row; the chain fields follow, nested.
 const PAGE_ROW: &str = "seq, at, kind, worker, action, resource, customer, area, document, decision, rules, address, channel, detail";
 
-/// Reads up to `PAGE` events after `after` as one JSON value built by the
-/// database: decoding one text is far cheaper than decoding 50,000 rows
-/// through the `Any` driver (1M events verify in seconds, not minutes).
-async fn fetch_page(store: &Store, org: &OrgSlug, after: i64) -> Result<Vec<ChainedEvent>> {
-    let sql = match store.backend() {
-        Backend::Sqlite => format!(
-            "SELECT json_group_array(json_array({PAGE_ROW}, json_array(prev_hash, hash, request_time))) FROM (SELECT {PAGE_COLUMNS} FROM audit_events WHERE org = $1 AND seq > $2 ORDER BY seq LIMIT {PAGE})"
-        ),
-        Backend::Postgres => format!(
-            "SELECT COALESCE(json_agg(json_build_array({PAGE_ROW}, json_build_array(prev_hash, hash, request_time)) ORDER BY seq), '[]')::text FROM (SELECT {PAGE_COLUMNS} FROM audit_events WHERE org = $1 AND seq > $2 ORDER BY seq LIMIT {PAGE}) AS page"
-        ),
-    };
+/// An event of `org` from its columns.
+pub(crate) fn from_columns(org: &str, r: EventColumns) -> Result<ChainedEvent> {
+    Ok(ChainedEvent {
+        org: org.to_owned(),
+        seq: r.0,
+        event: AuditEvent {
+            kind: EventKind::parse(&r.2)?,
+            at: chrono::DateTime::from_timestamp_micros(r.1)
+                .ok_or_else(|| Error::corrupt(format!("audit time {}", r.1)))?,
+            request_time: request_time(r.14.2)?,
+            worker: r.3,
+            action: r.4,
+            resource: r.5,
+            customer: r.6,
+            area: r.7,
+            document: r.8,
+            decision: parse_decision(r.9.as_deref())?,
+            rules: r
+                .10
+                .map(|r| r.split(',').map(str::to_owned).collect())
+                .unwrap_or_default(),
+            address: r.11,
+            channel: r.12,
+            detail: r.13,
+        },
+        prev_hash: r.14.0,
+        hash: r.14.1,
+    })
+}
+
+/// Reads up to `limit` events after `after` as one JSON value built by
+/// PostgreSQL: decoding one text is far cheaper than decoding the rows
+/// one by one through the `Any` driver.
+pub(crate) async fn fetch_page(
+    store: &Store,
+    org: &OrgSlug,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<ChainedEvent>> {
+    let sql = format!(
+        "SELECT COALESCE(json_agg(json_build_array({PAGE_ROW}, json_build_array(prev_hash, hash, request_time)) ORDER BY seq), '[]')::text FROM (SELECT {PAGE_COLUMNS} FROM audit_events WHERE org = $1 AND seq > $2 ORDER BY seq LIMIT {limit}) AS page"
+    );
     let (text,): (String,) = sqlx::query_as(&sql)
         .bind(org.as_str())
         .bind(after)
         .fetch_one(store.pool())
         .await?;
-    let rows: Vec<JsonRow> =
+    let rows: Vec<EventColumns> =
         serde_json::from_str(&text).map_err(|e| Error::corrupt(format!("audit page: {e}")))?;
     rows.into_iter()
-        .map(|r| {
-            Ok(ChainedEvent {
-                org: org.to_string(),
-                seq: r.0,
-                event: AuditEvent {
-                    kind: EventKind::parse(&r.2)?,
-                    at: chrono::DateTime::from_timestamp_micros(r.1)
-                        .ok_or_else(|| Error::corrupt(format!("audit time {}", r.1)))?,
-                    request_time: request_time(r.14.2)?,
-                    worker: r.3,
-                    action: r.4,
-                    resource: r.5,
-                    customer: r.6,
-                    area: r.7,
-                    document: r.8,
-                    decision: parse_decision(r.9.as_deref())?,
-                    rules: r
-                        .10
-                        .map(|r| r.split(',').map(str::to_owned).collect())
-                        .unwrap_or_default(),
-                    address: r.11,
-                    channel: r.12,
-                    detail: r.13,
-                },
-                prev_hash: r.14.0,
-                hash: r.14.1,
-            })
-        })
+        .map(|r| from_columns(org.as_str(), r))
         .collect()
+}
+
+/// Whether each event of a page hashes as stored at its place, on all
+/// cores: an event's hash covers its own stored previous hash, so the
+/// checks are independent (the links between them are walked after).
+pub(crate) fn hashes_hold(page: &[ChainedEvent]) -> Result<Vec<bool>> {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let chunk = page.len().div_ceil(threads).max(1024);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = page
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(|e| hashes_as(e, e.seq)).collect()))
+            .collect();
+        let mut holds = Vec::with_capacity(page.len());
+        for part in parts {
+            let part: Vec<bool> = part
+                .join()
+                .map_err(|_| Error::Fault("a hashing thread panicked".into()))?;
+            holds.extend(part);
+        }
+        Ok(holds)
+    })
 }
 
 fn request_time(micros: Option<i64>) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
@@ -216,7 +238,7 @@ fn parse_decision(text: Option<&str>) -> Result<Option<Effect>> {
     }
 }
 
-fn hashes_as(e: &ChainedEvent, seq: i64) -> bool {
+pub(crate) fn hashes_as(e: &ChainedEvent, seq: i64) -> bool {
     chain_hash(&e.org, seq, &e.event, &e.prev_hash) == e.hash
 }
 
@@ -284,7 +306,13 @@ struct Walk<'a> {
 }
 
 impl Walk<'_> {
-    fn step(&mut self, row: &ChainedEvent, next: Option<&ChainedEvent>) -> Option<Break> {
+    /// One event; `holds` says whether it hashes as stored at its place.
+    fn step(
+        &mut self,
+        row: &ChainedEvent,
+        holds: bool,
+        next: Option<&ChainedEvent>,
+    ) -> Option<Break> {
         if row.seq != self.expected {
             return Some(Break {
                 seq: self.expected,
@@ -292,7 +320,7 @@ impl Walk<'_> {
                 detail: format!("events {} to {} are missing", self.expected, row.seq - 1),
             });
         }
-        if !hashes_as(row, row.seq) {
+        if !holds {
             return Some(classify(row, next));
         }
         if row.prev_hash != self.prev {
@@ -438,19 +466,26 @@ impl Store {
             walk.prev.clone_from(&cp.head_hash);
             walk.seen.insert(cp.seq, cp.head_hash.clone());
         }
-        let mut after = walk.expected - 1;
-        let mut carry: Option<ChainedEvent> = None;
+        let mut pages = super::stream::events_after(self, org, walk.expected - 1, walk.head_seq);
+        // The last event of a page waits for the next page: naming a
+        // break may need the event after it.
+        let mut carry: Option<(ChainedEvent, bool)> = None;
         loop {
-            let page = fetch_page(self, org, after).await?;
-            let done = page.len() < usize::try_from(PAGE).unwrap_or(usize::MAX);
-            after = page.last().map_or(after, |e| e.seq);
-            let mut events = carry.take().into_iter().chain(page).peekable();
-            while let Some(row) = events.next() {
+            let next = pages.next().await?;
+            // A page may be empty (its events deleted); only `None` ends.
+            let done = next.is_none();
+            let (page, holds) = next.unwrap_or_default();
+            let mut events = carry
+                .take()
+                .into_iter()
+                .chain(page.into_iter().zip(holds))
+                .peekable();
+            while let Some((row, holds)) = events.next() {
                 if events.peek().is_none() && !done {
-                    carry = Some(row);
+                    carry = Some((row, holds));
                     break;
                 }
-                if let Some(b) = walk.step(&row, events.peek()) {
+                if let Some(b) = walk.step(&row, holds, events.peek().map(|(e, _)| e)) {
                     report.broken = Some(b);
                     report.checkpoints_checked = walk.checked;
                     return Ok(report);

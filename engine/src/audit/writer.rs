@@ -8,12 +8,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, Row as _, Transaction};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::checkpoint::{Checkpoint, Signer};
-use super::event::{AuditEvent, GENESIS, chain_hash, micros};
+use super::event::{AuditEvent, ChainedEvent, GENESIS, chain_hash, micros};
+use super::sqlite;
 use super::witness::{Witness, Witnessed};
 use crate::domain::OrgSlug;
 use crate::error::{Error, Result};
@@ -165,6 +166,8 @@ struct Writer {
     /// Set once a chain was found not to extend its witnessed checkpoint:
     /// from then on nothing is written (fail closed).
     alarm: Option<String>,
+    /// On SQLite, the writer's own connection (see [`sqlite`]).
+    sqlite: Option<rusqlite::Connection>,
 }
 
 impl Writer {
@@ -177,7 +180,14 @@ impl Writer {
             last_checkpoint: Instant::now(),
             witnessed: BTreeMap::new(),
             alarm: None,
+            sqlite: None,
         };
+        if let Some(file) = writer.store.sqlite_file() {
+            match sqlite::open(file) {
+                Ok(conn) => writer.sqlite = Some(conn),
+                Err(e) => writer.alarm = Some(format!("the audit database cannot be opened: {e}")),
+            }
+        }
         if let Err(e) = writer.load_witnessed() {
             writer.alarm = Some(format!("the audit witness cannot be read: {e}"));
         }
@@ -366,41 +376,97 @@ impl Writer {
         if let Some(alarm) = &self.alarm {
             return Err(Error::Audit(alarm.clone()));
         }
-        // Reading the head and appending can never be split by another writer.
-        let mut tx = self.store.begin_write().await?;
+        let len = events.len();
         // Each chain's events, moved (not copied) out of the batch, with
         // their places in it for the receipts.
-        let mut receipts: Vec<Option<Receipt>> = vec![None; events.len()];
         let mut by_org: BTreeMap<String, (Vec<usize>, Vec<AuditEvent>)> = BTreeMap::new();
         for (i, (org, event)) in events.into_iter().enumerate() {
             let (indexes, chain) = by_org.entry(org).or_default();
             indexes.push(i);
             chain.push(event);
         }
-        let now = chrono::Utc::now();
-        for (org, (indexes, mut chain)) in by_org {
-            let written = append_locked(
-                &mut tx,
-                self.store.backend(),
-                &org,
-                &mut chain,
-                Stamp::Now(now),
-            )
-            .await?;
-            for (&i, receipt) in indexes.iter().zip(written) {
-                receipts[i] = Some(receipt);
-            }
-            *self.unsigned.entry(org).or_default() +=
+        for (org, (indexes, _)) in &by_org {
+            *self.unsigned.entry(org.clone()).or_default() +=
                 i64::try_from(indexes.len()).unwrap_or(i64::MAX);
         }
         let due = sign_all || self.last_checkpoint.elapsed() >= self.config.checkpoint_interval;
-        let mut to_sign: BTreeSet<String> = self
+        let to_sign: BTreeSet<String> = self
             .unsigned
             .iter()
             .filter(|(_, n)| **n > 0 && (due || **n >= self.config.checkpoint_every))
             .map(|(org, _)| org.clone())
             .collect();
+        let batch = sqlite::Batch {
+            chains: by_org
+                .into_iter()
+                .map(|(org, (indexes, events))| (org, indexes, events))
+                .collect(),
+            len,
+            to_sign,
+            due,
+            witnessed: self.witnessed.clone(),
+        };
+        let written = match self.sqlite.take() {
+            Some(conn) => self.write_sqlite(conn, batch).await?,
+            None => self.write_any(batch).await?,
+        };
+        for org in &written.signed_orgs {
+            self.unsigned.insert(org.clone(), 0);
+        }
+        self.witness(&written.signed)?;
         if due {
+            self.last_checkpoint = Instant::now();
+        }
+        written
+            .receipts
+            .into_iter()
+            .map(|r| r.ok_or_else(|| Error::Audit("an event got no receipt".into())))
+            .collect()
+    }
+
+    /// A batch through the writer's own SQLite connection, on a blocking
+    /// thread; the connection comes back whatever happens.
+    async fn write_sqlite(
+        &mut self,
+        mut conn: rusqlite::Connection,
+        batch: sqlite::Batch,
+    ) -> Result<sqlite::Written> {
+        let signer = self.signer.clone();
+        let now = chrono::Utc::now();
+        let done = tokio::task::spawn_blocking(move || {
+            let result = sqlite::write(&mut conn, batch, now, signer.as_deref());
+            (conn, result)
+        })
+        .await;
+        let Ok((conn, result)) = done else {
+            // INVARIANT: a writer without its connection writes nothing more.
+            let message = "the audit writer lost its database connection".to_owned();
+            self.alarm = Some(message.clone());
+            return Err(Error::Audit(message));
+        };
+        self.sqlite = Some(conn);
+        match result? {
+            Ok(written) => Ok(written),
+            Err((org, detail)) => Err(self.raise_alarm(&org, detail)),
+        }
+    }
+
+    /// A batch through the store's pool (PostgreSQL).
+    async fn write_any(&mut self, batch: sqlite::Batch) -> Result<sqlite::Written> {
+        // Reading the head and appending can never be split by another writer.
+        let mut tx = self.store.begin_write().await?;
+        let mut receipts: Vec<Option<Receipt>> = vec![None; batch.len];
+        let now = chrono::Utc::now();
+        for (org, indexes, mut chain) in batch.chains {
+            let backend = self.store.backend();
+            let written =
+                append_locked(&mut tx, backend, &org, &mut chain, Stamp::Now(now)).await?;
+            for (&i, receipt) in indexes.iter().zip(written) {
+                receipts[i] = Some(receipt);
+            }
+        }
+        let mut to_sign = batch.to_sign;
+        if batch.due {
             // Changes append under the head lock in their own transactions,
             // and other servers append too: sign whatever moved.
             to_sign.extend(moved_heads(&mut tx).await?);
@@ -413,17 +479,11 @@ impl Writer {
             }
         }
         tx.commit().await?;
-        for org in &to_sign {
-            self.unsigned.insert(org.clone(), 0);
-        }
-        self.witness(&signed)?;
-        if due {
-            self.last_checkpoint = Instant::now();
-        }
-        receipts
-            .into_iter()
-            .map(|r| r.ok_or_else(|| Error::Audit("an event got no receipt".into())))
-            .collect()
+        Ok(sqlite::Written {
+            receipts,
+            signed,
+            signed_orgs: to_sign,
+        })
     }
 }
 
@@ -455,11 +515,9 @@ pub(crate) async fn extends(
     seq: i64,
     hash: &str,
 ) -> Result<std::result::Result<(), String>> {
-    let (head_seq, head_hash) = lock_head(tx, backend, org).await?;
-    if head_seq < seq {
-        return Ok(Err(format!(
-            "the head is at {head_seq}, before the witnessed checkpoint at {seq} (events removed)"
-        )));
+    let head = lock_head(tx, backend, org).await?;
+    if head.0 < seq {
+        return Ok(Err(behind(head.0, seq)));
     }
     let rows = sqlx::query(&format!(
         "{} WHERE org = $1 AND seq > $2 ORDER BY seq",
@@ -473,59 +531,96 @@ pub(crate) async fn extends(
         .iter()
         .map(super::verify::event_from_row)
         .collect::<Result<Vec<_>>>()?;
-    let (mut expected, mut prev) = (seq + 1, hash.to_owned());
-    // A recorded prune may have removed events after the checkpoint: the
-    // chain then goes on from the prune's anchor checkpoint.
-    if let Some(first) = events.first().filter(|e| e.seq > expected) {
-        let anchor = first.seq - 1;
-        let recorded = events.iter().any(|e| {
-            super::event::PruneRecord::parse(&e.event).is_some_and(|(r, _)| r.removed_to == anchor)
-        });
-        let stored: Option<(String, String, i64, String)> = sqlx::query_as(
-            "SELECT head_hash, public_key, at, signature FROM audit_checkpoints WHERE org = $1 AND seq = $2",
-        )
+    let anchor = match prune_anchor(&events, seq) {
+        Some(at) => stored_checkpoint(tx, org, at).await?,
+        None => None,
+    };
+    Ok(extension(key, seq, hash, &head, &events, anchor.as_ref()))
+}
+
+/// The witnessed checkpoint lies beyond the head: events were removed.
+pub(crate) fn behind(head_seq: i64, seq: i64) -> String {
+    format!("the head is at {head_seq}, before the witnessed checkpoint at {seq} (events removed)")
+}
+
+/// Where a recorded prune would have left the chain's signed anchor, when
+/// the events after the checkpoint at `seq` do not start right after it.
+pub(crate) fn prune_anchor(events: &[ChainedEvent], seq: i64) -> Option<i64> {
+    events
+        .first()
+        .filter(|e| e.seq > seq + 1)
+        .map(|e| e.seq - 1)
+}
+
+/// A stored checkpoint of `org` at `seq`, if any.
+async fn stored_checkpoint(
+    tx: &mut Transaction<'_, Any>,
+    org: &str,
+    seq: i64,
+) -> Result<Option<Checkpoint>> {
+    let stored: Option<(String, String, i64, String)> = sqlx::query_as(SELECT_CHECKPOINT)
         .bind(org)
-        .bind(anchor)
+        .bind(seq)
         .fetch_optional(&mut **tx)
         .await?;
-        let signed = stored.filter(|(head_hash, public_key, at, signature)| {
-            let cp = Checkpoint {
-                org: org.to_owned(),
-                seq: anchor,
-                head_hash: head_hash.clone(),
-                at: chrono::DateTime::from_timestamp_micros(*at).unwrap_or_default(),
-                public_key: public_key.clone(),
-                signature: signature.clone(),
-            };
-            cp.verify(key)
+    Ok(
+        stored.map(|(head_hash, public_key, at, signature)| Checkpoint {
+            org: org.to_owned(),
+            seq,
+            head_hash,
+            at: chrono::DateTime::from_timestamp_micros(at).unwrap_or_default(),
+            public_key,
+            signature,
+        }),
+    )
+}
+
+/// Whether `events` (all of a chain's after `seq`, in order) extend the
+/// witnessed checkpoint (`seq`, `hash`) up to `head`. `anchor` is the
+/// stored checkpoint at [`prune_anchor`], when there is one.
+pub(crate) fn extension(
+    key: &ed25519_dalek::VerifyingKey,
+    seq: i64,
+    hash: &str,
+    head: &(i64, String),
+    events: &[ChainedEvent],
+    anchor: Option<&Checkpoint>,
+) -> std::result::Result<(), String> {
+    let (mut expected, mut prev) = (seq + 1, hash);
+    // A recorded prune may have removed events after the checkpoint: the
+    // chain then goes on from the prune's signed anchor checkpoint.
+    if let Some(at) = prune_anchor(events, seq) {
+        let recorded = events.iter().any(|e| {
+            super::event::PruneRecord::parse(&e.event).is_some_and(|(r, _)| r.removed_to == at)
         });
-        match signed {
-            Some((head_hash, ..)) if recorded => (expected, prev) = (first.seq, head_hash),
+        match anchor.filter(|cp| cp.seq == at && cp.verify(key)) {
+            Some(cp) if recorded => (expected, prev) = (at + 1, &cp.head_hash),
             _ => {
-                return Ok(Err(format!(
-                    "events {expected} to {anchor} are gone without a recorded prune"
-                )));
+                return Err(format!(
+                    "events {expected} to {at} are gone without a recorded prune"
+                ));
             }
         }
     }
     for e in events {
         if e.seq != expected
             || e.prev_hash != prev
-            || chain_hash(org, e.seq, &e.event, &prev) != e.hash
+            || chain_hash(&e.org, e.seq, &e.event, prev) != e.hash
         {
-            return Ok(Err(format!(
+            return Err(format!(
                 "event {expected} does not chain on from the witnessed checkpoint at {seq}"
-            )));
+            ));
         }
-        prev = e.hash;
+        prev = &e.hash;
         expected += 1;
     }
-    if expected - 1 != head_seq || prev != head_hash {
-        return Ok(Err(format!(
+    let (head_seq, head_hash) = head;
+    if expected - 1 != *head_seq || prev != head_hash {
+        return Err(format!(
             "the head ({head_seq}) is not the last event chained from the witnessed checkpoint at {seq}"
-        )));
+        ));
     }
-    Ok(Ok(()))
+    Ok(())
 }
 
 /// The time an appended event gets.
@@ -539,28 +634,38 @@ pub(crate) enum Stamp {
     Keep,
 }
 
-/// Appends `events` to `org`'s chain inside `tx`: locks the head, stamps
-/// each event with this process's clock, hashes, inserts, moves the head.
+/// An event at its place in its chain, with its hashes: a row to insert.
+pub(crate) struct Row<'a> {
+    pub seq: i64,
+    pub event: &'a AuditEvent,
+    pub prev: String,
+    pub hash: String,
+}
+
+/// Stamps `events` as `stamp` says.
 // INVARIANT: an event's time is the writer's clock at the moment it is
 // chained, whatever the caller put in `at`; a request's own time goes in
 // `request_time`. Events of one chain are stamped in order, so time never
 // runs backwards along a chain written by one process.
-pub(crate) async fn append_locked(
-    tx: &mut Transaction<'_, Any>,
-    backend: Backend,
-    org: &str,
-    events: &mut [AuditEvent],
-    stamp: Stamp,
-) -> Result<Vec<Receipt>> {
-    let (mut seq, mut hash) = lock_head(tx, backend, org).await?;
+pub(crate) fn stamp(events: &mut [AuditEvent], stamp: Stamp) {
     if let Stamp::Now(now) = stamp {
         for event in events.iter_mut() {
             event.at = now;
         }
     }
+}
+
+/// Chains `events` on from `head` (sequence, hash): the rows to insert
+/// and the receipts. The new head is the last row's.
+pub(crate) fn chain_rows<'a>(
+    org: &str,
+    head: (i64, String),
+    events: &'a [AuditEvent],
+) -> (Vec<Row<'a>>, Vec<Receipt>) {
+    let (mut seq, mut hash) = head;
     let mut rows = Vec::with_capacity(events.len());
     let mut receipts = Vec::with_capacity(events.len());
-    for event in events.iter() {
+    for event in events {
         seq += 1;
         let next = chain_hash(org, seq, event, &hash);
         receipts.push(Receipt {
@@ -568,25 +673,48 @@ pub(crate) async fn append_locked(
             seq,
             hash: next.clone(),
         });
-        rows.push((seq, event, std::mem::replace(&mut hash, next.clone()), next));
+        let prev = std::mem::replace(&mut hash, next.clone());
+        rows.push(Row {
+            seq,
+            event,
+            prev,
+            hash: next,
+        });
     }
+    (rows, receipts)
+}
+
+/// Appends `events` to `org`'s chain inside `tx`: locks the head, stamps
+/// each event with this process's clock, hashes, inserts, moves the head.
+pub(crate) async fn append_locked(
+    tx: &mut Transaction<'_, Any>,
+    backend: Backend,
+    org: &str,
+    events: &mut [AuditEvent],
+    how: Stamp,
+) -> Result<Vec<Receipt>> {
+    let head = lock_head(tx, backend, org).await?;
+    stamp(events, how);
+    let (rows, receipts) = chain_rows(org, head, events);
+    let Some(last) = rows.last() else {
+        return Ok(receipts);
+    };
     insert_rows(tx, backend, org, &rows).await?;
-    sqlx::query("UPDATE audit_heads SET seq = $2, hash = $3 WHERE org = $1")
+    sqlx::query(SET_HEAD)
         .bind(org)
-        .bind(seq)
-        .bind(&hash)
+        .bind(last.seq)
+        .bind(&last.hash)
         .execute(&mut **tx)
         .await?;
     Ok(receipts)
 }
 
+/// Moves a chain's head.
+pub(crate) const SET_HEAD: &str = "UPDATE audit_heads SET seq = $2, hash = $3 WHERE org = $1";
+
 /// Chains whose head is past their latest checkpoint.
 async fn moved_heads(tx: &mut Transaction<'_, Any>) -> Result<Vec<String>> {
-    let rows: Vec<(String,)> = sqlx::query_as(
-        "SELECT h.org FROM audit_heads h WHERE h.seq > COALESCE((SELECT MAX(c.seq) FROM audit_checkpoints c WHERE c.org = h.org), 0)",
-    )
-    .fetch_all(&mut **tx)
-    .await?;
+    let rows: Vec<(String,)> = sqlx::query_as(MOVED_HEADS).fetch_all(&mut **tx).await?;
     Ok(rows.into_iter().map(|(org,)| org).collect())
 }
 
@@ -596,13 +724,11 @@ pub(crate) async fn lock_head(
     backend: Backend,
     org: &str,
 ) -> Result<(i64, String)> {
-    sqlx::query(
-        "INSERT INTO audit_heads (org, seq, hash) VALUES ($1, 0, $2) ON CONFLICT (org) DO NOTHING",
-    )
-    .bind(org)
-    .bind(GENESIS)
-    .execute(&mut **tx)
-    .await?;
+    sqlx::query(CREATE_HEAD)
+        .bind(org)
+        .bind(GENESIS)
+        .execute(&mut **tx)
+        .await?;
     let lock = if backend == Backend::Postgres {
         " FOR UPDATE"
     } else {
@@ -631,9 +757,15 @@ const INSERT_POSTGRES: &str = "INSERT INTO audit_events (org, seq, at, kind, wor
            r ->> 11, r ->> 12, r ->> 13, r ->> 14, r ->> 15, (r ->> 16)::bigint
     FROM json_array_elements($2::json) AS r";
 
+/// The rules column: the rule names, comma-separated (`None` for none).
+pub(crate) fn stored_rules(e: &AuditEvent) -> Option<String> {
+    (!e.rules.is_empty()).then(|| e.rules.join(","))
+}
+
 /// A row as a JSON array, in the column order of the INSERT statements.
-fn json_row(seq: i64, e: &AuditEvent, prev: &str, hash: &str) -> serde_json::Value {
-    let rules = (!e.rules.is_empty()).then(|| e.rules.join(","));
+fn json_row(row: &Row<'_>) -> serde_json::Value {
+    let (seq, e, prev, hash) = (row.seq, row.event, &row.prev, &row.hash);
+    let rules = stored_rules(e);
     serde_json::json!([
         seq,
         micros(e.at),
@@ -659,13 +791,9 @@ async fn insert_rows(
     tx: &mut Transaction<'_, Any>,
     backend: Backend,
     org: &str,
-    rows: &[(i64, &AuditEvent, String, String)],
+    rows: &[Row<'_>],
 ) -> Result<()> {
-    let json = serde_json::Value::Array(
-        rows.iter()
-            .map(|(seq, e, prev, hash)| json_row(*seq, e, prev, hash))
-            .collect(),
-    );
+    let json = serde_json::Value::Array(rows.iter().map(json_row).collect());
     let sql = match backend {
         Backend::Sqlite => INSERT_SQLITE,
         Backend::Postgres => INSERT_POSTGRES,
@@ -690,17 +818,28 @@ pub(crate) async fn write_checkpoint(
         return Ok(None);
     }
     let cp = signer.sign(org, seq, &hash, chrono::Utc::now());
-    sqlx::query(
-        "INSERT INTO audit_checkpoints (org, seq, head_hash, at, public_key, signature) VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (org, seq) DO NOTHING",
-    )
-    .bind(org)
-    .bind(cp.seq)
-    .bind(&cp.head_hash)
-    .bind(micros(cp.at))
-    .bind(&cp.public_key)
-    .bind(&cp.signature)
-    .execute(&mut **tx)
-    .await?;
+    sqlx::query(INSERT_CHECKPOINT)
+        .bind(org)
+        .bind(cp.seq)
+        .bind(&cp.head_hash)
+        .bind(micros(cp.at))
+        .bind(&cp.public_key)
+        .bind(&cp.signature)
+        .execute(&mut **tx)
+        .await?;
     Ok(Some(cp))
 }
+
+/// Stores a signed checkpoint (once per sequence).
+pub(crate) const INSERT_CHECKPOINT: &str = "INSERT INTO audit_checkpoints (org, seq, head_hash, at, public_key, signature) VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (org, seq) DO NOTHING";
+
+/// Creates a chain's head at the genesis if it has none.
+pub(crate) const CREATE_HEAD: &str =
+    "INSERT INTO audit_heads (org, seq, hash) VALUES ($1, 0, $2) ON CONFLICT (org) DO NOTHING";
+
+/// The chains whose head is past their latest checkpoint.
+pub(crate) const MOVED_HEADS: &str = "SELECT h.org FROM audit_heads h WHERE h.seq > COALESCE((SELECT MAX(c.seq) FROM audit_checkpoints c WHERE c.org = h.org), 0)";
+
+/// A stored checkpoint of a chain at a sequence.
+pub(crate) const SELECT_CHECKPOINT: &str = "SELECT head_hash, public_key, at, signature FROM audit_checkpoints WHERE org = $1 AND seq = $2";

@@ -41,6 +41,19 @@ impl Backend {
     }
 }
 
+/// The file behind a SQLite pool. An in-memory database has none, and
+/// is refused: nothing in it would outlive the process, the audit log least.
+async fn sqlite_file(pool: &AnyPool, display_url: &str) -> Result<std::path::PathBuf> {
+    let (file,): (String,) =
+        sqlx::query_as("SELECT file FROM pragma_database_list WHERE name = 'main'")
+            .fetch_one(pool)
+            .await?;
+    if file.is_empty() {
+        return Err(Error::UnsupportedDatabase(display_url.to_owned()));
+    }
+    Ok(file.into())
+}
+
 /// A URL with any password replaced, safe to print.
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -59,6 +72,9 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     display_url: String,
+    /// The SQLite database file, as SQLite itself names it: the audit
+    /// log reads and writes it through its own connections (`rusqlite`).
+    sqlite_file: Option<std::path::PathBuf>,
 }
 
 impl Store {
@@ -91,10 +107,15 @@ impl Store {
             })
             .connect_with(options)
             .await?;
+        let sqlite_file = match backend {
+            Backend::Sqlite => Some(sqlite_file(&pool, &display_url).await?),
+            Backend::Postgres => None,
+        };
         Ok(Self {
             pool,
             backend,
             display_url,
+            sqlite_file,
         })
     }
 
@@ -119,6 +140,11 @@ impl Store {
     /// The URL with credentials redacted.
     pub fn display_url(&self) -> &str {
         &self.display_url
+    }
+
+    /// The SQLite database file (`None` on PostgreSQL).
+    pub(crate) fn sqlite_file(&self) -> Option<&std::path::Path> {
+        self.sqlite_file.as_deref()
     }
 
     /// The underlying pool, for the engine's modules and sibling crates

@@ -11,7 +11,7 @@ use custodia_engine::audit::{
     Checkpoint, EventKind, Signer, Witness, Witnessed, chain_hash,
 };
 use custodia_engine::rules::Effect;
-use custodia_engine::testkit::write_history;
+use custodia_engine::testkit::{AUDIT_PAGE, write_history};
 use custodia_engine::{OrgSlug, Store};
 use sqlx::AnyPool;
 
@@ -310,6 +310,35 @@ on_both_backends! {
         assert_eq!(stored.event.request_time, Some(long_ago), "the claimed time is kept apart");
         let report = store.verify_audit(&org(), None, None, |_| {}).await.expect("verify");
         assert!(report.ok(), "{report:?}");
+    }
+
+    async fn breaks_are_found_where_they_are_across_pages_read_in_parallel(store) {
+        // Three pages and a bit: the readers split pages between them.
+        let page = i64::try_from(AUDIT_PAGE).expect("fits");
+        let n = 3 * page + 5;
+        write_history(&store, &org(), (1..=n).map(event).collect(), None, 20_000)
+            .await
+            .expect("history");
+        let report = store.verify_audit(&org(), None, None, |_| {}).await.expect("verify");
+        assert_eq!((report.events, report.last_seq, report.broken), (n, n, None));
+        let pool = raw(&store).await;
+        // The last event of a page and the first of the next, each alone.
+        for seq in [page, page + 1, 2 * page] {
+            let original = read(&store, seq).await;
+            let mut edited = original.clone();
+            edited.event.worker = Some("mallory".into());
+            overwrite(&pool, seq, &edited).await;
+            let report = store.verify_audit(&org(), None, None, |_| {}).await.expect("verify");
+            let broken = report.broken.map(|b| (b.kind, b.seq));
+            assert_eq!(broken, Some((BreakKind::Edited, seq)), "edited {seq}");
+            overwrite(&pool, seq, &original).await;
+        }
+        // A whole page gone: the walk meets an empty page and goes on.
+        exec(&pool, &format!("DELETE FROM audit_events WHERE org = 'bufete-ruiz' AND seq > {page} AND seq <= {}", 2 * page)).await;
+        let report = store.verify_audit(&org(), None, None, |_| {}).await.expect("verify");
+        let broken = report.broken.expect("a deleted page breaks the chain");
+        assert_eq!((broken.kind, broken.seq), (BreakKind::Deleted, page + 1));
+        assert_eq!(broken.detail, format!("events {} to {} are missing", page + 1, 2 * page));
     }
 
     async fn concurrent_appends_form_one_gapless_chain(store) {

@@ -1,0 +1,238 @@
+//! The group-commit writer's batches on SQLite, through the audit log's own
+//! `rusqlite` connection: one prepared row insert per event, no rows
+//! crossing threads (sqlx's SQLite driver costs ~15 µs a row, and its
+//! `Any` driver cannot prepare once and bind many times).
+//!
+//! The SQL is the same text the `Any` path runs (`$1`... named parameters,
+//! bound by name here), so both drivers write the same rows.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rusqlite::{Connection, Transaction, TransactionBehavior, named_params};
+
+use super::checkpoint::{Checkpoint, Signer};
+use super::event::{AuditEvent, ChainedEvent, GENESIS, micros};
+use super::verify::{EventColumns, PAGE_COLUMNS, from_columns};
+use super::writer::{
+    CREATE_HEAD, INSERT_CHECKPOINT, MOVED_HEADS, Receipt, Row, SELECT_CHECKPOINT, SET_HEAD, behind,
+    chain_rows, extension, prune_anchor, stored_rules,
+};
+use crate::error::{Error, Result};
+
+/// One batch: each chain's events with their places in the batch.
+#[derive(Debug)]
+pub(crate) struct Batch {
+    pub chains: Vec<(String, Vec<usize>, Vec<AuditEvent>)>,
+    pub len: usize,
+    /// Chains to sign whatever happens; with `due`, also every chain that
+    /// moved since its last checkpoint.
+    pub to_sign: BTreeSet<String>,
+    pub due: bool,
+    /// The newest witnessed (sequence, hash) of each chain to sign.
+    pub witnessed: BTreeMap<String, (i64, String)>,
+}
+
+/// What a committed batch did.
+#[derive(Debug)]
+pub(crate) struct Written {
+    pub receipts: Vec<Option<Receipt>>,
+    pub signed: Vec<Checkpoint>,
+    pub signed_orgs: BTreeSet<String>,
+}
+
+/// Opens the writer's connection: durable commits, as the pool's.
+pub(crate) fn open(file: &std::path::Path) -> Result<Connection> {
+    let conn = super::stream::open_sqlite(file)?;
+    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")?;
+    Ok(conn)
+}
+
+/// Writes `batch` and the due checkpoints in one transaction. A chain
+/// that does not extend its witnessed checkpoint rolls everything back and
+/// comes back as `Ok(Err((org, detail)))`.
+pub(crate) fn write(
+    conn: &mut Connection,
+    batch: Batch,
+    now: chrono::DateTime<chrono::Utc>,
+    signer: Option<&Signer>,
+) -> Result<std::result::Result<Written, (String, String)>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut receipts: Vec<Option<Receipt>> = vec![None; batch.len];
+    for (org, indexes, mut events) in batch.chains {
+        let head = lock_head(&tx, &org)?;
+        super::writer::stamp(&mut events, super::writer::Stamp::Now(now));
+        let (rows, written) = chain_rows(&org, head, &events);
+        insert(&tx, &org, &rows)?;
+        for (&i, receipt) in indexes.iter().zip(written) {
+            receipts[i] = Some(receipt);
+        }
+    }
+    let mut to_sign = batch.to_sign;
+    if batch.due {
+        let mut statement = tx.prepare_cached(MOVED_HEADS)?;
+        let moved = statement.query_map([], |r| r.get::<_, String>(0))?;
+        for org in moved {
+            to_sign.insert(org?);
+        }
+    }
+    let mut signed = Vec::new();
+    if let Some(signer) = signer {
+        for org in &to_sign {
+            if let Some((seq, hash)) = batch.witnessed.get(org) {
+                if let Err(detail) = extends(&tx, &signer.verifying_key(), org, *seq, hash)? {
+                    return Ok(Err((org.clone(), detail)));
+                }
+            }
+            signed.extend(checkpoint(&tx, signer, org, now)?);
+        }
+    }
+    tx.commit()?;
+    Ok(Ok(Written {
+        receipts,
+        signed,
+        signed_orgs: to_sign,
+    }))
+}
+
+/// A chain's head, created at the genesis if it has none. (The
+/// transaction is `IMMEDIATE`: it holds the write lock already.)
+fn lock_head(tx: &Transaction<'_>, org: &str) -> Result<(i64, String)> {
+    tx.prepare_cached(CREATE_HEAD)?
+        .execute(named_params! {"$1": org, "$2": GENESIS})?;
+    let head = tx
+        .prepare_cached("SELECT seq, hash FROM audit_heads WHERE org = $1")?
+        .query_row(named_params! {"$1": org}, |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(head)
+}
+
+fn insert(tx: &Transaction<'_>, org: &str, rows: &[Row<'_>]) -> Result<()> {
+    let Some(last) = rows.last() else {
+        return Ok(());
+    };
+    let mut statement = tx.prepare_cached(
+        "INSERT INTO audit_events (org, seq, at, kind, worker, action, resource, customer, area, document, decision, rules, address, channel, detail, prev_hash, hash, request_time)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+    )?;
+    for row in rows {
+        let e = row.event;
+        statement.execute(named_params! {
+            "$1": org,
+            "$2": row.seq,
+            "$3": micros(e.at),
+            "$4": e.kind.as_str(),
+            "$5": e.worker,
+            "$6": e.action,
+            "$7": e.resource,
+            "$8": e.customer,
+            "$9": e.area,
+            "$10": e.document,
+            "$11": e.decision.map(|d| d.as_str()),
+            "$12": stored_rules(e),
+            "$13": e.address,
+            "$14": e.channel,
+            "$15": e.detail,
+            "$16": row.prev,
+            "$17": row.hash,
+            "$18": e.request_time.map(micros),
+        })?;
+    }
+    tx.prepare_cached(SET_HEAD)?
+        .execute(named_params! {"$1": org, "$2": last.seq, "$3": last.hash})?;
+    Ok(())
+}
+
+/// [`super::writer::extends`], inside this transaction.
+fn extends(
+    tx: &Transaction<'_>,
+    key: &ed25519_dalek::VerifyingKey,
+    org: &str,
+    seq: i64,
+    hash: &str,
+) -> Result<std::result::Result<(), String>> {
+    let head = lock_head(tx, org)?;
+    if head.0 < seq {
+        return Ok(Err(behind(head.0, seq)));
+    }
+    let events = events_after(tx, org, seq)?;
+    let anchor = match prune_anchor(&events, seq) {
+        Some(at) => stored_checkpoint(tx, org, at)?,
+        None => None,
+    };
+    Ok(extension(key, seq, hash, &head, &events, anchor.as_ref()))
+}
+
+/// A chain's events after `seq`, in order.
+fn events_after(tx: &Transaction<'_>, org: &str, seq: i64) -> Result<Vec<ChainedEvent>> {
+    let mut statement = tx.prepare_cached(&format!(
+        "SELECT {PAGE_COLUMNS} FROM audit_events WHERE org = ?1 AND seq > ?2 ORDER BY seq"
+    ))?;
+    let mut rows = statement.query(rusqlite::params![org, seq])?;
+    let mut events = Vec::new();
+    while let Some(row) = rows.next()? {
+        events.push(from_columns(org, columns(row)?)?);
+    }
+    Ok(events)
+}
+
+/// An event row's columns, in [`PAGE_COLUMNS`] order.
+pub(crate) fn columns(row: &rusqlite::Row<'_>) -> rusqlite::Result<EventColumns> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+        row.get(8)?,
+        row.get(9)?,
+        row.get(10)?,
+        row.get(11)?,
+        row.get(12)?,
+        row.get(13)?,
+        (row.get(14)?, row.get(15)?, row.get(16)?),
+    ))
+}
+
+fn stored_checkpoint(tx: &Transaction<'_>, org: &str, seq: i64) -> Result<Option<Checkpoint>> {
+    let mut statement = tx.prepare_cached(SELECT_CHECKPOINT)?;
+    let mut rows = statement.query(named_params! {"$1": org, "$2": seq})?;
+    let Some(r) = rows.next()? else {
+        return Ok(None);
+    };
+    let at: i64 = r.get(2)?;
+    Ok(Some(Checkpoint {
+        org: org.to_owned(),
+        seq,
+        head_hash: r.get(0)?,
+        at: chrono::DateTime::from_timestamp_micros(at)
+            .ok_or_else(|| Error::corrupt("checkpoint time"))?,
+        public_key: r.get(1)?,
+        signature: r.get(3)?,
+    }))
+}
+
+/// Signs and stores a checkpoint of `org`'s head (none for an empty chain).
+fn checkpoint(
+    tx: &Transaction<'_>,
+    signer: &Signer,
+    org: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<Checkpoint>> {
+    let (seq, hash) = lock_head(tx, org)?;
+    if seq == 0 {
+        return Ok(None);
+    }
+    let cp = signer.sign(org, seq, &hash, now);
+    tx.prepare_cached(INSERT_CHECKPOINT)?
+        .execute(named_params! {
+            "$1": org,
+            "$2": cp.seq,
+            "$3": cp.head_hash,
+            "$4": micros(cp.at),
+            "$5": cp.public_key,
+            "$6": cp.signature,
+        })?;
+    Ok(Some(cp))
+}
