@@ -127,11 +127,15 @@ async fn writers(backend: Backend) {
         return;
     };
     let appends = size_from_env("AUDIT_BENCH_APPEND", 200_000) as u64;
-    let d = group_commit(&store, appends, 256, None).await;
-    println!(
-        "{name:<8} group commit, 256 callers, durable ack : {}",
-        rate(appends, d)
-    );
+    // A batch holds what the callers queued while the last one committed:
+    // at most one event per caller waiting for its answer.
+    for callers in [256, 4096] {
+        let d = group_commit(&store, appends, callers, None).await;
+        println!(
+            "{name:<8} group commit, {callers:>4} callers, durable ack: {}",
+            rate(appends, d)
+        );
+    }
     let naive_n = if backend == Backend::Sqlite {
         2_000
     } else {

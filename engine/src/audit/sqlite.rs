@@ -40,10 +40,17 @@ pub(crate) struct Written {
     pub signed_orgs: BTreeSet<String>,
 }
 
-/// Opens the writer's connection: durable commits, as the pool's.
+/// Opens the writer's connection: durable commits, as the pool's; a 32 MB
+/// page cache for the indexes' hot pages (SQLite's 2 MB default re-read
+/// them from the OS every batch; a much larger one costs more to reset at
+/// each commit than it saves); and WAL checkpoints every 64 MB instead of
+/// 4 MB, so that a page every batch touches is copied back once per
+/// checkpoint (BENCHMARKS.md).
 pub(crate) fn open(file: &std::path::Path) -> Result<Connection> {
     let conn = super::stream::open_sqlite(file)?;
-    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 16384;",
+    )?;
     Ok(conn)
 }
 

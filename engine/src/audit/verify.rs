@@ -8,7 +8,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::checkpoint::Checkpoint;
-use super::event::{AuditEvent, ChainedEvent, EventKind, GENESIS, chain_hash};
+use super::event::{AuditEvent, ChainedEvent, EventKind, Fields, GENESIS, hash_fields};
 use crate::domain::OrgSlug;
 use crate::error::{Error, Result};
 use crate::rules::Effect;
@@ -198,25 +198,87 @@ pub(crate) async fn fetch_page(
         .collect()
 }
 
-/// Whether each event of a page hashes as stored at its place, on all
-/// cores: an event's hash covers its own stored previous hash, so the
-/// checks are independent (the links between them are walked after).
-pub(crate) fn hashes_hold(page: &[ChainedEvent]) -> Result<Vec<bool>> {
+/// What the walk needs of one stored event, computed where it was read
+/// (on as many threads as there are readers): its links and whether it
+/// hashes as stored. The event itself is kept only for prune events.
+#[derive(Debug)]
+pub(crate) struct Link {
+    pub seq: i64,
+    pub prev: String,
+    pub hash: String,
+    /// Whether it hashes as stored at its own place...
+    pub holds: bool,
+    /// ...or, when it does not, at the place after or before it (rows
+    /// renumbered by a deletion or insertion).
+    pub at_next: bool,
+    pub at_prev: bool,
+    pub prune: Option<AuditEvent>,
+}
+
+impl Link {
+    /// The link of an event of `org` at `seq` with these fields and hashes;
+    /// `event` builds the event, called for prune events only.
+    pub(crate) fn new(
+        org: &str,
+        seq: i64,
+        fields: &Fields<'_>,
+        prev: &str,
+        hash: &str,
+        event: impl FnOnce() -> Result<AuditEvent>,
+    ) -> Result<Self> {
+        let hashes_at = |at: i64| hash_fields(org, at, fields, prev).as_slice() == hash.as_bytes();
+        let holds = hashes_at(seq);
+        let prune = if fields.kind == EventKind::Prune.as_str() {
+            Some(event()?)
+        } else {
+            None
+        };
+        Ok(Self {
+            seq,
+            prev: prev.to_owned(),
+            hash: hash.to_owned(),
+            holds,
+            at_next: !holds && hashes_at(seq + 1),
+            at_prev: !holds && hashes_at(seq - 1),
+            prune,
+        })
+    }
+
+    /// The link of an event already read in full.
+    fn of(e: ChainedEvent) -> Result<Self> {
+        let fields = Fields::of(&e.event);
+        Self::new(&e.org, e.seq, &fields, &e.prev_hash, &e.hash, || {
+            Ok(e.event.clone())
+        })
+    }
+}
+
+/// The links of a page of events, on all cores.
+pub(crate) fn links_of(page: Vec<ChainedEvent>) -> Result<Vec<Link>> {
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let chunk = page.len().div_ceil(threads).max(1024);
+    let mut parts: Vec<Vec<ChainedEvent>> = Vec::new();
+    let mut rest = page;
+    while rest.len() > chunk {
+        let tail = rest.split_off(chunk);
+        parts.push(std::mem::replace(&mut rest, tail));
+    }
+    parts.push(rest);
     std::thread::scope(|scope| {
-        let parts: Vec<_> = page
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(|e| hashes_as(e, e.seq)).collect()))
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                scope.spawn(move || part.into_iter().map(Link::of).collect::<Result<Vec<_>>>())
+            })
             .collect();
-        let mut holds = Vec::with_capacity(page.len());
-        for part in parts {
-            let part: Vec<bool> = part
+        let mut links = Vec::new();
+        for handle in handles {
+            let part = handle
                 .join()
-                .map_err(|_| Error::Fault("a hashing thread panicked".into()))?;
-            holds.extend(part);
+                .map_err(|_| Error::Fault("a hashing thread panicked".into()))??;
+            links.extend(part);
         }
-        Ok(holds)
+        Ok(links)
     })
 }
 
@@ -238,16 +300,13 @@ fn parse_decision(text: Option<&str>) -> Result<Option<Effect>> {
     }
 }
 
-pub(crate) fn hashes_as(e: &ChainedEvent, seq: i64) -> bool {
-    chain_hash(&e.org, seq, &e.event, &e.prev_hash) == e.hash
-}
-
 /// Names what a row whose hash does not match looks like, using the row
 /// after it: renumbered rows still hash at their old position.
-fn classify(row: &ChainedEvent, next: Option<&ChainedEvent>) -> Break {
+fn classify(row: &Link, next: Option<&Link>) -> Break {
     let seq = row.seq;
-    let next_moved_up = next.is_some_and(|n| hashes_as(n, n.seq - 1));
-    let (at, kind, detail) = if hashes_as(row, seq + 1) {
+    // A row that holds at its own place cannot also hash one place back.
+    let next_moved_up = next.is_some_and(|n| n.at_prev);
+    let (at, kind, detail) = if row.at_next {
         if next_moved_up {
             (
                 seq,
@@ -261,7 +320,7 @@ fn classify(row: &ChainedEvent, next: Option<&ChainedEvent>) -> Break {
                 format!("event {seq} was removed and the events after it renumbered"),
             )
         }
-    } else if hashes_as(row, seq - 1) {
+    } else if row.at_prev {
         let at = seq - 1;
         (
             at,
@@ -306,13 +365,8 @@ struct Walk<'a> {
 }
 
 impl Walk<'_> {
-    /// One event; `holds` says whether it hashes as stored at its place.
-    fn step(
-        &mut self,
-        row: &ChainedEvent,
-        holds: bool,
-        next: Option<&ChainedEvent>,
-    ) -> Option<Break> {
+    /// One event, and the one after it (to name a break).
+    fn step(&mut self, row: &Link, next: Option<&Link>) -> Option<Break> {
         if row.seq != self.expected {
             return Some(Break {
                 seq: self.expected,
@@ -320,10 +374,10 @@ impl Walk<'_> {
                 detail: format!("events {} to {} are missing", self.expected, row.seq - 1),
             });
         }
-        if !holds {
+        if !row.holds {
             return Some(classify(row, next));
         }
-        if row.prev_hash != self.prev {
+        if row.prev != self.prev {
             return Some(Break {
                 seq: row.seq - 1,
                 kind: BreakKind::Edited,
@@ -345,8 +399,8 @@ impl Walk<'_> {
         if self.watch.contains_key(&row.seq) {
             self.seen.insert(row.seq, row.hash.clone());
         }
-        if row.event.kind == EventKind::Prune {
-            self.prunes.push((row.seq, row.event.clone()));
+        if let Some(prune) = &row.prune {
+            self.prunes.push((row.seq, prune.clone()));
         }
         self.prev.clone_from(&row.hash);
         self.expected += 1;
@@ -469,23 +523,22 @@ impl Store {
         let mut pages = super::stream::events_after(self, org, walk.expected - 1, walk.head_seq);
         // The last event of a page waits for the next page: naming a
         // break may need the event after it.
-        let mut carry: Option<(ChainedEvent, bool)> = None;
+        let mut carry: Option<Link> = None;
         loop {
             let next = pages.next().await?;
             // A page may be empty (its events deleted); only `None` ends.
             let done = next.is_none();
-            let (page, holds) = next.unwrap_or_default();
-            let mut events = carry
+            let mut links = carry
                 .take()
                 .into_iter()
-                .chain(page.into_iter().zip(holds))
+                .chain(next.unwrap_or_default())
                 .peekable();
-            while let Some((row, holds)) = events.next() {
-                if events.peek().is_none() && !done {
-                    carry = Some((row, holds));
+            while let Some(row) = links.next() {
+                if links.peek().is_none() && !done {
+                    carry = Some(row);
                     break;
                 }
-                if let Some(b) = walk.step(&row, holds, events.peek().map(|(e, _)| e)) {
+                if let Some(b) = walk.step(&row, links.peek()) {
                     report.broken = Some(b);
                     report.checkpoints_checked = walk.checked;
                     return Ok(report);
