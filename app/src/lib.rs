@@ -37,7 +37,7 @@ mod synthetic;
 
 use std::sync::Arc;
 
-use custodia_engine::audit::{AuditConfig, AuditEvent, AuditLog, EventKind};
+use custodia_engine::audit::{AuditConfig, AuditEvent, AuditLog, EventKind, Pseudonyms};
 use custodia_engine::rules::{Decision, Effect, Explanation, Request, RuleSet, Rules};
 use custodia_engine::session::HashGate;
 use custodia_engine::{AccessControl, Audited, OrgSlug, Store, WorkerLogin};
@@ -58,6 +58,8 @@ pub struct Custodia {
     access: AccessControl,
     config: Config,
     gate: HashGate,
+    /// How events name people without a customer id (from the audit key).
+    pseudonyms: Pseudonyms,
 }
 
 impl Custodia {
@@ -84,6 +86,7 @@ impl Custodia {
             witness: Some(Arc::new(config.witness())),
             ..AuditConfig::default()
         };
+        let pseudonyms = signer.pseudonyms();
         let audit = AuditLog::spawn(store.clone(), Some(signer), audit_config);
         // Fail closed before anything is written: every chain must still
         // extend the checkpoint its witness last saw.
@@ -92,6 +95,7 @@ impl Custodia {
             access: AccessControl::new(store, Arc::new(rules), audit),
             config: config.clone(),
             gate: HashGate::default(),
+            pseudonyms,
         })
     }
 
@@ -100,6 +104,11 @@ impl Custodia {
         self.access.audit().shutdown().await?;
         self.access.store().close().await;
         Ok(())
+    }
+
+    /// How audit events name people without a customer id.
+    pub fn pseudonyms(&self) -> &Pseudonyms {
+        &self.pseudonyms
     }
 
     /// The store (for reads).

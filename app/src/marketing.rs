@@ -29,7 +29,8 @@ impl Custodia {
         source: &str,
     ) -> Result<Vec<String>> {
         self.store().org(org).await?;
-        Ok(suppression::opt_out(self.store(), org, address, channel, source).await?)
+        let pseudonyms = self.pseudonyms();
+        Ok(suppression::opt_out(self.store(), org, address, channel, source, pseudonyms).await?)
     }
 
     /// Imports opt-outs, one address per line: all or nothing, audited.
@@ -62,10 +63,16 @@ impl Custodia {
         consent_date: NaiveDate,
     ) -> Result<()> {
         self.store().org(org).await?;
-        Ok(
-            suppression::lift_opt_out(self.store(), org, address, consent_source, consent_date)
-                .await?,
+        let pseudonyms = self.pseudonyms();
+        Ok(suppression::lift_opt_out(
+            self.store(),
+            org,
+            address,
+            consent_source,
+            consent_date,
+            pseudonyms,
         )
+        .await?)
     }
 
     /// Imports the Robinson list (hashes or addresses): all or nothing.

@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 
 use chrono::{NaiveDate, Utc};
-use custodia_engine::audit::{AuditEvent, Change, EventKind};
+use custodia_engine::audit::{AuditEvent, Change, EventKind, Pseudonyms};
 use custodia_engine::store::Backend;
 use custodia_engine::{OrgSlug, Store};
 use sha2::Digest;
@@ -68,11 +68,12 @@ async fn suppressing_change(store: &Store, org: &OrgSlug) -> Result<Change> {
     Ok(Change::wrap(tx, store.backend(), org))
 }
 
-/// The audit event of an opt-out list change.
-fn opt_out_event(address: Option<&Address>, channel: &str, detail: String) -> AuditEvent {
+/// The audit event of an opt-out list change; `reference` names the
+/// address by its pseudonym (never in clear).
+fn opt_out_event(reference: Option<String>, channel: &str, detail: String) -> AuditEvent {
     let mut event = AuditEvent::new(EventKind::OptOut, Utc::now());
     event.channel = Some(channel.to_owned());
-    event.resource = address.map(|a| format!("address:{a}"));
+    event.resource = reference;
     event.detail = Some(detail);
     event
 }
@@ -86,10 +87,12 @@ pub async fn opt_out(
     address: &Address,
     channel: &str,
     source: &str,
+    pseudonyms: &Pseudonyms,
 ) -> Result<Vec<String>> {
     let mut change = suppressing_change(store, org).await?;
     let customers = record_opt_out(&mut change, address, channel, source).await?;
-    change.record(opt_out_event(Some(address), channel, source.to_owned()));
+    let reference = pseudonyms.address(org.as_str(), &address.key());
+    change.record(opt_out_event(Some(reference), channel, source.to_owned()));
     change.commit().await?;
     Ok(customers)
 }
@@ -181,6 +184,7 @@ pub async fn lift_opt_out(
     address: &Address,
     consent_source: &str,
     consent_date: NaiveDate,
+    pseudonyms: &Pseudonyms,
 ) -> Result<()> {
     let mut change = suppressing_change(store, org).await?;
     sqlx::query("DELETE FROM opt_outs WHERE org = $1 AND address = $2")
@@ -194,7 +198,8 @@ pub async fn lift_opt_out(
             .await?;
     }
     let detail = format!("opt-out lifted by new consent: {consent_source}, {consent_date}");
-    change.record(opt_out_event(Some(address), "consent", detail));
+    let reference = pseudonyms.address(org.as_str(), &address.key());
+    change.record(opt_out_event(Some(reference), "consent", detail));
     change.commit().await?;
     Ok(())
 }

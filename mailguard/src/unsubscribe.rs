@@ -20,6 +20,8 @@ use crate::token::TokenKey;
 pub struct UnsubscribeState {
     pub store: Store,
     pub key: TokenKey,
+    /// How the opt-out's audit event names the address.
+    pub pseudonyms: custodia_engine::audit::Pseudonyms,
 }
 
 /// The routes, to merge into the server.
@@ -71,7 +73,15 @@ async fn unsubscribe(State(state): State<UnsubscribeState>, Path(token): Path<St
     let source = format!("campaign {}", claims.campaign);
     // The opt-out and its audit event commit together, or the caller is
     // told to try again: never "done" without the record.
-    if let Err(e) = suppression::opt_out(&state.store, &org, &address, "email link", &source).await
+    if let Err(e) = suppression::opt_out(
+        &state.store,
+        &org,
+        &address,
+        "email link",
+        &source,
+        &state.pseudonyms,
+    )
+    .await
     {
         tracing::error!(error = %e, "opt-out failed");
         return (StatusCode::SERVICE_UNAVAILABLE, "try again later").into_response();

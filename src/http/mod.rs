@@ -60,6 +60,7 @@ pub fn router(
     let unsubscribe = custodia_mailguard::router(custodia_mailguard::UnsubscribeState {
         store: app.store().clone(),
         key: token_key,
+        pseudonyms: app.pseudonyms().clone(),
     });
     api::routes(app)
         .merge(unsubscribe)

@@ -204,7 +204,7 @@ const KILL_LEDGER: [(&str, &str, &str); 4] = [
     (
         "opt-out",
         "SELECT COUNT(*) FROM opt_outs WHERE org = 'bufete-ruiz' AND address LIKE 'baja1%'",
-        "SELECT COUNT(*) FROM audit_events WHERE kind = 'opt_out' AND resource LIKE 'address:baja1%'",
+        "SELECT COUNT(*) FROM audit_events WHERE kind = 'opt_out' AND detail = 'custodia optout add' AND resource LIKE 'address:~%'",
     ),
 ];
 

@@ -300,9 +300,10 @@ fn an_unsubscribe_link_works_once_signed_and_forged_ones_change_nothing(backend)
     assert!(
         events
             .lines()
-            .any(|l| l.contains(",opt_out,") && l.contains(&to)),
+            .any(|l| l.contains(",opt_out,") && l.contains(",address:~") && l.contains("email link")),
         "{events}"
     );
+    assert!(!events.contains(&to), "`{to}` in clear in the audit log: {events}");
 }
 }
 
@@ -724,10 +725,28 @@ fn an_opt_out_is_lifted_only_with_a_recorded_new_consent(backend) {
         "{list}"
     );
     let events = c.ok(&["audit", "query", "--org", "bufete-ruiz", "--csv"]);
+    let opt_outs: Vec<&str> = events.lines().filter(|l| l.contains(",opt_out,")).collect();
+    assert_eq!(opt_outs.len(), 3, "two opt-outs and one lift: {events}");
+    // Each names its address by a keyed pseudonym, never in clear: the
+    // same address gets the same one (maria's opt-out and its lift).
+    let references: Vec<&str> = opt_outs
+        .iter()
+        .map(|l| {
+            l.split(',')
+                .find(|f| f.starts_with("address:~"))
+                .unwrap_or_else(|| panic!("no pseudonym in `{l}`"))
+        })
+        .collect();
+    assert_eq!(references.iter().map(|r| r.len()).collect::<Vec<_>>(), [41; 3]);
+    assert_ne!(references[0], references[1], "two addresses, two pseudonyms");
+    assert_eq!(references[1], references[2], "the lift names maria's opt-out");
+    for address in ["outsider@otro.example", "maria.lopez@correo.example"] {
+        assert!(!events.contains(address), "`{address}` in clear: {events}");
+    }
     assert_eq!(
-        events.lines().filter(|l| l.contains(",opt_out,")).count(),
-        3,
-        "two opt-outs and one lift: {events}"
+        c.count("SELECT COUNT(*) FROM audit_events WHERE resource LIKE '%@%' OR detail LIKE '%@%' OR worker LIKE '%@%' OR customer LIKE '%@%'"),
+        0,
+        "no event carries an email address"
     );
 }
 }

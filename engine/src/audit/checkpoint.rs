@@ -147,6 +147,12 @@ impl Signer {
         head.sign(name, &self.key)
     }
 
+    /// The key that turns addresses into the pseudonyms events carry,
+    /// derived from this key (losing one loses both, as it should).
+    pub fn pseudonyms(&self) -> super::Pseudonyms {
+        super::pseudonym::derive(&self.key.to_bytes())
+    }
+
     /// The public key, for verifiers.
     pub fn verifying_key(&self) -> VerifyingKey {
         self.key.verifying_key()

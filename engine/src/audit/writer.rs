@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 use super::checkpoint::{Checkpoint, Signer};
 use super::event::{AuditEvent, ChainedEvent, GENESIS, chain_hash, micros};
+use super::pseudonym::Pseudonyms;
 use super::sqlite;
 use super::witness::{Witness, Witnessed};
 use crate::domain::OrgSlug;
@@ -80,6 +81,8 @@ enum Command {
 #[derive(Debug, Clone)]
 pub struct AuditLog {
     tx: mpsc::Sender<Command>,
+    /// Derived from the signing key; none without one.
+    pseudonyms: Option<Pseudonyms>,
 }
 
 /// What the writer tells a caller: an audit error's own message (the
@@ -100,8 +103,18 @@ impl AuditLog {
     /// signed as configured; without one, none are written.
     pub fn spawn(store: Store, signer: Option<Arc<Signer>>, config: AuditConfig) -> Self {
         let (tx, rx) = mpsc::channel(65_536);
+        let pseudonyms = signer.as_deref().map(Signer::pseudonyms);
         tokio::spawn(Writer::new(store, signer, config).run(rx));
-        Self { tx }
+        Self { tx, pseudonyms }
+    }
+
+    /// The pseudonyms events use for people without a customer id. A log
+    /// without a signing key has none, and cannot name such people at all
+    /// (never in clear).
+    pub fn pseudonyms(&self) -> Result<&Pseudonyms> {
+        self.pseudonyms.as_ref().ok_or_else(|| {
+            Error::Audit("the audit log has no signing key to derive pseudonyms from".into())
+        })
     }
 
     /// Sends a command carrying its answer channel; waits for the answer.

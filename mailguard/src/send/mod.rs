@@ -206,10 +206,15 @@ impl Shared {
                 let mut event = AuditEvent::new(EventKind::Send, Utc::now());
                 event.worker = Some(self.campaign.sender.to_string());
                 event.action = Some("send".into());
-                event.resource = Some(to.customer.as_ref().map_or_else(
-                    || format!("address:{}", to.address),
-                    |c| format!("customer:{c}"),
-                ));
+                event.resource = Some(match &to.customer {
+                    Some(c) => format!("customer:{c}"),
+                    // Not a customer: the address by its pseudonym only.
+                    None => {
+                        let key = crate::Address::parse(&to.address)
+                            .map_or_else(|_| to.address.clone(), |a| a.key());
+                        self.audit.pseudonyms()?.address(self.org.as_str(), &key)
+                    }
+                });
                 event.customer = to.customer.clone();
                 event.decision = Some(Effect::Allow);
                 event.channel = Some("email".into());
@@ -231,6 +236,7 @@ impl Shared {
                             &address,
                             "hard bounce",
                             &format!("campaign {}", self.campaign.id),
+                            self.audit.pseudonyms()?,
                         )
                         .await?;
                     }
