@@ -11,7 +11,7 @@ use custodia_engine::audit::{
 use custodia_engine::rules::Effect;
 use custodia_engine::{OrgSlug, Store};
 
-use crate::global::Global;
+use crate::global::{Global, with_app};
 use crate::output::{emit, print_raw, say};
 
 #[derive(Debug, Subcommand)]
@@ -174,9 +174,10 @@ pub async fn run(g: &Global, command: AuditCommand) -> anyhow::Result<bool> {
             keep_days,
             reason,
         } => {
-            let report = store
-                .prune_audit(&org, keep_days, Utc::now(), &reason)
-                .await?;
+            let report = with_app(g, async |app| {
+                Ok(app.prune_audit(&org, keep_days, &reason).await?)
+            })
+            .await?;
             emit(g.json, &report, |r| {
                 say!(
                     "{}: removed {} events; the chain now starts after signed checkpoint {}",

@@ -106,6 +106,23 @@ impl Custodia {
         Ok(())
     }
 
+    /// Removes the start of `org`'s audit chain older than `keep_days`,
+    /// recorded by a prune event. Through the core, so that a log that no
+    /// longer extends its witnessed checkpoint was refused at
+    /// [`Custodia::open`], before anything is removed.
+    pub async fn prune_audit(
+        &self,
+        org: &OrgSlug,
+        keep_days: i64,
+        reason: &str,
+    ) -> Result<custodia_engine::audit::PruneReport> {
+        self.store().org(org).await?;
+        Ok(self
+            .store()
+            .prune_audit(org, keep_days, chrono::Utc::now(), reason)
+            .await?)
+    }
+
     /// How audit events name people without a customer id.
     pub fn pseudonyms(&self) -> &Pseudonyms {
         &self.pseudonyms

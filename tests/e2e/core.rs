@@ -383,6 +383,12 @@ fn a_log_truncated_in_the_database_fails_verify_without_flags_and_stops_audited_
     assert_eq!(c.count("SELECT seq FROM audit_heads WHERE org = 'bufete-ruiz'"), 3);
     let witness = std::fs::read_to_string(witness_file(&c, backend)).expect("witness");
     assert!(witness.lines().any(|l| l.contains("\"kind\":\"alarm\"") && l.contains("bufete-ruiz")), "{witness}");
+
+    // Nor is the forged log pruned: the core refuses before removing anything.
+    let err = c.fails(&["audit", "prune", "--org", "bufete-ruiz", "--keep-days", "730", "--reason", "yearly"]);
+    assert!(err.contains("refused"), "{err}");
+    assert_eq!(c.count("SELECT COUNT(*) FROM audit_events WHERE org = 'bufete-ruiz' AND kind = 'prune'"), 0);
+    assert_eq!(c.count("SELECT MIN(seq) FROM audit_events WHERE org = 'bufete-ruiz'"), 1);
 }
 
 fn checkpoints_go_to_a_chosen_witness_file_and_command_and_verify_reads_several(backend) {

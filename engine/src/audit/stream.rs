@@ -178,3 +178,29 @@ async fn read_postgres(
         }
     }
 }
+
+/// Every (sequence, hash) of a chain, in order, read on a blocking thread.
+pub(crate) async fn event_hashes(
+    file: &Path,
+    org: &str,
+) -> Result<Vec<(i64, super::merkle::Hash)>> {
+    let (file, org) = (file.to_owned(), org.to_owned());
+    let read = move || -> Result<Vec<(i64, super::merkle::Hash)>> {
+        let conn = open_sqlite(&file)?;
+        let mut statement =
+            conn.prepare("SELECT seq, hash FROM audit_events WHERE org = ?1 ORDER BY seq")?;
+        let mut rows = statement.query([&org])?;
+        let mut hashes = Vec::new();
+        while let Some(row) = rows.next()? {
+            let hash = row
+                .get_ref(1)?
+                .as_str()
+                .map_err(|e| Error::corrupt(format!("audit hash: {e}")))?;
+            hashes.push((row.get(0)?, super::merkle::decode_hash(hash)?));
+        }
+        Ok(hashes)
+    };
+    tokio::task::spawn_blocking(read)
+        .await
+        .map_err(|e| Error::Fault(format!("reading the audit hashes: {e}")))?
+}
