@@ -134,7 +134,8 @@ pub async fn write_history(
     signer: Option<&Signer>,
     checkpoint_every: usize,
 ) -> crate::Result<Vec<crate::audit::Checkpoint>> {
-    use crate::audit::writer::{Stamp, append_locked, write_checkpoint};
+    use crate::audit::chain::Stamp;
+    use crate::audit::writer::{append_locked, write_checkpoint};
     let mut signed = Vec::new();
     for chunk in events.chunks(checkpoint_every.max(1)) {
         let mut chunk = chunk.to_vec();

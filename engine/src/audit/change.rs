@@ -11,8 +11,9 @@
 
 use sqlx::{Any, Transaction};
 
+use super::chain::{Receipt, Stamp};
 use super::event::AuditEvent;
-use super::writer::{Receipt, Stamp, append_locked};
+use super::writer::append_locked;
 use crate::domain::OrgSlug;
 use crate::error::{Error, Result};
 use crate::fault;

@@ -13,9 +13,7 @@ use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::domain::OrgSlug;
 use crate::error::{Error, Result};
-use crate::store::Store;
 
 /// The name checkpoints are signed under in notes.
 pub const KEY_NAME: &str = "custodia-audit";
@@ -23,38 +21,6 @@ pub const KEY_NAME: &str = "custodia-audit";
 /// The origin line of an organisation's log.
 pub fn origin(org: &str) -> String {
     format!("custodia/audit/{org}")
-}
-
-impl Store {
-    /// Every event hash of `org`'s chain, in order from the first: the data
-    /// of the Merkle leaves. A pruned chain has lost its first ones.
-    pub async fn audit_event_hashes(&self, org: &OrgSlug) -> Result<Vec<Hash>> {
-        let rows: Vec<(i64, Hash)> = match self.sqlite_file() {
-            Some(file) => super::stream::event_hashes(file, org.as_str()).await?,
-            None => {
-                let rows: Vec<(i64, String)> = sqlx::query_as(
-                    "SELECT seq, hash FROM audit_events WHERE org = $1 ORDER BY seq",
-                )
-                .bind(org.as_str())
-                .fetch_all(self.pool())
-                .await?;
-                rows.iter()
-                    .map(|(seq, hash)| Ok((*seq, decode_hash(hash)?)))
-                    .collect::<Result<_>>()?
-            }
-        };
-        let first = rows.first().map_or(0, |r| r.0);
-        if rows
-            .iter()
-            .enumerate()
-            .any(|(i, (seq, _))| usize::try_from(*seq - 1).ok() != Some(i))
-        {
-            return Err(Error::Audit(format!(
-                "proofs need the chain of `{org}` from its first event; it starts at {first}"
-            )));
-        }
-        Ok(rows.into_iter().map(|(_, hash)| hash).collect())
-    }
 }
 
 /// The leaf hashes of a chain's event hashes.

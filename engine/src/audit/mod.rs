@@ -3,6 +3,7 @@
 //! checkpoints, verification that names the first break, queries and
 //! breach scoping.
 
+pub(crate) mod chain;
 mod change;
 mod checkpoint;
 mod event;
@@ -16,6 +17,7 @@ mod verify;
 mod witness;
 pub(crate) mod writer;
 
+pub use chain::Receipt;
 pub use change::Change;
 pub use checkpoint::{Checkpoint, Signer, default_key_path, parse_public_key};
 /// The public half of the signing key, as checkpoints are verified with.
@@ -27,4 +29,4 @@ pub use query::{AuditQuery, BreachQuery, BreachScope, TouchedCustomer};
 pub use retention::PruneReport;
 pub use verify::{Break, BreakKind, VerifyReport};
 pub use witness::{Witness, WitnessLine, Witnessed};
-pub use writer::{AuditConfig, AuditLog, Receipt};
+pub use writer::{AuditConfig, AuditLog};

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::Row;
 
+use super::chain::{SELECT_EVENTS, event_from_row};
 use super::event::{ChainedEvent, micros};
-use super::verify::{SELECT_EVENTS, event_from_row};
 use crate::domain::OrgSlug;
 use crate::error::{Error, Result};
 use crate::rules::Effect;

@@ -4,8 +4,9 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
+use super::chain::Stamp;
 use super::event::{AuditEvent, EventKind, MIN_RETENTION_DAYS, PruneRecord, micros};
-use super::writer::{Stamp, append_locked};
+use super::writer::append_locked;
 use crate::domain::OrgSlug;
 use crate::error::{Error, Result};
 use crate::store::Store;

@@ -7,16 +7,18 @@
 //! bound by name here), so both drivers write the same rows.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
 use rusqlite::{Connection, Transaction, TransactionBehavior, named_params};
 
-use super::checkpoint::{Checkpoint, Signer};
-use super::event::{AuditEvent, ChainedEvent, GENESIS, micros};
-use super::verify::{EventColumns, PAGE_COLUMNS, from_columns};
-use super::writer::{
-    CREATE_HEAD, INSERT_CHECKPOINT, MOVED_HEADS, Receipt, Row, SELECT_CHECKPOINT, SET_HEAD, behind,
-    chain_rows, extension, prune_anchor, stored_rules,
+use super::chain::{
+    CREATE_HEAD, EventColumns, INSERT_CHECKPOINT, Link, MOVED_HEADS, PAGE_COLUMNS, Receipt, Row,
+    SELECT_CHECKPOINT, SET_HEAD, Stamp, behind, chain_rows, extension, from_columns, prune_anchor,
+    stamp, stored_rules,
 };
+use super::checkpoint::{Checkpoint, Signer};
+use super::event::{AuditEvent, ChainedEvent, Fields, GENESIS, Rules, micros};
+use super::merkle::{Hash, decode_hash};
 use crate::error::{Error, Result};
 
 /// One batch: each chain's events with their places in the batch.
@@ -47,7 +49,7 @@ pub(crate) struct Written {
 /// 4 MB, so that a page every batch touches is copied back once per
 /// checkpoint (BENCHMARKS.md).
 pub(crate) fn open(file: &std::path::Path) -> Result<Connection> {
-    let conn = super::stream::open_sqlite(file)?;
+    let conn = open_sqlite(file)?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 16384;",
     )?;
@@ -67,7 +69,7 @@ pub(crate) fn write(
     let mut receipts: Vec<Option<Receipt>> = vec![None; batch.len];
     for (org, indexes, mut events) in batch.chains {
         let head = lock_head(&tx, &org)?;
-        super::writer::stamp(&mut events, super::writer::Stamp::Now(now));
+        stamp(&mut events, Stamp::Now(now));
         let (rows, written) = chain_rows(&org, head, &events);
         insert(&tx, &org, &rows)?;
         for (&i, receipt) in indexes.iter().zip(written) {
@@ -242,4 +244,99 @@ fn checkpoint(
             "$6": cp.signature,
         })?;
     Ok(Some(cp))
+}
+
+/// Opens the store's SQLite file on a connection of the audit log's own.
+pub(crate) fn open_sqlite(file: &Path) -> Result<rusqlite::Connection> {
+    use rusqlite::OpenFlags;
+    let conn = rusqlite::Connection::open_with_flags(
+        file,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    // Reads through a memory map, not a system call per page.
+    conn.execute_batch("PRAGMA mmap_size = 1073741824;")?;
+    Ok(conn)
+}
+
+/// Reads the pages whose sequence ranges (`lo`, `hi`] are given, in one
+/// read transaction, and sends each with its hash checks.
+pub(crate) fn read_pages(
+    file: &Path,
+    org: &str,
+    ranges: impl Iterator<Item = (i64, i64)>,
+    tx: &tokio::sync::mpsc::Sender<Result<Vec<Link>>>,
+) -> Result<()> {
+    let mut conn = open_sqlite(file)?;
+    let snapshot = conn.transaction()?;
+    let mut statement = snapshot.prepare(&format!(
+        "SELECT {PAGE_COLUMNS} FROM audit_events WHERE org = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq"
+    ))?;
+    for (lo, hi) in ranges {
+        let mut page = Vec::new();
+        let mut rows = statement.query(rusqlite::params![org, lo, hi])?;
+        while let Some(row) = rows.next()? {
+            page.push(link(org, row)?);
+        }
+        if tx.blocking_send(Ok(page)).is_err() {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// The link of a row in [`PAGE_COLUMNS`] order, hashed from the row's own
+/// memory (no copy but the two hashes kept).
+fn link(org: &str, row: &rusqlite::Row<'_>) -> Result<Link> {
+    let text = |i: usize| -> Result<Option<&str>> {
+        row.get_ref(i)?
+            .as_str_or_null()
+            .map_err(|e| Error::corrupt(format!("audit column {i}: {e}")))
+    };
+    let required = |i: usize| -> Result<&str> {
+        text(i)?.ok_or_else(|| Error::corrupt(format!("audit column {i} is empty")))
+    };
+    let fields = Fields {
+        at: row.get(1)?,
+        request_time: row.get(16)?,
+        kind: required(2)?,
+        worker: text(3)?,
+        action: text(4)?,
+        resource: text(5)?,
+        customer: text(6)?,
+        area: text(7)?,
+        document: text(8)?,
+        decision: text(9)?,
+        rules: Rules::Stored(text(10)?),
+        address: text(11)?,
+        channel: text(12)?,
+        detail: text(13)?,
+    };
+    let seq = row.get(0)?;
+    Link::new(org, seq, &fields, required(14)?, required(15)?, || {
+        Ok(from_columns(org, columns(row)?)?.event)
+    })
+}
+
+/// Every (sequence, hash) of a chain, in order, read on a blocking thread.
+pub(crate) async fn event_hashes(file: &Path, org: &str) -> Result<Vec<(i64, Hash)>> {
+    let (file, org) = (file.to_owned(), org.to_owned());
+    let read = move || -> Result<Vec<(i64, Hash)>> {
+        let conn = open_sqlite(&file)?;
+        let mut statement =
+            conn.prepare("SELECT seq, hash FROM audit_events WHERE org = ?1 ORDER BY seq")?;
+        let mut rows = statement.query([&org])?;
+        let mut hashes = Vec::new();
+        while let Some(row) = rows.next()? {
+            let hash = row
+                .get_ref(1)?
+                .as_str()
+                .map_err(|e| Error::corrupt(format!("audit hash: {e}")))?;
+            hashes.push((row.get(0)?, decode_hash(hash)?));
+        }
+        Ok(hashes)
+    };
+    tokio::task::spawn_blocking(read)
+        .await
+        .map_err(|e| Error::Fault(format!("reading the audit hashes: {e}")))?
 }

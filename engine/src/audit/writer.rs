@@ -12,8 +12,13 @@ use sqlx::{Any, Row as _, Transaction};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use super::chain::{
+    CREATE_HEAD, INSERT_CHECKPOINT, MOVED_HEADS, Receipt, Row, SELECT_CHECKPOINT, SELECT_EVENTS,
+    SET_HEAD, Stamp, behind, chain_rows, event_from_row, extension, prune_anchor, stamp,
+    stored_rules,
+};
 use super::checkpoint::{Checkpoint, Signer};
-use super::event::{AuditEvent, ChainedEvent, GENESIS, chain_hash, micros};
+use super::event::{AuditEvent, GENESIS, micros};
 use super::pseudonym::Pseudonyms;
 use super::sqlite;
 use super::witness::{Witness, Witnessed};
@@ -43,14 +48,6 @@ impl Default for AuditConfig {
             witness: None,
         }
     }
-}
-
-/// Proof that an event is durable: its place in its chain.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Receipt {
-    pub org: String,
-    pub seq: i64,
-    pub hash: String,
 }
 
 struct Pending {
@@ -534,7 +531,7 @@ pub(crate) async fn extends(
     }
     let rows = sqlx::query(&format!(
         "{} WHERE org = $1 AND seq > $2 ORDER BY seq",
-        super::verify::SELECT_EVENTS
+        SELECT_EVENTS
     ))
     .bind(org)
     .bind(seq)
@@ -542,27 +539,13 @@ pub(crate) async fn extends(
     .await?;
     let events = rows
         .iter()
-        .map(super::verify::event_from_row)
+        .map(event_from_row)
         .collect::<Result<Vec<_>>>()?;
     let anchor = match prune_anchor(&events, seq) {
         Some(at) => stored_checkpoint(tx, org, at).await?,
         None => None,
     };
     Ok(extension(key, seq, hash, &head, &events, anchor.as_ref()))
-}
-
-/// The witnessed checkpoint lies beyond the head: events were removed.
-pub(crate) fn behind(head_seq: i64, seq: i64) -> String {
-    format!("the head is at {head_seq}, before the witnessed checkpoint at {seq} (events removed)")
-}
-
-/// Where a recorded prune would have left the chain's signed anchor, when
-/// the events after the checkpoint at `seq` do not start right after it.
-pub(crate) fn prune_anchor(events: &[ChainedEvent], seq: i64) -> Option<i64> {
-    events
-        .first()
-        .filter(|e| e.seq > seq + 1)
-        .map(|e| e.seq - 1)
 }
 
 /// A stored checkpoint of `org` at `seq`, if any.
@@ -586,115 +569,6 @@ async fn stored_checkpoint(
             signature,
         }),
     )
-}
-
-/// Whether `events` (all of a chain's after `seq`, in order) extend the
-/// witnessed checkpoint (`seq`, `hash`) up to `head`. `anchor` is the
-/// stored checkpoint at [`prune_anchor`], when there is one.
-pub(crate) fn extension(
-    key: &ed25519_dalek::VerifyingKey,
-    seq: i64,
-    hash: &str,
-    head: &(i64, String),
-    events: &[ChainedEvent],
-    anchor: Option<&Checkpoint>,
-) -> std::result::Result<(), String> {
-    let (mut expected, mut prev) = (seq + 1, hash);
-    // A recorded prune may have removed events after the checkpoint: the
-    // chain then goes on from the prune's signed anchor checkpoint.
-    if let Some(at) = prune_anchor(events, seq) {
-        let recorded = events.iter().any(|e| {
-            super::event::PruneRecord::parse(&e.event).is_some_and(|(r, _)| r.removed_to == at)
-        });
-        match anchor.filter(|cp| cp.seq == at && cp.verify(key)) {
-            Some(cp) if recorded => (expected, prev) = (at + 1, &cp.head_hash),
-            _ => {
-                return Err(format!(
-                    "events {expected} to {at} are gone without a recorded prune"
-                ));
-            }
-        }
-    }
-    for e in events {
-        if e.seq != expected
-            || e.prev_hash != prev
-            || chain_hash(&e.org, e.seq, &e.event, prev) != e.hash
-        {
-            return Err(format!(
-                "event {expected} does not chain on from the witnessed checkpoint at {seq}"
-            ));
-        }
-        prev = &e.hash;
-        expected += 1;
-    }
-    let (head_seq, head_hash) = head;
-    if expected - 1 != *head_seq || prev != head_hash {
-        return Err(format!(
-            "the head ({head_seq}) is not the last event chained from the witnessed checkpoint at {seq}"
-        ));
-    }
-    Ok(())
-}
-
-/// The time an appended event gets.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Stamp {
-    /// The writer's clock: every event of the batch gets this time.
-    Now(chrono::DateTime<chrono::Utc>),
-    /// Keep the events' own times: only for seeding synthetic history in
-    /// tests and benchmarks (the `testkit` feature).
-    #[cfg_attr(not(feature = "testkit"), allow(dead_code))]
-    Keep,
-}
-
-/// An event at its place in its chain, with its hashes: a row to insert.
-pub(crate) struct Row<'a> {
-    pub seq: i64,
-    pub event: &'a AuditEvent,
-    pub prev: String,
-    pub hash: String,
-}
-
-/// Stamps `events` as `stamp` says.
-// INVARIANT: an event's time is the writer's clock at the moment it is
-// chained, whatever the caller put in `at`; a request's own time goes in
-// `request_time`. Events of one chain are stamped in order, so time never
-// runs backwards along a chain written by one process.
-pub(crate) fn stamp(events: &mut [AuditEvent], stamp: Stamp) {
-    if let Stamp::Now(now) = stamp {
-        for event in events.iter_mut() {
-            event.at = now;
-        }
-    }
-}
-
-/// Chains `events` on from `head` (sequence, hash): the rows to insert
-/// and the receipts. The new head is the last row's.
-pub(crate) fn chain_rows<'a>(
-    org: &str,
-    head: (i64, String),
-    events: &'a [AuditEvent],
-) -> (Vec<Row<'a>>, Vec<Receipt>) {
-    let (mut seq, mut hash) = head;
-    let mut rows = Vec::with_capacity(events.len());
-    let mut receipts = Vec::with_capacity(events.len());
-    for event in events {
-        seq += 1;
-        let next = chain_hash(org, seq, event, &hash);
-        receipts.push(Receipt {
-            org: org.to_owned(),
-            seq,
-            hash: next.clone(),
-        });
-        let prev = std::mem::replace(&mut hash, next.clone());
-        rows.push(Row {
-            seq,
-            event,
-            prev,
-            hash: next,
-        });
-    }
-    (rows, receipts)
 }
 
 /// Appends `events` to `org`'s chain inside `tx`: locks the head, stamps
@@ -721,9 +595,6 @@ pub(crate) async fn append_locked(
         .await?;
     Ok(receipts)
 }
-
-/// Moves a chain's head.
-pub(crate) const SET_HEAD: &str = "UPDATE audit_heads SET seq = $2, hash = $3 WHERE org = $1";
 
 /// Chains whose head is past their latest checkpoint.
 async fn moved_heads(tx: &mut Transaction<'_, Any>) -> Result<Vec<String>> {
@@ -771,11 +642,6 @@ const INSERT_POSTGRES: &str = "INSERT INTO audit_events (org, seq, at, kind, wor
     SELECT $1, (r ->> 0)::bigint, (r ->> 1)::bigint, r ->> 2, r ->> 3, r ->> 4, r ->> 5, r ->> 6, r ->> 7, r ->> 8, r ->> 9, r ->> 10,
            r ->> 11, r ->> 12, r ->> 13, r ->> 14, r ->> 15, (r ->> 16)::bigint
     FROM jsonb_array_elements($2::jsonb) AS r";
-
-/// The rules column: the rule names, comma-separated (`None` for none).
-pub(crate) fn stored_rules(e: &AuditEvent) -> Option<String> {
-    (!e.rules.is_empty()).then(|| e.rules.join(","))
-}
 
 /// A row as a JSON array, in the column order of the INSERT statements.
 fn json_row(row: &Row<'_>) -> serde_json::Value {
@@ -844,17 +710,3 @@ pub(crate) async fn write_checkpoint(
         .await?;
     Ok(Some(cp))
 }
-
-/// Stores a signed checkpoint (once per sequence).
-pub(crate) const INSERT_CHECKPOINT: &str = "INSERT INTO audit_checkpoints (org, seq, head_hash, at, public_key, signature) VALUES ($1, $2, $3, $4, $5, $6)
-     ON CONFLICT (org, seq) DO NOTHING";
-
-/// Creates a chain's head at the genesis if it has none.
-pub(crate) const CREATE_HEAD: &str =
-    "INSERT INTO audit_heads (org, seq, hash) VALUES ($1, 0, $2) ON CONFLICT (org) DO NOTHING";
-
-/// The chains whose head is past their latest checkpoint.
-pub(crate) const MOVED_HEADS: &str = "SELECT h.org FROM audit_heads h WHERE h.seq > COALESCE((SELECT MAX(c.seq) FROM audit_checkpoints c WHERE c.org = h.org), 0)";
-
-/// A stored checkpoint of a chain at a sequence.
-pub(crate) const SELECT_CHECKPOINT: &str = "SELECT head_hash, public_key, at, signature FROM audit_checkpoints WHERE org = $1 AND seq = $2";

@@ -1,0 +1,354 @@
+//! A chain's rows and links, whatever the driver: the SQL both drivers
+//! run, the columns of an event row and how they decode, the rows an
+//! append writes (stamped and chained), and the checks that do not need a
+//! database (does a chain extend a witnessed checkpoint; does a stored
+//! event hash as stored). The writer, the readers and the verifier build
+//! on this; it builds on nothing of theirs.
+
+use sqlx::Row as _;
+use sqlx::any::AnyRow;
+
+use super::checkpoint::Checkpoint;
+use super::event::{AuditEvent, ChainedEvent, EventKind, Fields, chain_hash, hash_fields};
+use crate::error::{Error, Result};
+use crate::rules::Effect;
+
+pub(crate) const SELECT_EVENTS: &str = "SELECT org, seq, at, request_time, kind, worker, action, resource, customer, area, document, decision, rules, address, channel, detail, prev_hash, hash FROM audit_events";
+
+pub(crate) fn event_from_row(row: &AnyRow) -> Result<ChainedEvent> {
+    let at: i64 = row.try_get("at")?;
+    let decision = parse_decision(row.try_get::<Option<String>, _>("decision")?.as_deref())?;
+    let rules: Option<String> = row.try_get("rules")?;
+    Ok(ChainedEvent {
+        org: row.try_get("org")?,
+        seq: row.try_get("seq")?,
+        event: AuditEvent {
+            kind: EventKind::parse(&row.try_get::<String, _>("kind")?)?,
+            at: chrono::DateTime::from_timestamp_micros(at)
+                .ok_or_else(|| Error::corrupt(format!("audit time {at}")))?,
+            request_time: request_time(row.try_get("request_time")?)?,
+            worker: row.try_get("worker")?,
+            action: row.try_get("action")?,
+            resource: row.try_get("resource")?,
+            customer: row.try_get("customer")?,
+            area: row.try_get("area")?,
+            document: row.try_get("document")?,
+            decision,
+            rules: rules
+                .map(|r| r.split(',').map(str::to_owned).collect())
+                .unwrap_or_default(),
+            address: row.try_get("address")?,
+            channel: row.try_get("channel")?,
+            detail: row.try_get("detail")?,
+        },
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
+    })
+}
+
+/// The columns of an event row, in [`PAGE_COLUMNS`] order.
+pub(crate) type EventColumns = (
+    i64,
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    // Nested: serde reads tuples of at most 16 elements.
+    (String, String, Option<i64>),
+);
+
+pub(crate) const PAGE_COLUMNS: &str = "seq, at, kind, worker, action, resource, customer, area, document, decision, rules, address, channel, detail, prev_hash, hash, request_time";
+
+/// An event of `org` from its columns.
+pub(crate) fn from_columns(org: &str, r: EventColumns) -> Result<ChainedEvent> {
+    Ok(ChainedEvent {
+        org: org.to_owned(),
+        seq: r.0,
+        event: AuditEvent {
+            kind: EventKind::parse(&r.2)?,
+            at: chrono::DateTime::from_timestamp_micros(r.1)
+                .ok_or_else(|| Error::corrupt(format!("audit time {}", r.1)))?,
+            request_time: request_time(r.14.2)?,
+            worker: r.3,
+            action: r.4,
+            resource: r.5,
+            customer: r.6,
+            area: r.7,
+            document: r.8,
+            decision: parse_decision(r.9.as_deref())?,
+            rules: r
+                .10
+                .map(|r| r.split(',').map(str::to_owned).collect())
+                .unwrap_or_default(),
+            address: r.11,
+            channel: r.12,
+            detail: r.13,
+        },
+        prev_hash: r.14.0,
+        hash: r.14.1,
+    })
+}
+
+/// What the walk needs of one stored event, computed where it was read
+/// (on as many threads as there are readers): its links and whether it
+/// hashes as stored. The event itself is kept only for prune events.
+#[derive(Debug)]
+pub(crate) struct Link {
+    pub seq: i64,
+    pub prev: String,
+    pub hash: String,
+    /// Whether it hashes as stored at its own place...
+    pub holds: bool,
+    /// ...or, when it does not, at the place after or before it (rows
+    /// renumbered by a deletion or insertion).
+    pub at_next: bool,
+    pub at_prev: bool,
+    pub prune: Option<AuditEvent>,
+}
+
+impl Link {
+    /// The link of an event of `org` at `seq` with these fields and hashes;
+    /// `event` builds the event, called for prune events only.
+    pub(crate) fn new(
+        org: &str,
+        seq: i64,
+        fields: &Fields<'_>,
+        prev: &str,
+        hash: &str,
+        event: impl FnOnce() -> Result<AuditEvent>,
+    ) -> Result<Self> {
+        let hashes_at = |at: i64| hash_fields(org, at, fields, prev).as_slice() == hash.as_bytes();
+        let holds = hashes_at(seq);
+        let prune = if fields.kind == EventKind::Prune.as_str() {
+            Some(event()?)
+        } else {
+            None
+        };
+        Ok(Self {
+            seq,
+            prev: prev.to_owned(),
+            hash: hash.to_owned(),
+            holds,
+            at_next: !holds && hashes_at(seq + 1),
+            at_prev: !holds && hashes_at(seq - 1),
+            prune,
+        })
+    }
+
+    /// The link of an event already read in full.
+    fn of(e: ChainedEvent) -> Result<Self> {
+        let fields = Fields::of(&e.event);
+        Self::new(&e.org, e.seq, &fields, &e.prev_hash, &e.hash, || {
+            Ok(e.event.clone())
+        })
+    }
+}
+
+/// The links of a page of events, on all cores.
+pub(crate) fn links_of(page: Vec<ChainedEvent>) -> Result<Vec<Link>> {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let chunk = page.len().div_ceil(threads).max(1024);
+    let mut parts: Vec<Vec<ChainedEvent>> = Vec::new();
+    let mut rest = page;
+    while rest.len() > chunk {
+        let tail = rest.split_off(chunk);
+        parts.push(std::mem::replace(&mut rest, tail));
+    }
+    parts.push(rest);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                scope.spawn(move || part.into_iter().map(Link::of).collect::<Result<Vec<_>>>())
+            })
+            .collect();
+        let mut links = Vec::new();
+        for handle in handles {
+            let part = handle
+                .join()
+                .map_err(|_| Error::Fault("a hashing thread panicked".into()))??;
+            links.extend(part);
+        }
+        Ok(links)
+    })
+}
+
+fn request_time(micros: Option<i64>) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+    micros
+        .map(|m| {
+            chrono::DateTime::from_timestamp_micros(m)
+                .ok_or_else(|| Error::corrupt(format!("audit request time {m}")))
+        })
+        .transpose()
+}
+
+fn parse_decision(text: Option<&str>) -> Result<Option<Effect>> {
+    match text {
+        None => Ok(None),
+        Some("allow") => Ok(Some(Effect::Allow)),
+        Some("deny") => Ok(Some(Effect::Deny)),
+        Some(other) => Err(Error::corrupt(format!("audit decision `{other}`"))),
+    }
+}
+
+/// Proof that an event is durable: its place in its chain.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Receipt {
+    pub org: String,
+    pub seq: i64,
+    pub hash: String,
+}
+
+/// An event at its place in its chain, with its hashes: a row to insert.
+pub(crate) struct Row<'a> {
+    pub seq: i64,
+    pub event: &'a AuditEvent,
+    pub prev: String,
+    pub hash: String,
+}
+
+/// Stamps `events` as `stamp` says.
+// INVARIANT: an event's time is the writer's clock at the moment it is
+// chained, whatever the caller put in `at`; a request's own time goes in
+// `request_time`. Events of one chain are stamped in order, so time never
+// runs backwards along a chain written by one process.
+pub(crate) fn stamp(events: &mut [AuditEvent], stamp: Stamp) {
+    if let Stamp::Now(now) = stamp {
+        for event in events.iter_mut() {
+            event.at = now;
+        }
+    }
+}
+
+/// Chains `events` on from `head` (sequence, hash): the rows to insert
+/// and the receipts. The new head is the last row's.
+pub(crate) fn chain_rows<'a>(
+    org: &str,
+    head: (i64, String),
+    events: &'a [AuditEvent],
+) -> (Vec<Row<'a>>, Vec<Receipt>) {
+    let (mut seq, mut hash) = head;
+    let mut rows = Vec::with_capacity(events.len());
+    let mut receipts = Vec::with_capacity(events.len());
+    for event in events {
+        seq += 1;
+        let next = chain_hash(org, seq, event, &hash);
+        receipts.push(Receipt {
+            org: org.to_owned(),
+            seq,
+            hash: next.clone(),
+        });
+        let prev = std::mem::replace(&mut hash, next.clone());
+        rows.push(Row {
+            seq,
+            event,
+            prev,
+            hash: next,
+        });
+    }
+    (rows, receipts)
+}
+
+/// The witnessed checkpoint lies beyond the head: events were removed.
+pub(crate) fn behind(head_seq: i64, seq: i64) -> String {
+    format!("the head is at {head_seq}, before the witnessed checkpoint at {seq} (events removed)")
+}
+
+/// Where a recorded prune would have left the chain's signed anchor, when
+/// the events after the checkpoint at `seq` do not start right after it.
+pub(crate) fn prune_anchor(events: &[ChainedEvent], seq: i64) -> Option<i64> {
+    events
+        .first()
+        .filter(|e| e.seq > seq + 1)
+        .map(|e| e.seq - 1)
+}
+
+/// Whether `events` (all of a chain's after `seq`, in order) extend the
+/// witnessed checkpoint (`seq`, `hash`) up to `head`. `anchor` is the
+/// stored checkpoint at [`prune_anchor`], when there is one.
+pub(crate) fn extension(
+    key: &ed25519_dalek::VerifyingKey,
+    seq: i64,
+    hash: &str,
+    head: &(i64, String),
+    events: &[ChainedEvent],
+    anchor: Option<&Checkpoint>,
+) -> std::result::Result<(), String> {
+    let (mut expected, mut prev) = (seq + 1, hash);
+    // A recorded prune may have removed events after the checkpoint: the
+    // chain then goes on from the prune's signed anchor checkpoint.
+    if let Some(at) = prune_anchor(events, seq) {
+        let recorded = events.iter().any(|e| {
+            super::event::PruneRecord::parse(&e.event).is_some_and(|(r, _)| r.removed_to == at)
+        });
+        match anchor.filter(|cp| cp.seq == at && cp.verify(key)) {
+            Some(cp) if recorded => (expected, prev) = (at + 1, &cp.head_hash),
+            _ => {
+                return Err(format!(
+                    "events {expected} to {at} are gone without a recorded prune"
+                ));
+            }
+        }
+    }
+    for e in events {
+        if e.seq != expected
+            || e.prev_hash != prev
+            || chain_hash(&e.org, e.seq, &e.event, prev) != e.hash
+        {
+            return Err(format!(
+                "event {expected} does not chain on from the witnessed checkpoint at {seq}"
+            ));
+        }
+        prev = &e.hash;
+        expected += 1;
+    }
+    let (head_seq, head_hash) = head;
+    if expected - 1 != *head_seq || prev != head_hash {
+        return Err(format!(
+            "the head ({head_seq}) is not the last event chained from the witnessed checkpoint at {seq}"
+        ));
+    }
+    Ok(())
+}
+
+/// The time an appended event gets.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Stamp {
+    /// The writer's clock: every event of the batch gets this time.
+    Now(chrono::DateTime<chrono::Utc>),
+    /// Keep the events' own times: only for seeding synthetic history in
+    /// tests and benchmarks (the `testkit` feature).
+    #[cfg_attr(not(feature = "testkit"), allow(dead_code))]
+    Keep,
+}
+
+/// Moves a chain's head.
+pub(crate) const SET_HEAD: &str = "UPDATE audit_heads SET seq = $2, hash = $3 WHERE org = $1";
+
+/// The rules column: the rule names, comma-separated (`None` for none).
+pub(crate) fn stored_rules(e: &AuditEvent) -> Option<String> {
+    (!e.rules.is_empty()).then(|| e.rules.join(","))
+}
+
+/// Stores a signed checkpoint (once per sequence).
+pub(crate) const INSERT_CHECKPOINT: &str = "INSERT INTO audit_checkpoints (org, seq, head_hash, at, public_key, signature) VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (org, seq) DO NOTHING";
+
+/// Creates a chain's head at the genesis if it has none.
+pub(crate) const CREATE_HEAD: &str =
+    "INSERT INTO audit_heads (org, seq, hash) VALUES ($1, 0, $2) ON CONFLICT (org) DO NOTHING";
+
+/// The chains whose head is past their latest checkpoint.
+pub(crate) const MOVED_HEADS: &str = "SELECT h.org FROM audit_heads h WHERE h.seq > COALESCE((SELECT MAX(c.seq) FROM audit_checkpoints c WHERE c.org = h.org), 0)";
+
+/// A stored checkpoint of a chain at a sequence.
+pub(crate) const SELECT_CHECKPOINT: &str = "SELECT head_hash, public_key, at, signature FROM audit_checkpoints WHERE org = $1 AND seq = $2";
