@@ -5,6 +5,8 @@
 //! event hash as stored). The writer, the readers and the verifier build
 //! on this; it builds on nothing of theirs.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
@@ -13,8 +15,10 @@ use super::event::{AuditEvent, ChainedEvent, EventKind, Fields, chain_hash, hash
 use crate::error::{Error, Result};
 use crate::rules::Effect;
 
+/// Every column of an event row, by name (the `Any` driver's reads).
 pub(crate) const SELECT_EVENTS: &str = "SELECT org, seq, at, request_time, kind, worker, action, resource, customer, area, document, decision, rules, address, channel, detail, prev_hash, hash FROM audit_events";
 
+/// An event from a row of [`SELECT_EVENTS`].
 pub(crate) fn event_from_row(row: &AnyRow) -> Result<ChainedEvent> {
     let at: i64 = row.try_get("at")?;
     let decision = parse_decision(row.try_get::<Option<String>, _>("decision")?.as_deref())?;
@@ -352,3 +356,24 @@ pub(crate) const MOVED_HEADS: &str = "SELECT h.org FROM audit_heads h WHERE h.se
 
 /// A stored checkpoint of a chain at a sequence.
 pub(crate) const SELECT_CHECKPOINT: &str = "SELECT head_hash, public_key, at, signature FROM audit_checkpoints WHERE org = $1 AND seq = $2";
+
+/// One batch: each chain's events with their places in the batch.
+#[derive(Debug)]
+pub(crate) struct Batch {
+    pub chains: Vec<(String, Vec<usize>, Vec<AuditEvent>)>,
+    pub len: usize,
+    /// Chains to sign whatever happens; with `due`, also every chain that
+    /// moved since its last checkpoint.
+    pub to_sign: BTreeSet<String>,
+    pub due: bool,
+    /// The newest witnessed (sequence, hash) of each chain to sign.
+    pub witnessed: BTreeMap<String, (i64, String)>,
+}
+
+/// What a committed batch did.
+#[derive(Debug)]
+pub(crate) struct Written {
+    pub receipts: Vec<Option<Receipt>>,
+    pub signed: Vec<Checkpoint>,
+    pub signed_orgs: BTreeSet<String>,
+}

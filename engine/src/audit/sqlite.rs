@@ -1,46 +1,25 @@
-//! The group-commit writer's batches on SQLite, through the audit log's own
-//! `rusqlite` connection: one prepared row insert per event, no rows
-//! crossing threads (sqlx's SQLite driver costs ~15 µs a row, and its
-//! `Any` driver cannot prepare once and bind many times).
+//! The audit log's SQLite I/O through `rusqlite` connections of its own:
+//! the group-commit writer's batches (one prepared row insert per event,
+//! no rows crossing threads: sqlx's SQLite driver costs ~15 µs a row, and
+//! its `Any` driver cannot prepare once and bind many times), the page
+//! readers of `verify`, and the event hashes of Merkle proofs.
 //!
 //! The SQL is the same text the `Any` path runs (`$1`... named parameters,
 //! bound by name here), so both drivers write the same rows.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use rusqlite::{Connection, Transaction, TransactionBehavior, named_params};
 
 use super::chain::{
-    CREATE_HEAD, EventColumns, INSERT_CHECKPOINT, Link, MOVED_HEADS, PAGE_COLUMNS, Receipt, Row,
-    SELECT_CHECKPOINT, SET_HEAD, Stamp, behind, chain_rows, extension, from_columns, prune_anchor,
-    stamp, stored_rules,
+    Batch, CREATE_HEAD, EventColumns, INSERT_CHECKPOINT, Link, MOVED_HEADS, PAGE_COLUMNS, Receipt,
+    Row, SELECT_CHECKPOINT, SET_HEAD, Stamp, Written, behind, chain_rows, extension, from_columns,
+    prune_anchor, stamp, stored_rules,
 };
 use super::checkpoint::{Checkpoint, Signer};
-use super::event::{AuditEvent, ChainedEvent, Fields, GENESIS, Rules, micros};
+use super::event::{ChainedEvent, Fields, GENESIS, Rules, micros};
 use super::merkle::{Hash, decode_hash};
 use crate::error::{Error, Result};
-
-/// One batch: each chain's events with their places in the batch.
-#[derive(Debug)]
-pub(crate) struct Batch {
-    pub chains: Vec<(String, Vec<usize>, Vec<AuditEvent>)>,
-    pub len: usize,
-    /// Chains to sign whatever happens; with `due`, also every chain that
-    /// moved since its last checkpoint.
-    pub to_sign: BTreeSet<String>,
-    pub due: bool,
-    /// The newest witnessed (sequence, hash) of each chain to sign.
-    pub witnessed: BTreeMap<String, (i64, String)>,
-}
-
-/// What a committed batch did.
-#[derive(Debug)]
-pub(crate) struct Written {
-    pub receipts: Vec<Option<Receipt>>,
-    pub signed: Vec<Checkpoint>,
-    pub signed_orgs: BTreeSet<String>,
-}
 
 /// Opens the writer's connection: durable commits, as the pool's; a 32 MB
 /// page cache for the indexes' hot pages (SQLite's 2 MB default re-read
@@ -48,7 +27,7 @@ pub(crate) struct Written {
 /// each commit than it saves); and WAL checkpoints every 64 MB instead of
 /// 4 MB, so that a page every batch touches is copied back once per
 /// checkpoint (BENCHMARKS.md).
-pub(crate) fn open(file: &std::path::Path) -> Result<Connection> {
+pub(crate) fn open(file: &Path) -> Result<Connection> {
     let conn = open_sqlite(file)?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 16384;",

@@ -13,9 +13,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::chain::{
-    CREATE_HEAD, INSERT_CHECKPOINT, MOVED_HEADS, Receipt, Row, SELECT_CHECKPOINT, SELECT_EVENTS,
-    SET_HEAD, Stamp, behind, chain_rows, event_from_row, extension, prune_anchor, stamp,
-    stored_rules,
+    Batch, CREATE_HEAD, INSERT_CHECKPOINT, MOVED_HEADS, Receipt, Row, SELECT_CHECKPOINT,
+    SELECT_EVENTS, SET_HEAD, Stamp, Written, behind, chain_rows, event_from_row, extension,
+    prune_anchor, stamp, stored_rules,
 };
 use super::checkpoint::{Checkpoint, Signer};
 use super::event::{AuditEvent, GENESIS, micros};
@@ -406,7 +406,7 @@ impl Writer {
             .filter(|(_, n)| **n > 0 && (due || **n >= self.config.checkpoint_every))
             .map(|(org, _)| org.clone())
             .collect();
-        let batch = sqlite::Batch {
+        let batch = Batch {
             chains: by_org
                 .into_iter()
                 .map(|(org, (indexes, events))| (org, indexes, events))
@@ -439,8 +439,8 @@ impl Writer {
     async fn write_sqlite(
         &mut self,
         mut conn: rusqlite::Connection,
-        batch: sqlite::Batch,
-    ) -> Result<sqlite::Written> {
+        batch: Batch,
+    ) -> Result<Written> {
         let signer = self.signer.clone();
         let now = chrono::Utc::now();
         let done = tokio::task::spawn_blocking(move || {
@@ -462,7 +462,7 @@ impl Writer {
     }
 
     /// A batch through the store's pool (PostgreSQL).
-    async fn write_any(&mut self, batch: sqlite::Batch) -> Result<sqlite::Written> {
+    async fn write_any(&mut self, batch: Batch) -> Result<Written> {
         // Reading the head and appending can never be split by another writer.
         let mut tx = self.store.begin_write().await?;
         let mut receipts: Vec<Option<Receipt>> = vec![None; batch.len];
@@ -489,7 +489,7 @@ impl Writer {
             }
         }
         tx.commit().await?;
-        Ok(sqlite::Written {
+        Ok(Written {
             receipts,
             signed,
             signed_orgs: to_sign,
