@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use custodia_engine::audit::{AuditConfig, AuditLog};
+use custodia_engine::audit::{AuditConfig, AuditLog, Signer};
 use custodia_engine::exchange::OrgFile;
 use custodia_engine::rules::RuleSet;
 use custodia_engine::testkit::{repo_root, size_from_env};
@@ -247,7 +247,13 @@ async fn bench_send() {
     let concurrency = size_from_env("MAIL_BENCH_CONCURRENCY", 32);
     let f = fixture(messages).await;
     let sink = Sink::start();
-    let audit = AuditLog::spawn(f.store.clone(), None, AuditConfig::default());
+    // Signed, as the application's: sends are audited under its pseudonyms.
+    let signer = Signer::create(&f._dir.path().join("audit.key")).expect("audit key");
+    let audit = AuditLog::spawn(
+        f.store.clone(),
+        Some(Arc::new(signer)),
+        AuditConfig::default(),
+    );
     let key = TokenKey::create(&f._dir.path().join("mail.key")).expect("token key");
     let org = f.store.org(&f.org).await.expect("org");
     let dkim_rsa = Arc::new(

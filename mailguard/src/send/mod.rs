@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::Utc;
-use custodia_engine::audit::{AuditEvent, AuditLog, EventKind};
+use custodia_engine::audit::{AuditEvent, AuditLog, EventKind, Pseudonyms};
 use custodia_engine::rules::{Effect, RuleSet};
 use custodia_engine::{OrgSlug, OrgStore, Store};
 use lettre::message::header::{HeaderName, HeaderValue};
@@ -97,6 +97,8 @@ struct Shared {
     key: TokenKey,
     public_url: String,
     audit: AuditLog,
+    /// How send and bounce events name a recipient who is not a customer.
+    pseudonyms: Pseudonyms,
     dkim: Option<Arc<DkimSigner>>,
     recorder: mpsc::UnboundedSender<Mark>,
 }
@@ -212,7 +214,7 @@ impl Shared {
                     None => {
                         let key = crate::Address::parse(&to.address)
                             .map_or_else(|_| to.address.clone(), |a| a.key());
-                        self.audit.pseudonyms()?.address(self.org.as_str(), &key)
+                        self.pseudonyms.address(self.org.as_str(), &key)
                     }
                 });
                 event.customer = to.customer.clone();
@@ -236,7 +238,7 @@ impl Shared {
                             &address,
                             "hard bounce",
                             &format!("campaign {}", self.campaign.id),
-                            self.audit.pseudonyms()?,
+                            &self.pseudonyms,
                         )
                         .await?;
                     }
@@ -277,6 +279,9 @@ pub async fn send(
     config: &SendConfig,
     progress: &(dyn Fn(Progress) + Send + Sync),
 ) -> Result<SendReport> {
+    // Before anything is sent: a recipient who is not a customer can only
+    // be audited under a pseudonym.
+    let pseudonyms = audit.pseudonyms()?.clone();
     await_schedule(campaign, config.wait_for_schedule).await?;
     if Campaign::stopped_at(org.store(), org.slug(), &campaign.id)
         .await?
@@ -329,6 +334,7 @@ pub async fn send(
         key: key.clone(),
         public_url: config.public_url.clone(),
         audit: audit.clone(),
+        pseudonyms,
         dkim: config.dkim.clone(),
         recorder,
     });
