@@ -58,8 +58,6 @@ pub struct Custodia {
     access: AccessControl,
     config: Config,
     gate: HashGate,
-    /// How events name people without a customer id (from the audit key).
-    pseudonyms: Pseudonyms,
 }
 
 impl Custodia {
@@ -86,7 +84,6 @@ impl Custodia {
             witness: Some(Arc::new(config.witness())),
             ..AuditConfig::default()
         };
-        let pseudonyms = signer.pseudonyms();
         let audit = AuditLog::spawn(store.clone(), Some(signer), audit_config);
         // Fail closed before anything is written: every chain must still
         // extend the checkpoint its witness last saw.
@@ -95,7 +92,6 @@ impl Custodia {
             access: AccessControl::new(store, Arc::new(rules), audit),
             config: config.clone(),
             gate: HashGate::default(),
-            pseudonyms,
         })
     }
 
@@ -123,9 +119,10 @@ impl Custodia {
             .await?)
     }
 
-    /// How audit events name people without a customer id.
-    pub fn pseudonyms(&self) -> &Pseudonyms {
-        &self.pseudonyms
+    /// How audit events name people without a customer id (derived by
+    /// the audit log from its signing key, which the core always has).
+    pub fn pseudonyms(&self) -> Result<&Pseudonyms> {
+        Ok(self.access.audit().pseudonyms()?)
     }
 
     /// The store (for reads).

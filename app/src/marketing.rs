@@ -29,7 +29,7 @@ impl Custodia {
         source: &str,
     ) -> Result<Vec<String>> {
         self.store().org(org).await?;
-        let pseudonyms = self.pseudonyms();
+        let pseudonyms = self.pseudonyms()?;
         Ok(suppression::opt_out(self.store(), org, address, channel, source, pseudonyms).await?)
     }
 
@@ -63,7 +63,7 @@ impl Custodia {
         consent_date: NaiveDate,
     ) -> Result<()> {
         self.store().org(org).await?;
-        let pseudonyms = self.pseudonyms();
+        let pseudonyms = self.pseudonyms()?;
         Ok(suppression::lift_opt_out(
             self.store(),
             org,

@@ -55,12 +55,13 @@ pub struct ServeArgs {
 pub fn router(
     app: Custodia,
     token_key: custodia_mailguard::TokenKey,
+    pseudonyms: custodia_engine::audit::Pseudonyms,
     guard: guard::Guard,
 ) -> Router {
     let unsubscribe = custodia_mailguard::router(custodia_mailguard::UnsubscribeState {
         store: app.store().clone(),
         key: token_key,
-        pseudonyms: app.pseudonyms().clone(),
+        pseudonyms,
     });
     api::routes(app)
         .merge(unsubscribe)
@@ -90,7 +91,7 @@ async fn run(app: &Custodia, args: &ServeArgs) -> anyhow::Result<()> {
         request_timeout: Duration::from_secs(args.request_timeout),
         tls: tls.is_some(),
     };
-    let service = router(app.clone(), key, guard);
+    let service = router(app.clone(), key, app.pseudonyms()?.clone(), guard);
     let tcp = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
