@@ -347,6 +347,9 @@ pub(crate) fn stored_rules(e: &AuditEvent) -> Option<String> {
 pub(crate) const INSERT_CHECKPOINT: &str = "INSERT INTO audit_checkpoints (org, seq, head_hash, at, public_key, signature) VALUES ($1, $2, $3, $4, $5, $6)
      ON CONFLICT (org, seq) DO NOTHING";
 
+/// A chain's head (the `Any` path appends `FOR UPDATE` on PostgreSQL).
+pub(crate) const SELECT_HEAD: &str = "SELECT seq, hash FROM audit_heads WHERE org = $1";
+
 /// Creates a chain's head at the genesis if it has none.
 pub(crate) const CREATE_HEAD: &str =
     "INSERT INTO audit_heads (org, seq, hash) VALUES ($1, 0, $2) ON CONFLICT (org) DO NOTHING";

@@ -55,14 +55,10 @@ pub fn prove_inclusion(
         .filter(|i| *i < events.len())
         .ok_or_else(|| Error::Audit(format!("`{org}` has no event {seq}")))?;
     let leaves = leaves_of(events);
-    let path = inclusion_proof(&leaves, index)
-        .iter()
-        .map(hex::encode)
-        .collect();
     let proof = Proof::Inclusion {
         seq,
         event_hash: hex::encode(events[index]),
-        path,
+        path: encode_path(&inclusion_proof(&leaves, index)),
     };
     Ok(signed(org, &leaves, signer, proof))
 }
@@ -86,13 +82,9 @@ pub fn prove_consistency(
         )));
     }
     let leaves = leaves_of(events);
-    let path = consistency_proof(&leaves, m)
-        .iter()
-        .map(hex::encode)
-        .collect();
     let proof = Proof::Consistency {
         older: older.to_owned(),
-        path,
+        path: encode_path(&consistency_proof(&leaves, m)),
     };
     Ok(signed(org, &leaves, signer, proof))
 }
@@ -382,6 +374,11 @@ pub enum Proof {
     },
     /// The tree extends the older signed tree head `older`.
     Consistency { older: String, path: Vec<String> },
+}
+
+/// Encodes the hashes of a proof as hex.
+fn encode_path(path: &[Hash]) -> Vec<String> {
+    path.iter().map(hex::encode).collect()
 }
 
 /// Decodes hex hashes of a proof.

@@ -13,8 +13,8 @@ use rusqlite::{Connection, Transaction, TransactionBehavior, named_params};
 
 use super::chain::{
     Batch, CREATE_HEAD, EventColumns, INSERT_CHECKPOINT, Link, MOVED_HEADS, PAGE_COLUMNS, Receipt,
-    Row, SELECT_CHECKPOINT, SET_HEAD, Stamp, Written, behind, chain_rows, extension, from_columns,
-    prune_anchor, stamp, stored_rules,
+    Row, SELECT_CHECKPOINT, SELECT_HEAD, SET_HEAD, Stamp, Written, behind, chain_rows, extension,
+    from_columns, prune_anchor, stamp, stored_rules,
 };
 use super::checkpoint::{Checkpoint, Signer};
 use super::event::{ChainedEvent, Fields, GENESIS, Rules, micros};
@@ -88,7 +88,7 @@ fn lock_head(tx: &Transaction<'_>, org: &str) -> Result<(i64, String)> {
     tx.prepare_cached(CREATE_HEAD)?
         .execute(named_params! {"$1": org, "$2": GENESIS})?;
     let head = tx
-        .prepare_cached("SELECT seq, hash FROM audit_heads WHERE org = $1")?
+        .prepare_cached(SELECT_HEAD)?
         .query_row(named_params! {"$1": org}, |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(head)
 }

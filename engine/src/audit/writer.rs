@@ -14,8 +14,8 @@ use tokio::time::Instant;
 
 use super::chain::{
     Batch, CREATE_HEAD, INSERT_CHECKPOINT, MOVED_HEADS, Receipt, Row, SELECT_CHECKPOINT,
-    SELECT_EVENTS, SET_HEAD, Stamp, Written, behind, chain_rows, event_from_row, extension,
-    prune_anchor, stamp, stored_rules,
+    SELECT_EVENTS, SELECT_HEAD, SET_HEAD, Stamp, Written, behind, chain_rows, event_from_row,
+    extension, prune_anchor, stamp, stored_rules,
 };
 use super::checkpoint::{Checkpoint, Signer};
 use super::event::{AuditEvent, GENESIS, micros};
@@ -618,12 +618,10 @@ pub(crate) async fn lock_head(
     } else {
         ""
     };
-    let row = sqlx::query(&format!(
-        "SELECT seq, hash FROM audit_heads WHERE org = $1{lock}"
-    ))
-    .bind(org)
-    .fetch_one(&mut **tx)
-    .await?;
+    let row = sqlx::query(&format!("{SELECT_HEAD}{lock}"))
+        .bind(org)
+        .fetch_one(&mut **tx)
+        .await?;
     Ok((row.try_get("seq")?, row.try_get("hash")?))
 }
 
