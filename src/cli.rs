@@ -67,8 +67,16 @@ pub enum Command {
     /// The opt-out (baja) list
     #[command(subcommand)]
     Optout(crate::mail::OptOutCommand),
-    /// Import the Robinson list (hashes or addresses, one per line)
-    Robinson { file: PathBuf },
+    /// Import a Robinson list download (hashes or addresses, one per
+    /// line); it replaces the previous one and is audited
+    Robinson {
+        #[arg(long)]
+        org: OrgSlug,
+        /// The day the list was downloaded from the Robinson service
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        downloaded: chrono::NaiveDate,
+        file: PathBuf,
+    },
     /// Documents: dossier, audit summary, breach scope (HTML or PDF, es/en)
     #[command(subcommand)]
     Report(crate::report::ReportCommand),
@@ -134,7 +142,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plugins(command) => crate::plugins::plugins(g, command)?,
         Command::Mail(command) => crate::mail::mail(g, command).await?,
         Command::Optout(command) => crate::mail::optout(g, command).await?,
-        Command::Robinson { file } => crate::mail::robinson_import(g, file).await?,
+        Command::Robinson {
+            org,
+            downloaded,
+            file,
+        } => crate::mail::robinson_import(g, &org, downloaded, file).await?,
         Command::Report(command) => crate::report::run(g, command).await?,
         Command::Audit(command) => {
             if !crate::audit::run(g, command).await? {

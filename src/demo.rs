@@ -10,7 +10,7 @@ use std::path::Path;
 use anyhow::Context;
 use custodia_engine::exchange::OrgFile;
 use custodia_engine::{
-    Area, Communications, Consent, Customer, CustomerId, Error, OptOut, PrivacyLevel, Store,
+    Area, Communications, Consent, Customer, CustomerId, Error, OptOut, OptOutOffer, PrivacyLevel, Store,
 };
 
 use crate::global::{Global, with_app};
@@ -152,6 +152,11 @@ pub async fn run(g: &Global, args: DemoArgs) -> anyhow::Result<()> {
                         file.organisation.slug
                     )
                 })?;
+            // Every demo firm consulted the Robinson list today, so its
+            // campaigns can be planned (a plan refuses a missing or stale list).
+            let today = chrono::Utc::now().date_naive();
+            app.import_robinson_text(&file.organisation.slug, Path::new(ROBINSON.0), ROBINSON.1, today)
+                .await?;
             summaries.push(summary);
         }
         Ok(summaries)
@@ -172,6 +177,12 @@ pub async fn run(g: &Global, args: DemoArgs) -> anyhow::Result<()> {
         say!("{TOUR}");
     })
 }
+
+/// The demo's extract of the Robinson list.
+const ROBINSON: (&str, &str) = (
+    "plugins/demo/robinson.txt",
+    include_str!("../plugins/demo/robinson.txt"),
+);
 
 const TOUR: &str = "
 A short tour (every worker's password is demo-<login>):
@@ -305,6 +316,12 @@ fn add_generated_customers(file: &mut OrgFile, count: usize) -> anyhow::Result<(
             opt_out: (roll >= 8).then(|| OptOut {
                 date,
                 channel: "email link".into(),
+            }),
+            // Most existing customers were offered the opt-out on their
+            // contract; some older files do not show it.
+            opt_out_offered: (day % 5 != 0).then(|| OptOutOffer {
+                date,
+                channel: "contract clause".into(),
             }),
         };
         let assigned = if assignable.is_empty() {

@@ -43,6 +43,16 @@ pub struct Global {
     /// (mail them, copy them elsewhere)
     #[arg(long, global = true, env = "CUSTODIA_WITNESS_CMD")]
     pub witness_cmd: Option<String>,
+    /// The oldest Robinson list download, in days, a campaign may be
+    /// planned against (LOPDGDD art. 23.4)
+    #[arg(
+        long,
+        global = true,
+        env = "CUSTODIA_ROBINSON_MAX_AGE",
+        value_name = "DAYS",
+        default_value_t = custodia_app::ROBINSON_MAX_AGE_DAYS
+    )]
+    pub robinson_max_age: u32,
 }
 
 impl Global {
@@ -56,6 +66,7 @@ impl Global {
             plugin_cache: self.plugin_cache.clone(),
             witness: self.witness.clone(),
             witness_cmd: self.witness_cmd.clone(),
+            robinson_max_age_days: self.robinson_max_age,
         }
     }
 

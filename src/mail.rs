@@ -49,6 +49,29 @@ pub enum MailCommand {
         org: OrgSlug,
         campaign: String,
     },
+    /// Send a breach's art. 34 notice to the customers it affects: a
+    /// transactional message, sent whatever their marketing opt-out
+    BreachNotice(BreachNoticeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BreachNoticeArgs {
+    #[arg(long)]
+    pub org: OrgSlug,
+    /// The breach entry's id
+    #[arg(long)]
+    pub breach: custodia_engine::EntryId,
+    /// es (default) or en
+    #[arg(long, default_value = "es")]
+    pub lang: custodia_reports::Lang,
+    /// Print the notice as the first affected customer will read it; send nothing
+    #[arg(long)]
+    pub preview: bool,
+    /// `Name <address>` the notice comes from (the DPO or contact point)
+    #[arg(long, required_unless_present = "preview")]
+    pub from: Option<String>,
+    #[arg(long, env = "CUSTODIA_SMTP_URL", required_unless_present = "preview")]
+    pub smtp: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -108,7 +131,7 @@ impl SendArgs {
         Ok(Some(Arc::new(signer)))
     }
 
-    fn config(&self, campaign: &Campaign) -> anyhow::Result<SendConfig> {
+    fn config(&self, campaign: &Campaign, robinson_max_age_days: u32) -> anyhow::Result<SendConfig> {
         Ok(SendConfig {
             smtp_url: self.smtp.clone(),
             public_url: self.public_url.clone(),
@@ -124,6 +147,7 @@ impl SendArgs {
             max_error_rate: self.max_error_rate,
             dkim: self.dkim(campaign)?,
             wait_for_schedule: self.wait,
+            robinson_max_age_days,
         })
     }
 }
@@ -161,6 +185,14 @@ pub enum OptOutCommand {
         #[arg(long)]
         org: OrgSlug,
     },
+    /// Opt out the senders of the replies to the unsubscribe address, from
+    /// a Maildir folder or an mbox file; audited, and safe to run again
+    ImportMailbox {
+        #[arg(long)]
+        org: OrgSlug,
+        /// A Maildir folder (with cur/ and new/) or an mbox file
+        mailbox: PathBuf,
+    },
 }
 
 /// A progress bar on stderr, hidden when quiet or not a terminal.
@@ -183,6 +215,11 @@ pub async fn mail(g: &Global, command: MailCommand) -> anyhow::Result<()> {
 
 fn print_plan(p: &custodia_mailguard::Plan, list: bool) {
     say!("campaign `{}`: {} kept", p.campaign, p.kept);
+    say!(
+        "  checked against the Robinson list downloaded on {} ({} entries)",
+        p.robinson.downloaded,
+        p.robinson.entries
+    );
     for (reason, n) in &p.excluded {
         say!("  excluded, {}: {n}", reason.as_str());
     }
@@ -237,6 +274,7 @@ async fn run_mail(app: &Custodia, g: &Global, command: MailCommand) -> anyhow::R
                 }
             })?;
         }
+        MailCommand::BreachNotice(args) => breach_notice(app, g, args).await?,
         MailCommand::Send(args) | MailCommand::Resume(args) => {
             if args.dry_run {
                 let plan = app.plan_campaign(&args.org, &args.campaign).await?;
@@ -249,7 +287,7 @@ async fn run_mail(app: &Custodia, g: &Global, command: MailCommand) -> anyhow::R
                 });
             }
             let campaign = Campaign::load(app.store(), &args.org, &args.campaign).await?;
-            let config = args.config(&campaign)?;
+            let config = args.config(&campaign, g.robinson_max_age)?;
             let bar = progress_bar(args.quiet || g.json);
             let report = app
                 .send_campaign(&args.org, &campaign, &config, &|p: Progress| {
@@ -276,6 +314,43 @@ async fn run_mail(app: &Custodia, g: &Global, command: MailCommand) -> anyhow::R
         }
     }
     Ok(())
+}
+
+/// `mail breach-notice`: preview or send the art. 34 notice.
+async fn breach_notice(app: &Custodia, g: &Global, args: BreachNoticeArgs) -> anyhow::Result<()> {
+    if args.preview {
+        let notice = app
+            .breach_notice(&args.org, &args.breach, "[nombre / name]", args.lang)
+            .await?;
+        return print_raw(&format!("Subject: {}\n\n{}", notice.subject, notice.text));
+    }
+    let (Some(from), Some(smtp)) = (&args.from, &args.smtp) else {
+        anyhow::bail!("sending a notice needs --from and --smtp");
+    };
+    let sender = custodia_mailguard::NoticeSender {
+        from,
+        smtp_url: smtp,
+    };
+    let report = app
+        .send_breach_notice(&args.org, &args.breach, args.lang, &sender)
+        .await?;
+    emit(g.json, &report, |r| {
+        say!(
+            "breach `{}`: art. 34 notice sent to {}, {} already notified",
+            r.breach,
+            r.sent,
+            r.already_sent
+        );
+        for id in &r.no_address {
+            say!("  no email address, tell them another way: {id}");
+        }
+        for id in &r.failed {
+            say!("  failed, run again to retry: {id}");
+        }
+        for id in &r.uncertain {
+            say!("  uncertain (interrupted mid-send, not resent): {id}");
+        }
+    })
 }
 
 pub async fn optout(g: &Global, command: OptOutCommand) -> anyhow::Result<()> {
@@ -323,17 +398,37 @@ pub async fn optout(g: &Global, command: OptOutCommand) -> anyhow::Result<()> {
             }
             print_raw(&String::from_utf8(w.into_inner()?)?)
         }
+        OptOutCommand::ImportMailbox { org, mailbox } => {
+            let report = app.import_unsubscribe_mailbox(&org, &mailbox).await?;
+            emit(g.json, &report, |r| {
+                say!(
+                    "{} messages: {} opted out, {} already opted out, {} skipped",
+                    r.messages,
+                    r.opted_out,
+                    r.already,
+                    r.skipped.len()
+                );
+                for (origin, why) in &r.skipped {
+                    say!("  skipped {}: {why:?}", origin.display());
+                }
+            })
+        }
     })
     .await
 }
 
-pub async fn robinson_import(g: &Global, file: PathBuf) -> anyhow::Result<()> {
+pub async fn robinson_import(
+    g: &Global,
+    org: &OrgSlug,
+    downloaded: chrono::NaiveDate,
+    file: PathBuf,
+) -> anyhow::Result<()> {
     let n = with_app(g, async |app| {
-        app.import_robinson(&file)
+        app.import_robinson(org, &file, downloaded)
             .await
             .context("Robinson import refused, nothing imported")
     })
     .await?;
-    say!("imported {n} Robinson list entries");
+    say!("imported {n} Robinson list entries for `{org}`, downloaded on {downloaded}");
     Ok(())
 }

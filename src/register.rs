@@ -5,8 +5,9 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Subcommand};
 use custodia_engine::{
-    Backup, Breach, Contact, EntryId, OrgSlug, ProcessingActivity, Provider, RegisterEntry,
-    SecurityMeasure, Sla, Training, WorkerLogin,
+    Backup, Breach, ConfidentialityAgreement, Contact, CustomerId, EndOfContract, EntryId,
+    LogReview, OrgSlug, ProcessingActivity, Provider, RegisterEntry, RiskAnalysis, RiskLevel,
+    SecurityMeasure, Sla, SubProcessor, Training, WorkerLogin,
 };
 
 use crate::audit::parse_time;
@@ -40,6 +41,12 @@ pub enum AddCommand {
     Backup(BackupArgs),
     /// A personal data breach (art. 33(3) fields)
     Breach(BreachArgs),
+    /// The yearly risk analysis (arts. 24 and 32)
+    Risk(RiskArgs),
+    /// A worker's signed confidentiality agreement (LOPDGDD art. 5)
+    Confidentiality(ConfidentialityArgs),
+    /// The monthly review of the access log: who, when, what was found
+    LogReview(LogReviewArgs),
 }
 
 #[derive(Debug, Args)]
@@ -57,11 +64,26 @@ pub struct ProviderArgs {
     pub contact_email: Option<String>,
     #[arg(long, requires = "contact_name")]
     pub contact_phone: Option<String>,
-    /// They process personal data on our behalf
-    #[arg(long)]
+    /// They process personal data on our behalf (a processor, art. 28)
+    #[arg(long, conflicts_with = "no_personal_data")]
     pub personal_data: bool,
+    /// They reach no personal data of ours; with neither flag the
+    /// question stays open and the dossier asks it
+    #[arg(long)]
+    pub no_personal_data: bool,
+    /// When the processing contract (art. 28(3)) was signed
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub contract_signed: Option<NaiveDate>,
+    /// What happens to the data when the contract ends (art. 28(3)(g))
+    #[arg(long, value_name = "return|delete|return-then-delete")]
+    pub end_of_contract: Option<EndOfContract>,
+    /// Whether the contract lets us audit them (art. 28(3)(h))
+    #[arg(long, value_name = "true|false")]
+    pub audit_rights: Option<bool>,
+    /// A sub-processor: `NAME|SERVICE[|COUNTRY[|AUTHORISED YYYY-MM-DD]]`
+    /// (repeat for several)
+    #[arg(long = "sub-processor", value_parser = parse_sub_processor)]
+    pub sub_processors: Vec<SubProcessor>,
     /// When the confidentiality clause was signed
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub confidentiality_clause: Option<NaiveDate>,
@@ -115,12 +137,22 @@ pub struct ActivityArgs {
     /// Health or other art. 9 data
     #[arg(long)]
     pub special_categories: bool,
+    /// Criminal convictions and offences (art. 10)
+    #[arg(long)]
+    pub criminal_data: bool,
+    /// Occasional processing, not part of the regular work (art. 30(5))
+    #[arg(long)]
+    pub occasional: bool,
     /// Repeat for several
     #[arg(long = "recipient")]
     pub recipients: Vec<String>,
     /// Third countries data goes to, or `none`
     #[arg(long)]
     pub transfers: Option<String>,
+    /// The safeguards of those transfers: adequacy decision, standard
+    /// contractual clauses...
+    #[arg(long)]
+    pub transfer_safeguards: Option<String>,
     #[arg(long)]
     pub retention: Option<String>,
     /// Repeat for several
@@ -204,8 +236,79 @@ pub struct BreachArgs {
     pub measures: Option<String>,
     #[arg(long, value_parser = parse_time, value_name = "TIME")]
     pub notified_authority_at: Option<DateTime<Utc>>,
+    /// Why it was notified after 72 hours (art. 33(1))
+    #[arg(long, requires = "notified_authority_at")]
+    pub late_reason: Option<String>,
+    /// The documented decision not to notify: why the breach is unlikely
+    /// to result in a risk to people (art. 33(5))
+    #[arg(long, conflicts_with = "notified_authority_at")]
+    pub not_notified_reason: Option<String>,
+    /// A customer affected: the art. 34 notice goes to them (repeat)
+    #[arg(long = "affected")]
+    pub affected_customers: Vec<CustomerId>,
     #[arg(long)]
     pub subjects_notified: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RiskArgs {
+    #[command(flatten)]
+    pub target: Target,
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub date: NaiveDate,
+    /// The overall result: low, medium or high
+    #[arg(long)]
+    pub level: RiskLevel,
+    /// e.g. `AEPD Gestiona`, `INCIBE checklist`
+    #[arg(long)]
+    pub method: Option<String>,
+    #[arg(long)]
+    pub findings: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfidentialityArgs {
+    #[command(flatten)]
+    pub target: Target,
+    #[arg(long)]
+    pub worker: WorkerLogin,
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub signed: NaiveDate,
+}
+
+#[derive(Debug, Args)]
+pub struct LogReviewArgs {
+    #[command(flatten)]
+    pub target: Target,
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub date: NaiveDate,
+    /// The worker who reviewed it
+    #[arg(long)]
+    pub reviewer: WorkerLogin,
+    /// What the review found (`nothing unusual` is a finding too)
+    #[arg(long)]
+    pub findings: String,
+}
+
+/// `NAME|SERVICE[|COUNTRY[|AUTHORISED]]`.
+fn parse_sub_processor(s: &str) -> Result<SubProcessor, String> {
+    let parts: Vec<&str> = s.split('|').map(str::trim).collect();
+    let (name, service) = match parts.as_slice() {
+        [name, service, ..] if !name.is_empty() && !service.is_empty() => (*name, *service),
+        _ => return Err(format!("`{s}`: expected NAME|SERVICE[|COUNTRY[|AUTHORISED YYYY-MM-DD]]")),
+    };
+    let country = parts.get(2).filter(|c| !c.is_empty()).map(|c| (*c).to_owned());
+    let authorised = parts
+        .get(3)
+        .filter(|d| !d.is_empty())
+        .map(|d| d.parse::<NaiveDate>().map_err(|e| format!("`{s}`: authorised date `{d}`: {e}")))
+        .transpose()?;
+    Ok(SubProcessor {
+        name: name.to_owned(),
+        service: service.to_owned(),
+        country,
+        authorised,
+    })
 }
 
 impl AddCommand {
@@ -235,12 +338,19 @@ impl AddCommand {
                     name: a.name,
                     service: a.service,
                     contact,
-                    processes_personal_data: a.personal_data,
+                    processes_personal_data: match (a.personal_data, a.no_personal_data) {
+                        (true, _) => Some(true),
+                        (_, true) => Some(false),
+                        _ => None,
+                    },
                     contract_signed: a.contract_signed,
                     confidentiality_clause: a.confidentiality_clause,
                     sla,
                     last_review: a.last_review,
                     next_review: a.next_review,
+                    sub_processors: a.sub_processors,
+                    end_of_contract: a.end_of_contract,
+                    audit_rights: a.audit_rights,
                 };
                 (a.target, RegisterEntry::Provider(entry))
             }
@@ -253,8 +363,11 @@ impl AddCommand {
                     data_subjects: a.data_subjects,
                     data_categories: a.data_categories,
                     special_categories: a.special_categories,
+                    criminal_data: a.criminal_data,
+                    occasional: a.occasional,
                     recipients: a.recipients,
                     transfers: a.transfers,
+                    transfer_safeguards: a.transfer_safeguards,
                     retention: a.retention,
                     security_measures: a.security_measures,
                 };
@@ -303,9 +416,39 @@ impl AddCommand {
                     consequences: a.consequences,
                     measures: a.measures,
                     notified_authority_at: a.notified_authority_at,
+                    late_reason: a.late_reason,
+                    not_notified_reason: a.not_notified_reason,
+                    affected_customers: a.affected_customers,
                     subjects_notified: a.subjects_notified,
                 };
                 (a.target, RegisterEntry::Breach(entry))
+            }
+            AddCommand::Risk(a) => {
+                let entry = RiskAnalysis {
+                    id: a.target.id.clone(),
+                    date: a.date,
+                    level: a.level,
+                    method: a.method,
+                    findings: a.findings,
+                };
+                (a.target, RegisterEntry::Risk(entry))
+            }
+            AddCommand::Confidentiality(a) => {
+                let entry = ConfidentialityAgreement {
+                    id: a.target.id.clone(),
+                    worker: a.worker,
+                    signed: a.signed,
+                };
+                (a.target, RegisterEntry::Confidentiality(entry))
+            }
+            AddCommand::LogReview(a) => {
+                let entry = LogReview {
+                    id: a.target.id.clone(),
+                    date: a.date,
+                    reviewer: a.reviewer,
+                    findings: a.findings,
+                };
+                (a.target, RegisterEntry::LogReview(entry))
             }
         }
     }

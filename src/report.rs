@@ -105,6 +105,7 @@ async fn write(g: &Global, app: &Custodia, command: ReportCommand) -> anyhow::Re
     let (bytes, doc, what) = match command {
         ReportCommand::Dossier { doc, tls_certs } => {
             let mut input = dossier(g, app, &doc.org, now).await?;
+            input.marketing = app.marketing_history(&doc.org).await?;
             input.tls = tls_certs
                 .iter()
                 .map(|path| custodia_reports::TlsCertificate::read(path))

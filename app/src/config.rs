@@ -23,7 +23,14 @@ pub struct Config {
     pub witness: Option<PathBuf>,
     /// A shell command run with each batch of checkpoints on its stdin.
     pub witness_cmd: Option<String>,
+    /// The oldest Robinson list download, in days, a campaign may be
+    /// planned against.
+    pub robinson_max_age_days: u32,
 }
+
+/// The default for [`Config::robinson_max_age_days`]: the list changes
+/// every day; a quarter is the longest a careful firm would go.
+pub const ROBINSON_MAX_AGE_DAYS: u32 = 90;
 
 impl Config {
     /// A configuration with default paths for `db`.
@@ -36,6 +43,7 @@ impl Config {
             plugin_cache: None,
             witness: None,
             witness_cmd: None,
+            robinson_max_age_days: ROBINSON_MAX_AGE_DAYS,
         }
     }
 

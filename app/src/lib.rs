@@ -25,6 +25,7 @@
 //! # }
 //! ```
 
+mod breach;
 mod config;
 mod document;
 mod error;
@@ -42,7 +43,7 @@ use custodia_engine::rules::{Decision, Effect, Explanation, Request, RuleSet, Ru
 use custodia_engine::session::HashGate;
 use custodia_engine::{AccessControl, Audited, OrgSlug, Store, WorkerLogin};
 
-pub use config::Config;
+pub use config::{Config, ROBINSON_MAX_AGE_DAYS};
 pub use document::DocumentExport;
 pub use error::{Error, Result};
 pub use import::CsvKind;

@@ -7,7 +7,8 @@ use std::path::Path;
 use chrono::NaiveDate;
 use custodia_engine::{OrgSlug, exchange};
 use custodia_mailguard::{
-    Address, Campaign, OutboxStatus, Plan, Progress, SendConfig, SendReport, TokenKey, suppression,
+    Address, Campaign, MailboxImport, OutboxStatus, Plan, Progress, SendConfig, SendReport,
+    TokenKey, suppression,
 };
 
 use crate::error::Result;
@@ -75,10 +76,42 @@ impl Custodia {
         .await?)
     }
 
-    /// Imports the Robinson list (hashes or addresses): all or nothing.
-    pub async fn import_robinson(&self, path: &Path) -> Result<usize> {
+    /// Imports a Robinson list download (hashes or addresses) for `org`,
+    /// with the day it was downloaded: all or nothing, audited.
+    pub async fn import_robinson(
+        &self,
+        org: &OrgSlug,
+        path: &Path,
+        downloaded: NaiveDate,
+    ) -> Result<usize> {
         let text = exchange::read_text(path)?;
-        Ok(suppression::import_robinson(self.store(), path, &text).await?)
+        self.import_robinson_text(org, path, &text, downloaded).await
+    }
+
+    /// The same, from text already read (`source` names it in errors and
+    /// in the audit event).
+    pub async fn import_robinson_text(
+        &self,
+        org: &OrgSlug,
+        source: &Path,
+        text: &str,
+        downloaded: NaiveDate,
+    ) -> Result<usize> {
+        self.store().org(org).await?;
+        Ok(suppression::import_robinson(self.store(), org, source, text, downloaded).await?)
+    }
+
+    /// Opts out the senders of the unsubscribe replies in a Maildir folder
+    /// or mbox file; each new opt-out audited, known ones left alone.
+    pub async fn import_unsubscribe_mailbox(
+        &self,
+        org: &OrgSlug,
+        path: &Path,
+    ) -> Result<MailboxImport> {
+        self.store().org(org).await?;
+        let key = self.token_key().await?;
+        let pseudonyms = self.pseudonyms()?;
+        Ok(custodia_mailguard::import_mailbox(self.store(), org, path, &key, pseudonyms).await?)
     }
 
     /// Stores a campaign read from its file; its sender must be a worker.
@@ -95,7 +128,8 @@ impl Custodia {
     pub async fn plan_campaign(&self, org: &OrgSlug, campaign: &str) -> Result<Plan> {
         let scope = self.store().org(org).await?;
         let campaign = Campaign::load(self.store(), org, campaign).await?;
-        Ok(custodia_mailguard::plan(&scope, &campaign, &self.rules()).await?)
+        let max_age = self.config().robinson_max_age_days;
+        Ok(custodia_mailguard::plan(&scope, &campaign, &self.rules(), max_age).await?)
     }
 
     /// Sends (or resumes) a campaign, reporting progress.

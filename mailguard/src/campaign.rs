@@ -47,6 +47,11 @@ pub struct Campaign {
     pub html: Option<String>,
     /// e.g. "consent (GDPR 6(1)(a)); LSSI-CE art. 21.2 for customers".
     pub legal_basis: String,
+    /// The campaign is about products or services of this firm similar to
+    /// those its customers contracted: only then may existing customers
+    /// without consent receive it (LSSI-CE art. 21.2). Declared, never assumed.
+    #[serde(default)]
+    pub similar_products: bool,
     pub audience: Audience,
     /// Not sent before this instant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -68,6 +73,8 @@ struct CampaignFile {
     #[serde(default)]
     html: Option<String>,
     legal_basis: String,
+    #[serde(default)]
+    similar_products: bool,
     /// `"customers"` or a CSV path relative to the campaign file.
     audience: String,
     /// RFC 3339, e.g. `"2026-12-01T09:00:00+01:00"`.
@@ -168,11 +175,39 @@ impl Campaign {
             text: file.text,
             html: file.html,
             legal_basis: file.legal_basis,
+            similar_products: file.similar_products,
             audience,
             schedule,
         };
-        campaign.renderer()?;
+        campaign.check()?;
         Ok(campaign)
+    }
+
+    /// What `create` refuses: templates that do not compile, and a text or
+    /// HTML body without the unsubscribe link.
+    // INVARIANT: every stored campaign shows its unsubscribe link in every
+    // body it sends (checked by rendering, so `{{unsubscribe_url}}` hidden
+    // behind a condition that is false for a sample recipient is refused).
+    pub fn check(&self) -> Result<()> {
+        // Nothing HTML escaping would change, so one probe serves both bodies.
+        const PROBE: &str = "custodia-unsubscribe-probe-7f3a";
+        let rendered = self.renderer()?.render(&TemplateContext {
+            name: "Nombre Apellido",
+            email: "someone@example.com",
+            customer: None,
+            unsubscribe_url: PROBE,
+            campaign: &self.name,
+        })?;
+        let parts = [("text", Some(&rendered.text)), ("HTML", rendered.html.as_ref())];
+        for (part, body) in parts {
+            if body.is_some_and(|b| !b.contains(PROBE)) {
+                return Err(Error::NoUnsubscribeLink {
+                    campaign: self.id.clone(),
+                    part,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The templates, compiled once: a syntax error is reported here, at
@@ -221,6 +256,7 @@ impl Campaign {
 
     /// Stores a new campaign, audited in the same transaction.
     pub async fn create(&self, store: &Store, org: &OrgSlug) -> Result<()> {
+        self.check()?;
         if Self::load(store, org, &self.id).await.is_ok() {
             return Err(Error::CampaignExists(self.id.clone()));
         }

@@ -41,6 +41,30 @@ pub enum Error {
     },
     #[error("campaign `{0}` was stopped: it sends nothing more")]
     CampaignStopped(String),
+    #[error(
+        "campaign `{campaign}`: the {part} body has no unsubscribe link; put {{{{ unsubscribe_url }}}} in it (LSSI-CE arts. 20.1 and 22.1: every message must offer a simple, free way to opt out, and List-Unsubscribe headers alone are not shown by every mail program)"
+    )]
+    NoUnsubscribeLink {
+        campaign: String,
+        part: &'static str,
+    },
+    #[error(
+        "organisation `{org}` has no Robinson list on record: import the latest download with `custodia robinson --org {org} --downloaded YYYY-MM-DD FILE` before planning (LOPDGDD art. 23.4)"
+    )]
+    NoRobinsonList { org: String },
+    #[error(
+        "the Robinson list of `{org}` was downloaded on {downloaded}, {age} days ago, more than the {max} days allowed: download it again and import it before planning (LOPDGDD art. 23.4)"
+    )]
+    StaleRobinsonList {
+        org: String,
+        downloaded: chrono::NaiveDate,
+        age: i64,
+        max: i64,
+    },
+    #[error("robinson list download date {0} is in the future")]
+    RobinsonDateInFuture(chrono::NaiveDate),
+    #[error("breach `{0}` names no affected customer: add them to the breach entry (`affected_customers`) before notifying")]
+    NoAffectedCustomers(String),
     #[error("dkim: {0}")]
     Dkim(String),
     #[error("invalid unsubscribe token")]

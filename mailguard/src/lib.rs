@@ -7,7 +7,7 @@
 //! use custodia_mailguard::{Campaign, plan};
 //!
 //! let campaign = Campaign::read(std::path::Path::new("newsletter.toml"))?;
-//! let plan = plan(org, &campaign, rules).await?;
+//! let plan = plan(org, &campaign, rules, 90).await?;
 //! println!("{} kept, excluded: {:?}", plan.kept, plan.excluded);
 //! # Ok(()) }
 //! ```
@@ -15,6 +15,9 @@
 mod address;
 mod campaign;
 mod error;
+mod history;
+pub mod mailbox;
+mod notice;
 mod plan;
 mod send;
 pub mod suppression;
@@ -24,6 +27,9 @@ mod unsubscribe;
 pub use address::Address;
 pub use campaign::{Audience, Campaign, ListedRecipient, Rendered, Renderer, TemplateContext};
 pub use error::{Error, Result};
+pub use history::{CampaignHistory, History, OptOutCount, history};
+pub use mailbox::{MailboxImport, import_mailbox};
+pub use notice::{NoticeRecipient, NoticeReport, NoticeSender, RenderNotice, send_breach_notice};
 pub use plan::{Exclusion, Plan, Planned, plan};
 pub use send::{
     DkimSigner, OutboxStatus, Progress, RateWindow, SendConfig, SendReport, send, status,

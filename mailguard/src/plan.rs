@@ -2,8 +2,11 @@
 //!
 //! Reasons are checked in this order, and the first that applies is the
 //! one reported: invalid address, duplicate, opted out, Robinson list, no
-//! consent and not an existing customer (LSSI-CE art. 21.2), denied by the
-//! rules engine for the sending worker.
+//! consent and outside the existing-customer exception (LSSI-CE art.
+//! 21.2: an existing customer, offered an opt-out at collection, and a
+//! campaign about similar products), denied by the rules engine for the
+//! sending worker. A plan is made only against a Robinson list on record
+//! and no older than the allowed age; the plan names it.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -16,7 +19,7 @@ use serde::Serialize;
 use crate::address::Address;
 use crate::campaign::{Audience, Campaign};
 use crate::error::Result;
-use crate::suppression::{self, KeySet};
+use crate::suppression::{self, KeySet, RobinsonList};
 
 /// Why a recipient is left out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -61,6 +64,8 @@ pub struct Plan {
     pub campaign: String,
     pub kept: usize,
     pub excluded: BTreeMap<Exclusion, usize>,
+    /// The Robinson list download the plan was checked against.
+    pub robinson: RobinsonList,
     pub recipients: Vec<Planned>,
 }
 
@@ -89,7 +94,18 @@ struct Lists<'r> {
     rules: &'r RuleSet,
 }
 
-const NO_CONSENT: &str = "no consent and not an existing customer (LSSI-CE art. 21)";
+/// Why someone without consent is outside the art. 21.2 exception.
+fn no_consent(customer: Option<&Customer>, similar_products: bool) -> &'static str {
+    match customer {
+        Some(c) if c.existing_customer && c.communications.opt_out_offered.is_none() => {
+            "no consent; an existing customer, but no opt-out was offered when the data was collected (LSSI-CE art. 21.2)"
+        }
+        Some(c) if c.existing_customer && !similar_products => {
+            "no consent; an existing customer, but the campaign does not declare similar products or services (LSSI-CE art. 21.2)"
+        }
+        _ => "no consent and not an existing customer (LSSI-CE art. 21.1)",
+    }
+}
 
 impl<'r> Lists<'r> {
     /// Checks one candidate: every reason but `Duplicate`, which depends on
@@ -140,8 +156,10 @@ impl<'r> Lists<'r> {
         if !consented && self.robinson.contains(&address.robinson_hash()) {
             return Some((Exclusion::Robinson, None));
         }
-        if !consented && !customer.is_some_and(|c| c.existing_customer) {
-            return Some((Exclusion::NoConsent, Some(Cow::Borrowed(NO_CONSENT))));
+        let similar = self.context.similar_products;
+        if !consented && !customer.is_some_and(|c| c.existing_customer_exception(similar)) {
+            let why = no_consent(customer, similar);
+            return Some((Exclusion::NoConsent, Some(Cow::Borrowed(why))));
         }
         let customer = customer?;
         let facts = Facts {
@@ -190,9 +208,16 @@ impl<'r> Lists<'r> {
 }
 
 /// Plans a campaign against the store's current opt-outs, consents, the
-/// Robinson list and the rules in force.
-pub async fn plan(org: &OrgStore, campaign: &Campaign, rules: &RuleSet) -> Result<Plan> {
+/// Robinson list (refused when missing or older than
+/// `robinson_max_age_days`) and the rules in force.
+pub async fn plan(
+    org: &OrgStore,
+    campaign: &Campaign,
+    rules: &RuleSet,
+    robinson_max_age_days: u32,
+) -> Result<Plan> {
     let store = org.store();
+    let robinson = suppression::robinson_in_force(store, org.slug(), robinson_max_age_days).await?;
     let customers = org.customers().await?;
     let by_email: HashMap<Address, &Customer> = customers
         .iter()
@@ -221,10 +246,13 @@ pub async fn plan(org: &OrgStore, campaign: &Campaign, rules: &RuleSet) -> Resul
     let lists = Lists {
         by_email,
         suppressed: suppression::suppressed_set(store, org.slug()).await?,
-        robinson: suppression::robinson_hashes(store).await?,
+        robinson: suppression::robinson_hashes(store, org.slug()).await?,
         sender: org.worker(&campaign.sender).await?,
         sectors: org.organisation().sectors.clone(),
-        context: Context::new(Utc::now(), "campaign"),
+        context: Context {
+            similar_products: campaign.similar_products,
+            ..Context::new(Utc::now(), "campaign")
+        },
         rules,
     };
     let checked = lists.check_all(&candidates);
@@ -246,6 +274,7 @@ pub async fn plan(org: &OrgStore, campaign: &Campaign, rules: &RuleSet) -> Resul
         campaign: campaign.id.clone(),
         kept: recipients.iter().filter(|r| r.excluded.is_none()).count(),
         excluded,
+        robinson,
         recipients,
     })
 }

@@ -235,9 +235,17 @@ pub async fn opt_outs(store: &Store, org: &OrgSlug) -> Result<Vec<OptOutEntry>> 
     Ok(entries)
 }
 
-/// Imports Robinson list entries: hex SHA-256 hashes (the official format)
-/// or plain addresses, one per line. All or nothing.
-pub async fn import_robinson(store: &Store, path: &std::path::Path, text: &str) -> Result<usize> {
+/// One download of the Robinson list, as imported by an organisation.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RobinsonList {
+    /// The day the list was downloaded from the Robinson service.
+    pub downloaded: NaiveDate,
+    pub entries: u64,
+}
+
+/// Parses a Robinson list: hex SHA-256 hashes (the official format) or
+/// plain addresses, one per line. An unreadable line names its number.
+fn robinson_hashes_of(path: &std::path::Path, text: &str) -> Result<Vec<String>> {
     let mut hashes = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -257,15 +265,111 @@ pub async fn import_robinson(store: &Store, path: &std::path::Path, text: &str) 
         };
         hashes.push(hash);
     }
-    let mut tx = store.pool().begin().await?;
-    for hash in &hashes {
-        sqlx::query("INSERT INTO robinson (hash) VALUES ($1) ON CONFLICT (hash) DO NOTHING")
-            .bind(hash)
-            .execute(&mut *tx)
+    hashes.sort_unstable();
+    hashes.dedup();
+    Ok(hashes)
+}
+
+/// Imports a Robinson list download for `org`: it replaces the previous
+/// one whole (people also leave the list), records the download date and
+/// entry count, and is audited in the same transaction. All or nothing.
+pub async fn import_robinson(
+    store: &Store,
+    org: &OrgSlug,
+    path: &std::path::Path,
+    text: &str,
+    downloaded: NaiveDate,
+) -> Result<usize> {
+    if downloaded > Utc::now().date_naive() {
+        return Err(crate::error::Error::RobinsonDateInFuture(downloaded));
+    }
+    let hashes = robinson_hashes_of(path, text)?;
+    let insert = match store.backend() {
+        Backend::Sqlite => {
+            "INSERT INTO robinson (org, hash) SELECT $1, value FROM json_each($2) WHERE true ON CONFLICT (org, hash) DO NOTHING"
+        }
+        Backend::Postgres => {
+            "INSERT INTO robinson (org, hash) SELECT $1, value FROM json_array_elements_text($2::json) ON CONFLICT (org, hash) DO NOTHING"
+        }
+    };
+    let mut change = Change::begin(store, org).await?;
+    sqlx::query("DELETE FROM robinson WHERE org = $1")
+        .bind(org.as_str())
+        .execute(&mut **change.tx())
+        .await?;
+    for chunk in hashes.chunks(10_000) {
+        let batch = serde_json::to_string(chunk)
+            .map_err(|e| custodia_engine::Error::Corrupt(format!("robinson batch: {e}")))?;
+        sqlx::query(insert)
+            .bind(org.as_str())
+            .bind(batch)
+            .execute(&mut **change.tx())
             .await?;
     }
-    tx.commit().await?;
+    let source = path.display().to_string();
+    sqlx::query(
+        "INSERT INTO robinson_lists (org, downloaded_on, imported_at, entries, source) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(org.as_str())
+    .bind(downloaded.to_string())
+    .bind(Utc::now().timestamp())
+    .bind(i64::try_from(hashes.len()).unwrap_or(i64::MAX))
+    .bind(&source)
+    .execute(&mut **change.tx())
+    .await?;
+    let mut event = AuditEvent::new(EventKind::Robinson, Utc::now());
+    event.resource = Some("robinson".into());
+    event.detail = Some(format!(
+        "Robinson list downloaded on {downloaded} imported from `{source}`: {} entries",
+        hashes.len()
+    ));
+    change.record(event);
+    change.commit().await?;
     Ok(hashes.len())
+}
+
+/// The Robinson list `org` imported last, if any.
+pub async fn robinson_list(store: &Store, org: &OrgSlug) -> Result<Option<RobinsonList>> {
+    let row: Option<(String, i64)> = sqlx::query_as(
+        "SELECT downloaded_on, entries FROM robinson_lists WHERE org = $1 ORDER BY imported_at DESC, downloaded_on DESC LIMIT 1",
+    )
+    .bind(org.as_str())
+    .fetch_optional(store.pool())
+    .await?;
+    row.map(|(day, entries)| {
+        Ok(RobinsonList {
+            downloaded: day.parse().map_err(|e| {
+                custodia_engine::Error::Corrupt(format!("robinson_lists.downloaded_on `{day}`: {e}"))
+            })?,
+            entries: u64::try_from(entries).unwrap_or(0),
+        })
+    })
+    .transpose()
+}
+
+/// The list in force for a plan: refused when missing or older than
+/// `max_age_days` (LOPDGDD art. 23.4 asks for the list as it stands).
+// INVARIANT: no plan is made against a missing or stale Robinson list.
+pub async fn robinson_in_force(
+    store: &Store,
+    org: &OrgSlug,
+    max_age_days: u32,
+) -> Result<RobinsonList> {
+    let list = robinson_list(store, org)
+        .await?
+        .ok_or_else(|| crate::error::Error::NoRobinsonList {
+            org: org.to_string(),
+        })?;
+    let age = (Utc::now().date_naive() - list.downloaded).num_days();
+    if age > i64::from(max_age_days) {
+        return Err(crate::error::Error::StaleRobinsonList {
+            org: org.to_string(),
+            downloaded: list.downloaded,
+            age,
+            max: i64::from(max_age_days),
+        });
+    }
+    Ok(list)
 }
 
 /// A set of keys (addresses, hashes), with a fast hasher: plans look up
@@ -279,35 +383,33 @@ async fn column_set(
     store: &Store,
     table: &str,
     column: &str,
-    org: Option<&OrgSlug>,
+    org: &OrgSlug,
 ) -> Result<KeySet> {
-    let filter = if org.is_some() { "WHERE org = $1" } else { "" };
     let sql = match store.backend() {
         Backend::Sqlite => {
-            format!("SELECT COALESCE(json_group_array({column}), '[]') FROM {table} {filter}")
+            format!("SELECT COALESCE(json_group_array({column}), '[]') FROM {table} WHERE org = $1")
         }
         Backend::Postgres => {
-            format!("SELECT COALESCE(json_agg({column}), '[]')::text FROM {table} {filter}")
+            format!("SELECT COALESCE(json_agg({column}), '[]')::text FROM {table} WHERE org = $1")
         }
     };
-    let mut query = sqlx::query_as::<_, (String,)>(&sql);
-    if let Some(org) = org {
-        query = query.bind(org.as_str());
-    }
-    let (array,) = query.fetch_one(store.pool()).await?;
+    let (array,) = sqlx::query_as::<_, (String,)>(&sql)
+        .bind(org.as_str())
+        .fetch_one(store.pool())
+        .await?;
     Ok(serde_json::from_str(&array)
         .map_err(|e| custodia_engine::Error::Corrupt(format!("{table}.{column}: {e}")))?)
 }
 
-/// Every Robinson hash, for planning.
-pub async fn robinson_hashes(store: &Store) -> Result<KeySet> {
-    column_set(store, "robinson", "hash", None).await
+/// Every Robinson hash of `org`'s list, for planning.
+pub async fn robinson_hashes(store: &Store, org: &OrgSlug) -> Result<KeySet> {
+    column_set(store, "robinson", "hash", org).await
 }
 
 /// Every suppressed address of an organisation, for planning: the listed
 /// ones and customers' bajas.
 pub async fn suppressed_set(store: &Store, org: &OrgSlug) -> Result<KeySet> {
-    let mut set = column_set(store, "opt_outs", "address", Some(org)).await?;
+    let mut set = column_set(store, "opt_outs", "address", org).await?;
     let customers = store.org(org).await?.customer_opt_outs().await?;
     set.extend(
         customers

@@ -32,6 +32,8 @@ struct BreachView {
     allowed: String,
     denied: String,
     exfiltrated: String,
+    /// The DPO or other contact point (art. 33(3)(b)).
+    contact: String,
     generated: String,
     rows: Vec<Row>,
 }
@@ -103,6 +105,7 @@ fn view(org: &Organisation, scope: &BreachScope, now: DateTime<Utc>, lang: Lang)
         allowed: lang.number(scope.allowed_accesses),
         denied: lang.number(scope.denied_attempts),
         exfiltrated: count(scope.customers.iter().filter(|c| c.exfiltrated).count()),
+        contact: crate::notice::contact_line(org.dpo.as_ref().unwrap_or(&org.controller)),
         generated: lang.time(now),
         rows: scope
             .customers

@@ -6,10 +6,14 @@
 use askama::Template;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use custodia_engine::audit::{Checkpoint, VerifyReport};
-use custodia_engine::{Organisation, Registers, Sector, Worker};
+use custodia_engine::{
+    Breach, ConfidentialityAgreement, EndOfContract, Organisation, ProcessingActivity, Provider,
+    Registers, RiskAnalysis, RiskLevel, Sector, Worker, WorkerLogin,
+};
 
 use crate::certificate::TlsCertificate;
 use crate::i18n::{Catalogue, Lang};
+use crate::marketing::{MarketingInput, MarketingView};
 use crate::{CSS, Result};
 
 /// A rule pack in force, described in words.
@@ -47,6 +51,9 @@ pub struct DossierInput {
     pub checkpoint: Option<Checkpoint>,
     /// The TLS certificates configured for the organisation, read now.
     pub tls: Vec<TlsCertificate>,
+    /// Campaigns, exclusions, Robinson lists and opt-outs, from the mail
+    /// guard (filled in by the caller).
+    pub marketing: MarketingInput,
     pub now: DateTime<Utc>,
 }
 
@@ -54,6 +61,7 @@ pub struct DossierInput {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pending {
     pub what: String,
+    /// The article, in the language's citation style.
     pub law: &'static str,
     pub guidance: &'static str,
 }
@@ -83,9 +91,18 @@ struct DossierPage<'a> {
     evidence: Vec<Evidence>,
     breaches: Vec<Rows>,
     pending: Vec<Pending>,
-    exemption: &'static str,
-    /// Per worker, in `input.workers` order: what they may see, in words.
-    sees: Vec<String>,
+    exemption: String,
+    sectors: String,
+    /// The DPO's details, or why none is needed, or missing (alert).
+    dpo: (String, bool),
+    /// Per worker, in `input.workers` order: their explicit grants and
+    /// what they may see, in words.
+    sees: Vec<(String, String)>,
+    risks: Vec<String>,
+    /// Per active worker: name, agreement state, signed.
+    confidentiality: Vec<(String, String, bool)>,
+    log_reviews: Vec<String>,
+    marketing: MarketingView,
 }
 
 fn or_missing(lang: Lang, value: Option<String>) -> String {
@@ -104,13 +121,30 @@ fn date(lang: Lang, d: Option<NaiveDate>) -> String {
 
 /// The pending actions, each with the law that asks for it and guidance.
 pub fn pending_actions(input: &DossierInput, lang: Lang) -> Vec<Pending> {
-    let t = lang.catalogue();
     let mut out = Vec::new();
-    let today = input.now.date_naive();
-    for a in &input.registers.activities {
-        let fields: [(&str, bool); 8] = [
+    activities_pending(input, lang, &mut out);
+    providers_pending(input, lang, &mut out);
+    organisation_pending(input, lang, &mut out);
+    staff_pending(input, lang, &mut out);
+    breaches_pending(input, lang, &mut out);
+    evidence_pending(input, lang, &mut out);
+    out
+}
+
+/// Records of processing (art. 30), legal bases and transfers.
+fn activities_pending(input: &DossierInput, lang: Lang, out: &mut Vec<Pending>) {
+    let t = lang.catalogue();
+    let r = &input.registers;
+    if r.activities.is_empty() {
+        out.push(Pending {
+            what: t.no_activities.to_owned(),
+            law: lang.pick("art. 30.1 RGPD", "GDPR art. 30(1)"),
+            guidance: t.g_no_activities,
+        });
+    }
+    for a in &r.activities {
+        let fields: [(&str, bool); 7] = [
             (t.f_purposes, a.purposes.is_empty()),
-            (t.f_legal_basis, a.legal_basis.is_none()),
             (t.f_subjects, a.data_subjects.is_empty()),
             (t.f_categories, a.data_categories.is_empty()),
             (t.f_recipients, a.recipients.is_empty()),
@@ -122,47 +156,124 @@ pub fn pending_actions(input: &DossierInput, lang: Lang) -> Vec<Pending> {
             if missing {
                 out.push(Pending {
                     what: format!("{} `{}`: {} {field}", t.activity, a.id, t.missing_field),
-                    law: "RGPD/GDPR art. 30(1)",
+                    law: lang.pick("art. 30.1 RGPD", "GDPR art. 30(1)"),
                     guidance: t.g_art30,
                 });
             }
         }
+        // The legal basis is not an art. 30(1) field: it is art. 6's.
+        if a.legal_basis.is_none() {
+            out.push(Pending {
+                what: format!("{} `{}`: {}", t.activity, a.id, t.no_legal_basis),
+                law: lang.pick("arts. 6.1 y 13.1.c) RGPD", "GDPR arts. 6(1) and 13(1)(c)"),
+                guidance: t.g_legal_basis,
+            });
+        }
+        if transfers_abroad(a) && a.transfer_safeguards.is_none() {
+            out.push(Pending {
+                what: format!("{} `{}`: {}", t.activity, a.id, t.no_safeguards),
+                law: lang.pick("arts. 44-46 RGPD", "GDPR arts. 44-46"),
+                guidance: t.g_safeguards,
+            });
+        }
     }
+    let fresh_risk = latest_risk(r).is_some_and(|e| age_days(input, e.date) <= 365);
+    if !fresh_risk {
+        out.push(Pending {
+            what: t.no_risk_analysis.to_owned(),
+            law: lang.pick("arts. 24 y 32 RGPD", "GDPR arts. 24 and 32"),
+            guidance: t.g_risk,
+        });
+    }
+}
+
+/// Whether an activity sends data to third countries: a `transfers`
+/// value other than "none" (in either language).
+fn transfers_abroad(a: &ProcessingActivity) -> bool {
+    a.transfers.as_deref().is_some_and(|t| {
+        let t = t.trim().to_lowercase();
+        !t.is_empty() && !["none", "ninguna", "no"].contains(&t.as_str())
+    })
+}
+
+/// The most recent risk analysis.
+fn latest_risk(r: &Registers) -> Option<&RiskAnalysis> {
+    r.risk_analyses.iter().max_by_key(|e| e.date)
+}
+
+/// Days from `day` to the dossier's date.
+fn age_days(input: &DossierInput, day: NaiveDate) -> i64 {
+    (input.now.date_naive() - day).num_days()
+}
+
+/// Processors (art. 28): the contract and what it must say.
+fn providers_pending(input: &DossierInput, lang: Lang, out: &mut Vec<Pending>) {
+    let t = lang.catalogue();
+    let today = input.now.date_naive();
     for p in &input.registers.providers {
+        let mut push = |what: &str, law: &'static str, guidance: &'static str| {
+            out.push(Pending {
+                what: format!("{} `{}` ({}): {what}", t.provider, p.id, p.name),
+                law,
+                guidance,
+            });
+        };
         if p.next_review.is_none_or(|d| d < today) {
-            out.push(Pending {
-                what: format!(
-                    "{} `{}` ({}): {}",
-                    t.provider, p.id, p.name, t.review_overdue
-                ),
-                law: "RGPD/GDPR art. 28; INCIBE",
-                guidance: t.g_review,
-            });
+            push(t.review_overdue, lang.pick("art. 28 RGPD; guía INCIBE", "GDPR art. 28; INCIBE guide"), t.g_review);
         }
-        if p.processes_personal_data && p.confidentiality_clause.is_none() {
-            out.push(Pending {
-                what: format!(
-                    "{} `{}` ({}): {}",
-                    t.provider, p.id, p.name, t.no_confidentiality
-                ),
-                law: "RGPD/GDPR art. 28(3)(b)",
-                guidance: t.g_confidentiality,
-            });
+        let Some(processes) = p.processes_personal_data else {
+            push(t.processing_unknown, lang.pick("art. 28 RGPD", "GDPR art. 28"), t.g_processing_unknown);
+            continue;
+        };
+        if !processes {
+            continue;
+        }
+        if p.contract_signed.is_none() {
+            push(t.no_contract, lang.pick("art. 28.3 RGPD", "GDPR art. 28(3)"), t.g_contract);
+        }
+        if p.confidentiality_clause.is_none() {
+            push(t.no_confidentiality, lang.pick("art. 28.3.b) RGPD", "GDPR art. 28(3)(b)"), t.g_confidentiality);
+        }
+        if p.end_of_contract.is_none() {
+            push(t.no_end_of_contract, lang.pick("art. 28.3.g) RGPD", "GDPR art. 28(3)(g)"), t.g_end_of_contract);
+        }
+        if p.audit_rights != Some(true) {
+            push(t.no_audit_rights, lang.pick("art. 28.3.h) RGPD", "GDPR art. 28(3)(h)"), t.g_audit_rights);
+        }
+        for sub in p.sub_processors.iter().filter(|s| s.authorised.is_none()) {
+            push(
+                &format!("{}: {}", t.sub_not_authorised, sub.name),
+                lang.pick("art. 28.2 y 28.4 RGPD", "GDPR art. 28(2) and (4)"),
+                t.g_sub_processor,
+            );
         }
     }
-    let health = input.organisation.sectors.contains(&Sector::Health);
-    if input.organisation.dpo.is_none() && health {
+}
+
+/// Whether the organisation must name a DPO and has not: health centres
+/// keeping clinical histories must (LOPDGDD art. 34.1.l), except health
+/// professionals practising alone.
+fn dpo_missing(o: &Organisation) -> bool {
+    o.dpo.is_none() && o.sectors.contains(&Sector::Health) && !o.sole_practitioner
+}
+
+/// The DPO, backups, measures and the access-log review.
+fn organisation_pending(input: &DossierInput, lang: Lang, out: &mut Vec<Pending>) {
+    let t = lang.catalogue();
+    let today = input.now.date_naive();
+    let r = &input.registers;
+    if dpo_missing(&input.organisation) {
         out.push(Pending {
             what: t.no_dpo.to_owned(),
-            law: "RGPD/GDPR art. 37; LOPDGDD art. 34",
+            law: lang.pick("art. 37 RGPD; art. 34.1.l) LOPDGDD", "GDPR art. 37; LOPDGDD art. 34.1(l)"),
             guidance: t.g_dpo,
         });
     }
-    let last_backup = input.registers.backups.iter().max_by_key(|b| b.taken_at);
-    match last_backup {
+    let backup_law = lang.pick("art. 32.1.c) RGPD", "GDPR art. 32(1)(c)");
+    match r.backups.iter().max_by_key(|b| b.taken_at) {
         None => out.push(Pending {
             what: t.no_backup.to_owned(),
-            law: "RGPD/GDPR art. 32(1)(c)",
+            law: backup_law,
             guidance: t.g_backup,
         }),
         Some(b) => {
@@ -173,12 +284,35 @@ pub fn pending_actions(input: &DossierInput, lang: Lang) -> Vec<Pending> {
             if input.now - b.taken_at > Duration::days(7) || !restore_fresh {
                 out.push(Pending {
                     what: t.backup_stale.to_owned(),
-                    law: "RGPD/GDPR art. 32(1)(c)-(d)",
+                    law: lang.pick("art. 32.1.c) y d) RGPD", "GDPR art. 32(1)(c)-(d)"),
                     guidance: t.g_backup,
                 });
             }
         }
     }
+    for m in &r.measures {
+        if let Some(due) = m.next_check.filter(|d| *d < today) {
+            out.push(Pending {
+                what: format!("{} ({}): {} {}", m.name, m.id, t.measure_check_due, lang.date(due)),
+                law: lang.pick("art. 32.1.d) RGPD", "GDPR art. 32(1)(d)"),
+                guidance: t.g_measure_check,
+            });
+        }
+    }
+    let reviewed = r.log_reviews.iter().map(|l| l.date).max();
+    if reviewed.is_none_or(|d| age_days(input, d) > 31) {
+        out.push(Pending {
+            what: t.no_log_review.to_owned(),
+            law: lang.pick("arts. 5.2 y 32.1.d) RGPD; guía INCIBE", "GDPR arts. 5(2) and 32(1)(d); INCIBE guide"),
+            guidance: t.g_log_review,
+        });
+    }
+}
+
+/// Training, confidentiality agreements and passwords of the staff.
+fn staff_pending(input: &DossierInput, lang: Lang, out: &mut Vec<Pending>) {
+    let t = lang.catalogue();
+    let today = input.now.date_naive();
     if input
         .registers
         .trainings
@@ -187,23 +321,41 @@ pub fn pending_actions(input: &DossierInput, lang: Lang) -> Vec<Pending> {
     {
         out.push(Pending {
             what: t.training_due.to_owned(),
-            law: "RGPD/GDPR art. 39(1)(b); INCIBE",
+            law: lang.pick("arts. 24 y 32.4 RGPD; art. 5 LOPDGDD", "GDPR arts. 24 and 32(4); LOPDGDD art. 5"),
             guidance: t.g_training,
         });
     }
-    for w in input
-        .workers
-        .iter()
-        .filter(|w| w.active && w.password_hash.is_none())
-    {
-        out.push(Pending {
-            what: format!("{} `{}`: {}", t.worker, w.login, t.no_password),
-            law: "RGPD/GDPR art. 32",
-            guidance: t.g_password,
-        });
+    for w in input.workers.iter().filter(|w| w.active) {
+        if confidentiality_of(&input.registers, &w.login).is_none() {
+            out.push(Pending {
+                what: format!("{} `{}`: {}", t.worker, w.login, t.no_staff_confidentiality),
+                law: lang.pick("art. 5 LOPDGDD; art. 32.4 RGPD", "LOPDGDD art. 5; GDPR art. 32(4)"),
+                guidance: t.g_staff_confidentiality,
+            });
+        }
+        if w.password_hash.is_none() {
+            out.push(Pending {
+                what: format!("{} `{}`: {}", t.worker, w.login, t.no_password),
+                law: lang.pick("art. 32 RGPD", "GDPR art. 32"),
+                guidance: t.g_password,
+            });
+        }
     }
+}
+
+/// The latest confidentiality agreement a worker signed.
+fn confidentiality_of<'r>(r: &'r Registers, login: &WorkerLogin) -> Option<&'r ConfidentialityAgreement> {
+    r.confidentiality
+        .iter()
+        .filter(|c| &c.worker == login)
+        .max_by_key(|c| c.signed)
+}
+
+/// Breaches waiting for a notification, and late ones without reasons.
+fn breaches_pending(input: &DossierInput, lang: Lang, out: &mut Vec<Pending>) {
+    let t = lang.catalogue();
     for b in &input.registers.breaches {
-        if b.notified_authority_at.is_none() {
+        if b.awaits_notification() {
             out.push(Pending {
                 what: format!(
                     "{} `{}`: {} {}",
@@ -212,11 +364,23 @@ pub fn pending_actions(input: &DossierInput, lang: Lang) -> Vec<Pending> {
                     t.notify_by,
                     lang.time(b.notification_deadline())
                 ),
-                law: "RGPD/GDPR art. 33(1)",
+                law: lang.pick("art. 33.1 RGPD", "GDPR art. 33(1)"),
                 guidance: t.g_breach,
             });
         }
+        if b.notified_late() && b.late_reason.is_none() {
+            out.push(Pending {
+                what: format!("{} `{}`: {}", t.breach, b.id, t.no_late_reason),
+                law: lang.pick("art. 33.1 RGPD", "GDPR art. 33(1)"),
+                guidance: t.g_late_reason,
+            });
+        }
     }
+}
+
+/// Certificates and the audit chain, read live.
+fn evidence_pending(input: &DossierInput, lang: Lang, out: &mut Vec<Pending>) {
+    let t = lang.catalogue();
     for cert in input.tls.iter().filter(|c| !c.is_healthy(input.now)) {
         out.push(Pending {
             what: format!(
@@ -225,18 +389,44 @@ pub fn pending_actions(input: &DossierInput, lang: Lang) -> Vec<Pending> {
                 cert.subject,
                 expiry(lang, cert, input.now)
             ),
-            law: "RGPD/GDPR art. 32(1)(a)",
+            law: lang.pick("art. 32.1.a) RGPD", "GDPR art. 32(1)(a)"),
             guidance: t.g_tls,
         });
     }
     if !input.audit.ok() {
         out.push(Pending {
             what: t.chain_broken.to_owned(),
-            law: "RGPD/GDPR art. 5(2), 32",
+            law: lang.pick("arts. 5.2 y 32 RGPD", "GDPR arts. 5(2) and 32"),
             guidance: t.g_chain,
         });
     }
-    out
+}
+
+/// Why the art. 30(5) exemption does not apply, or `None` when it may.
+/// Read strictly: any doubt keeps the record mandatory.
+fn exemption_blockers(input: &DossierInput, lang: Lang) -> Vec<&'static str> {
+    let t = lang.catalogue();
+    let r = &input.registers;
+    let o = &input.organisation;
+    let checks = [
+        (o.staff_count >= 250, t.r_staff),
+        (r.activities.iter().any(|a| !a.occasional), t.r_regular),
+        (r.activities.iter().any(|a| a.special_categories), t.r_special),
+        (r.activities.iter().any(|a| a.criminal_data), t.r_criminal),
+        (
+            o.sectors.iter().any(|s| matches!(s, Sector::Legal | Sector::Health)),
+            t.r_sector,
+        ),
+        (
+            latest_risk(r).is_none_or(|e| e.level != RiskLevel::Low),
+            t.r_risk,
+        ),
+    ];
+    checks
+        .into_iter()
+        .filter(|(applies, _)| *applies)
+        .map(|(_, reason)| reason)
+        .collect()
 }
 
 /// Renders the dossier as one self-contained HTML document.
@@ -264,58 +454,302 @@ pub fn dossier_pdf(input: &DossierInput, lang: Lang) -> Result<Vec<u8>> {
 /// The view both formats render.
 fn page(input: &DossierInput, lang: Lang) -> DossierPage<'_> {
     let t = lang.catalogue();
-    let today = input.now.date_naive();
     let r = &input.registers;
-    let activities = r
-        .activities
+    let blockers = exemption_blockers(input, lang);
+    let exemption = if blockers.is_empty() {
+        t.exemption_may.to_owned()
+    } else {
+        format!("{} {}.", t.exemption_reasons, blockers.join("; "))
+    };
+    DossierPage {
+        t,
+        css: CSS,
+        input,
+        customers: lang.number(i64::try_from(input.customers).unwrap_or(i64::MAX)),
+        trainings: r
+            .trainings
+            .iter()
+            .map(|tr| {
+                format!(
+                    "{} · {} · {} {} · {}: {}",
+                    lang.date(tr.date),
+                    tr.title,
+                    tr.hours,
+                    t.hours,
+                    t.attendees,
+                    tr.attendees.len()
+                )
+            })
+            .collect(),
+        generated: lang.time(input.now),
+        head: format!(
+            "{} {} · {}",
+            t.sequence, input.audit.last_seq, input.audit.head_hash
+        ),
+        checkpoint: input.checkpoint.as_ref().map_or_else(
+            || t.missing.to_owned(),
+            |c| {
+                format!(
+                    "{} {} · {} · {} {} · {} {}",
+                    t.sequence,
+                    c.seq,
+                    lang.time(c.at),
+                    t.key_word,
+                    c.public_key,
+                    t.signature_word,
+                    c.signature
+                )
+            },
+        ),
+        activities: r.activities.iter().map(|a| activity_rows(a, lang)).collect(),
+        providers: r
+            .providers
+            .iter()
+            .map(|p| provider_rows(p, lang, input.now.date_naive()))
+            .collect(),
+        evidence: evidence(input, lang),
+        breaches: r.breaches.iter().map(|b| breach_rows(b, lang)).collect(),
+        pending: pending_actions(input, lang),
+        exemption,
+        sectors: input
+            .organisation
+            .sectors
+            .iter()
+            .map(|s| lang.label(s.as_str()))
+            .collect::<Vec<_>>()
+            .join(", "),
+        dpo: dpo(&input.organisation, lang),
+        sees: input
+            .workers
+            .iter()
+            .map(|w| {
+                let grants = w
+                    .grants
+                    .iter()
+                    .map(|g| format!("{} ({})", lang.label(&g.scope), lang.label(access(g.access))))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                (grants, sees(lang, input.visibility.get(w.login.as_str())))
+            })
+            .collect(),
+        risks: r
+            .risk_analyses
+            .iter()
+            .map(|e| {
+                let mut line = format!(
+                    "{} · {}: {}",
+                    lang.date(e.date),
+                    t.risk_level,
+                    risk_level(t, e.level)
+                );
+                if let Some(m) = &e.method {
+                    line.push_str(&format!(" · {}: {m}", t.method));
+                }
+                if let Some(f) = &e.findings {
+                    line.push_str(&format!(" · {}: {f}", t.findings));
+                }
+                line
+            })
+            .collect(),
+        confidentiality: input
+            .workers
+            .iter()
+            .filter(|w| w.active)
+            .map(|w| {
+                let who = format!("{} ({})", w.name, w.login);
+                match confidentiality_of(r, &w.login) {
+                    Some(c) => (who, format!("{} {}", t.signed_on, lang.date(c.signed)), true),
+                    None => (who, t.no_staff_confidentiality.to_owned(), false),
+                }
+            })
+            .collect(),
+        log_reviews: r
+            .log_reviews
+            .iter()
+            .map(|l| {
+                format!(
+                    "{} · {}: {} · {}: {}",
+                    lang.date(l.date),
+                    t.reviewer,
+                    l.reviewer,
+                    t.findings,
+                    l.findings
+                )
+            })
+            .collect(),
+        marketing: crate::marketing::view(&input.marketing, lang),
+    }
+}
+
+fn access(a: custodia_engine::GrantAccess) -> &'static str {
+    match a {
+        custodia_engine::GrantAccess::Read => "read",
+        custodia_engine::GrantAccess::Edit => "edit",
+    }
+}
+
+fn risk_level(t: &Catalogue, level: RiskLevel) -> &'static str {
+    match level {
+        RiskLevel::Low => t.risk_low,
+        RiskLevel::Medium => t.risk_medium,
+        RiskLevel::High => t.risk_high,
+    }
+}
+
+/// The DPO's details; else why none is needed; else missing (alert).
+fn dpo(o: &Organisation, lang: Lang) -> (String, bool) {
+    let t = lang.catalogue();
+    match &o.dpo {
+        Some(d) => {
+            let mut text = d.name.clone();
+            for detail in [&d.email, &d.phone].into_iter().flatten() {
+                text.push_str(&format!(" · {detail}"));
+            }
+            (text, false)
+        }
+        None if o.sole_practitioner && o.sectors.contains(&Sector::Health) => {
+            (t.dpo_exempt.to_owned(), false)
+        }
+        None => (t.missing.to_owned(), true),
+    }
+}
+
+fn yes_no(t: &Catalogue, value: bool) -> String {
+    if value { t.yes } else { t.no }.to_owned()
+}
+
+/// One activity of the record, field by field.
+fn activity_rows(a: &ProcessingActivity, lang: Lang) -> (String, String, Rows) {
+    let t = lang.catalogue();
+    let rows = vec![
+        (t.f_purposes, or_missing(lang, list(&a.purposes))),
+        (t.f_legal_basis, or_missing(lang, a.legal_basis.clone())),
+        (t.f_subjects, or_missing(lang, list(&a.data_subjects))),
+        (t.f_categories, or_missing(lang, list(&a.data_categories))),
+        (t.f_special, yes_no(t, a.special_categories)),
+        (t.f_criminal, yes_no(t, a.criminal_data)),
+        (t.f_occasional, yes_no(t, a.occasional)),
+        (t.f_recipients, or_missing(lang, list(&a.recipients))),
+        (t.f_transfers, or_missing(lang, a.transfers.clone())),
+        (
+            t.f_safeguards,
+            if transfers_abroad(a) {
+                or_missing(lang, a.transfer_safeguards.clone())
+            } else {
+                a.transfer_safeguards.clone().unwrap_or_else(|| "-".into())
+            },
+        ),
+        (t.f_retention, or_missing(lang, a.retention.clone())),
+        (t.f_measures, or_missing(lang, list(&a.security_measures))),
+    ];
+    (a.id.to_string(), a.name.clone(), rows)
+}
+
+/// One provider: the art. 28 contract and the service levels.
+fn provider_rows(p: &Provider, lang: Lang, today: NaiveDate) -> (String, String, Rows, bool) {
+    let t = lang.catalogue();
+    let s = &p.sla;
+    let subs = p
+        .sub_processors
         .iter()
-        .map(|a| {
-            let rows = vec![
-                (t.f_purposes, or_missing(lang, list(&a.purposes))),
-                (t.f_legal_basis, or_missing(lang, a.legal_basis.clone())),
-                (t.f_subjects, or_missing(lang, list(&a.data_subjects))),
-                (t.f_categories, or_missing(lang, list(&a.data_categories))),
-                (
-                    t.f_special,
-                    if a.special_categories { t.yes } else { t.no }.to_owned(),
-                ),
-                (t.f_recipients, or_missing(lang, list(&a.recipients))),
-                (t.f_transfers, or_missing(lang, a.transfers.clone())),
-                (t.f_retention, or_missing(lang, a.retention.clone())),
-                (t.f_measures, or_missing(lang, list(&a.security_measures))),
-            ];
-            (a.id.to_string(), a.name.clone(), rows)
+        .map(|sub| {
+            let country = sub.country.as_deref().map(|c| format!(", {c}")).unwrap_or_default();
+            let state = sub.authorised.map_or_else(
+                || t.not_authorised.to_owned(),
+                |d| format!("{} {}", t.authorised_on, lang.date(d)),
+            );
+            format!("{} ({}{country}): {state}", sub.name, sub.service)
         })
-        .collect();
-    let providers = r
-        .providers
-        .iter()
-        .map(|p| {
-            let s = &p.sla;
-            let rows = vec![
-                (t.service, p.service.clone()),
-                (t.availability, or_missing(lang, s.availability.clone())),
-                (t.support_hours, or_missing(lang, s.support_hours.clone())),
-                (
-                    t.incident_response,
-                    or_missing(lang, s.incident_response.clone()),
-                ),
-                (t.assigned_staff, or_missing(lang, s.assigned_staff.clone())),
-                (t.access_modes, or_missing(lang, list(&s.access_modes))),
-                (t.updates_by, or_missing(lang, s.updates_by.clone())),
-                (t.backups_by, or_missing(lang, s.backups_by.clone())),
-                (t.load_limits, or_missing(lang, s.load_limits.clone())),
-                (
-                    t.interruptions,
-                    or_missing(lang, s.scheduled_interruptions.clone()),
-                ),
-                (t.confidentiality, date(lang, p.confidentiality_clause)),
-                (t.next_review, date(lang, p.next_review)),
-            ];
-            let overdue = p.next_review.is_none_or(|d| d < today);
-            (p.id.to_string(), p.name.clone(), rows, overdue)
-        })
-        .collect();
+        .collect::<Vec<_>>();
+    let rows = vec![
+        (t.service, p.service.clone()),
+        (
+            t.processes_data,
+            p.processes_personal_data
+                .map_or_else(|| t.unknown.to_owned(), |v| yes_no(t, v)),
+        ),
+        (t.contract, date(lang, p.contract_signed)),
+        (t.confidentiality, date(lang, p.confidentiality_clause)),
+        (
+            t.end_of_contract,
+            p.end_of_contract.map_or_else(
+                || t.missing.to_owned(),
+                |e| {
+                    match e {
+                        EndOfContract::Return => t.eoc_return,
+                        EndOfContract::Delete => t.eoc_delete,
+                        EndOfContract::ReturnThenDelete => t.eoc_return_then_delete,
+                    }
+                    .to_owned()
+                },
+            ),
+        ),
+        (
+            t.audit_rights,
+            p.audit_rights.map_or_else(|| t.missing.to_owned(), |v| yes_no(t, v)),
+        ),
+        (t.sub_processors, list(&subs).unwrap_or_else(|| t.none.to_owned())),
+        (t.availability, or_missing(lang, s.availability.clone())),
+        (t.support_hours, or_missing(lang, s.support_hours.clone())),
+        (
+            t.incident_response,
+            or_missing(lang, s.incident_response.clone()),
+        ),
+        (t.assigned_staff, or_missing(lang, s.assigned_staff.clone())),
+        (t.access_modes, or_missing(lang, list(&s.access_modes))),
+        (t.updates_by, or_missing(lang, s.updates_by.clone())),
+        (t.backups_by, or_missing(lang, s.backups_by.clone())),
+        (t.load_limits, or_missing(lang, s.load_limits.clone())),
+        (
+            t.interruptions,
+            or_missing(lang, s.scheduled_interruptions.clone()),
+        ),
+        (t.next_review, date(lang, p.next_review)),
+    ];
+    let overdue = p.next_review.is_none_or(|d| d < today);
+    (p.id.to_string(), p.name.clone(), rows, overdue)
+}
+
+/// One breach with its art. 33(3) fields and what was decided.
+fn breach_rows(b: &Breach, lang: Lang) -> Rows {
+    let t = lang.catalogue();
+    let mut rows = vec![
+        (t.breach, b.id.to_string()),
+        (t.aware_at, lang.time(b.aware_at)),
+        (t.deadline, lang.time(b.notification_deadline())),
+        (t.nature, b.nature.clone()),
+        (t.f_categories, or_missing(lang, list(&b.data_categories))),
+        (
+            t.subjects_records,
+            format!(
+                "{} / {}",
+                b.approx_subjects.map_or("?".into(), |n| n.to_string()),
+                b.approx_records.map_or("?".into(), |n| n.to_string())
+            ),
+        ),
+        (t.consequences, or_missing(lang, b.consequences.clone())),
+        (t.measures_taken, or_missing(lang, b.measures.clone())),
+        (
+            t.notified,
+            b.notified_authority_at
+                .map_or_else(|| t.no.to_owned(), |d| lang.time(d)),
+        ),
+    ];
+    if let Some(reason) = &b.not_notified_reason {
+        rows.push((t.not_notified, reason.clone()));
+    }
+    if b.notified_late() {
+        rows.push((t.late_reason, or_missing(lang, b.late_reason.clone())));
+    }
+    rows.push((t.affected, lang.number(i64::try_from(b.affected_customers.len()).unwrap_or(0))));
+    rows.push((t.subjects_notified, yes_no(t, b.subjects_notified)));
+    rows
+}
+
+/// The measures' live evidence.
+fn evidence(input: &DossierInput, lang: Lang) -> Vec<Evidence> {
+    let t = lang.catalogue();
+    let r = &input.registers;
     let hashed = input
         .workers
         .iter()
@@ -381,92 +815,7 @@ fn page(input: &DossierInput, lang: Lang) -> DossierPage<'_> {
         ),
         ok: cert.is_healthy(input.now),
     }));
-    let breaches = r
-        .breaches
-        .iter()
-        .map(|b| {
-            vec![
-                (t.breach, b.id.to_string()),
-                (t.aware_at, lang.time(b.aware_at)),
-                (t.deadline, lang.time(b.notification_deadline())),
-                (t.nature, b.nature.clone()),
-                (t.f_categories, or_missing(lang, list(&b.data_categories))),
-                (
-                    t.subjects_records,
-                    format!(
-                        "{} / {}",
-                        b.approx_subjects.map_or("?".into(), |n| n.to_string()),
-                        b.approx_records.map_or("?".into(), |n| n.to_string())
-                    ),
-                ),
-                (t.consequences, or_missing(lang, b.consequences.clone())),
-                (t.measures_taken, or_missing(lang, b.measures.clone())),
-                (
-                    t.notified,
-                    b.notified_authority_at
-                        .map_or_else(|| t.no.to_owned(), |d| lang.time(d)),
-                ),
-            ]
-        })
-        .collect();
-    let special = r.activities.iter().any(|a| a.special_categories);
-    let exemption = if input.organisation.staff_count < 250 && !special {
-        t.exemption_may
-    } else {
-        t.exemption_not
-    };
-    DossierPage {
-        t,
-        css: CSS,
-        input,
-        customers: lang.number(i64::try_from(input.customers).unwrap_or(i64::MAX)),
-        trainings: r
-            .trainings
-            .iter()
-            .map(|tr| {
-                format!(
-                    "{} · {} · {} {} · {}: {}",
-                    lang.date(tr.date),
-                    tr.title,
-                    tr.hours,
-                    t.hours,
-                    t.attendees,
-                    tr.attendees.len()
-                )
-            })
-            .collect(),
-        generated: lang.time(input.now),
-        head: format!(
-            "{} {} · {}",
-            t.sequence, input.audit.last_seq, input.audit.head_hash
-        ),
-        checkpoint: input.checkpoint.as_ref().map_or_else(
-            || t.missing.to_owned(),
-            |c| {
-                format!(
-                    "{} {} · {} · {} {} · {} {}",
-                    t.sequence,
-                    c.seq,
-                    lang.time(c.at),
-                    t.key_word,
-                    c.public_key,
-                    t.signature_word,
-                    c.signature
-                )
-            },
-        ),
-        activities,
-        providers,
-        evidence,
-        breaches,
-        pending: pending_actions(input, lang),
-        exemption,
-        sees: input
-            .workers
-            .iter()
-            .map(|w| sees(t, input.visibility.get(w.login.as_str())))
-            .collect(),
-    }
+    evidence
 }
 
 /// "expires on 01/03/2027 (98 days)" or "EXPIRED on 01/01/2021".
@@ -519,15 +868,17 @@ fn encryption(input: &DossierInput, lang: Lang) -> Evidence {
 }
 
 /// "sees: customer record, administrative; does not see: personal".
-fn sees(t: &Catalogue, visibility: Option<&Visibility>) -> String {
+fn sees(lang: Lang, visibility: Option<&Visibility>) -> String {
+    let t = lang.catalogue();
     let Some(v) = visibility else {
         return t.missing.to_owned();
     };
+    let areas: Vec<(String, bool)> = v.areas.iter().map(|(a, ok)| (lang.label(a), *ok)).collect();
     let record = [(t.customer_record, v.record)];
     let all = record
         .iter()
         .copied()
-        .chain(v.areas.iter().map(|(a, ok)| (a.as_str(), *ok)));
+        .chain(areas.iter().map(|(a, ok)| (a.as_str(), *ok)));
     let (yes, no): (Vec<_>, Vec<_>) = all.partition(|(_, ok)| *ok);
     let names = |items: Vec<(&str, bool)>| {
         items

@@ -14,7 +14,8 @@ impl DossierInput {
     /// Reads everything the dossier shows for `org` from `store`, describes
     /// the packs of `rules` that apply to it, decides what each worker may
     /// view (not audited: no one is accessing anything) and verifies the
-    /// audit chain with `key`. TLS certificates are left to the caller.
+    /// audit chain with `key`. TLS certificates and the marketing section
+    /// (the mail guard's) are left to the caller.
     pub async fn gather(
         store: &Store,
         org: &OrgSlug,
@@ -67,6 +68,7 @@ impl DossierInput {
             audit,
             checkpoint,
             tls: Vec::new(),
+            marketing: Default::default(),
             now,
             organisation,
         })

@@ -20,6 +20,8 @@ mod chart;
 mod dossier;
 mod i18n;
 mod input;
+mod marketing;
+mod notice;
 mod pdf;
 mod summary;
 
@@ -29,6 +31,8 @@ pub use dossier::{
     DossierInput, PackInfo, Pending, Visibility, dossier_html, dossier_pdf, pending_actions,
 };
 pub use i18n::{Catalogue, EN, ES, Lang};
+pub use marketing::{CampaignRecord, MarketingInput, OptOutMonth, RobinsonDownload};
+pub use notice::{BreachNotice, breach_notice};
 pub use summary::{SummaryInput, summary_html, summary_pdf};
 
 /// The stylesheet every document inlines.

@@ -38,10 +38,14 @@ pub enum EventKind {
     /// The start of the chain was removed after its retention period;
     /// the detail says which events, up to which signed checkpoint.
     Prune,
+    /// A Robinson list download was imported (its date and size).
+    Robinson,
+    /// A transactional notice was sent: the GDPR art. 34 notice of a breach.
+    Notice,
 }
 
 impl EventKind {
-    const ALL: [EventKind; 17] = [
+    const ALL: [EventKind; 19] = [
         EventKind::Decision,
         EventKind::Unlock,
         EventKind::UnlockFailed,
@@ -59,6 +63,8 @@ impl EventKind {
         EventKind::Register,
         EventKind::Campaign,
         EventKind::Prune,
+        EventKind::Robinson,
+        EventKind::Notice,
     ];
 
     /// The stored name.
@@ -81,6 +87,8 @@ impl EventKind {
             EventKind::Register => "register",
             EventKind::Campaign => "campaign",
             EventKind::Prune => "prune",
+            EventKind::Robinson => "robinson",
+            EventKind::Notice => "notice",
         }
     }
 

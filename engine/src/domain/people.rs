@@ -62,6 +62,15 @@ pub struct Organisation {
     /// Head count, for the art. 30(5) exemption check.
     #[serde(default)]
     pub staff_count: u32,
+    /// A health professional practising alone: LOPDGDD art. 34.1.l) then
+    /// asks for no DPO even though clinical histories are kept. Declared,
+    /// never inferred: without it a clinic is told to name a DPO.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub sole_practitioner: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// How sensitive a record or area is. Ordered: `Low < Medium < High < Restricted`.
@@ -220,6 +229,16 @@ pub struct OptOut {
     pub channel: String,
 }
 
+/// The chance to refuse commercial communications, offered when the
+/// customer's data was collected (LSSI-CE art. 21.2, second paragraph).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptOutOffer {
+    pub date: NaiveDate,
+    /// Where it was offered: contract clause, checkout checkbox...
+    pub channel: String,
+}
+
 /// A customer's commercial-communication status.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -228,6 +247,9 @@ pub struct Communications {
     pub consent: Option<Consent>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub opt_out: Option<OptOut>,
+    /// Whether, when and how an opt-out was offered at collection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opt_out_offered: Option<OptOutOffer>,
 }
 
 impl Communications {
@@ -274,8 +296,9 @@ pub struct Customer {
     /// Workers in charge of this customer.
     #[serde(default)]
     pub assigned: Vec<WorkerLogin>,
-    /// Has bought or contracted before (LSSI-CE art. 21.2).
-    #[serde(default = "yes")]
+    /// Has bought or contracted before (LSSI-CE art. 21.2). Only when the
+    /// source says so: a missing value is `false`.
+    #[serde(default)]
     pub existing_customer: bool,
     #[serde(default)]
     pub communications: Communications,
@@ -290,6 +313,14 @@ impl Customer {
     /// The named area, if the record has it.
     pub fn area(&self, name: &AreaName) -> Option<&Area> {
         self.areas.iter().find(|a| &a.name == name)
+    }
+
+    /// Whether LSSI-CE art. 21.2 lets a campaign reach this customer
+    /// without consent: an existing customer, offered an opt-out when the
+    /// data was collected, and a campaign about similar products or
+    /// services of the same firm (`similar_products`, declared by it).
+    pub fn existing_customer_exception(&self, similar_products: bool) -> bool {
+        self.existing_customer && self.communications.opt_out_offered.is_some() && similar_products
     }
 
     /// Whether the worker is in charge of this customer.

@@ -27,6 +27,8 @@ const CUSTOMER_COLUMNS: &[&str] = &[
     "consent_date",
     "opt_out_date",
     "opt_out_channel",
+    "opt_out_offered_date",
+    "opt_out_offered_channel",
     "areas",
 ];
 const WORKER_COLUMNS: &[&str] = &[
@@ -94,6 +96,16 @@ impl Record<'_> {
                 })
                 .collect()
         })
+    }
+
+    /// A text column and a date column that are given together or not at
+    /// all (a consent and its date, an opt-out and its channel...).
+    fn dated(&self, text: &str, date: &str) -> Result<Option<(String, chrono::NaiveDate)>> {
+        match (self.get(text), self.parsed(date)?) {
+            (Some(text), Some(date)) => Ok(Some((text.to_owned(), date))),
+            (None, None) => Ok(None),
+            _ => Err(self.error(format!("fields `{text}` and `{date}` go together"))),
+        }
     }
 
     fn flag(&self, column: &str, default: bool) -> Result<bool> {
@@ -208,30 +220,15 @@ pub fn parse_customers_csv(
         if let Some(unknown) = assigned.iter().find(|w| !workers.contains(*w)) {
             return Err(r.error(format!("field `assigned`: unknown worker `{unknown}`")));
         }
-        let consent = match (r.get("consent_source"), r.parsed("consent_date")?) {
-            (Some(source), Some(date)) => Some(Consent {
-                source: source.to_owned(),
-                date,
-            }),
-            (None, None) => None,
-            _ => {
-                return Err(
-                    r.error("fields `consent_source` and `consent_date` go together".into())
-                );
-            }
-        };
-        let opt_out = match (r.parsed("opt_out_date")?, r.get("opt_out_channel")) {
-            (Some(date), Some(channel)) => Some(OptOut {
-                date,
-                channel: channel.to_owned(),
-            }),
-            (None, None) => None,
-            _ => {
-                return Err(
-                    r.error("fields `opt_out_date` and `opt_out_channel` go together".into())
-                );
-            }
-        };
+        let consent = r
+            .dated("consent_source", "consent_date")?
+            .map(|(source, date)| Consent { source, date });
+        let opt_out = r
+            .dated("opt_out_channel", "opt_out_date")?
+            .map(|(channel, date)| OptOut { date, channel });
+        let opt_out_offered = r
+            .dated("opt_out_offered_channel", "opt_out_offered_date")?
+            .map(|(channel, date)| OptOutOffer { date, channel });
         let areas = r
             .list::<AreaName>("areas")?
             .into_iter()
@@ -249,8 +246,14 @@ pub fn parse_customers_csv(
             phone: r.get("phone").map(str::to_owned),
             privacy: r.parsed("privacy")?.unwrap_or_default(),
             assigned,
-            existing_customer: r.flag("existing_customer", true)?,
-            communications: Communications { consent, opt_out },
+            // INVARIANT: an existing customer only when the file says so
+            // (LSSI-CE art. 21.2 is an exception, never a default).
+            existing_customer: r.flag("existing_customer", false)?,
+            communications: Communications {
+                consent,
+                opt_out,
+                opt_out_offered,
+            },
             attributes: BTreeMap::new(),
             areas,
         })

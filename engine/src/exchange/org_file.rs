@@ -200,45 +200,25 @@ impl OrgFile {
 
     fn check_registers(&self, logins: &BTreeSet<&str>) -> Result<(), Problem> {
         let r = &self.registers;
-        let sections: [(RegisterKind, Vec<&str>); 6] = [
-            (
-                RegisterKind::Provider,
-                r.providers.iter().map(|x| x.id.as_str()).collect(),
-            ),
-            (
-                RegisterKind::Activity,
-                r.activities.iter().map(|x| x.id.as_str()).collect(),
-            ),
-            (
-                RegisterKind::Measure,
-                r.measures.iter().map(|x| x.id.as_str()).collect(),
-            ),
-            (
-                RegisterKind::Training,
-                r.trainings.iter().map(|x| x.id.as_str()).collect(),
-            ),
-            (
-                RegisterKind::Backup,
-                r.backups.iter().map(|x| x.id.as_str()).collect(),
-            ),
-            (
-                RegisterKind::Breach,
-                r.breaches.iter().map(|x| x.id.as_str()).collect(),
-            ),
-        ];
-        for (what, ids) in sections {
-            unique(ids.into_iter()).map_err(|(_, id)| Problem {
+        let entries = r.entries();
+        for kind in entries.iter().map(RegisterEntry::kind) {
+            let ids = entries.iter().filter(|e| e.kind() == kind).map(|e| e.id().as_str());
+            unique(ids).map_err(|(_, id)| Problem {
                 section: "registers",
                 index: usize::MAX,
-                message: format!("duplicate {} id `{id}`", what.noun()),
+                message: format!("duplicate {} id `{id}`", kind.noun()),
             })?;
         }
-        for t in &r.trainings {
-            if let Some(w) = t.attendees.iter().find(|w| !logins.contains(w.as_str())) {
+        for entry in &entries {
+            if let Some(w) = entry.workers().into_iter().find(|w| !logins.contains(w.as_str())) {
                 return Err(Problem {
                     section: "registers",
                     index: usize::MAX,
-                    message: format!("training `{}` lists unknown worker `{w}`", t.id),
+                    message: format!(
+                        "{} `{}` names unknown worker `{w}`",
+                        entry.kind().noun(),
+                        entry.id()
+                    ),
                 });
             }
         }

@@ -185,6 +185,11 @@ pub struct Context {
     /// whose unlock has not expired. Filled in by the engine, not the caller.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub unlocked: BTreeSet<AreaName>,
+    /// For `send`: the campaign declares it is about products or services
+    /// similar to those the customer contracted from this firm (LSSI-CE
+    /// art. 21.2). Set by the mail guard from the campaign, never by a caller.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub similar_products: bool,
 }
 
 fn default_channel() -> String {
@@ -200,6 +205,7 @@ impl Context {
             purpose: None,
             address: None,
             unlocked: BTreeSet::new(),
+            similar_products: false,
         }
     }
 

@@ -86,7 +86,9 @@ pub const PROPERTIES: &[&str] = &[
     "allows_marketing",
     "opted_out",
     "has_consent",
+    "opt_out_offered",
     // context
+    "similar_products",
     "channel",
     "purpose",
     "hour",
@@ -245,6 +247,9 @@ fn register_resource(engine: &mut Engine) {
     engine.register_get("has_consent", |c: &mut CustomerView| {
         c.0.customer.communications.consent.is_some()
     });
+    engine.register_get("opt_out_offered", |c: &mut CustomerView| {
+        c.0.customer.communications.opt_out_offered.is_some()
+    });
     engine.register_fn("is_assigned_to", |c: &mut CustomerView, w: WorkerView| {
         c.0.customer.is_assigned_to(&w.0.worker.login)
     });
@@ -264,6 +269,9 @@ fn register_context(engine: &mut Engine) {
         c.0.context.purpose.clone().unwrap_or_default()
     });
     engine.register_get("hour", |c: &mut ContextView| c.0.context.hour());
+    engine.register_get("similar_products", |c: &mut ContextView| {
+        c.0.context.similar_products
+    });
     // A provider's attribute, or `()` when the provider did not run or
     // did not return it (rules compare with a value, so `()` never matches).
     engine.register_fn(

@@ -40,6 +40,9 @@ struct Case {
     channel: Option<String>,
     #[serde(default)]
     unlocked: BTreeSet<AreaName>,
+    /// For `send`: the campaign is about similar products (LSSI-CE art. 21.2).
+    #[serde(default)]
+    similar_products: bool,
     /// Rules (`pack/rule`) that must be among the reasons. A deny case
     /// must name a rule that denies it (`engine/default-deny` when no rule
     /// allows), so deleting that rule makes the case fail.
@@ -145,6 +148,7 @@ fn decide_case(
         case.channel.clone().unwrap_or_else(|| "office".into()),
     );
     context.unlocked = case.unlocked.clone();
+    context.similar_products = case.similar_products;
     let request = Request {
         worker: case.worker.clone(),
         action: case.action,

@@ -32,6 +32,7 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
     common!(4, "mail", "0004_mail.sql"),
     common!(5, "sessions", "0005_sessions.sql"),
     common!(6, "core", "0006_core.sql"),
+    common!(7, "legal", "0007_legal.sql"),
 ];
 
 /// The audit tables. Replacing an organisation's data never touches them.
@@ -39,7 +40,14 @@ pub(super) const AUDIT_TABLES: &[&str] = &["audit_events", "audit_heads", "audit
 
 /// The mail guard's tables: opt-outs and what was sent outlive any
 /// re-import of an organisation's data.
-pub(super) const MAIL_TABLES: &[&str] = &["outbox", "campaigns", "opt_outs", "robinson"];
+pub(super) const MAIL_TABLES: &[&str] = &[
+    "outbox",
+    "campaigns",
+    "opt_outs",
+    "robinson",
+    "robinson_lists",
+    "breach_notices",
+];
 
 /// Data tables in an order that deletes children before parents.
 pub(super) const TABLES_CHILD_FIRST: &[&str] = &[

@@ -161,15 +161,12 @@ impl OrgStore {
         .await?;
         let mut registers = Registers::default();
         for (kind, body) in rows {
-            match kind.as_str() {
-                "provider" => registers.providers.push(from_json(&body)?),
-                "activity" => registers.activities.push(from_json(&body)?),
-                "measure" => registers.measures.push(from_json(&body)?),
-                "training" => registers.trainings.push(from_json(&body)?),
-                "backup" => registers.backups.push(from_json(&body)?),
-                "breach" => registers.breaches.push(from_json(&body)?),
-                other => return Err(Error::corrupt(format!("register kind `{other}`"))),
-            }
+            let kind = RegisterKind::parse(&kind)
+                .ok_or_else(|| Error::corrupt(format!("register kind `{kind}`")))?;
+            let entry = kind
+                .decode(&body)
+                .map_err(|e| Error::corrupt(format!("{} entry: {e}", kind.noun())))?;
+            registers.push(entry);
         }
         Ok(registers)
     }
@@ -182,8 +179,8 @@ impl OrgStore {
         let (org, kind, id) = (self.org.slug.as_str(), entry.kind(), entry.id());
         let mut change = Change::begin(&self.store, &self.org.slug).await?;
         let tx = change.tx();
-        if let RegisterEntry::Training(training) = entry {
-            for login in &training.attendees {
+        {
+            for login in entry.workers() {
                 let known: Option<(String,)> =
                     sqlx::query_as("SELECT login FROM workers WHERE org = $1 AND login = $2")
                         .bind(org)

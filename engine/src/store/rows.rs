@@ -116,10 +116,12 @@ pub(crate) async fn insert_customer(
 ) -> Result<()> {
     let consent = c.communications.consent.as_ref();
     let opt_out = c.communications.opt_out.as_ref();
+    let offered = c.communications.opt_out_offered.as_ref();
     sqlx::query(
         "INSERT INTO customers (org, id, name, tax_id, email, phone, privacy, existing_customer,
-             consent_source, consent_date, opt_out_date, opt_out_channel, attributes)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+             consent_source, consent_date, opt_out_date, opt_out_channel, attributes,
+             opt_out_offered_date, opt_out_offered_channel)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(org.as_str())
     .bind(c.id.as_str())
@@ -134,6 +136,8 @@ pub(crate) async fn insert_customer(
     .bind(opt_out.map(|x| x.date.to_string()))
     .bind(opt_out.map(|x| x.channel.clone()))
     .bind(to_json(&c.attributes)?)
+    .bind(offered.map(|x| x.date.to_string()))
+    .bind(offered.map(|x| x.channel.clone()))
     .execute(&mut *conn)
     .await?;
     for worker in &c.assigned {
@@ -160,7 +164,7 @@ pub(crate) async fn insert_customer(
     Ok(())
 }
 
-pub(crate) const CUSTOMER_COLUMNS: &str = "id, name, tax_id, email, phone, privacy, existing_customer, consent_source, consent_date, opt_out_date, opt_out_channel, attributes";
+pub(crate) const CUSTOMER_COLUMNS: &str = "id, name, tax_id, email, phone, privacy, existing_customer, consent_source, consent_date, opt_out_date, opt_out_channel, attributes, opt_out_offered_date, opt_out_offered_channel";
 
 /// A customer without areas or assignments; the caller adds those.
 pub(crate) fn customer_from_row(row: &AnyRow) -> Result<Customer> {
@@ -178,6 +182,13 @@ pub(crate) fn customer_from_row(row: &AnyRow) -> Result<Customer> {
         (Some(date), Some(channel)) => Some(OptOut { date, channel }),
         _ => None,
     };
+    let opt_out_offered = match (
+        opt_date(row.try_get("opt_out_offered_date")?)?,
+        row.try_get::<Option<String>, _>("opt_out_offered_channel")?,
+    ) {
+        (Some(date), Some(channel)) => Some(OptOutOffer { date, channel }),
+        _ => None,
+    };
     let attributes: BTreeMap<String, String> = from_json(&row.try_get::<String, _>("attributes")?)?;
     Ok(Customer {
         id: CustomerId::new(row.try_get::<String, _>("id")?)?,
@@ -188,7 +199,11 @@ pub(crate) fn customer_from_row(row: &AnyRow) -> Result<Customer> {
         privacy: parse("privacy level", &row.try_get::<String, _>("privacy")?)?,
         assigned: Vec::new(),
         existing_customer: row.try_get::<i64, _>("existing_customer")? != 0,
-        communications: Communications { consent, opt_out },
+        communications: Communications {
+            consent,
+            opt_out,
+            opt_out_offered,
+        },
         attributes,
         areas: Vec::new(),
     })
@@ -281,23 +296,8 @@ pub(crate) async fn insert_registers(
     org: &OrgSlug,
     r: &Registers,
 ) -> Result<()> {
-    for p in &r.providers {
-        insert_register_entry(conn, org, RegisterKind::Provider, &p.id, p).await?;
-    }
-    for a in &r.activities {
-        insert_register_entry(conn, org, RegisterKind::Activity, &a.id, a).await?;
-    }
-    for m in &r.measures {
-        insert_register_entry(conn, org, RegisterKind::Measure, &m.id, m).await?;
-    }
-    for t in &r.trainings {
-        insert_register_entry(conn, org, RegisterKind::Training, &t.id, t).await?;
-    }
-    for b in &r.backups {
-        insert_register_entry(conn, org, RegisterKind::Backup, &b.id, b).await?;
-    }
-    for b in &r.breaches {
-        insert_register_entry(conn, org, RegisterKind::Breach, &b.id, b).await?;
+    for entry in r.entries() {
+        insert_register_entry(conn, org, entry.kind(), entry.id(), &entry).await?;
     }
     Ok(())
 }

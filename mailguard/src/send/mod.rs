@@ -61,6 +61,8 @@ pub struct SendConfig {
     pub dkim: Option<Arc<DkimSigner>>,
     /// Before a campaign's scheduled time: wait for it (true) or refuse.
     pub wait_for_schedule: bool,
+    /// The oldest Robinson list download, in days, a plan may use.
+    pub robinson_max_age_days: u32,
 }
 
 /// Where a send stands, for a progress bar.
@@ -291,16 +293,18 @@ pub async fn send(
     }
     let store = org.store().clone();
     let slug = org.slug().clone();
-    let planned = plan(org, campaign, rules).await?;
+    let planned = plan(org, campaign, rules, config.robinson_max_age_days).await?;
     if write_outbox(&store, &slug, &planned).await? {
         let mut event = AuditEvent::new(EventKind::Exclusions, Utc::now());
         event.worker = Some(campaign.sender.to_string());
         event.action = Some("send".into());
         event.detail = Some(format!(
-            "campaign {}: {} kept, excluded {}",
+            "campaign {}: {} kept, excluded {}; Robinson list downloaded on {} ({} entries)",
             campaign.id,
             planned.kept,
-            serde_json::to_string(&planned.excluded).unwrap_or_default()
+            serde_json::to_string(&planned.excluded).unwrap_or_default(),
+            planned.robinson.downloaded,
+            planned.robinson.entries,
         ));
         audit.append(&slug, event).await?;
     }

@@ -46,6 +46,15 @@ pub(super) async fn write_outbox(store: &Store, org: &OrgSlug, plan: &Plan) -> R
         .execute(&mut *tx)
         .await?;
     }
+    sqlx::query(
+        "UPDATE campaigns SET robinson_downloaded = $3, robinson_entries = $4 WHERE org = $1 AND id = $2",
+    )
+    .bind(org.as_str())
+    .bind(&plan.campaign)
+    .bind(plan.robinson.downloaded.to_string())
+    .bind(i64::try_from(plan.robinson.entries).unwrap_or(i64::MAX))
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(true)
 }

@@ -1,0 +1,145 @@
+//! What the mail guard did, for the dossier: campaigns with their sends,
+//! exclusions and the Robinson list each was checked against, opt-outs
+//! per month and channel, and a check that no message went to an address
+//! after its opt-out took effect.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use custodia_engine::{OrgSlug, Store};
+
+use crate::address::Address;
+use crate::campaign::Campaign;
+use crate::error::Result;
+use crate::suppression::{self, RobinsonList};
+
+/// One campaign and what happened to its recipients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CampaignHistory {
+    pub id: String,
+    pub name: String,
+    pub created: DateTime<Utc>,
+    pub similar_products: bool,
+    pub sent: u64,
+    /// Per exclusion reason, how many recipients.
+    pub excluded: BTreeMap<String, u64>,
+    /// The list the plan was checked against (once the outbox exists).
+    pub robinson: Option<RobinsonList>,
+}
+
+/// Opt-outs recorded in one month through one channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptOutCount {
+    /// `YYYY-MM`.
+    pub month: String,
+    pub channel: String,
+    pub count: u64,
+}
+
+/// Everything the dossier's marketing section shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct History {
+    pub campaigns: Vec<CampaignHistory>,
+    pub robinson: Option<RobinsonList>,
+    pub opt_outs: Vec<OptOutCount>,
+    /// Messages sent on a day after the recipient's opt-out date.
+    pub sent_after_opt_out: u64,
+}
+
+type CampaignRow = (String, String, i64, Option<String>, Option<i64>);
+
+/// Reads the organisation's marketing history.
+pub async fn history(store: &Store, org: &OrgSlug) -> Result<History> {
+    let rows: Vec<CampaignRow> = sqlx::query_as(
+        "SELECT id, body, created_at, robinson_downloaded, robinson_entries FROM campaigns WHERE org = $1 ORDER BY created_at, id",
+    )
+    .bind(org.as_str())
+    .fetch_all(store.pool())
+    .await?;
+    let counts: Vec<(String, String, String, i64)> = sqlx::query_as(
+        "SELECT campaign, state, COALESCE(reason, ''), COUNT(*) FROM outbox WHERE org = $1 GROUP BY campaign, state, reason",
+    )
+    .bind(org.as_str())
+    .fetch_all(store.pool())
+    .await?;
+    let mut campaigns = Vec::with_capacity(rows.len());
+    for (id, body, created, downloaded, entries) in rows {
+        let campaign: Campaign = serde_json::from_str(&body).map_err(|e| {
+            custodia_engine::Error::Corrupt(format!("campaign `{id}`: {e}"))
+        })?;
+        let mut record = CampaignHistory {
+            name: campaign.name,
+            created: DateTime::from_timestamp(created, 0).unwrap_or_default(),
+            similar_products: campaign.similar_products,
+            sent: 0,
+            excluded: BTreeMap::new(),
+            robinson: match (downloaded.and_then(|d| d.parse::<NaiveDate>().ok()), entries) {
+                (Some(downloaded), Some(entries)) => Some(RobinsonList {
+                    downloaded,
+                    entries: u64::try_from(entries).unwrap_or(0),
+                }),
+                _ => None,
+            },
+            id,
+        };
+        for (_, state, reason, n) in counts.iter().filter(|c| c.0 == record.id) {
+            let n = u64::try_from(*n).unwrap_or(0);
+            match state.as_str() {
+                "sent" => record.sent += n,
+                "excluded" => *record.excluded.entry(reason.clone()).or_default() += n,
+                _ => {}
+            }
+        }
+        campaigns.push(record);
+    }
+    let opt_outs = suppression::opt_outs(store, org).await?;
+    let mut per_month: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for o in &opt_outs {
+        let month = o.date.get(..7).unwrap_or(&o.date).to_owned();
+        *per_month.entry((month, o.channel.clone())).or_default() += 1;
+    }
+    Ok(History {
+        campaigns,
+        robinson: suppression::robinson_list(store, org).await?,
+        opt_outs: per_month
+            .into_iter()
+            .map(|((month, channel), count)| OptOutCount {
+                month,
+                channel,
+                count,
+            })
+            .collect(),
+        sent_after_opt_out: sent_after_opt_out(store, org, &opt_outs).await?,
+    })
+}
+
+/// Messages whose send day is after the day the address opted out.
+async fn sent_after_opt_out(
+    store: &Store,
+    org: &OrgSlug,
+    opt_outs: &[suppression::OptOutEntry],
+) -> Result<u64> {
+    let since: HashMap<&str, NaiveDate> = opt_outs
+        .iter()
+        .filter_map(|o| Some((o.address.as_str(), o.date.parse().ok()?)))
+        .collect();
+    let sent: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT address, updated_at FROM outbox WHERE org = $1 AND state = 'sent'",
+    )
+    .bind(org.as_str())
+    .fetch_all(store.pool())
+    .await?;
+    let late = sent
+        .iter()
+        .filter(|(address, at)| {
+            let Ok(key) = Address::parse(address).map(|a| a.key()) else {
+                return false;
+            };
+            let day = DateTime::from_timestamp(*at, 0).map(|t| t.date_naive());
+            since
+                .get(key.as_str())
+                .is_some_and(|opted| day.is_some_and(|d| d > *opted))
+        })
+        .count();
+    Ok(u64::try_from(late).unwrap_or(u64::MAX))
+}
