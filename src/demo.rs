@@ -10,7 +10,8 @@ use std::path::Path;
 use anyhow::Context;
 use custodia_engine::exchange::OrgFile;
 use custodia_engine::{
-    Area, Communications, Consent, Customer, CustomerId, Error, OptOut, OptOutOffer, PrivacyLevel, Store,
+    Area, Communications, Consent, Customer, CustomerId, Error, OptOut, OptOutOffer, PrivacyLevel,
+    Store,
 };
 
 use crate::global::{Global, with_app};
@@ -155,8 +156,13 @@ pub async fn run(g: &Global, args: DemoArgs) -> anyhow::Result<()> {
             // Every demo firm consulted the Robinson list today, so its
             // campaigns can be planned (a plan refuses a missing or stale list).
             let today = chrono::Utc::now().date_naive();
-            app.import_robinson_text(&file.organisation.slug, Path::new(ROBINSON.0), ROBINSON.1, today)
-                .await?;
+            app.import_robinson_text(
+                &file.organisation.slug,
+                Path::new(ROBINSON.0),
+                ROBINSON.1,
+                today,
+            )
+            .await?;
             summaries.push(summary);
         }
         Ok(summaries)

@@ -131,7 +131,11 @@ impl SendArgs {
         Ok(Some(Arc::new(signer)))
     }
 
-    fn config(&self, campaign: &Campaign, robinson_max_age_days: u32) -> anyhow::Result<SendConfig> {
+    fn config(
+        &self,
+        campaign: &Campaign,
+        robinson_max_age_days: u32,
+    ) -> anyhow::Result<SendConfig> {
         Ok(SendConfig {
             smtp_url: self.smtp.clone(),
             public_url: self.public_url.clone(),

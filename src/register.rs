@@ -295,13 +295,23 @@ fn parse_sub_processor(s: &str) -> Result<SubProcessor, String> {
     let parts: Vec<&str> = s.split('|').map(str::trim).collect();
     let (name, service) = match parts.as_slice() {
         [name, service, ..] if !name.is_empty() && !service.is_empty() => (*name, *service),
-        _ => return Err(format!("`{s}`: expected NAME|SERVICE[|COUNTRY[|AUTHORISED YYYY-MM-DD]]")),
+        _ => {
+            return Err(format!(
+                "`{s}`: expected NAME|SERVICE[|COUNTRY[|AUTHORISED YYYY-MM-DD]]"
+            ));
+        }
     };
-    let country = parts.get(2).filter(|c| !c.is_empty()).map(|c| (*c).to_owned());
+    let country = parts
+        .get(2)
+        .filter(|c| !c.is_empty())
+        .map(|c| (*c).to_owned());
     let authorised = parts
         .get(3)
         .filter(|d| !d.is_empty())
-        .map(|d| d.parse::<NaiveDate>().map_err(|e| format!("`{s}`: authorised date `{d}`: {e}")))
+        .map(|d| {
+            d.parse::<NaiveDate>()
+                .map_err(|e| format!("`{s}`: authorised date `{d}`: {e}"))
+        })
         .transpose()?;
     Ok(SubProcessor {
         name: name.to_owned(),

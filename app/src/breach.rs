@@ -36,7 +36,12 @@ impl Custodia {
     ) -> Result<BreachNotice> {
         let scope = self.store().org(org).await?;
         let breach = self.breach(org, id).await?;
-        Ok(custodia_reports::breach_notice(scope.organisation(), &breach, name, lang)?)
+        Ok(custodia_reports::breach_notice(
+            scope.organisation(),
+            &breach,
+            name,
+            lang,
+        )?)
     }
 
     /// Sends the art. 34 notice of a breach to each affected customer with
@@ -82,14 +87,16 @@ impl Custodia {
 
     /// The dossier's marketing section: campaigns, exclusions, Robinson
     /// lists and opt-outs, as the mail guard recorded them.
-    pub async fn marketing_history(&self, org: &OrgSlug) -> Result<custodia_reports::MarketingInput> {
+    pub async fn marketing_history(
+        &self,
+        org: &OrgSlug,
+    ) -> Result<custodia_reports::MarketingInput> {
         let h = custodia_mailguard::history(self.store(), org).await?;
-        let download = |r: custodia_mailguard::suppression::RobinsonList| {
-            custodia_reports::RobinsonDownload {
+        let download =
+            |r: custodia_mailguard::suppression::RobinsonList| custodia_reports::RobinsonDownload {
                 downloaded: r.downloaded,
                 entries: r.entries,
-            }
-        };
+            };
         Ok(custodia_reports::MarketingInput {
             campaigns: h
                 .campaigns

@@ -85,7 +85,8 @@ impl Custodia {
         downloaded: NaiveDate,
     ) -> Result<usize> {
         let text = exchange::read_text(path)?;
-        self.import_robinson_text(org, path, &text, downloaded).await
+        self.import_robinson_text(org, path, &text, downloaded)
+            .await
     }
 
     /// The same, from text already read (`source` names it in errors and

@@ -75,6 +75,7 @@ fn campaign(id: &str, audience: Audience) -> Campaign {
         text: "Hola {{ name }}, rebajas. Baja: {{ unsubscribe_url }}".into(),
         html: Some("<p>Hola {{ name }}</p><a href=\"{{ unsubscribe_url }}\">baja</a>".into()),
         legal_basis: "consent".into(),
+        similar_products: false,
         audience,
         schedule: None,
     }
@@ -131,9 +132,16 @@ async fn bench_plan() {
         .step_by(10)
         .map(|i| format!("r{i}@list.example\n"))
         .collect();
-    suppression::import_robinson(&f.store, Path::new("robinson.txt"), &robinson)
-        .await
-        .expect("robinson");
+    let today = chrono::Utc::now().date_naive();
+    suppression::import_robinson(
+        &f.store,
+        &f.org,
+        Path::new("robinson.txt"),
+        &robinson,
+        today,
+    )
+    .await
+    .expect("robinson");
     let mut list: Vec<ListedRecipient> = (0..recipients.saturating_sub(2_000))
         .map(|i| ListedRecipient {
             email: format!("R{i}@List.Example"),
@@ -156,7 +164,9 @@ async fn bench_plan() {
         t.elapsed()
     );
     let t = Instant::now();
-    let rob = suppression::robinson_hashes(&f.store).await.expect("rob");
+    let rob = suppression::robinson_hashes(&f.store, &f.org)
+        .await
+        .expect("rob");
     println!(
         "  breakdown: loading Robinson ({}) alone {:?}",
         rob.len(),
@@ -180,7 +190,7 @@ async fn bench_plan() {
     let mut last = None;
     for _ in 0..5 {
         let started = Instant::now();
-        let p = plan(&org, &campaign, &f.rules).await.expect("plan");
+        let p = plan(&org, &campaign, &f.rules, 90).await.expect("plan");
         times.push(started.elapsed());
         last = Some(p);
     }
@@ -259,6 +269,10 @@ async fn bench_send() {
     let dkim_rsa = Arc::new(
         DkimSigner::new("bench", "shop.example", &rsa_key(f._dir.path())).expect("rsa key"),
     );
+    let today = chrono::Utc::now().date_naive();
+    suppression::import_robinson(&f.store, &f.org, Path::new("robinson.txt"), "", today)
+        .await
+        .expect("robinson");
     for (label, dkim) in [("no DKIM", None), ("DKIM RSA-2048", Some(dkim_rsa))] {
         let campaign = campaign(&format!("send-{}", label.len()), Audience::Customers);
         let config = SendConfig {
@@ -270,6 +284,7 @@ async fn bench_send() {
             max_error_rate: 0.1,
             dkim,
             wait_for_schedule: false,
+            robinson_max_age_days: 90,
         };
         campaign.create(&f.store, &f.org).await.expect("campaign");
         let started = Instant::now();

@@ -198,7 +198,10 @@ impl Campaign {
             unsubscribe_url: PROBE,
             campaign: &self.name,
         })?;
-        let parts = [("text", Some(&rendered.text)), ("HTML", rendered.html.as_ref())];
+        let parts = [
+            ("text", Some(&rendered.text)),
+            ("HTML", rendered.html.as_ref()),
+        ];
         for (part, body) in parts {
             if body.is_some_and(|b| !b.contains(PROBE)) {
                 return Err(Error::NoUnsubscribeLink {

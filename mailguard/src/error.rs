@@ -63,7 +63,9 @@ pub enum Error {
     },
     #[error("robinson list download date {0} is in the future")]
     RobinsonDateInFuture(chrono::NaiveDate),
-    #[error("breach `{0}` names no affected customer: add them to the breach entry (`affected_customers`) before notifying")]
+    #[error(
+        "breach `{0}` names no affected customer: add them to the breach entry (`affected_customers`) before notifying"
+    )]
     NoAffectedCustomers(String),
     #[error("dkim: {0}")]
     Dkim(String),

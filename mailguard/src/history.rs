@@ -64,16 +64,18 @@ pub async fn history(store: &Store, org: &OrgSlug) -> Result<History> {
     .await?;
     let mut campaigns = Vec::with_capacity(rows.len());
     for (id, body, created, downloaded, entries) in rows {
-        let campaign: Campaign = serde_json::from_str(&body).map_err(|e| {
-            custodia_engine::Error::Corrupt(format!("campaign `{id}`: {e}"))
-        })?;
+        let campaign: Campaign = serde_json::from_str(&body)
+            .map_err(|e| custodia_engine::Error::Corrupt(format!("campaign `{id}`: {e}")))?;
         let mut record = CampaignHistory {
             name: campaign.name,
             created: DateTime::from_timestamp(created, 0).unwrap_or_default(),
             similar_products: campaign.similar_products,
             sent: 0,
             excluded: BTreeMap::new(),
-            robinson: match (downloaded.and_then(|d| d.parse::<NaiveDate>().ok()), entries) {
+            robinson: match (
+                downloaded.and_then(|d| d.parse::<NaiveDate>().ok()),
+                entries,
+            ) {
                 (Some(downloaded), Some(entries)) => Some(RobinsonList {
                     downloaded,
                     entries: u64::try_from(entries).unwrap_or(0),
@@ -123,12 +125,11 @@ async fn sent_after_opt_out(
         .iter()
         .filter_map(|o| Some((o.address.as_str(), o.date.parse().ok()?)))
         .collect();
-    let sent: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT address, updated_at FROM outbox WHERE org = $1 AND state = 'sent'",
-    )
-    .bind(org.as_str())
-    .fetch_all(store.pool())
-    .await?;
+    let sent: Vec<(String, i64)> =
+        sqlx::query_as("SELECT address, updated_at FROM outbox WHERE org = $1 AND state = 'sent'")
+            .bind(org.as_str())
+            .fetch_all(store.pool())
+            .await?;
     let late = sent
         .iter()
         .filter(|(address, at)| {

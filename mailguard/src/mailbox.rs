@@ -88,7 +88,9 @@ fn read_messages(path: &Path) -> Result<Vec<Raw>> {
 
 /// The addresses one message asks to opt out, or why it asks nothing.
 fn requested(raw: &[u8], org: &OrgSlug, key: &TokenKey) -> std::result::Result<Vec<Address>, Skip> {
-    let message = MessageParser::default().parse(raw).ok_or(Skip::Unreadable)?;
+    let message = MessageParser::default()
+        .parse(raw)
+        .ok_or(Skip::Unreadable)?;
     let header = |name: &'static str| message.header_raw(name).map(str::trim);
     if header("Auto-Submitted").is_some_and(|v| !v.eq_ignore_ascii_case("no"))
         || header("X-Autoreply").is_some()
@@ -106,9 +108,13 @@ fn requested(raw: &[u8], org: &OrgSlug, key: &TokenKey) -> std::result::Result<V
         .and_then(|f| f.first())
         .and_then(|a| a.address())
         .and_then(|a| Address::parse(a).ok());
-    let local = sender
-        .as_ref()
-        .map(|a| a.as_str().split('@').next().unwrap_or_default().to_ascii_lowercase());
+    let local = sender.as_ref().map(|a| {
+        a.as_str()
+            .split('@')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+    });
     if content_type.is_some_and(|c| c.eq_ignore_ascii_case("multipart/report"))
         || local.is_some_and(|l| l == "mailer-daemon" || l == "postmaster")
     {

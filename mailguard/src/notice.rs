@@ -40,7 +40,12 @@ pub struct NoticeReport {
 }
 
 /// Where a notice stands for one customer.
-async fn state(store: &Store, org: &OrgSlug, breach: &str, customer: &str) -> Result<Option<String>> {
+async fn state(
+    store: &Store,
+    org: &OrgSlug,
+    breach: &str,
+    customer: &str,
+) -> Result<Option<String>> {
     let row: Option<(String,)> = sqlx::query_as(
         "SELECT state FROM breach_notices WHERE org = $1 AND breach = $2 AND customer = $3",
     )
@@ -55,7 +60,13 @@ async fn state(store: &Store, org: &OrgSlug, breach: &str, customer: &str) -> Re
 /// Claims one notice: committed as `sending` before any SMTP traffic.
 // INVARIANT: a notice row leaves `failed` or nothing for `sending` only
 // here, before SMTP; a `sending` row is never sent again.
-async fn claim(store: &Store, org: &OrgSlug, breach: &str, customer: &str, address: &str) -> Result<()> {
+async fn claim(
+    store: &Store,
+    org: &OrgSlug,
+    breach: &str,
+    customer: &str,
+    address: &str,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO breach_notices (org, breach, customer, address, state, updated_at) VALUES ($1, $2, $3, $4, 'sending', $5)
          ON CONFLICT (org, breach, customer) DO UPDATE SET state = 'sending', address = $4, updated_at = $5",
@@ -108,7 +119,8 @@ async fn settle(
 }
 
 /// How a notice is written for one recipient (by the reports crate).
-pub type RenderNotice<'a> = &'a (dyn Fn(&NoticeRecipient) -> std::result::Result<Rendered, String> + Sync);
+pub type RenderNotice<'a> =
+    &'a (dyn Fn(&NoticeRecipient) -> std::result::Result<Rendered, String> + Sync);
 
 /// Where a notice comes from and goes through.
 #[derive(Debug, Clone)]
@@ -173,10 +185,14 @@ pub async fn send_breach_notice(
         let mut random = [0u8; 12];
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut random);
         let message_id = format!("<breach-{breach}.{}@{domain}>", hex::encode(random));
-        let to: Mailbox = format!("{} <{}>", r.name.replace(['<', '>', '"', '\r', '\n'], ""), address.as_str())
-            .parse()
-            .or_else(|_| address.as_str().parse())
-            .map_err(|e| Error::Smtp(format!("recipient `{}`: {e}", address.as_str())))?;
+        let to: Mailbox = format!(
+            "{} <{}>",
+            r.name.replace(['<', '>', '"', '\r', '\n'], ""),
+            address.as_str()
+        )
+        .parse()
+        .or_else(|_| address.as_str().parse())
+        .map_err(|e| Error::Smtp(format!("recipient `{}`: {e}", address.as_str())))?;
         let builder = Message::builder()
             .from(from.clone())
             .to(to)

@@ -339,7 +339,9 @@ pub async fn robinson_list(store: &Store, org: &OrgSlug) -> Result<Option<Robins
     row.map(|(day, entries)| {
         Ok(RobinsonList {
             downloaded: day.parse().map_err(|e| {
-                custodia_engine::Error::Corrupt(format!("robinson_lists.downloaded_on `{day}`: {e}"))
+                custodia_engine::Error::Corrupt(format!(
+                    "robinson_lists.downloaded_on `{day}`: {e}"
+                ))
             })?,
             entries: u64::try_from(entries).unwrap_or(0),
         })
@@ -355,11 +357,12 @@ pub async fn robinson_in_force(
     org: &OrgSlug,
     max_age_days: u32,
 ) -> Result<RobinsonList> {
-    let list = robinson_list(store, org)
-        .await?
-        .ok_or_else(|| crate::error::Error::NoRobinsonList {
-            org: org.to_string(),
-        })?;
+    let list =
+        robinson_list(store, org)
+            .await?
+            .ok_or_else(|| crate::error::Error::NoRobinsonList {
+                org: org.to_string(),
+            })?;
     let age = (Utc::now().date_naive() - list.downloaded).num_days();
     if age > i64::from(max_age_days) {
         return Err(crate::error::Error::StaleRobinsonList {
@@ -379,12 +382,7 @@ pub type KeySet = HashSet<String, foldhash::fast::RandomState>;
 /// Every value of one column, as a set, fetched as one JSON array: a
 /// million rows one by one through the driver would cost more than the
 /// whole plan. `column` and `table` are constants of this module.
-async fn column_set(
-    store: &Store,
-    table: &str,
-    column: &str,
-    org: &OrgSlug,
-) -> Result<KeySet> {
+async fn column_set(store: &Store, table: &str, column: &str, org: &OrgSlug) -> Result<KeySet> {
     let sql = match store.backend() {
         Backend::Sqlite => {
             format!("SELECT COALESCE(json_group_array({column}), '[]') FROM {table} WHERE org = $1")

@@ -775,10 +775,10 @@ impl Lang {
             let prefix = self.pick("clínica", "clinical");
             return format!("{prefix}: {}", self.label(specialty));
         }
-        LABELS
-            .iter()
-            .find(|(key, _, _)| *key == name)
-            .map_or_else(|| name.to_owned(), |(_, es, en)| self.pick(es, en).to_owned())
+        LABELS.iter().find(|(key, _, _)| *key == name).map_or_else(
+            || name.to_owned(),
+            |(_, es, en)| self.pick(es, en).to_owned(),
+        )
     }
 
     /// A time in the language's usual form.
@@ -853,9 +853,21 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("duplicate", "duplicado", "duplicate"),
     ("opted_out", "dado de baja", "opted out"),
     ("robinson", "en la lista Robinson", "on the Robinson list"),
-    ("no_consent", "sin consentimiento ni excepción del art. 21.2", "no consent and no art. 21.2 exception"),
-    ("denied_by_rules", "denegado por las reglas", "denied by the rules"),
-    ("opted out during the campaign", "baja durante la campaña", "opted out during the campaign"),
+    (
+        "no_consent",
+        "sin consentimiento ni excepción del art. 21.2",
+        "no consent and no art. 21.2 exception",
+    ),
+    (
+        "denied_by_rules",
+        "denegado por las reglas",
+        "denied by the rules",
+    ),
+    (
+        "opted out during the campaign",
+        "baja durante la campaña",
+        "opted out during the campaign",
+    ),
 ];
 
 #[cfg(test)]

@@ -44,7 +44,7 @@ fn small_campaign(c: &Custodia, id: &str, n: usize, extra: &str) -> String {
         format!(
             "id = \"{id}\"\nname = \"{id}\"\nsender = \"alvaro\"\n\
              from = \"Tienda Verde <ofertas@tiendaverde.example>\"\nsubject = \"Ofertas\"\n\
-             text = \"Hola {{{{ name }}}}\"\nlegal_basis = \"consent\"\naudience = \"{}\"\n{extra}",
+             text = \"Hola {{{{ name }}}}. Baja: {{{{ unsubscribe_url }}}}\"\nlegal_basis = \"consent\"\naudience = \"{}\"\n{extra}",
             csv.display()
         ),
     )
@@ -59,7 +59,7 @@ fn all_customers_campaign(c: &Custodia) {
         &toml,
         "id = \"all\"\nname = \"all\"\nsender = \"alvaro\"\n\
          from = \"Tienda Verde <ofertas@tiendaverde.example>\"\nsubject = \"Ofertas\"\n\
-         text = \"Hola\"\nlegal_basis = \"consent\"\naudience = \"customers\"\n",
+         text = \"Hola. Baja: {{ unsubscribe_url }}\"\nlegal_basis = \"consent\"\naudience = \"customers\"\n",
     )
     .expect("toml");
     c.ok(&[
@@ -219,7 +219,7 @@ fn audit_query_filters_and_breach_scoping_answer_through_the_binary(backend) {
     let field = |events: &[Value], name: &str| -> Vec<String> {
         events.iter().map(|e| e[name].as_str().unwrap_or("-").to_owned()).collect()
     };
-    assert_eq!(query(&[]).len(), 6, "import + five decisions");
+    assert_eq!(query(&[]).len(), 7, "import + Robinson list + five decisions");
     assert_eq!(field(&query(&["--worker", "luis"]), "worker"), ["luis", "luis"]);
     assert_eq!(field(&query(&["--customer", "C-1002"]), "resource"), ["customer:C-1002"]);
     assert_eq!(field(&query(&["--action", "export"]), "resource"), ["document:D-1001-1"]);
@@ -227,7 +227,7 @@ fn audit_query_filters_and_breach_scoping_answer_through_the_binary(backend) {
     assert_eq!(query(&["--limit", "2"]).len(), 2);
     let hour_ago = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
     let in_an_hour = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
-    assert_eq!(query(&["--from", &hour_ago, "--to", &in_an_hour]).len(), 6);
+    assert_eq!(query(&["--from", &hour_ago, "--to", &in_an_hour]).len(), 7);
     assert!(query(&["--from", &in_an_hour]).is_empty());
     let csv = c.ok(&["audit", "query", "--org", "bufete-ruiz", "--worker", "ana", "--csv"]);
     assert_eq!(csv.lines().count(), 3, "a header and ana's two events: {csv}");
@@ -390,7 +390,7 @@ fn an_event_is_proven_in_the_log_and_the_log_to_extend_an_older_head_with_only_t
     let p = proof.to_str().expect("path");
     c.ok(&["audit", "prove", "--org", "bufete-ruiz", "--seq", "3", "-o", p]);
     let file = json(&std::fs::read_to_string(&proof).expect("proof"));
-    assert!(file["checkpoint"].as_str().expect("note").starts_with("custodia/audit/bufete-ruiz\n4\n"), "{file}");
+    assert!(file["checkpoint"].as_str().expect("note").starts_with("custodia/audit/bufete-ruiz\n5\n"), "{file}");
     // Checked by someone who has neither the log nor the database.
     let stranger = Custodia::new(Backend::Sqlite);
     let checked = stranger.ok(&["audit", "check-proof", p, "--public-key", &key]);
@@ -410,7 +410,7 @@ fn an_event_is_proven_in_the_log_and_the_log_to_extend_an_older_head_with_only_t
     let later = c.path("later.json");
     c.ok(&["audit", "consistency", "--org", "bufete-ruiz", "--from", p, "-o", later.to_str().expect("path")]);
     let checked = stranger.ok(&["audit", "check-proof", later.to_str().expect("path"), "--public-key", &key]);
-    assert!(checked.contains("of 5 events extends its earlier state of 4 events"), "{checked}");
+    assert!(checked.contains("of 6 events extends its earlier state of 5 events"), "{checked}");
     // History rewritten in the database: no consistency proof verifies.
     c.tamper(&format!(
         "UPDATE audit_events SET hash = '{}' WHERE org = 'bufete-ruiz' AND seq = 2",

@@ -366,13 +366,14 @@ fn a_log_truncated_in_the_database_fails_verify_without_flags_and_stops_audited_
         c.decide("ana", "view", resource, &[]);
     }
     assert!(c.ok(&["audit", "verify"]).lines().all(|l| l.starts_with("ok ")));
+    // Six events: the demo's import and Robinson list, four decisions.
     truncate_like_an_attacker(&c, "bufete-ruiz", 3);
 
     let out = c.run(&["audit", "verify"]);
     assert_eq!(out.status.code(), Some(2));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("BROKEN  bufete-ruiz: at sequence 4: truncated: the chain ends at 3 but a witnessed checkpoint shows it reached 5"),
+        text.contains("BROKEN  bufete-ruiz: at sequence 4: truncated: the chain ends at 3 but a witnessed checkpoint shows it reached 6"),
         "{text}"
     );
     assert_eq!(text.lines().filter(|l| l.starts_with("ok ")).count(), 4, "the other firms are intact");

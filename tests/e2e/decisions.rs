@@ -549,15 +549,16 @@ fn audit_verify_names_each_edit_made_in_the_database_and_exits_non_zero(backend)
     ] {
         c.decide("ana", "view", resource, &[]);
     }
-    // Event 5: a deny, which an attacker would rather see as an allow.
+    // Events 1 and 2 are the demo's import and Robinson list; event 6 is a
+    // deny, which an attacker would rather see as an allow.
     assert_eq!(c.decide("luis", "view", "customer:C-1001/personal", &[])["decision"], "deny");
     let verify = || c.run(&["audit", "verify", "--org", "bufete-ruiz"]);
     assert!(String::from_utf8_lossy(&verify().stdout).starts_with("ok "));
     c.tamper("CREATE TABLE saved AS SELECT * FROM audit_events");
     let edits = [
-        ("decision", "'allow'", 5),
+        ("decision", "'allow'", 6),
         ("at", "at - 3600000000", 3),
-        ("rules", "'base/partner-oversight'", 5),
+        ("rules", "'base/partner-oversight'", 6),
         ("detail", "'routine check'", 2),
         ("worker", "'pablo'", 3),
     ];

@@ -8,6 +8,7 @@ mod core;
 mod crash;
 mod decisions;
 mod foundation;
+mod legal;
 mod mail;
 mod plugins;
 mod registers;

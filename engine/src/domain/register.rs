@@ -502,15 +502,51 @@ impl Registers {
     pub fn entries(&self) -> Vec<RegisterEntry> {
         let r = self;
         let all = [
-            r.providers.iter().cloned().map(RegisterEntry::Provider).collect::<Vec<_>>(),
-            r.activities.iter().cloned().map(RegisterEntry::Activity).collect(),
-            r.measures.iter().cloned().map(RegisterEntry::Measure).collect(),
-            r.trainings.iter().cloned().map(RegisterEntry::Training).collect(),
-            r.backups.iter().cloned().map(RegisterEntry::Backup).collect(),
-            r.breaches.iter().cloned().map(RegisterEntry::Breach).collect(),
-            r.risk_analyses.iter().cloned().map(RegisterEntry::Risk).collect(),
-            r.confidentiality.iter().cloned().map(RegisterEntry::Confidentiality).collect(),
-            r.log_reviews.iter().cloned().map(RegisterEntry::LogReview).collect(),
+            r.providers
+                .iter()
+                .cloned()
+                .map(RegisterEntry::Provider)
+                .collect::<Vec<_>>(),
+            r.activities
+                .iter()
+                .cloned()
+                .map(RegisterEntry::Activity)
+                .collect(),
+            r.measures
+                .iter()
+                .cloned()
+                .map(RegisterEntry::Measure)
+                .collect(),
+            r.trainings
+                .iter()
+                .cloned()
+                .map(RegisterEntry::Training)
+                .collect(),
+            r.backups
+                .iter()
+                .cloned()
+                .map(RegisterEntry::Backup)
+                .collect(),
+            r.breaches
+                .iter()
+                .cloned()
+                .map(RegisterEntry::Breach)
+                .collect(),
+            r.risk_analyses
+                .iter()
+                .cloned()
+                .map(RegisterEntry::Risk)
+                .collect(),
+            r.confidentiality
+                .iter()
+                .cloned()
+                .map(RegisterEntry::Confidentiality)
+                .collect(),
+            r.log_reviews
+                .iter()
+                .cloned()
+                .map(RegisterEntry::LogReview)
+                .collect(),
         ];
         all.into_iter().flatten().collect()
     }

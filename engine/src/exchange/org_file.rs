@@ -202,7 +202,10 @@ impl OrgFile {
         let r = &self.registers;
         let entries = r.entries();
         for kind in entries.iter().map(RegisterEntry::kind) {
-            let ids = entries.iter().filter(|e| e.kind() == kind).map(|e| e.id().as_str());
+            let ids = entries
+                .iter()
+                .filter(|e| e.kind() == kind)
+                .map(|e| e.id().as_str());
             unique(ids).map_err(|(_, id)| Problem {
                 section: "registers",
                 index: usize::MAX,
@@ -210,7 +213,11 @@ impl OrgFile {
             })?;
         }
         for entry in &entries {
-            if let Some(w) = entry.workers().into_iter().find(|w| !logins.contains(w.as_str())) {
+            if let Some(w) = entry
+                .workers()
+                .into_iter()
+                .find(|w| !logins.contains(w.as_str()))
+            {
                 return Err(Problem {
                     section: "registers",
                     index: usize::MAX,

@@ -181,6 +181,7 @@ mod tests {
             max_error_rate: 1.0,
             dkim: None,
             wait_for_schedule: false,
+            robinson_max_age_days: 90,
         };
         let mut pace = Pace::new(&store, &org, &config).await.expect("pace");
         assert_eq!(
