@@ -446,6 +446,7 @@ fn the_demo_dossier_shows_the_new_legal_sections_in_both_languages(backend) {
     let es = dossier_pdf_text(&c, "bufete-ruiz", "es");
     for expected in [
         "Sectores jurídico",
+        "Ana Martín (ana) 4 jurídico abogado/a",
         "expediente",
         "La excepción del art. 30.5 RGPD no aplica",
         "datos penales (art. 10)",

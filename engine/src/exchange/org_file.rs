@@ -200,33 +200,26 @@ impl OrgFile {
 
     fn check_registers(&self, logins: &BTreeSet<&str>) -> Result<(), Problem> {
         let r = &self.registers;
-        let entries = r.entries();
-        for kind in entries.iter().map(RegisterEntry::kind) {
-            let ids = entries
-                .iter()
-                .filter(|e| e.kind() == kind)
-                .map(|e| e.id().as_str());
-            unique(ids).map_err(|(_, id)| Problem {
+        let mut seen = BTreeSet::new();
+        for entry in r.entries() {
+            let (kind, id) = (entry.kind(), entry.id());
+            let problem = |message: String| Problem {
                 section: "registers",
                 index: usize::MAX,
-                message: format!("duplicate {} id `{id}`", kind.noun()),
-            })?;
-        }
-        for entry in &entries {
+                message,
+            };
+            if !seen.insert((kind.as_str(), id.to_string())) {
+                return Err(problem(format!("duplicate {} id `{id}`", kind.noun())));
+            }
             if let Some(w) = entry
                 .workers()
                 .into_iter()
                 .find(|w| !logins.contains(w.as_str()))
             {
-                return Err(Problem {
-                    section: "registers",
-                    index: usize::MAX,
-                    message: format!(
-                        "{} `{}` names unknown worker `{w}`",
-                        entry.kind().noun(),
-                        entry.id()
-                    ),
-                });
+                return Err(problem(format!(
+                    "{} `{id}` names unknown worker `{w}`",
+                    kind.noun()
+                )));
             }
         }
         Ok(())
