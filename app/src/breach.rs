@@ -90,38 +90,8 @@ impl Custodia {
     pub async fn marketing_history(
         &self,
         org: &OrgSlug,
-    ) -> Result<custodia_reports::MarketingInput> {
-        let h = custodia_mailguard::history(self.store(), org).await?;
-        let download =
-            |r: custodia_mailguard::suppression::RobinsonList| custodia_reports::RobinsonDownload {
-                downloaded: r.downloaded,
-                entries: r.entries,
-            };
-        Ok(custodia_reports::MarketingInput {
-            campaigns: h
-                .campaigns
-                .into_iter()
-                .map(|c| custodia_reports::CampaignRecord {
-                    id: c.id,
-                    name: c.name,
-                    created: c.created,
-                    similar_products: c.similar_products,
-                    sent: c.sent,
-                    excluded: c.excluded,
-                    robinson: c.robinson.map(download),
-                })
-                .collect(),
-            robinson: h.robinson.map(download),
-            opt_outs: h
-                .opt_outs
-                .into_iter()
-                .map(|o| custodia_reports::OptOutMonth {
-                    month: o.month,
-                    channel: o.channel,
-                    count: o.count,
-                })
-                .collect(),
-            sent_after_opt_out: h.sent_after_opt_out,
-        })
+    ) -> Result<custodia_engine::MarketingHistory> {
+        self.store().org(org).await?;
+        Ok(custodia_mailguard::history(self.store(), org).await?)
     }
 }

@@ -5,51 +5,20 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, NaiveDate, Utc};
-use custodia_engine::{OrgSlug, Store};
+use chrono::{DateTime, NaiveDate};
+use custodia_engine::{
+    CampaignRecord, MarketingHistory, OptOutMonth, OrgSlug, RobinsonList, Store,
+};
 
 use crate::address::Address;
 use crate::campaign::Campaign;
 use crate::error::Result;
-use crate::suppression::{self, RobinsonList};
-
-/// One campaign and what happened to its recipients.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CampaignHistory {
-    pub id: String,
-    pub name: String,
-    pub created: DateTime<Utc>,
-    pub similar_products: bool,
-    pub sent: u64,
-    /// Per exclusion reason, how many recipients.
-    pub excluded: BTreeMap<String, u64>,
-    /// The list the plan was checked against (once the outbox exists).
-    pub robinson: Option<RobinsonList>,
-}
-
-/// Opt-outs recorded in one month through one channel.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OptOutCount {
-    /// `YYYY-MM`.
-    pub month: String,
-    pub channel: String,
-    pub count: u64,
-}
-
-/// Everything the dossier's marketing section shows.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct History {
-    pub campaigns: Vec<CampaignHistory>,
-    pub robinson: Option<RobinsonList>,
-    pub opt_outs: Vec<OptOutCount>,
-    /// Messages sent on a day after the recipient's opt-out date.
-    pub sent_after_opt_out: u64,
-}
+use crate::suppression;
 
 type CampaignRow = (String, String, i64, Option<String>, Option<i64>);
 
 /// Reads the organisation's marketing history.
-pub async fn history(store: &Store, org: &OrgSlug) -> Result<History> {
+pub async fn history(store: &Store, org: &OrgSlug) -> Result<MarketingHistory> {
     let rows: Vec<CampaignRow> = sqlx::query_as(
         "SELECT id, body, created_at, robinson_downloaded, robinson_entries FROM campaigns WHERE org = $1 ORDER BY created_at, id",
     )
@@ -66,7 +35,7 @@ pub async fn history(store: &Store, org: &OrgSlug) -> Result<History> {
     for (id, body, created, downloaded, entries) in rows {
         let campaign: Campaign = serde_json::from_str(&body)
             .map_err(|e| custodia_engine::Error::Corrupt(format!("campaign `{id}`: {e}")))?;
-        let mut record = CampaignHistory {
+        let mut record = CampaignRecord {
             name: campaign.name,
             created: DateTime::from_timestamp(created, 0).unwrap_or_default(),
             similar_products: campaign.similar_products,
@@ -100,12 +69,12 @@ pub async fn history(store: &Store, org: &OrgSlug) -> Result<History> {
         let month = o.date.get(..7).unwrap_or(&o.date).to_owned();
         *per_month.entry((month, o.channel.clone())).or_default() += 1;
     }
-    Ok(History {
+    Ok(MarketingHistory {
         campaigns,
         robinson: suppression::robinson_list(store, org).await?,
         opt_outs: per_month
             .into_iter()
-            .map(|((month, channel), count)| OptOutCount {
+            .map(|((month, channel), count)| OptOutMonth {
                 month,
                 channel,
                 count,

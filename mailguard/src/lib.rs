@@ -27,7 +27,7 @@ mod unsubscribe;
 pub use address::Address;
 pub use campaign::{Audience, Campaign, ListedRecipient, Rendered, Renderer, TemplateContext};
 pub use error::{Error, Result};
-pub use history::{CampaignHistory, History, OptOutCount, history};
+pub use history::history;
 pub use mailbox::{MailboxImport, import_mailbox};
 pub use notice::{NoticeRecipient, NoticeReport, NoticeSender, RenderNotice, send_breach_notice};
 pub use plan::{Exclusion, Plan, Planned, plan};

@@ -13,13 +13,13 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::Utc;
 use custodia_engine::rules::{Action, Context, Facts, ResourceKind, RuleSet};
-use custodia_engine::{Customer, OrgStore};
+use custodia_engine::{Customer, OrgStore, RobinsonList};
 use serde::Serialize;
 
 use crate::address::Address;
 use crate::campaign::{Audience, Campaign};
 use crate::error::Result;
-use crate::suppression::{self, KeySet, RobinsonList};
+use crate::suppression::{self, KeySet};
 
 /// Why a recipient is left out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

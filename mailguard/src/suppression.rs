@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use chrono::{NaiveDate, Utc};
 use custodia_engine::audit::{AuditEvent, Change, EventKind, Pseudonyms};
 use custodia_engine::store::Backend;
-use custodia_engine::{OrgSlug, Store};
+use custodia_engine::{OrgSlug, RobinsonList, Store};
 use sha2::Digest;
 
 use crate::address::Address;
@@ -233,14 +233,6 @@ pub async fn opt_outs(store: &Store, org: &OrgSlug) -> Result<Vec<OptOutEntry>> 
     entries.sort_by(|a, b| a.address.cmp(&b.address));
     entries.dedup_by(|a, b| a.address == b.address);
     Ok(entries)
-}
-
-/// One download of the Robinson list, as imported by an organisation.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct RobinsonList {
-    /// The day the list was downloaded from the Robinson service.
-    pub downloaded: NaiveDate,
-    pub entries: u64,
 }
 
 /// Parses a Robinson list: hex SHA-256 hashes (the official format) or

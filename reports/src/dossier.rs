@@ -13,7 +13,7 @@ use custodia_engine::{
 
 use crate::certificate::TlsCertificate;
 use crate::i18n::{Catalogue, Lang};
-use crate::marketing::{MarketingInput, MarketingView};
+use crate::marketing::MarketingView;
 use crate::pending::{
     Pending, confidentiality_of, exemption_blockers, pending_actions, transfers_abroad,
 };
@@ -56,7 +56,7 @@ pub struct DossierInput {
     pub tls: Vec<TlsCertificate>,
     /// Campaigns, exclusions, Robinson lists and opt-outs, from the mail
     /// guard (filled in by the caller).
-    pub marketing: MarketingInput,
+    pub marketing: custodia_engine::MarketingHistory,
     pub now: DateTime<Utc>,
 }
 

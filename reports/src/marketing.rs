@@ -4,50 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use custodia_engine::{MarketingHistory, RobinsonList};
 
 use crate::i18n::Lang;
-
-/// A Robinson list download: its date and entry count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RobinsonDownload {
-    pub downloaded: NaiveDate,
-    pub entries: u64,
-}
-
-/// One campaign, as the mail guard recorded it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CampaignRecord {
-    pub id: String,
-    pub name: String,
-    pub created: DateTime<Utc>,
-    pub similar_products: bool,
-    pub sent: u64,
-    /// Per exclusion reason (as stored), how many recipients.
-    pub excluded: BTreeMap<String, u64>,
-    /// The list its plan was checked against; `None` if never planned.
-    pub robinson: Option<RobinsonDownload>,
-}
-
-/// Opt-outs that took effect in one month through one channel.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OptOutMonth {
-    /// `YYYY-MM`.
-    pub month: String,
-    pub channel: String,
-    pub count: u64,
-}
-
-/// What the marketing section shows, gathered from the mail guard.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct MarketingInput {
-    pub campaigns: Vec<CampaignRecord>,
-    /// The list in force now.
-    pub robinson: Option<RobinsonDownload>,
-    pub opt_outs: Vec<OptOutMonth>,
-    /// Messages sent to an address after its opt-out took effect: must be 0.
-    pub sent_after_opt_out: u64,
-}
 
 /// The section, in words.
 #[derive(Debug)]
@@ -60,7 +19,7 @@ pub(crate) struct MarketingView {
     pub after_opt_out: (String, bool),
 }
 
-fn download(lang: Lang, list: &RobinsonDownload) -> String {
+fn download(lang: Lang, list: &RobinsonList) -> String {
     let t = lang.catalogue();
     format!(
         "{} {} ({} {})",
@@ -75,7 +34,7 @@ fn count(lang: Lang, n: u64) -> String {
     lang.number(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
-pub(crate) fn view(input: &MarketingInput, lang: Lang) -> MarketingView {
+pub(crate) fn view(input: &MarketingHistory, lang: Lang) -> MarketingView {
     let t = lang.catalogue();
     let mut exclusions: BTreeMap<&str, u64> = BTreeMap::new();
     for c in &input.campaigns {

@@ -394,7 +394,6 @@ mod tests {
     use crate::Visibility;
     use crate::dossier::{breach_rows, dpo, provider_rows, sees};
     use crate::i18n::{EN, ES};
-    use crate::marketing::MarketingInput;
 
     /// One way to break the art. 30(5) exemption.
     type Change = fn(&mut DossierInput);
@@ -513,7 +512,7 @@ mod tests {
             },
             checkpoint: None,
             tls: Vec::new(),
-            marketing: MarketingInput::default(),
+            marketing: Default::default(),
             now,
         }
     }

@@ -5,11 +5,13 @@
 //! so they derive serde and reject unknown fields.
 
 mod id;
+mod marketing;
 mod password;
 mod people;
 mod register;
 
 pub use id::{AreaName, CustomerId, DocumentId, DocumentType, EntryId, OrgSlug, WorkerLogin};
+pub use marketing::*;
 pub use password::{PasswordHash, hash_computations};
 pub use people::*;
 pub use register::*;

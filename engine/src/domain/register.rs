@@ -551,6 +551,26 @@ impl Registers {
         all.into_iter().flatten().collect()
     }
 
+    /// How many entries, in all registers.
+    pub fn len(&self) -> usize {
+        self.entries().len()
+    }
+
+    /// Whether every register is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Each register in id order, as the store reads them back.
+    pub fn sort(&mut self) {
+        let mut entries = self.entries();
+        entries.sort_by(|a, b| a.id().cmp(b.id()));
+        *self = Registers::default();
+        for entry in entries {
+            self.push(entry);
+        }
+    }
+
     /// Adds an entry to its register.
     pub fn push(&mut self, entry: RegisterEntry) {
         match entry {

@@ -104,13 +104,7 @@ impl OrgFile {
             c.assigned.sort();
         }
         self.documents.sort_by(|a, b| a.id.cmp(&b.id));
-        let r = &mut self.registers;
-        r.providers.sort_by(|a, b| a.id.cmp(&b.id));
-        r.activities.sort_by(|a, b| a.id.cmp(&b.id));
-        r.measures.sort_by(|a, b| a.id.cmp(&b.id));
-        r.trainings.sort_by(|a, b| a.id.cmp(&b.id));
-        r.backups.sort_by(|a, b| a.id.cmp(&b.id));
-        r.breaches.sort_by(|a, b| a.id.cmp(&b.id));
+        self.registers.sort();
     }
 
     /// Counts of what the file holds.
@@ -121,12 +115,7 @@ impl OrgFile {
             workers: self.workers.len(),
             customers: self.customers.len(),
             documents: self.documents.len(),
-            register_entries: r.providers.len()
-                + r.activities.len()
-                + r.measures.len()
-                + r.trainings.len()
-                + r.backups.len()
-                + r.breaches.len(),
+            register_entries: r.len(),
         }
     }
 

@@ -7,6 +7,8 @@ use lettre::message::dkim::{
 use lettre::message::header::HeaderName;
 // Tokio's clock, so the pacing can be tested with paused time.
 
+use rsa::pkcs1::der::zeroize::Zeroizing;
+
 use crate::error::{Error, Result};
 
 /// A DKIM key and selector; signs `From`, `To`, `Subject`, `Date`,
@@ -45,19 +47,28 @@ const DKIM_HEADERS: [&str; 9] = [
 impl DkimSigner {
     /// A signer for `domain` with the key published at
     /// `selector._domainkey.domain`. The key is an RSA private key in
-    /// PKCS#1 PEM (`-----BEGIN RSA PRIVATE KEY-----`) or a base64 Ed25519
-    /// secret key.
+    /// PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`, what `openssl genrsa`
+    /// writes) or PKCS#1 PEM (`-----BEGIN RSA PRIVATE KEY-----`), or a
+    /// base64 Ed25519 secret key.
     pub fn new(selector: &str, domain: &str, key: &str) -> Result<Self> {
-        let algorithm = if key.contains("-----BEGIN RSA PRIVATE KEY-----") {
-            DkimSigningAlgorithm::Rsa
+        let (key, algorithm) = if key.contains("-----BEGIN RSA PRIVATE KEY-----") {
+            (
+                Zeroizing::new(key.trim().to_owned()),
+                DkimSigningAlgorithm::Rsa,
+            )
+        } else if key.contains("-----BEGIN PRIVATE KEY-----") {
+            (pkcs8_to_pkcs1(key)?, DkimSigningAlgorithm::Rsa)
         } else if key.contains("-----BEGIN") {
             return Err(Error::Dkim(
-                "the RSA key must be PKCS#1 PEM (`BEGIN RSA PRIVATE KEY`); convert it with `openssl rsa -traditional`".into(),
+                "expected an RSA key in PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1 (`BEGIN RSA PRIVATE KEY`) PEM, or a base64 Ed25519 key".into(),
             ));
         } else {
-            DkimSigningAlgorithm::Ed25519
+            (
+                Zeroizing::new(key.trim().to_owned()),
+                DkimSigningAlgorithm::Ed25519,
+            )
         };
-        let key = DkimSigningKey::new(key.trim(), algorithm)
+        let key = DkimSigningKey::new(&key, algorithm)
             .map_err(|e| Error::Dkim(format!("unreadable private key: {e}")))?;
         let headers = DKIM_HEADERS
             .iter()
@@ -82,5 +93,58 @@ impl DkimSigner {
     /// The signing domain.
     pub fn domain(&self) -> &str {
         &self.domain
+    }
+}
+
+/// lettre reads RSA keys as PKCS#1 only; a PKCS#8 key is the same key
+/// wrapped with its algorithm, so unwrap it (in memory, wiped on drop).
+fn pkcs8_to_pkcs1(pem: &str) -> Result<Zeroizing<String>> {
+    use rsa::pkcs1::EncodeRsaPrivateKey;
+    use rsa::pkcs8::DecodePrivateKey;
+    let key = rsa::RsaPrivateKey::from_pkcs8_pem(pem.trim())
+        .map_err(|e| Error::Dkim(format!("unreadable PKCS#8 RSA key: {e}")))?;
+    key.to_pkcs1_pem(rsa::pkcs1::LineEnding::LF)
+        .map_err(|e| Error::Dkim(format!("cannot re-encode the RSA key: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn openssl_key(args: &[&str]) -> String {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("openssl");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("PEM")
+    }
+
+    #[test]
+    fn rsa_keys_are_read_in_pkcs8_and_pkcs1_and_sign_alike() {
+        let pkcs8 = openssl_key(&[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+        ]);
+        assert!(pkcs8.contains("BEGIN PRIVATE KEY"));
+        let pkcs1 = pkcs8_to_pkcs1(&pkcs8).expect("unwrapped");
+        assert!(pkcs1.contains("BEGIN RSA PRIVATE KEY"));
+        for key in [pkcs8.as_str(), pkcs1.as_str()] {
+            DkimSigner::new("s1", "example.com", key).expect("a signer");
+        }
+        let err = DkimSigner::new(
+            "s1",
+            "example.com",
+            "-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----",
+        )
+        .expect_err("not RSA");
+        assert!(err.to_string().contains("PKCS#8"), "{err}");
     }
 }

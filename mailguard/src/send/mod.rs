@@ -5,6 +5,7 @@
 mod dkim;
 mod outbox;
 mod pace;
+mod smtp;
 
 pub use dkim::DkimSigner;
 pub use outbox::{OutboxStatus, status};
@@ -23,10 +24,9 @@ use chrono::Utc;
 use custodia_engine::audit::{AuditEvent, AuditLog, EventKind, Pseudonyms};
 use custodia_engine::rules::{Effect, RuleSet};
 use custodia_engine::{OrgSlug, OrgStore, Store};
+use lettre::Message;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
-use lettre::transport::smtp::PoolConfig;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::Serialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 // Tokio's clock, so the pacing can be tested with paused time.
@@ -95,7 +95,7 @@ struct Shared {
     org: OrgSlug,
     campaign: Campaign,
     renderer: Renderer,
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    connections: smtp::Connections,
     key: TokenKey,
     public_url: String,
     audit: AuditLog,
@@ -202,7 +202,10 @@ impl Shared {
                 return Ok(Outcome::Failed);
             }
         };
-        let sent = self.transport.send(message).await;
+        let sent = self
+            .connections
+            .send(message.envelope(), &message.formatted())
+            .await;
         drop(slot);
         match sent {
             Ok(_) => {
@@ -230,8 +233,8 @@ impl Shared {
                 Ok(Outcome::Sent)
             }
             Err(e) => {
-                self.mark(&to, "failed", Some(e.to_string()), None)?;
-                if e.is_permanent() {
+                self.mark(&to, "failed", Some(e.message), None)?;
+                if e.permanent {
                     // A hard bounce: never try this address again.
                     if let Ok(address) = crate::Address::parse(&to.address) {
                         suppression::opt_out(
@@ -316,17 +319,7 @@ pub async fn send(
     };
     let total = count_state(&store, &slug, &campaign.id, "pending").await?;
 
-    let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&config.smtp_url)
-        .map_err(|e| {
-            Error::Smtp(format!(
-                "`{}`: {e}",
-                custodia_engine::store::redact_url(&config.smtp_url)
-            ))
-        })?
-        .pool_config(
-            PoolConfig::new().max_size(u32::try_from(config.concurrency).unwrap_or(u32::MAX)),
-        )
-        .build();
+    let connections = smtp::Connections::new(smtp::Target::parse(&config.smtp_url)?);
     let (recorder, recorder_task) =
         spawn_recorder(store.clone(), slug.clone(), campaign.id.clone());
     let shared = Arc::new(Shared {
@@ -334,7 +327,7 @@ pub async fn send(
         org: slug.clone(),
         renderer: campaign.renderer()?,
         campaign: campaign.clone(),
-        transport,
+        connections,
         key: key.clone(),
         public_url: config.public_url.clone(),
         audit: audit.clone(),
@@ -406,6 +399,7 @@ pub async fn send(
         done += 1;
         progress(Progress { done, total });
     }
+    shared.connections.close().await;
     // Every mark is queued; closing the channel lets the recorder finish.
     drop(shared);
     recorder_task
