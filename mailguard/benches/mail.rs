@@ -273,7 +273,16 @@ async fn bench_send() {
     suppression::import_robinson(&f.store, &f.org, Path::new("robinson.txt"), "", today)
         .await
         .expect("robinson");
-    for (label, dkim) in [("no DKIM", None), ("DKIM RSA-2048", Some(dkim_rsa))] {
+    // An Ed25519 key (RFC 8463): lettre reads the base64 of its 32-byte seed.
+    let seed: [u8; 32] = std::array::from_fn(|i| u8::try_from(i * 7 % 251).expect("byte"));
+    let ed25519_key = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, seed);
+    let dkim_ed25519 =
+        Arc::new(DkimSigner::new("bench", "shop.example", &ed25519_key).expect("ed25519 key"));
+    for (label, dkim) in [
+        ("no DKIM", None),
+        ("DKIM Ed25519", Some(dkim_ed25519)),
+        ("DKIM RSA-2048", Some(dkim_rsa)),
+    ] {
         let campaign = campaign(&format!("send-{}", label.len()), Audience::Customers);
         let config = SendConfig {
             smtp_url: format!("smtp://127.0.0.1:{}", sink.1),
@@ -303,6 +312,49 @@ async fn bench_send() {
     audit.shutdown().await.expect("audit shutdown");
 }
 
+/// The peer: lettre's own pooled transport (no `TCP_NODELAY`) sending
+/// the same number of plain messages, with no outbox and no audit, so it
+/// does strictly less work than `send` per message.
+async fn bench_lettre_alone() {
+    use lettre::transport::smtp::PoolConfig;
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+    let messages = size_from_env("MAIL_BENCH_MESSAGES", 20_000);
+    let concurrency = size_from_env("MAIL_BENCH_CONCURRENCY", 32);
+    let sink = Sink::start();
+    let transport =
+        AsyncSmtpTransport::<Tokio1Executor>::from_url(&format!("smtp://127.0.0.1:{}", sink.1))
+            .expect("url")
+            .pool_config(PoolConfig::new().max_size(u32::try_from(concurrency).expect("size")))
+            .build();
+    let slots = Arc::new(tokio::sync::Semaphore::new(concurrency));
+    let mut tasks = tokio::task::JoinSet::new();
+    let started = Instant::now();
+    for i in 0..messages {
+        let message = Message::builder()
+            .from("Tienda <hola@shop.example>".parse().expect("from"))
+            .to(format!("cliente{i}@shop.example").parse().expect("to"))
+            .subject("Rebajas")
+            .body(format!(
+                "Hola Cliente {i}, rebajas. Baja: https://custodia.example/u/x"
+            ))
+            .expect("message");
+        let (transport, permit) = (
+            transport.clone(),
+            slots.clone().acquire_owned().await.expect("slot"),
+        );
+        tasks.spawn(async move {
+            transport.send(message).await.expect("sent");
+            drop(permit);
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "peer, lettre's pooled transport alone (no outbox, no audit): {messages} messages in {seconds:.2} s = {:.0} messages/s (concurrency {concurrency})",
+        messages as f64 / seconds
+    );
+}
+
 fn main() {
     let which = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -313,6 +365,7 @@ fn main() {
         runtime.block_on(bench_plan());
     }
     if which.as_deref().is_none_or(|w| "send".contains(w)) {
+        runtime.block_on(bench_lettre_alone());
         runtime.block_on(bench_send());
     }
 }
