@@ -103,7 +103,22 @@ impl Address {
     /// The Robinson list key: hex SHA-256 of the channel id `02` (email)
     /// followed by the normalised address.
     pub fn robinson_hash(&self) -> String {
-        hex::encode(Sha256::digest(format!("02{}", self.key()).as_bytes()))
+        hex::encode(self.robinson_digest())
+    }
+
+    /// The first 128 bits of the Robinson hash: what the plan's set holds.
+    pub fn robinson_key(&self) -> u128 {
+        let digest = self.robinson_digest();
+        let mut first = [0u8; 16];
+        first.copy_from_slice(&digest[..16]);
+        u128::from_be_bytes(first)
+    }
+
+    fn robinson_digest(&self) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        hasher.update(b"02");
+        hasher.update(self.key().as_bytes());
+        hasher.finalize().into()
     }
 }
 
@@ -166,6 +181,12 @@ mod tests {
         assert_eq!(
             a.robinson_hash(),
             hex::encode(Sha256::digest(b"02ana@x.example"))
+        );
+        // The plan's key is the hash's first 128 bits, as stored lists read.
+        let prefix = &a.robinson_hash()[..32];
+        assert_eq!(
+            a.robinson_key(),
+            u128::from_str_radix(prefix, 16).expect("hex")
         );
     }
 }

@@ -165,8 +165,8 @@ pub async fn import_mailbox(
             }
         };
         for address in addresses {
-            let key = address.key();
-            if !seen.insert(key.clone()) {
+            let key = suppression::set_key(&address.key());
+            if !seen.insert(key) {
                 continue;
             }
             if suppressed.contains(&key) {

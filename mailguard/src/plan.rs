@@ -77,10 +77,10 @@ struct Candidate<'a> {
 }
 
 /// A candidate checked against everything but duplicates: the verdict,
-/// and the suppression key (empty for an invalid address).
+/// and the set key (none for an invalid address).
 struct Checked {
     planned: Planned,
-    key: String,
+    key: Option<u128>,
 }
 
 /// What `plan` checks every recipient against, loaded once.
@@ -114,15 +114,15 @@ impl<'r> Lists<'r> {
         let (address, key, customer, verdict) = match Address::parse(c.raw) {
             Err(e) => (
                 c.raw.to_owned(),
-                String::new(),
+                None,
                 c.customer,
                 Some((Exclusion::InvalidAddress, Some(Cow::Owned(e.to_string())))),
             ),
             Ok(address) => {
-                let key = address.key();
+                let key = suppression::set_key(&address.key());
                 let customer = c.customer.or_else(|| self.by_email.get(&address).copied());
-                let verdict = self.exclusion(customer, &address, &key);
-                (address.to_string(), key, customer, verdict)
+                let verdict = self.exclusion(customer, &address, key);
+                (address.to_string(), Some(key), customer, verdict)
             }
         };
         let (excluded, detail) = verdict.unzip();
@@ -144,16 +144,16 @@ impl<'r> Lists<'r> {
         &self,
         customer: Option<&Customer>,
         address: &Address,
-        key: &str,
+        key: u128,
     ) -> Option<(Exclusion, Option<Cow<'static, str>>)> {
-        if self.suppressed.contains(key)
+        if self.suppressed.contains(&key)
             || customer.is_some_and(|c| c.communications.opt_out.is_some())
         {
             return Some((Exclusion::OptedOut, None));
         }
         let consented = customer.is_some_and(|c| c.communications.consent.is_some());
         // LOPDGDD art. 23.4: only express consent to this sender exempts.
-        if !consented && self.robinson.contains(&address.robinson_hash()) {
+        if !consented && self.robinson.contains(&address.robinson_key()) {
             return Some((Exclusion::Robinson, None));
         }
         let similar = self.context.similar_products;
@@ -243,10 +243,15 @@ pub async fn plan(
             })
             .collect(),
     };
+    // The two big sets load side by side, each on a thread of its own.
+    let (suppressed, robinson_set) = tokio::try_join!(
+        suppression::suppressed_set(store, org.slug()),
+        suppression::robinson_hashes(store, org.slug()),
+    )?;
     let lists = Lists {
         by_email,
-        suppressed: suppression::suppressed_set(store, org.slug()).await?,
-        robinson: suppression::robinson_hashes(store, org.slug()).await?,
+        suppressed,
+        robinson: robinson_set,
         sender: org.worker(&campaign.sender).await?,
         sectors: org.organisation().sectors.clone(),
         context: Context {
@@ -261,7 +266,7 @@ pub async fn plan(
     let mut recipients = Vec::with_capacity(candidates.len());
     let mut excluded = BTreeMap::new();
     for Checked { mut planned, key } in checked {
-        if !key.is_empty() && !seen.insert(key) {
+        if key.is_some_and(|key| !seen.insert(key)) {
             planned.excluded = Some(Exclusion::Duplicate);
             planned.detail = None;
         }

@@ -367,44 +367,55 @@ pub async fn robinson_in_force(
     Ok(list)
 }
 
-/// A set of keys (addresses, hashes), with a fast hasher: plans look up
-/// millions of them.
-pub type KeySet = HashSet<String, foldhash::fast::RandomState>;
+/// A set of 128-bit keys: an address key or a Robinson hash, each kept in
+/// 16 bytes instead of a string. Plans load and look up millions of them.
+/// Two different addresses share a key with a chance near 2^-128; if they
+/// ever did, the plan would leave one more person out, never send to one
+/// who opted out.
+pub type KeySet = HashSet<u128, foldhash::fast::RandomState>;
 
-/// Every value of one column, as a set, fetched as one JSON array: a
-/// million rows one by one through the driver would cost more than the
-/// whole plan. `column` and `table` are constants of this module.
-async fn column_set(store: &Store, table: &str, column: &str, org: &OrgSlug) -> Result<KeySet> {
-    let sql = match store.backend() {
-        Backend::Sqlite => {
-            format!("SELECT COALESCE(json_group_array({column}), '[]') FROM {table} WHERE org = $1")
-        }
-        Backend::Postgres => {
-            format!("SELECT COALESCE(json_agg({column}), '[]')::text FROM {table} WHERE org = $1")
-        }
-    };
-    let (array,) = sqlx::query_as::<_, (String,)>(&sql)
-        .bind(org.as_str())
-        .fetch_one(store.pool())
-        .await?;
-    Ok(serde_json::from_str(&array)
-        .map_err(|e| custodia_engine::Error::Corrupt(format!("{table}.{column}: {e}")))?)
+/// The set key of a normalised address key (`Address::key`): two
+/// independent 64-bit hashes with fixed seeds, the same in every process.
+pub fn set_key(key: &str) -> u128 {
+    use std::hash::BuildHasher;
+    let low = foldhash::quality::FixedState::with_seed(0x5eed_0f0f_c057_0d1a).hash_one(key);
+    let high = foldhash::quality::FixedState::with_seed(0x0b57_a11e_d0ce_5e7e).hash_one(key);
+    (u128::from(high) << 64) | u128::from(low)
+}
+
+/// The set key of a stored Robinson hash (hex SHA-256): its first 128 bits,
+/// as `Address::robinson_key` computes them.
+fn robinson_key(hex: &str) -> Option<u128> {
+    u128::from_str_radix(hex.get(..32)?, 16).ok()
 }
 
 /// Every Robinson hash of `org`'s list, for planning.
 pub async fn robinson_hashes(store: &Store, org: &OrgSlug) -> Result<KeySet> {
-    column_set(store, "robinson", "hash", org).await
+    let set = KeySet::default();
+    Ok(store
+        .fold_text("robinson", "hash", org, set, |set, hex| {
+            // Stored by `import_robinson`, always 64 hex digits.
+            if let Some(key) = robinson_key(hex) {
+                set.insert(key);
+            }
+        })
+        .await?)
 }
 
 /// Every suppressed address of an organisation, for planning: the listed
 /// ones and customers' bajas.
 pub async fn suppressed_set(store: &Store, org: &OrgSlug) -> Result<KeySet> {
-    let mut set = column_set(store, "opt_outs", "address", org).await?;
+    let set = KeySet::default();
+    let mut set = store
+        .fold_text("opt_outs", "address", org, set, |set, key| {
+            set.insert(set_key(key));
+        })
+        .await?;
     let customers = store.org(org).await?.customer_opt_outs().await?;
     set.extend(
         customers
             .into_iter()
-            .filter_map(|c| Some(Address::parse(c.email.as_deref()?).ok()?.key())),
+            .filter_map(|c| Some(set_key(&Address::parse(c.email.as_deref()?).ok()?.key()))),
     );
     Ok(set)
 }

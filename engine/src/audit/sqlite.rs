@@ -20,6 +20,7 @@ use super::checkpoint::{Checkpoint, Signer};
 use super::event::{ChainedEvent, Fields, GENESIS, Rules, micros};
 use super::merkle::{Hash, decode_hash};
 use crate::error::{Error, Result};
+use crate::store::open_sqlite;
 
 /// Opens the writer's connection: durable commits, as the pool's; a 32 MB
 /// page cache for the indexes' hot pages (SQLite's 2 MB default re-read
@@ -223,19 +224,6 @@ fn checkpoint(
             "$6": cp.signature,
         })?;
     Ok(Some(cp))
-}
-
-/// Opens the store's SQLite file on a connection of the audit log's own.
-pub(crate) fn open_sqlite(file: &Path) -> Result<rusqlite::Connection> {
-    use rusqlite::OpenFlags;
-    let conn = rusqlite::Connection::open_with_flags(
-        file,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    // Reads through a memory map, not a system call per page.
-    conn.execute_batch("PRAGMA mmap_size = 1073741824;")?;
-    Ok(conn)
 }
 
 /// Reads the pages whose sequence ranges (`lo`, `hi`] are given, in one

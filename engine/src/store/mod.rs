@@ -142,6 +142,53 @@ impl Store {
         &self.display_url
     }
 
+    /// Folds every value of one text column of `org`'s rows into `acc`,
+    /// without keeping the values: a million opt-outs become a million
+    /// fixed-size hashes, not a million strings. On SQLite the rows are read
+    /// on a connection of their own, each value borrowed from SQLite's
+    /// memory; on PostgreSQL they come as one JSON array. `table` and
+    /// `column` are the caller's constants, never input.
+    pub async fn fold_text<T: Send + 'static>(
+        &self,
+        table: &'static str,
+        column: &'static str,
+        org: &OrgSlug,
+        mut acc: T,
+        each: fn(&mut T, &str),
+    ) -> Result<T> {
+        let org = org.as_str().to_owned();
+        if let Some(file) = self.sqlite_file.clone() {
+            return tokio::task::spawn_blocking(move || -> Result<T> {
+                let conn = open_sqlite(&file)?;
+                let sql = format!("SELECT {column} FROM {table} WHERE org = ?1");
+                let mut statement = conn.prepare(&sql)?;
+                let mut rows = statement.query([&org])?;
+                while let Some(row) = rows.next()? {
+                    let value = row.get_ref(0)?;
+                    let text = value
+                        .as_str()
+                        .map_err(|e| Error::corrupt(format!("{table}.{column}: {e}")))?;
+                    each(&mut acc, text);
+                }
+                Ok(acc)
+            })
+            .await
+            .map_err(|e| Error::corrupt(format!("reading {table}: {e}")))?;
+        }
+        let sql =
+            format!("SELECT COALESCE(json_agg({column}), '[]')::text FROM {table} WHERE org = $1");
+        let (array,): (String,) = sqlx::query_as(&sql)
+            .bind(&org)
+            .fetch_one(self.pool())
+            .await?;
+        let values: Vec<std::borrow::Cow<'_, str>> = serde_json::from_str(&array)
+            .map_err(|e| Error::corrupt(format!("{table}.{column}: {e}")))?;
+        for value in &values {
+            each(&mut acc, value);
+        }
+        Ok(acc)
+    }
+
     /// The SQLite database file (`None` on PostgreSQL).
     pub(crate) fn sqlite_file(&self) -> Option<&std::path::Path> {
         self.sqlite_file.as_deref()
@@ -218,4 +265,18 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Opens the store's SQLite file on a rusqlite connection of its own: the
+/// audit log's writer and readers, and `Store::fold_text`.
+pub(crate) fn open_sqlite(file: &std::path::Path) -> Result<rusqlite::Connection> {
+    use rusqlite::OpenFlags;
+    let conn = rusqlite::Connection::open_with_flags(
+        file,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    // Reads through a memory map, not a system call per page.
+    conn.execute_batch("PRAGMA mmap_size = 1073741824;")?;
+    Ok(conn)
 }
