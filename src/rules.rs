@@ -1,11 +1,12 @@
-//! `custodia rules check` and `rules test`.
+//! `custodia rules check`, `rules test` and `rules bench`.
 
 use std::path::PathBuf;
 
 use anyhow::bail;
 use custodia_engine::rules::RuleSet;
 
-use crate::global::Global;
+use crate::access::RequestArgs;
+use crate::global::{Global, with_app};
 use crate::output::emit;
 
 /// Folders to load: each argument is a pack, or a folder of packs.
@@ -74,4 +75,32 @@ pub fn test(g: &Global, dirs: &[PathBuf]) -> anyhow::Result<()> {
         bail!("{failed} pack test case(s) failed");
     }
     Ok(())
+}
+
+/// Times one request against the packs in force, like `opa bench`.
+pub async fn bench(g: &Global, args: RequestArgs, runs: usize) -> anyhow::Result<()> {
+    let request = crate::access::request(&args)?;
+    with_app(g, async |app| {
+        let org = app.org_of(args.org.clone(), &request.worker).await?;
+        let t = app.time_decisions(&org, &request, runs).await?;
+        emit(g.json, &t, |t| {
+            say!(
+                "{} {} {}: {:?} ({} runs after {} to warm up)",
+                request.worker,
+                request.action.as_str(),
+                request.resource,
+                t.decision.effect,
+                t.runs,
+                t.warmup
+            );
+            say!(
+                "p50 {:.2} µs   p99 {:.2} µs   mean {:.2} µs   {:.0} decisions/s (one thread)",
+                t.p50_us,
+                t.p99_us,
+                t.mean_us,
+                t.decisions_per_second
+            );
+        })
+    })
+    .await
 }

@@ -25,6 +25,7 @@
 //! # }
 //! ```
 
+mod bench;
 mod breach;
 mod config;
 mod document;
@@ -43,6 +44,7 @@ use custodia_engine::rules::{Decision, Effect, Explanation, Request, RuleSet, Ru
 use custodia_engine::session::HashGate;
 use custodia_engine::{AccessControl, Audited, OrgSlug, Store, WorkerLogin};
 
+pub use bench::DecisionTimings;
 pub use config::{Config, ROBINSON_MAX_AGE_DAYS};
 pub use document::DocumentExport;
 pub use error::{Error, Result};
