@@ -563,6 +563,10 @@ fn register_entries_of_the_new_kinds_come_from_the_command_line_and_name_known_w
         all.extend_from_slice(args);
         c.run(&all)
     };
+    let added = |args: &[&str]| {
+        let out = add(args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    };
     let unknown = add(&[
         "log-review",
         "--org",
@@ -578,75 +582,59 @@ fn register_entries_of_the_new_kinds_come_from_the_command_line_and_name_known_w
     ]);
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("worker `nadie` not found"));
-    assert!(
-        add(&[
-            "confidentiality",
-            "--org",
-            "bufete-ruiz",
-            "--id",
-            "CF-marta",
-            "--worker",
-            "marta",
-            "--signed",
-            "2026-11-20"
-        ])
-        .status
-        .success()
-    );
-    assert!(
-        add(&[
-            "risk",
-            "--org",
-            "bufete-ruiz",
-            "--id",
-            "RK-2027",
-            "--date",
-            "2026-11-20",
-            "--level",
-            "low",
-            "--method",
-            "INCIBE checklist"
-        ])
-        .status
-        .success()
-    );
-    assert!(
-        add(&[
-            "provider",
-            "--org",
-            "bufete-ruiz",
-            "--id",
-            "P-CRM",
-            "--name",
-            "CRM Global",
-            "--service",
-            "CRM",
-            "--personal-data",
-            "--next-review",
-            "2027-06-01",
-            "--sub-processor",
-            "Hosting Inc|servers|US",
-        ])
-        .status
-        .success()
-    );
-    assert!(
-        add(&[
-            "provider",
-            "--org",
-            "bufete-ruiz",
-            "--id",
-            "P-CAFE",
-            "--name",
-            "Cafetera",
-            "--service",
-            "coffee",
-            "--next-review",
-            "2027-06-01"
-        ])
-        .status
-        .success()
-    );
+    added(&[
+        "confidentiality",
+        "--org",
+        "bufete-ruiz",
+        "--id",
+        "CF-marta",
+        "--worker",
+        "marta",
+        "--signed",
+        "2026-11-20",
+    ]);
+    added(&[
+        "risk",
+        "--org",
+        "bufete-ruiz",
+        "--id",
+        "RK-2027",
+        "--date",
+        "2026-11-20",
+        "--level",
+        "low",
+        "--method",
+        "INCIBE checklist",
+    ]);
+    added(&[
+        "provider",
+        "--org",
+        "bufete-ruiz",
+        "--id",
+        "P-CRM",
+        "--name",
+        "CRM Global",
+        "--service",
+        "CRM",
+        "--personal-data",
+        "--next-review",
+        "2027-06-01",
+        "--sub-processor",
+        "Hosting Inc|servers|US",
+    ]);
+    added(&[
+        "provider",
+        "--org",
+        "bufete-ruiz",
+        "--id",
+        "P-CAFE",
+        "--name",
+        "Cafetera",
+        "--service",
+        "coffee",
+        "--next-review",
+        "2027-06-01",
+    ]);
     let es = dossier_pdf_text(&c, "bufete-ruiz", "es");
     assert!(!es.contains("Trabajador `marta`: sin compromiso"), "{es}");
     assert!(
