@@ -7,6 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use x509_cert::Certificate;
 use x509_cert::der::DecodePem;
 
+use crate::i18n::Lang;
 use crate::{Error, Result};
 
 /// Certificates expiring within this many days are flagged.
@@ -51,6 +52,21 @@ impl TlsCertificate {
     /// Valid for longer than [`RENEW_WITHIN_DAYS`] at `now`.
     pub fn is_healthy(&self, now: DateTime<Utc>) -> bool {
         self.not_after - now > Duration::days(RENEW_WITHIN_DAYS)
+    }
+
+    /// "expires on 01/03/2027 (98 days)" or "EXPIRED on 01/01/2021".
+    pub(crate) fn expiry(&self, lang: Lang, now: DateTime<Utc>) -> String {
+        let t = lang.catalogue();
+        let day = lang.date(self.not_after.date_naive());
+        if self.not_after <= now {
+            return format!("{} {day}", t.expired);
+        }
+        format!(
+            "{} {day} ({} {})",
+            t.expires,
+            lang.number(self.days_left(now)),
+            t.days_left
+        )
     }
 }
 

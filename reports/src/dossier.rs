@@ -4,61 +4,18 @@
 //! evidence, training, breaches, and pending actions with guidance.
 
 use askama::Template;
-use chrono::{DateTime, NaiveDate, Utc};
-use custodia_engine::audit::{Checkpoint, VerifyReport};
+use chrono::NaiveDate;
 use custodia_engine::{
-    Breach, EndOfContract, Organisation, ProcessingActivity, Provider, Registers, RiskLevel,
-    Sector, Worker,
+    Breach, EndOfContract, Organisation, ProcessingActivity, Provider, RiskLevel, Sector, Worker,
 };
 
-use crate::certificate::TlsCertificate;
 use crate::i18n::{Catalogue, Lang};
+use crate::input::{DossierInput, Visibility};
 use crate::marketing::MarketingView;
 use crate::pending::{
     Pending, confidentiality_of, exemption_blockers, pending_actions, transfers_abroad,
 };
 use crate::{CSS, Result};
-
-/// A rule pack in force, described in words.
-#[derive(Debug, Clone)]
-pub struct PackInfo {
-    pub name: String,
-    pub version: String,
-    pub description: String,
-    pub rules: Vec<(String, String)>,
-}
-
-/// What one worker may view, by the rules in force: the customer record
-/// and each area, decided on a customer assigned to them where there is
-/// one (areas closed by a password count as not seen until unlocked).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Visibility {
-    pub record: bool,
-    pub areas: Vec<(String, bool)>,
-}
-
-/// Everything the dossier is built from; gathered live by the caller.
-#[derive(Debug, Clone)]
-pub struct DossierInput {
-    pub organisation: Organisation,
-    pub workers: Vec<Worker>,
-    pub customers: usize,
-    pub areas_with_password: usize,
-    pub registers: Registers,
-    pub packs: Vec<PackInfo>,
-    /// Per worker login: what they may view.
-    pub visibility: std::collections::BTreeMap<String, Visibility>,
-    /// The audit chain, verified while building the dossier.
-    pub audit: VerifyReport,
-    /// The latest signed checkpoint of the chain, if any.
-    pub checkpoint: Option<Checkpoint>,
-    /// The TLS certificates configured for the organisation, read now.
-    pub tls: Vec<TlsCertificate>,
-    /// Campaigns, exclusions, Robinson lists and opt-outs, from the mail
-    /// guard (filled in by the caller).
-    pub marketing: custodia_engine::MarketingHistory,
-    pub now: DateTime<Utc>,
-}
 
 /// One worker of the staff table, in words.
 struct StaffRow {
@@ -550,27 +507,11 @@ fn evidence(input: &DossierInput, lang: Lang) -> Vec<Evidence> {
             "{} ({}): {}",
             cert.subject,
             cert.path.display(),
-            expiry(lang, cert, input.now)
+            cert.expiry(lang, input.now)
         ),
         ok: cert.is_healthy(input.now),
     }));
     evidence
-}
-
-/// "expires on 01/03/2027 (98 days)" or "EXPIRED on 01/01/2021".
-pub(crate) fn expiry(lang: Lang, cert: &TlsCertificate, now: DateTime<Utc>) -> String {
-    let t = lang.catalogue();
-    let day = lang.date(cert.not_after.date_naive());
-    let left = cert.days_left(now);
-    if cert.not_after <= now {
-        return format!("{} {day}", t.expired);
-    }
-    format!(
-        "{} {day} ({} {})",
-        t.expires,
-        lang.number(left),
-        t.days_left
-    )
 }
 
 /// Encryption: are backups encrypted, and is an encryption measure

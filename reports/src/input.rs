@@ -3,12 +3,55 @@
 //! chain verified at the moment of gathering.
 
 use chrono::{DateTime, Utc};
-use custodia_engine::audit::VerifyingKey;
+use custodia_engine::audit::{Checkpoint, VerifyReport, VerifyingKey};
 use custodia_engine::rules::{Action, Context, Facts, ResourceKind, RuleSet};
-use custodia_engine::{Area, AreaName, Customer, OrgSlug, Sector, Store, Worker};
+use custodia_engine::{
+    Area, AreaName, Customer, OrgSlug, Organisation, Registers, Sector, Store, Worker,
+};
 
 use crate::Result;
-use crate::dossier::{DossierInput, PackInfo, Visibility};
+use crate::certificate::TlsCertificate;
+
+/// A rule pack in force, described in words.
+#[derive(Debug, Clone)]
+pub struct PackInfo {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    pub rules: Vec<(String, String)>,
+}
+
+/// What one worker may view, by the rules in force: the customer record
+/// and each area, decided on a customer assigned to them where there is
+/// one (areas closed by a password count as not seen until unlocked).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Visibility {
+    pub record: bool,
+    pub areas: Vec<(String, bool)>,
+}
+
+/// Everything the dossier is built from; gathered live by the caller.
+#[derive(Debug, Clone)]
+pub struct DossierInput {
+    pub organisation: Organisation,
+    pub workers: Vec<Worker>,
+    pub customers: usize,
+    pub areas_with_password: usize,
+    pub registers: Registers,
+    pub packs: Vec<PackInfo>,
+    /// Per worker login: what they may view.
+    pub visibility: std::collections::BTreeMap<String, Visibility>,
+    /// The audit chain, verified while building the dossier.
+    pub audit: VerifyReport,
+    /// The latest signed checkpoint of the chain, if any.
+    pub checkpoint: Option<Checkpoint>,
+    /// The TLS certificates configured for the organisation, read now.
+    pub tls: Vec<TlsCertificate>,
+    /// Campaigns, exclusions, Robinson lists and opt-outs, from the mail
+    /// guard (filled in by the caller).
+    pub marketing: custodia_engine::MarketingHistory,
+    pub now: DateTime<Utc>,
+}
 
 impl DossierInput {
     /// Reads everything the dossier shows for `org` from `store`, describes

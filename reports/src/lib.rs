@@ -28,8 +28,9 @@ mod summary;
 
 pub use breach::{breach_html, breach_pdf};
 pub use certificate::{RENEW_WITHIN_DAYS, TlsCertificate};
-pub use dossier::{DossierInput, PackInfo, Visibility, dossier_html, dossier_pdf};
+pub use dossier::{dossier_html, dossier_pdf};
 pub use i18n::{Catalogue, EN, ES, Lang};
+pub use input::{DossierInput, PackInfo, Visibility};
 pub use notice::{BreachNotice, breach_notice};
 pub use pending::{Pending, pending_actions};
 pub use summary::{SummaryInput, summary_html, summary_pdf};

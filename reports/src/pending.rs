@@ -9,8 +9,8 @@ use custodia_engine::{
     Sector, WorkerLogin,
 };
 
-use crate::dossier::{DossierInput, expiry};
 use crate::i18n::Lang;
+use crate::input::DossierInput;
 
 /// Something the organisation still has to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -334,7 +334,7 @@ fn evidence_pending(input: &DossierInput, lang: Lang, out: &mut Vec<Pending>) {
                 "{} `{}`: {}",
                 t.e_tls,
                 cert.subject,
-                expiry(lang, cert, input.now)
+                cert.expiry(lang, input.now)
             ),
             law: lang.pick("art. 32.1.a) RGPD", "GDPR art. 32(1)(a)"),
             guidance: t.g_tls,
@@ -391,9 +391,9 @@ mod tests {
     };
 
     use super::*;
-    use crate::Visibility;
     use crate::dossier::{breach_rows, dpo, provider_rows, sees};
     use crate::i18n::{EN, ES};
+    use crate::input::Visibility;
 
     /// One way to break the art. 30(5) exemption.
     type Change = fn(&mut DossierInput);
