@@ -33,7 +33,7 @@ struct Entry {
     limits: &'static str,
 }
 
-const ENTRIES: [Entry; 7] = [
+const ENTRIES: [Entry; 8] = [
     Entry {
         name: "spins",
         action: "view",
@@ -79,6 +79,12 @@ const ENTRIES: [Entry; 7] = [
         mode: "ok",
         limits: "",
     },
+    Entry {
+        name: "remembers",
+        action: "send",
+        mode: "remember",
+        limits: "",
+    },
 ];
 
 /// Writes a pack whose one rule allows everything, so only its plugins can
@@ -100,8 +106,20 @@ fn hostile_pack(root: &Path, sha256: &str, extra: &str) -> PathBuf {
             e.name, e.mode, e.action, e.limits, e.mode
         ));
     }
+    // `remembers` counts its calls in its own memory: anything but 1 means
+    // an instance kept state from an earlier call.
+    manifest.push_str(
+        "\n[[rules]]\nname = \"fresh-instance\"\ndescription = \"each plugin call starts from a fresh instance\"\n\
+         actions = [\"send\"]\nresources = [\"*\"]\n",
+    );
     std::fs::write(dir.join("pack.toml"), manifest).expect("write pack");
     std::fs::write(dir.join("rules/allow-all.rhai"), "allow(\"test pack\")").expect("rule");
+    std::fs::write(
+        dir.join("rules/fresh-instance.rhai"),
+        "let calls = context.plugin(\"remembers\", \"ok\");\n\
+         if calls != \"1\" { deny(\"the plugin remembered earlier calls: \" + calls) }",
+    )
+    .expect("rule");
     dir
 }
 
@@ -259,4 +277,16 @@ fn a_reload_with_a_tampered_plugin_keeps_the_packs_in_force() {
             .decide_with(|_| true, facts(Action::Print))
             .is_allowed()
     );
+}
+
+#[test]
+fn no_state_passes_from_one_plugin_call_to_the_next() {
+    let root = tempfile::tempdir().expect("dir");
+    let set = RuleSet::compile(&[hostile_pack(root.path(), &real_sha(), "")])
+        .expect("hostile pack loads");
+    // More calls than the pool has instance slots, so slots are reused.
+    for call in 0..200 {
+        let decision = set.decide_with(|_| true, facts(Action::Send));
+        assert!(decision.is_allowed(), "call {call}: {decision:?}");
+    }
 }

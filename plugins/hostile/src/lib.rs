@@ -2,6 +2,8 @@
 //! (pack.toml `config`) picks how it misbehaves. The host must fail closed
 //! on each, in bounded time, and keep serving.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use custodia_plugin_sdk::{Pairs, Request, config, provider::Guest};
 
 struct Hostile;
@@ -34,6 +36,13 @@ impl Guest for Hostile {
             "garbage" => Ok((0..100)
                 .map(|i| (format!("undeclared-{i}"), "x".repeat(4_096)))
                 .collect()),
+            // Counts its calls in its own memory: a fresh instance for
+            // every call must answer 1, every time.
+            "remember" => {
+                static CALLS: AtomicU32 = AtomicU32::new(0);
+                let calls = CALLS.fetch_add(1, Ordering::Relaxed) + 1;
+                Ok(vec![("ok".into(), calls.to_string())])
+            }
             // Behaves.
             _ => Ok(vec![("ok".into(), "yes".into())]),
         }
