@@ -9,13 +9,14 @@
 use chrono::Utc;
 use custodia_engine::audit::{AuditEvent, Change, EventKind};
 use custodia_engine::{CustomerId, OrgSlug, Store};
+use lettre::Message;
 use lettre::message::{Mailbox, MultiPart};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::Serialize;
 
 use crate::address::Address;
 use crate::campaign::Rendered;
 use crate::error::{Error, Result};
+use crate::send::smtp::{Connections, Target};
 
 /// Someone a breach affects, with the address the notice goes to.
 #[derive(Debug, Clone)]
@@ -148,14 +149,7 @@ pub async fn send_breach_notice(
         .parse()
         .map_err(|e| Error::Smtp(format!("sender `{from}`: {e}")))?;
     let domain = from.email.domain().to_owned();
-    let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp_url)
-        .map_err(|e| {
-            Error::Smtp(format!(
-                "`{}`: {e}",
-                custodia_engine::store::redact_url(smtp_url)
-            ))
-        })?
-        .build();
+    let connections = Connections::new(Target::parse(smtp_url)?);
     let mut report = NoticeReport {
         breach: breach.to_owned(),
         ..NoticeReport::default()
@@ -181,7 +175,6 @@ pub async fn send_breach_notice(
             template: "breach notice",
             message,
         })?;
-        claim(store, org, breach, id, address.as_str()).await?;
         let mut random = [0u8; 12];
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut random);
         let message_id = format!("<breach-{breach}.{}@{domain}>", hex::encode(random));
@@ -206,16 +199,22 @@ pub async fn send_breach_notice(
             None => builder.body(notice.text.clone()),
         }
         .map_err(|e| Error::Smtp(e.to_string()))?;
-        match transport.send(message).await {
+        // Everything that can fail before SMTP has: only now is it claimed.
+        claim(store, org, breach, id, address.as_str()).await?;
+        match connections
+            .send(message.envelope(), &message.formatted())
+            .await
+        {
             Ok(_) => {
                 settle(store, org, breach, id, Ok(&message_id)).await?;
                 report.sent += 1;
             }
             Err(e) => {
-                settle(store, org, breach, id, Err(&e.to_string())).await?;
+                settle(store, org, breach, id, Err(&e.message)).await?;
                 report.failed.push(id.to_owned());
             }
         }
     }
+    connections.close().await;
     Ok(report)
 }

@@ -5,7 +5,7 @@
 mod dkim;
 mod outbox;
 mod pace;
-mod smtp;
+pub(crate) mod smtp;
 
 pub use dkim::DkimSigner;
 pub use outbox::{OutboxStatus, status};

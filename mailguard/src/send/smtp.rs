@@ -40,7 +40,7 @@ enum Security {
 
 /// Where and how to connect: the same URLs as lettre's `from_url`.
 #[derive(Clone)]
-pub(super) struct Target {
+pub(crate) struct Target {
     host: String,
     port: u16,
     security: Security,
@@ -63,7 +63,7 @@ impl std::fmt::Debug for Target {
 impl Target {
     /// Parses `smtp://[user:pass@]host[:port][/helo-name][?tls=required|opportunistic]`
     /// or `smtps://...`; default ports 25, 587 with STARTTLS, 465.
-    pub(super) fn parse(url: &str) -> Result<Self> {
+    pub(crate) fn parse(url: &str) -> Result<Self> {
         let bad = |why: String| {
             Error::Smtp(format!(
                 "`{}`: {why}",
@@ -247,9 +247,10 @@ impl AsyncTokioStream for Tls {
     }
 }
 
-/// The connections of one send: at most as many as messages in flight,
-/// each reused after a successful message and dropped after a failure.
-pub(super) struct Connections {
+/// The connections of one run (a campaign's send, a breach's notices): at
+/// most as many as messages in flight, each reused after a successful
+/// message and dropped after a failure.
+pub(crate) struct Connections {
     target: Target,
     idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
 }
@@ -265,13 +266,13 @@ impl std::fmt::Debug for Connections {
 /// Why a message was not sent: the server refused it for good (a hard
 /// bounce), or something else went wrong (retry later).
 #[derive(Debug)]
-pub(super) struct SendError {
-    pub(super) message: String,
-    pub(super) permanent: bool,
+pub(crate) struct SendError {
+    pub(crate) message: String,
+    pub(crate) permanent: bool,
 }
 
 impl Connections {
-    pub(super) fn new(target: Target) -> Self {
+    pub(crate) fn new(target: Target) -> Self {
         Self {
             target,
             idle: Mutex::new(Vec::new()),
@@ -292,7 +293,7 @@ impl Connections {
 
     /// Sends one message (`envelope`, formatted bytes) on a connection of
     /// the pool.
-    pub(super) async fn send(
+    pub(crate) async fn send(
         &self,
         envelope: &lettre::address::Envelope,
         bytes: &[u8],
@@ -318,7 +319,7 @@ impl Connections {
     }
 
     /// Says QUIT on every idle connection.
-    pub(super) async fn close(&self) {
+    pub(crate) async fn close(&self) {
         for (mut conn, _) in self.idle.lock().await.drain(..) {
             let _ = conn.quit().await;
         }
