@@ -291,7 +291,7 @@ async fn run_mail(app: &Custodia, g: &Global, command: MailCommand) -> anyhow::R
                 });
             }
             let campaign = Campaign::load(app.store(), &args.org, &args.campaign).await?;
-            let config = args.config(&campaign, g.robinson_max_age)?;
+            let config = args.config(&campaign, app.config().robinson_max_age_days)?;
             let bar = progress_bar(args.quiet || g.json);
             let report = app
                 .send_campaign(&args.org, &campaign, &config, &|p: Progress| {

@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::address::Address;
 use crate::campaign::Rendered;
 use crate::error::{Error, Result};
-use crate::send::smtp::{Connections, Target};
+use crate::send::smtp::{Connections, Target, message_id, recipient};
 
 /// Someone a breach affects, with the address the notice goes to.
 #[derive(Debug, Clone)]
@@ -175,17 +175,8 @@ pub async fn send_breach_notice(
             template: "breach notice",
             message,
         })?;
-        let mut random = [0u8; 12];
-        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut random);
-        let message_id = format!("<breach-{breach}.{}@{domain}>", hex::encode(random));
-        let to: Mailbox = format!(
-            "{} <{}>",
-            r.name.replace(['<', '>', '"', '\r', '\n'], ""),
-            address.as_str()
-        )
-        .parse()
-        .or_else(|_| address.as_str().parse())
-        .map_err(|e| Error::Smtp(format!("recipient `{}`: {e}", address.as_str())))?;
+        let message_id = message_id(&format!("breach-{breach}"), &domain);
+        let to = recipient(&r.name, address.as_str())?;
         let builder = Message::builder()
             .from(from.clone())
             .to(to)

@@ -97,6 +97,17 @@ pub async fn opt_out(
     Ok(customers)
 }
 
+/// The rows of the JSON array of strings bound as parameter `$n`, as each
+/// backend spells it: batches of a million values go in as a few JSON
+/// arrays, not a million inserts. (`WHERE true` lets SQLite parse the
+/// `ON CONFLICT` that follows a `SELECT`.)
+fn json_rows(backend: Backend, n: u8) -> String {
+    match backend {
+        Backend::Sqlite => format!("json_each(${n}) WHERE true"),
+        Backend::Postgres => format!("json_array_elements_text(${n}::json)"),
+    }
+}
+
 /// Records many opt-outs in one transaction: all or none. Customers'
 /// addresses become their bajas; the rest go in as JSON batches (a
 /// million single inserts would take minutes).
@@ -119,19 +130,15 @@ pub async fn import_opt_outs(
         .iter()
         .map(Address::key)
         .partition(|key| by_key.contains_key(key));
-    let insert = match store.backend() {
-        Backend::Sqlite => {
-            "INSERT INTO opt_outs (org, address, date, channel, source) SELECT $1, value, $2, $3, $4 FROM json_each($5) WHERE true ON CONFLICT (org, address) DO NOTHING"
-        }
-        Backend::Postgres => {
-            "INSERT INTO opt_outs (org, address, date, channel, source) SELECT $1, value, $2, $3, $4 FROM json_array_elements_text($5::json) ON CONFLICT (org, address) DO NOTHING"
-        }
-    };
+    let insert = format!(
+        "INSERT INTO opt_outs (org, address, date, channel, source) SELECT $1, value, $2, $3, $4 FROM {} ON CONFLICT (org, address) DO NOTHING",
+        json_rows(store.backend(), 5)
+    );
     let mut change = suppressing_change(store, org).await?;
     for chunk in listed.chunks(10_000) {
         let batch = serde_json::to_string(chunk)
             .map_err(|e| custodia_engine::Error::Corrupt(format!("opt-out batch: {e}")))?;
-        sqlx::query(insert)
+        sqlx::query(&insert)
             .bind(org.as_str())
             .bind(&today)
             .bind(channel)
@@ -276,14 +283,10 @@ pub async fn import_robinson(
         return Err(crate::error::Error::RobinsonDateInFuture(downloaded));
     }
     let hashes = robinson_hashes_of(path, text)?;
-    let insert = match store.backend() {
-        Backend::Sqlite => {
-            "INSERT INTO robinson (org, hash) SELECT $1, value FROM json_each($2) WHERE true ON CONFLICT (org, hash) DO NOTHING"
-        }
-        Backend::Postgres => {
-            "INSERT INTO robinson (org, hash) SELECT $1, value FROM json_array_elements_text($2::json) ON CONFLICT (org, hash) DO NOTHING"
-        }
-    };
+    let insert = format!(
+        "INSERT INTO robinson (org, hash) SELECT $1, value FROM {} ON CONFLICT (org, hash) DO NOTHING",
+        json_rows(store.backend(), 2)
+    );
     let mut change = Change::begin(store, org).await?;
     sqlx::query("DELETE FROM robinson WHERE org = $1")
         .bind(org.as_str())
@@ -292,7 +295,7 @@ pub async fn import_robinson(
     for chunk in hashes.chunks(10_000) {
         let batch = serde_json::to_string(chunk)
             .map_err(|e| custodia_engine::Error::Corrupt(format!("robinson batch: {e}")))?;
-        sqlx::query(insert)
+        sqlx::query(&insert)
             .bind(org.as_str())
             .bind(batch)
             .execute(&mut **change.tx())

@@ -25,8 +25,8 @@ use custodia_engine::audit::{AuditEvent, AuditLog, EventKind, Pseudonyms};
 use custodia_engine::rules::{Effect, RuleSet};
 use custodia_engine::{OrgSlug, OrgStore, Store};
 use lettre::Message;
+use lettre::message::MultiPart;
 use lettre::message::header::{HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart};
 use serde::Serialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 // Tokio's clock, so the pacing can be tested with paused time.
@@ -133,17 +133,8 @@ impl Shared {
             unsubscribe_url: &url,
             campaign: &c.name,
         })?;
-        let mut random = [0u8; 12];
-        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut random);
-        let message_id = format!("<{}.{}@{domain}>", c.id, hex::encode(random));
-        let recipient: Mailbox = format!(
-            "{} <{}>",
-            name.replace(['<', '>', '"', '\r', '\n'], ""),
-            to.address
-        )
-        .parse()
-        .or_else(|_| to.address.parse())
-        .map_err(|e| Error::Smtp(format!("recipient `{}`: {e}", to.address)))?;
+        let message_id = smtp::message_id(&c.id, &domain);
+        let recipient = smtp::recipient(name, &to.address)?;
         let mut builder = Message::builder()
             .from(from)
             .to(recipient)

@@ -25,6 +25,26 @@ use tokio::sync::Mutex;
 
 use crate::error::{Error, Result};
 
+/// A recipient's mailbox: the name stripped of what would break the
+/// header, and the address alone if the name still does not parse.
+pub(crate) fn recipient(name: &str, address: &str) -> Result<lettre::message::Mailbox> {
+    format!(
+        "{} <{address}>",
+        name.replace(['<', '>', '"', '\r', '\n'], "")
+    )
+    .parse()
+    .or_else(|_| address.parse())
+    .map_err(|e| Error::Smtp(format!("recipient `{address}`: {e}")))
+}
+
+/// A fresh Message-ID, `<PREFIX.RANDOM@DOMAIN>`: the prefix names the
+/// campaign or breach, 96 random bits make it unique.
+pub(crate) fn message_id(prefix: &str, domain: &str) -> String {
+    let mut random = [0u8; 12];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut random);
+    format!("<{prefix}.{}@{domain}>", hex::encode(random))
+}
+
 /// How the connection is secured, as the URL asks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Security {
