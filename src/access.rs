@@ -34,8 +34,18 @@ pub struct RequestArgs {
 
 /// Builds the request from arguments.
 pub fn request(args: &RequestArgs) -> anyhow::Result<Request> {
+    Ok(Request {
+        worker: args.worker.clone(),
+        action: args.action,
+        resource: args.resource.clone(),
+        context: context(&args.context)?,
+    })
+}
+
+/// Builds a request's context from `KEY=VALUE` pairs.
+pub fn context(pairs: &[String]) -> anyhow::Result<Context> {
     let mut context = Context::new(Utc::now(), "cli");
-    for pair in &args.context {
+    for pair in pairs {
         let Some((key, value)) = pair.split_once('=') else {
             bail!("context `{pair}` is not KEY=VALUE");
         };
@@ -53,12 +63,7 @@ pub fn request(args: &RequestArgs) -> anyhow::Result<Request> {
             }
         }
     }
-    Ok(Request {
-        worker: args.worker.clone(),
-        action: args.action,
-        resource: args.resource.clone(),
-        context,
-    })
+    Ok(context)
 }
 
 pub async fn decide(g: &Global, args: RequestArgs, explain: bool) -> anyhow::Result<()> {

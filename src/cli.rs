@@ -52,6 +52,13 @@ pub enum Command {
     Explain(crate::access::RequestArgs),
     /// Unlock a password-closed area (password on stdin; audited)
     Unlock(crate::access::UnlockArgs),
+    /// Show a record or an area as the worker may see it (each part decided and audited)
+    Read(crate::record::ReadArgs),
+    /// Change an area's contents (decided; audited with keyed hashes, never values)
+    Edit(crate::record::EditArgs),
+    /// The vault's keys
+    #[command(subcommand)]
+    Keys(crate::record::KeysCommand),
     /// Check or test rule packs
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -134,8 +141,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(args) => import(g, args).await?,
         Command::Add(command) => crate::register::add(g, command).await?,
         Command::Export { org, output } => {
-            let store = Store::connect(&g.db).await?;
-            let text = store.export(&org).await?.to_toml()?;
+            let destination = output
+                .as_ref()
+                .map_or_else(|| "standard output".to_owned(), |p| p.display().to_string());
+            let file = with_app(g, async |app| {
+                Ok(app.export_org(&org, &destination).await?)
+            })
+            .await?;
+            let text = file.to_toml()?;
             match output {
                 Some(path) => std::fs::write(&path, text)
                     .with_context(|| format!("cannot write `{}`", path.display()))?,
@@ -146,6 +159,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Decide(args) => crate::access::decide(g, args, false).await?,
         Command::Explain(args) => crate::access::decide(g, args, true).await?,
         Command::Unlock(args) => crate::access::unlock(g, args).await?,
+        Command::Read(args) => {
+            if !crate::record::read(g, args).await? {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::Edit(args) => crate::record::edit(g, args).await?,
+        Command::Keys(command) => crate::record::keys(g, command).await?,
         Command::Rules(RulesCommand::Check { dirs }) => crate::rules::check(g, &dirs)?,
         Command::Rules(RulesCommand::Test { dirs }) => crate::rules::test(g, &dirs)?,
         Command::Rules(RulesCommand::Bench { request, runs }) => {

@@ -14,6 +14,9 @@ use custodia_engine::{
     Store,
 };
 
+use custodia_engine::rules::pack::FieldType;
+use custodia_engine::{AreaContent, FieldValue};
+
 use crate::global::{Global, with_app};
 use crate::output::{emit, say};
 
@@ -143,7 +146,10 @@ pub async fn run(g: &Global, args: DemoArgs) -> anyhow::Result<()> {
     }
     let summaries = with_app(g, async |app| {
         let mut summaries = Vec::new();
-        for file in organisations()? {
+        for mut file in organisations()? {
+            let rules = app.rules();
+            let sectors = file.organisation.sectors.clone();
+            fill_contents(&mut file, |area| rules.area_fields(&sectors, area));
             let summary = app
                 .import_org(&file, false, "demo data")
                 .await
@@ -338,9 +344,10 @@ fn add_generated_customers(file: &mut OrgFile, count: usize) -> anyhow::Result<(
         file.customers.push(Customer {
             id: CustomerId::new(format!("{prefix}-{}", 7000 + n))?,
             name: format!("{given} {family} {}", seq.pick(FAMILY)),
-            tax_id: None,
+            tax_id: Some(dni(seq.next() % 100_000_000)),
             email: Some(format!("{ascii}{n}@{domain}.correo.example")),
             phone: Some(format!("+34 6{:08}", seq.next() % 100_000_000)),
+            address: Some(street(&mut seq)),
             privacy: *seq.pick(&[PrivacyLevel::Low, PrivacyLevel::Medium, PrivacyLevel::High]),
             assigned,
             existing_customer: seq.next() % 4 != 0,
@@ -350,4 +357,200 @@ fn add_generated_customers(file: &mut OrgFile, count: usize) -> anyhow::Result<(
         });
     }
     Ok(())
+}
+
+/// A Spanish DNI: eight digits and their check letter.
+fn dni(number: u64) -> String {
+    const LETTERS: &[u8; 23] = b"TRWAGMYFPDXBNJZSQVHLCKE";
+    // The remainder of a division by 23 always indexes the table.
+    let letter = LETTERS[(number % 23) as usize] as char;
+    format!("{number:08}{letter}")
+}
+
+const STREETS: &[&str] = &[
+    "Calle Mayor",
+    "Avenida de la Constitución",
+    "Calle del Olmo",
+    "Paseo de la Castellana",
+    "Calle San Bernardo",
+    "Ronda de Toledo",
+    "Calle Alcalá",
+    "Plaza de España",
+];
+const TOWNS: &[&str] = &[
+    "28013 Madrid",
+    "08002 Barcelona",
+    "41001 Sevilla",
+    "46002 Valencia",
+    "50001 Zaragoza",
+    "48001 Bilbao",
+];
+
+fn street(seq: &mut Seq) -> String {
+    let street = seq.pick(STREETS);
+    let number = 1 + seq.next() % 180;
+    format!("{street} {number}, {}", seq.pick(TOWNS))
+}
+
+/// A plausible value for a field, by its name and type.
+fn sample(field: &str, kind: FieldType, seq: &mut Seq) -> FieldValue {
+    let pick = |seq: &mut Seq, items: &[&str]| FieldValue::Text((*seq.pick(items)).to_owned());
+    match kind {
+        FieldType::Flag => FieldValue::Flag(seq.next() % 3 == 0),
+        FieldType::Number => {
+            let top = match field {
+                "children" => 4,
+                "order_count" => 60,
+                "gross_salary_eur" => 60_000,
+                "budget_eur" => 900_000,
+                _ => 5_000,
+            };
+            // Below `top`, which is far below i64::MAX.
+            FieldValue::Number((seq.next() % top) as i64)
+        }
+        FieldType::Date => {
+            let year = if field == "date_of_birth" {
+                1950 + seq.next() % 50
+            } else {
+                2020 + seq.next() % 7
+            };
+            let month = 1 + seq.next() % 12;
+            let day = 1 + seq.next() % 28;
+            FieldValue::Text(format!("{year}-{month:02}-{day:02}"))
+        }
+        FieldType::Text => match field {
+            "contact_person" | "opposing_party" => FieldValue::Text(format!(
+                "{} {} {}",
+                seq.pick(GIVEN),
+                seq.pick(FAMILY),
+                seq.pick(FAMILY)
+            )),
+            "preferred_language" => pick(seq, &["es", "en", "ca", "eu", "gl"]),
+            "marital_status" => pick(
+                seq,
+                &["single", "married", "divorced", "separated", "widowed"],
+            ),
+            "custody_arrangement" => pick(
+                seq,
+                &[
+                    "shared custody",
+                    "custody to the mother",
+                    "custody to the father",
+                    "none",
+                ],
+            ),
+            "iban" => FieldValue::Text(format!(
+                "ES{:02} 2100 {:04} {:02} {:010}",
+                seq.next() % 100,
+                seq.next() % 10_000,
+                seq.next() % 100,
+                seq.next() % 10_000_000_000
+            )),
+            "billing_address" | "site_address" | "delivery_address" => {
+                FieldValue::Text(street(seq))
+            }
+            "social_security_number" => FieldValue::Text(format!(
+                "28/{:08}/{:02}",
+                seq.next() % 100_000_000,
+                seq.next() % 100
+            )),
+            "case_type" => pick(
+                seq,
+                &[
+                    "divorce",
+                    "inheritance",
+                    "labour dispute",
+                    "eviction",
+                    "contract claim",
+                ],
+            ),
+            "court" => pick(
+                seq,
+                &[
+                    "Juzgado de Primera Instancia nº 3 de Madrid",
+                    "Juzgado de lo Social nº 12 de Madrid",
+                    "Juzgado de Primera Instancia nº 7 de Barcelona",
+                ],
+            ),
+            "case_number" => FieldValue::Text(format!("{}/2026", 100 + seq.next() % 900)),
+            "diagnosis" => pick(
+                seq,
+                &[
+                    "atrial fibrillation",
+                    "hypertension",
+                    "psoriasis",
+                    "atopic dermatitis",
+                    "type 2 diabetes",
+                    "hypothyroidism",
+                ],
+            ),
+            "medication" => pick(
+                seq,
+                &[
+                    "apixaban 5 mg",
+                    "enalapril 10 mg",
+                    "metformin 850 mg",
+                    "levothyroxine 50 µg",
+                ],
+            ),
+            "allergies" => pick(seq, &["penicillin", "none known", "ibuprofen", "latex"]),
+            "treatment" => pick(
+                seq,
+                &[
+                    "topical corticosteroid",
+                    "phototherapy",
+                    "emollients twice a day",
+                ],
+            ),
+            "tax_regime" => pick(
+                seq,
+                &["estimación directa", "módulos", "régimen general de IVA"],
+            ),
+            "cadastral_reference" => FieldValue::Text(format!(
+                "{:014}AB{:04}",
+                seq.next() % 100_000_000_000_000,
+                seq.next() % 10_000
+            )),
+            "permit_status" => pick(seq, &["requested", "granted", "pending correction"]),
+            "card_last_digits" => FieldValue::Text(format!("{:04}", seq.next() % 10_000)),
+            "payment_method" => pick(seq, &["card", "bank transfer", "PayPal"]),
+            _ => FieldValue::Text(format!("{field} {}", seq.next() % 1000)),
+        },
+    }
+}
+
+/// Fills every area of every demo customer that has no contents yet
+/// with realistic values for the fields the packs declare, and a note.
+fn fill_contents(
+    file: &mut OrgFile,
+    fields: impl Fn(&str) -> std::collections::BTreeMap<String, FieldType>,
+) {
+    let mut seq = Seq(0x5EED ^ file.customers.len() as u64);
+    for customer in &mut file.customers {
+        if customer.address.is_none() {
+            customer.address = Some(street(&mut seq));
+        }
+        for area in &mut customer.areas {
+            if area.content.is_some() {
+                continue;
+            }
+            let fields = fields(area.name.as_str())
+                .into_iter()
+                .map(|(name, kind)| {
+                    let value = sample(&name, kind, &mut seq);
+                    (name, value)
+                })
+                .collect();
+            let notes = format!(
+                "Nota {} de {}: revisar en la próxima cita (ref. {:06}).",
+                area.name,
+                customer.id,
+                seq.next() % 1_000_000
+            );
+            area.content = Some(AreaContent {
+                fields,
+                notes: Some(notes),
+            });
+        }
+    }
 }

@@ -31,6 +31,13 @@ pub struct Global {
     /// The unsubscribe-token key file (default: beside the SQLite file)
     #[arg(long, global = true, env = "CUSTODIA_TOKEN_KEY")]
     pub token_key: Option<PathBuf>,
+    /// The vault's master key file (default: beside the SQLite file; keep
+    /// it on another disk). CUSTODIA_MASTER_KEY, 64 hex digits, overrides it
+    #[arg(long, global = true, env = "CUSTODIA_MASTER_KEY_FILE")]
+    pub master_key: Option<PathBuf>,
+    /// The folder of sealed documents (default: beside the SQLite file)
+    #[arg(long, global = true, env = "CUSTODIA_BLOBS")]
+    pub blobs: Option<PathBuf>,
     /// Compiled-plugin cache folder, private to this account (default:
     /// beside the SQLite file; `off` to compile on every start)
     #[arg(long, global = true, env = "CUSTODIA_PLUGIN_CACHE")]
@@ -63,6 +70,8 @@ impl Global {
             packs: self.packs.clone(),
             audit_key: self.audit_key.clone(),
             token_key: self.token_key.clone(),
+            master_key: self.master_key.clone(),
+            blobs: self.blobs.clone(),
             plugin_cache: self.plugin_cache.clone(),
             witness: self.witness.clone(),
             witness_cmd: self.witness_cmd.clone(),

@@ -10,6 +10,7 @@ mod mail;
 #[macro_use]
 mod output;
 mod plugins;
+mod record;
 mod register;
 mod report;
 mod rules;

@@ -15,6 +15,11 @@ pub struct Config {
     pub audit_key: Option<PathBuf>,
     /// The unsubscribe-token key file; `None` for the default.
     pub token_key: Option<PathBuf>,
+    /// The vault's master key file; `None` for the default beside the
+    /// store. `CUSTODIA_MASTER_KEY` (64 hex digits) takes precedence.
+    pub master_key: Option<PathBuf>,
+    /// The folder of sealed documents; `None` for the default beside the store.
+    pub blobs: Option<PathBuf>,
     /// Where compiled WebAssembly plugins are cached: `None` for the
     /// default beside the store, `Some("off")` for no cache.
     pub plugin_cache: Option<PathBuf>,
@@ -40,6 +45,8 @@ impl Config {
             packs: None,
             audit_key: None,
             token_key: None,
+            master_key: None,
+            blobs: None,
             plugin_cache: None,
             witness: None,
             witness_cmd: None,
@@ -101,6 +108,22 @@ impl Config {
     /// Where checkpoints are witnessed.
     pub fn witness(&self) -> custodia_engine::audit::Witness {
         custodia_engine::audit::Witness::new(self.witness_path(), self.witness_cmd.clone())
+    }
+
+    /// The vault master key's path.
+    pub fn master_key_path(&self) -> PathBuf {
+        self.master_key
+            .clone()
+            .unwrap_or_else(|| custodia_engine::vault::master::default_path(&self.db))
+    }
+
+    /// The blob store of sealed documents.
+    pub fn blob_store(&self) -> custodia_engine::vault::blob::BlobStore {
+        custodia_engine::vault::blob::BlobStore::folder(
+            self.blobs
+                .clone()
+                .unwrap_or_else(|| custodia_engine::vault::blob::default_path(&self.db)),
+        )
     }
 
     /// The unsubscribe-token key's path.

@@ -37,7 +37,32 @@ impl Custodia {
         replace: bool,
         source: &str,
     ) -> Result<ImportSummary> {
+        let rules = self.rules();
+        let sectors = &file.organisation.sectors;
+        crate::record::check_contents(&file.customers, |area| rules.area_fields(sectors, area))
+            .map_err(|e| crate::Error::Field {
+                field: source.to_owned(),
+                reason: e.to_string(),
+            })?;
         Ok(self.store().import(file, replace, source).await?)
+    }
+
+    /// Exports a whole organisation, sealed contents included, as one file:
+    /// personal data leaving Custodia, so recorded as an `export` event
+    /// naming the destination before the caller writes it.
+    pub async fn export_org(&self, org: &OrgSlug, destination: &str) -> Result<OrgFile> {
+        let file = self.store().export(org).await?;
+        let mut event = custodia_engine::audit::AuditEvent::new(
+            custodia_engine::audit::EventKind::Export,
+            chrono::Utc::now(),
+        );
+        event.resource = Some(format!("organisation:{org}"));
+        event.detail = Some(format!(
+            "organisation file with {} customers to {destination}",
+            file.customers.len()
+        ));
+        self.audit().append(org, event).await?;
+        Ok(file)
     }
 
     /// Imports a CSV of customers or workers into `org`: all or none.

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use custodia_engine::Store;
 use custodia_engine::audit::Signer;
+use custodia_engine::vault::{MasterRing, MasterSource, Vault};
 use custodia_mailguard::TokenKey;
 
 use crate::error::{Error, Result};
@@ -85,9 +86,36 @@ pub async fn token_key(store: &Store, path: &Path) -> Result<TokenKey> {
         load: TokenKey::load,
         create: TokenKey::create,
         already_exists: |e| {
-            matches!(e, custodia_mailguard::Error::Io { source, .. }
+            matches!(e, custodia_mailguard::Error::Engine(custodia_engine::Error::Io { source, .. })
                 if source.kind() == std::io::ErrorKind::AlreadyExists)
         },
     }
     .open(path, used)
+}
+
+/// Loads the vault's master key: from `CUSTODIA_MASTER_KEY` when set, else
+/// from the key file, created while the store has sealed nothing. The key
+/// must open every organisation key the store holds: a wrong one is an
+/// error here, before anything is written.
+pub async fn vault(store: &Store, path: &Path) -> Result<Vault> {
+    let vault = match MasterRing::from_env()? {
+        Some(ring) => Vault::new(MasterSource::Env, ring),
+        None => {
+            let used = any_row(store, "SELECT version FROM vault_org_keys LIMIT 1").await?;
+            let ring = KeyKind {
+                what: "vault master key",
+                why: "the store holds data sealed under it",
+                load: MasterRing::load,
+                create: MasterRing::create,
+                already_exists: |e| {
+                    matches!(e, custodia_engine::Error::Io { source, .. }
+                        if source.kind() == std::io::ErrorKind::AlreadyExists)
+                },
+            }
+            .open(path, used)?;
+            Vault::new(MasterSource::File(path.to_owned()), ring)
+        }
+    };
+    vault.check(store.pool()).await?;
+    Ok(vault)
 }

@@ -34,8 +34,10 @@ mod import;
 mod keys;
 mod marketing;
 mod people;
+mod record;
 mod register;
 mod synthetic;
+mod vault;
 
 use std::sync::Arc;
 
@@ -50,6 +52,7 @@ pub use document::DocumentExport;
 pub use error::{Error, Result};
 pub use import::CsvKind;
 pub use people::UnlockRequest;
+pub use record::{AreaEdit, AreaState, AreaView, FieldView, Reader, RecordView, Shown};
 pub use synthetic::SyntheticSummary;
 
 /// Longest client-supplied free text (`purpose`, `channel`) recorded.
@@ -70,6 +73,8 @@ impl Custodia {
         let started = std::time::Instant::now();
         config.apply_plugin_cache()?;
         let store = Store::init(&config.db).await?;
+        let vault = keys::vault(&store, &config.master_key_path()).await?;
+        let store = store.with_vault(Arc::new(vault));
         tracing::debug!(store = store.display_url(), "store opened");
         let packs = config.packs_dir();
         let rules = Rules::load(&packs).map_err(|source| Error::Packs {

@@ -23,7 +23,10 @@ async fn store(backend: Backend) -> Option<(Store, String, Option<tempfile::Temp
         return None;
     }
     let (url, guard) = scratch_database(backend).await;
-    let store = Store::init(&url).await.expect("store");
+    let store = Store::init(&url)
+        .await
+        .expect("store")
+        .with_vault(std::sync::Arc::new(custodia_engine::Vault::ephemeral()));
     let demo =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/demo/bufete-ruiz.toml");
     let file = custodia_engine::exchange::OrgFile::read(&demo).expect("demo");

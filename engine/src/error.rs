@@ -61,6 +61,24 @@ pub enum Error {
     Pack(String),
     #[error("audit log error: {0}")]
     Audit(String),
+    #[error("vault: {0}")]
+    Vault(String),
+    #[error(
+        "the master key `{have}` does not open organisation `{org}`'s key (wrapped by master key `{want}`): wrong master key file or CUSTODIA_MASTER_KEY"
+    )]
+    WrongMasterKey {
+        org: String,
+        have: String,
+        want: String,
+    },
+    #[error(
+        "sealed data of customer `{customer}` in organisation `{org}` ({slot}) does not decrypt: it was altered or moved from another record"
+    )]
+    Tampered {
+        org: String,
+        customer: String,
+        slot: String,
+    },
     #[error("injected fault at `{0}` (CUSTODIA_FAULT)")]
     Fault(String),
 }

@@ -20,6 +20,7 @@ pub mod domain;
 mod error;
 pub mod exchange;
 pub mod fault;
+pub mod keyfile;
 pub mod rules;
 pub mod session;
 pub mod source;
@@ -27,8 +28,10 @@ pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod unlock;
+pub mod vault;
 
 pub use access::{AccessControl, Audited};
 pub use domain::*;
 pub use error::{Error, Result};
 pub use store::{Backend, OrgStore, Store};
+pub use vault::Vault;

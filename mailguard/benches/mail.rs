@@ -91,7 +91,10 @@ struct Fixture {
 async fn fixture(customers: usize) -> Fixture {
     let dir = tempfile::tempdir().expect("temporary directory");
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let store = Store::init(&url).await.expect("store");
+    let store = Store::init(&url)
+        .await
+        .expect("store")
+        .with_vault(std::sync::Arc::new(custodia_engine::Vault::ephemeral()));
     let file = OrgFile::parse(Path::new("shop.toml"), &shop(customers)).expect("org file");
     store.import(&file, false, "test").await.expect("import");
     let rules = RuleSet::load_dir(&repo_root().join("plugins/packs")).expect("packs");

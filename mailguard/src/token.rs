@@ -52,27 +52,7 @@ impl TokenKey {
             path: path.to_owned(),
             message,
         };
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(path)
-                .map_err(|source| Error::Io {
-                    path: path.to_owned(),
-                    source,
-                })?
-                .permissions()
-                .mode();
-            if mode & 0o077 != 0 {
-                return Err(bad(format!(
-                    "the unsubscribe-token key is accessible to others (mode {:o}): run chmod 600 on it",
-                    mode & 0o777
-                )));
-            }
-        }
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = custodia_engine::keyfile::read_private(path, "unsubscribe-token key")?;
         let mut keys = Vec::new();
         for (i, line) in text
             .lines()
@@ -94,7 +74,7 @@ impl TokenKey {
     /// Creates a new key file (mode 0600); refuses to overwrite one.
     pub fn create(path: &Path) -> Result<Self> {
         let key = fresh_key();
-        write_new(path, &format!("{}\n", hex::encode(key)))?;
+        custodia_engine::keyfile::create_private(path, &format!("{}\n", hex::encode(key)))?;
         Ok(Self {
             keys: vec![(key_id(&key), key)],
         })
@@ -175,23 +155,6 @@ impl TokenKey {
             address: address.to_owned(),
         })
     }
-}
-
-fn write_new(path: &Path, text: &str) -> Result<()> {
-    let io = |source| Error::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path).map_err(io)?;
-    std::io::Write::write_all(&mut file, text.as_bytes()).map_err(io)?;
-    file.sync_all().map_err(io)
 }
 
 /// The default key file: beside a SQLite database, else in the current directory.

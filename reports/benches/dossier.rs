@@ -75,7 +75,10 @@ async fn run() {
     );
     let dir = tempfile::tempdir().expect("dir");
     let url = format!("sqlite://{}", dir.path().join("custodia.db").display());
-    let store = Store::init(&url).await.expect("store");
+    let store = Store::init(&url)
+        .await
+        .expect("store")
+        .with_vault(std::sync::Arc::new(custodia_engine::Vault::ephemeral()));
 
     let t = Instant::now();
     let file = scaled_firm(workers, customers);

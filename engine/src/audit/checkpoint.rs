@@ -3,7 +3,6 @@
 //! The signing key lives in a file outside the database (mode 0600), so
 //! that someone who can rewrite the database cannot re-sign its chain.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -68,40 +67,16 @@ impl Signer {
     /// Creates a new key file with mode 0600; refuses to overwrite one.
     pub fn create(path: &Path) -> Result<Self> {
         let key = SigningKey::generate(&mut rand_core::OsRng);
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(path).map_err(|e| Error::io(path, e))?;
-        writeln!(file, "{KEY_HEADER}\n{}", hex::encode(key.to_bytes()))
-            .map_err(|e| Error::io(path, e))?;
-        file.sync_all().map_err(|e| Error::io(path, e))?;
+        crate::keyfile::create_private(
+            path,
+            &format!("{KEY_HEADER}\n{}\n", hex::encode(key.to_bytes())),
+        )?;
         Ok(Self { key })
     }
 
     /// Loads a key file, refusing one that others can read.
     pub fn load(path: &Path) -> Result<Self> {
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(path)
-                .map_err(|e| Error::io(path, e))?
-                .permissions()
-                .mode();
-            if mode & 0o077 != 0 {
-                return Err(Error::File {
-                    path: path.to_owned(),
-                    message: format!(
-                        "the audit signing key is accessible to others (mode {:o}): run chmod 600 on it",
-                        mode & 0o777
-                    ),
-                });
-            }
-        }
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = crate::keyfile::read_private(path, "audit signing key")?;
         let bad = |message: &str| Error::File {
             path: path.to_owned(),
             message: message.to_owned(),

@@ -42,10 +42,15 @@ pub enum EventKind {
     Robinson,
     /// A transactional notice was sent: the GDPR art. 34 notice of a breach.
     Notice,
+    /// Record contents changed; the detail carries keyed hashes of the old
+    /// and new values, never the values.
+    Edit,
+    /// The vault's keys were re-wrapped under a new master or organisation key.
+    Keys,
 }
 
 impl EventKind {
-    const ALL: [EventKind; 19] = [
+    const ALL: [EventKind; 21] = [
         EventKind::Decision,
         EventKind::Unlock,
         EventKind::UnlockFailed,
@@ -65,6 +70,8 @@ impl EventKind {
         EventKind::Prune,
         EventKind::Robinson,
         EventKind::Notice,
+        EventKind::Edit,
+        EventKind::Keys,
     ];
 
     /// The stored name.
@@ -89,6 +96,8 @@ impl EventKind {
             EventKind::Prune => "prune",
             EventKind::Robinson => "robinson",
             EventKind::Notice => "notice",
+            EventKind::Edit => "edit",
+            EventKind::Keys => "keys",
         }
     }
 

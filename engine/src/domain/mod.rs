@@ -4,12 +4,14 @@
 //! These types are what crosses every boundary (store, import file, API),
 //! so they derive serde and reject unknown fields.
 
+mod content;
 mod id;
 mod marketing;
 mod password;
 mod people;
 mod register;
 
+pub use content::{AreaContent, FieldValue, Identity};
 pub use id::{AreaName, CustomerId, DocumentId, DocumentType, EntryId, OrgSlug, WorkerLogin};
 pub use marketing::*;
 pub use password::{PasswordHash, hash_computations};

@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::{AreaName, CustomerId, DocumentId, DocumentType, OrgSlug, PasswordHash, WorkerLogin};
+use super::{
+    AreaContent, AreaName, CustomerId, DocumentId, DocumentType, Identity, OrgSlug, PasswordHash,
+    WorkerLogin,
+};
 use crate::error::Error;
 
 /// A business sector. Each sector enables the rule pack of the same name.
@@ -270,6 +273,10 @@ pub struct Area {
     pub privacy: PrivacyLevel,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_hash: Option<PasswordHash>,
+    /// What the area holds. Sealed in the vault: `None` when read from
+    /// the store's index, filled by a read through the rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<AreaContent>,
 }
 
 impl Area {
@@ -285,12 +292,19 @@ impl Area {
 pub struct Customer {
     pub id: CustomerId,
     pub name: String,
+    /// Sealed in the vault with `phone` and `address` (see [`Identity`]):
+    /// `None` when read from the store's index.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_id: Option<String>,
+    /// Kept in clear: the mail guard matches and sends to it; see
+    /// ARCHITECTURE.md, "What stays in clear".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
+    /// A postal address, sealed like the tax id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
     #[serde(default)]
     pub privacy: PrivacyLevel,
     /// Workers in charge of this customer.
@@ -310,6 +324,22 @@ pub struct Customer {
 }
 
 impl Customer {
+    /// The identity fields the vault seals.
+    pub fn identity(&self) -> Identity {
+        Identity {
+            tax_id: self.tax_id.clone(),
+            phone: self.phone.clone(),
+            address: self.address.clone(),
+        }
+    }
+
+    /// Puts sealed identity fields back into the record.
+    pub fn set_identity(&mut self, identity: Identity) {
+        self.tax_id = identity.tax_id;
+        self.phone = identity.phone;
+        self.address = identity.address;
+    }
+
     /// The named area, if the record has it.
     pub fn area(&self, name: &AreaName) -> Option<&Area> {
         self.areas.iter().find(|a| &a.name == name)

@@ -20,6 +20,7 @@ const CUSTOMER_COLUMNS: &[&str] = &[
     "tax_id",
     "email",
     "phone",
+    "address",
     "privacy",
     "assigned",
     "existing_customer",
@@ -236,6 +237,7 @@ pub fn parse_customers_csv(
                 name,
                 privacy: PrivacyLevel::Medium,
                 password_hash: None,
+                content: None,
             })
             .collect();
         Ok(Customer {
@@ -244,6 +246,7 @@ pub fn parse_customers_csv(
             tax_id: r.get("tax_id").map(str::to_owned),
             email: r.get("email").map(str::to_owned),
             phone: r.get("phone").map(str::to_owned),
+            address: r.get("address").map(str::to_owned),
             privacy: r.parsed("privacy")?.unwrap_or_default(),
             assigned,
             // INVARIANT: an existing customer only when the file says so

@@ -15,6 +15,7 @@ use crate::audit::{AuditEvent, Change, EventKind};
 use crate::domain::{Customer, OrgSlug, Worker};
 use crate::error::{Error, Result};
 use crate::store::{OrgStore, Store, rows};
+use crate::vault::Vault;
 
 /// What an import wrote.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -44,7 +45,7 @@ impl Store {
         source: &str,
     ) -> Result<ImportSummary> {
         let mut change = Change::begin(self, &file.organisation.slug).await?;
-        let summary = write_org(&mut change, file, replace).await?;
+        let summary = write_org(&mut change, file, replace, self.vault_opt()).await?;
         change.record(import_event(format!(
             "{source} (replace: {replace}): {} workers, {} customers, {} documents, {} register entries",
             summary.workers, summary.customers, summary.documents, summary.register_entries
@@ -54,7 +55,12 @@ impl Store {
     }
 }
 
-async fn write_org(change: &mut Change, file: &OrgFile, replace: bool) -> Result<ImportSummary> {
+async fn write_org(
+    change: &mut Change,
+    file: &OrgFile,
+    replace: bool,
+    vault: Option<&Vault>,
+) -> Result<ImportSummary> {
     let slug = &file.organisation.slug;
     let tx = change.tx();
     let exists: Option<(String,)> =
@@ -81,7 +87,7 @@ async fn write_org(change: &mut Change, file: &OrgFile, replace: bool) -> Result
         rows::insert_worker(tx, slug, worker).await?;
     }
     for customer in &file.customers {
-        rows::insert_customer(tx, slug, customer).await?;
+        rows::insert_customer(tx, slug, customer, vault).await?;
     }
     for document in &file.documents {
         rows::insert_document(tx, slug, document).await?;
@@ -109,7 +115,7 @@ impl Store {
             format: FORMAT_VERSION,
             organisation: org.organisation().clone(),
             workers: org.workers().await?,
-            customers: org.customers().await?,
+            customers: org.customers_unsealed().await?,
             documents: org.documents().await?,
             registers: org.registers().await?,
         };
@@ -134,7 +140,8 @@ impl OrgStore {
     pub async fn import_customers(&self, customers: &[Customer], source: &str) -> Result<usize> {
         let mut change = Change::begin(self.store(), self.slug()).await?;
         for customer in customers {
-            rows::insert_customer(change.tx(), self.slug(), customer).await?;
+            rows::insert_customer(change.tx(), self.slug(), customer, self.store().vault_opt())
+                .await?;
         }
         change.record(import_event(format!(
             "{source}: {} customers",

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::plugin::{Plugin, PluginDecl, PluginKind};
 use super::request::{Action, ResourceKind};
 use super::script;
-use crate::domain::Sector;
+use crate::domain::{FieldValue, Sector};
 use crate::error::{Error, Result};
 use crate::source::{line_of, read_text};
 
@@ -31,6 +31,10 @@ pub struct Manifest {
     pub areas: Vec<String>,
     #[serde(default)]
     pub document_types: Vec<String>,
+    /// The typed fields each area holds: `[fields.personal]`,
+    /// `marital_status = "text"`. Every area also has free-text notes.
+    #[serde(default)]
+    pub fields: BTreeMap<String, BTreeMap<String, FieldType>>,
     /// Pyramid level names, `"1" = "trainee"`...
     #[serde(default)]
     pub levels: BTreeMap<String, String>,
@@ -51,6 +55,74 @@ impl Manifest {
             line: e.span().map_or(1, |s| line_of(text.as_bytes(), s.start)),
             message: e.message().trim_end_matches('.').to_owned(),
         })
+    }
+}
+
+/// The type of an area field, as a pack declares it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldType {
+    Text,
+    Number,
+    /// `YYYY-MM-DD`.
+    Date,
+    /// Yes or no.
+    Flag,
+}
+
+impl FieldType {
+    /// The type's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldType::Text => "text",
+            FieldType::Number => "number",
+            FieldType::Date => "date",
+            FieldType::Flag => "flag",
+        }
+    }
+
+    /// Whether `value` fits; the error says what was expected.
+    pub fn check(self, value: &FieldValue) -> std::result::Result<(), String> {
+        let fits = match (self, value) {
+            (FieldType::Text, FieldValue::Text(_))
+            | (FieldType::Number, FieldValue::Number(_))
+            | (FieldType::Flag, FieldValue::Flag(_)) => true,
+            (FieldType::Date, FieldValue::Text(t)) => t.parse::<chrono::NaiveDate>().is_ok(),
+            _ => false,
+        };
+        if fits {
+            Ok(())
+        } else {
+            Err(format!("expected {}, found `{value}`", self.describe()))
+        }
+    }
+
+    /// Parses a value from text (CSV cells, the edit command).
+    pub fn parse(self, text: &str) -> std::result::Result<FieldValue, String> {
+        let value = match self {
+            FieldType::Text | FieldType::Date => FieldValue::Text(text.to_owned()),
+            FieldType::Number => FieldValue::Number(
+                text.trim()
+                    .parse()
+                    .map_err(|_| format!("expected {}, found `{text}`", self.describe()))?,
+            ),
+            FieldType::Flag => FieldValue::Flag(match text.trim() {
+                "yes" | "true" | "si" | "sí" => true,
+                "no" | "false" => false,
+                _ => return Err(format!("expected {}, found `{text}`", self.describe())),
+            }),
+        };
+        self.check(&value)?;
+        Ok(value)
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            FieldType::Text => "text",
+            FieldType::Number => "a whole number",
+            FieldType::Date => "a date (YYYY-MM-DD)",
+            FieldType::Flag => "yes or no",
+        }
     }
 }
 
@@ -148,6 +220,11 @@ impl Pack {
                 resources,
                 ast,
             });
+        }
+        if let Some(area) = manifest.fields.keys().find(|a| !manifest.areas.contains(a)) {
+            return Err(declared_error(format!(
+                "fields declared for `{area}`, which is not in `areas`"
+            )));
         }
         check_undeclared_files(dir, &manifest)?;
         let plugins = load_plugins(dir, &manifest, &manifest_path)?;

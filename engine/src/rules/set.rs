@@ -116,6 +116,21 @@ impl RuleSet {
         &self.packs
     }
 
+    /// The typed fields of `area` for an organisation with `sectors`, from
+    /// every pack that applies (the base pack's, then the sector's).
+    pub fn area_fields(
+        &self,
+        sectors: &[Sector],
+        area: &str,
+    ) -> std::collections::BTreeMap<String, super::pack::FieldType> {
+        self.packs
+            .iter()
+            .filter(|pack| pack.applies_to(sectors))
+            .filter_map(|pack| pack.manifest.fields.get(area))
+            .flat_map(|fields| fields.iter().map(|(k, v)| (k.clone(), *v)))
+            .collect()
+    }
+
     /// Decides a request for an organisation with `sectors`.
     pub fn decide(&self, sectors: &[Sector], facts: Facts) -> Decision {
         self.decide_with(|pack| pack.applies_to(sectors), facts)

@@ -33,6 +33,7 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
     common!(5, "sessions", "0005_sessions.sql"),
     common!(6, "core", "0006_core.sql"),
     common!(7, "legal", "0007_legal.sql"),
+    common!(8, "vault", "0008_vault.sql"),
 ];
 
 /// The audit tables. Replacing an organisation's data never touches them.
@@ -58,9 +59,12 @@ pub(super) const TABLES_CHILD_FIRST: &[&str] = &[
     "documents",
     "areas",
     "customer_assignments",
+    "vault_items",
+    "vault_customer_keys",
     "customers",
     "workers",
     "register_entries",
+    "vault_org_keys",
     "organisations",
 ];
 

@@ -9,6 +9,7 @@ mod communications;
 mod migrations;
 mod org;
 pub(crate) mod rows;
+mod sealed;
 
 use std::str::FromStr;
 
@@ -75,6 +76,9 @@ pub struct Store {
     /// The SQLite database file, as SQLite itself names it: the audit
     /// log reads and writes it through its own connections (`rusqlite`).
     sqlite_file: Option<std::path::PathBuf>,
+    /// Seals and opens record contents; without it, nothing sealed can be
+    /// written or read (fail closed).
+    vault: Option<std::sync::Arc<crate::vault::Vault>>,
 }
 
 impl Store {
@@ -116,6 +120,28 @@ impl Store {
             backend,
             display_url,
             sqlite_file,
+            vault: None,
+        })
+    }
+
+    /// This store with a vault to seal and open record contents.
+    pub fn with_vault(mut self, vault: std::sync::Arc<crate::vault::Vault>) -> Self {
+        self.vault = Some(vault);
+        self
+    }
+
+    /// The vault, if one is loaded (writes without sealed fields need none).
+    pub(crate) fn vault_opt(&self) -> Option<&crate::vault::Vault> {
+        self.vault.as_deref()
+    }
+
+    /// The vault, or an error: a store without a master key cannot hold
+    /// or show sealed data.
+    pub fn vault(&self) -> Result<&std::sync::Arc<crate::vault::Vault>> {
+        self.vault.as_ref().ok_or_else(|| {
+            Error::Vault(
+                "no master key is loaded, so sealed data can be neither written nor read".into(),
+            )
         })
     }
 

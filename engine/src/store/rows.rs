@@ -9,6 +9,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::domain::*;
 use crate::error::{Error, Result};
+use crate::vault::{Slot, Vault};
 
 pub(crate) fn to_json(value: &impl Serialize) -> Result<String> {
     serde_json::to_string(value).map_err(|e| Error::corrupt(format!("cannot encode: {e}")))
@@ -109,26 +110,27 @@ pub(crate) fn worker_from_row(row: &AnyRow) -> Result<Worker> {
     })
 }
 
+/// Inserts a customer with areas and assignments; the identity fields and
+/// area contents go sealed into the vault, never into these rows.
 pub(crate) async fn insert_customer(
     conn: &mut AnyConnection,
     org: &OrgSlug,
     c: &Customer,
+    vault: Option<&Vault>,
 ) -> Result<()> {
     let consent = c.communications.consent.as_ref();
     let opt_out = c.communications.opt_out.as_ref();
     let offered = c.communications.opt_out_offered.as_ref();
     sqlx::query(
-        "INSERT INTO customers (org, id, name, tax_id, email, phone, privacy, existing_customer,
+        "INSERT INTO customers (org, id, name, email, privacy, existing_customer,
              consent_source, consent_date, opt_out_date, opt_out_channel, attributes,
              opt_out_offered_date, opt_out_offered_channel)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(org.as_str())
     .bind(c.id.as_str())
     .bind(&c.name)
-    .bind(c.tax_id.clone())
     .bind(c.email.clone())
-    .bind(c.phone.clone())
     .bind(c.privacy.as_str())
     .bind(i64::from(c.existing_customer))
     .bind(consent.map(|x| x.source.clone()))
@@ -161,10 +163,60 @@ pub(crate) async fn insert_customer(
         .execute(&mut *conn)
         .await?;
     }
+    seal_contents(conn, org, c, vault).await
+}
+
+/// Seals a customer's identity fields and area contents, if any.
+async fn seal_contents(
+    conn: &mut AnyConnection,
+    org: &OrgSlug,
+    c: &Customer,
+    vault: Option<&Vault>,
+) -> Result<()> {
+    let identity = c.identity();
+    let contents: Vec<(&AreaName, &AreaContent)> = c
+        .areas
+        .iter()
+        .filter_map(|a| a.content.as_ref().map(|content| (&a.name, content)))
+        .filter(|(_, content)| !content.is_empty())
+        .collect();
+    if identity.is_empty() && contents.is_empty() {
+        return Ok(());
+    }
+    // INVARIANT: sealed fields are never written in clear; without a
+    // vault the whole import fails.
+    let vault = vault.ok_or_else(|| {
+        Error::Vault(format!(
+            "customer `{}` has sealed fields but no master key is loaded",
+            c.id
+        ))
+    })?;
+    if !identity.is_empty() {
+        vault
+            .seal(
+                &mut *conn,
+                org,
+                &c.id,
+                &Slot::Identity,
+                &to_json(&identity)?.into_bytes(),
+            )
+            .await?;
+    }
+    for (area, content) in contents {
+        vault
+            .seal(
+                &mut *conn,
+                org,
+                &c.id,
+                &Slot::Area(area.clone()),
+                &to_json(content)?.into_bytes(),
+            )
+            .await?;
+    }
     Ok(())
 }
 
-pub(crate) const CUSTOMER_COLUMNS: &str = "id, name, tax_id, email, phone, privacy, existing_customer, consent_source, consent_date, opt_out_date, opt_out_channel, attributes, opt_out_offered_date, opt_out_offered_channel";
+pub(crate) const CUSTOMER_COLUMNS: &str = "id, name, email, privacy, existing_customer, consent_source, consent_date, opt_out_date, opt_out_channel, attributes, opt_out_offered_date, opt_out_offered_channel";
 
 /// A customer without areas or assignments; the caller adds those.
 pub(crate) fn customer_from_row(row: &AnyRow) -> Result<Customer> {
@@ -193,9 +245,10 @@ pub(crate) fn customer_from_row(row: &AnyRow) -> Result<Customer> {
     Ok(Customer {
         id: CustomerId::new(row.try_get::<String, _>("id")?)?,
         name: row.try_get("name")?,
-        tax_id: row.try_get("tax_id")?,
+        tax_id: None,
         email: row.try_get("email")?,
-        phone: row.try_get("phone")?,
+        phone: None,
+        address: None,
         privacy: parse("privacy level", &row.try_get::<String, _>("privacy")?)?,
         assigned: Vec::new(),
         existing_customer: row.try_get::<i64, _>("existing_customer")? != 0,
@@ -219,6 +272,7 @@ pub(crate) fn area_from_row(row: &AnyRow) -> Result<(CustomerId, Area)> {
                 .try_get::<Option<String>, _>("password_hash")?
                 .map(PasswordHash::try_from)
                 .transpose()?,
+            content: None,
         },
     ))
 }

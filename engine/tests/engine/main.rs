@@ -52,7 +52,10 @@ thread_local! {
 /// A migrated, empty store and what keeps it alive.
 pub async fn fresh_store(backend: Backend) -> (Store, Option<tempfile::TempDir>) {
     let (url, guard) = custodia_engine::testkit::scratch_database(backend).await;
-    let store = Store::init(&url).await.expect("initialise store");
+    let store = Store::init(&url)
+        .await
+        .expect("initialise store")
+        .with_vault(std::sync::Arc::new(custodia_engine::Vault::ephemeral()));
     URLS.with(|urls| {
         urls.borrow_mut()
             .insert(store.display_url().to_owned(), url)

@@ -136,7 +136,10 @@ mod tests {
     async fn store_with_earlier_sends(org: &str) -> (Store, Option<tempfile::TempDir>) {
         let (url, guard) =
             custodia_engine::testkit::scratch_database(custodia_engine::Backend::Sqlite).await;
-        let store = Store::init(&url).await.expect("store");
+        let store = Store::init(&url)
+            .await
+            .expect("store")
+            .with_vault(std::sync::Arc::new(custodia_engine::Vault::ephemeral()));
         let now = Utc::now().timestamp();
         let rows = [
             (org, "a@x.example", "sent", now - 50),

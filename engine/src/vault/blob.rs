@@ -1,0 +1,152 @@
+//! The blob store: documents' sealed bytes, content-addressed by the
+//! SHA-256 of what is stored, in a folder beside the database. A blob
+//! whose bytes no longer hash to its address is refused before anything
+//! tries to decrypt it.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// A folder of sealed blobs, `ab/cdef...` by address.
+#[derive(Debug, Clone)]
+pub struct BlobStore {
+    root: PathBuf,
+}
+
+impl BlobStore {
+    /// A blob store in `root` (created on first write).
+    pub fn folder(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// The folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The address of `bytes`.
+    pub fn address(bytes: &[u8]) -> String {
+        hex::encode(Sha256::digest(bytes))
+    }
+
+    fn path(&self, address: &str) -> Result<PathBuf> {
+        let valid = address.len() == 64 && address.bytes().all(|b| b.is_ascii_hexdigit());
+        if !valid {
+            return Err(Error::InvalidValue {
+                kind: "blob address",
+                value: address.to_owned(),
+                reason: "expected 64 hex digits",
+            });
+        }
+        Ok(self.root.join(&address[..2]).join(&address[2..]))
+    }
+
+    /// Stores sealed bytes and returns their address. Written to a
+    /// temporary file, synced, then renamed: a crash never leaves half a blob.
+    pub async fn put(&self, sealed: Vec<u8>) -> Result<String> {
+        let address = Self::address(&sealed);
+        let path = self.path(&address)?;
+        tokio::task::spawn_blocking(move || write_blob(&path, &sealed))
+            .await
+            .map_err(|e| Error::Vault(format!("blob writer stopped: {e}")))??;
+        Ok(address)
+    }
+
+    /// Reads a blob, checking that it still hashes to its address.
+    pub async fn get(&self, address: &str) -> Result<Vec<u8>> {
+        let path = self.path(address)?;
+        let read_path = path.clone();
+        let bytes = tokio::task::spawn_blocking(move || std::fs::read(&read_path))
+            .await
+            .map_err(|e| Error::Vault(format!("blob reader stopped: {e}")))?
+            .map_err(|e| Error::io(&path, e))?;
+        if Self::address(&bytes) != address {
+            return Err(Error::File {
+                path,
+                message: "the blob does not match its address (altered or damaged)".into(),
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// Every address held, sorted.
+    pub fn addresses(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let Ok(dirs) = std::fs::read_dir(&self.root) else {
+            return Ok(out);
+        };
+        for dir in dirs {
+            let dir = dir.map_err(|e| Error::io(&self.root, e))?;
+            let prefix = dir.file_name().to_string_lossy().into_owned();
+            if prefix.len() != 2 || !dir.path().is_dir() {
+                continue;
+            }
+            for file in std::fs::read_dir(dir.path()).map_err(|e| Error::io(dir.path(), e))? {
+                let file = file.map_err(|e| Error::io(dir.path(), e))?;
+                let name = file.file_name().to_string_lossy().into_owned();
+                if name.len() == 62 {
+                    out.push(format!("{prefix}{name}"));
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+fn write_blob(path: &Path, sealed: &[u8]) -> Result<()> {
+    use std::io::Write;
+    if path.exists() {
+        // Same address, same bytes: already stored.
+        return Ok(());
+    }
+    let dir = path
+        .parent()
+        .ok_or_else(|| Error::Vault("blob path without a folder".into()))?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
+    temp.write_all(sealed)
+        .and_then(|()| temp.as_file().sync_all())
+        .map_err(|e| Error::io(path, e))?;
+    temp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
+
+/// The default blob folder: beside a SQLite database, else
+/// `custodia-blobs` in the current directory.
+pub fn default_path(db_url: &str) -> PathBuf {
+    let audit = crate::audit::default_key_path(db_url);
+    let name = audit
+        .file_name()
+        .map(|n| {
+            n.to_string_lossy()
+                .replace("audit-key", "blobs")
+                .replace("custodia-audit.key", "custodia-blobs")
+        })
+        .unwrap_or_else(|| "custodia-blobs".into());
+    audit.with_file_name(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_blob_comes_back_only_as_stored() {
+        let dir = tempfile::tempdir().expect("dir");
+        let blobs = BlobStore::folder(dir.path().join("blobs"));
+        let address = blobs.put(b"sealed bytes".to_vec()).await.expect("put");
+        assert_eq!(blobs.get(&address).await.expect("get"), b"sealed bytes");
+        assert_eq!(blobs.addresses().expect("list"), vec![address.clone()]);
+        let path = blobs.path(&address).expect("path");
+        std::fs::write(&path, b"other bytes").expect("tamper");
+        let err = blobs.get(&address).await.expect_err("tampered");
+        assert!(
+            err.to_string().contains("does not match its address"),
+            "{err}"
+        );
+        assert!(blobs.get("../../etc/passwd").await.is_err());
+    }
+}

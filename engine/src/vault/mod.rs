@@ -1,0 +1,597 @@
+//! The vault: what Custodia protects, sealed at rest.
+//!
+//! Keys form a hierarchy. Each customer has a data key; it is wrapped by
+//! the organisation's key, which is wrapped by the master key. The master
+//! key lives in a key file or an environment variable, never in the
+//! database ([`master`]). Every sealed value is XChaCha20-Poly1305 with
+//! associated data naming (organisation, customer, slot), so a ciphertext
+//! moved to another row fails to open ([`cipher`]).
+//!
+//! Rotating the master or an organisation key re-wraps the keys below it
+//! without touching any content ([`Vault::rotate_master`],
+//! [`Vault::rotate_org`]). Deleting a customer's data key erases everything
+//! sealed under it, including copies in old backups and dead rows
+//! ([`Vault::destroy_customer_key`]).
+
+pub mod blob;
+pub mod cipher;
+pub mod master;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use sqlx::{AnyConnection, AnyPool, Row};
+use zeroize::Zeroizing;
+
+pub use cipher::Key;
+pub use master::{MASTER_KEY_VAR, MasterKey, MasterRing, MasterSource};
+
+use crate::domain::{AreaName, CustomerId, DocumentId, OrgSlug};
+use crate::error::{Error, Result};
+
+/// Where a sealed value belongs inside a customer's record.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Slot {
+    /// Tax id, phone, postal address.
+    Identity,
+    /// One area's contents.
+    Area(AreaName),
+    /// One document's bytes.
+    Document(DocumentId),
+}
+
+impl Slot {
+    /// The slot's stored name.
+    pub fn name(&self) -> String {
+        match self {
+            Slot::Identity => "identity".into(),
+            Slot::Area(a) => format!("area/{a}"),
+            Slot::Document(d) => format!("document/{d}"),
+        }
+    }
+}
+
+/// The associated data of a sealed item: it binds the ciphertext to its row.
+fn item_aad(org: &OrgSlug, customer: &CustomerId, slot: &str) -> Vec<u8> {
+    format!("custodia/vault/item\0{org}\0{customer}\0{slot}").into_bytes()
+}
+
+fn org_key_aad(org: &str, version: i64) -> Vec<u8> {
+    format!("custodia/vault/org-key\0{org}\0{version}").into_bytes()
+}
+
+fn lookup_key_aad(org: &str) -> Vec<u8> {
+    format!("custodia/vault/lookup-key\0{org}").into_bytes()
+}
+
+fn customer_key_aad(org: &str, customer: &str) -> Vec<u8> {
+    format!("custodia/vault/customer-key\0{org}\0{customer}").into_bytes()
+}
+
+/// An organisation's keys, unwrapped.
+#[derive(Debug)]
+struct OrgKeys {
+    version: i64,
+    kek: Key,
+    lookup: Key,
+}
+
+/// A wrapped organisation key as the database holds it.
+struct WrappedOrgKey {
+    version: i64,
+    master_id: String,
+    wrapped: String,
+    wrapped_lookup: String,
+}
+
+/// What a key rotation did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Rotation {
+    pub organisations: usize,
+    pub customer_keys: usize,
+    pub master_id: String,
+}
+
+/// The master keys and a cache of unwrapped organisation keys. Cheap to
+/// share; clone the `Arc`.
+pub struct Vault {
+    source: MasterSource,
+    ring: RwLock<MasterRing>,
+    org_keys: Mutex<HashMap<(String, i64), Arc<OrgKeys>>>,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vault")
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+impl Vault {
+    /// A vault over `ring`, read from `source`.
+    pub fn new(source: MasterSource, ring: MasterRing) -> Self {
+        Self {
+            source,
+            ring: RwLock::new(ring),
+            org_keys: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A vault with one fresh master key held in memory (tests, benchmarks).
+    pub fn ephemeral() -> Self {
+        Self::new(MasterSource::Fixed, MasterRing::single(MasterKey::random()))
+    }
+
+    /// The id of the master key new wraps use.
+    pub fn master_id(&self) -> String {
+        self.ring
+            .read()
+            .map(|r| r.current().id().to_owned())
+            .unwrap_or_default()
+    }
+
+    /// The master key with `id`. On a miss a key file is read again: a
+    /// rotation by another process may have added it (so a running server
+    /// follows a rotation without restarting).
+    fn master(&self, org: &str, id: &str) -> Result<MasterKey> {
+        if let Some(key) = self.ring.read().ok().and_then(|r| r.get(id).cloned()) {
+            return Ok(key);
+        }
+        if let MasterSource::File(path) = &self.source {
+            let fresh = MasterRing::load(path)?;
+            let found = fresh.get(id).cloned();
+            if let Ok(mut ring) = self.ring.write() {
+                *ring = fresh;
+            }
+            if let Some(key) = found {
+                return Ok(key);
+            }
+        }
+        Err(Error::WrongMasterKey {
+            org: org.to_owned(),
+            have: self.master_id(),
+            want: id.to_owned(),
+        })
+    }
+
+    /// Unwraps (or takes from the cache) an organisation's keys.
+    fn org_keys(&self, org: &str, row: &WrappedOrgKey) -> Result<Arc<OrgKeys>> {
+        let cache_key = (org.to_owned(), row.version);
+        if let Some(keys) = self.cached(&cache_key) {
+            return Ok(keys);
+        }
+        let master = self.master(org, &row.master_id)?;
+        let wrong = || Error::WrongMasterKey {
+            org: org.to_owned(),
+            have: master.id().to_owned(),
+            want: row.master_id.clone(),
+        };
+        let kek = master
+            .key()
+            .unwrap_key(&row.wrapped, &org_key_aad(org, row.version))
+            .ok_or_else(wrong)?;
+        let lookup = master
+            .key()
+            .unwrap_key(&row.wrapped_lookup, &lookup_key_aad(org))
+            .ok_or_else(wrong)?;
+        let keys = Arc::new(OrgKeys {
+            version: row.version,
+            kek,
+            lookup,
+        });
+        if let Ok(mut cache) = self.org_keys.lock() {
+            cache.insert(cache_key, keys.clone());
+        }
+        Ok(keys)
+    }
+
+    fn cached(&self, key: &(String, i64)) -> Option<Arc<OrgKeys>> {
+        self.org_keys.lock().ok()?.get(key).cloned()
+    }
+
+    /// The organisation's newest key row, if it has one.
+    async fn newest_org_key(conn: &mut AnyConnection, org: &str) -> Result<Option<WrappedOrgKey>> {
+        let row = sqlx::query(
+            "SELECT version, master_id, wrapped, wrapped_lookup FROM vault_org_keys
+             WHERE org = $1 ORDER BY version DESC LIMIT 1",
+        )
+        .bind(org)
+        .fetch_optional(&mut *conn)
+        .await?;
+        row.map(|r| wrapped_org_key(&r)).transpose()
+    }
+
+    /// The organisation's keys for writing, created on first use.
+    async fn org_keys_for_write(
+        &self,
+        conn: &mut AnyConnection,
+        org: &str,
+    ) -> Result<Arc<OrgKeys>> {
+        if let Some(row) = Self::newest_org_key(conn, org).await? {
+            return self.org_keys(org, &row);
+        }
+        let master = self.current_master()?;
+        let keys = OrgKeys {
+            version: 1,
+            kek: Key::random(),
+            lookup: Key::random(),
+        };
+        insert_org_key(conn, org, &master, &keys).await?;
+        Ok(Arc::new(keys))
+    }
+
+    fn current_master(&self) -> Result<MasterKey> {
+        self.ring
+            .read()
+            .map(|r| r.current().clone())
+            .map_err(|_| Error::Vault("the master key ring is poisoned".into()))
+    }
+
+    /// A customer's data key for writing, created on first use.
+    async fn customer_key_for_write(
+        &self,
+        conn: &mut AnyConnection,
+        org: &OrgSlug,
+        customer: &CustomerId,
+    ) -> Result<Key> {
+        if let Some(key) = self.customer_key(&mut *conn, org, customer).await? {
+            return Ok(key);
+        }
+        let org_keys = self.org_keys_for_write(conn, org.as_str()).await?;
+        let key = Key::random();
+        sqlx::query(
+            "INSERT INTO vault_customer_keys (org, customer, org_version, wrapped) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(org.as_str())
+        .bind(customer.as_str())
+        .bind(org_keys.version)
+        .bind(org_keys.kek.wrap(&key, &customer_key_aad(org.as_str(), customer.as_str())))
+        .execute(&mut *conn)
+        .await?;
+        Ok(key)
+    }
+
+    /// A customer's data key; `None` when the customer has none (nothing
+    /// sealed yet, or erased). The customer key and the organisation key
+    /// that wraps it come from one statement, so a rotation committing
+    /// meanwhile is seen whole or not at all.
+    async fn customer_key(
+        &self,
+        conn: &mut AnyConnection,
+        org: &OrgSlug,
+        customer: &CustomerId,
+    ) -> Result<Option<Key>> {
+        let row = sqlx::query(
+            "SELECT k.wrapped AS customer_wrapped, o.version, o.master_id, o.wrapped, o.wrapped_lookup
+             FROM vault_customer_keys k
+             JOIN vault_org_keys o ON o.org = k.org AND o.version = k.org_version
+             WHERE k.org = $1 AND k.customer = $2",
+        )
+        .bind(org.as_str())
+        .bind(customer.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let org_keys = self.org_keys(org.as_str(), &wrapped_org_key(&row)?)?;
+        let wrapped: String = row.try_get("customer_wrapped")?;
+        org_keys
+            .kek
+            .unwrap_key(&wrapped, &customer_key_aad(org.as_str(), customer.as_str()))
+            .map(Some)
+            .ok_or_else(|| Error::Tampered {
+                org: org.to_string(),
+                customer: customer.to_string(),
+                slot: "data key".into(),
+            })
+    }
+
+    /// Seals `plaintext` into `slot` of the customer's record, replacing
+    /// what was there, in the caller's transaction.
+    pub async fn seal(
+        &self,
+        conn: &mut AnyConnection,
+        org: &OrgSlug,
+        customer: &CustomerId,
+        slot: &Slot,
+        plaintext: &[u8],
+    ) -> Result<()> {
+        let name = slot.name();
+        let sealed = self
+            .seal_bytes(&mut *conn, org, customer, slot, plaintext)
+            .await?;
+        sqlx::query("DELETE FROM vault_items WHERE org = $1 AND customer = $2 AND slot = $3")
+            .bind(org.as_str())
+            .bind(customer.as_str())
+            .bind(&name)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(
+            "INSERT INTO vault_items (org, customer, slot, sealed) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(org.as_str())
+        .bind(customer.as_str())
+        .bind(&name)
+        .bind(cipher::to_text(&sealed))
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Seals bytes under the customer's key without storing them (documents
+    /// go to the blob store).
+    pub async fn seal_bytes(
+        &self,
+        conn: &mut AnyConnection,
+        org: &OrgSlug,
+        customer: &CustomerId,
+        slot: &Slot,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>> {
+        let key = self.customer_key_for_write(conn, org, customer).await?;
+        Ok(key.seal(plaintext, &item_aad(org, customer, &slot.name())))
+    }
+
+    /// Opens the customer's sealed items in `wanted` (all when empty);
+    /// the others stay sealed, even in memory. A customer without a data
+    /// key has nothing to open; a value that fails to open is an error
+    /// naming the record, never garbage.
+    pub async fn open_items(
+        &self,
+        pool: &AnyPool,
+        org: &OrgSlug,
+        customer: &CustomerId,
+        wanted: &[Slot],
+    ) -> Result<BTreeMap<String, Zeroizing<Vec<u8>>>> {
+        let mut conn = pool.acquire().await?;
+        let Some(key) = self.customer_key(&mut conn, org, customer).await? else {
+            return Ok(BTreeMap::new());
+        };
+        let rows =
+            sqlx::query("SELECT slot, sealed FROM vault_items WHERE org = $1 AND customer = $2")
+                .bind(org.as_str())
+                .bind(customer.as_str())
+                .fetch_all(&mut *conn)
+                .await?;
+        let wanted: Vec<String> = wanted.iter().map(Slot::name).collect();
+        let mut items = BTreeMap::new();
+        for row in rows {
+            let slot: String = row.try_get("slot")?;
+            if !wanted.is_empty() && !wanted.contains(&slot) {
+                continue;
+            }
+            let sealed: String = row.try_get("sealed")?;
+            let plain = cipher::from_text(&sealed)
+                .and_then(|bytes| key.open(&bytes, &item_aad(org, customer, &slot)))
+                .ok_or_else(|| Error::Tampered {
+                    org: org.to_string(),
+                    customer: customer.to_string(),
+                    slot: slot.clone(),
+                })?;
+            items.insert(slot, plain);
+        }
+        Ok(items)
+    }
+
+    /// Opens bytes sealed by [`Vault::seal_bytes`] (a document's blob).
+    pub async fn open_bytes(
+        &self,
+        pool: &AnyPool,
+        org: &OrgSlug,
+        customer: &CustomerId,
+        slot: &Slot,
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        let mut conn = pool.acquire().await?;
+        let tampered = || Error::Tampered {
+            org: org.to_string(),
+            customer: customer.to_string(),
+            slot: slot.name(),
+        };
+        let key = self
+            .customer_key(&mut conn, org, customer)
+            .await?
+            .ok_or_else(tampered)?;
+        key.open(sealed, &item_aad(org, customer, &slot.name()))
+            .ok_or_else(tampered)
+    }
+
+    /// A keyed hash (HMAC-SHA256 under the organisation's lookup key) of
+    /// `value`: what audit events carry instead of a value, and what
+    /// lookups match on. Unguessable without the key, unlike a plain hash.
+    pub async fn keyed_hash(
+        &self,
+        conn: &mut AnyConnection,
+        org: &OrgSlug,
+        value: &str,
+    ) -> Result<String> {
+        let keys = self.org_keys_for_write(conn, org.as_str()).await?;
+        let mut mac = HmacSha256::new_from_slice(keys.lookup.bytes())
+            .map_err(|_| Error::Vault("hmac key".into()))?;
+        mac.update(value.as_bytes());
+        Ok(hex::encode(mac.finalize().into_bytes()))
+    }
+
+    /// Erases a customer's data key: everything sealed under it, wherever
+    /// a copy survives, can no longer be read.
+    pub async fn destroy_customer_key(
+        conn: &mut AnyConnection,
+        org: &OrgSlug,
+        customer: &CustomerId,
+    ) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM vault_customer_keys WHERE org = $1 AND customer = $2")
+            .bind(org.as_str())
+            .bind(customer.as_str())
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("DELETE FROM vault_items WHERE org = $1 AND customer = $2")
+            .bind(org.as_str())
+            .bind(customer.as_str())
+            .execute(&mut *conn)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Gives the organisation a new key and re-wraps every customer key
+    /// under it, in the caller's transaction; no content is re-encrypted.
+    /// Readers see the old keys or the new ones, never a mix (the old
+    /// version's row goes in the same transaction).
+    pub async fn rotate_org(&self, conn: &mut AnyConnection, org: &OrgSlug) -> Result<usize> {
+        let old = self.org_keys_for_write(&mut *conn, org.as_str()).await?;
+        let new = OrgKeys {
+            version: old.version + 1,
+            kek: Key::random(),
+            lookup: old.lookup.clone(),
+        };
+        insert_org_key(conn, org.as_str(), &self.current_master()?, &new).await?;
+        let rows = sqlx::query(
+            "SELECT customer, wrapped FROM vault_customer_keys WHERE org = $1 AND org_version = $2",
+        )
+        .bind(org.as_str())
+        .bind(old.version)
+        .fetch_all(&mut *conn)
+        .await?;
+        for row in &rows {
+            let customer: String = row.try_get("customer")?;
+            let aad = customer_key_aad(org.as_str(), &customer);
+            let wrapped: String = row.try_get("wrapped")?;
+            let key = old
+                .kek
+                .unwrap_key(&wrapped, &aad)
+                .ok_or_else(|| Error::Tampered {
+                    org: org.to_string(),
+                    customer: customer.clone(),
+                    slot: "data key".into(),
+                })?;
+            sqlx::query(
+                "UPDATE vault_customer_keys SET org_version = $3, wrapped = $4 WHERE org = $1 AND customer = $2",
+            )
+            .bind(org.as_str())
+            .bind(&customer)
+            .bind(new.version)
+            .bind(new.kek.wrap(&key, &aad))
+            .execute(&mut *conn)
+            .await?;
+        }
+        sqlx::query("DELETE FROM vault_org_keys WHERE org = $1 AND version < $2")
+            .bind(org.as_str())
+            .bind(new.version)
+            .execute(&mut *conn)
+            .await?;
+        Ok(rows.len())
+    }
+
+    /// Re-wraps the organisation's keys under the current master key, in
+    /// the caller's transaction (one step of a master-key rotation).
+    pub async fn rewrap_org(&self, conn: &mut AnyConnection, org: &OrgSlug) -> Result<bool> {
+        let Some(row) = Self::newest_org_key(&mut *conn, org.as_str()).await? else {
+            return Ok(false);
+        };
+        let keys = self.org_keys(org.as_str(), &row)?;
+        let master = self.current_master()?;
+        sqlx::query(
+            "UPDATE vault_org_keys SET master_id = $3, wrapped = $4, wrapped_lookup = $5 WHERE org = $1 AND version = $2",
+        )
+        .bind(org.as_str())
+        .bind(keys.version)
+        .bind(master.id())
+        .bind(master.key().wrap(&keys.kek, &org_key_aad(org.as_str(), keys.version)))
+        .bind(master.key().wrap(&keys.lookup, &lookup_key_aad(org.as_str())))
+        .execute(&mut *conn)
+        .await?;
+        Ok(true)
+    }
+
+    /// Starts a master-key rotation: a new key becomes current in the key
+    /// file, the old ones stay readable until [`Vault::retire_old_masters`].
+    /// Only a key file can be rotated.
+    pub fn begin_master_rotation(&self) -> Result<String> {
+        let MasterSource::File(path) = &self.source else {
+            return Err(Error::Vault(format!(
+                "the master key comes from ${MASTER_KEY_VAR}: rotate it by moving to a key file (--master-key)"
+            )));
+        };
+        let mut ring = MasterRing::load(path)?;
+        ring.keys.insert(0, MasterKey::random());
+        ring.save(path)?;
+        let id = ring.current().id().to_owned();
+        if let Ok(mut held) = self.ring.write() {
+            *held = ring;
+        }
+        Ok(id)
+    }
+
+    /// Ends a master-key rotation: once every organisation key is wrapped
+    /// by the current master, the key file keeps only it.
+    pub fn retire_old_masters(&self) -> Result<()> {
+        let MasterSource::File(path) = &self.source else {
+            return Ok(());
+        };
+        let ring = MasterRing::single(self.current_master()?);
+        ring.save(path)?;
+        if let Ok(mut held) = self.ring.write() {
+            *held = ring;
+        }
+        Ok(())
+    }
+
+    /// Whether the database holds keys wrapped by a master key that is not
+    /// the current one (a rotation to finish).
+    pub async fn stale_wraps(&self, pool: &AnyPool) -> Result<i64> {
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM vault_org_keys WHERE master_id <> $1")
+                .bind(self.master_id())
+                .fetch_one(pool)
+                .await?;
+        Ok(n)
+    }
+
+    /// Checks that the master key opens every organisation key the store
+    /// holds: a wrong key is an error before anything is written.
+    pub async fn check(&self, pool: &AnyPool) -> Result<()> {
+        let rows = sqlx::query(
+            "SELECT org, version, master_id, wrapped, wrapped_lookup FROM vault_org_keys ORDER BY org, version",
+        )
+        .fetch_all(pool)
+        .await?;
+        for row in &rows {
+            let org: String = row.try_get("org")?;
+            self.org_keys(&org, &wrapped_org_key(row)?)?;
+        }
+        Ok(())
+    }
+}
+
+fn wrapped_org_key(row: &sqlx::any::AnyRow) -> Result<WrappedOrgKey> {
+    Ok(WrappedOrgKey {
+        version: row.try_get("version")?,
+        master_id: row.try_get("master_id")?,
+        wrapped: row.try_get("wrapped")?,
+        wrapped_lookup: row.try_get("wrapped_lookup")?,
+    })
+}
+
+async fn insert_org_key(
+    conn: &mut AnyConnection,
+    org: &str,
+    master: &MasterKey,
+    keys: &OrgKeys,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO vault_org_keys (org, version, master_id, wrapped, wrapped_lookup) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(org)
+    .bind(keys.version)
+    .bind(master.id())
+    .bind(master.key().wrap(&keys.kek, &org_key_aad(org, keys.version)))
+    .bind(master.key().wrap(&keys.lookup, &lookup_key_aad(org)))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,177 @@
+//! `custodia read`, `edit` and `keys`: a record's contents through the
+//! rules, and the vault's keys.
+
+use anyhow::bail;
+use clap::{Args, Subcommand};
+use custodia_app::{AreaEdit, AreaState, AreaView, FieldView, Reader, RecordView};
+use custodia_engine::rules::ResourceRef;
+use custodia_engine::{OrgSlug, WorkerLogin};
+
+use crate::global::{Global, with_app};
+use crate::output::emit;
+
+#[derive(Debug, Args)]
+pub struct ReadArgs {
+    #[arg(long)]
+    pub worker: WorkerLogin,
+    /// customer:ID (the whole record) or customer:ID/AREA
+    #[arg(long)]
+    pub resource: ResourceRef,
+    /// The worker's organisation (needed only when the login is not unique)
+    #[arg(long)]
+    pub org: Option<OrgSlug>,
+    /// Context as key=value: channel, purpose, address, time (RFC 3339)
+    #[arg(long = "context", value_name = "KEY=VALUE")]
+    pub context: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    #[command(flatten)]
+    pub target: ReadArgs,
+    /// A field to set, FIELD=VALUE (typed as the pack declares it)
+    #[arg(long = "set", value_name = "FIELD=VALUE")]
+    pub set: Vec<String>,
+    /// A field to empty
+    #[arg(long = "clear", value_name = "FIELD")]
+    pub clear: Vec<String>,
+    /// Replace the area's notes (empty to remove them)
+    #[arg(long)]
+    pub notes: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Re-wrap the vault's keys under a new master key (in the key file) or
+    /// a new organisation key; no content is re-encrypted (audited)
+    Rotate {
+        /// Rotate the master key
+        #[arg(long, conflicts_with = "org", required_unless_present = "org")]
+        master: bool,
+        /// Rotate this organisation's key
+        #[arg(long)]
+        org: Option<OrgSlug>,
+    },
+}
+
+fn reader(args: &ReadArgs) -> anyhow::Result<Reader> {
+    Ok(Reader {
+        worker: args.worker.clone(),
+        context: crate::access::context(&args.context)?,
+    })
+}
+
+/// `custodia read`: prints exactly what the worker may see. A denied
+/// record, or an area that does not open, exits non-zero.
+pub async fn read(g: &Global, args: ReadArgs) -> anyhow::Result<bool> {
+    let reader = reader(&args)?;
+    with_app(g, async |app| {
+        let org = app.org_of(args.org.clone(), &reader.worker).await?;
+        match &args.resource {
+            ResourceRef::Customer(id) => {
+                let record = app.read_record(&org, &reader, id).await?;
+                emit(g.json, &record, print_record)?;
+                Ok(true)
+            }
+            ResourceRef::Area(id, area) => {
+                let view = app.read_area(&org, &reader, id, area).await?;
+                emit(g.json, &view, print_area)?;
+                Ok(view.is_open())
+            }
+            ResourceRef::Document(_) => {
+                bail!("`read` shows records and areas; use `custodia download` for documents")
+            }
+        }
+    })
+    .await
+}
+
+/// `custodia edit`: changes one area's contents.
+pub async fn edit(g: &Global, args: EditArgs) -> anyhow::Result<()> {
+    let ResourceRef::Area(customer, area) = &args.target.resource else {
+        bail!("`edit` changes one area: use --resource customer:ID/AREA");
+    };
+    let mut set = Vec::new();
+    for pair in &args.set {
+        let Some((field, value)) = pair.split_once('=') else {
+            bail!("--set `{pair}` is not FIELD=VALUE");
+        };
+        set.push((field.to_owned(), value.to_owned()));
+    }
+    let edit = AreaEdit {
+        set,
+        clear: args.clear.clone(),
+        notes: args.notes.clone(),
+    };
+    let reader = reader(&args.target)?;
+    with_app(g, async |app| {
+        let org = app.org_of(args.target.org.clone(), &reader.worker).await?;
+        let receipt = app.edit_area(&org, &reader, customer, area, &edit).await?;
+        emit(g.json, &receipt, |r| {
+            say!("edited {}/{} (audit event {})", customer, area, r.seq);
+        })
+    })
+    .await
+}
+
+/// `custodia keys rotate`.
+pub async fn keys(g: &Global, command: KeysCommand) -> anyhow::Result<()> {
+    let KeysCommand::Rotate { master, org } = command;
+    with_app(g, async |app| {
+        let rotation = if master {
+            app.rotate_master_key().await?
+        } else {
+            let org = org
+                .clone()
+                .ok_or_else(|| anyhow::anyhow!("name --org or --master"))?;
+            app.rotate_org_key(&org).await?
+        };
+        emit(g.json, &rotation, |r| {
+            say!(
+                "re-wrapped {} organisation key(s) and {} customer key(s); master key now `{}`",
+                r.organisations,
+                r.customer_keys,
+                r.master_id
+            );
+        })
+    })
+    .await
+}
+
+fn print_fields(fields: &[FieldView], indent: &str) {
+    for f in fields {
+        say!("{indent}{}: {}", f.name, f.shown.text());
+    }
+}
+
+fn print_record(record: &RecordView) {
+    say!("customer {}", record.customer);
+    print_fields(&record.fields, "  ");
+    for area in &record.areas {
+        print_area(area);
+    }
+}
+
+fn print_area(area: &AreaView) {
+    match &area.state {
+        AreaState::Open { fields, notes } => {
+            say!("area {} ({}): open", area.name, area.privacy.as_str());
+            print_fields(fields, "    ");
+            say!("    notes: {}", notes.text());
+        }
+        AreaState::Locked { reason } => {
+            say!(
+                "area {} ({}): LOCKED: {reason}",
+                area.name,
+                area.privacy.as_str()
+            );
+        }
+        AreaState::Denied { reason } => {
+            say!(
+                "area {} ({}): DENIED: {reason}",
+                area.name,
+                area.privacy.as_str()
+            );
+        }
+    }
+}
