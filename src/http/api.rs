@@ -1,17 +1,20 @@
 //! The JSON API: `/healthz`, `POST /v1/login`, `POST /v1/logout`,
-//! `POST /v1/decisions`. Handlers parse, call the core, answer; every
+//! `POST /v1/decisions`, `GET /v1/customers/{id}` and
+//! `GET /v1/customers/{id}/areas/{area}` (a record as the session's worker
+//! may see it). Handlers parse, call the core, answer; every
 //! failure is an [`ApiError`].
 
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use chrono::Utc;
 use custodia_app::Custodia;
+use custodia_app::Reader;
 use custodia_engine::rules::{Action, Context as RequestContext, Request as Ask, ResourceRef};
 use custodia_engine::session::{LoginAttempt, LoginOutcome};
-use custodia_engine::{OrgSlug, WorkerLogin};
+use custodia_engine::{AreaName, CustomerId, OrgSlug, WorkerLogin};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -38,6 +41,8 @@ pub fn routes(app: Custodia) -> Router {
         .route("/v1/login", post(login))
         .route("/v1/logout", post(logout))
         .route("/v1/decisions", post(decisions))
+        .route("/v1/customers/{id}", get(customer))
+        .route("/v1/customers/{id}/areas/{area}", get(customer_area))
         .with_state(app)
 }
 
@@ -179,4 +184,52 @@ async fn decisions(
         context,
     };
     Ok(Json(app.decide(&org, &request).await?).into_response())
+}
+
+/// The session's worker reading, from the client's address.
+async fn reader(
+    app: &Custodia,
+    headers: &HeaderMap,
+    client: Option<Extension<ClientAddr>>,
+) -> Result<(OrgSlug, Reader), ApiError> {
+    let (org, worker) = authenticated(app, headers).await?;
+    let mut context = RequestContext::new(Utc::now(), "api");
+    context.address = address(client);
+    Ok((org, Reader { worker, context }))
+}
+
+fn parse<T: std::str::FromStr<Err = custodia_engine::Error>>(text: &str) -> Result<T, ApiError> {
+    text.parse()
+        .map_err(|e: custodia_engine::Error| ApiError::new(StatusCode::BAD_REQUEST, e))
+}
+
+/// A whole record as the worker may see it: masked fields and locked or
+/// denied areas come with the rules' reasons; 403 when the record is denied.
+async fn customer(
+    State(app): State<Custodia>,
+    client: Option<Extension<ClientAddr>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let (org, reader) = reader(&app, &headers, client).await?;
+    let id: CustomerId = parse(&id)?;
+    Ok(Json(app.read_record(&org, &reader, &id).await?).into_response())
+}
+
+/// One area; 403 with the view (locked or denied, and why) unless it opens.
+async fn customer_area(
+    State(app): State<Custodia>,
+    client: Option<Extension<ClientAddr>>,
+    headers: HeaderMap,
+    Path((id, area)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (org, reader) = reader(&app, &headers, client).await?;
+    let (id, area): (CustomerId, AreaName) = (parse(&id)?, parse(&area)?);
+    let view = app.read_area(&org, &reader, &id, &area).await?;
+    let status = if view.is_open() {
+        StatusCode::OK
+    } else {
+        StatusCode::FORBIDDEN
+    };
+    Ok((status, Json(view)).into_response())
 }

@@ -14,6 +14,7 @@ mod plugins;
 mod registers;
 mod reports;
 mod server;
+mod vault;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
