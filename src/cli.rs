@@ -59,6 +59,14 @@ pub enum Command {
     /// The vault's keys
     #[command(subcommand)]
     Keys(crate::record::KeysCommand),
+    /// Documents Custodia holds, sealed
+    #[command(subcommand)]
+    Documents(crate::record::DocumentsCommand),
+    /// Write a document the worker may download (decided and audited)
+    Download(crate::record::DownloadArgs),
+    /// Customers' data leaving Custodia
+    #[command(subcommand)]
+    Data(crate::record::DataCommand),
     /// Check or test rule packs
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -166,6 +174,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Edit(args) => crate::record::edit(g, args).await?,
         Command::Keys(command) => crate::record::keys(g, command).await?,
+        Command::Documents(command) => crate::record::documents(g, command).await?,
+        Command::Download(args) => crate::record::download(g, args).await?,
+        Command::Data(command) => crate::record::data(g, command).await?,
         Command::Rules(RulesCommand::Check { dirs }) => crate::rules::check(g, &dirs)?,
         Command::Rules(RulesCommand::Test { dirs }) => crate::rules::test(g, &dirs)?,
         Command::Rules(RulesCommand::Bench { request, runs }) => {

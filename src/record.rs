@@ -41,6 +41,61 @@ pub struct EditArgs {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum DocumentsCommand {
+    /// Seal the files of a folder into Custodia, as the mapping's path
+    /// patterns say (all or nothing; audited)
+    Import {
+        #[arg(long)]
+        org: OrgSlug,
+        folder: std::path::PathBuf,
+        /// The mapping: `[[rules]] pattern = "{customer}/contracts/{title}.pdf"`, type, area
+        #[arg(long = "map", value_name = "MAPPING.toml")]
+        mapping: std::path::PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DownloadArgs {
+    #[arg(long)]
+    pub worker: WorkerLogin,
+    #[arg(long)]
+    pub document: custodia_engine::DocumentId,
+    /// Where to write the file
+    #[arg(long, short)]
+    pub output: std::path::PathBuf,
+    #[arg(long)]
+    pub org: Option<OrgSlug>,
+    /// Context as key=value: channel, purpose, address, time (RFC 3339)
+    #[arg(long = "context", value_name = "KEY=VALUE")]
+    pub context: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Take customers' data out as a spreadsheet or CSV: decided per
+    /// customer, only what the worker may see, watermarked and audited
+    Export {
+        #[arg(long)]
+        worker: WorkerLogin,
+        #[arg(long)]
+        org: Option<OrgSlug>,
+        /// The customers (default: every customer the worker may export)
+        #[arg(long, value_delimiter = ',')]
+        customers: Vec<custodia_engine::CustomerId>,
+        #[arg(long, default_value = "xlsx")]
+        format: custodia_app::ExportFormat,
+        /// Why the data leaves (recorded and printed in the file)
+        #[arg(long)]
+        purpose: String,
+        #[arg(long, short)]
+        output: std::path::PathBuf,
+        /// Context as key=value: channel, purpose, address, time (RFC 3339)
+        #[arg(long = "context", value_name = "KEY=VALUE")]
+        context: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// Re-wrap the vault's keys under a new master key (in the key file) or
     /// a new organisation key; no content is re-encrypted (audited)
@@ -174,4 +229,102 @@ fn print_area(area: &AreaView) {
             );
         }
     }
+}
+
+/// `custodia documents import`.
+pub async fn documents(g: &Global, command: DocumentsCommand) -> anyhow::Result<()> {
+    let DocumentsCommand::Import {
+        org,
+        folder,
+        mapping,
+    } = command;
+    let mapping = custodia_app::Mapping::read(&mapping)?;
+    with_app(g, async |app| {
+        let done = app.import_documents(&org, &folder, &mapping).await?;
+        emit(g.json, &done, |d| {
+            say!(
+                "sealed {} documents ({} bytes) into `{org}`; {} files ignored",
+                d.documents,
+                d.bytes,
+                d.ignored
+            );
+        })
+    })
+    .await
+}
+
+/// `custodia download`: decided and audited; the file is written only
+/// after its `download` event is durable.
+pub async fn download(g: &Global, args: DownloadArgs) -> anyhow::Result<()> {
+    let reader = Reader {
+        worker: args.worker.clone(),
+        context: crate::access::context(&args.context)?,
+    };
+    with_app(g, async |app| {
+        let org = app.org_of(args.org.clone(), &reader.worker).await?;
+        let destination = args.output.display().to_string();
+        let (document, bytes, receipt) = app
+            .download(&org, &reader, &args.document, &destination)
+            .await?;
+        std::fs::write(&args.output, bytes.as_slice())
+            .map_err(|e| anyhow::anyhow!("cannot write `{destination}`: {e}"))?;
+        emit(g.json, &receipt, |r| {
+            say!(
+                "{} ({}, {} bytes) written to {destination} (audit event {})",
+                document.id,
+                document.title,
+                bytes.len(),
+                r.seq
+            );
+        })
+    })
+    .await
+}
+
+/// `custodia data export`: nothing is written unless the export is allowed
+/// and its audit event is durable.
+pub async fn data(g: &Global, command: DataCommand) -> anyhow::Result<()> {
+    let DataCommand::Export {
+        worker,
+        org,
+        customers,
+        format,
+        purpose,
+        output,
+        context,
+    } = command;
+    let reader = Reader {
+        worker,
+        context: crate::access::context(&context)?,
+    };
+    with_app(g, async |app| {
+        let org = app.org_of(org.clone(), &reader.worker).await?;
+        let destination = output.display().to_string();
+        let export = custodia_app::DataExport {
+            org: &org,
+            reader: &reader,
+            customers: &customers,
+            format,
+            purpose: &purpose,
+        };
+        let table = app.export_data(&export, &destination).await?;
+        let bytes = match format {
+            custodia_app::ExportFormat::Xlsx => table.to_xlsx()?,
+            custodia_app::ExportFormat::Csv => table.to_csv()?,
+        };
+        std::fs::write(&output, bytes)
+            .map_err(|e| anyhow::anyhow!("cannot write `{destination}`: {e}"))?;
+        emit(
+            g.json,
+            &serde_json::json!({ "rows": table.rows.len(), "watermark": table.watermark }),
+            |_| {
+                say!(
+                    "{} customers written to {destination}\n{}",
+                    table.rows.len(),
+                    table.watermark
+                );
+            },
+        )
+    })
+    .await
 }

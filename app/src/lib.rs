@@ -28,8 +28,9 @@
 mod bench;
 mod breach;
 mod config;
-mod document;
+mod documents;
 mod error;
+mod export;
 mod import;
 mod keys;
 mod marketing;
@@ -48,8 +49,9 @@ use custodia_engine::{AccessControl, Audited, OrgSlug, Store, WorkerLogin};
 
 pub use bench::DecisionTimings;
 pub use config::{Config, ROBINSON_MAX_AGE_DAYS};
-pub use document::DocumentExport;
+pub use documents::{DocumentImport, Mapping};
 pub use error::{Error, Result};
+pub use export::{DataExport, DocumentExport, ExportFormat, ExportTable};
 pub use import::CsvKind;
 pub use people::UnlockRequest;
 pub use record::{AreaEdit, AreaState, AreaView, FieldView, Reader, RecordView, Shown};

@@ -1,7 +1,8 @@
 //! The JSON API: `/healthz`, `POST /v1/login`, `POST /v1/logout`,
 //! `POST /v1/decisions`, `GET /v1/customers/{id}` and
 //! `GET /v1/customers/{id}/areas/{area}` (a record as the session's worker
-//! may see it). Handlers parse, call the core, answer; every
+//! may see it), `GET /v1/documents/{id}` (a held document's bytes, when
+//! the rules allow its download). Handlers parse, call the core, answer; every
 //! failure is an [`ApiError`].
 
 use axum::extract::{FromRequest, Path, Request, State};
@@ -43,6 +44,7 @@ pub fn routes(app: Custodia) -> Router {
         .route("/v1/decisions", post(decisions))
         .route("/v1/customers/{id}", get(customer))
         .route("/v1/customers/{id}/areas/{area}", get(customer_area))
+        .route("/v1/documents/{id}", get(document))
         .with_state(app)
 }
 
@@ -232,4 +234,31 @@ async fn customer_area(
         StatusCode::FORBIDDEN
     };
     Ok((status, Json(view)).into_response())
+}
+
+/// A held document's bytes, when the rules allow the session's worker to
+/// download it; decided and audited, the path never shown.
+async fn document(
+    State(app): State<Custodia>,
+    client: Option<Extension<ClientAddr>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let (org, reader) = reader(&app, &headers, client).await?;
+    let id: custodia_engine::DocumentId = parse(&id)?;
+    let (document, bytes, _) = app.download(&org, &reader, &id, "api client").await?;
+    let media_type = document
+        .held
+        .as_ref()
+        .map_or("application/octet-stream", |h| h.media_type.as_str())
+        .to_owned();
+    let disposition = format!("attachment; filename=\"{}\"", document.id);
+    Ok((
+        [
+            (header::CONTENT_TYPE, media_type),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes.to_vec(),
+    )
+        .into_response())
 }

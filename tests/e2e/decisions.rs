@@ -373,7 +373,7 @@ fn the_assistant_sees_the_record_with_personal_fields_masked(backend) {
     assert_eq!(d["decision"], "allow");
     assert_eq!(
         d["mask"],
-        serde_json::json!(["attributes", "phone", "tax_id"])
+        serde_json::json!(["address", "attributes", "phone", "tax_id"])
     );
 }
 

@@ -7,6 +7,7 @@ mod commands;
 mod core;
 mod crash;
 mod decisions;
+mod documents;
 mod foundation;
 mod legal;
 mod mail;

@@ -387,5 +387,22 @@ pub struct Document {
     #[serde(rename = "type")]
     pub doc_type: DocumentType,
     pub title: String,
+    /// Where it came from. Shown only to a worker allowed to see it.
     pub location: Location,
+    /// The sealed bytes Custodia holds, when it holds them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<Held>,
+}
+
+/// A document's bytes held by Custodia: sealed under the customer's key
+/// in the blob store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Held {
+    /// SHA-256 of the sealed bytes: their address in the blob store.
+    pub blob: String,
+    /// The plaintext size in bytes.
+    pub size: u64,
+    /// `application/pdf`, `text/plain`...
+    pub media_type: String,
 }

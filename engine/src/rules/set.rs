@@ -131,6 +131,15 @@ impl RuleSet {
             .collect()
     }
 
+    /// The document types the packs that apply to `sectors` declare.
+    pub fn document_types(&self, sectors: &[Sector]) -> std::collections::BTreeSet<String> {
+        self.packs
+            .iter()
+            .filter(|pack| pack.applies_to(sectors))
+            .flat_map(|pack| pack.manifest.document_types.iter().cloned())
+            .collect()
+    }
+
     /// Decides a request for an organisation with `sectors`.
     pub fn decide(&self, sectors: &[Sector], facts: Facts) -> Decision {
         self.decide_with(|pack| pack.applies_to(sectors), facts)

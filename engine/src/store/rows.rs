@@ -288,8 +288,9 @@ pub(crate) async fn insert_document(
         LocationKind::Cloud => "cloud",
     };
     sqlx::query(
-        "INSERT INTO documents (org, id, customer, area, doc_type, title, location_kind, location_path)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO documents (org, id, customer, area, doc_type, title, location_kind, location_path,
+             blob, size, media_type)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(org.as_str())
     .bind(d.id.as_str())
@@ -299,13 +300,16 @@ pub(crate) async fn insert_document(
     .bind(&d.title)
     .bind(kind)
     .bind(&d.location.path)
+    .bind(d.held.as_ref().map(|h| h.blob.clone()))
+    .bind(d.held.as_ref().map(|h| i64::try_from(h.size).unwrap_or(i64::MAX)))
+    .bind(d.held.as_ref().map(|h| h.media_type.clone()))
     .execute(conn)
     .await?;
     Ok(())
 }
 
 pub(crate) const DOCUMENT_COLUMNS: &str =
-    "id, customer, area, doc_type, title, location_kind, location_path";
+    "id, customer, area, doc_type, title, location_kind, location_path, blob, size, media_type";
 
 pub(crate) fn document_from_row(row: &AnyRow) -> Result<Document> {
     let kind = match row.try_get::<String, _>("location_kind")?.as_str() {
@@ -323,6 +327,18 @@ pub(crate) fn document_from_row(row: &AnyRow) -> Result<Document> {
         location: Location {
             kind,
             path: row.try_get("location_path")?,
+        },
+        held: match (
+            row.try_get::<Option<String>, _>("blob")?,
+            row.try_get::<Option<i64>, _>("size")?,
+            row.try_get::<Option<String>, _>("media_type")?,
+        ) {
+            (Some(blob), Some(size), Some(media_type)) => Some(Held {
+                blob,
+                size: u64::try_from(size).map_err(|_| Error::corrupt("negative document size"))?,
+                media_type,
+            }),
+            _ => None,
         },
     })
 }

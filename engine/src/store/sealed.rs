@@ -107,3 +107,81 @@ impl OrgStore {
         Ok((old_hash, new_hash))
     }
 }
+
+impl OrgStore {
+    /// Adds documents with their bytes: each sealed under its customer's
+    /// key into `blobs`, indexed here, with one audit event, all in one
+    /// transaction. A failure leaves no document indexed; blobs already
+    /// written stay unreferenced (sealed, so unreadable without a row).
+    pub async fn import_documents(
+        &self,
+        documents: &[(Document, Vec<u8>)],
+        blobs: &crate::vault::blob::BlobStore,
+        event: crate::audit::AuditEvent,
+    ) -> Result<usize> {
+        let vault = self.store().vault()?;
+        let mut change = Change::begin(self.store(), self.slug()).await?;
+        for (document, bytes) in documents {
+            let slot = Slot::Document(document.id.clone());
+            let sealed = vault
+                .seal_bytes(change.tx(), self.slug(), &document.customer, &slot, bytes)
+                .await?;
+            let blob = blobs.put(sealed).await?;
+            let mut held = document.clone();
+            held.held = Some(Held {
+                blob,
+                size: bytes.len() as u64,
+                media_type: media_type(&document.location.path).to_owned(),
+            });
+            super::rows::insert_document(change.tx(), self.slug(), &held).await?;
+        }
+        change.record(event);
+        change.commit().await?;
+        Ok(documents.len())
+    }
+
+    /// A held document's bytes, unsealed. Callers decide first.
+    pub async fn document_bytes(
+        &self,
+        document: &Document,
+        blobs: &crate::vault::blob::BlobStore,
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+        let held = document.held.as_ref().ok_or_else(|| {
+            Error::Vault(format!(
+                "document `{}` is indexed but its bytes are not held by Custodia",
+                document.id
+            ))
+        })?;
+        let sealed = blobs.get(&held.blob).await?;
+        self.store()
+            .vault()?
+            .open_bytes(
+                self.store().pool(),
+                self.slug(),
+                &document.customer,
+                &Slot::Document(document.id.clone()),
+                &sealed,
+            )
+            .await
+    }
+}
+
+/// The media type of a file, from its extension.
+pub fn media_type(path: &str) -> &'static str {
+    let ext = path
+        .rsplit('.')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    match ext.as_str() {
+        "pdf" => "application/pdf",
+        "txt" => "text/plain",
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "doc" => "application/msword",
+        "docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "odt" => "application/vnd.oasis.opendocument.text",
+        _ => "application/octet-stream",
+    }
+}

@@ -99,7 +99,10 @@ pub struct Rotation {
 pub struct Vault {
     source: MasterSource,
     ring: RwLock<MasterRing>,
-    org_keys: Mutex<HashMap<(String, i64), Arc<OrgKeys>>>,
+    /// Unwrapped organisation keys by (organisation, wrapped key): the
+    /// wrapped text is unique per key, so a replaced organisation's new
+    /// key never meets its predecessor's cache entry.
+    org_keys: Mutex<HashMap<(String, String), Arc<OrgKeys>>>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -161,7 +164,7 @@ impl Vault {
 
     /// Unwraps (or takes from the cache) an organisation's keys.
     fn org_keys(&self, org: &str, row: &WrappedOrgKey) -> Result<Arc<OrgKeys>> {
-        let cache_key = (org.to_owned(), row.version);
+        let cache_key = (org.to_owned(), row.wrapped.clone());
         if let Some(keys) = self.cached(&cache_key) {
             return Ok(keys);
         }
@@ -190,7 +193,7 @@ impl Vault {
         Ok(keys)
     }
 
-    fn cached(&self, key: &(String, i64)) -> Option<Arc<OrgKeys>> {
+    fn cached(&self, key: &(String, String)) -> Option<Arc<OrgKeys>> {
         self.org_keys.lock().ok()?.get(key).cloned()
     }
 

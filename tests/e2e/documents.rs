@@ -1,0 +1,204 @@
+//! Documents held by Custodia: imported from a folder by a mapping,
+//! sealed in the blob store, downloaded only as the rules allow.
+
+use std::path::Path;
+
+use custodia_engine::Backend;
+use sha2::{Digest, Sha256};
+
+use crate::{Custodia, on_both_backends};
+
+const MAPPING: &str = r#"
+ignore = ["*.tmp"]
+
+[[rules]]
+pattern = "{customer}/contratos/{title}.txt"
+type = "contract"
+area = "administrative"
+
+[[rules]]
+pattern = "{customer}/escritos/{title}.txt"
+type = "court-filing"
+area = "case-file"
+
+[[rules]]
+pattern = "{customer}/facturas/{title}.txt"
+type = "invoice"
+area = "financial"
+"#;
+
+const CONTRACT: &str =
+    "Hoja de encargo profesional entre María López García y Bufete Ruiz, honorarios 2.400 euros";
+const FILING: &str =
+    "Escrito de medidas provisionales: pensión compensatoria y uso de la vivienda familiar";
+const INVOICE: &str = "Factura 2026-0042 a nombre de Jorge Sanz Prieto por asesoramiento laboral";
+
+fn write(root: &Path, relative: &str, text: &str) {
+    let path = root.join(relative);
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("folder");
+    std::fs::write(path, text).expect("file");
+}
+
+/// The id an import gives a file: its customer and a hash of its path.
+fn id_of(customer: &str, relative: &str) -> String {
+    format!(
+        "D-{customer}-{}",
+        hex::encode(&Sha256::digest(relative.as_bytes())[..5])
+    )
+}
+
+fn folder(c: &Custodia) -> std::path::PathBuf {
+    let root = c.path("expedientes");
+    write(&root, "C-1001/contratos/hoja-de-encargo.txt", CONTRACT);
+    write(&root, "C-1001/escritos/demanda.txt", FILING);
+    write(&root, "C-1002/facturas/factura-42.txt", INVOICE);
+    write(&root, "C-1001/contratos/borrador.tmp", "ignored");
+    std::fs::write(c.path("mapping.toml"), MAPPING).expect("mapping");
+    root
+}
+
+on_both_backends! {
+fn documents_are_imported_sealed_and_downloaded_only_as_the_rules_allow(backend) {
+    let c = Custodia::demo(backend);
+    let root = folder(&c);
+    let documents = || c.count("SELECT COUNT(*) FROM documents WHERE org = 'bufete-ruiz'");
+    let before = documents();
+    let root_text = root.display().to_string();
+    let out = c.ok(&["documents", "import", "--org", "bufete-ruiz", &root_text, "--map", "mapping.toml"]);
+    assert!(out.contains("sealed 3 documents") && out.contains("1 files ignored"), "{out}");
+    assert_eq!(documents(), before + 3);
+
+    // The blobs hold no document text.
+    let mut blobs = Vec::new();
+    // Beside the SQLite file, or `custodia-blobs` in the working folder.
+    let folder = match backend {
+        Backend::Sqlite => "custodia.db.blobs",
+        Backend::Postgres => "custodia-blobs",
+    };
+    for dir in std::fs::read_dir(c.path(folder)).into_iter().flatten().flatten() {
+        for file in std::fs::read_dir(dir.path()).expect("blob folder").flatten() {
+            blobs.extend(std::fs::read(file.path()).expect("blob"));
+        }
+    }
+    if backend == Backend::Sqlite {
+        blobs.extend(std::fs::read(c.path("custodia.db")).expect("db"));
+    }
+    assert!(blobs.len() > 3 * 80, "three sealed blobs: {}", blobs.len());
+    let dump = String::from_utf8_lossy(&blobs);
+    for text in [CONTRACT, FILING, INVOICE] {
+        assert!(!dump.contains(&text[..30]), "in clear: {text}");
+    }
+
+    // The lawyer in charge downloads the contract, byte for byte.
+    let contract = id_of("C-1001", "C-1001/contratos/hoja-de-encargo.txt");
+    c.ok(&["download", "--worker", "ana", "--document", &contract, "-o", "contrato.txt"]);
+    assert_eq!(std::fs::read_to_string(c.path("contrato.txt")).expect("written"), CONTRACT);
+    assert_eq!(c.count(&format!("SELECT COUNT(*) FROM audit_events WHERE kind = 'download' AND worker = 'ana' AND document = '{contract}' AND detail LIKE '%contrato.txt%'")), 1);
+
+    // The assistant may not download it: refused, nothing written, no path shown.
+    let err = c.fails(&["download", "--worker", "luis", "--document", &contract, "-o", "luis.txt"]);
+    assert!(err.contains("may not download"), "{err}");
+    assert!(!err.contains("expedientes") && !err.contains("hoja-de-encargo"), "no path: {err}");
+    assert!(!c.path("luis.txt").exists());
+    // The court filing sits in a password-closed area: closed until unlocked.
+    let filing = id_of("C-1001", "C-1001/escritos/demanda.txt");
+    let err = c.fails(&["download", "--worker", "ana", "--document", &filing, "-o", "demanda.txt"]);
+    assert!(err.contains("closed by a password"), "{err}");
+    assert_eq!(c.count(&format!("SELECT COUNT(*) FROM audit_events WHERE kind = 'decision' AND action = 'download' AND document = '{filing}' AND decision = 'deny'")), 1);
+}
+}
+
+#[test]
+fn a_mapping_error_names_the_file_and_imports_nothing() {
+    let c = Custodia::demo(Backend::Sqlite);
+    let root = folder(&c);
+    write(&root, "C-1001/otros/nota.txt", "sin regla");
+    let documents = || c.count("SELECT COUNT(*) FROM documents WHERE org = 'bufete-ruiz'");
+    let before = documents();
+    let root_text = root.display().to_string();
+    let err = c.fails(&[
+        "documents",
+        "import",
+        "--org",
+        "bufete-ruiz",
+        &root_text,
+        "--map",
+        "mapping.toml",
+    ]);
+    assert!(
+        err.contains("C-1001/otros/nota.txt") && err.contains("matches no rule"),
+        "{err}"
+    );
+    assert_eq!(documents(), before, "nothing half-imported");
+    std::fs::remove_file(root.join("C-1001/otros/nota.txt")).expect("remove");
+    write(&root, "C-9999/contratos/x.txt", "cliente inexistente");
+    let err = c.fails(&[
+        "documents",
+        "import",
+        "--org",
+        "bufete-ruiz",
+        &root_text,
+        "--map",
+        "mapping.toml",
+    ]);
+    assert!(
+        err.contains("C-9999/contratos/x.txt") && err.contains("customer `C-9999` does not exist"),
+        "{err}"
+    );
+    assert_eq!(documents(), before);
+    std::fs::write(c.path("bad.toml"), "[[rules]]\npattern = 3\n").expect("mapping");
+    let err = c.fails(&[
+        "documents",
+        "import",
+        "--org",
+        "bufete-ruiz",
+        &root_text,
+        "--map",
+        "bad.toml",
+    ]);
+    assert!(err.contains("bad.toml") && err.contains("line 2"), "{err}");
+}
+
+/// The cells of the first sheet of an xlsx file, as text.
+fn xlsx_cells(path: &Path) -> Vec<Vec<String>> {
+    use calamine::{Reader, Xlsx, open_workbook};
+    let mut book: Xlsx<_> = open_workbook(path).expect("an xlsx file");
+    let range = book.worksheet_range("export").expect("the export sheet");
+    range
+        .rows()
+        .map(|row| row.iter().map(ToString::to_string).collect())
+        .collect()
+}
+
+on_both_backends! {
+fn an_export_carries_only_what_the_worker_sees_and_a_watermark(backend) {
+    let c = Custodia::demo(backend);
+    let exports = || c.count("SELECT COUNT(*) FROM audit_events WHERE org = 'bufete-ruiz' AND kind = 'export' AND worker = 'ana' AND detail LIKE '%purpose:%'");
+    c.ok(&["data", "export", "--worker", "ana", "--customers", "C-1001", "--format", "xlsx",
+        "--purpose", "entrega al procurador", "-o", "ana.xlsx"]);
+    let cells = xlsx_cells(&c.path("ana.xlsx"));
+    let watermark = &cells[0][0];
+    assert!(watermark.contains("Exported by ana") && watermark.contains("entrega al procurador") && watermark.contains("UTC"), "{watermark}");
+    let header = &cells[1];
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap_or_else(|| panic!("column {name} in {header:?}"));
+    assert_eq!(cells[2][column("customer")], "C-1001");
+    assert_eq!(cells[2][column("tax_id")], "12345678Z");
+    assert!(cells[2][column("personal.marital_status")].len() > 3);
+    assert!(!header.iter().any(|h| h.starts_with("case-file.")), "a locked area stays out: {header:?}");
+    assert_eq!(exports(), 1);
+    assert!(c.count("SELECT COUNT(*) FROM audit_events WHERE kind = 'export' AND detail LIKE '%purpose: entrega al procurador%'") == 1);
+
+    // The assistant has no export right: non-zero exit, nothing written.
+    let err = c.fails(&["data", "export", "--worker", "luis", "--customers", "C-1001", "--format", "xlsx",
+        "--purpose", "x", "-o", "luis.xlsx"]);
+    assert!(err.contains("may not export"), "{err}");
+    assert!(!c.path("luis.xlsx").exists());
+
+    // CSV: the watermark as the first line, masked values never written.
+    c.ok(&["data", "export", "--worker", "ana", "--format", "csv", "--purpose", "auditoría interna", "-o", "all.csv"]);
+    let text = std::fs::read_to_string(c.path("all.csv")).expect("csv");
+    assert!(text.starts_with("# Exported by ana"), "{text}");
+    assert!(text.contains("C-1001"));
+    assert!(!text.contains("C-1002"), "only customers ana may export: ana is not on C-1002");
+}
+}
