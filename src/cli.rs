@@ -67,6 +67,10 @@ pub enum Command {
     /// Customers' data leaving Custodia
     #[command(subcommand)]
     Data(crate::record::DataCommand),
+    /// A sealed, consistent snapshot of the store (while it runs), or `check FILE`
+    Backup(crate::record::BackupArgs),
+    /// Restore a backup into the empty store named by --db
+    Restore { file: PathBuf },
     /// Check or test rule packs
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -177,6 +181,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Documents(command) => crate::record::documents(g, command).await?,
         Command::Download(args) => crate::record::download(g, args).await?,
         Command::Data(command) => crate::record::data(g, command).await?,
+        Command::Backup(args) => {
+            if !crate::record::backup(g, args).await? {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::Restore { file } => crate::record::restore(g, &file).await?,
         Command::Rules(RulesCommand::Check { dirs }) => crate::rules::check(g, &dirs)?,
         Command::Rules(RulesCommand::Test { dirs }) => crate::rules::test(g, &dirs)?,
         Command::Rules(RulesCommand::Bench { request, runs }) => {

@@ -95,6 +95,23 @@ pub enum DataCommand {
     },
 }
 
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct BackupArgs {
+    #[command(subcommand)]
+    pub command: Option<BackupCommand>,
+    /// Where to write the sealed snapshot
+    #[arg(long, short)]
+    pub output: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Restore into a scratch store, verify the audit chains, open sealed
+    /// data, compare counts; record the result as the dossier's evidence
+    Check { file: std::path::PathBuf },
+}
+
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// Re-wrap the vault's keys under a new master key (in the key file) or
@@ -327,4 +344,58 @@ pub async fn data(g: &Global, command: DataCommand) -> anyhow::Result<()> {
         )
     })
     .await
+}
+
+/// `custodia backup -o FILE` and `custodia backup check FILE`; false when
+/// a check fails.
+pub async fn backup(g: &Global, args: BackupArgs) -> anyhow::Result<bool> {
+    if let Some(BackupCommand::Check { file }) = args.command {
+        return with_app(g, async |app| {
+            let check = app.check_backup(&file).await?;
+            emit(g.json, &check, |c| {
+                if c.ok {
+                    say!(
+                        "backup restores: {} rows, {} audit events verified, {} records and {} documents opened ({:.1} s); recorded as a checked backup",
+                        c.rows, c.audit_events_verified, c.records_opened, c.documents_opened, c.seconds
+                    );
+                } else {
+                    say!("BACKUP CHECK FAILED: {}", c.reason.as_deref().unwrap_or("unknown"));
+                }
+            })?;
+            Ok(check.ok)
+        })
+        .await;
+    }
+    let Some(output) = args.output else {
+        bail!("name the backup file with -o FILE, or run `backup check FILE`");
+    };
+    with_app(g, async |app| {
+        let summary = app.backup(&output).await?;
+        emit(g.json, &summary, |s| {
+            say!(
+                "{} rows and {} blobs sealed into {} ({} bytes, master key `{}`) in {:.1} s",
+                s.rows,
+                s.blobs,
+                s.file,
+                s.bytes,
+                s.master_key,
+                s.seconds
+            );
+            say!("keep the master key, the audit key and the token key apart from this file");
+        })?;
+        Ok(true)
+    })
+    .await
+}
+
+/// `custodia restore FILE --db URL`.
+pub async fn restore(g: &Global, file: &std::path::Path) -> anyhow::Result<()> {
+    let counts = custodia_app::restore(&g.config(), file).await?;
+    emit(g.json, &counts, |c| {
+        say!(
+            "restored {} rows into {}; put the audit and token keys of the backed-up store beside it (or pass --audit-key, --token-key)",
+            c.values().sum::<i64>(),
+            custodia_engine::store::redact_url(&g.db)
+        );
+    })
 }

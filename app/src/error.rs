@@ -42,6 +42,8 @@ pub enum Error {
         resource: String,
         why: String,
     },
+    #[error("backup: {0}")]
+    Backup(String),
     #[error("{field}: {reason}")]
     Field { field: String, reason: String },
     #[error("{field} is longer than {max} characters")]

@@ -119,3 +119,22 @@ pub async fn vault(store: &Store, path: &Path) -> Result<Vault> {
     vault.check(store.pool()).await?;
     Ok(vault)
 }
+
+/// The vault's master key for a store that is not opened (a restore):
+/// from `CUSTODIA_MASTER_KEY`, else the key file, which must exist.
+pub fn existing_vault(path: &Path) -> Result<Vault> {
+    if let Some(ring) = MasterRing::from_env()? {
+        return Ok(Vault::new(MasterSource::Env, ring));
+    }
+    if !path.exists() {
+        return Err(Error::KeyMissing {
+            what: "vault master key",
+            path: path.to_owned(),
+            why: "the backup is sealed under it",
+        });
+    }
+    Ok(Vault::new(
+        MasterSource::File(path.to_owned()),
+        MasterRing::load(path)?,
+    ))
+}

@@ -25,6 +25,7 @@
 //! # }
 //! ```
 
+mod backup;
 mod bench;
 mod breach;
 mod config;
@@ -47,6 +48,7 @@ use custodia_engine::rules::{Decision, Effect, Explanation, Request, RuleSet, Ru
 use custodia_engine::session::HashGate;
 use custodia_engine::{AccessControl, Audited, OrgSlug, Store, WorkerLogin};
 
+pub use backup::{BackupCheck, BackupSummary, restore};
 pub use bench::DecisionTimings;
 pub use config::{Config, ROBINSON_MAX_AGE_DAYS};
 pub use documents::{DocumentImport, Mapping};

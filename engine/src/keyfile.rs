@@ -43,7 +43,7 @@ pub fn create_private(path: &Path, text: &str) -> Result<()> {
 
 /// Replaces a key file's contents atomically: a temporary file beside it,
 /// synced, renamed over it. A crash leaves the old file or the new one.
-pub fn replace_private(path: &Path, text: &str) -> Result<()> {
+pub fn replace_private(path: &Path, contents: &[u8]) -> Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
     let dir = dir.unwrap_or_else(|| Path::new("."));
     let temp = tempfile::Builder::new()
@@ -57,7 +57,7 @@ pub fn replace_private(path: &Path, text: &str) -> Result<()> {
             .map_err(|e| Error::io(temp.path(), e))?;
     }
     let mut file = temp.as_file();
-    file.write_all(text.as_bytes())
+    file.write_all(contents)
         .and_then(|()| file.sync_all())
         .map_err(|e| Error::io(path, e))?;
     temp.persist(path).map_err(|e| Error::io(path, e.error))?;
@@ -90,7 +90,7 @@ mod tests {
         create_private(&path, "one\n").expect("create");
         assert!(create_private(&path, "two\n").is_err(), "never overwritten");
         assert_eq!(read_private(&path, "test key").expect("read"), "one\n");
-        replace_private(&path, "three\n").expect("replace");
+        replace_private(&path, b"three\n").expect("replace");
         assert_eq!(read_private(&path, "test key").expect("read"), "three\n");
         #[cfg(unix)]
         {

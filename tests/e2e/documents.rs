@@ -202,3 +202,66 @@ fn an_export_carries_only_what_the_worker_sees_and_a_watermark(backend) {
     assert!(!text.contains("C-1002"), "only customers ana may export: ana is not on C-1002");
 }
 }
+
+on_both_backends! {
+fn a_backup_restores_checks_and_records_its_check_and_a_corrupted_one_fails(backend) {
+    let c = Custodia::demo(backend);
+    let root = folder(&c);
+    let root_text = root.display().to_string();
+    c.ok(&["documents", "import", "--org", "bufete-ruiz", &root_text, "--map", "mapping.toml"]);
+    let out = c.ok(&["backup", "-o", "store.cbk"]);
+    assert!(out.contains("3 blobs"), "{out}");
+    let sealed = std::fs::read(c.path("store.cbk")).expect("backup");
+    assert!(!String::from_utf8_lossy(&sealed).contains("12345678Z"), "the backup is sealed");
+
+    let out = c.ok(&["backup", "check", "store.cbk"]);
+    assert!(out.contains("backup restores") && out.contains("3 documents opened"), "{out}");
+    assert_eq!(c.count("SELECT COUNT(*) FROM register_entries WHERE org = 'bufete-ruiz' AND kind = 'backup' AND id LIKE 'backup-20%' AND body LIKE '%\"restore_ok\":true%'"), 1);
+
+    // Restore into a new, empty store of the same backend, with the same keys.
+    let target = Custodia::new(backend);
+    let key = c.path("custodia.db.master-key");
+    let key = if key.exists() { key } else { c.path("custodia-master.key") };
+    let restore = target
+        .command()
+        .arg("--master-key")
+        .arg(&key)
+        .args(["restore", c.path("store.cbk").to_str().expect("path")])
+        .output()
+        .expect("run");
+    assert!(restore.status.success(), "{}", String::from_utf8_lossy(&restore.stderr));
+    let tables = ["customers", "vault_items", "documents", "audit_events", "register_entries"];
+    for table in tables {
+        let sql = format!("SELECT COUNT(*) FROM {table} WHERE org = 'bufete-ruiz'");
+        let (before, after) = (c.count(&sql), target.count(&sql));
+        // After the snapshot: the backup's own export event, then the
+        // check's register entry with its event.
+        let expected = match table {
+            "audit_events" => before - 2,
+            "register_entries" => before - 1,
+            _ => before,
+        };
+        assert_eq!(after, expected, "{table}: {after} restored, {before} now");
+    }
+    let again = target
+        .command()
+        .arg("--master-key")
+        .arg(&key)
+        .args(["restore", c.path("store.cbk").to_str().expect("path")])
+        .output()
+        .expect("run");
+    assert!(!again.status.success(), "a restore never writes over data");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already holds data"));
+
+    // A corrupted backup fails its check with the reason.
+    let mut broken = sealed.clone();
+    let middle = broken.len() / 2;
+    broken[middle] ^= 0x40;
+    std::fs::write(c.path("broken.cbk"), &broken).expect("write");
+    let err = c.fails(&["backup", "check", "broken.cbk"]);
+    assert!(err.contains("corrupted"), "{err}");
+    std::fs::write(c.path("short.cbk"), &sealed[..40]).expect("write");
+    let err = c.fails(&["backup", "check", "short.cbk"]);
+    assert!(err.contains("corrupted") || err.contains("truncated"), "{err}");
+}
+}

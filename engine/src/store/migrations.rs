@@ -20,7 +20,7 @@ macro_rules! common {
 
 /// (version, description, SQLite, PostgreSQL). Only where the dialects
 /// differ are there two files.
-const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+pub(super) const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
     (
         1,
         "domain",

@@ -5,6 +5,7 @@
 //! placeholders, `TEXT` and `BIGINT` columns); each backend has its own
 //! migration set so that they can diverge where they must.
 
+pub mod backup;
 mod communications;
 mod migrations;
 mod org;

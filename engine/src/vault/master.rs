@@ -129,7 +129,7 @@ impl MasterRing {
 
     /// Writes the ring over its file, atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
-        keyfile::replace_private(path, &self.text())
+        keyfile::replace_private(path, self.text().as_bytes())
     }
 
     fn text(&self) -> String {
@@ -182,7 +182,7 @@ mod tests {
         assert_eq!(again.current().id(), ring.current().id());
         let mut text = std::fs::read_to_string(&path).expect("read");
         text = text.replace(ring.current().id(), "0000000000000000");
-        keyfile::replace_private(&path, &text).expect("write");
+        keyfile::replace_private(&path, text.as_bytes()).expect("write");
         let err = MasterRing::load(&path).expect_err("altered");
         assert!(err.to_string().contains("line 2"), "{err}");
         assert_eq!(

@@ -130,6 +130,37 @@ impl Vault {
         Self::new(MasterSource::Fixed, MasterRing::single(MasterKey::random()))
     }
 
+    /// A vault over the same master keys with an empty cache, for another
+    /// store (a scratch restore checked with the keys in force).
+    pub fn sibling(&self) -> Result<Self> {
+        let ring = self
+            .ring
+            .read()
+            .map(|r| r.clone())
+            .map_err(|_| Error::Vault("the master key ring is poisoned".into()))?;
+        Ok(Self::new(self.source.clone(), ring))
+    }
+
+    /// Seals a backup under a key derived from the current master key;
+    /// returns the master key's id, which the backup names in clear.
+    pub fn seal_backup(&self, plaintext: &[u8]) -> Result<(String, Vec<u8>)> {
+        let master = self.current_master()?;
+        let key = backup_key(&master)?;
+        Ok((master.id().to_owned(), key.seal(plaintext, BACKUP_AAD)))
+    }
+
+    /// Opens a backup sealed by [`Vault::seal_backup`] under master `id`.
+    pub fn open_backup(&self, id: &str, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        let master = self.master("(backup)", id).map_err(|_| {
+            Error::Vault(format!(
+                "the backup was sealed under master key `{id}`, which is not loaded (keep old master keys with the backups they sealed)"
+            ))
+        })?;
+        backup_key(&master)?.open(sealed, BACKUP_AAD).ok_or_else(|| {
+            Error::Vault("the backup is corrupted: its contents fail authentication (altered or truncated)".into())
+        })
+    }
+
     /// The id of the master key new wraps use.
     pub fn master_id(&self) -> String {
         self.ring
@@ -569,6 +600,18 @@ impl Vault {
         }
         Ok(())
     }
+}
+
+const BACKUP_AAD: &[u8] = b"custodia/backup/v1";
+
+/// The backup key: derived from a master key, so that a backup opens only
+/// where that master key is loaded.
+fn backup_key(master: &MasterKey) -> Result<Key> {
+    let mut mac = HmacSha256::new_from_slice(master.key().bytes())
+        .map_err(|_| Error::Vault("hmac key".into()))?;
+    mac.update(b"custodia/vault/backup-key");
+    let bytes: [u8; cipher::KEY_LEN] = mac.finalize().into_bytes().into();
+    Ok(Key::from_bytes(bytes))
 }
 
 fn wrapped_org_key(row: &sqlx::any::AnyRow) -> Result<WrappedOrgKey> {
