@@ -129,8 +129,12 @@ pub struct ImportArgs {
     #[arg(long, requires = "org", conflicts_with = "workers")]
     pub customers: bool,
     /// The file is a CSV of workers for --org
-    #[arg(long, requires = "org")]
+    #[arg(long, requires = "org", conflicts_with = "contents")]
     pub workers: bool,
+    /// The file is a CSV of area contents for --org: customer, area, field, value
+    /// (field `notes` for the notes)
+    #[arg(long, requires = "org", conflicts_with = "customers")]
+    pub contents: bool,
     #[arg(long)]
     pub org: Option<OrgSlug>,
 }
@@ -211,9 +215,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 async fn import(g: &Global, args: ImportArgs) -> anyhow::Result<()> {
-    let kind = match (args.customers, args.workers) {
-        (true, _) => Some(CsvKind::Customers),
-        (_, true) => Some(CsvKind::Workers),
+    let kind = match (args.customers, args.workers, args.contents) {
+        (true, _, _) => Some(CsvKind::Customers),
+        (_, true, _) => Some(CsvKind::Workers),
+        (_, _, true) => Some(CsvKind::Contents),
         _ => None,
     };
     with_app(g, async |app| {

@@ -317,3 +317,37 @@ fn keys_rotate_under_load_without_a_read_failing() {
     let text = c.ok(&["read", "--worker", "ana", "--resource", "customer:C-1001"]);
     assert!(text.contains("12345678Z"), "{text}");
 }
+
+on_both_backends! {
+fn area_contents_import_from_csv_sealed_with_errors_naming_the_line(backend) {
+    let c = Custodia::demo(backend);
+    let events = || c.count("SELECT COUNT(*) FROM audit_events WHERE org = 'bufete-ruiz' AND kind = 'import'");
+    let before = events();
+    std::fs::write(
+        c.path("contents.csv"),
+        "customer,area,field,value\nC-1001,case-file,court,Juzgado de Familia nº 24 de Madrid\nC-1001,case-file,notes,Vista aplazada al 3 de febrero\nC-1001,personal,children,3\n",
+    )
+    .expect("csv");
+    let out = c.ok(&["import", "--org", "bufete-ruiz", "--contents", "contents.csv"]);
+    assert!(out.contains("imported 2 area contents"), "{out}");
+    assert_eq!(events(), before + 1);
+    let text = c.ok(&["read", "--worker", "ana", "--resource", "customer:C-1001/personal"]);
+    assert!(text.contains("children: 3"), "{text}");
+    if backend == Backend::Sqlite {
+        let mut dump = std::fs::read(c.path("custodia.db")).expect("db");
+        dump.extend(std::fs::read(c.path("custodia.db-wal")).unwrap_or_default());
+        assert!(!String::from_utf8_lossy(&dump).contains("Juzgado de Familia"), "sealed");
+    }
+    std::fs::write(
+        c.path("bad.csv"),
+        "customer,area,field,value\nC-1001,personal,children,3\nC-1001,personal,children,tres\n",
+    )
+    .expect("csv");
+    let err = c.fails(&["import", "--org", "bufete-ruiz", "--contents", "bad.csv"]);
+    assert!(err.contains("bad.csv") && err.contains("line 3") && err.contains("children"), "{err}");
+    std::fs::write(c.path("bad2.csv"), "customer,area,field,value\nC-1001,personal,religion,x\n").expect("csv");
+    let err = c.fails(&["import", "--org", "bufete-ruiz", "--contents", "bad2.csv"]);
+    assert!(err.contains("line 2") && err.contains("religion"), "{err}");
+    assert_eq!(events(), before + 1, "a bad file changes nothing");
+}
+}

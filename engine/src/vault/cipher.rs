@@ -5,7 +5,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
-use chacha20poly1305::aead::{Aead, Payload};
+use chacha20poly1305::aead::{Aead, AeadInPlace, Payload};
 use chacha20poly1305::{KeyInit, XChaCha20Poly1305, XNonce};
 use rand_core::RngCore;
 use zeroize::Zeroizing;
@@ -13,6 +13,7 @@ use zeroize::Zeroizing;
 /// Length of every key in the vault.
 pub const KEY_LEN: usize = 32;
 const NONCE_LEN: usize = 24;
+const TAG_LEN: usize = 16;
 /// The format byte in front of every sealed value.
 const FORMAT: u8 = 1;
 
@@ -44,26 +45,25 @@ impl Key {
         &self.0
     }
 
-    /// Encrypts `plaintext` bound to `aad`: format byte, nonce, ciphertext and tag.
+    /// Encrypts `plaintext` bound to `aad`: format byte, nonce, ciphertext
+    /// and tag, encrypted in place in the one buffer returned.
     pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
         let mut nonce = [0u8; NONCE_LEN];
         rand_core::OsRng.fill_bytes(&mut nonce);
-        let cipher = XChaCha20Poly1305::new(self.0.as_ref().into());
-        // Encryption fails only for inputs beyond 256 GiB, which no caller
-        // builds; an empty output then makes `open` fail loudly.
-        let body = cipher
-            .encrypt(
-                XNonce::from_slice(&nonce),
-                Payload {
-                    msg: plaintext,
-                    aad,
-                },
-            )
-            .unwrap_or_default();
-        let mut out = Vec::with_capacity(1 + NONCE_LEN + body.len());
+        let mut out = Vec::with_capacity(1 + NONCE_LEN + plaintext.len() + TAG_LEN);
         out.push(FORMAT);
         out.extend_from_slice(&nonce);
-        out.extend_from_slice(&body);
+        out.extend_from_slice(plaintext);
+        let cipher = XChaCha20Poly1305::new(self.0.as_ref().into());
+        // Encryption fails only for inputs beyond 256 GiB, which no caller
+        // builds; a missing tag then makes `open` fail loudly.
+        if let Ok(tag) = cipher.encrypt_in_place_detached(
+            XNonce::from_slice(&nonce),
+            aad,
+            &mut out[1 + NONCE_LEN..],
+        ) {
+            out.extend_from_slice(&tag);
+        }
         out
     }
 

@@ -313,12 +313,22 @@ impl Vault {
         let Some(row) = row else {
             return Ok(None);
         };
-        let org_keys = self.org_keys(org.as_str(), &wrapped_org_key(&row)?)?;
+        self.unwrap_customer_key(org, customer, &row).map(Some)
+    }
+
+    /// A customer's data key from a row holding it (`customer_wrapped`)
+    /// and the organisation key that wraps it.
+    fn unwrap_customer_key(
+        &self,
+        org: &OrgSlug,
+        customer: &CustomerId,
+        row: &sqlx::any::AnyRow,
+    ) -> Result<Key> {
+        let org_keys = self.org_keys(org.as_str(), &wrapped_org_key(row)?)?;
         let wrapped: String = row.try_get("customer_wrapped")?;
         org_keys
             .kek
             .unwrap_key(&wrapped, &customer_key_aad(org.as_str(), customer.as_str()))
-            .map(Some)
             .ok_or_else(|| Error::Tampered {
                 org: org.to_string(),
                 customer: customer.to_string(),
@@ -383,16 +393,23 @@ impl Vault {
         customer: &CustomerId,
         wanted: &[Slot],
     ) -> Result<BTreeMap<String, Zeroizing<Vec<u8>>>> {
-        let mut conn = pool.acquire().await?;
-        let Some(key) = self.customer_key(&mut conn, org, customer).await? else {
+        // One statement: the items with the keys that open them, so that a
+        // read costs one round trip and sees a rotation whole or not at all.
+        let rows = sqlx::query(
+            "SELECT i.slot, i.sealed, k.wrapped AS customer_wrapped, o.version, o.master_id, o.wrapped, o.wrapped_lookup
+             FROM vault_items i
+             JOIN vault_customer_keys k ON k.org = i.org AND k.customer = i.customer
+             JOIN vault_org_keys o ON o.org = k.org AND o.version = k.org_version
+             WHERE i.org = $1 AND i.customer = $2",
+        )
+        .bind(org.as_str())
+        .bind(customer.as_str())
+        .fetch_all(pool)
+        .await?;
+        let Some(first) = rows.first() else {
             return Ok(BTreeMap::new());
         };
-        let rows =
-            sqlx::query("SELECT slot, sealed FROM vault_items WHERE org = $1 AND customer = $2")
-                .bind(org.as_str())
-                .bind(customer.as_str())
-                .fetch_all(&mut *conn)
-                .await?;
+        let key = self.unwrap_customer_key(org, customer, first)?;
         let wanted: Vec<String> = wanted.iter().map(Slot::name).collect();
         let mut items = BTreeMap::new();
         for row in rows {
