@@ -44,7 +44,9 @@ if [ "$(id -u)" -eq 0 ]; then
   chown postgres "$pg_dir"
   as_pg=(runuser -u postgres --)
 fi
+moto_pid=""
 cleanup() {
+  [ -n "$moto_pid" ] && kill "$moto_pid" >/dev/null 2>&1 || true
   "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate stop >/dev/null 2>&1 || true
   rm -rf "$pg_dir"
 }
@@ -54,6 +56,22 @@ log "starting PostgreSQL on port $pg_port"
 "${as_pg[@]}" "$pg_bin/initdb" -D "$pg_dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
 "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w -o "-p $pg_port -k $pg_dir -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off" start >/dev/null
 export CUSTODIA_TEST_PG_URL="postgres://postgres@127.0.0.1:$pg_port/postgres"
+
+# --- S3-compatible server (moto) for the blob store ----------------------
+# Installed with the python3 on PATH: Debian's /usr/bin/python3 refuses pip.
+python3 -c 'import moto.server' >/dev/null 2>&1 || {
+  log "installing moto[server]"
+  python3 -m pip install -q 'moto[server]'
+}
+s3_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+log "starting moto's S3 server on port $s3_port"
+python3 -m moto.server -H 127.0.0.1 -p "$s3_port" >"$pg_dir/moto.log" 2>&1 &
+moto_pid=$!
+for _ in $(seq 1 100); do
+  python3 -c "import socket; socket.create_connection(('127.0.0.1', $s3_port), 1)" 2>/dev/null && break
+  sleep 0.2
+done
+export CUSTODIA_TEST_S3_ENDPOINT="http://127.0.0.1:$s3_port"
 
 # --- checks and tests ------------------------------------------------------
 log "cargo fmt --check"

@@ -35,7 +35,8 @@ pub struct Global {
     /// it on another disk). CUSTODIA_MASTER_KEY, 64 hex digits, overrides it
     #[arg(long, global = true, env = "CUSTODIA_MASTER_KEY_FILE")]
     pub master_key: Option<PathBuf>,
-    /// The folder of sealed documents (default: beside the SQLite file)
+    /// Where sealed documents live: a folder (default: beside the SQLite
+    /// file) or s3://BUCKET[/PREFIX], with the usual AWS_* variables
     #[arg(long, global = true, env = "CUSTODIA_BLOBS")]
     pub blobs: Option<PathBuf>,
     /// Compiled-plugin cache folder, private to this account (default:

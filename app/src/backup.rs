@@ -101,7 +101,7 @@ impl Custodia {
     pub async fn backup(&self, path: &Path) -> Result<BackupSummary> {
         let started = std::time::Instant::now();
         let snapshot = self.store().snapshot().await?;
-        let blobs_store = self.config().blob_store();
+        let blobs_store = self.config().blob_store()?;
         let mut blobs = BTreeMap::new();
         for address in held_blobs(&snapshot) {
             let sealed = blobs_store.get(&address).await?;
@@ -303,7 +303,7 @@ pub async fn restore(config: &crate::Config, path: &Path) -> Result<BTreeMap<Str
     let vault = crate::keys::existing_vault(&config.master_key_path())?;
     let contents = open_file(&vault, path)?;
     let target = Store::init(&config.db).await?;
-    let counts = restore_into(&target, &contents, &config.blob_store()).await;
+    let counts = restore_into(&target, &contents, &config.blob_store()?).await;
     target.close().await;
     counts
 }

@@ -18,7 +18,8 @@ pub struct Config {
     /// The vault's master key file; `None` for the default beside the
     /// store. `CUSTODIA_MASTER_KEY` (64 hex digits) takes precedence.
     pub master_key: Option<PathBuf>,
-    /// The folder of sealed documents; `None` for the default beside the store.
+    /// Where sealed documents live: a folder, or `s3://BUCKET[/PREFIX]`;
+    /// `None` for a folder beside the store.
     pub blobs: Option<PathBuf>,
     /// Where compiled WebAssembly plugins are cached: `None` for the
     /// default beside the store, `Some("off")` for no cache.
@@ -117,13 +118,13 @@ impl Config {
             .unwrap_or_else(|| custodia_engine::vault::master::default_path(&self.db))
     }
 
-    /// The blob store of sealed documents.
-    pub fn blob_store(&self) -> custodia_engine::vault::blob::BlobStore {
-        custodia_engine::vault::blob::BlobStore::folder(
-            self.blobs
-                .clone()
-                .unwrap_or_else(|| custodia_engine::vault::blob::default_path(&self.db)),
-        )
+    /// The blob store of sealed documents: a folder, or `s3://BUCKET[/PREFIX]`.
+    pub fn blob_store(&self) -> custodia_engine::Result<custodia_engine::vault::blob::BlobStore> {
+        let location = self
+            .blobs
+            .clone()
+            .unwrap_or_else(|| custodia_engine::vault::blob::default_path(&self.db));
+        custodia_engine::vault::blob::BlobStore::open(&location.to_string_lossy())
     }
 
     /// The unsubscribe-token key's path.

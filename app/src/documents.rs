@@ -257,7 +257,7 @@ impl Custodia {
             folder.display(),
             documents.len()
         ));
-        let blobs = self.config().blob_store();
+        let blobs = self.config().blob_store()?;
         let count = scope.import_documents(&documents, &blobs, event).await?;
         Ok(DocumentImport {
             documents: count,
@@ -286,7 +286,7 @@ impl Custodia {
         let scope = self.store().org(org).await?;
         let document = scope.document(id).await?;
         let bytes = scope
-            .document_bytes(&document, &self.config().blob_store())
+            .document_bytes(&document, &self.config().blob_store()?)
             .await?;
         let mut event = AuditEvent::new(EventKind::Download, chrono::Utc::now());
         event.worker = Some(reader.worker.to_string());

@@ -265,3 +265,89 @@ fn a_backup_restores_checks_and_records_its_check_and_a_corrupted_one_fails(back
     assert!(err.contains("corrupted") || err.contains("truncated"), "{err}");
 }
 }
+
+/// The S3-compatible server `./test.sh` starts (moto).
+fn s3_endpoint() -> String {
+    std::env::var("CUSTODIA_TEST_S3_ENDPOINT").unwrap_or_else(|_| {
+        panic!("CUSTODIA_TEST_S3_ENDPOINT is not set: run ./test.sh, which starts moto's S3 server")
+    })
+}
+
+#[test]
+fn documents_live_sealed_in_an_s3_bucket_when_asked() {
+    let endpoint = s3_endpoint();
+    let c = Custodia::demo(Backend::Sqlite);
+    let bucket = format!("custodia-{}", std::process::id());
+    let addr = endpoint.trim_start_matches("http://");
+    let (status, body) =
+        crate::http(addr, "PUT", &format!("/{bucket}"), None).expect("moto answers");
+    assert_eq!(status, 200, "bucket created: {body}");
+    let root = folder(&c);
+    let root_text = root.display().to_string();
+    let blobs = format!("s3://{bucket}/docs");
+    let with_s3 = |args: &[&str]| {
+        c.command()
+            .arg("--blobs")
+            .arg(&blobs)
+            .env("AWS_ENDPOINT_URL", &endpoint)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ALLOW_HTTP", "true")
+            .args(args)
+            .output()
+            .expect("run")
+    };
+    let out = with_s3(&[
+        "documents",
+        "import",
+        "--org",
+        "bufete-ruiz",
+        &root_text,
+        "--map",
+        "mapping.toml",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !c.path("custodia.db.blobs").exists(),
+        "nothing in the local folder"
+    );
+    // The objects are in the bucket, sealed.
+    let (status, listing) =
+        crate::http(addr, "GET", &format!("/{bucket}?list-type=2"), None).expect("list");
+    assert_eq!(status, 200, "{listing}");
+    assert_eq!(listing.matches("<Key>docs/").count(), 3, "{listing}");
+    let contract = id_of("C-1001", "C-1001/contratos/hoja-de-encargo.txt");
+    let out = with_s3(&[
+        "download",
+        "--worker",
+        "ana",
+        "--document",
+        &contract,
+        "-o",
+        "s3.txt",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(c.path("s3.txt")).expect("written"),
+        CONTRACT
+    );
+    let out = with_s3(&[
+        "download",
+        "--worker",
+        "luis",
+        "--document",
+        &contract,
+        "-o",
+        "no.txt",
+    ]);
+    assert!(!out.status.success() && !c.path("no.txt").exists());
+}

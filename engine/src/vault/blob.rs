@@ -1,29 +1,79 @@
 //! The blob store: documents' sealed bytes, content-addressed by the
-//! SHA-256 of what is stored, in a folder beside the database. A blob
-//! whose bytes no longer hash to its address is refused before anything
-//! tries to decrypt it.
+//! SHA-256 of what is stored, in a folder beside the database or in an
+//! S3-compatible bucket (through `object_store`, for firms with several
+//! servers). A blob whose bytes no longer hash to its address is refused
+//! before anything tries to decrypt it.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use object_store::ObjectStore;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
-/// A folder of sealed blobs, `ab/cdef...` by address.
+/// Sealed blobs, `ab/cdef...` by address, in a folder or a bucket.
 #[derive(Debug, Clone)]
 pub struct BlobStore {
     root: PathBuf,
+    /// When set, blobs live in this bucket under `root` as a key prefix.
+    bucket: Option<Arc<dyn ObjectStore>>,
 }
 
 impl BlobStore {
     /// A blob store in `root` (created on first write).
     pub fn folder(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self {
+            root: root.into(),
+            bucket: None,
+        }
     }
 
-    /// The folder.
+    /// A blob store in an S3-compatible bucket: `s3://BUCKET[/PREFIX]`.
+    /// Credentials, region and endpoint come from the usual `AWS_*`
+    /// variables (`AWS_ENDPOINT_URL` for a server of your own;
+    /// `AWS_ALLOW_HTTP=true` only for one on localhost).
+    pub fn s3(url: &str) -> Result<Self> {
+        let bad = |reason: &'static str| Error::InvalidValue {
+            kind: "blob store url",
+            value: url.to_owned(),
+            reason,
+        };
+        let rest = url
+            .strip_prefix("s3://")
+            .ok_or(bad("expected s3://BUCKET[/PREFIX]"))?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(bad("names no bucket"));
+        }
+        let store = object_store::aws::AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            .build()
+            .map_err(|e| Error::Vault(format!("blob store `{url}`: {e}")))?;
+        Ok(Self {
+            root: PathBuf::from(prefix.trim_matches('/')),
+            bucket: Some(Arc::new(store)),
+        })
+    }
+
+    /// A folder path, or `s3://...` for a bucket.
+    pub fn open(location: &str) -> Result<Self> {
+        if location.starts_with("s3://") {
+            Self::s3(location)
+        } else {
+            Ok(Self::folder(location))
+        }
+    }
+
+    /// The folder (or the key prefix inside the bucket).
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    fn object(&self, address: &str) -> Result<object_store::path::Path> {
+        let path = self.path(address)?;
+        object_store::path::Path::parse(path.to_string_lossy())
+            .map_err(|e| Error::Vault(format!("blob key: {e}")))
     }
 
     /// The address of `bytes`.
@@ -47,6 +97,15 @@ impl BlobStore {
     /// temporary file, synced, then renamed: a crash never leaves half a blob.
     pub async fn put(&self, sealed: Vec<u8>) -> Result<String> {
         let address = Self::address(&sealed);
+        if let Some(bucket) = &self.bucket {
+            // An object appears whole or not at all; the same address is
+            // the same bytes, so a second put changes nothing.
+            bucket
+                .put(&self.object(&address)?, sealed.into())
+                .await
+                .map_err(|e| Error::Vault(format!("blob store: cannot write `{address}`: {e}")))?;
+            return Ok(address);
+        }
         let path = self.path(&address)?;
         tokio::task::spawn_blocking(move || write_blob(&path, &sealed))
             .await
@@ -56,6 +115,22 @@ impl BlobStore {
 
     /// Reads a blob, checking that it still hashes to its address.
     pub async fn get(&self, address: &str) -> Result<Vec<u8>> {
+        if let Some(bucket) = &self.bucket {
+            let object = self.object(address)?;
+            let bytes = bucket
+                .get(&object)
+                .await
+                .map_err(|e| Error::Vault(format!("blob store: cannot read `{address}`: {e}")))?
+                .bytes()
+                .await
+                .map_err(|e| Error::Vault(format!("blob store: cannot read `{address}`: {e}")))?;
+            if Self::address(&bytes) != address {
+                return Err(Error::Vault(format!(
+                    "blob store: `{address}` does not match its address (altered or damaged)"
+                )));
+            }
+            return Ok(bytes.to_vec());
+        }
         let path = self.path(address)?;
         let read_path = path.clone();
         let bytes = tokio::task::spawn_blocking(move || std::fs::read(&read_path))
@@ -71,7 +146,7 @@ impl BlobStore {
         Ok(bytes)
     }
 
-    /// Every address held, sorted.
+    /// Every address held in a folder store, sorted.
     pub fn addresses(&self) -> Result<Vec<String>> {
         let mut out = Vec::new();
         let Ok(dirs) = std::fs::read_dir(&self.root) else {
