@@ -120,7 +120,7 @@ fn a_byte_dump_of_the_store_shows_none_of_the_sealed_demo_data() {
 }
 
 on_both_backends! {
-fn the_same_record_reads_differently_for_the_lawyer_the_assistant_and_another_lawyer(backend) {
+fn the_same_record_reads_differently_for_the_lawyer_the_assistant_another_lawyer_and_accounting(backend) {
     let c = Custodia::demo(backend);
     let before = c.count("SELECT COUNT(*) FROM audit_events WHERE org = 'bufete-ruiz' AND kind = 'decision' AND customer = 'C-1001'");
     let read = |worker: &str| -> Value {
@@ -161,9 +161,17 @@ fn the_same_record_reads_differently_for_the_lawyer_the_assistant_and_another_la
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("DENIED"));
 
-    // ana: record + 4 areas; luis: record + 4 areas; pablo: record; ana and luis: one area each.
+    // The accounting department: the financial area, never the personal one.
+    let text = c.ok(&["read", "--worker", "carlos", "--resource", "customer:C-1001/financial"]);
+    assert!(text.contains("iban:"), "{text}");
+    let out = c.run(&["read", "--worker", "carlos", "--resource", "customer:C-1001/personal"]);
+    assert!(!out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("marital_status"));
+
+    // ana: record + 4 areas; luis: record + 4 areas; pablo: record; ana,
+    // luis and carlos (twice): one area each.
     let after = c.count("SELECT COUNT(*) FROM audit_events WHERE org = 'bufete-ruiz' AND kind = 'decision' AND customer = 'C-1001'");
-    assert_eq!(after - before, 5 + 5 + 1 + 2, "every read is audited, allowed or denied");
+    assert_eq!(after - before, 5 + 5 + 1 + 2 + 2, "every read is audited, allowed or denied");
     let denied = c.count("SELECT COUNT(*) FROM audit_events WHERE org = 'bufete-ruiz' AND kind = 'decision' AND customer = 'C-1001' AND decision = 'deny' AND worker IN ('pablo', 'luis')");
     assert!(denied >= 5, "denied reads are in the log: {denied}");
 }
