@@ -237,7 +237,7 @@ impl Custodia {
 }
 
 /// Refuses client-supplied free text longer than [`MAX_FREE_TEXT`].
-fn check_free_text(request: &Request) -> Result<()> {
+pub(crate) fn check_free_text(request: &Request) -> Result<()> {
     let fields = [
         ("purpose", request.context.purpose.as_deref()),
         ("channel", Some(request.context.channel.as_str())),

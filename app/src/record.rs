@@ -207,13 +207,15 @@ impl Custodia {
         customer: &CustomerId,
     ) -> Result<RecordView> {
         let request = reader.request(Action::View, ResourceRef::Customer(customer.clone()));
-        let decided = self.decide(org, &request).await?;
-        if !decided.answer.is_allowed() {
+        crate::check_free_text(&request)?;
+        let (decided, facts) = self.access.decide_with_facts(org, &request).await?;
+        let (true, Some(facts)) = (decided.answer.is_allowed(), facts) else {
             return Err(denied(&request, &decided.answer));
-        }
-        let scope = self.store().org(org).await?;
-        let mut record = scope.customer(customer).await?;
-        scope.unseal(&mut record, &[Slot::Identity]).await?;
+        };
+        let mut record = facts.customer;
+        self.store()
+            .unseal(org, &mut record, &[Slot::Identity])
+            .await?;
         let fields = identity_fields(&decided.answer, &record);
         let mut areas = Vec::with_capacity(record.areas.len());
         for area in record.areas.clone() {
@@ -227,7 +229,8 @@ impl Custodia {
         })
     }
 
-    /// Reads one area: decided and audited; open, locked or denied.
+    /// Reads one area: decided and audited; open, locked or denied. The
+    /// decision's own facts give the record, so it is read once.
     pub async fn read_area(
         &self,
         org: &OrgSlug,
@@ -235,21 +238,18 @@ impl Custodia {
         customer: &CustomerId,
         area: &AreaName,
     ) -> Result<AreaView> {
-        let scope = self.store().org(org).await?;
-        let mut record = match scope.customer(customer).await {
-            Ok(record) => record,
-            // Still decided, so that the attempt is audited as denied.
-            Err(custodia_engine::Error::NotFound { .. }) => {
-                let request = reader.request(
-                    Action::View,
-                    ResourceRef::Area(customer.clone(), area.clone()),
-                );
-                let decided = self.decide(org, &request).await?;
-                return Err(denied(&request, &decided.answer));
-            }
-            Err(e) => return Err(e.into()),
+        let request = reader.request(
+            Action::View,
+            ResourceRef::Area(customer.clone(), area.clone()),
+        );
+        crate::check_free_text(&request)?;
+        let (decided, facts) = self.access.decide_with_facts(org, &request).await?;
+        let Some(facts) = facts else {
+            // No such record or area: the attempt is audited as denied.
+            return Err(denied(&request, &decided.answer));
         };
-        self.area_view(org, reader, &mut record, area).await
+        let mut record = facts.customer;
+        self.area_state(org, &mut record, area, decided).await
     }
 
     async fn area_view(
@@ -262,11 +262,23 @@ impl Custodia {
         let resource = ResourceRef::Area(record.id.clone(), area.clone());
         let request = reader.request(Action::View, resource);
         let decided = self.decide(org, &request).await?;
+        self.area_state(org, record, area, decided).await
+    }
+
+    /// The view of an area once decided: unsealed only when allowed.
+    async fn area_state(
+        &self,
+        org: &OrgSlug,
+        record: &mut Customer,
+        area: &AreaName,
+        decided: custodia_engine::Audited<Decision>,
+    ) -> Result<AreaView> {
         let decision = &decided.answer;
         let privacy = record.area(area).map(|a| a.privacy).unwrap_or_default();
         let state = if decision.is_allowed() {
-            let scope = self.store().org(org).await?;
-            scope.unseal(record, &[Slot::Area(area.clone())]).await?;
+            self.store()
+                .unseal(org, record, &[Slot::Area(area.clone())])
+                .await?;
             let content = record
                 .area(area)
                 .and_then(|a| a.content.clone())

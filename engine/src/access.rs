@@ -66,6 +66,25 @@ impl AccessControl {
         })
     }
 
+    /// Like [`AccessControl::decide`], and also gives back the facts the
+    /// decision was made on (`None` when the resource does not exist), so
+    /// that a caller acting on the answer does not read them again.
+    pub async fn decide_with_facts(
+        &self,
+        org: &OrgSlug,
+        request: &Request,
+    ) -> Result<(Audited<Decision>, Option<Facts>)> {
+        let (explanation, facts) = self.evaluate(org, request, false).await?;
+        let receipt = self
+            .record(org, request, &explanation.decision, facts.as_ref())
+            .await?;
+        let audited = Audited {
+            answer: explanation.decision,
+            audit: receipt,
+        };
+        Ok((audited, facts))
+    }
+
     /// Like [`AccessControl::decide`], accounting for every rule.
     pub async fn explain(&self, org: &OrgSlug, request: &Request) -> Result<Audited<Explanation>> {
         let (explanation, facts) = self.evaluate(org, request, true).await?;

@@ -68,6 +68,20 @@ pub fn replace_private(path: &Path, contents: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// A file kept beside the store: `{db}.{suffix}` beside a SQLite
+/// database, else `fallback` in the current directory.
+pub fn beside_store(db_url: &str, suffix: &str, fallback: &str) -> std::path::PathBuf {
+    let file = db_url
+        .strip_prefix("sqlite://")
+        .or_else(|| db_url.strip_prefix("sqlite:"))
+        .map(|rest| rest.split('?').next().unwrap_or(rest))
+        .filter(|p| !p.is_empty() && *p != ":memory:");
+    match file {
+        Some(db) => std::path::PathBuf::from(format!("{db}.{suffix}")),
+        None => std::path::PathBuf::from(fallback),
+    }
+}
+
 fn private_options() -> std::fs::OpenOptions {
     let mut options = std::fs::OpenOptions::new();
     options.write(true);

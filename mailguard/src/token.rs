@@ -159,17 +159,7 @@ impl TokenKey {
 
 /// The default key file: beside a SQLite database, else in the current directory.
 pub fn default_key_path(db_url: &str) -> std::path::PathBuf {
-    let audit = custodia_engine::audit::default_key_path(db_url);
-    audit.with_file_name(
-        audit
-            .file_name()
-            .map(|n| {
-                n.to_string_lossy()
-                    .replace("audit-key", "mail-key")
-                    .replace("custodia-audit.key", "custodia-mail.key")
-            })
-            .unwrap_or_else(|| "custodia-mail.key".into()),
-    )
+    custodia_engine::keyfile::beside_store(db_url, "mail-key", "custodia-mail.key")
 }
 
 #[cfg(test)]

@@ -116,15 +116,18 @@ fn a_mapping_error_names_the_file_and_imports_nothing() {
     let documents = || c.count("SELECT COUNT(*) FROM documents WHERE org = 'bufete-ruiz'");
     let before = documents();
     let root_text = root.display().to_string();
-    let err = c.fails(&[
-        "documents",
-        "import",
-        "--org",
-        "bufete-ruiz",
-        &root_text,
-        "--map",
-        "mapping.toml",
-    ]);
+    let import = |mapping: &str| {
+        c.fails(&[
+            "documents",
+            "import",
+            "--org",
+            "bufete-ruiz",
+            &root_text,
+            "--map",
+            mapping,
+        ])
+    };
+    let err = import("mapping.toml");
     assert!(
         err.contains("C-1001/otros/nota.txt") && err.contains("matches no rule"),
         "{err}"
@@ -132,30 +135,14 @@ fn a_mapping_error_names_the_file_and_imports_nothing() {
     assert_eq!(documents(), before, "nothing half-imported");
     std::fs::remove_file(root.join("C-1001/otros/nota.txt")).expect("remove");
     write(&root, "C-9999/contratos/x.txt", "cliente inexistente");
-    let err = c.fails(&[
-        "documents",
-        "import",
-        "--org",
-        "bufete-ruiz",
-        &root_text,
-        "--map",
-        "mapping.toml",
-    ]);
+    let err = import("mapping.toml");
     assert!(
         err.contains("C-9999/contratos/x.txt") && err.contains("customer `C-9999` does not exist"),
         "{err}"
     );
     assert_eq!(documents(), before);
     std::fs::write(c.path("bad.toml"), "[[rules]]\npattern = 3\n").expect("mapping");
-    let err = c.fails(&[
-        "documents",
-        "import",
-        "--org",
-        "bufete-ruiz",
-        &root_text,
-        "--map",
-        "bad.toml",
-    ]);
+    let err = import("bad.toml");
     assert!(err.contains("bad.toml") && err.contains("line 2"), "{err}");
 }
 
@@ -350,4 +337,37 @@ fn documents_live_sealed_in_an_s3_bucket_when_asked() {
         "no.txt",
     ]);
     assert!(!out.status.success() && !c.path("no.txt").exists());
+}
+
+#[test]
+fn the_api_serves_a_document_only_to_a_worker_allowed_to_download_it() {
+    let c = Custodia::demo(Backend::Sqlite);
+    let root = folder(&c);
+    let root_text = root.display().to_string();
+    c.ok(&[
+        "documents",
+        "import",
+        "--org",
+        "bufete-ruiz",
+        &root_text,
+        "--map",
+        "mapping.toml",
+    ]);
+    let (child, addr) = crate::crash::start_server_with(&c, &[]);
+    let _server = crate::vault::Killed(child);
+    let contract = id_of("C-1001", "C-1001/contratos/hoja-de-encargo.txt");
+    let path = format!("/v1/documents/{contract}");
+    let ana = crate::crash::login(&addr, "ana", "demo-ana");
+    let (status, body) = crate::http_auth(&addr, "GET", &path, None, Some(&ana)).expect("answer");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, CONTRACT);
+    let luis = crate::crash::login(&addr, "luis", "demo-luis");
+    let (status, body) = crate::http_auth(&addr, "GET", &path, None, Some(&luis)).expect("answer");
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        !body.contains("expedientes") && !body.contains(CONTRACT),
+        "{body}"
+    );
+    let (status, _) = crate::http(&addr, "GET", &path, None).expect("answer");
+    assert_eq!(status, 401, "no session, no document");
 }

@@ -246,7 +246,7 @@ fn a_tampered_or_moved_ciphertext_is_an_error_naming_the_record(backend) {
 }
 
 /// A server process, killed when dropped (also when an assertion fails).
-struct Killed(std::process::Child);
+pub struct Killed(pub std::process::Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {

@@ -156,15 +156,7 @@ pub fn parse_public_key(hex_key: &str) -> Result<VerifyingKey> {
 /// The default key file path: beside a SQLite database, else in the
 /// current directory.
 pub fn default_key_path(db_url: &str) -> PathBuf {
-    let file = db_url
-        .strip_prefix("sqlite://")
-        .or_else(|| db_url.strip_prefix("sqlite:"))
-        .map(|rest| rest.split('?').next().unwrap_or(rest))
-        .filter(|p| !p.is_empty() && *p != ":memory:");
-    match file {
-        Some(db) => PathBuf::from(format!("{db}.audit-key")),
-        None => PathBuf::from("custodia-audit.key"),
-    }
+    crate::keyfile::beside_store(db_url, "audit-key", "custodia-audit.key")
 }
 
 #[cfg(test)]

@@ -7,28 +7,52 @@ use crate::domain::*;
 use crate::error::{Error, Result};
 use crate::vault::Slot;
 
-impl OrgStore {
+impl super::Store {
     /// Fills in a customer's sealed identity fields and area contents, only
     /// for the `slots` given (every slot when empty). Callers decide first:
     /// this is what the rules protect.
-    pub async fn unseal(&self, customer: &mut Customer, slots: &[Slot]) -> Result<()> {
-        let vault = self.store().vault()?;
-        let items = vault
-            .open_items(self.store().pool(), self.slug(), &customer.id, slots)
+    pub async fn unseal(
+        &self,
+        org: &OrgSlug,
+        customer: &mut Customer,
+        slots: &[Slot],
+    ) -> Result<()> {
+        let items = self
+            .vault()?
+            .open_items(self.pool(), org, &customer.id, slots)
             .await?;
+        let tampered = |slot: &str| Error::Tampered {
+            org: org.to_string(),
+            customer: customer.id.to_string(),
+            slot: slot.to_owned(),
+        };
+        let mut identity = None;
+        let mut contents = Vec::new();
         for (slot, plain) in &items {
-            let text = std::str::from_utf8(plain).map_err(|_| self.tampered(customer, slot))?;
+            let text = std::str::from_utf8(plain).map_err(|_| tampered(slot))?;
             if slot == "identity" {
-                customer.set_identity(from_json(text).map_err(|_| self.tampered(customer, slot))?);
+                identity = Some(from_json::<Identity>(text).map_err(|_| tampered(slot))?);
             } else if let Some(name) = slot.strip_prefix("area/") {
-                let content: AreaContent =
-                    from_json(text).map_err(|_| self.tampered(customer, slot))?;
-                if let Some(a) = customer.areas.iter_mut().find(|a| a.name.as_str() == name) {
-                    a.content = Some(content);
-                }
+                let content: AreaContent = from_json(text).map_err(|_| tampered(slot))?;
+                contents.push((name.to_owned(), content));
+            }
+        }
+        if let Some(identity) = identity {
+            customer.set_identity(identity);
+        }
+        for (name, content) in contents {
+            if let Some(a) = customer.areas.iter_mut().find(|a| a.name.as_str() == name) {
+                a.content = Some(content);
             }
         }
         Ok(())
+    }
+}
+
+impl OrgStore {
+    /// [`super::Store::unseal`] in this organisation.
+    pub async fn unseal(&self, customer: &mut Customer, slots: &[Slot]) -> Result<()> {
+        self.store().unseal(self.slug(), customer, slots).await
     }
 
     /// Every customer with its sealed contents, for a whole-organisation
@@ -39,14 +63,6 @@ impl OrgStore {
             self.unseal(customer, &[]).await?;
         }
         Ok(customers)
-    }
-
-    fn tampered(&self, customer: &Customer, slot: &str) -> Error {
-        Error::Tampered {
-            org: self.slug().to_string(),
-            customer: customer.id.to_string(),
-            slot: slot.to_owned(),
-        }
     }
 
     /// Seals new contents for one area in the change's transaction and

@@ -192,16 +192,7 @@ fn write_blob(path: &Path, sealed: &[u8]) -> Result<()> {
 /// The default blob folder: beside a SQLite database, else
 /// `custodia-blobs` in the current directory.
 pub fn default_path(db_url: &str) -> PathBuf {
-    let audit = crate::audit::default_key_path(db_url);
-    let name = audit
-        .file_name()
-        .map(|n| {
-            n.to_string_lossy()
-                .replace("audit-key", "blobs")
-                .replace("custodia-audit.key", "custodia-blobs")
-        })
-        .unwrap_or_else(|| "custodia-blobs".into());
-    audit.with_file_name(name)
+    crate::keyfile::beside_store(db_url, "blobs", "custodia-blobs")
 }
 
 #[cfg(test)]

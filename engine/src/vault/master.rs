@@ -157,16 +157,7 @@ impl MasterRing {
 /// The default master key file: beside a SQLite database, else in the
 /// current directory. The README tells operators to keep it elsewhere.
 pub fn default_path(db_url: &str) -> PathBuf {
-    let audit = crate::audit::default_key_path(db_url);
-    let name = audit
-        .file_name()
-        .map(|n| {
-            n.to_string_lossy()
-                .replace("audit-key", "master-key")
-                .replace("custodia-audit.key", "custodia-master.key")
-        })
-        .unwrap_or_else(|| "custodia-master.key".into());
-    audit.with_file_name(name)
+    crate::keyfile::beside_store(db_url, "master-key", "custodia-master.key")
 }
 
 #[cfg(test)]
