@@ -260,7 +260,7 @@ mod tests {
                 if let Some(rest) = line.strip_prefix("CREATE TABLE ") {
                     created.insert(name(rest));
                 } else if let Some(rest) = line.strip_prefix("DROP TABLE ") {
-                    created.remove(&name(rest).trim_end_matches(';').to_owned());
+                    created.remove(name(rest).trim_end_matches(';'));
                 }
             }
         }

@@ -592,17 +592,6 @@ impl Vault {
         Ok(())
     }
 
-    /// Whether the database holds keys wrapped by a master key that is not
-    /// the current one (a rotation to finish).
-    pub async fn stale_wraps(&self, pool: &AnyPool) -> Result<i64> {
-        let (n,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM vault_org_keys WHERE master_id <> $1")
-                .bind(self.master_id())
-                .fetch_one(pool)
-                .await?;
-        Ok(n)
-    }
-
     /// Checks that the master key opens every organisation key the store
     /// holds: a wrong key is an error before anything is written.
     pub async fn check(&self, pool: &AnyPool) -> Result<()> {
