@@ -136,7 +136,13 @@ fn files(root: &Path) -> Result<Vec<(String, PathBuf)>> {
                 source: e,
             })?;
             let path = entry.path();
-            if path.is_dir() {
+            // The entry's own type: a symbolic link to a folder is not
+            // followed, so a link loop cannot make the walk endless.
+            let kind = entry.file_type().map_err(|e| custodia_engine::Error::Io {
+                path: path.clone(),
+                source: e,
+            })?;
+            if kind.is_dir() {
                 pending.push(path);
             } else if let Ok(relative) = path.strip_prefix(root) {
                 let relative = relative
