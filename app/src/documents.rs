@@ -44,17 +44,7 @@ impl Mapping {
     /// Reads a mapping file; errors name its line.
     pub fn read(path: &Path) -> Result<Self> {
         let text = custodia_engine::exchange::read_text(path)?;
-        toml::from_str(&text).map_err(|e| {
-            let line = e
-                .span()
-                .map_or(1, |s| text[..s.start].matches('\n').count() + 1);
-            custodia_engine::Error::Input {
-                path: path.to_owned(),
-                line,
-                message: e.message().trim_end_matches('.').to_owned(),
-            }
-            .into()
-        })
+        Ok(custodia_engine::source::parse_toml(path, &text)?)
     }
 
     /// The rule and captures for a relative path, if any rule matches.

@@ -23,3 +23,12 @@ pub fn read_text(path: &Path) -> Result<String> {
         }
     })
 }
+
+/// Parses TOML into `T`; an error names the file and the line.
+pub fn parse_toml<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T> {
+    toml::from_str(text).map_err(|e| Error::Input {
+        path: path.to_owned(),
+        line: e.span().map_or(1, |s| line_of(text.as_bytes(), s.start)),
+        message: e.message().trim_end_matches('.').to_owned(),
+    })
+}

@@ -60,11 +60,7 @@ struct Problem {
 impl OrgFile {
     /// Parses and checks a file's text. Every error names the line.
     pub fn parse(path: &Path, text: &str) -> Result<Self> {
-        let file: OrgFile = toml::from_str(text).map_err(|e| Error::Input {
-            path: path.to_owned(),
-            line: e.span().map_or(1, |s| line_of(text.as_bytes(), s.start)),
-            message: e.message().trim_end_matches('.').to_owned(),
-        })?;
+        let file: OrgFile = crate::source::parse_toml(path, text)?;
         if let Err(problem) = file.check() {
             let located: Located = toml::from_str(text).unwrap_or_default();
             let entries = match problem.section {

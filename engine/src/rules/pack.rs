@@ -50,11 +50,7 @@ impl Manifest {
     pub fn read(dir: &Path) -> Result<Self> {
         let path = dir.join("pack.toml");
         let text = read_text(&path)?;
-        toml::from_str(&text).map_err(|e| Error::Input {
-            path: path.clone(),
-            line: e.span().map_or(1, |s| line_of(text.as_bytes(), s.start)),
-            message: e.message().trim_end_matches('.').to_owned(),
-        })
+        crate::source::parse_toml(&path, &text)
     }
 }
 

@@ -11,7 +11,7 @@ use super::pack::Pack;
 use super::request::{Action, Context, Request, ResourceRef};
 use super::script::Facts;
 use crate::domain::{AreaName, WorkerLogin};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::exchange::OrgFile;
 
 /// A test file: a world (an organisation file) and cases against it.
@@ -127,13 +127,7 @@ pub fn run_pack_tests(set: &dyn Decider, pack: &Pack) -> Result<PackReport> {
 
 fn read_test_file(path: &Path) -> Result<TestFile> {
     let text = crate::source::read_text(path)?;
-    toml::from_str(&text).map_err(|e| Error::Input {
-        path: path.to_owned(),
-        line: e
-            .span()
-            .map_or(1, |s| crate::source::line_of(text.as_bytes(), s.start)),
-        message: e.message().trim_end_matches('.').to_owned(),
-    })
+    crate::source::parse_toml(path, &text)
 }
 
 fn decide_case(
