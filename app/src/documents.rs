@@ -278,9 +278,15 @@ impl Custodia {
             resource: ResourceRef::Document(id.clone()),
             context: reader.context.clone(),
         };
-        self.require(org, &request).await?;
+        let (_, facts) = self.require_with_facts(org, &request).await?;
+        let document = facts
+            .document
+            .ok_or_else(|| custodia_engine::Error::NotFound {
+                org: org.to_string(),
+                kind: "document",
+                id: id.to_string(),
+            })?;
         let scope = self.store().org(org).await?;
-        let document = scope.document(id).await?;
         let bytes = scope
             .document_bytes(&document, &self.config().blob_store()?)
             .await?;

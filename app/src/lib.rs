@@ -191,22 +191,33 @@ impl Custodia {
 
     /// Decides `request` and fails with the rules' reasons unless allowed.
     pub async fn require(&self, org: &OrgSlug, request: &Request) -> Result<Decision> {
-        let decision = self.decide(org, request).await?.answer;
-        if decision.is_allowed() {
-            return Ok(decision);
+        Ok(self.require_with_facts(org, request).await?.0)
+    }
+
+    /// [`Custodia::require`], giving back the facts the decision was made
+    /// on, so that the caller acting on it does not read them again.
+    pub(crate) async fn require_with_facts(
+        &self,
+        org: &OrgSlug,
+        request: &Request,
+    ) -> Result<(Decision, custodia_engine::rules::Facts)> {
+        check_free_text(request)?;
+        let (decided, facts) = self.access.decide_with_facts(org, request).await?;
+        let decision = decided.answer;
+        match facts {
+            Some(facts) if decision.is_allowed() => Ok((decision, facts)),
+            _ => Err(Error::Denied {
+                worker: request.worker.to_string(),
+                action: request.action.to_string(),
+                resource: request.resource.to_string(),
+                why: decision
+                    .reasons
+                    .iter()
+                    .map(|r| r.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            }),
         }
-        let why = decision
-            .reasons
-            .iter()
-            .map(|r| r.message.as_str())
-            .collect::<Vec<_>>()
-            .join("; ");
-        Err(Error::Denied {
-            worker: request.worker.to_string(),
-            action: request.action.to_string(),
-            resource: request.resource.to_string(),
-            why,
-        })
     }
 
     /// Reloads the rule packs. A pack that fails to compile or to pass its
