@@ -153,6 +153,9 @@ pub async fn read(g: &Global, args: ReadArgs) -> anyhow::Result<bool> {
             ResourceRef::Document(_) => {
                 bail!("`read` shows records and areas; use `custodia download` for documents")
             }
+            ResourceRef::Office(kind, _) => {
+                bail!("`read` shows records and areas, not the {kind}")
+            }
         }
     })
     .await

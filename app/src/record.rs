@@ -209,10 +209,12 @@ impl Custodia {
         let request = reader.request(Action::View, ResourceRef::Customer(customer.clone()));
         crate::check_free_text(&request)?;
         let (decided, facts) = self.access.decide_with_facts(org, &request).await?;
-        let (true, Some(facts)) = (decided.answer.is_allowed(), facts) else {
+        let (true, Some(mut record)) = (
+            decided.answer.is_allowed(),
+            facts.and_then(|f| f.customer),
+        ) else {
             return Err(denied(&request, &decided.answer));
         };
-        let mut record = facts.customer;
         self.store()
             .unseal(org, &mut record, &[Slot::Identity])
             .await?;
@@ -244,11 +246,10 @@ impl Custodia {
         );
         crate::check_free_text(&request)?;
         let (decided, facts) = self.access.decide_with_facts(org, &request).await?;
-        let Some(facts) = facts else {
+        let Some(mut record) = facts.and_then(|f| f.customer) else {
             // No such record or area: the attempt is audited as denied.
             return Err(denied(&request, &decided.answer));
         };
-        let mut record = facts.customer;
         self.area_state(org, &mut record, area, decided).await
     }
 

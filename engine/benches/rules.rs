@@ -113,8 +113,8 @@ fn entities(world: &OrgFile, facts: &Facts, resource_id: &str) -> Entities {
     list.push(json!({
         "uid": { "type": "Resource", "id": resource_id },
         "attrs": {
-            "kind": match facts.kind { custodia_engine::rules::ResourceKind::Customer => "customer", custodia_engine::rules::ResourceKind::Area => "area", custodia_engine::rules::ResourceKind::Document => "document" },
-            "customer": uid("Customer", facts.customer.id.as_str()),
+            "kind": facts.kind.as_str(),
+            "customer": uid("Customer", facts.customer.as_ref().map_or("", |c| c.id.as_str())),
             "area": area.map_or("", |a| a.name.as_str()),
             "area_privacy": area.map_or(0, |a| a.privacy.rank()),
             "locked": area.is_some_and(|a| a.is_locked()),

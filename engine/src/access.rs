@@ -149,7 +149,9 @@ impl AccessControl {
         decision: &Decision,
         facts: Option<&Facts>,
     ) -> Result<Receipt> {
-        let customer = facts.map(|f| f.customer.id.to_string());
+        let customer = facts
+            .and_then(|f| f.customer.as_ref())
+            .map(|c| c.id.to_string());
         let area = facts
             .and_then(|f| f.area.as_ref())
             .map(|a| a.name.to_string());

@@ -162,7 +162,8 @@ fn visibility(
             } else {
                 ResourceKind::Customer
             },
-            customer: customer.clone(),
+            customer: Some(customer.clone()),
+            name: None,
             area: area.cloned(),
             document: None,
             context: Context::new(now, "office"),

@@ -1,7 +1,7 @@
 //! Resolving a request into the facts rules see, from an organisation
 //! file (pack tests, benchmarks) or from the store.
 
-use super::request::{Action, Context, Request, ResourceKind, ResourceRef};
+use super::request::{Action, Context, OfficeName, Request, ResourceKind, ResourceRef};
 use crate::domain::{Area, Customer, Document, Worker};
 use crate::error::{Error, Result};
 use crate::exchange::OrgFile;
@@ -13,7 +13,11 @@ pub struct Facts {
     pub worker: Worker,
     pub action: Action,
     pub kind: ResourceKind,
-    pub customer: Customer,
+    /// The record's customer; `None` for the firm's own records
+    /// ([`ResourceRef::Office`]).
+    pub customer: Option<Customer>,
+    /// The office object's name (`providers`, a campaign), when named.
+    pub name: Option<OfficeName>,
     pub area: Option<Area>,
     pub document: Option<Document>,
     pub context: Context,
@@ -32,7 +36,7 @@ fn assemble(
     org: &str,
     request: &Request,
     worker: Worker,
-    customer: Customer,
+    customer: Option<Customer>,
     document: Option<Document>,
 ) -> Result<Facts> {
     let area_name = match (&request.resource, &document) {
@@ -40,20 +44,24 @@ fn assemble(
         (_, Some(doc)) => Some(doc.area.clone()),
         _ => None,
     };
-    let area = match area_name {
-        Some(name) => Some(
+    let area = match (area_name, &customer) {
+        (Some(name), Some(customer)) => Some(
             customer
                 .area(&name)
                 .cloned()
                 .ok_or_else(|| not_found(org, "area", &format!("{}/{name}", customer.id)))?,
         ),
-        None => None,
+        _ => None,
     };
     Ok(Facts {
         worker,
         action: request.action,
         kind: request.resource.kind(),
         customer,
+        name: match &request.resource {
+            ResourceRef::Office(_, name) => name.clone(),
+            _ => None,
+        },
         area,
         document,
         context: request.context.clone(),
@@ -86,6 +94,7 @@ impl Facts {
             (ResourceRef::Document(id), None) => {
                 return Err(not_found(org, "document", id.as_str()));
             }
+            (ResourceRef::Office(..), _) => return assemble(org, request, worker, None, None),
         };
         let customer = file
             .customers
@@ -93,7 +102,7 @@ impl Facts {
             .find(|c| &c.id == customer_id)
             .cloned()
             .ok_or_else(|| not_found(org, "customer", customer_id.as_str()))?;
-        assemble(org, request, worker, customer, document)
+        assemble(org, request, worker, Some(customer), document)
     }
 
     /// Resolves a request against the store. The caller's `unlocked` set
@@ -110,12 +119,15 @@ impl Facts {
             (ResourceRef::Document(id), None) => {
                 return Err(not_found(org.slug().as_str(), "document", id.as_str()));
             }
+            (ResourceRef::Office(..), _) => {
+                return assemble(org.slug().as_str(), request, worker, None, None);
+            }
         };
         let customer = org.customer(&customer_id).await?;
         let mut request = request.clone();
         request.context.unlocked = org
             .active_unlocks(&request.worker, &customer_id, request.context.time)
             .await?;
-        assemble(org.slug().as_str(), &request, worker, customer, document)
+        assemble(org.slug().as_str(), &request, worker, Some(customer), document)
     }
 }

@@ -18,5 +18,5 @@ pub mod toolchain;
 
 pub use decision::{Decision, Effect, Explanation, Reason, RuleEffect, Skipped};
 pub use facts::Facts;
-pub use request::{Action, Context, Request, ResourceKind, ResourceRef};
+pub use request::{Action, Context, OfficeName, Request, ResourceKind, ResourceRef};
 pub use set::{RuleSet, Rules, pack_dirs};

@@ -188,7 +188,7 @@ impl Pack {
                 parse_set(&decl.actions, &Action::ALL, |a| a.as_str()).map_err(|bad| {
                     declared_error(format!("rule `{}`: undeclared action `{bad}`", decl.name))
                 })?;
-            let resources = parse_set(&decl.resources, &ResourceKind::ALL, |k| k.as_str())
+            let resources = parse_resources(&decl.resources)
                 .map_err(|bad| {
                     declared_error(format!(
                         "rule `{}`: unknown resource kind `{bad}`",
@@ -247,7 +247,7 @@ fn load_plugins(dir: &Path, manifest: &Manifest, manifest_path: &Path) -> Result
         }
         let actions = parse_set(&decl.actions, &Action::ALL, |a| a.as_str())
             .map_err(|bad| declared_error(format!("undeclared action `{bad}`")))?;
-        let resources = parse_set(&decl.resources, &ResourceKind::ALL, |k| k.as_str())
+        let resources = parse_resources(&decl.resources)
             .map_err(|bad| declared_error(format!("unknown resource kind `{bad}`")))?;
         if decl.kind == PluginKind::Check && !decl.provides.is_empty() {
             return Err(declared_error("a check provides no attributes".into()));
@@ -260,6 +260,26 @@ fn load_plugins(dir: &Path, manifest: &Manifest, manifest_path: &Path) -> Result
         )?));
     }
     Ok(plugins)
+}
+
+/// Parses declared resource kinds. `*` means a customer's record
+/// (customer, area, document) and `office` the firm's own records, so that
+/// a sector rule written for records never runs on the audit log or a
+/// campaign, where there is no customer to look at.
+fn parse_resources(names: &[String]) -> Result<BTreeSet<ResourceKind>, String> {
+    let mut kinds = BTreeSet::new();
+    for name in names {
+        match name.as_str() {
+            "*" => kinds.extend(ResourceKind::RECORD),
+            "office" => kinds.extend(ResourceKind::OFFICE),
+            _ => kinds.extend(parse_set(
+                std::slice::from_ref(name),
+                &ResourceKind::ALL,
+                ResourceKind::as_str,
+            )?),
+        }
+    }
+    Ok(kinds)
 }
 
 /// Parses declared names against the known ones; `*` means all.

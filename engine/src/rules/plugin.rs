@@ -607,11 +607,15 @@ pub fn request(facts: &Facts) -> Request {
         },
         action: facts.action.as_str().to_owned(),
         resource_kind: facts.kind.as_str().to_owned(),
-        customer: facts.customer.id.to_string(),
+        customer: facts
+            .customer
+            .as_ref()
+            .map(|c| c.id.to_string())
+            .unwrap_or_default(),
         customer_attributes: facts
             .customer
-            .attributes
             .iter()
+            .flat_map(|c| &c.attributes)
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         area: facts.area.as_ref().map(|a| a.name.to_string()),

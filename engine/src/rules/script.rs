@@ -9,7 +9,7 @@ use std::time::Instant;
 use rhai::{AST, Array, Dynamic, Engine, EvalAltResult, ImmutableString, Scope};
 
 pub use super::facts::Facts;
-use crate::domain::{Area, GrantAccess, Worker};
+use crate::domain::{Area, Customer, GrantAccess, Worker};
 
 /// Hard limits on one rule's run. A rule that hits one fails closed.
 pub mod limits {
@@ -52,6 +52,14 @@ pub struct WorkerView(Arc<Facts>);
 pub struct ResourceView(Arc<Facts>);
 #[derive(Debug, Clone)]
 pub struct CustomerView(Arc<Facts>);
+
+impl CustomerView {
+    /// Reads the customer. A `CustomerView` is only made for facts that
+    /// have one (see the `customer` getter); the default is never seen.
+    fn with<T: Default>(&self, read: impl FnOnce(&Customer) -> T) -> T {
+        self.0.customer.as_ref().map(read).unwrap_or_default()
+    }
+}
 #[derive(Debug, Clone)]
 pub struct ContextView(Arc<Facts>, Arc<PluginAttributes>);
 
@@ -231,34 +239,30 @@ fn register_resource(engine: &mut Engine) {
     });
 
     engine.register_type_with_name::<CustomerView>("Customer");
-    engine.register_get("id", |c: &mut CustomerView| c.0.customer.id.to_string());
+    engine.register_get("id", |c: &mut CustomerView| c.with(|c| c.id.to_string()));
     engine.register_get("privacy", |c: &mut CustomerView| {
-        c.0.customer.privacy.rank()
+        c.with(|c| c.privacy.rank())
     });
     engine.register_get("existing_customer", |c: &mut CustomerView| {
-        c.0.customer.existing_customer
+        c.with(|c| c.existing_customer)
     });
     engine.register_get("allows_marketing", |c: &mut CustomerView| {
-        c.0.customer.communications.allows_marketing()
+        c.with(|c| c.communications.allows_marketing())
     });
     engine.register_get("opted_out", |c: &mut CustomerView| {
-        c.0.customer.communications.opt_out.is_some()
+        c.with(|c| c.communications.opt_out.is_some())
     });
     engine.register_get("has_consent", |c: &mut CustomerView| {
-        c.0.customer.communications.consent.is_some()
+        c.with(|c| c.communications.consent.is_some())
     });
     engine.register_get("opt_out_offered", |c: &mut CustomerView| {
-        c.0.customer.communications.opt_out_offered.is_some()
+        c.with(|c| c.communications.opt_out_offered.is_some())
     });
     engine.register_fn("is_assigned_to", |c: &mut CustomerView, w: WorkerView| {
-        c.0.customer.is_assigned_to(&w.0.worker.login)
+        c.with(|c| c.is_assigned_to(&w.0.worker.login))
     });
     engine.register_fn("attr", |c: &mut CustomerView, name: &str| {
-        c.0.customer
-            .attributes
-            .get(name)
-            .cloned()
-            .unwrap_or_default()
+        c.with(|c| c.attributes.get(name).cloned().unwrap_or_default())
     });
 }
 
