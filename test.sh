@@ -17,6 +17,9 @@ need_apt=()
 /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || need_apt+=(python3-aiosmtpd)
 # dkimpy verifies our DKIM signatures independently.
 /usr/bin/python3 -c 'import dkim' >/dev/null 2>&1 || need_apt+=(python3-dkim)
+# The web UI's tests drive a real headless Chromium over WebDriver.
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 # pdftotext reads the PDF reports back.
 command -v pdftotext >/dev/null 2>&1 || need_apt+=(poppler-utils)
 # openssl makes the TLS test's certificates, curl is its client.

@@ -14,6 +14,7 @@ mod record;
 mod register;
 mod report;
 mod rules;
+mod web;
 
 use std::process::ExitCode;
 

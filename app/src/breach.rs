@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 
 impl Custodia {
     /// The breach entry `id` of `org`.
-    async fn breach(&self, org: &OrgSlug, id: &EntryId) -> Result<Breach> {
+    pub async fn breach(&self, org: &OrgSlug, id: &EntryId) -> Result<Breach> {
         let registers = self.store().org(org).await?.registers().await?;
         registers
             .breaches

@@ -21,6 +21,17 @@ pub struct DocumentExport<'a> {
 }
 
 impl Custodia {
+    /// Records a document handed over outside a file (a web download),
+    /// before it is handed over.
+    pub async fn record_document_export(&self, export: &DocumentExport<'_>) -> Result<Receipt> {
+        let mut event = AuditEvent::new(EventKind::Export, chrono::Utc::now());
+        event.worker = export.worker.map(ToString::to_string);
+        event.action = Some("export".into());
+        event.channel = Some(export.channel.to_owned());
+        event.detail = Some(format!("{} handed over", export.what));
+        Ok(self.audit().append(export.org, event).await?)
+    }
+
     /// Records the export, then writes `bytes` to `path`. A document whose
     /// export cannot be recorded is not written.
     pub async fn write_document(

@@ -135,7 +135,7 @@ fn mask_reason(decision: &Decision, field: &str) -> Option<String> {
         .map(|r| r.message.clone())
 }
 
-fn show(decision: &Decision, name: &str, value: Option<String>) -> FieldView {
+pub(crate) fn show(decision: &Decision, name: &str, value: Option<String>) -> FieldView {
     let shown = match (mask_reason(decision, name), value) {
         (Some(reason), Some(_)) => Shown::Masked { reason },
         (None, Some(value)) => Shown::Shown { value },
@@ -209,10 +209,9 @@ impl Custodia {
         let request = reader.request(Action::View, ResourceRef::Customer(customer.clone()));
         crate::check_free_text(&request)?;
         let (decided, facts) = self.access.decide_with_facts(org, &request).await?;
-        let (true, Some(mut record)) = (
-            decided.answer.is_allowed(),
-            facts.and_then(|f| f.customer),
-        ) else {
+        let (true, Some(mut record)) =
+            (decided.answer.is_allowed(), facts.and_then(|f| f.customer))
+        else {
             return Err(denied(&request, &decided.answer));
         };
         self.store()

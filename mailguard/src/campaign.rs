@@ -312,6 +312,25 @@ impl Campaign {
         event
     }
 
+    /// Every stored campaign of `org`, newest first.
+    pub async fn list(store: &Store, org: &OrgSlug) -> Result<Vec<Self>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, body FROM campaigns WHERE org = $1 ORDER BY created_at DESC, id",
+        )
+        .bind(org.as_str())
+        .fetch_all(store.pool())
+        .await?;
+        rows.into_iter()
+            .map(|(id, body)| {
+                serde_json::from_str(&body).map_err(|e| {
+                    Error::Engine(custodia_engine::Error::Corrupt(format!(
+                        "campaign `{id}`: {e}"
+                    )))
+                })
+            })
+            .collect()
+    }
+
     /// Loads a stored campaign.
     pub async fn load(store: &Store, org: &OrgSlug, id: &str) -> Result<Self> {
         let row: Option<(String,)> =

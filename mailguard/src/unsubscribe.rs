@@ -41,8 +41,9 @@ fn not_found() -> Response {
 
 fn page(title: &str, body: &str) -> Html<String> {
     Html(format!(
-        "<!doctype html><html lang=\"es\"><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{title}</title>\
-         <body style=\"font-family:sans-serif;max-width:36em;margin:3em auto\">{body}</body></html>"
+        "<!doctype html><html lang=\"es\"><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title>\
+         <link rel=\"stylesheet\" href=\"/static/custodia.css\"><link rel=\"icon\" href=\"/static/favicon.svg\" type=\"image/svg+xml\">\
+         <body><header class=\"top\"><span class=\"brand\">Custodia</span></header><main><section class=\"narrow\">{body}</section></main></body></html>"
     ))
 }
 

@@ -7,6 +7,8 @@ mod error;
 mod guard;
 mod listener;
 
+pub use guard::ClientAddr;
+
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -49,21 +51,34 @@ pub struct ServeArgs {
     /// (default: twice the cores)
     #[arg(long)]
     pub max_password_checks: Option<usize>,
+    /// The SMTP server the web UI sends campaigns through, e.g.
+    /// smtp://127.0.0.1:2525 (without it, the UI plans but does not send)
+    #[arg(long, env = "CUSTODIA_SMTP")]
+    pub smtp: Option<String>,
+    /// Base of the unsubscribe links in campaigns sent from the web UI
+    #[arg(
+        long,
+        env = "CUSTODIA_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub public_url: String,
 }
 
-/// Builds the whole application: API, unsubscribe pages, guards, limits.
+/// Builds the whole application: API, web UI, unsubscribe pages, guards,
+/// limits.
 pub fn router(
-    app: Custodia,
+    web: crate::web::Web,
     token_key: custodia_mailguard::TokenKey,
     pseudonyms: custodia_engine::audit::Pseudonyms,
     guard: guard::Guard,
 ) -> Router {
     let unsubscribe = custodia_mailguard::router(custodia_mailguard::UnsubscribeState {
-        store: app.store().clone(),
+        store: web.app.store().clone(),
         key: token_key,
         pseudonyms,
     });
-    api::routes(app)
+    api::routes(web.app.clone())
+        .merge(crate::web::routes(web))
         .merge(unsubscribe)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(guard, guard::guard))
@@ -91,7 +106,24 @@ async fn run(app: &Custodia, args: &ServeArgs) -> anyhow::Result<()> {
         request_timeout: Duration::from_secs(args.request_timeout),
         tls: tls.is_some(),
     };
-    let service = router(app.clone(), key, app.pseudonyms()?.clone(), guard);
+    let web = crate::web::Web {
+        app: app.clone(),
+        jar: crate::web::Jar { tls: tls.is_some() },
+        sending: args.smtp.as_ref().map(|smtp| {
+            Arc::new(crate::web::Sending::new(custodia_mailguard::SendConfig {
+                smtp_url: smtp.clone(),
+                public_url: args.public_url.clone(),
+                rate_per_second: 200,
+                concurrency: 4,
+                window: None,
+                max_error_rate: 0.2,
+                dkim: None,
+                wait_for_schedule: false,
+                robinson_max_age_days: app.config().robinson_max_age_days,
+            }))
+        }),
+    };
+    let service = router(web, key, app.pseudonyms()?.clone(), guard);
     let tcp = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

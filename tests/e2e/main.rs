@@ -16,6 +16,7 @@ mod registers;
 mod reports;
 mod server;
 mod vault;
+mod web;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -47,10 +47,13 @@ pub enum EventKind {
     Edit,
     /// The vault's keys were re-wrapped under a new master or organisation key.
     Keys,
+    /// A listing of records (the web UI's customer list): each row was
+    /// decided, and the detail names the ids shown.
+    List,
 }
 
 impl EventKind {
-    const ALL: [EventKind; 21] = [
+    const ALL: [EventKind; 22] = [
         EventKind::Decision,
         EventKind::Unlock,
         EventKind::UnlockFailed,
@@ -72,6 +75,7 @@ impl EventKind {
         EventKind::Notice,
         EventKind::Edit,
         EventKind::Keys,
+        EventKind::List,
     ];
 
     /// The stored name.
@@ -98,6 +102,7 @@ impl EventKind {
             EventKind::Notice => "notice",
             EventKind::Edit => "edit",
             EventKind::Keys => "keys",
+            EventKind::List => "list",
         }
     }
 

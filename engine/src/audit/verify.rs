@@ -353,6 +353,12 @@ impl Store {
         Ok(report)
     }
 
+    /// The sequence of `org`'s chain head as the database records it (0
+    /// for an empty chain): a figure to show, not a proof.
+    pub async fn audit_head(&self, org: &OrgSlug) -> Result<i64> {
+        Ok(self.audit_bounds(org).await?.1.map_or(0, |(seq, _)| seq))
+    }
+
     /// (first event's sequence, head recorded by the writer).
     async fn audit_bounds(&self, org: &OrgSlug) -> Result<(Option<i64>, Option<(i64, String)>)> {
         let first: Option<(i64,)> =

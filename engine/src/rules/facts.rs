@@ -128,6 +128,12 @@ impl Facts {
         request.context.unlocked = org
             .active_unlocks(&request.worker, &customer_id, request.context.time)
             .await?;
-        assemble(org.slug().as_str(), &request, worker, Some(customer), document)
+        assemble(
+            org.slug().as_str(),
+            &request,
+            worker,
+            Some(customer),
+            document,
+        )
     }
 }

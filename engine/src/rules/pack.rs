@@ -188,13 +188,12 @@ impl Pack {
                 parse_set(&decl.actions, &Action::ALL, |a| a.as_str()).map_err(|bad| {
                     declared_error(format!("rule `{}`: undeclared action `{bad}`", decl.name))
                 })?;
-            let resources = parse_resources(&decl.resources)
-                .map_err(|bad| {
-                    declared_error(format!(
-                        "rule `{}`: unknown resource kind `{bad}`",
-                        decl.name
-                    ))
-                })?;
+            let resources = parse_resources(&decl.resources).map_err(|bad| {
+                declared_error(format!(
+                    "rule `{}`: unknown resource kind `{bad}`",
+                    decl.name
+                ))
+            })?;
             let file = dir.join(
                 decl.file
                     .clone()

@@ -242,7 +242,10 @@ impl FromStr for ResourceRef {
             Some((kind, rest)) => (kind, Some(rest)),
             None => (s, None),
         };
-        if let Some(office) = ResourceKind::OFFICE.into_iter().find(|k| k.as_str() == kind) {
+        if let Some(office) = ResourceKind::OFFICE
+            .into_iter()
+            .find(|k| k.as_str() == kind)
+        {
             let name = rest.map(str::parse).transpose()?;
             return Ok(ResourceRef::Office(office, name));
         }

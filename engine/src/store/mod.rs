@@ -18,7 +18,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
 pub use communications::CustomerOptOut;
-pub use org::OrgStore;
+pub use org::{CandidateQuery, OrgStore};
 
 use crate::domain::{OrgSlug, Organisation, WorkerLogin};
 use crate::error::{Error, Result};

@@ -71,31 +71,34 @@ impl OrgStore {
 
     /// All customers with their areas and assignments, by id.
     pub async fn customers(&self) -> Result<Vec<Customer>> {
-        self.load_customers(None).await
+        self.load_customers(&Selection::All).await
     }
 
     /// One customer with areas and assignments.
     pub async fn customer(&self, id: &CustomerId) -> Result<Customer> {
-        self.load_customers(Some(id))
+        self.load_customers(&Selection::One(id))
             .await?
             .pop()
             .ok_or_else(|| self.not_found("customer", id.as_str()))
     }
 
-    async fn load_customers(&self, only: Option<&CustomerId>) -> Result<Vec<Customer>> {
-        let filter = if only.is_some() { " AND id = $2" } else { "" };
-        let customer_filter = if only.is_some() {
-            " AND customer = $2"
-        } else {
-            ""
-        };
+    /// The next candidates of a listing, by id: what a worker *might* see,
+    /// before the rules decide. The query only narrows (search text, the
+    /// indexed assignment pre-filter); it never decides anything.
+    pub async fn customer_candidates(&self, query: &CandidateQuery<'_>) -> Result<Vec<Customer>> {
+        self.load_customers(&Selection::Page(query)).await
+    }
+
+    async fn load_customers(&self, selection: &Selection<'_>) -> Result<Vec<Customer>> {
+        let (ids, binds) = selection.ids();
         let pool = self.store.pool();
         let slug = self.org.slug.as_str();
-        let only = only.map(|id| id.as_str().to_owned());
+        let bound = |sql| bound(sql, slug, &binds);
 
-        let sql =
-            format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE org = $1{filter} ORDER BY id");
-        let rows = scoped(&sql, slug, only.as_deref()).fetch_all(pool).await?;
+        let sql = format!(
+            "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE org = $1 AND id IN ({ids}) ORDER BY id"
+        );
+        let rows = bound(&sql).fetch_all(pool).await?;
         let mut customers: Vec<Customer> =
             rows.iter().map(customer_from_row).collect::<Result<_>>()?;
         let index: HashMap<CustomerId, usize> = customers
@@ -105,9 +108,9 @@ impl OrgStore {
             .collect();
 
         let sql = format!(
-            "SELECT customer, name, privacy, password_hash FROM areas WHERE org = $1{customer_filter} ORDER BY customer, position"
+            "SELECT customer, name, privacy, password_hash FROM areas WHERE org = $1 AND customer IN ({ids}) ORDER BY customer, position"
         );
-        for row in scoped(&sql, slug, only.as_deref()).fetch_all(pool).await? {
+        for row in bound(&sql).fetch_all(pool).await? {
             let (customer, area) = area_from_row(&row)?;
             let i = index
                 .get(&customer)
@@ -116,9 +119,9 @@ impl OrgStore {
         }
 
         let sql = format!(
-            "SELECT customer, worker FROM customer_assignments WHERE org = $1{customer_filter} ORDER BY customer, worker"
+            "SELECT customer, worker FROM customer_assignments WHERE org = $1 AND customer IN ({ids}) ORDER BY customer, worker"
         );
-        for row in scoped(&sql, slug, only.as_deref()).fetch_all(pool).await? {
+        for row in bound(&sql).fetch_all(pool).await? {
             let customer = CustomerId::new(row.try_get::<String, _>("customer")?)?;
             let worker = WorkerLogin::new(row.try_get::<String, _>("worker")?)?;
             let i = index.get(&customer).ok_or_else(|| {
@@ -127,6 +130,19 @@ impl OrgStore {
             customers[*i].assigned.push(worker);
         }
         Ok(customers)
+    }
+
+    /// The documents of one customer, by id.
+    pub async fn documents_of(&self, customer: &CustomerId) -> Result<Vec<Document>> {
+        let sql = format!(
+            "SELECT {DOCUMENT_COLUMNS} FROM documents WHERE org = $1 AND customer = $2 ORDER BY id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(self.org.slug.as_str())
+            .bind(customer.as_str())
+            .fetch_all(self.store.pool())
+            .await?;
+        rows.iter().map(document_from_row).collect()
     }
 
     /// All documents, by id.
@@ -218,15 +234,86 @@ impl OrgStore {
     }
 }
 
-/// A query bound to the organisation and, when given, one customer.
-fn scoped<'q>(
-    sql: &'q str,
-    org: &'q str,
-    customer: Option<&'q str>,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    let query = sqlx::query(sql).bind(org);
-    match customer {
-        Some(id) => query.bind(id),
-        None => query,
+/// What a listing asks the store for: the candidates after `after`, at
+/// most `limit`, narrowed by search text and the assignment pre-filter.
+#[derive(Debug, Clone, Copy)]
+pub struct CandidateQuery<'a> {
+    /// Only ids after this one (keyset pagination).
+    pub after: Option<&'a CustomerId>,
+    /// Text the id or the name contains, case-insensitively.
+    pub search: Option<&'a str>,
+    /// Only customers assigned to this worker (indexed).
+    pub assigned_to: Option<&'a WorkerLogin>,
+    pub limit: u32,
+}
+
+/// Which customers [`OrgStore::load_customers`] reads.
+enum Selection<'a> {
+    All,
+    One(&'a CustomerId),
+    Page(&'a CandidateQuery<'a>),
+}
+
+impl Selection<'_> {
+    /// A subquery of the selected ids (`$1` is the organisation) and the
+    /// values for its further placeholders, in order.
+    fn ids(&self) -> (String, Vec<String>) {
+        let all = "SELECT id FROM customers WHERE org = $1".to_owned();
+        match self {
+            Selection::All => (all, Vec::new()),
+            Selection::One(id) => (format!("{all} AND id = $2"), vec![id.to_string()]),
+            Selection::Page(q) => {
+                let mut sql = all;
+                let mut binds = Vec::new();
+                let next = |value: String, binds: &mut Vec<String>| {
+                    binds.push(value);
+                    binds.len() + 1
+                };
+                if let Some(after) = q.after {
+                    let n = next(after.to_string(), &mut binds);
+                    sql.push_str(&format!(" AND id > ${n}"));
+                }
+                if let Some(text) = q.search.filter(|t| !t.trim().is_empty()) {
+                    let n = next(like_pattern(text), &mut binds);
+                    sql.push_str(&format!(
+                        " AND (LOWER(id) LIKE ${n} ESCAPE '\\' OR LOWER(name) LIKE ${n} ESCAPE '\\')"
+                    ));
+                }
+                if let Some(worker) = q.assigned_to {
+                    let n = next(worker.to_string(), &mut binds);
+                    sql.push_str(&format!(
+                        " AND id IN (SELECT customer FROM customer_assignments WHERE org = $1 AND worker = ${n})"
+                    ));
+                }
+                sql.push_str(&format!(" ORDER BY id LIMIT {}", q.limit));
+                (sql, binds)
+            }
+        }
     }
+}
+
+/// `%text%`, lowercased, with LIKE's wildcards in the text taken literally.
+fn like_pattern(text: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in text.trim().to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// `sql` with the organisation as `$1` and `binds` after it.
+fn bound<'q>(
+    sql: &'q str,
+    org: &str,
+    binds: &[String],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    let mut query = sqlx::query(sql).bind(org.to_owned());
+    for value in binds {
+        query = query.bind(value.clone());
+    }
+    query
 }

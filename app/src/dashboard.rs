@@ -1,0 +1,97 @@
+//! The compliance officer's figures, kept cheap: the chain's head against
+//! its newest witnessed checkpoint (the writer's incremental guard, not a
+//! full verify), and the registers' open items.
+
+use chrono::{DateTime, Utc};
+use custodia_engine::audit::{Checkpoint, Signer, Witnessed};
+use custodia_engine::{Breach, OrgSlug, Provider};
+
+use crate::Custodia;
+use crate::error::Result;
+
+/// Where the audit chain of one organisation stands.
+#[derive(Debug, Clone)]
+pub struct ChainStatus {
+    /// Events in the chain (its head's sequence).
+    pub head: i64,
+    /// The newest checkpoint the witness holds, outside the database.
+    pub witnessed: Option<Checkpoint>,
+    /// Whether every chain still extends its witnessed checkpoint; when
+    /// not, audited actions fail closed until an officer verifies.
+    pub intact: bool,
+}
+
+/// A breach still inside or past its 72-hour notification window.
+#[derive(Debug, Clone)]
+pub struct OpenBreach {
+    pub breach: Breach,
+    /// Hours left to notify the authority (negative: late).
+    pub hours_left: i64,
+}
+
+/// The dashboard's figures.
+#[derive(Debug, Clone)]
+pub struct Dashboard {
+    pub chain: ChainStatus,
+    pub overdue_reviews: Vec<Provider>,
+    /// Providers that process personal data without a signed contract,
+    /// or whose answer is missing: the dossier's pending actions.
+    pub pending: Vec<String>,
+    pub open_breaches: Vec<OpenBreach>,
+}
+
+impl Custodia {
+    /// The dashboard of `org` at `now`.
+    pub async fn dashboard(&self, org: &OrgSlug, now: DateTime<Utc>) -> Result<Dashboard> {
+        let scope = self.store().org(org).await?;
+        let head = self.store().audit_head(org).await?;
+        let key = Signer::load(&self.config().audit_key_path())?.verifying_key();
+        let witness = self.config().witness();
+        let witnessed = match Witnessed::newest_of_each(&[witness.file().to_owned()], &key) {
+            Ok(mut newest) => newest.remove(org.as_str()),
+            Err(_) => None,
+        };
+        let intact = self.audit().guard().await.is_ok();
+        let registers = scope.registers().await?;
+        let today = now.date_naive();
+        let overdue_reviews = registers
+            .providers
+            .iter()
+            .filter(|p| p.next_review.is_some_and(|d| d < today))
+            .cloned()
+            .collect();
+        let mut pending = Vec::new();
+        for p in &registers.providers {
+            match (p.processes_personal_data, p.contract_signed) {
+                (None, _) => pending.push(format!(
+                    "{}: does it process personal data on our behalf?",
+                    p.name
+                )),
+                (Some(true), None) => pending.push(format!(
+                    "{}: processing contract (GDPR art. 28.3) not signed",
+                    p.name
+                )),
+                _ => {}
+            }
+        }
+        let open_breaches = registers
+            .breaches
+            .into_iter()
+            .filter(|b| b.notified_authority_at.is_none() && b.not_notified_reason.is_none())
+            .map(|breach| OpenBreach {
+                hours_left: 72 - (now - breach.aware_at).num_hours(),
+                breach,
+            })
+            .collect();
+        Ok(Dashboard {
+            chain: ChainStatus {
+                head,
+                witnessed,
+                intact,
+            },
+            overdue_reviews,
+            pending,
+            open_breaches,
+        })
+    }
+}

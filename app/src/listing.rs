@@ -1,0 +1,222 @@
+//! Listings for the web UI: the customers a worker may see, and what a
+//! page may offer them. Every row shown is decided by the rules; a
+//! listing is one audit event naming the ids shown, not one per row.
+
+use custodia_engine::audit::{AuditEvent, EventKind, Receipt};
+use custodia_engine::rules::{Action, Effect, Facts, Request, ResourceKind, ResourceRef};
+use custodia_engine::{CandidateQuery, CustomerId, Document, OrgSlug};
+use serde::Serialize;
+
+use crate::Custodia;
+use crate::error::Result;
+use crate::record::{FieldView, Reader, show};
+
+/// Candidates read from the store per round trip.
+const BATCH: u32 = 200;
+
+/// The most candidates one page decides before it stops and offers to go
+/// on: bounds a page's time for a worker who sees little of a large firm.
+pub const MAX_SCAN: usize = 2_000;
+
+/// Which customers a listing starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ListScope {
+    /// Those assigned to the worker: the indexed pre-filter. It only
+    /// narrows; the rules still decide each row.
+    #[default]
+    Mine,
+    /// Every customer of the firm, each decided.
+    All,
+}
+
+/// What a listing asks for.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub search: Option<String>,
+    pub after: Option<CustomerId>,
+    pub scope: ListScope,
+    pub page_size: usize,
+}
+
+/// One customer in a listing, as the worker may see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomerRow {
+    pub id: CustomerId,
+    pub name: FieldView,
+    pub assigned_to_me: bool,
+}
+
+/// A page of a listing.
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomerList {
+    pub rows: Vec<CustomerRow>,
+    /// Where the next page starts, when there may be more.
+    pub next: Option<CustomerId>,
+    /// How many candidates the rules decided for this page.
+    pub decided: usize,
+    pub audit: Receipt,
+}
+
+/// A document of a record, as the worker may see it listed.
+#[derive(Debug, Clone, Serialize)]
+pub struct DocumentRow {
+    pub document: Document,
+    /// Whether the rules allow its download (decided again, and audited,
+    /// when it is downloaded).
+    pub downloadable: bool,
+}
+
+impl Custodia {
+    /// The customers `reader` may see, one page at a time, in id order.
+    /// Each candidate is decided (`view` on the customer); the page is one
+    /// audited event naming the ids shown.
+    pub async fn list_customers(
+        &self,
+        org: &OrgSlug,
+        reader: &Reader,
+        query: &ListQuery,
+    ) -> Result<CustomerList> {
+        let scope = self.store().org(org).await?;
+        let worker = scope.worker(&reader.worker).await?;
+        let sectors = scope.organisation().sectors.clone();
+        let rules = self.rules();
+        let page_size = query.page_size.clamp(1, 200);
+        let mut rows = Vec::with_capacity(page_size);
+        let mut after = query.after.clone();
+        let mut decided = 0;
+        let mut next = None;
+        'scan: loop {
+            let candidates = scope
+                .customer_candidates(&CandidateQuery {
+                    after: after.as_ref(),
+                    search: query.search.as_deref(),
+                    assigned_to: (query.scope == ListScope::Mine).then_some(&reader.worker),
+                    limit: BATCH,
+                })
+                .await?;
+            let exhausted = candidates.len() < BATCH as usize;
+            for customer in candidates {
+                after = Some(customer.id.clone());
+                decided += 1;
+                let id = customer.id.clone();
+                let name = customer.name.clone();
+                let assigned_to_me = customer.is_assigned_to(&reader.worker);
+                let facts = Facts {
+                    worker: worker.clone(),
+                    action: Action::View,
+                    kind: ResourceKind::Customer,
+                    customer: Some(customer),
+                    name: None,
+                    area: None,
+                    document: None,
+                    context: reader.context.clone(),
+                };
+                let decision = rules.decide(&sectors, facts);
+                if decision.is_allowed() {
+                    rows.push(CustomerRow {
+                        name: show(&decision, "name", Some(name)),
+                        id,
+                        assigned_to_me,
+                    });
+                }
+                if rows.len() == page_size || decided >= MAX_SCAN {
+                    next = after.clone();
+                    break 'scan;
+                }
+            }
+            if exhausted {
+                break;
+            }
+        }
+        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        let audit = self
+            .record_listing(org, reader, "customers", &ids, decided)
+            .await?;
+        Ok(CustomerList {
+            rows,
+            next,
+            decided,
+            audit,
+        })
+    }
+
+    /// The documents of a record the worker may see listed, each decided
+    /// (`view`), with whether each may be downloaded; one audited event.
+    pub async fn list_documents(
+        &self,
+        org: &OrgSlug,
+        reader: &Reader,
+        customer: &CustomerId,
+    ) -> Result<Vec<DocumentRow>> {
+        let documents = self.store().org(org).await?.documents_of(customer).await?;
+        let mut rows = Vec::new();
+        for document in documents {
+            let resource = ResourceRef::Document(document.id.clone());
+            if !self.may(org, reader, Action::View, &resource).await? {
+                continue;
+            }
+            let downloadable = self.may(org, reader, Action::Download, &resource).await?;
+            rows.push(DocumentRow {
+                document,
+                downloadable,
+            });
+        }
+        let ids: Vec<&str> = rows.iter().map(|r| r.document.id.as_str()).collect();
+        let what = format!("documents of {customer}");
+        self.record_listing(org, reader, &what, &ids, ids.len())
+            .await?;
+        Ok(rows)
+    }
+
+    /// Whether the rules would allow `action` on `resource`, without
+    /// acting and without an audit event: for showing a button or a
+    /// section. The action itself is decided again, and audited, when the
+    /// worker takes it. A resource that does not exist is not allowed.
+    pub async fn may(
+        &self,
+        org: &OrgSlug,
+        reader: &Reader,
+        action: Action,
+        resource: &ResourceRef,
+    ) -> Result<bool> {
+        let scope = self.store().org(org).await?;
+        let request = Request {
+            worker: reader.worker.clone(),
+            action,
+            resource: resource.clone(),
+            context: reader.context.clone(),
+        };
+        let facts = match Facts::from_store(&scope, &request).await {
+            Ok(facts) => facts,
+            Err(custodia_engine::Error::NotFound { .. }) => return Ok(false),
+            Err(e) => return Err(e.into()),
+        };
+        let sectors = &scope.organisation().sectors;
+        Ok(self.rules().decide(sectors, facts).is_allowed())
+    }
+
+    async fn record_listing(
+        &self,
+        org: &OrgSlug,
+        reader: &Reader,
+        what: &str,
+        ids: &[&str],
+        decided: usize,
+    ) -> Result<Receipt> {
+        let mut event = AuditEvent::new(EventKind::List, chrono::Utc::now());
+        event.request_time = Some(reader.context.time);
+        event.worker = Some(reader.worker.to_string());
+        event.action = Some(Action::View.as_str().to_owned());
+        event.resource = Some(what.to_owned());
+        event.decision = Some(Effect::Allow);
+        event.channel = Some(reader.context.channel.clone());
+        event.address = reader.context.address.clone();
+        event.detail = Some(format!(
+            "{} shown of {decided} decided: {}",
+            ids.len(),
+            ids.join(", ")
+        ));
+        Ok(self.audit().append(org, event).await?)
+    }
+}

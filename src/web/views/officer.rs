@@ -1,0 +1,523 @@
+//! The compliance officer's pages: the dashboard, audit search with CSV,
+//! the breach wizard (a worker and a window give the customers touched,
+//! then a breach record, then its PDF report), the dossier, the registers.
+//! Each page is decided on its office resource kind by the packs' rules.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Extension, Form, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use custodia_app::{Dashboard, DocumentExport};
+use custodia_engine::audit::{AuditQuery, BreachQuery, BreachScope, ChainedEvent, Signer};
+use custodia_engine::rules::{Action, ResourceKind};
+use custodia_engine::{EntryId, RegisterEntry, Registers};
+use serde::Deserialize;
+
+use crate::http::ClientAddr;
+use crate::web::page::{Page, WebError, attachment, render};
+use crate::web::{Me, Web, me};
+
+/// Events shown per audit search (the CSV has them all).
+const SEARCH_LIMIT: i64 = 200;
+
+pub fn routes() -> Router<Web> {
+    Router::new()
+        .route("/officer", get(dashboard))
+        .route("/officer/audit", get(audit))
+        .route("/officer/breach", get(breach_wizard).post(record_breach))
+        .route("/officer/breach/{id}", get(breach_recorded))
+        .route("/officer/breach-report.pdf", get(breach_report))
+        .route("/officer/dossier", get(dossier))
+        .route("/officer/registers", get(registers))
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct DashboardPage {
+    page: Page,
+    dashboard: Dashboard,
+}
+
+async fn dashboard(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    client: Option<Extension<ClientAddr>>,
+) -> Result<Response, WebError> {
+    let me = me(&web, &headers, client, "/officer").await?;
+    me.require(&web, Action::View, ResourceKind::AuditLog, None)
+        .await?;
+    let dashboard = web
+        .app
+        .dashboard(&me.org, Utc::now())
+        .await
+        .map_err(WebError::app(me.lang))?;
+    Ok(render(&DashboardPage {
+        page: me.page,
+        dashboard,
+    }))
+}
+
+/// A `datetime-local` or RFC 3339 time; empty is none.
+fn time(me: &Me, field: &str, text: &str) -> Result<Option<DateTime<Utc>>, WebError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(Some(t.with_timezone(&Utc)));
+    }
+    for format in ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
+            return Ok(Some(t.and_utc()));
+        }
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).map(|t| t.and_utc()));
+    }
+    Err(WebError::new(
+        me.lang,
+        StatusCode::BAD_REQUEST,
+        format!("{field}: `{text}` is not a date and time (YYYY-MM-DDTHH:MM, UTC)"),
+    ))
+}
+
+fn blank(text: &str) -> Option<String> {
+    Some(text.trim().to_owned()).filter(|t| !t.is_empty())
+}
+
+#[derive(Deserialize, Default)]
+struct AuditParams {
+    #[serde(default)]
+    worker: String,
+    #[serde(default)]
+    customer: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    since: String,
+    #[serde(default)]
+    until: String,
+    #[serde(default)]
+    format: String,
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    page: Page,
+    params: AuditParams,
+    events: Vec<ChainedEvent>,
+    csv_link: String,
+}
+
+fn audit_csv(events: &[ChainedEvent]) -> Result<Vec<u8>, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "seq", "at", "kind", "worker", "action", "resource", "customer", "decision", "channel",
+        "detail",
+    ])?;
+    for e in events {
+        let ev = &e.event;
+        w.write_record([
+            e.seq.to_string(),
+            ev.at.to_rfc3339(),
+            ev.kind.as_str().to_owned(),
+            ev.worker.clone().unwrap_or_default(),
+            ev.action.clone().unwrap_or_default(),
+            ev.resource.clone().unwrap_or_default(),
+            ev.customer.clone().unwrap_or_default(),
+            ev.decision.map(|d| d.to_string()).unwrap_or_default(),
+            ev.channel.clone().unwrap_or_default(),
+            ev.detail.clone().unwrap_or_default(),
+        ])?;
+    }
+    w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}
+
+/// Audit search by worker, customer, action and time; `format=csv`
+/// downloads every match (an export of the log, decided and audited).
+async fn audit(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    client: Option<Extension<ClientAddr>>,
+    Query(params): Query<AuditParams>,
+) -> Result<Response, WebError> {
+    let me = me(&web, &headers, client, "/officer/audit").await?;
+    let csv = params.format == "csv";
+    let action = if csv { Action::Export } else { Action::View };
+    me.require(&web, action, ResourceKind::AuditLog, None)
+        .await?;
+    let query = AuditQuery {
+        worker: blank(&params.worker),
+        customer: blank(&params.customer),
+        action: blank(&params.action),
+        from: time(&me, "since", &params.since)?,
+        to: time(&me, "until", &params.until)?,
+        limit: (!csv).then_some(SEARCH_LIMIT),
+        ..AuditQuery::default()
+    };
+    let fail = WebError::app(me.lang);
+    let events = web
+        .app
+        .store()
+        .query_audit(&me.org, &query)
+        .await
+        .map_err(|e| fail(e.into()))?;
+    if csv {
+        let bytes = audit_csv(&events)
+            .map_err(|e| WebError::new(me.lang, StatusCode::INTERNAL_SERVER_ERROR, e))?;
+        record_export(
+            &web,
+            &me,
+            format!("audit search ({} events, csv)", events.len()),
+        )
+        .await?;
+        return Ok(attachment("text/csv; charset=utf-8", "audit.csv", bytes));
+    }
+    let csv_link = format!(
+        "/officer/audit?worker={}&customer={}&action={}&since={}&until={}&format=csv",
+        enc(&params.worker),
+        enc(&params.customer),
+        enc(&params.action),
+        enc(&params.since),
+        enc(&params.until)
+    );
+    Ok(render(&AuditPage {
+        page: me.page,
+        params,
+        events,
+        csv_link,
+    }))
+}
+
+fn enc(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// Records a document leaving Custodia, before it is handed over.
+async fn record_export(web: &Web, me: &Me, what: String) -> Result<(), WebError> {
+    let export = DocumentExport {
+        org: &me.org,
+        worker: Some(&me.reader.worker),
+        what,
+        channel: "web",
+    };
+    web.app
+        .record_document_export(&export)
+        .await
+        .map(|_| ())
+        .map_err(WebError::app(me.lang))
+}
+
+#[derive(Deserialize, Default)]
+struct BreachParams {
+    #[serde(default)]
+    worker: String,
+    #[serde(default)]
+    since: String,
+    #[serde(default)]
+    until: String,
+}
+
+#[derive(Template)]
+#[template(path = "breach.html")]
+struct BreachPage {
+    page: Page,
+    params: BreachParams,
+    scope: Option<BreachScope>,
+    suggested_id: String,
+}
+
+fn breach_query(me: &Me, p: &BreachParams) -> Result<Option<BreachQuery>, WebError> {
+    let (Some(worker), Some(from), Some(to)) = (
+        blank(&p.worker),
+        time(me, "since", &p.since)?,
+        time(me, "until", &p.until)?,
+    ) else {
+        return Ok(None);
+    };
+    Ok(Some(BreachQuery {
+        worker: Some(worker),
+        customer: None,
+        address: None,
+        from,
+        to,
+    }))
+}
+
+/// Steps 1 and 2: who and when, then the customers touched.
+async fn breach_wizard(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    client: Option<Extension<ClientAddr>>,
+    Query(params): Query<BreachParams>,
+) -> Result<Response, WebError> {
+    let me = me(&web, &headers, client, "/officer/breach").await?;
+    me.require(&web, Action::View, ResourceKind::Breach, None)
+        .await?;
+    let scope = match breach_query(&me, &params)? {
+        Some(q) => Some(
+            web.app
+                .store()
+                .breach_scope(&me.org, &q)
+                .await
+                .map_err(|e| WebError::app(me.lang)(e.into()))?,
+        ),
+        None => None,
+    };
+    Ok(render(&BreachPage {
+        page: me.page,
+        params,
+        scope,
+        suggested_id: format!("BR-{}", Utc::now().format("%Y%m%d-%H%M")),
+    }))
+}
+
+#[derive(Deserialize)]
+struct BreachForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    nature: String,
+    #[serde(flatten)]
+    scope: BreachParams,
+}
+
+/// Step 3: the breach record, with the customers touched; audited with
+/// the register change. The 72-hour clock starts now.
+async fn record_breach(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    client: Option<Extension<ClientAddr>>,
+    Form(form): Form<BreachForm>,
+) -> Result<Response, WebError> {
+    let me = me(&web, &headers, client, "/officer/breach").await?;
+    me.check_form(&form.csrf)?;
+    me.require(&web, Action::Create, ResourceKind::Breach, None)
+        .await?;
+    let bad = |m: String| WebError::new(me.lang, StatusCode::BAD_REQUEST, m);
+    let id: EntryId = form
+        .id
+        .trim()
+        .parse()
+        .map_err(|e: custodia_engine::Error| bad(format!("breach id: {e}")))?;
+    if form.nature.trim().is_empty() {
+        return Err(bad("description: say what happened".into()));
+    }
+    let query = breach_query(&me, &form.scope)?
+        .ok_or_else(|| bad("worker, since and until are needed".into()))?;
+    let fail = WebError::app(me.lang);
+    let scope = web
+        .app
+        .store()
+        .breach_scope(&me.org, &query)
+        .await
+        .map_err(|e| fail(e.into()))?;
+    let breach = serde_json::json!({
+        "id": id.to_string(),
+        "aware_at": Utc::now().to_rfc3339(),
+        "nature": form.nature.trim(),
+        "approx_subjects": scope.customers.len(),
+        "affected_customers": scope.customers.iter().map(|c| c.customer.clone()).collect::<Vec<_>>(),
+    });
+    let breach = serde_json::from_value(breach).map_err(|e| bad(format!("breach: {e}")))?;
+    web.app
+        .add_register_entry(&me.org, &RegisterEntry::Breach(breach), false)
+        .await
+        .map_err(&fail)?;
+    let back = format!(
+        "/officer/breach/{id}?worker={}&since={}&until={}",
+        enc(&form.scope.worker),
+        enc(&form.scope.since),
+        enc(&form.scope.until)
+    );
+    Ok(Redirect::to(&back).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "breach_recorded.html")]
+struct BreachRecordedPage {
+    page: Page,
+    id: String,
+    report_link: String,
+    touched: usize,
+}
+
+async fn breach_recorded(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    client: Option<Extension<ClientAddr>>,
+    Path(id): Path<String>,
+    Query(params): Query<BreachParams>,
+) -> Result<Response, WebError> {
+    let me = me(&web, &headers, client, "/officer/breach").await?;
+    me.require(&web, Action::View, ResourceKind::Breach, None)
+        .await?;
+    let entry: EntryId = id
+        .parse()
+        .map_err(|e: custodia_engine::Error| WebError::new(me.lang, StatusCode::BAD_REQUEST, e))?;
+    let breach = web
+        .app
+        .breach(&me.org, &entry)
+        .await
+        .map_err(WebError::app(me.lang))?;
+    let report_link = format!(
+        "/officer/breach-report.pdf?worker={}&since={}&until={}",
+        enc(&params.worker),
+        enc(&params.since),
+        enc(&params.until)
+    );
+    Ok(render(&BreachRecordedPage {
+        page: me.page,
+        id: breach.id.to_string(),
+        report_link,
+        touched: breach.affected_customers.len(),
+    }))
+}
+
+/// The breach scope report as a PDF (rendered off the async threads).
+async fn breach_report(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    client: Option<Extension<ClientAddr>>,
+    Query(params): Query<BreachParams>,
+) -> Result<Response, WebError> {
+    let me = me(&web, &headers, client, "/officer/breach").await?;
+    me.require(&web, Action::Print, ResourceKind::Breach, None)
+        .await?;
+    let query = breach_query(&me, &params)?.ok_or_else(|| {
+        WebError::new(
+            me.lang,
+            StatusCode::BAD_REQUEST,
+            "worker, since and until are needed",
+        )
+    })?;
+    let fail = WebError::app(me.lang);
+    let store = web.app.store();
+    let scope = store
+        .breach_scope(&me.org, &query)
+        .await
+        .map_err(|e| fail(e.into()))?;
+    let organisation = store
+        .org(&me.org)
+        .await
+        .map_err(|e| fail(e.into()))?
+        .organisation()
+        .clone();
+    let lang = me.lang.report();
+    let pdf = tokio::task::spawn_blocking(move || {
+        custodia_reports::breach_pdf(&organisation, &scope, Utc::now(), lang)
+    })
+    .await
+    .map_err(|e| WebError::new(me.lang, StatusCode::INTERNAL_SERVER_ERROR, e))?
+    .map_err(|e| fail(e.into()))?;
+    record_export(&web, &me, "breach scope report (pdf)".into()).await?;
+    Ok(attachment("application/pdf", "breach-report.pdf", pdf))
+}
+
+#[derive(Deserialize, Default)]
+struct DossierParams {
+    #[serde(default)]
+    format: String,
+    #[serde(default)]
+    lang: String,
+}
+
+#[derive(Template)]
+#[template(path = "dossier.html")]
+struct DossierPage {
+    page: Page,
+}
+
+/// The dossier: a page of links, then the HTML preview or the PDF, in
+/// Spanish or English, gathered live (the chain verified now).
+async fn dossier(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    client: Option<Extension<ClientAddr>>,
+    Query(params): Query<DossierParams>,
+) -> Result<Response, WebError> {
+    let me = me(&web, &headers, client, "/officer/dossier").await?;
+    let pdf = match params.format.as_str() {
+        "" => {
+            me.require(&web, Action::View, ResourceKind::Dossier, None)
+                .await?;
+            return Ok(render(&DossierPage { page: me.page }));
+        }
+        "html" => false,
+        "pdf" => true,
+        other => {
+            return Err(WebError::new(
+                me.lang,
+                StatusCode::BAD_REQUEST,
+                format!("format: `{other}` is not html or pdf"),
+            ));
+        }
+    };
+    let action = if pdf { Action::Download } else { Action::View };
+    me.require(&web, action, ResourceKind::Dossier, None)
+        .await?;
+    let lang = crate::web::Lang::parse(&params.lang)
+        .unwrap_or(me.lang)
+        .report();
+    let fail = WebError::app(me.lang);
+    let key = Signer::load(&web.app.config().audit_key_path())
+        .map_err(|e| fail(e.into()))?
+        .verifying_key();
+    let now = Utc::now();
+    let mut input = custodia_reports::DossierInput::gather(
+        web.app.store(),
+        &me.org,
+        &web.app.rules(),
+        &key,
+        now,
+    )
+    .await
+    .map_err(|e| fail(e.into()))?;
+    input.marketing = web.app.marketing_history(&me.org).await.map_err(&fail)?;
+    if !pdf {
+        let html = custodia_reports::dossier_html(&input, lang).map_err(|e| fail(e.into()))?;
+        return Ok(axum::response::Html(html).into_response());
+    }
+    let bytes = tokio::task::spawn_blocking(move || custodia_reports::dossier_pdf(&input, lang))
+        .await
+        .map_err(|e| WebError::new(me.lang, StatusCode::INTERNAL_SERVER_ERROR, e))?
+        .map_err(|e| fail(e.into()))?;
+    record_export(&web, &me, "dossier (pdf)".into()).await?;
+    Ok(attachment("application/pdf", "dossier.pdf", bytes))
+}
+
+#[derive(Template)]
+#[template(path = "registers.html")]
+struct RegistersPage {
+    page: Page,
+    registers: Registers,
+}
+
+async fn registers(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    client: Option<Extension<ClientAddr>>,
+) -> Result<Response, WebError> {
+    let me = me(&web, &headers, client, "/officer/registers").await?;
+    me.require(&web, Action::View, ResourceKind::Register, None)
+        .await?;
+    let registers = web
+        .app
+        .store()
+        .org(&me.org)
+        .await
+        .map_err(|e| WebError::app(me.lang)(e.into()))?
+        .registers()
+        .await
+        .map_err(|e| WebError::app(me.lang)(e.into()))?;
+    Ok(render(&RegistersPage {
+        page: me.page,
+        registers,
+    }))
+}
