@@ -43,6 +43,14 @@ pub fn request(args: &RequestArgs) -> anyhow::Result<Request> {
 }
 
 /// Builds a request's context from `KEY=VALUE` pairs.
+/// `worker` acting from the command line, now.
+pub fn operator_reader(worker: &custodia_engine::WorkerLogin) -> custodia_app::Reader {
+    custodia_app::Reader {
+        worker: worker.clone(),
+        context: Context::new(chrono::Utc::now(), "cli"),
+    }
+}
+
 pub fn context(pairs: &[String]) -> anyhow::Result<Context> {
     let mut context = Context::new(Utc::now(), "cli");
     for pair in pairs {

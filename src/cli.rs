@@ -99,6 +99,9 @@ pub enum Command {
     /// Documents: dossier, audit summary, breach scope (HTML or PDF, es/en)
     #[command(subcommand)]
     Report(crate::report::ReportCommand),
+    /// Data-subject rights: open, list, show, extend, resolve, refuse, lift, package
+    #[command(subcommand)]
+    Rights(crate::rights::RightsCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -205,6 +208,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             file,
         } => crate::mail::robinson_import(g, &org, downloaded, file).await?,
         Command::Report(command) => crate::report::run(g, command).await?,
+        Command::Rights(command) => crate::rights::run(g, command).await?,
         Command::Audit(command) => {
             if !crate::audit::run(g, command).await? {
                 return Ok(ExitCode::from(2));

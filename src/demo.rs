@@ -190,6 +190,13 @@ pub async fn run(g: &Global, args: DemoArgs) -> anyhow::Result<()> {
     })
 }
 
+/// Whether `slug` is one of the demo firms (their passwords are public).
+pub fn is_demo_firm(slug: &str) -> bool {
+    FILES
+        .iter()
+        .any(|(file, _)| file.strip_suffix(".toml") == Some(slug))
+}
+
 /// The demo's extract of the Robinson list.
 const ROBINSON: (&str, &str) = (
     "plugins/demo/robinson.txt",
@@ -357,6 +364,7 @@ fn add_generated_customers(file: &mut OrgFile, count: usize) -> anyhow::Result<(
             communications,
             attributes: Default::default(),
             areas: areas.clone(),
+            restriction: None,
         });
     }
     Ok(())

@@ -13,6 +13,7 @@ mod plugins;
 mod record;
 mod register;
 mod report;
+mod rights;
 mod rules;
 mod web;
 

@@ -10,6 +10,8 @@ use custodia_engine::{
     SecurityMeasure, Sla, SubProcessor, Training, WorkerLogin,
 };
 
+use custodia_engine::rules::{Action, ResourceKind};
+
 use crate::audit::parse_time;
 use crate::global::{Global, with_app};
 use crate::output::emit;
@@ -25,6 +27,11 @@ pub struct Target {
     /// Replace the entry of the same id instead of refusing
     #[arg(long)]
     pub replace: bool,
+    /// Act as this worker: the rules decide (`create`, or `edit` with
+    /// --replace, on the `register` kind), audited. Without it the CLI
+    /// acts as the operator who holds the database and its keys.
+    #[arg(long = "as", value_name = "WORKER", env = "CUSTODIA_AS")]
+    pub actor: Option<WorkerLogin>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -468,6 +475,17 @@ impl AddCommand {
 pub async fn add(g: &Global, command: AddCommand) -> anyhow::Result<()> {
     let (target, entry) = command.into_entry();
     let replaced = with_app(g, async |app| {
+        if let Some(actor) = &target.actor {
+            let action = if target.replace {
+                Action::Edit
+            } else {
+                Action::Create
+            };
+            let name = entry.kind().as_str().parse().ok();
+            let reader = crate::access::operator_reader(actor);
+            app.require_office(&target.org, &reader, action, ResourceKind::Register, name)
+                .await?;
+        }
         app.add_register_entry(&target.org, &entry, target.replace)
             .await
             .map_err(crate::output::replace_hint)

@@ -6,8 +6,9 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use custodia_app::{Custodia, DocumentExport};
-use custodia_engine::OrgSlug;
 use custodia_engine::audit::{AuditQuery, BreachQuery};
+use custodia_engine::rules::{Action, ResourceKind};
+use custodia_engine::{OrgSlug, WorkerLogin};
 use custodia_reports::{Lang, SummaryInput};
 
 use crate::audit::parse_time;
@@ -42,6 +43,30 @@ pub struct DocumentArgs {
     pub format: Format,
     #[arg(long, short)]
     pub output: PathBuf,
+    /// Act as this worker: the rules decide (`print` on the report's
+    /// kind: `dossier`, `audit-log` or `breach`), audited, and the export
+    /// event names them. Without it the CLI acts as the operator.
+    #[arg(long = "as", value_name = "WORKER", env = "CUSTODIA_AS")]
+    pub actor: Option<WorkerLogin>,
+}
+
+impl ReportCommand {
+    /// The office kind the report is about, for the decision.
+    fn kind(&self) -> ResourceKind {
+        match self {
+            ReportCommand::Dossier { .. } => ResourceKind::Dossier,
+            ReportCommand::Audit { .. } => ResourceKind::AuditLog,
+            ReportCommand::Breach { .. } => ResourceKind::Breach,
+        }
+    }
+
+    fn doc(&self) -> &DocumentArgs {
+        match self {
+            ReportCommand::Dossier { doc, .. }
+            | ReportCommand::Audit { doc, .. }
+            | ReportCommand::Breach { doc, .. } => doc,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -100,6 +125,18 @@ pub async fn run(g: &Global, command: ReportCommand) -> anyhow::Result<()> {
 }
 
 async fn write(g: &Global, app: &Custodia, command: ReportCommand) -> anyhow::Result<()> {
+    let actor = command.doc().actor.clone();
+    if let Some(actor) = &actor {
+        let reader = crate::access::operator_reader(actor);
+        app.require_office(
+            &command.doc().org,
+            &reader,
+            Action::Print,
+            command.kind(),
+            None,
+        )
+        .await?;
+    }
     let store = app.store();
     let now = report_time()?;
     let (bytes, doc, what) = match command {
@@ -168,7 +205,7 @@ async fn write(g: &Global, app: &Custodia, command: ReportCommand) -> anyhow::Re
     // the export before the file exists.
     let export = DocumentExport {
         org: &doc.org,
-        worker: None,
+        worker: actor.as_ref(),
         what: format!(
             "{what} report ({}, {})",
             doc.format.name(),

@@ -23,17 +23,9 @@ use custodia_engine::rules::{Action, Context, Request, ResourceRef};
 use custodia_engine::vault::{Key, Slot};
 use custodia_engine::{AreaContent, AreaName, CustomerId, FieldValue, OrgSlug};
 
-fn size(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+mod common;
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
-}
+use common::{percentile, size};
 
 fn report(what: &str, mut times: Vec<Duration>) {
     times.sort();

@@ -40,6 +40,7 @@ mod marketing;
 mod people;
 mod record;
 mod register;
+mod rights;
 mod synthetic;
 mod vault;
 
@@ -61,6 +62,7 @@ pub use import::CsvKind;
 pub use listing::{CustomerList, CustomerRow, DocumentRow, ListQuery, ListScope, MAX_SCAN};
 pub use people::UnlockRequest;
 pub use record::{AreaEdit, AreaState, AreaView, FieldView, Reader, RecordView, Shown};
+pub use rights::{Access, DataItem, Purpose, RightsPackage};
 pub use synthetic::SyntheticSummary;
 
 /// Longest client-supplied free text (`purpose`, `channel`) recorded.
@@ -196,6 +198,35 @@ impl Custodia {
     /// Decides `request` and fails with the rules' reasons unless allowed.
     pub async fn require(&self, org: &OrgSlug, request: &Request) -> Result<Decision> {
         Ok(self.require_with_facts(org, request).await?.0)
+    }
+
+    /// Decides (and audits) `action` on one of the firm's own records
+    /// (the audit log, a register, the dossier, breaches, campaigns, the
+    /// opt-out list) for `reader`; an error with the rules' reasons unless
+    /// allowed. The CLI and the web UI both ask here.
+    pub async fn require_office(
+        &self,
+        org: &OrgSlug,
+        reader: &Reader,
+        action: custodia_engine::rules::Action,
+        kind: custodia_engine::rules::ResourceKind,
+        name: Option<custodia_engine::rules::OfficeName>,
+    ) -> Result<Decision> {
+        let resource =
+            custodia_engine::rules::ResourceRef::office(kind, name).ok_or_else(|| {
+                custodia_engine::Error::InvalidValue {
+                    kind: "office resource",
+                    value: kind.to_string(),
+                    reason: "is part of a customer's record",
+                }
+            })?;
+        let request = Request {
+            worker: reader.worker.clone(),
+            action,
+            resource,
+            context: reader.context.clone(),
+        };
+        self.require(org, &request).await
     }
 
     /// [`Custodia::require`], giving back the facts the decision was made

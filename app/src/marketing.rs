@@ -36,8 +36,19 @@ impl Custodia {
 
     /// Imports opt-outs, one address per line: all or nothing, audited.
     pub async fn import_opt_outs(&self, org: &OrgSlug, path: &Path) -> Result<usize> {
-        self.store().org(org).await?;
         let text = exchange::read_text(path)?;
+        self.import_opt_outs_text(org, path, &text).await
+    }
+
+    /// [`Custodia::import_opt_outs`] from text already read; `path` names
+    /// the source in errors (a line that is not an address) and the event.
+    pub async fn import_opt_outs_text(
+        &self,
+        org: &OrgSlug,
+        path: &Path,
+        text: &str,
+    ) -> Result<usize> {
+        self.store().org(org).await?;
         let mut addresses = Vec::new();
         for (i, line) in text.lines().enumerate() {
             let line = line.trim();
@@ -123,6 +134,16 @@ impl Custodia {
             .worker(&campaign.sender)
             .await?;
         Ok(campaign.create(self.store(), org).await?)
+    }
+
+    /// Changes a campaign nothing of which has been sent; audited.
+    pub async fn update_campaign(&self, org: &OrgSlug, campaign: &Campaign) -> Result<()> {
+        self.store()
+            .org(org)
+            .await?
+            .worker(&campaign.sender)
+            .await?;
+        Ok(campaign.update(self.store(), org).await?)
     }
 
     /// Who would get the campaign and who not, and why.

@@ -277,6 +277,32 @@ impl Campaign {
         Ok(())
     }
 
+    /// Replaces a stored campaign's text and settings, audited, only while
+    /// nothing of it has been planned for sending: once messages exist,
+    /// they are what was sent, and a change needs a new campaign.
+    pub async fn update(&self, store: &Store, org: &OrgSlug) -> Result<()> {
+        self.check()?;
+        Self::load(store, org, &self.id).await?;
+        let body = serde_json::to_string(self).map_err(|e| Error::Smtp(e.to_string()))?;
+        let mut change = Change::begin(store, org).await?;
+        let updated = sqlx::query(
+            "UPDATE campaigns SET body = $3 WHERE org = $1 AND id = $2 \
+             AND NOT EXISTS (SELECT 1 FROM outbox WHERE org = $1 AND campaign = $2)",
+        )
+        .bind(org.as_str())
+        .bind(&self.id)
+        .bind(body)
+        .execute(&mut **change.tx())
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            return Err(Error::CampaignStarted(self.id.clone()));
+        }
+        change.record(self.event("edited"));
+        change.commit().await?;
+        Ok(())
+    }
+
     /// Stops the campaign: no message is claimed after this commits
     /// (those already handed to SMTP finish). Audited.
     pub async fn stop(store: &Store, org: &OrgSlug, id: &str) -> Result<()> {

@@ -15,6 +15,10 @@ pub enum Error {
     CampaignNotFound(String),
     #[error("campaign `{0}` already exists")]
     CampaignExists(String),
+    #[error(
+        "campaign `{0}` has started sending: what was sent stays as it was; create a new campaign"
+    )]
+    CampaignStarted(String),
     #[error("template `{template}`: {message}")]
     Template {
         template: &'static str,

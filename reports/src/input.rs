@@ -50,6 +50,8 @@ pub struct DossierInput {
     /// Campaigns, exclusions, Robinson lists and opt-outs, from the mail
     /// guard (filled in by the caller).
     pub marketing: custodia_engine::MarketingHistory,
+    /// The register of data-subject requests.
+    pub rights: Vec<custodia_engine::RightsRequest>,
     pub now: DateTime<Utc>,
 }
 
@@ -108,6 +110,7 @@ impl DossierInput {
                 .filter(|a| a.is_locked())
                 .count(),
             registers: scope.registers().await?,
+            rights: scope.rights_requests().await?,
             audit,
             checkpoint,
             tls: Vec::new(),

@@ -29,8 +29,36 @@ pub fn pending_actions(input: &DossierInput, lang: Lang) -> Vec<Pending> {
     organisation_pending(input, lang, &mut out);
     staff_pending(input, lang, &mut out);
     breaches_pending(input, lang, &mut out);
+    rights_pending(input, lang, &mut out);
     evidence_pending(input, lang, &mut out);
     out
+}
+
+/// Rights requests late or due within a week (art. 12.3: one month).
+fn rights_pending(input: &DossierInput, lang: Lang, out: &mut Vec<Pending>) {
+    let today = input.now.date_naive();
+    for r in input.rights.iter().filter(|r| r.is_due_within(today, 7)) {
+        let state = if r.is_late(today) {
+            lang.pick("vencida el", "late since")
+        } else {
+            lang.pick("vence el", "due on")
+        };
+        out.push(Pending {
+            what: format!(
+                "{} #{} ({}, {}): {state} {}",
+                lang.pick("Solicitud de derechos", "Rights request"),
+                r.id,
+                r.kind,
+                r.customer,
+                r.due
+            ),
+            law: lang.pick("art. 12.3 RGPD", "GDPR art. 12(3)"),
+            guidance: lang.pick(
+                "Responda dentro del mes (ampliable dos meses más, informando al interesado del motivo en el primer mes): custodia rights resolve|refuse|extend.",
+                "Answer within the month (extendable by two more, telling the requester why within the first): custodia rights resolve|refuse|extend.",
+            ),
+        });
+    }
 }
 
 /// Records of processing (art. 30), legal bases and transfers.
@@ -513,6 +541,7 @@ mod tests {
             checkpoint: None,
             tls: Vec::new(),
             marketing: Default::default(),
+            rights: Vec::new(),
             now,
         }
     }
@@ -530,6 +559,33 @@ mod tests {
         let input = complete();
         assert_eq!(pending(&input, Lang::Es), Vec::<String>::new());
         assert!(exemption_blockers(&input, Lang::Es).is_empty());
+    }
+
+    #[test]
+    fn a_rights_request_past_its_month_is_pending_and_an_answered_one_is_not() {
+        let mut input = complete();
+        let received = input.now.date_naive() - Duration::days(40);
+        let mut request = custodia_engine::RightsRequest {
+            id: 7,
+            customer: custodia_engine::CustomerId::new("C-1").expect("id"),
+            kind: custodia_engine::RightKind::Erasure,
+            received,
+            channel: "email".into(),
+            identity: None,
+            due: custodia_engine::first_deadline(received),
+            extension_reason: None,
+            status: custodia_engine::RequestStatus::Open,
+            answered_at: None,
+            answer: None,
+        };
+        input.rights.push(request.clone());
+        let late = pending(&input, Lang::En);
+        assert_eq!(late.len(), 1, "{late:?}");
+        assert!(late[0].starts_with("Rights request #7 (erasure, C-1): late since"));
+        assert!(late[0].ends_with("| GDPR art. 12(3)"));
+        request.status = custodia_engine::RequestStatus::Granted;
+        input.rights = vec![request];
+        assert_eq!(pending(&input, Lang::En), Vec::<String>::new());
     }
 
     #[test]

@@ -136,6 +136,7 @@ async fn run(app: &Custodia, args: &ServeArgs) -> anyhow::Result<()> {
     // Tests read this line to learn the port when they pass port 0.
     let scheme = if tls.is_some() { "https" } else { "http" };
     say!("listening on {scheme}://{local}");
+    announce_demo(app, &format!("{scheme}://{local}")).await?;
     tracing::info!(%local, "serving");
     #[cfg(unix)]
     tokio::spawn(reload_on_sighup(app.clone(), hup));
@@ -145,6 +146,31 @@ async fn run(app: &Custodia, args: &ServeArgs) -> anyhow::Result<()> {
         max_connections: args.max_connections,
     };
     listener::serve(tcp, tls, limits, service, shutdown()).await;
+    Ok(())
+}
+
+/// On a demo store, where to go and who to be: the web UI's address and
+/// the demo firms' logins (their passwords are `demo-<login>`, public).
+async fn announce_demo(app: &Custodia, url: &str) -> anyhow::Result<()> {
+    let mut lines = Vec::new();
+    for org in app.store().organisations().await? {
+        if !crate::demo::is_demo_firm(org.slug.as_str()) {
+            continue;
+        }
+        let workers = app.store().org(&org.slug).await?.workers().await?;
+        let logins: Vec<String> = workers
+            .iter()
+            .map(|w| format!("{} ({})", w.login, w.roles.join(", ")))
+            .collect();
+        lines.push(format!("  {:<16} {}", org.slug, logins.join(", ")));
+    }
+    if lines.is_empty() {
+        return Ok(());
+    }
+    say!("\nOpen {url}/ in a browser. Demo logins (password demo-<login>):");
+    for line in lines {
+        say!("{line}");
+    }
     Ok(())
 }
 

@@ -314,6 +314,25 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ),
     ("imported", "importadas", "imported"),
     ("added", "Añadido.", "Added."),
+    ("saved", "Guardado", "Saved"),
+    ("edit", "Editar", "Edit"),
+    ("entry_toml", "Entrada (TOML)", "Entry (TOML)"),
+    (
+        "entry_help",
+        "Un campo por línea, como en el archivo de la organización; los errores indican la línea y el campo.",
+        "One field per line, as in the organisation file; errors name the line and the field.",
+    ),
+    (
+        "opt_out_import",
+        "Importar bajas (una dirección por línea)",
+        "Import opt-outs (one address per line)",
+    ),
+    (
+        "robinson_text",
+        "Lista Robinson descargada (un hash o una dirección por línea)",
+        "Downloaded Robinson list (one hash or address per line)",
+    ),
+    ("downloaded", "Fecha de descarga", "Downloaded on"),
 ];
 
 #[cfg(test)]
@@ -326,7 +345,7 @@ mod tests {
         let mut missing = Vec::new();
         for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
-            for piece in text.split("t(\"").skip(1) {
+            for piece in text.split("lang.t(\"").skip(1) {
                 let key = piece.split('"').next().unwrap_or_default();
                 if !TEXTS.iter().any(|(k, _, _)| *k == key) {
                     missing.push(key.to_owned());

@@ -17,7 +17,8 @@ mod views;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Extension, Path, Query};
+use axum::extract::{FromRequestParts, Path, Query};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -80,16 +81,8 @@ impl Me {
             .map_err(|e: custodia_engine::Error| {
                 WebError::new(self.lang, StatusCode::BAD_REQUEST, e)
             })?;
-        let resource = ResourceRef::office(kind, name)
-            .ok_or_else(|| WebError::new(self.lang, StatusCode::BAD_REQUEST, kind))?;
-        let request = custodia_engine::rules::Request {
-            worker: self.reader.worker.clone(),
-            action,
-            resource,
-            context: self.reader.context.clone(),
-        };
         web.app
-            .require(&self.org, &request)
+            .require_office(&self.org, &self.reader, action, kind, name)
             .await
             .map(|_| ())
             .map_err(WebError::app(self.lang))
@@ -105,11 +98,22 @@ impl Me {
     }
 }
 
+/// Every page's handler takes the signed-in worker: a request without a
+/// live session goes to the login page before the handler runs.
+impl FromRequestParts<Web> for Me {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, web: &Web) -> Result<Self, WebError> {
+        let client = parts.extensions.get::<ClientAddr>().copied();
+        me(web, &parts.headers, client, parts.uri.path()).await
+    }
+}
+
 /// The signed-in worker, or a redirect to the login page.
 async fn me(
     web: &Web,
     headers: &HeaderMap,
-    client: Option<Extension<ClientAddr>>,
+    client: Option<ClientAddr>,
     path: &str,
 ) -> Result<Me, WebError> {
     let lang = Lang::of(headers);
@@ -130,7 +134,7 @@ async fn me(
         .await
         .map_err(|e| WebError::app(lang)(e.into()))?;
     let mut context = Context::new(Utc::now(), "web");
-    context.address = client.map(|Extension(ClientAddr(ip))| ip.to_string());
+    context.address = client.map(|ClientAddr(ip)| ip.to_string());
     let reader = Reader {
         worker: login,
         context,

@@ -14,6 +14,7 @@ mod mail;
 mod plugins;
 mod registers;
 mod reports;
+mod rights;
 mod server;
 mod vault;
 mod web;

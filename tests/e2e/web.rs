@@ -182,6 +182,18 @@ impl Browser {
             .expect("text")
     }
 
+    /// How the record page shows an area: `ok`, `locked` or `denied`.
+    async fn area_state(&self, area: &str) -> String {
+        self.client
+            .find(Locator::Css(&format!("#area-{area}")))
+            .await
+            .expect("area")
+            .attr("data-state")
+            .await
+            .expect("attr")
+            .unwrap_or_default()
+    }
+
     async fn source(&self) -> String {
         self.client.source().await.expect("source")
     }
@@ -321,15 +333,7 @@ fn assistant_sees_the_personal_area_closed_and_the_lawyer_sees_it_whole() {
         let mut b = Browser::start(&c, &[], "record").await;
         b.login("luis", "demo-luis").await;
         b.goto("/customers/C-1001").await;
-        let personal = b
-            .client
-            .find(Locator::Css("#area-personal"))
-            .await
-            .expect("area");
-        assert_eq!(
-            personal.attr("data-state").await.expect("attr").as_deref(),
-            Some("denied")
-        );
+        assert_eq!(b.area_state("personal").await, "denied");
         let phone = b
             .client
             .find(Locator::Css("[data-field='phone']"))
@@ -355,15 +359,7 @@ fn assistant_sees_the_personal_area_closed_and_the_lawyer_sees_it_whole() {
         b.goto("/login").await;
         b.login("ana", "demo-ana").await;
         b.goto("/customers/C-1001").await;
-        let personal = b
-            .client
-            .find(Locator::Css("#area-personal"))
-            .await
-            .expect("area");
-        assert_eq!(
-            personal.attr("data-state").await.expect("attr").as_deref(),
-            Some("ok")
-        );
+        assert_eq!(b.area_state("personal").await, "ok");
         assert!(b.text("#area-personal").await.contains("marital_status"));
         assert!(
             b.source().await.contains("600 100 001"),
@@ -380,15 +376,7 @@ fn lawyer_unlocks_a_closed_area_with_its_password_and_sees_the_expiry() {
         let mut b = Browser::start(&c, &[], "unlock").await;
         b.login("ana", "demo-ana").await;
         b.goto("/customers/C-1001").await;
-        let area = b
-            .client
-            .find(Locator::Css("#area-case-file"))
-            .await
-            .expect("area");
-        assert_eq!(
-            area.attr("data-state").await.expect("attr").as_deref(),
-            Some("locked")
-        );
+        assert_eq!(b.area_state("case-file").await, "locked");
         b.fill("#pw-case-file", "wrong-password").await;
         b.click("#area-case-file button").await;
         assert!(
@@ -399,15 +387,7 @@ fn lawyer_unlocks_a_closed_area_with_its_password_and_sees_the_expiry() {
         b.check("wrong-area-password").await;
         b.fill("#pw-case-file", "expediente-1001").await;
         b.click("#area-case-file button").await;
-        let area = b
-            .client
-            .find(Locator::Css("#area-case-file"))
-            .await
-            .expect("area");
-        assert_eq!(
-            area.attr("data-state").await.expect("attr").as_deref(),
-            Some("ok")
-        );
+        assert_eq!(b.area_state("case-file").await, "ok");
         assert!(
             b.text("#area-case-file")
                 .await
@@ -674,4 +654,197 @@ fn session_cookie_is_http_only_and_strict_and_pages_carry_a_strict_csp() {
         Some(&form),
     );
     assert_eq!(status, 403);
+}
+
+/// Presses Tab until the element with `id` has the focus.
+async fn tab_to(b: &Browser, id: &str) {
+    for _ in 0..80 {
+        let active = b.client.active_element().await.expect("focus");
+        if active.attr("id").await.expect("id").as_deref() == Some(id) {
+            return;
+        }
+        active
+            .send_keys(&char::from(fantoccini::key::Key::Tab).to_string())
+            .await
+            .expect("tab");
+    }
+    panic!("`{id}` cannot be reached with the keyboard");
+}
+
+async fn type_and_enter(b: &Browser, text: &str) {
+    let active = b.client.active_element().await.expect("focus");
+    active.send_keys(text).await.expect("type");
+    active
+        .send_keys(&char::from(fantoccini::key::Key::Enter).to_string())
+        .await
+        .expect("enter");
+}
+
+#[test]
+fn login_and_unlock_work_with_the_keyboard_alone() {
+    let c = Custodia::demo(Backend::Sqlite);
+    run(async {
+        let mut b = Browser::start(&c, &[], "keyboard").await;
+        b.goto("/login").await;
+        tab_to(&b, "login").await;
+        b.client
+            .active_element()
+            .await
+            .expect("focus")
+            .send_keys("ana")
+            .await
+            .expect("type");
+        tab_to(&b, "password").await;
+        type_and_enter(&b, "demo-ana").await;
+        let url = b.client.current_url().await.expect("url");
+        assert_eq!(url.path(), "/customers", "Enter in the form logs in");
+        b.goto("/customers/C-1001").await;
+        tab_to(&b, "pw-case-file").await;
+        type_and_enter(&b, "expediente-1001").await;
+        assert_eq!(b.area_state("case-file").await, "ok");
+        b.check("keyboard-unlocked").await;
+    });
+}
+
+#[test]
+fn the_officer_keeps_a_register_entry_with_errors_shown_beside_the_field() {
+    let c = Custodia::demo(Backend::Sqlite);
+    run(async {
+        let mut b = Browser::start(&c, &[], "registers").await;
+        b.login("rocio", "demo-rocio").await;
+        b.goto("/officer/registers/provider/new").await;
+        b.fill(
+            "#text",
+            "id = \"P-WEB\"\nname = \"Nube\"\nservice = \"correo\"\nnext_review = \"mañana\"\n",
+        )
+        .await;
+        b.click("#save-entry").await;
+        let error = b.text("#text-error").await;
+        assert!(error.contains("line 4"), "{error}");
+        b.check("register-error").await;
+        b.fill(
+            "#text",
+            "id = \"P-WEB\"\nname = \"Nube\"\nservice = \"correo\"\nnext_review = \"2027-01-31\"\n",
+        )
+        .await;
+        b.click("#save-entry").await;
+        assert!(b.text("#register-provider").await.contains("P-WEB"));
+        b.check("register-saved").await;
+        b.goto("/officer/registers/provider/P-WEB").await;
+        assert!(
+            b.text("#text").await.contains("2027-01-31") || b.source().await.contains("2027-01-31")
+        );
+    });
+    let events = c.count("SELECT COUNT(*) FROM audit_events WHERE kind = 'register'");
+    assert!(events >= 1, "the entry is audited");
+}
+
+#[test]
+fn serve_on_the_demo_store_prints_the_address_and_the_demo_logins() {
+    use std::io::BufRead;
+    let c = Custodia::demo(Backend::Sqlite);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_custodia"))
+        .args(["--db", &c.db, "serve", "--listen", "127.0.0.1:0"])
+        .current_dir(c.dir.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let _server = Process(child);
+    let lines: Vec<String> = std::io::BufReader::new(stdout)
+        .lines()
+        .take(4)
+        .map(|l| l.expect("line"))
+        .collect();
+    assert!(
+        lines[0].starts_with("listening on http://127.0.0.1:"),
+        "{lines:?}"
+    );
+    let text = lines.join("\n");
+    assert!(text.contains("demo-<login>"), "{text}");
+    assert!(text.contains("rocio (compliance-officer)"), "{text}");
+}
+
+#[test]
+fn cli_reports_and_registers_are_decided_when_run_as_a_worker() {
+    let c = Custodia::demo(Backend::Sqlite);
+    let out = c.path("dossier.html");
+    let out = out.to_str().expect("path");
+    let refused = c.fails(&[
+        "report",
+        "dossier",
+        "--org",
+        "bufete-ruiz",
+        "--as",
+        "marta",
+        "-o",
+        out,
+    ]);
+    assert!(refused.contains("may not print `dossier`"), "{refused}");
+    assert!(
+        !std::path::Path::new(out).exists(),
+        "nothing written when refused"
+    );
+    c.ok(&[
+        "report",
+        "dossier",
+        "--org",
+        "bufete-ruiz",
+        "--as",
+        "rocio",
+        "-o",
+        out,
+    ]);
+    let measure = [
+        "add",
+        "measure",
+        "--org",
+        "bufete-ruiz",
+        "--id",
+        "M-CLI",
+        "--name",
+        "Cifrado",
+        "--category",
+        "technical",
+        "--as",
+    ];
+    let refused = c.fails(&[&measure[..], &["luis"]].concat());
+    assert!(
+        refused.contains("may not create `register:measure`"),
+        "{refused}"
+    );
+    c.ok(&[&measure[..], &["rocio"]].concat());
+    let exports =
+        c.count("SELECT COUNT(*) FROM audit_events WHERE kind = 'export' AND worker = 'rocio'");
+    assert_eq!(exports, 1, "the dossier's export names the worker");
+}
+
+#[test]
+fn pages_fit_a_phone_screen() {
+    let c = Custodia::demo(Backend::Sqlite);
+    run(async {
+        let mut b = Browser::start(&c, &[], "phone").await;
+        b.client
+            .set_window_size(390, 844)
+            .await
+            .expect("phone size");
+        b.login("ana", "demo-ana").await;
+        for path in ["/customers", "/customers/C-1001", "/customers/C-1001/why"] {
+            b.goto(path).await;
+            let fits = b
+                .client
+                .execute(
+                    "return document.documentElement.scrollWidth <= window.innerWidth;",
+                    vec![],
+                )
+                .await
+                .expect("measure");
+            assert_eq!(
+                fits,
+                Value::Bool(true),
+                "{path} scrolls sideways on a phone"
+            );
+            b.check(&path.replace('/', "_")).await;
+        }
+    });
 }

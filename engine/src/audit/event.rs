@@ -50,10 +50,12 @@ pub enum EventKind {
     /// A listing of records (the web UI's customer list): each row was
     /// decided, and the detail names the ids shown.
     List,
+    /// A data-subject rights request was opened, extended or answered.
+    Rights,
 }
 
 impl EventKind {
-    const ALL: [EventKind; 22] = [
+    const ALL: [EventKind; 23] = [
         EventKind::Decision,
         EventKind::Unlock,
         EventKind::UnlockFailed,
@@ -76,6 +78,7 @@ impl EventKind {
         EventKind::Edit,
         EventKind::Keys,
         EventKind::List,
+        EventKind::Rights,
     ];
 
     /// The stored name.
@@ -103,6 +106,7 @@ impl EventKind {
             EventKind::Edit => "edit",
             EventKind::Keys => "keys",
             EventKind::List => "list",
+            EventKind::Rights => "rights",
         }
     }
 

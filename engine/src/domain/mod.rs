@@ -10,6 +10,7 @@ mod marketing;
 mod password;
 mod people;
 mod register;
+mod rights;
 
 pub use content::{AreaContent, FieldValue, Identity};
 pub use id::{AreaName, CustomerId, DocumentId, DocumentType, EntryId, OrgSlug, WorkerLogin};
@@ -17,3 +18,4 @@ pub use marketing::*;
 pub use password::{PasswordHash, hash_computations};
 pub use people::*;
 pub use register::*;
+pub use rights::*;

@@ -321,6 +321,10 @@ pub struct Customer {
     pub attributes: BTreeMap<String, String>,
     #[serde(default)]
     pub areas: Vec<Area>,
+    /// Blocked after erasure or restricted (set only by a granted rights
+    /// request, never by an import).
+    #[serde(skip)]
+    pub restriction: Option<super::Restriction>,
 }
 
 impl Customer {

@@ -259,6 +259,7 @@ pub fn parse_customers_csv(
             },
             attributes: BTreeMap::new(),
             areas,
+            restriction: None,
         })
     })
 }

@@ -6,10 +6,12 @@
 
 mod csv_import;
 mod org_file;
+mod register_toml;
 
 pub use crate::source::read_text;
 pub use csv_import::{CsvKind, parse_customers_csv, parse_workers_csv};
 pub use org_file::{FORMAT_VERSION, OrgFile};
+pub use register_toml::{register_entry_from_toml, register_entry_to_toml};
 
 use crate::audit::{AuditEvent, Change, EventKind};
 use crate::domain::{Customer, OrgSlug, Worker};
@@ -69,6 +71,7 @@ async fn write_org(
             .fetch_optional(&mut **tx)
             .await?;
     let mut kept_opt_outs: Vec<(String, String, String)> = Vec::new();
+    let mut kept_restrictions: Vec<(String, String, i64)> = Vec::new();
     if exists.is_some() {
         if !replace {
             return Err(Error::OrganisationExists(slug.to_string()));
@@ -80,6 +83,14 @@ async fn write_org(
             .bind(slug.as_str())
             .fetch_all(&mut **tx)
             .await?;
+        // Nor does it lift a blocking or a restriction (LOPDGDD art. 32,
+        // GDPR art. 18): only a rights request does.
+        kept_restrictions = sqlx::query_as(
+            "SELECT id, restriction, restricted_at FROM customers WHERE org = $1 AND restriction IS NOT NULL",
+        )
+        .bind(slug.as_str())
+        .fetch_all(&mut **tx)
+        .await?;
         rows::delete_organisation(tx, slug).await?;
     }
     rows::insert_organisation(tx, &file.organisation).await?;
@@ -103,6 +114,17 @@ async fn write_org(
             .bind(channel)
             .execute(&mut **tx)
             .await?;
+    }
+    for (id, restriction, at) in &kept_restrictions {
+        sqlx::query(
+            "UPDATE customers SET restriction = $3, restricted_at = $4 WHERE org = $1 AND id = $2",
+        )
+        .bind(slug.as_str())
+        .bind(id)
+        .bind(restriction)
+        .bind(*at)
+        .execute(&mut **tx)
+        .await?;
     }
     Ok(file.summary())
 }

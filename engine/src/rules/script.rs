@@ -9,7 +9,7 @@ use std::time::Instant;
 use rhai::{AST, Array, Dynamic, Engine, EvalAltResult, ImmutableString, Scope};
 
 pub use super::facts::Facts;
-use crate::domain::{Area, Customer, GrantAccess, Worker};
+use crate::domain::{Area, Customer, GrantAccess, Restriction, Worker};
 
 /// Hard limits on one rule's run. A rule that hits one fails closed.
 pub mod limits {
@@ -95,6 +95,8 @@ pub const PROPERTIES: &[&str] = &[
     "opted_out",
     "has_consent",
     "opt_out_offered",
+    "blocked",
+    "restricted",
     // context
     "similar_products",
     "channel",
@@ -257,6 +259,12 @@ fn register_resource(engine: &mut Engine) {
     });
     engine.register_get("opt_out_offered", |c: &mut CustomerView| {
         c.with(|c| c.communications.opt_out_offered.is_some())
+    });
+    engine.register_get("blocked", |c: &mut CustomerView| {
+        c.with(|c| c.restriction == Some(Restriction::Blocked))
+    });
+    engine.register_get("restricted", |c: &mut CustomerView| {
+        c.with(|c| c.restriction == Some(Restriction::Restricted))
     });
     engine.register_fn("is_assigned_to", |c: &mut CustomerView, w: WorkerView| {
         c.with(|c| c.is_assigned_to(&w.0.worker.login))

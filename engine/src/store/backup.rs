@@ -41,6 +41,7 @@ pub const TABLES: &[&str] = &[
     "robinson",
     "robinson_lists",
     "breach_notices",
+    "rights_requests",
 ];
 
 /// One column and whether it holds integers (else text).

@@ -34,6 +34,7 @@ pub(super) const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
     common!(6, "core", "0006_core.sql"),
     common!(7, "legal", "0007_legal.sql"),
     common!(8, "vault", "0008_vault.sql"),
+    common!(9, "rights", "0009_rights.sql"),
 ];
 
 /// The audit tables. Replacing an organisation's data never touches them.

@@ -9,6 +9,7 @@ pub mod backup;
 mod communications;
 mod migrations;
 mod org;
+mod rights;
 pub(crate) mod rows;
 mod sealed;
 
@@ -19,6 +20,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use communications::CustomerOptOut;
 pub use org::{CandidateQuery, OrgStore};
+pub use rights::{Answer, NewRightsRequest};
 
 use crate::domain::{OrgSlug, Organisation, WorkerLogin};
 use crate::error::{Error, Result};

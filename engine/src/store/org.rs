@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 // bound to `self.org.slug`; this is what keeps firms apart.
 #[derive(Debug, Clone)]
 pub struct OrgStore {
-    store: Store,
+    pub(super) store: Store,
     org: Organisation,
 }
 
@@ -39,7 +39,7 @@ impl OrgStore {
         &self.store
     }
 
-    fn not_found(&self, kind: &'static str, id: &str) -> Error {
+    pub(super) fn not_found(&self, kind: &'static str, id: &str) -> Error {
         Error::NotFound {
             org: self.org.slug.to_string(),
             kind,

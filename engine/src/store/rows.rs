@@ -216,7 +216,7 @@ async fn seal_contents(
     Ok(())
 }
 
-pub(crate) const CUSTOMER_COLUMNS: &str = "id, name, email, privacy, existing_customer, consent_source, consent_date, opt_out_date, opt_out_channel, attributes, opt_out_offered_date, opt_out_offered_channel";
+pub(crate) const CUSTOMER_COLUMNS: &str = "id, name, email, privacy, existing_customer, consent_source, consent_date, opt_out_date, opt_out_channel, attributes, opt_out_offered_date, opt_out_offered_channel, restriction";
 
 /// A customer without areas or assignments; the caller adds those.
 pub(crate) fn customer_from_row(row: &AnyRow) -> Result<Customer> {
@@ -259,6 +259,15 @@ pub(crate) fn customer_from_row(row: &AnyRow) -> Result<Customer> {
         },
         attributes,
         areas: Vec::new(),
+        // INVARIANT: an unknown restriction is corruption, never "none":
+        // a blocked record must not open because its mark was altered.
+        restriction: match row.try_get::<Option<String>, _>("restriction")? {
+            None => None,
+            Some(text) => Some(
+                Restriction::parse(&text)
+                    .ok_or_else(|| Error::corrupt(format!("customer restriction `{text}`")))?,
+            ),
+        },
     })
 }
 

@@ -4,8 +4,8 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Extension, Form, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Form, Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use custodia_app::{
@@ -17,9 +17,8 @@ use custodia_engine::unlock::UnlockOutcome;
 use custodia_engine::{AreaName, CustomerId, DocumentId};
 use serde::Deserialize;
 
-use crate::http::ClientAddr;
 use crate::web::page::{Page, WebError, attachment, render};
-use crate::web::{Me, Web, me};
+use crate::web::{Me, Web};
 
 /// Rows per page of the customer list.
 const PAGE_SIZE: usize = 25;
@@ -89,11 +88,9 @@ fn percent_encode(text: &str) -> String {
 
 async fn list(
     State(web): State<Web>,
-    headers: HeaderMap,
-    client: Option<Extension<ClientAddr>>,
+    me: Me,
     Query(params): Query<ListParams>,
 ) -> Result<Response, WebError> {
-    let me = me(&web, &headers, client, "/customers").await?;
     let after = match params.after.trim() {
         "" => None,
         text => Some(parse::<CustomerId>(&me, text)?),
@@ -162,12 +159,10 @@ impl RecordPage {
 
 async fn record(
     State(web): State<Web>,
-    headers: HeaderMap,
-    client: Option<Extension<ClientAddr>>,
+    me: Me,
     Path(id): Path<String>,
     Query(params): Query<RecordParams>,
 ) -> Result<Response, WebError> {
-    let me = me(&web, &headers, client, &format!("/customers/{id}")).await?;
     let id: CustomerId = parse(&me, &id)?;
     let fail = WebError::app(me.lang);
     let record = web
@@ -222,12 +217,10 @@ struct WhyPage {
 /// The decision for the record or one area, rule by rule (audited).
 async fn why(
     State(web): State<Web>,
-    headers: HeaderMap,
-    client: Option<Extension<ClientAddr>>,
+    me: Me,
     Path(id): Path<String>,
     Query(params): Query<WhyParams>,
 ) -> Result<Response, WebError> {
-    let me = me(&web, &headers, client, &format!("/customers/{id}/why")).await?;
     let customer: CustomerId = parse(&me, &id)?;
     let resource = match params.area.trim() {
         "" => ResourceRef::Customer(customer.clone()),
@@ -269,12 +262,10 @@ struct UnlockForm {
 /// core) and goes back to the record with the expiry or the error.
 async fn unlock(
     State(web): State<Web>,
-    headers: HeaderMap,
-    client: Option<Extension<ClientAddr>>,
+    me: Me,
     Path((id, area)): Path<(String, String)>,
     Form(form): Form<UnlockForm>,
 ) -> Result<Response, WebError> {
-    let me = me(&web, &headers, client, &format!("/customers/{id}")).await?;
     me.check_form(&form.csrf)?;
     let customer: CustomerId = parse(&me, &id)?;
     let name: AreaName = parse(&me, &area)?;
@@ -322,12 +313,10 @@ struct ExportForm {
 /// decided and audited by the core, refused with the rules' reasons.
 async fn export(
     State(web): State<Web>,
-    headers: HeaderMap,
-    client: Option<Extension<ClientAddr>>,
+    me: Me,
     Path(id): Path<String>,
     Form(form): Form<ExportForm>,
 ) -> Result<Response, WebError> {
-    let me = me(&web, &headers, client, &format!("/customers/{id}")).await?;
     me.check_form(&form.csrf)?;
     let customer: CustomerId = parse(&me, &id)?;
     let format: ExportFormat = parse(&me, &form.format)?;
@@ -359,11 +348,9 @@ async fn export(
 /// A held document's bytes, when the rules allow the download (audited).
 async fn download(
     State(web): State<Web>,
-    headers: HeaderMap,
-    client: Option<Extension<ClientAddr>>,
+    me: Me,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    let me = me(&web, &headers, client, "/customers").await?;
     let id: DocumentId = parse(&me, &id)?;
     let (document, bytes, _) = web
         .app

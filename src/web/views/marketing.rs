@@ -8,8 +8,8 @@ use std::sync::Mutex;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Extension, Form, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Form, Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use custodia_engine::OrgSlug;
@@ -17,9 +17,8 @@ use custodia_engine::rules::{Action, ResourceKind};
 use custodia_mailguard::{Address, Audience, Campaign, Plan, SendConfig, TemplateContext};
 use serde::Deserialize;
 
-use crate::http::ClientAddr;
 use crate::web::page::{Page, WebError, render};
-use crate::web::{Me, Web, me};
+use crate::web::{Me, Web};
 
 /// How the UI sends, and the runs under way.
 #[derive(Debug)]
@@ -66,10 +65,13 @@ pub fn routes() -> Router<Web> {
         .route("/marketing", get(campaigns))
         .route("/marketing/new", get(editor).post(create))
         .route("/marketing/campaigns/{id}", get(campaign))
+        .route("/marketing/campaigns/{id}/edit", get(edit).post(save_edit))
         .route("/marketing/campaigns/{id}/send", post(send))
         .route("/marketing/campaigns/{id}/progress", get(progress))
         .route("/marketing/campaigns/{id}/stop", post(stop))
         .route("/marketing/opt-outs", get(opt_outs).post(add_opt_out))
+        .route("/marketing/opt-outs/import", post(import_opt_outs))
+        .route("/marketing/robinson", post(import_robinson))
 }
 
 #[derive(Template)]
@@ -79,12 +81,7 @@ struct CampaignsPage {
     campaigns: Vec<Campaign>,
 }
 
-async fn campaigns(
-    State(web): State<Web>,
-    headers: HeaderMap,
-    client: Option<Extension<ClientAddr>>,
-) -> Result<Response, WebError> {
-    let me = me(&web, &headers, client, "/marketing").await?;
+async fn campaigns(State(web): State<Web>, me: Me) -> Result<Response, WebError> {
     me.require(&web, Action::View, ResourceKind::Campaign, None)
         .await?;
     let campaigns = Campaign::list(web.app.store(), &me.org)
@@ -120,6 +117,8 @@ struct CampaignForm {
 #[template(path = "campaign_editor.html")]
 struct EditorPage {
     page: Page,
+    /// The campaign being changed; `None` for a new one.
+    editing: Option<String>,
     form: CampaignForm,
     /// (field, message) beside each field.
     errors: Vec<(&'static str, String)>,
@@ -134,12 +133,7 @@ impl EditorPage {
     }
 }
 
-async fn editor(
-    State(web): State<Web>,
-    headers: HeaderMap,
-    client: Option<Extension<ClientAddr>>,
-) -> Result<Response, WebError> {
-    let me = me(&web, &headers, client, "/marketing/new").await?;
+async fn editor(State(web): State<Web>, me: Me) -> Result<Response, WebError> {
     me.require(&web, Action::Create, ResourceKind::Campaign, None)
         .await?;
     let form = CampaignForm {
@@ -149,23 +143,69 @@ async fn editor(
     };
     Ok(render(&EditorPage {
         page: me.page,
+        editing: None,
         form,
         errors: Vec::new(),
     }))
+}
+
+/// The editor, filled with a stored campaign.
+async fn edit(
+    State(web): State<Web>,
+    me: Me,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    me.require(&web, Action::Edit, ResourceKind::Campaign, Some(&id))
+        .await?;
+    let c = Campaign::load(web.app.store(), &me.org, &id)
+        .await
+        .map_err(|e| WebError::app(me.lang)(e.into()))?;
+    let form = CampaignForm {
+        csrf: String::new(),
+        id: c.id,
+        name: c.name,
+        from: c.from,
+        subject: c.subject,
+        text: c.text,
+        legal_basis: c.legal_basis,
+        similar_products: c.similar_products.then(|| "yes".to_owned()),
+    };
+    Ok(render(&EditorPage {
+        page: me.page,
+        editing: Some(id),
+        form,
+        errors: Vec::new(),
+    }))
+}
+
+async fn save_edit(
+    State(web): State<Web>,
+    me: Me,
+    Path(id): Path<String>,
+    Form(mut form): Form<CampaignForm>,
+) -> Result<Response, WebError> {
+    me.check_form(&form.csrf)?;
+    // The id is the one in the address, whatever the form says.
+    form.id = id;
+    save(&web, me, form, true).await
 }
 
 /// Checks each field, then stores the campaign (templates compiled, the
 /// creation audited); errors are shown beside their fields.
 async fn create(
     State(web): State<Web>,
-    headers: HeaderMap,
-    client: Option<Extension<ClientAddr>>,
+    me: Me,
     Form(form): Form<CampaignForm>,
 ) -> Result<Response, WebError> {
-    let me = me(&web, &headers, client, "/marketing/new").await?;
     me.check_form(&form.csrf)?;
+    save(&web, me, form, false).await
+}
+
+/// Validates the editor's fields and stores a new campaign or the change
+/// to one; a refusal comes back beside the field it is about.
+async fn save(web: &Web, me: Me, form: CampaignForm, editing: bool) -> Result<Response, WebError> {
     let mut errors = Vec::new();
-    let id = form.id.trim();
+    let id = form.id.trim().to_owned();
     if let Err(e) = id.parse::<custodia_engine::rules::OfficeName>() {
         errors.push(("id", e.to_string()));
     }
@@ -181,10 +221,15 @@ async fn create(
         }
     }
     if errors.is_empty() {
-        me.require(&web, Action::Create, ResourceKind::Campaign, Some(id))
+        let action = if editing {
+            Action::Edit
+        } else {
+            Action::Create
+        };
+        me.require(web, action, ResourceKind::Campaign, Some(&id))
             .await?;
         let campaign = Campaign {
-            id: id.to_owned(),
+            id: id.clone(),
             name: form.name.trim().to_owned(),
             sender: me.reader.worker.clone(),
             from: form.from.trim().to_owned(),
@@ -197,20 +242,30 @@ async fn create(
             audience: Audience::Customers,
             schedule: None,
         };
-        match campaign.check() {
-            Err(e) => errors.push(("text", e.to_string())),
-            Ok(()) => match web.app.create_campaign(&me.org, &campaign).await {
-                Ok(()) => {
-                    return Ok(Redirect::to(&format!("/marketing/campaigns/{id}")).into_response());
-                }
-                Err(custodia_app::Error::Mail(e)) => errors.push(("id", e.to_string())),
-                Err(e) => return Err(WebError::app(me.lang)(e)),
-            },
+        let stored = match campaign.check() {
+            Err(e) => Err(("text", e.to_string())),
+            Ok(()) if editing => web
+                .app
+                .update_campaign(&me.org, &campaign)
+                .await
+                .map_err(|e| ("id", e.to_string())),
+            Ok(()) => web
+                .app
+                .create_campaign(&me.org, &campaign)
+                .await
+                .map_err(|e| ("id", e.to_string())),
+        };
+        match stored {
+            Ok(()) => {
+                return Ok(Redirect::to(&format!("/marketing/campaigns/{id}")).into_response());
+            }
+            Err(error) => errors.push(error),
         }
     }
     // Shown again with each error beside its field: a page like any other.
     Ok(render(&EditorPage {
         page: me.page,
+        editing: editing.then_some(id),
         form,
         errors,
     }))
@@ -228,17 +283,9 @@ struct CampaignPage {
 
 async fn campaign(
     State(web): State<Web>,
-    headers: HeaderMap,
-    client: Option<Extension<ClientAddr>>,
+    me: Me,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    let me = me(
-        &web,
-        &headers,
-        client,
-        &format!("/marketing/campaigns/{id}"),
-    )
-    .await?;
     me.require(&web, Action::View, ResourceKind::Campaign, Some(&id))
         .await?;
     let fail = WebError::app(me.lang);
@@ -292,18 +339,10 @@ struct CsrfForm {
 /// Starts the send in the background and goes to its progress page.
 async fn send(
     State(web): State<Web>,
-    headers: HeaderMap,
-    client: Option<Extension<ClientAddr>>,
+    me: Me,
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, WebError> {
-    let me = me(
-        &web,
-        &headers,
-        client,
-        &format!("/marketing/campaigns/{id}"),
-    )
-    .await?;
     me.check_form(&form.csrf)?;
     me.require(&web, Action::Send, ResourceKind::Campaign, Some(&id))
         .await?;
@@ -368,17 +407,9 @@ struct ProgressPage {
 /// itself until the run ends (no script).
 async fn progress(
     State(web): State<Web>,
-    headers: HeaderMap,
-    client: Option<Extension<ClientAddr>>,
+    me: Me,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    let me = me(
-        &web,
-        &headers,
-        client,
-        &format!("/marketing/campaigns/{id}"),
-    )
-    .await?;
     me.require(&web, Action::View, ResourceKind::Campaign, Some(&id))
         .await?;
     let run = web
@@ -408,18 +439,10 @@ async fn progress(
 /// Stops the campaign: nothing more is claimed for sending (audited).
 async fn stop(
     State(web): State<Web>,
-    headers: HeaderMap,
-    client: Option<Extension<ClientAddr>>,
+    me: Me,
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, WebError> {
-    let me = me(
-        &web,
-        &headers,
-        client,
-        &format!("/marketing/campaigns/{id}"),
-    )
-    .await?;
     me.check_form(&form.csrf)?;
     me.require(&web, Action::Edit, ResourceKind::Campaign, Some(&id))
         .await?;
@@ -443,16 +466,24 @@ struct OptOutsPage {
     q: String,
     entries: Vec<custodia_mailguard::suppression::OptOutEntry>,
     notice: Option<&'static str>,
-    error: Option<String>,
+    /// (field id, message): shown beside that field.
+    error: Option<(&'static str, String)>,
+}
+
+impl OptOutsPage {
+    fn error_for(&self, field: &str) -> Option<&str> {
+        self.error
+            .as_ref()
+            .filter(|(f, _)| *f == field)
+            .map(|(_, m)| m.as_str())
+    }
 }
 
 async fn opt_outs(
     State(web): State<Web>,
-    headers: HeaderMap,
-    client: Option<Extension<ClientAddr>>,
+    me: Me,
     Query(params): Query<OptOutParams>,
 ) -> Result<Response, WebError> {
-    let me = me(&web, &headers, client, "/marketing/opt-outs").await?;
     opt_outs_page(&web, me, params.q, None, None).await
 }
 
@@ -461,7 +492,7 @@ async fn opt_outs_page(
     me: Me,
     q: String,
     notice: Option<&'static str>,
-    error: Option<String>,
+    error: Option<(&'static str, String)>,
 ) -> Result<Response, WebError> {
     me.require(web, Action::View, ResourceKind::OptOut, None)
         .await?;
@@ -495,17 +526,18 @@ struct OptOutForm {
 /// Records an opt-out (audited); a bad address is shown beside the field.
 async fn add_opt_out(
     State(web): State<Web>,
-    headers: HeaderMap,
-    client: Option<Extension<ClientAddr>>,
+    me: Me,
     Form(form): Form<OptOutForm>,
 ) -> Result<Response, WebError> {
-    let me = me(&web, &headers, client, "/marketing/opt-outs").await?;
     me.check_form(&form.csrf)?;
     me.require(&web, Action::Create, ResourceKind::OptOut, None)
         .await?;
     let address = match Address::parse(form.address.trim()) {
         Ok(a) => a,
-        Err(e) => return opt_outs_page(&web, me, String::new(), None, Some(e.to_string())).await,
+        Err(e) => {
+            let error = Some(("address", e.to_string()));
+            return opt_outs_page(&web, me, String::new(), None, error).await;
+        }
     };
     let channel = match form.channel.trim() {
         "" => "web",
@@ -518,4 +550,78 @@ async fn add_opt_out(
         .map_err(WebError::app(me.lang))?;
     let added = me.lang.t("added");
     opt_outs_page(&web, me, String::new(), Some(added), None).await
+}
+
+#[derive(Deserialize)]
+struct ImportForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    downloaded: String,
+}
+
+/// Imports pasted opt-outs, one address per line: all or nothing
+/// (audited); a bad line is named beside the field.
+async fn import_opt_outs(
+    State(web): State<Web>,
+    me: Me,
+    Form(form): Form<ImportForm>,
+) -> Result<Response, WebError> {
+    me.check_form(&form.csrf)?;
+    me.require(&web, Action::Create, ResourceKind::OptOut, None)
+        .await?;
+    let source = std::path::Path::new("pasted list");
+    match web
+        .app
+        .import_opt_outs_text(&me.org, source, &form.text)
+        .await
+    {
+        Ok(_) => {
+            let done = me.lang.t("added");
+            opt_outs_page(&web, me, String::new(), Some(done), None).await
+        }
+        Err(custodia_app::Error::Engine(e)) => {
+            let error = Some(("opt-out-list", e.to_string()));
+            opt_outs_page(&web, me, String::new(), None, error).await
+        }
+        Err(e) => Err(WebError::app(me.lang)(e)),
+    }
+}
+
+/// Replaces the Robinson list with a pasted download (audited).
+async fn import_robinson(
+    State(web): State<Web>,
+    me: Me,
+    Form(form): Form<ImportForm>,
+) -> Result<Response, WebError> {
+    me.check_form(&form.csrf)?;
+    me.require(&web, Action::Create, ResourceKind::OptOut, Some("robinson"))
+        .await?;
+    let Ok(downloaded) = chrono::NaiveDate::parse_from_str(form.downloaded.trim(), "%Y-%m-%d")
+    else {
+        let message = format!("`{}` is not a date (YYYY-MM-DD)", form.downloaded);
+        return opt_outs_page(&web, me, String::new(), None, Some(("downloaded", message))).await;
+    };
+    let source = std::path::Path::new("pasted Robinson list");
+    match web
+        .app
+        .import_robinson_text(&me.org, source, &form.text, downloaded)
+        .await
+    {
+        Ok(_) => {
+            let done = me.lang.t("added");
+            opt_outs_page(&web, me, String::new(), Some(done), None).await
+        }
+        Err(custodia_app::Error::Engine(e)) => {
+            let error = Some(("robinson-list", e.to_string()));
+            opt_outs_page(&web, me, String::new(), None, error).await
+        }
+        Err(custodia_app::Error::Mail(e)) => {
+            let error = Some(("robinson-list", e.to_string()));
+            opt_outs_page(&web, me, String::new(), None, error).await
+        }
+        Err(e) => Err(WebError::app(me.lang)(e)),
+    }
 }

@@ -5,20 +5,20 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Extension, Form, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Form, Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use custodia_app::{Dashboard, DocumentExport};
 use custodia_engine::audit::{AuditQuery, BreachQuery, BreachScope, ChainedEvent, Signer};
+use custodia_engine::exchange::{register_entry_from_toml, register_entry_to_toml};
 use custodia_engine::rules::{Action, ResourceKind};
-use custodia_engine::{EntryId, RegisterEntry, Registers};
+use custodia_engine::{EntryId, RegisterEntry, RegisterKind, Registers};
 use serde::Deserialize;
 
-use crate::http::ClientAddr;
 use crate::web::page::{Page, WebError, attachment, render};
-use crate::web::{Me, Web, me};
+use crate::web::{Me, Web};
 
 /// Events shown per audit search (the CSV has them all).
 const SEARCH_LIMIT: i64 = 200;
@@ -32,6 +32,9 @@ pub fn routes() -> Router<Web> {
         .route("/officer/breach-report.pdf", get(breach_report))
         .route("/officer/dossier", get(dossier))
         .route("/officer/registers", get(registers))
+        .route("/officer/registers/{kind}", post(register_save))
+        .route("/officer/registers/{kind}/new", get(register_new))
+        .route("/officer/registers/{kind}/{id}", get(register_edit))
 }
 
 #[derive(Template)]
@@ -41,12 +44,7 @@ struct DashboardPage {
     dashboard: Dashboard,
 }
 
-async fn dashboard(
-    State(web): State<Web>,
-    headers: HeaderMap,
-    client: Option<Extension<ClientAddr>>,
-) -> Result<Response, WebError> {
-    let me = me(&web, &headers, client, "/officer").await?;
+async fn dashboard(State(web): State<Web>, me: Me) -> Result<Response, WebError> {
     me.require(&web, Action::View, ResourceKind::AuditLog, None)
         .await?;
     let dashboard = web
@@ -141,11 +139,9 @@ fn audit_csv(events: &[ChainedEvent]) -> Result<Vec<u8>, csv::Error> {
 /// downloads every match (an export of the log, decided and audited).
 async fn audit(
     State(web): State<Web>,
-    headers: HeaderMap,
-    client: Option<Extension<ClientAddr>>,
+    me: Me,
     Query(params): Query<AuditParams>,
 ) -> Result<Response, WebError> {
-    let me = me(&web, &headers, client, "/officer/audit").await?;
     let csv = params.format == "csv";
     let action = if csv { Action::Export } else { Action::View };
     me.require(&web, action, ResourceKind::AuditLog, None)
@@ -251,11 +247,9 @@ fn breach_query(me: &Me, p: &BreachParams) -> Result<Option<BreachQuery>, WebErr
 /// Steps 1 and 2: who and when, then the customers touched.
 async fn breach_wizard(
     State(web): State<Web>,
-    headers: HeaderMap,
-    client: Option<Extension<ClientAddr>>,
+    me: Me,
     Query(params): Query<BreachParams>,
 ) -> Result<Response, WebError> {
-    let me = me(&web, &headers, client, "/officer/breach").await?;
     me.require(&web, Action::View, ResourceKind::Breach, None)
         .await?;
     let scope = match breach_query(&me, &params)? {
@@ -292,11 +286,9 @@ struct BreachForm {
 /// the register change. The 72-hour clock starts now.
 async fn record_breach(
     State(web): State<Web>,
-    headers: HeaderMap,
-    client: Option<Extension<ClientAddr>>,
+    me: Me,
     Form(form): Form<BreachForm>,
 ) -> Result<Response, WebError> {
-    let me = me(&web, &headers, client, "/officer/breach").await?;
     me.check_form(&form.csrf)?;
     me.require(&web, Action::Create, ResourceKind::Breach, None)
         .await?;
@@ -350,12 +342,10 @@ struct BreachRecordedPage {
 
 async fn breach_recorded(
     State(web): State<Web>,
-    headers: HeaderMap,
-    client: Option<Extension<ClientAddr>>,
+    me: Me,
     Path(id): Path<String>,
     Query(params): Query<BreachParams>,
 ) -> Result<Response, WebError> {
-    let me = me(&web, &headers, client, "/officer/breach").await?;
     me.require(&web, Action::View, ResourceKind::Breach, None)
         .await?;
     let entry: EntryId = id
@@ -383,11 +373,9 @@ async fn breach_recorded(
 /// The breach scope report as a PDF (rendered off the async threads).
 async fn breach_report(
     State(web): State<Web>,
-    headers: HeaderMap,
-    client: Option<Extension<ClientAddr>>,
+    me: Me,
     Query(params): Query<BreachParams>,
 ) -> Result<Response, WebError> {
-    let me = me(&web, &headers, client, "/officer/breach").await?;
     me.require(&web, Action::Print, ResourceKind::Breach, None)
         .await?;
     let query = breach_query(&me, &params)?.ok_or_else(|| {
@@ -438,11 +426,9 @@ struct DossierPage {
 /// Spanish or English, gathered live (the chain verified now).
 async fn dossier(
     State(web): State<Web>,
-    headers: HeaderMap,
-    client: Option<Extension<ClientAddr>>,
+    me: Me,
     Query(params): Query<DossierParams>,
 ) -> Result<Response, WebError> {
-    let me = me(&web, &headers, client, "/officer/dossier").await?;
     let pdf = match params.format.as_str() {
         "" => {
             me.require(&web, Action::View, ResourceKind::Dossier, None)
@@ -492,32 +478,234 @@ async fn dossier(
     Ok(attachment("application/pdf", "dossier.pdf", bytes))
 }
 
+/// The registers the officer keeps from the UI, in the dossier's order.
+const EDITABLE: [RegisterKind; 6] = [
+    RegisterKind::Provider,
+    RegisterKind::Activity,
+    RegisterKind::Measure,
+    RegisterKind::Training,
+    RegisterKind::Backup,
+    RegisterKind::Breach,
+];
+
+/// A register and its entries' ids, for the list.
+struct RegisterList {
+    kind: RegisterKind,
+    ids: Vec<String>,
+}
+
 #[derive(Template)]
 #[template(path = "registers.html")]
 struct RegistersPage {
     page: Page,
-    registers: Registers,
+    registers: Vec<RegisterList>,
+    notice: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct RegistersParams {
+    #[serde(default)]
+    saved: String,
 }
 
 async fn registers(
     State(web): State<Web>,
-    headers: HeaderMap,
-    client: Option<Extension<ClientAddr>>,
+    me: Me,
+    Query(params): Query<RegistersParams>,
 ) -> Result<Response, WebError> {
-    let me = me(&web, &headers, client, "/officer/registers").await?;
     me.require(&web, Action::View, ResourceKind::Register, None)
         .await?;
-    let registers = web
-        .app
-        .store()
-        .org(&me.org)
-        .await
-        .map_err(|e| WebError::app(me.lang)(e.into()))?
-        .registers()
-        .await
-        .map_err(|e| WebError::app(me.lang)(e.into()))?;
+    let entries = stored_registers(&web, &me).await?.entries();
+    let registers = EDITABLE
+        .into_iter()
+        .map(|kind| RegisterList {
+            kind,
+            ids: entries
+                .iter()
+                .filter(|e| e.kind() == kind)
+                .map(|e| e.id().to_string())
+                .collect(),
+        })
+        .collect();
     Ok(render(&RegistersPage {
         page: me.page,
         registers,
+        notice: blank(&params.saved),
     }))
+}
+
+async fn stored_registers(web: &Web, me: &Me) -> Result<Registers, WebError> {
+    let fail = |e: custodia_engine::Error| WebError::app(me.lang)(e.into());
+    web.app
+        .store()
+        .org(&me.org)
+        .await
+        .map_err(fail)?
+        .registers()
+        .await
+        .map_err(fail)
+}
+
+#[derive(Template)]
+#[template(path = "register_editor.html")]
+struct EditorPage {
+    page: Page,
+    kind: RegisterKind,
+    /// The entry being edited, or none for a new one.
+    id: Option<String>,
+    text: String,
+    /// Where the TOML is wrong: line and field, beside the text.
+    error: Option<String>,
+}
+
+fn register_kind(me: &Me, text: &str) -> Result<RegisterKind, WebError> {
+    RegisterKind::parse(text)
+        .filter(|k| EDITABLE.contains(k))
+        .ok_or_else(|| {
+            WebError::new(
+                me.lang,
+                StatusCode::NOT_FOUND,
+                format!("register `{text}` is not kept from the web UI"),
+            )
+        })
+}
+
+/// A new entry's starting text: the fields a firm fills first.
+fn skeleton(kind: RegisterKind) -> &'static str {
+    match kind {
+        RegisterKind::Provider => concat!(
+            "id = \"P-\"\nname = \"\"\nservice = \"\"\nprocesses_personal_data = true\n",
+            "contract_signed = \"2026-01-01\"\nnext_review = \"2027-01-01\"\n"
+        ),
+        RegisterKind::Activity => concat!(
+            "id = \"RA-\"\nname = \"\"\npurposes = [\"\"]\nlegal_basis = \"\"\n",
+            "data_subjects = [\"customers\"]\ndata_categories = [\"contact details\"]\n"
+        ),
+        RegisterKind::Measure => "id = \"M-\"\nname = \"\"\ncategory = \"technical\"\n",
+        RegisterKind::Training => {
+            "id = \"T-\"\ntitle = \"\"\ndate = \"2026-01-01\"\nhours = 2\nattendees = []\n"
+        }
+        RegisterKind::Backup => {
+            "id = \"B-\"\ntaken_at = \"2026-01-01T03:00:00Z\"\nlocation = \"\"\nencrypted = true\n"
+        }
+        _ => "id = \"\"\n",
+    }
+}
+
+async fn register_new(
+    State(web): State<Web>,
+    me: Me,
+    Path(kind): Path<String>,
+) -> Result<Response, WebError> {
+    let kind = register_kind(&me, &kind)?;
+    me.require(
+        &web,
+        Action::Create,
+        ResourceKind::Register,
+        Some(kind.as_str()),
+    )
+    .await?;
+    Ok(render(&EditorPage {
+        page: me.page,
+        kind,
+        id: None,
+        text: skeleton(kind).to_owned(),
+        error: None,
+    }))
+}
+
+async fn register_edit(
+    State(web): State<Web>,
+    me: Me,
+    Path((kind, id)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    let kind = register_kind(&me, &kind)?;
+    me.require(
+        &web,
+        Action::View,
+        ResourceKind::Register,
+        Some(kind.as_str()),
+    )
+    .await?;
+    let entry = stored_registers(&web, &me)
+        .await?
+        .entries()
+        .into_iter()
+        .find(|e| e.kind() == kind && e.id().as_str() == id)
+        .ok_or_else(|| WebError::new(me.lang, StatusCode::NOT_FOUND, format!("`{id}`")))?;
+    let text = register_entry_to_toml(&entry).map_err(|e| WebError::app(me.lang)(e.into()))?;
+    Ok(render(&EditorPage {
+        page: me.page,
+        kind,
+        id: Some(id),
+        text,
+        error: None,
+    }))
+}
+
+#[derive(Deserialize)]
+struct RegisterForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    text: String,
+    /// The id being edited; empty for a new entry.
+    #[serde(default)]
+    editing: String,
+}
+
+/// Saves an entry (audited with its register change). A new entry may not
+/// reuse an id; an edit replaces its own entry. Errors go beside the text.
+async fn register_save(
+    State(web): State<Web>,
+    me: Me,
+    Path(kind): Path<String>,
+    Form(form): Form<RegisterForm>,
+) -> Result<Response, WebError> {
+    me.check_form(&form.csrf)?;
+    let kind = register_kind(&me, &kind)?;
+    let editing = blank(&form.editing);
+    let action = if editing.is_some() {
+        Action::Edit
+    } else {
+        Action::Create
+    };
+    me.require(&web, action, ResourceKind::Register, Some(kind.as_str()))
+        .await?;
+    let text = form.text.replace("\r\n", "\n");
+    let parsed = register_entry_from_toml(kind, std::path::Path::new("form"), &text)
+        .map_err(|e| e.to_string())
+        .and_then(|entry| match &editing {
+            Some(id) if entry.id().as_str() != id => {
+                Err(format!("id: an edit keeps the id `{id}`"))
+            }
+            _ => Ok(entry),
+        });
+    let saved = match parsed {
+        Ok(entry) => web
+            .app
+            .add_register_entry(&me.org, &entry, editing.is_some())
+            .await
+            .map(|_| entry.id().to_string())
+            .map_err(|e| match e {
+                custodia_app::Error::Engine(e) => Ok(e.to_string()),
+                other => Err(other),
+            }),
+        Err(message) => Err(Ok(message)),
+    };
+    match saved {
+        Ok(id) => Ok(Redirect::to(&format!(
+            "/officer/registers?saved={}",
+            enc(&format!("{} {id}", kind.noun()))
+        ))
+        .into_response()),
+        Err(Err(e)) => Err(WebError::app(me.lang)(e)),
+        Err(Ok(message)) => Ok(render(&EditorPage {
+            page: me.page,
+            kind,
+            id: editing,
+            text,
+            error: Some(message),
+        })),
+    }
 }

@@ -1,0 +1,356 @@
+//! Data-subject rights through the core: the register of requests with
+//! its one-month clock, what granting each kind does, and the art. 15
+//! access package (the person's data, what it is for, and who of the
+//! firm accessed it, from the audit log).
+
+use chrono::{DateTime, Utc};
+use custodia_engine::audit::{AuditEvent, AuditQuery, EventKind};
+use custodia_engine::rules::Effect;
+use custodia_engine::{
+    Answer, CustomerId, NewRightsRequest, OrgSlug, Restriction, RightKind, RightsRequest,
+    WorkerLogin,
+};
+use custodia_mailguard::Address;
+use serde::Serialize;
+
+use crate::Custodia;
+use crate::error::{Error, Result};
+
+/// One value of the person's data, as the package lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DataItem {
+    /// `identity`, or the area's name.
+    pub section: String,
+    pub field: String,
+    pub value: String,
+}
+
+/// A processing activity, as the person is told about it (art. 15.1 a-d).
+#[derive(Debug, Clone, Serialize)]
+pub struct Purpose {
+    pub activity: String,
+    pub purposes: Vec<String>,
+    pub legal_basis: Option<String>,
+    pub recipients: Vec<String>,
+    pub retention: Option<String>,
+}
+
+/// One access to the person's data recorded in the audit log. Workers
+/// are named by role and department, not by name: art. 15.1(c) asks for
+/// the recipients or their categories, and staff act under the firm's
+/// authority (art. 29); their names are the firm's to give on request.
+#[derive(Debug, Clone, Serialize)]
+pub struct Access {
+    pub at: DateTime<Utc>,
+    /// The event's sequence in the organisation's audit chain.
+    pub seq: i64,
+    pub action: String,
+    pub role: String,
+    pub department: String,
+    pub allowed: bool,
+    /// Whether the data left Custodia (export, download, print).
+    pub exported: bool,
+}
+
+/// What an access or portability request is answered with.
+#[derive(Debug, Clone, Serialize)]
+pub struct RightsPackage {
+    pub request: RightsRequest,
+    pub organisation: String,
+    pub customer: CustomerId,
+    pub name: String,
+    pub data: Vec<DataItem>,
+    /// Empty for portability (art. 20 covers the data, not the processing).
+    pub purposes: Vec<Purpose>,
+    /// Empty for portability.
+    pub accesses: Vec<Access>,
+    pub made_at: DateTime<Utc>,
+}
+
+impl Custodia {
+    /// Records a request received; due one month later. Audited.
+    pub async fn open_rights_request(
+        &self,
+        org: &OrgSlug,
+        new: &NewRightsRequest<'_>,
+        by: Option<&WorkerLogin>,
+    ) -> Result<RightsRequest> {
+        let scope = self.store().org(org).await?;
+        Ok(scope.open_rights_request(new, by).await?)
+    }
+
+    /// Every request of `org`, newest first.
+    pub async fn rights_requests(&self, org: &OrgSlug) -> Result<Vec<RightsRequest>> {
+        Ok(self.store().org(org).await?.rights_requests().await?)
+    }
+
+    /// One request.
+    pub async fn rights_request(&self, org: &OrgSlug, id: i64) -> Result<RightsRequest> {
+        Ok(self.store().org(org).await?.rights_request(id).await?)
+    }
+
+    /// Extends a request by two months, with the reason. Audited.
+    pub async fn extend_rights_request(
+        &self,
+        org: &OrgSlug,
+        id: i64,
+        reason: &str,
+        by: Option<&WorkerLogin>,
+    ) -> Result<RightsRequest> {
+        require_text("reason", reason)?;
+        let scope = self.store().org(org).await?;
+        Ok(scope.extend_rights_request(id, reason, by).await?)
+    }
+
+    /// Grants a request and does what the right asks: erasure blocks the
+    /// record (LOPDGDD art. 32), restriction restricts it (art. 18), an
+    /// objection to marketing puts the address on the opt-out list at
+    /// once (art. 21.3). Access and portability are answered with their
+    /// package; rectification with an edit through the core. Audited.
+    pub async fn resolve_rights_request(
+        &self,
+        org: &OrgSlug,
+        id: i64,
+        answer: &str,
+        by: Option<&WorkerLogin>,
+    ) -> Result<RightsRequest> {
+        let scope = self.store().org(org).await?;
+        let request = scope.rights_request(id).await?;
+        let restriction = match request.kind {
+            RightKind::Erasure => Some(Restriction::Blocked),
+            RightKind::Restriction => Some(Restriction::Restricted),
+            _ => None,
+        };
+        if request.kind == RightKind::Objection {
+            // The opt-out first: should the answer fail, the person is
+            // still never mailed again.
+            let customer = scope.customer(&request.customer).await?;
+            if let Some(email) = &customer.email {
+                let address = Address::parse(email)?;
+                let source = format!("objection, rights request #{id}");
+                self.opt_out(org, &address, "rights request", &source)
+                    .await?;
+            }
+        }
+        let answered = scope
+            .answer_rights_request(
+                id,
+                Answer::Grant {
+                    text: answer,
+                    restriction,
+                },
+                by,
+            )
+            .await?;
+        Ok(answered)
+    }
+
+    /// Refuses a request, with the reason the requester is given. Audited.
+    pub async fn refuse_rights_request(
+        &self,
+        org: &OrgSlug,
+        id: i64,
+        reason: &str,
+        by: Option<&WorkerLogin>,
+    ) -> Result<RightsRequest> {
+        require_text("reason", reason)?;
+        let scope = self.store().org(org).await?;
+        Ok(scope
+            .answer_rights_request(id, Answer::Refuse { text: reason }, by)
+            .await?)
+    }
+
+    /// Lifts the restriction a granted restriction request set. Audited.
+    pub async fn lift_restriction(
+        &self,
+        org: &OrgSlug,
+        id: i64,
+        by: Option<&WorkerLogin>,
+    ) -> Result<()> {
+        let scope = self.store().org(org).await?;
+        let request = scope.rights_request(id).await?;
+        if request.kind != RightKind::Restriction {
+            return Err(Error::Field {
+                field: "request".into(),
+                reason: format!("#{id} is a {} request, not a restriction", request.kind),
+            });
+        }
+        Ok(scope.lift_restriction(&request, by).await?)
+    }
+
+    /// The package answering an access or portability request: every
+    /// field and area of the person, decrypted for this purpose only; for
+    /// access also the purposes and the accesses the audit log holds.
+    /// Producing it is an audited export.
+    pub async fn rights_package(
+        &self,
+        org: &OrgSlug,
+        id: i64,
+        by: Option<&WorkerLogin>,
+    ) -> Result<RightsPackage> {
+        let scope = self.store().org(org).await?;
+        let request = scope.rights_request(id).await?;
+        if !matches!(request.kind, RightKind::Access | RightKind::Portability) {
+            return Err(Error::Field {
+                field: "request".into(),
+                reason: format!(
+                    "#{id} is a {} request; packages answer access and portability",
+                    request.kind
+                ),
+            });
+        }
+        let mut customer = scope.customer(&request.customer).await?;
+        scope.unseal(&mut customer, &[]).await?;
+        let data = data_items(&customer);
+        let access = request.kind == RightKind::Access;
+        let purposes = if access {
+            scope
+                .registers()
+                .await?
+                .activities
+                .into_iter()
+                .map(|a| Purpose {
+                    activity: a.name,
+                    purposes: a.purposes,
+                    legal_basis: a.legal_basis,
+                    recipients: a.recipients,
+                    retention: a.retention,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let accesses = if access {
+            self.accesses(org, &customer.id).await?
+        } else {
+            Vec::new()
+        };
+        let mut event = AuditEvent::new(EventKind::Export, Utc::now());
+        event.worker = by.map(ToString::to_string);
+        event.action = Some("export".into());
+        event.customer = Some(customer.id.to_string());
+        event.resource = Some(format!("rights-request:{id}"));
+        event.detail = Some(format!(
+            "{} package for rights request #{id}: {} values, {} accesses",
+            request.kind,
+            data.len(),
+            accesses.len()
+        ));
+        self.audit().append(org, event).await?;
+        Ok(RightsPackage {
+            organisation: scope.organisation().name.clone(),
+            customer: customer.id.clone(),
+            name: customer.name.clone(),
+            request,
+            data,
+            purposes,
+            accesses,
+            made_at: Utc::now(),
+        })
+    }
+
+    /// The workers' accesses to one customer's data the audit log holds.
+    async fn accesses(&self, org: &OrgSlug, customer: &CustomerId) -> Result<Vec<Access>> {
+        let workers = self.store().org(org).await?.workers().await?;
+        let query = AuditQuery {
+            customer: Some(customer.to_string()),
+            ..AuditQuery::default()
+        };
+        let events = self.store().query_audit(org, &query).await?;
+        Ok(events
+            .into_iter()
+            .filter(|e| ACCESS_KINDS.contains(&e.event.kind))
+            .filter_map(|e| {
+                let login = e.event.worker.as_deref()?;
+                let worker = workers.iter().find(|w| w.login.as_str() == login);
+                let kind = e.event.kind;
+                Some(Access {
+                    at: e.event.at,
+                    seq: e.seq,
+                    action: e
+                        .event
+                        .action
+                        .clone()
+                        .unwrap_or_else(|| kind.as_str().into()),
+                    role: worker.map(|w| w.roles.join(", ")).unwrap_or_default(),
+                    department: worker.map(|w| w.departments.join(", ")).unwrap_or_default(),
+                    allowed: e.event.decision != Some(Effect::Deny),
+                    exported: matches!(
+                        kind,
+                        EventKind::Export | EventKind::Download | EventKind::Print
+                    ),
+                })
+            })
+            .collect())
+    }
+}
+
+/// The events that are a worker reaching the person's data (not, say, the
+/// rights request itself or a login).
+const ACCESS_KINDS: [EventKind; 7] = [
+    EventKind::Decision,
+    EventKind::Unlock,
+    EventKind::UnlockFailed,
+    EventKind::Export,
+    EventKind::Download,
+    EventKind::Print,
+    EventKind::Edit,
+];
+
+fn require_text(field: &str, text: &str) -> Result<()> {
+    if text.trim().is_empty() {
+        return Err(Error::Field {
+            field: field.into(),
+            reason: "is required".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Every value Custodia holds about the person, section by section.
+fn data_items(c: &custodia_engine::Customer) -> Vec<DataItem> {
+    let item = |section: &str, field: &str, value: String| DataItem {
+        section: section.into(),
+        field: field.into(),
+        value,
+    };
+    let mut items = vec![item("identity", "name", c.name.clone())];
+    if let Some(email) = &c.email {
+        items.push(item("identity", "email", email.clone()));
+    }
+    for (field, value) in c.identity().fields() {
+        if let Some(value) = value {
+            items.push(item("identity", field, value.to_owned()));
+        }
+    }
+    for (key, value) in &c.attributes {
+        items.push(item("attributes", key, value.clone()));
+    }
+    let comms = &c.communications;
+    if let Some(consent) = &comms.consent {
+        items.push(item(
+            "communications",
+            "consent",
+            format!("{} ({})", consent.date, consent.source),
+        ));
+    }
+    if let Some(opt_out) = &comms.opt_out {
+        items.push(item(
+            "communications",
+            "opt_out",
+            format!("{} ({})", opt_out.date, opt_out.channel),
+        ));
+    }
+    for area in &c.areas {
+        let Some(content) = &area.content else {
+            continue;
+        };
+        for (field, value) in &content.fields {
+            items.push(item(area.name.as_str(), field, value.to_string()));
+        }
+        if let Some(notes) = &content.notes {
+            items.push(item(area.name.as_str(), "notes", notes.clone()));
+        }
+    }
+    items
+}
