@@ -38,6 +38,8 @@ pub struct Dashboard {
     /// or whose answer is missing: the dossier's pending actions.
     pub pending: Vec<String>,
     pub open_breaches: Vec<OpenBreach>,
+    /// Rights requests late or due within a week.
+    pub rights_due: Vec<custodia_engine::RightsRequest>,
 }
 
 impl Custodia {
@@ -83,7 +85,14 @@ impl Custodia {
                 breach,
             })
             .collect();
+        let rights_due = scope
+            .rights_requests()
+            .await?
+            .into_iter()
+            .filter(|r| r.is_due_within(today, 7))
+            .collect();
         Ok(Dashboard {
+            rights_due,
             chain: ChainStatus {
                 head,
                 witnessed,

@@ -24,11 +24,59 @@ pub fn read_text(path: &Path) -> Result<String> {
     })
 }
 
-/// Parses TOML into `T`; an error names the file and the line.
+/// Parses TOML into `T`; an error names the file, the line and, when the
+/// line sets one, the field.
 pub fn parse_toml<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T> {
-    toml::from_str(text).map_err(|e| Error::Input {
-        path: path.to_owned(),
-        line: e.span().map_or(1, |s| line_of(text.as_bytes(), s.start)),
-        message: e.message().trim_end_matches('.').to_owned(),
+    toml::from_str(text).map_err(|e| {
+        let line = e.span().map_or(1, |s| line_of(text.as_bytes(), s.start));
+        let message = e.message().trim_end_matches('.');
+        let message = match field_set_on(text, line) {
+            Some(field) if !message.contains(&format!("`{field}`")) => {
+                format!("field `{field}`: {message}")
+            }
+            _ => message.to_owned(),
+        };
+        Error::Input {
+            path: path.to_owned(),
+            line,
+            message,
+        }
     })
+}
+
+/// The key a `key = value` line sets, if line `line` is one.
+fn field_set_on(text: &str, line: usize) -> Option<&str> {
+    let (key, _) = text.lines().nth(line.checked_sub(1)?)?.split_once('=')?;
+    let key = key.trim();
+    let bare = !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    bare.then_some(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code, reason = "only parsed")]
+    struct Review {
+        name: String,
+        next_review: chrono::NaiveDate,
+    }
+
+    #[test]
+    fn a_toml_error_names_the_line_and_the_field() {
+        let err = parse_toml::<Review>(
+            Path::new("form"),
+            "name = \"x\"\nnext_review = \"mañana\"\n",
+        )
+        .expect_err("bad date")
+        .to_string();
+        assert!(
+            err.starts_with("form: line 2: field `next_review`: "),
+            "{err}"
+        );
+    }
 }

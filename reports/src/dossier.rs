@@ -61,6 +61,52 @@ struct DossierPage<'a> {
     confidentiality: Vec<(String, String, bool)>,
     log_reviews: Vec<String>,
     marketing: MarketingView,
+    rights: RightsView,
+}
+
+/// The rights section: requests per kind, answered in time or late.
+struct RightsView {
+    title: &'static str,
+    /// Column labels: kind, received, answered in time, late, open.
+    labels: [&'static str; 5],
+    rows: Vec<(&'static str, usize, usize, usize, usize)>,
+}
+
+fn rights_view(input: &DossierInput, lang: Lang) -> RightsView {
+    let today = input.now.date_naive();
+    let rows = custodia_engine::RightKind::ALL
+        .into_iter()
+        .map(|kind| {
+            let of_kind: Vec<_> = input.rights.iter().filter(|r| r.kind == kind).collect();
+            let in_time = of_kind
+                .iter()
+                .filter(|r| r.answered_at.is_some_and(|at| at.date_naive() <= r.due))
+                .count();
+            let late = of_kind
+                .iter()
+                .filter(|r| match r.answered_at {
+                    Some(at) => at.date_naive() > r.due,
+                    None => r.is_late(today),
+                })
+                .count();
+            let open = of_kind.iter().filter(|r| r.is_open()).count();
+            (kind.article(), of_kind.len(), in_time, late, open)
+        })
+        .collect();
+    RightsView {
+        title: lang.pick(
+            "Derechos de los interesados (arts. 12 a 22 RGPD)",
+            "Data-subject rights (GDPR arts. 12-22)",
+        ),
+        labels: [
+            lang.pick("Derecho", "Right"),
+            lang.pick("Recibidas", "Received"),
+            lang.pick("Respondidas en plazo", "Answered in time"),
+            lang.pick("Fuera de plazo", "Late"),
+            lang.pick("Abiertas", "Open"),
+        ],
+        rows,
+    }
 }
 
 fn or_missing(lang: Lang, value: Option<String>) -> String {
@@ -161,6 +207,7 @@ fn page(input: &DossierInput, lang: Lang) -> DossierPage<'_> {
             .collect(),
         evidence: evidence(input, lang),
         breaches: r.breaches.iter().map(|b| breach_rows(b, lang)).collect(),
+        rights: rights_view(input, lang),
         pending: pending_actions(input, lang),
         exemption,
         sectors: input

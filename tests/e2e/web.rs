@@ -131,6 +131,13 @@ impl Browser {
 
     /// Saves a screenshot and fails on any console error so far.
     async fn check(&mut self, step: &str) {
+        self.check_allowing(step, None).await;
+    }
+
+    /// The same, where the page itself was meant to answer with `status`
+    /// (a refusal page): the browser logs that load, and only that, as an
+    /// error.
+    async fn check_allowing(&mut self, step: &str, status: Option<u16>) {
         self.shots += 1;
         let png = self.client.screenshot().await.expect("screenshot");
         let file = screenshots().join(format!("{}-{:02}-{step}.png", self.name, self.shots));
@@ -145,6 +152,12 @@ impl Browser {
             .into_iter()
             .flatten()
             .filter(|e| e["level"] == "SEVERE")
+            .filter(|e| {
+                let expected = status.map(|s| format!("status of {s} "));
+                !(e["source"] == "network"
+                    && expected
+                        .is_some_and(|x| e["message"].as_str().unwrap_or_default().contains(&x)))
+            })
             .collect();
         assert!(errors.is_empty(), "console errors at {step}: {errors:?}");
     }
@@ -846,5 +859,41 @@ fn pages_fit_a_phone_screen() {
             );
             b.check(&path.replace('/', "_")).await;
         }
+    });
+}
+
+#[test]
+fn the_officer_records_and_grants_an_erasure_and_the_record_closes() {
+    let c = Custodia::demo(Backend::Sqlite);
+    run(async {
+        let mut b = Browser::start(&c, &[], "rights").await;
+        b.login("rocio", "demo-rocio").await;
+        b.goto("/officer/rights").await;
+        b.fill("#customer", "C-9999").await;
+        b.click("#open-request").await;
+        assert!(b.text("#request-error").await.contains("C-9999"));
+        b.check("unknown-customer").await;
+        b.fill("#customer", "C-1001").await;
+        b.client
+            .find(Locator::Css("#kind option[value='erasure']"))
+            .await
+            .expect("erasure")
+            .click()
+            .await
+            .expect("choose");
+        b.fill("#identity_check", "DNI en la oficina").await;
+        b.click("#open-request").await;
+        assert_eq!(b.text("#status").await, "open");
+        b.check("request-open").await;
+        b.click("#grant").await;
+        assert_eq!(b.text("#status").await, "granted");
+        b.check("request-granted").await;
+
+        b.goto("/login").await;
+        b.login("ana", "demo-ana").await;
+        b.goto("/customers/C-1001").await;
+        let page = b.text("main").await;
+        assert!(page.contains("blocked (LOPDGDD art. 32)"), "{page}");
+        b.check_allowing("blocked-record", Some(403)).await;
     });
 }

@@ -14,7 +14,10 @@ use custodia_app::{Dashboard, DocumentExport};
 use custodia_engine::audit::{AuditQuery, BreachQuery, BreachScope, ChainedEvent, Signer};
 use custodia_engine::exchange::{register_entry_from_toml, register_entry_to_toml};
 use custodia_engine::rules::{Action, ResourceKind};
-use custodia_engine::{EntryId, RegisterEntry, RegisterKind, Registers};
+use custodia_engine::{
+    CustomerId, EntryId, NewRightsRequest, RegisterEntry, RegisterKind, Registers, RightKind,
+    RightsRequest,
+};
 use serde::Deserialize;
 
 use crate::web::page::{Page, WebError, attachment, render};
@@ -31,6 +34,9 @@ pub fn routes() -> Router<Web> {
         .route("/officer/breach/{id}", get(breach_recorded))
         .route("/officer/breach-report.pdf", get(breach_report))
         .route("/officer/dossier", get(dossier))
+        .route("/officer/rights", get(rights).post(open_request))
+        .route("/officer/rights/{id}", get(request))
+        .route("/officer/rights/{id}/{verb}", post(answer_request))
         .route("/officer/registers", get(registers))
         .route("/officer/registers/{kind}", post(register_save))
         .route("/officer/registers/{kind}/new", get(register_new))
@@ -708,4 +714,175 @@ async fn register_save(
             error: Some(message),
         })),
     }
+}
+
+#[derive(Template)]
+#[template(path = "rights.html")]
+struct RightsPage {
+    page: Page,
+    requests: Vec<RightsRequest>,
+    today: chrono::NaiveDate,
+    kinds: [RightKind; 6],
+    error: Option<String>,
+}
+
+/// The register of rights requests, and the form to record one.
+async fn rights(State(web): State<Web>, me: Me) -> Result<Response, WebError> {
+    rights_page(&web, me, None).await
+}
+
+async fn rights_page(web: &Web, me: Me, error: Option<String>) -> Result<Response, WebError> {
+    me.require(web, Action::View, ResourceKind::Register, Some("rights"))
+        .await?;
+    let requests = web
+        .app
+        .rights_requests(&me.org)
+        .await
+        .map_err(WebError::app(me.lang))?;
+    Ok(render(&RightsPage {
+        page: me.page,
+        requests,
+        today: Utc::now().date_naive(),
+        kinds: RightKind::ALL,
+        error,
+    }))
+}
+
+#[derive(Deserialize)]
+struct OpenForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    customer: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    received: String,
+    #[serde(default)]
+    channel: String,
+    #[serde(default)]
+    identity_check: String,
+}
+
+/// Records a request received (audited); a bad field comes back beside
+/// the form.
+async fn open_request(
+    State(web): State<Web>,
+    me: Me,
+    Form(form): Form<OpenForm>,
+) -> Result<Response, WebError> {
+    me.check_form(&form.csrf)?;
+    me.require(&web, Action::Create, ResourceKind::Register, Some("rights"))
+        .await?;
+    let parsed = (|| -> Result<(CustomerId, RightKind, chrono::NaiveDate), String> {
+        let customer = form
+            .customer
+            .trim()
+            .parse()
+            .map_err(|e: custodia_engine::Error| format!("customer: {e}"))?;
+        let kind = form
+            .kind
+            .parse()
+            .map_err(|e: custodia_engine::Error| format!("kind: {e}"))?;
+        let received = match form.received.trim() {
+            "" => Utc::now().date_naive(),
+            text => chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .map_err(|_| format!("received: `{text}` is not a date (YYYY-MM-DD)"))?,
+        };
+        Ok((customer, kind, received))
+    })();
+    let (customer, kind, received) = match parsed {
+        Ok(p) => p,
+        Err(message) => return rights_page(&web, me, Some(message)).await,
+    };
+    let channel = blank(&form.channel).unwrap_or_else(|| "web".into());
+    let identity = blank(&form.identity_check);
+    let new = NewRightsRequest {
+        customer: &customer,
+        kind,
+        received,
+        channel: &channel,
+        identity_check: identity.as_deref(),
+    };
+    match web
+        .app
+        .open_rights_request(&me.org, &new, Some(&me.reader.worker))
+        .await
+    {
+        Ok(r) => Ok(Redirect::to(&format!("/officer/rights/{}", r.id)).into_response()),
+        Err(custodia_app::Error::Engine(e @ custodia_engine::Error::NotFound { .. })) => {
+            rights_page(&web, me, Some(format!("customer: {e}"))).await
+        }
+        Err(e) => Err(WebError::app(me.lang)(e)),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "request.html")]
+struct RequestPage {
+    page: Page,
+    request: RightsRequest,
+    late: bool,
+}
+
+async fn request(
+    State(web): State<Web>,
+    me: Me,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
+    me.require(&web, Action::View, ResourceKind::Register, Some("rights"))
+        .await?;
+    let request = web
+        .app
+        .rights_request(&me.org, id)
+        .await
+        .map_err(WebError::app(me.lang))?;
+    let late = request.is_late(Utc::now().date_naive());
+    Ok(render(&RequestPage {
+        page: me.page,
+        request,
+        late,
+    }))
+}
+
+#[derive(Deserialize)]
+struct AnswerForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    text: String,
+}
+
+/// Grants, refuses or extends a request (audited; a grant does what the
+/// right asks: blocking, restriction, opt-out).
+async fn answer_request(
+    State(web): State<Web>,
+    me: Me,
+    Path((id, verb)): Path<(i64, String)>,
+    Form(form): Form<AnswerForm>,
+) -> Result<Response, WebError> {
+    me.check_form(&form.csrf)?;
+    me.require(&web, Action::Edit, ResourceKind::Register, Some("rights"))
+        .await?;
+    let by = Some(&me.reader.worker);
+    let text = form.text.trim();
+    let done = match verb.as_str() {
+        "resolve" => {
+            let answer = if text.is_empty() { "granted" } else { text };
+            web.app
+                .resolve_rights_request(&me.org, id, answer, by)
+                .await
+        }
+        "refuse" => web.app.refuse_rights_request(&me.org, id, text, by).await,
+        "extend" => web.app.extend_rights_request(&me.org, id, text, by).await,
+        other => {
+            return Err(WebError::new(
+                me.lang,
+                StatusCode::NOT_FOUND,
+                format!("`{other}`"),
+            ));
+        }
+    };
+    done.map_err(WebError::app(me.lang))?;
+    Ok(Redirect::to(&format!("/officer/rights/{id}")).into_response())
 }
