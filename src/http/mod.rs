@@ -4,10 +4,8 @@
 
 mod api;
 mod error;
-mod guard;
+pub(crate) mod guard;
 mod listener;
-
-pub use guard::ClientAddr;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;

@@ -28,7 +28,7 @@ use custodia_engine::rules::{Action, Context, ResourceKind, ResourceRef};
 use custodia_engine::{OrgSlug, Worker};
 use serde::Deserialize;
 
-use crate::http::ClientAddr;
+use crate::http::guard::ClientAddr;
 pub use cookie::Jar;
 pub use i18n::Lang;
 use page::{Page, User, WebError};

@@ -13,7 +13,7 @@ use custodia_engine::session::{LoginAttempt, LoginOutcome};
 use custodia_engine::{OrgSlug, WorkerLogin};
 use serde::Deserialize;
 
-use crate::http::ClientAddr;
+use crate::http::guard::ClientAddr;
 use crate::web::i18n::Lang;
 use crate::web::page::{Page, WebError, render};
 use crate::web::{Web, csrf};
