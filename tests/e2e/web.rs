@@ -185,6 +185,22 @@ impl Browser {
             .expect("click");
     }
 
+    /// Clicks something that loads a new page, and waits until it has:
+    /// WebDriver's click does not wait for the navigation it starts.
+    async fn submit(&self, css: &str) {
+        let old = self.client.find(Locator::Css("html")).await.expect("page");
+        self.click(css).await;
+        self.wait_for_new_page(old).await;
+    }
+
+    async fn wait_for_new_page(&self, old: fantoccini::elements::Element) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while old.tag_name().await.is_ok() {
+            assert!(Instant::now() < deadline, "no new page was loaded");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     async fn text(&self, css: &str) -> String {
         self.client
             .find(Locator::Css(css))
@@ -215,7 +231,7 @@ impl Browser {
         self.goto("/login").await;
         self.fill("#login", login).await;
         self.fill("#password", password).await;
-        self.click("form[action='/login'] button").await;
+        self.submit("form[action='/login'] button").await;
     }
 
     /// The session cookie, to fetch what a browser would download.
@@ -361,7 +377,7 @@ fn assistant_sees_the_personal_area_closed_and_the_lawyer_sees_it_whole() {
             "the masked phone never reaches the page"
         );
         b.check("assistant-record").await;
-        b.click("#area-personal a").await;
+        b.submit("#area-personal a").await;
         assert!(
             b.source()
                 .await
@@ -391,7 +407,7 @@ fn lawyer_unlocks_a_closed_area_with_its_password_and_sees_the_expiry() {
         b.goto("/customers/C-1001").await;
         assert_eq!(b.area_state("case-file").await, "locked");
         b.fill("#pw-case-file", "wrong-password").await;
-        b.click("#area-case-file button").await;
+        b.submit("#area-case-file button").await;
         assert!(
             b.text("#area-case-file")
                 .await
@@ -399,7 +415,7 @@ fn lawyer_unlocks_a_closed_area_with_its_password_and_sees_the_expiry() {
         );
         b.check("wrong-area-password").await;
         b.fill("#pw-case-file", "expediente-1001").await;
-        b.click("#area-case-file button").await;
+        b.submit("#area-case-file button").await;
         assert_eq!(b.area_state("case-file").await, "ok");
         assert!(
             b.text("#area-case-file")
@@ -463,7 +479,7 @@ fn officer_runs_the_breach_wizard_to_a_pdf() {
         b.goto("/officer").await;
         assert!(b.text("#chain-state").await.contains('✓'));
         b.check("dashboard").await;
-        b.click("a[href='/officer/breach']").await;
+        b.submit("a[href='/officer/breach']").await;
         let since = (chrono::Utc::now() - chrono::Duration::hours(1)).format("%Y-%m-%dT%H:%M");
         let until = (chrono::Utc::now() + chrono::Duration::hours(1)).format("%Y-%m-%dT%H:%M");
         b.fill("#worker", "luis").await;
@@ -477,12 +493,12 @@ fn officer_runs_the_breach_wizard_to_a_pdf() {
                 .await
                 .expect("set time");
         }
-        b.click("#scope-button").await;
+        b.submit("#scope-button").await;
         let touched = b.text("#touched-count").await;
         assert!(touched.starts_with('1'), "{touched}");
         b.check("customers-touched").await;
         b.fill("#nature", "Portátil de Luis extraviado").await;
-        b.click("#record-button").await;
+        b.submit("#record-button").await;
         let page = b.text("main").await;
         assert!(page.contains("Brecha registrada"), "{page}");
         b.check("breach-recorded").await;
@@ -521,9 +537,9 @@ fn marketing_sends_a_campaign_and_unsubscribe_needs_a_post() {
         b.login("marta", "demo-marta").await;
         b.goto("/marketing").await;
         b.check("campaigns").await;
-        b.click("#new-campaign").await;
+        b.submit("#new-campaign").await;
         b.fill("#id", "Bad Id").await;
-        b.click("#save-campaign").await;
+        b.submit("#save-campaign").await;
         assert!(b.text("#id-error").await.contains("lowercase"));
         assert!(b.text("#name-error").await.contains("required"));
         b.check("editor-errors").await;
@@ -534,12 +550,12 @@ fn marketing_sends_a_campaign_and_unsubscribe_needs_a_post() {
         b.fill("#subject", "Novedades para {{ name }}").await;
         b.fill("#legal_basis", "consent (GDPR art. 6(1)(a))").await;
         b.click("input[name='similar_products']").await;
-        b.click("#save-campaign").await;
+        b.submit("#save-campaign").await;
         let kept: usize = b.text("#kept strong").await.parse().expect("recipients");
         assert!(kept > 0);
         assert!(b.client.find(Locator::Css("#exclusions")).await.is_ok());
         b.check("plan").await;
-        b.click("#send-campaign").await;
+        b.submit("#send-campaign").await;
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let text = b.text("#progress-text").await;
@@ -579,7 +595,7 @@ fn marketing_sends_a_campaign_and_unsubscribe_needs_a_post() {
             0,
             "a GET (a mail scanner) unsubscribes nobody"
         );
-        b.click("form button").await;
+        b.submit("form button").await;
         b.check("unsubscribe-post").await;
         assert_eq!(outside(|| opted_out(&c)), 1, "the POST unsubscribes");
     });
@@ -612,7 +628,7 @@ fn a_form_posted_without_its_csrf_token_is_refused_and_changes_nothing() {
         assert_eq!(outside(|| c.count("SELECT COUNT(*) FROM opt_outs")), before);
         // The same form from the page, token included, goes through.
         b.fill("#address", "nuevo@correo.example").await;
-        b.click("#add-opt-out").await;
+        b.submit("#add-opt-out").await;
         assert!(b.source().await.contains("nuevo@correo.example"));
         b.check("opt-out-added").await;
         assert_eq!(
@@ -685,12 +701,14 @@ async fn tab_to(b: &Browser, id: &str) {
 }
 
 async fn type_and_enter(b: &Browser, text: &str) {
+    let old = b.client.find(Locator::Css("html")).await.expect("page");
     let active = b.client.active_element().await.expect("focus");
     active.send_keys(text).await.expect("type");
     active
         .send_keys(&char::from(fantoccini::key::Key::Enter).to_string())
         .await
         .expect("enter");
+    b.wait_for_new_page(old).await;
 }
 
 #[test]
@@ -731,7 +749,7 @@ fn the_officer_keeps_a_register_entry_with_errors_shown_beside_the_field() {
             "id = \"P-WEB\"\nname = \"Nube\"\nservice = \"correo\"\nnext_review = \"mañana\"\n",
         )
         .await;
-        b.click("#save-entry").await;
+        b.submit("#save-entry").await;
         let error = b.text("#text-error").await;
         assert!(error.contains("line 4"), "{error}");
         b.check("register-error").await;
@@ -740,7 +758,7 @@ fn the_officer_keeps_a_register_entry_with_errors_shown_beside_the_field() {
             "id = \"P-WEB\"\nname = \"Nube\"\nservice = \"correo\"\nnext_review = \"2027-01-31\"\n",
         )
         .await;
-        b.click("#save-entry").await;
+        b.submit("#save-entry").await;
         assert!(b.text("#register-provider").await.contains("P-WEB"));
         b.check("register-saved").await;
         b.goto("/officer/registers/provider/P-WEB").await;
@@ -870,7 +888,7 @@ fn the_officer_records_and_grants_an_erasure_and_the_record_closes() {
         b.login("rocio", "demo-rocio").await;
         b.goto("/officer/rights").await;
         b.fill("#customer", "C-9999").await;
-        b.click("#open-request").await;
+        b.submit("#open-request").await;
         assert!(b.text("#request-error").await.contains("C-9999"));
         b.check("unknown-customer").await;
         b.fill("#customer", "C-1001").await;
@@ -882,10 +900,10 @@ fn the_officer_records_and_grants_an_erasure_and_the_record_closes() {
             .await
             .expect("choose");
         b.fill("#identity_check", "DNI en la oficina").await;
-        b.click("#open-request").await;
+        b.submit("#open-request").await;
         assert_eq!(b.text("#status").await, "open");
         b.check("request-open").await;
-        b.click("#grant").await;
+        b.submit("#grant").await;
         assert_eq!(b.text("#status").await, "granted");
         b.check("request-granted").await;
 
