@@ -22,7 +22,7 @@ use custodia_engine::{CustomerId, OrgSlug, WorkerLogin};
 
 mod common;
 
-use common::{percentile, size};
+use common::{demo_firm, percentile, size};
 
 fn report(what: &str, mut times: Vec<Duration>) {
     times.sort();
@@ -37,47 +37,26 @@ fn report(what: &str, mut times: Vec<Duration>) {
 /// The demo's law firm with `n` more customers; one in a hundred is
 /// assigned to the assistant `luis`, who sees only those.
 fn firm(n: usize) -> OrgFile {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../plugins/demo/bufete-ruiz.toml"
-    );
-    let text = std::fs::read_to_string(path).expect("demo file");
-    let mut file = OrgFile::parse(std::path::Path::new(path), &text).expect("demo organisation");
-    let template = file.customers[0].clone();
     let luis: WorkerLogin = "luis".parse().expect("login");
     let ana: WorkerLogin = "ana".parse().expect("login");
-    for i in 0..n {
-        let mut c = template.clone();
-        c.id = CustomerId::new(format!("S-{i:06}")).expect("id");
+    demo_firm(n, |c, i| {
         c.name = format!("Cliente Sintético {i}");
-        c.email = Some(format!("s{i}@bench.example"));
         c.assigned = if i % 100 == 0 {
             vec![ana.clone(), luis.clone()]
         } else {
             vec![ana.clone()]
         };
-        for area in &mut c.areas {
-            area.password_hash = None;
-        }
-        file.customers.push(c);
-    }
-    file
+    })
 }
 
-/// What every page does first: the worker, and the two section checks.
+/// What every page does first (`web::Me`): the organisation and the
+/// worker, then the two section checks, which read nothing more.
 async fn frame(app: &Custodia, org: &OrgSlug, reader: &Reader) {
-    app.store()
-        .org(org)
-        .await
-        .expect("org")
-        .worker(&reader.worker)
-        .await
-        .expect("worker");
+    let scope = app.store().org(org).await.expect("org");
+    let worker = scope.worker(&reader.worker).await.expect("worker");
+    let sectors = &scope.organisation().sectors;
     for kind in [ResourceKind::AuditLog, ResourceKind::Campaign] {
-        let resource = ResourceRef::office(kind, None).expect("office");
-        app.may(org, reader, Action::View, &resource)
-            .await
-            .expect("may");
+        app.may_office(sectors, &worker, &reader.context, Action::View, kind);
     }
 }
 
@@ -186,7 +165,7 @@ async fn run() {
         "/officer (dashboard: head, witness, registers)",
         time(runs, || async {
             frame(&app, &org, &rocio).await;
-            app.dashboard(&org, chrono::Utc::now())
+            app.dashboard(&org, chrono::Utc::now(), custodia_reports::Lang::En)
                 .await
                 .expect("dashboard");
         })

@@ -25,7 +25,7 @@ use custodia_engine::{AreaContent, AreaName, CustomerId, FieldValue, OrgSlug};
 
 mod common;
 
-use common::{percentile, size};
+use common::{demo_firm, percentile, size};
 
 fn report(what: &str, mut times: Vec<Duration>) {
     times.sort();
@@ -40,25 +40,10 @@ fn report(what: &str, mut times: Vec<Duration>) {
 /// The demo's law firm with `n` more customers, each with a tax id, a
 /// phone, an address and every area filled.
 fn firm(n: usize) -> OrgFile {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../plugins/demo/bufete-ruiz.toml"
-    );
-    let text = std::fs::read_to_string(path).expect("demo file");
-    let mut file = OrgFile::parse(std::path::Path::new(path), &text).expect("demo organisation");
-    let template = file.customers[0].clone();
-    for customer in &mut file.customers {
+    let mut file = demo_firm(n, fill);
+    let demo = file.customers.len() - n;
+    for customer in &mut file.customers[..demo] {
         fill(customer, 0);
-    }
-    for i in 0..n {
-        let mut c = template.clone();
-        c.id = CustomerId::new(format!("S-{i}")).expect("id");
-        c.email = Some(format!("s{i}@bench.example"));
-        for area in &mut c.areas {
-            area.password_hash = None;
-        }
-        fill(&mut c, i);
-        file.customers.push(c);
     }
     file
 }

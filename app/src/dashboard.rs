@@ -3,8 +3,9 @@
 //! full verify), and the registers' open items.
 
 use chrono::{DateTime, Utc};
-use custodia_engine::audit::{Checkpoint, Signer, Witnessed};
+use custodia_engine::audit::Checkpoint;
 use custodia_engine::{Breach, OrgSlug, Provider};
+use custodia_reports::{Duties, Lang, Pending, duties_pending};
 
 use crate::Custodia;
 use crate::error::Result;
@@ -34,27 +35,31 @@ pub struct OpenBreach {
 pub struct Dashboard {
     pub chain: ChainStatus,
     pub overdue_reviews: Vec<Provider>,
-    /// Providers that process personal data without a signed contract,
-    /// or whose answer is missing: the dossier's pending actions.
-    pub pending: Vec<String>,
+    /// The dossier's pending actions that follow from the registers, the
+    /// staff and the rights requests (the dossier adds the live evidence:
+    /// certificates and a full verify).
+    pub pending: Vec<Pending>,
     pub open_breaches: Vec<OpenBreach>,
     /// Rights requests late or due within a week.
     pub rights_due: Vec<custodia_engine::RightsRequest>,
 }
 
 impl Custodia {
-    /// The dashboard of `org` at `now`.
-    pub async fn dashboard(&self, org: &OrgSlug, now: DateTime<Utc>) -> Result<Dashboard> {
+    /// The dashboard of `org` at `now`, its texts in `lang`.
+    pub async fn dashboard(
+        &self,
+        org: &OrgSlug,
+        now: DateTime<Utc>,
+        lang: Lang,
+    ) -> Result<Dashboard> {
         let scope = self.store().org(org).await?;
         let head = self.store().audit_head(org).await?;
-        let key = Signer::load(&self.config().audit_key_path())?.verifying_key();
-        let witness = self.config().witness();
-        let witnessed = match Witnessed::newest_of_each(&[witness.file().to_owned()], &key) {
-            Ok(mut newest) => newest.remove(org.as_str()),
-            Err(_) => None,
-        };
+        // The writer's own state: no key file or witness read per page.
+        let witnessed = self.audit().witnessed(org).await?;
         let intact = self.audit().guard().await.is_ok();
         let registers = scope.registers().await?;
+        let workers = scope.workers().await?;
+        let rights = scope.rights_requests().await?;
         let today = now.date_naive();
         let overdue_reviews = registers
             .providers
@@ -62,20 +67,20 @@ impl Custodia {
             .filter(|p| p.next_review.is_some_and(|d| d < today))
             .cloned()
             .collect();
-        let mut pending = Vec::new();
-        for p in &registers.providers {
-            match (p.processes_personal_data, p.contract_signed) {
-                (None, _) => pending.push(format!(
-                    "{}: does it process personal data on our behalf?",
-                    p.name
-                )),
-                (Some(true), None) => pending.push(format!(
-                    "{}: processing contract (GDPR art. 28.3) not signed",
-                    p.name
-                )),
-                _ => {}
-            }
-        }
+        let pending = duties_pending(
+            &Duties {
+                organisation: scope.organisation(),
+                workers: &workers,
+                registers: &registers,
+                rights: &rights,
+                now,
+            },
+            lang,
+        );
+        let rights_due = rights
+            .into_iter()
+            .filter(|r| r.is_due_within(today, 7))
+            .collect();
         let open_breaches = registers
             .breaches
             .into_iter()
@@ -84,12 +89,6 @@ impl Custodia {
                 hours_left: 72 - (now - breach.aware_at).num_hours(),
                 breach,
             })
-            .collect();
-        let rights_due = scope
-            .rights_requests()
-            .await?
-            .into_iter()
-            .filter(|r| r.is_due_within(today, 7))
             .collect();
         Ok(Dashboard {
             rights_due,

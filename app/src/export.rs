@@ -24,11 +24,19 @@ impl Custodia {
     /// Records a document handed over outside a file (a web download),
     /// before it is handed over.
     pub async fn record_document_export(&self, export: &DocumentExport<'_>) -> Result<Receipt> {
+        self.record_export_to(export, "handed over".into()).await
+    }
+
+    async fn record_export_to(
+        &self,
+        export: &DocumentExport<'_>,
+        destination: String,
+    ) -> Result<Receipt> {
         let mut event = AuditEvent::new(EventKind::Export, chrono::Utc::now());
         event.worker = export.worker.map(ToString::to_string);
         event.action = Some("export".into());
         event.channel = Some(export.channel.to_owned());
-        event.detail = Some(format!("{} handed over", export.what));
+        event.detail = Some(format!("{} {destination}", export.what));
         Ok(self.audit().append(export.org, event).await?)
     }
 
@@ -40,12 +48,8 @@ impl Custodia {
         path: &Path,
         bytes: &[u8],
     ) -> Result<Receipt> {
-        let mut event = AuditEvent::new(EventKind::Export, chrono::Utc::now());
-        event.worker = export.worker.map(ToString::to_string);
-        event.action = Some("export".into());
-        event.channel = Some(export.channel.to_owned());
-        event.detail = Some(format!("{} written to `{}`", export.what, path.display()));
-        let receipt = self.audit().append(export.org, event).await?;
+        let destination = format!("written to `{}`", path.display());
+        let receipt = self.record_export_to(export, destination).await?;
         std::fs::write(path, bytes).map_err(|source| Error::Write {
             path: path.to_owned(),
             source,

@@ -3,15 +3,15 @@
 //! listing is one audit event naming the ids shown, not one per row.
 
 use custodia_engine::audit::{AuditEvent, EventKind, Receipt};
-use custodia_engine::rules::{Action, Effect, Facts, Request, ResourceKind, ResourceRef};
-use custodia_engine::{CandidateQuery, CustomerId, Document, OrgSlug};
+use custodia_engine::rules::{Action, Context, Effect, Facts, Request, ResourceKind, ResourceRef};
+use custodia_engine::{CandidateQuery, CustomerId, Document, OrgSlug, Sector, Worker};
 use serde::Serialize;
 
 use crate::Custodia;
 use crate::error::Result;
 use crate::record::{FieldView, Reader, show};
 
-/// Candidates read from the store per round trip.
+/// Candidates read from the store per round trip after the first.
 const BATCH: u32 = 200;
 
 /// The most candidates one page decides before it stops and offers to go
@@ -86,16 +86,21 @@ impl Custodia {
         let mut after = query.after.clone();
         let mut decided = 0;
         let mut next = None;
+        // The first read fetches one page's worth, which is all a page
+        // needs when the pre-filter already narrowed to what the worker
+        // sees; later reads, for a worker who sees little, fetch more.
+        let mut limit = u32::try_from(page_size).unwrap_or(BATCH);
         'scan: loop {
             let candidates = scope
                 .customer_candidates(&CandidateQuery {
                     after: after.as_ref(),
                     search: query.search.as_deref(),
                     assigned_to: (query.scope == ListScope::Mine).then_some(&reader.worker),
-                    limit: BATCH,
+                    limit,
                 })
                 .await?;
-            let exhausted = candidates.len() < BATCH as usize;
+            let exhausted = candidates.len() < limit as usize;
+            limit = BATCH;
             for customer in candidates {
                 after = Some(customer.id.clone());
                 decided += 1;
@@ -149,17 +154,33 @@ impl Custodia {
         reader: &Reader,
         customer: &CustomerId,
     ) -> Result<Vec<DocumentRow>> {
-        let documents = self.store().org(org).await?.documents_of(customer).await?;
+        let scope = self.store().org(org).await?;
+        let documents = scope.documents_of(customer).await?;
+        // The worker, the customer and their unlocks, read once for every
+        // document and both actions.
+        let record = Facts::from_store(
+            &scope,
+            &Request {
+                worker: reader.worker.clone(),
+                action: Action::View,
+                resource: ResourceRef::Customer(customer.clone()),
+                context: reader.context.clone(),
+            },
+        )
+        .await?;
+        let sectors = &scope.organisation().sectors;
+        let allowed = |action, document: &Document| -> Result<bool> {
+            let facts = record.for_document(org.as_str(), action, document.clone())?;
+            Ok(self.rules().decide(sectors, facts).is_allowed())
+        };
         let mut rows = Vec::new();
         for document in documents {
-            let resource = ResourceRef::Document(document.id.clone());
-            if !self.may(org, reader, Action::View, &resource).await? {
+            if !allowed(Action::View, &document)? {
                 continue;
             }
-            let downloadable = self.may(org, reader, Action::Download, &resource).await?;
             rows.push(DocumentRow {
+                downloadable: allowed(Action::Download, &document)?,
                 document,
-                downloadable,
             });
         }
         let ids: Vec<&str> = rows.iter().map(|r| r.document.id.as_str()).collect();
@@ -167,6 +188,22 @@ impl Custodia {
         self.record_listing(org, reader, &what, &ids, ids.len())
             .await?;
         Ok(rows)
+    }
+
+    /// Whether the rules would let `worker` take `action` on the firm's own
+    /// records of `kind`: for a page's menu and buttons. Reads nothing
+    /// (office objects carry no customer) and audits nothing; the action
+    /// is decided again, and audited, when it is taken.
+    pub fn may_office(
+        &self,
+        sectors: &[Sector],
+        worker: &Worker,
+        context: &Context,
+        action: Action,
+        kind: ResourceKind,
+    ) -> bool {
+        let facts = Facts::office(worker.clone(), action, kind, context.clone());
+        self.rules().decide(sectors, facts).is_allowed()
     }
 
     /// Whether the rules would allow `action` on `resource`, without

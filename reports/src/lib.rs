@@ -32,7 +32,7 @@ pub use dossier::{dossier_html, dossier_pdf};
 pub use i18n::{Catalogue, EN, ES, Lang};
 pub use input::{DossierInput, PackInfo, Visibility};
 pub use notice::{BreachNotice, breach_notice};
-pub use pending::{Pending, pending_actions};
+pub use pending::{Duties, Pending, duties_pending, pending_actions};
 pub use summary::{SummaryInput, summary_html, summary_pdf};
 
 /// The stylesheet every document inlines.

@@ -3,10 +3,10 @@
 //! guidance, and whether the art. 30(5) exemption may apply. Where the law
 //! is ambiguous the reading that protects people wins (LEGAL.md).
 
-use chrono::{Duration, NaiveDate};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use custodia_engine::{
-    ConfidentialityAgreement, Organisation, ProcessingActivity, Registers, RiskAnalysis, RiskLevel,
-    Sector, WorkerLogin,
+    ConfidentialityAgreement, Organisation, ProcessingActivity, Registers, RightsRequest,
+    RiskAnalysis, RiskLevel, Sector, Worker, WorkerLogin,
 };
 
 use crate::i18n::Lang;
@@ -21,8 +21,42 @@ pub struct Pending {
     pub guidance: &'static str,
 }
 
+/// What the registers' pending actions are worked out from: the part of
+/// the dossier's input that is cheap to read (no customers, no chain
+/// verify), so the officer's dashboard can show the same list live.
+#[derive(Debug, Clone, Copy)]
+pub struct Duties<'a> {
+    pub organisation: &'a Organisation,
+    pub workers: &'a [Worker],
+    pub registers: &'a Registers,
+    pub rights: &'a [RightsRequest],
+    pub now: DateTime<Utc>,
+}
+
+impl<'a> Duties<'a> {
+    /// The duties part of a gathered dossier input.
+    pub fn of(input: &'a DossierInput) -> Self {
+        Duties {
+            organisation: &input.organisation,
+            workers: &input.workers,
+            registers: &input.registers,
+            rights: &input.rights,
+            now: input.now,
+        }
+    }
+}
+
 /// The pending actions, each with the law that asks for it and guidance.
 pub fn pending_actions(input: &DossierInput, lang: Lang) -> Vec<Pending> {
+    let mut out = duties_pending(&Duties::of(input), lang);
+    evidence_pending(input, lang, &mut out);
+    out
+}
+
+/// The pending actions that follow from the registers, the staff and the
+/// rights requests: all of [`pending_actions`] but the live evidence
+/// (certificates, the verified chain).
+pub fn duties_pending(input: &Duties<'_>, lang: Lang) -> Vec<Pending> {
     let mut out = Vec::new();
     activities_pending(input, lang, &mut out);
     providers_pending(input, lang, &mut out);
@@ -30,12 +64,11 @@ pub fn pending_actions(input: &DossierInput, lang: Lang) -> Vec<Pending> {
     staff_pending(input, lang, &mut out);
     breaches_pending(input, lang, &mut out);
     rights_pending(input, lang, &mut out);
-    evidence_pending(input, lang, &mut out);
     out
 }
 
 /// Rights requests late or due within a week (art. 12.3: one month).
-fn rights_pending(input: &DossierInput, lang: Lang, out: &mut Vec<Pending>) {
+fn rights_pending(input: &Duties<'_>, lang: Lang, out: &mut Vec<Pending>) {
     let today = input.now.date_naive();
     for r in input.rights.iter().filter(|r| r.is_due_within(today, 7)) {
         let state = if r.is_late(today) {
@@ -62,7 +95,7 @@ fn rights_pending(input: &DossierInput, lang: Lang, out: &mut Vec<Pending>) {
 }
 
 /// Records of processing (art. 30), legal bases and transfers.
-fn activities_pending(input: &DossierInput, lang: Lang, out: &mut Vec<Pending>) {
+fn activities_pending(input: &Duties<'_>, lang: Lang, out: &mut Vec<Pending>) {
     let t = lang.catalogue();
     let r = &input.registers;
     if r.activities.is_empty() {
@@ -132,12 +165,12 @@ pub(crate) fn latest_risk(r: &Registers) -> Option<&RiskAnalysis> {
 }
 
 /// Days from `day` to the dossier's date.
-fn age_days(input: &DossierInput, day: NaiveDate) -> i64 {
+fn age_days(input: &Duties<'_>, day: NaiveDate) -> i64 {
     (input.now.date_naive() - day).num_days()
 }
 
 /// Processors (art. 28): the contract and what it must say.
-fn providers_pending(input: &DossierInput, lang: Lang, out: &mut Vec<Pending>) {
+fn providers_pending(input: &Duties<'_>, lang: Lang, out: &mut Vec<Pending>) {
     let t = lang.catalogue();
     let today = input.now.date_naive();
     for p in &input.registers.providers {
@@ -212,11 +245,11 @@ fn dpo_missing(o: &Organisation) -> bool {
 }
 
 /// The DPO, backups, measures and the access-log review.
-fn organisation_pending(input: &DossierInput, lang: Lang, out: &mut Vec<Pending>) {
+fn organisation_pending(input: &Duties<'_>, lang: Lang, out: &mut Vec<Pending>) {
     let t = lang.catalogue();
     let today = input.now.date_naive();
     let r = &input.registers;
-    if dpo_missing(&input.organisation) {
+    if dpo_missing(input.organisation) {
         out.push(Pending {
             what: t.no_dpo.to_owned(),
             law: lang.pick(
@@ -276,7 +309,7 @@ fn organisation_pending(input: &DossierInput, lang: Lang, out: &mut Vec<Pending>
 }
 
 /// Training, confidentiality agreements and passwords of the staff.
-fn staff_pending(input: &DossierInput, lang: Lang, out: &mut Vec<Pending>) {
+fn staff_pending(input: &Duties<'_>, lang: Lang, out: &mut Vec<Pending>) {
     let t = lang.catalogue();
     let today = input.now.date_naive();
     if input
@@ -295,7 +328,7 @@ fn staff_pending(input: &DossierInput, lang: Lang, out: &mut Vec<Pending>) {
         });
     }
     for w in input.workers.iter().filter(|w| w.active) {
-        if confidentiality_of(&input.registers, &w.login).is_none() {
+        if confidentiality_of(input.registers, &w.login).is_none() {
             out.push(Pending {
                 what: format!("{} `{}`: {}", t.worker, w.login, t.no_staff_confidentiality),
                 law: lang.pick(
@@ -327,7 +360,7 @@ pub(crate) fn confidentiality_of<'r>(
 }
 
 /// Breaches waiting for a notification, and late ones without reasons.
-fn breaches_pending(input: &DossierInput, lang: Lang, out: &mut Vec<Pending>) {
+fn breaches_pending(input: &Duties<'_>, lang: Lang, out: &mut Vec<Pending>) {
     let t = lang.catalogue();
     for b in &input.registers.breaches {
         if b.awaits_notification() {

@@ -236,6 +236,11 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("action", "Acción", "Action"),
     ("since", "Desde", "From"),
     ("until", "Hasta", "Until"),
+    (
+        "time_hint",
+        "Fecha y hora UTC, p. ej. 2026-11-26 09:30",
+        "UTC date and time, e.g. 2026-11-26 09:30",
+    ),
     ("csv", "Descargar CSV", "Download CSV"),
     ("when", "Cuándo", "When"),
     ("kind", "Tipo", "Kind"),

@@ -24,8 +24,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use chrono::Utc;
 use custodia_app::{Custodia, Reader};
-use custodia_engine::rules::{Action, Context, ResourceKind, ResourceRef};
-use custodia_engine::{OrgSlug, Worker};
+use custodia_engine::rules::{Action, Context, ResourceKind};
+use custodia_engine::{OrgSlug, Sector, Worker};
 use serde::Deserialize;
 
 use crate::http::guard::ClientAddr;
@@ -52,18 +52,22 @@ pub struct Me {
     pub token: String,
     pub lang: Lang,
     pub reader: Reader,
+    /// The sectors whose rule packs apply to the worker's firm.
+    pub sectors: Vec<Sector>,
     pub page: Page,
 }
 
 impl Me {
-    /// Whether the rules would let this worker act on an office object.
-    async fn may(&self, web: &Web, action: Action, kind: ResourceKind) -> Result<bool, WebError> {
-        let resource = ResourceRef::office(kind, None)
-            .ok_or_else(|| WebError::new(self.lang, StatusCode::BAD_REQUEST, kind))?;
-        web.app
-            .may(&self.org, &self.reader, action, &resource)
-            .await
-            .map_err(WebError::app(self.lang))
+    /// Whether the rules would let this worker take `action` on the firm's
+    /// own records of `kind` (for menus and buttons; nothing is read).
+    fn may(&self, web: &Web, action: Action, kind: ResourceKind) -> bool {
+        web.app.may_office(
+            &self.sectors,
+            &self.worker,
+            &self.reader.context,
+            action,
+            kind,
+        )
     }
 
     /// Decides (and audits) an action on an office object; a denial is a
@@ -124,15 +128,10 @@ async fn me(
         .await
         .map_err(WebError::app(lang))?
         .ok_or(WebError::Login)?;
-    let worker = web
-        .app
-        .store()
-        .org(&org)
-        .await
-        .map_err(|e| WebError::app(lang)(e.into()))?
-        .worker(&login)
-        .await
-        .map_err(|e| WebError::app(lang)(e.into()))?;
+    let store_error = |e: custodia_engine::Error| WebError::app(lang)(e.into());
+    let scope = web.app.store().org(&org).await.map_err(store_error)?;
+    let worker = scope.worker(&login).await.map_err(store_error)?;
+    let sectors = scope.organisation().sectors.clone();
     let mut context = Context::new(Utc::now(), "web");
     context.address = client.map(|ClientAddr(ip)| ip.to_string());
     let reader = Reader {
@@ -151,9 +150,10 @@ async fn me(
         token,
         lang,
         reader,
+        sectors,
     };
-    let officer = me.may(web, Action::View, ResourceKind::AuditLog).await?;
-    let marketing = me.may(web, Action::View, ResourceKind::Campaign).await?;
+    let officer = me.may(web, Action::View, ResourceKind::AuditLog);
+    let marketing = me.may(web, Action::View, ResourceKind::Campaign);
     me.page.user = Some(User {
         name: me.worker.name.clone(),
         org: me.org.to_string(),

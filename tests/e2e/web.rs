@@ -470,7 +470,7 @@ fn export_is_refused_to_a_worker_without_the_right() {
 }
 
 #[test]
-fn officer_runs_the_breach_wizard_to_a_pdf() {
+fn officer_runs_the_breach_wizard_to_a_pdf_with_the_keyboard_alone() {
     let c = Custodia::demo(Backend::Sqlite);
     c.ok(&["read", "--worker", "luis", "--resource", "customer:C-1001"]);
     run(async {
@@ -478,27 +478,30 @@ fn officer_runs_the_breach_wizard_to_a_pdf() {
         b.login("rocio", "demo-rocio").await;
         b.goto("/officer").await;
         assert!(b.text("#chain-state").await.contains('✓'));
+        let pending = b.text("section[aria-labelledby=pending]").await;
+        assert!(
+            pending.contains("RA-02"),
+            "the register's pending actions: {pending}"
+        );
         b.check("dashboard").await;
-        b.submit("a[href='/officer/breach']").await;
-        let since = (chrono::Utc::now() - chrono::Duration::hours(1)).format("%Y-%m-%dT%H:%M");
-        let until = (chrono::Utc::now() + chrono::Duration::hours(1)).format("%Y-%m-%dT%H:%M");
-        b.fill("#worker", "luis").await;
-        // datetime-local inputs take typed digits; set them by value instead.
-        for (id, value) in [("since", since.to_string()), ("until", until.to_string())] {
-            b.client
-                .execute(
-                    "document.getElementById(arguments[0]).value = arguments[1];",
-                    vec![json!(id), json!(value)],
-                )
-                .await
-                .expect("set time");
-        }
-        b.submit("#scope-button").await;
+        // Keyboard alone from here to the recorded breach.
+        tab_to(&b, "breach-wizard-link").await;
+        type_and_enter(&b, "").await;
+        let since = (chrono::Utc::now() - chrono::Duration::hours(1)).format("%Y-%m-%d %H:%M");
+        let until = (chrono::Utc::now() + chrono::Duration::hours(1)).format("%Y-%m-%d %H:%M");
+        tab_to(&b, "worker").await;
+        type_here(&b, "luis").await;
+        tab_to(&b, "since").await;
+        type_here(&b, &since.to_string()).await;
+        tab_to(&b, "until").await;
+        type_and_enter(&b, &until.to_string()).await;
         let touched = b.text("#touched-count").await;
         assert!(touched.starts_with('1'), "{touched}");
         b.check("customers-touched").await;
-        b.fill("#nature", "Portátil de Luis extraviado").await;
-        b.submit("#record-button").await;
+        tab_to(&b, "nature").await;
+        type_here(&b, "Portátil de Luis extraviado").await;
+        tab_to(&b, "record-button").await;
+        type_and_enter(&b, "").await;
         let page = b.text("main").await;
         assert!(page.contains("Brecha registrada"), "{page}");
         b.check("breach-recorded").await;
@@ -700,10 +703,15 @@ async fn tab_to(b: &Browser, id: &str) {
     panic!("`{id}` cannot be reached with the keyboard");
 }
 
-async fn type_and_enter(b: &Browser, text: &str) {
-    let old = b.client.find(Locator::Css("html")).await.expect("page");
+async fn type_here(b: &Browser, text: &str) {
     let active = b.client.active_element().await.expect("focus");
     active.send_keys(text).await.expect("type");
+}
+
+async fn type_and_enter(b: &Browser, text: &str) {
+    let old = b.client.find(Locator::Css("html")).await.expect("page");
+    type_here(b, text).await;
+    let active = b.client.active_element().await.expect("focus");
     active
         .send_keys(&char::from(fantoccini::key::Key::Enter).to_string())
         .await

@@ -1,7 +1,12 @@
-//! What the core's benchmarks share: sizes from the environment and
-//! percentiles of sorted timings.
+//! What the core's benchmarks share: sizes from the environment,
+//! percentiles of sorted timings, and the demo's law firm grown to size.
+
+#![allow(dead_code, reason = "each bench uses part of it")]
 
 use std::time::Duration;
+
+use custodia_engine::exchange::OrgFile;
+use custodia_engine::{Customer, CustomerId};
 
 /// A size from the environment variable `name`, else `default`.
 pub fn size(name: &str, default: usize) -> usize {
@@ -15,4 +20,28 @@ pub fn size(name: &str, default: usize) -> usize {
 pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i]
+}
+
+/// The demo's law firm with `n` more customers cloned from its first one
+/// (ids `S-000000`…, no area passwords), each shaped by `shape` with its
+/// index.
+pub fn demo_firm(n: usize, mut shape: impl FnMut(&mut Customer, usize)) -> OrgFile {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../plugins/demo/bufete-ruiz.toml"
+    );
+    let text = std::fs::read_to_string(path).expect("demo file");
+    let mut file = OrgFile::parse(std::path::Path::new(path), &text).expect("demo organisation");
+    let template = file.customers[0].clone();
+    for i in 0..n {
+        let mut c = template.clone();
+        c.id = CustomerId::new(format!("S-{i:06}")).expect("id");
+        c.email = Some(format!("s{i}@bench.example"));
+        for area in &mut c.areas {
+            area.password_hash = None;
+        }
+        shape(&mut c, i);
+        file.customers.push(c);
+    }
+    file
 }

@@ -65,6 +65,8 @@ enum Command {
     Checkpoint(oneshot::Sender<Result<(), String>>),
     /// Checks that every chain extends its last witnessed checkpoint.
     Guard(oneshot::Sender<Result<(), String>>),
+    /// The newest checkpoint of a chain that the witness holds.
+    Witnessed(String, oneshot::Sender<Result<Option<Checkpoint>, String>>),
     /// Many events of one chain, written in one transaction of their own.
     AppendMany(
         String,
@@ -157,6 +159,14 @@ impl AuditLog {
         self.ask(Command::Guard).await
     }
 
+    /// The newest checkpoint of `org`'s chain that this log witnessed (read
+    /// from the witness at start-up, kept as it signs): what the chain must
+    /// still extend. Costs no file or database read.
+    pub async fn witnessed(&self, org: &OrgSlug) -> Result<Option<Checkpoint>> {
+        self.ask(|ack| Command::Witnessed(org.to_string(), ack))
+            .await
+    }
+
     /// Writes what is queued, signs final checkpoints and stops the writer.
     pub async fn shutdown(&self) -> Result<()> {
         self.ask(Command::Shutdown).await
@@ -170,9 +180,9 @@ struct Writer {
     /// Events per chain since its last checkpoint.
     unsigned: BTreeMap<String, i64>,
     last_checkpoint: Instant,
-    /// The newest witnessed (sequence, head hash) of each chain: what the
-    /// chain must still extend before this writer signs it again.
-    witnessed: BTreeMap<String, (i64, String)>,
+    /// The newest witnessed checkpoint of each chain: what the chain must
+    /// still extend before this writer signs it again.
+    witnessed: BTreeMap<String, Checkpoint>,
     /// Set once a chain was found not to extend its witnessed checkpoint:
     /// from then on nothing is written (fail closed).
     alarm: Option<String>,
@@ -216,7 +226,7 @@ impl Writer {
         let newest =
             Witnessed::newest_of_each(&[witness.file().to_owned()], &signer.verifying_key())?;
         for (org, cp) in newest {
-            self.witnessed.insert(org, (cp.seq, cp.head_hash));
+            self.witnessed.insert(org, cp);
         }
         Ok(())
     }
@@ -288,7 +298,11 @@ impl Writer {
     // last checkpoint it witnessed: it recomputes the hashes from there
     // to the head (only the events since), and refuses otherwise.
     async fn guard(&mut self, tx: &mut Transaction<'_, Any>, org: &str) -> Result<()> {
-        let Some((seq, hash)) = self.witnessed.get(org).cloned() else {
+        let Some((seq, hash)) = self
+            .witnessed
+            .get(org)
+            .map(|cp| (cp.seq, cp.head_hash.clone()))
+        else {
             return Ok(());
         };
         let Some(key) = self.signer.as_ref().map(|s| s.verifying_key()) else {
@@ -332,6 +346,11 @@ impl Writer {
             if let Some(Command::Guard(ack)) = control {
                 let _ = self.write_and_ack(batch, false).await;
                 let _ = ack.send(self.guard_all().await.map_err(|e| message(&e)));
+                continue;
+            }
+            if let Some(Command::Witnessed(org, ack)) = control {
+                let _ = self.write_and_ack(batch, false).await;
+                let _ = ack.send(Ok(self.witnessed.get(&org).cloned()));
                 continue;
             }
             if let Some(Command::AppendMany(org, events, ack)) = control {
@@ -414,7 +433,11 @@ impl Writer {
             len,
             to_sign,
             due,
-            witnessed: self.witnessed.clone(),
+            witnessed: self
+                .witnessed
+                .iter()
+                .map(|(org, cp)| (org.clone(), (cp.seq, cp.head_hash.clone())))
+                .collect(),
         };
         let written = match self.sqlite.take() {
             Some(conn) => self.write_sqlite(conn, batch).await?,
@@ -506,8 +529,7 @@ impl Writer {
             // yet witnessed (harmless), never a witnessed one the database lacks.
             witness.record(signed)?;
             for cp in signed {
-                self.witnessed
-                    .insert(cp.org.clone(), (cp.seq, cp.head_hash.clone()));
+                self.witnessed.insert(cp.org.clone(), cp.clone());
             }
         }
         Ok(())

@@ -69,6 +69,44 @@ fn assemble(
 }
 
 impl Facts {
+    /// The facts of `action` on the firm's own records of `kind`, for a
+    /// worker already at hand: office objects carry no customer, so
+    /// nothing more is read.
+    pub fn office(worker: Worker, action: Action, kind: ResourceKind, context: Context) -> Facts {
+        Facts {
+            worker,
+            action,
+            kind,
+            customer: None,
+            name: None,
+            area: None,
+            document: None,
+            context,
+        }
+    }
+
+    /// The same worker, customer and context deciding `action` on one of
+    /// the customer's documents: a page that decides many documents reads
+    /// the store once. The document must belong to the customer of `org`.
+    pub fn for_document(&self, org: &str, action: Action, document: Document) -> Result<Facts> {
+        let customer = self.customer.as_ref().filter(|c| c.id == document.customer);
+        let Some(customer) = customer else {
+            return Err(not_found(org, "document", document.id.as_str()));
+        };
+        let area = customer
+            .area(&document.area)
+            .cloned()
+            .ok_or_else(|| not_found(org, "area", &format!("{}/{}", customer.id, document.area)))?;
+        Ok(Facts {
+            action,
+            kind: ResourceKind::Document,
+            name: None,
+            area: Some(area),
+            document: Some(document),
+            ..self.clone()
+        })
+    }
+
     /// Resolves a request against an in-memory organisation file.
     pub fn from_file(file: &OrgFile, request: &Request) -> Result<Facts> {
         let org = file.organisation.slug.as_str();

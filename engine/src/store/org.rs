@@ -90,9 +90,29 @@ impl OrgStore {
     }
 
     async fn load_customers(&self, selection: &Selection<'_>) -> Result<Vec<Customer>> {
-        let (ids, binds) = selection.ids();
         let pool = self.store.pool();
         let slug = self.org.slug.as_str();
+        let (ids, binds) = match selection {
+            // A page's ids first, once: the three reads below then look
+            // them up by key instead of each re-running the search and the
+            // pre-filter.
+            Selection::Page(_) => {
+                let (sql, binds) = selection.ids();
+                let found: Vec<String> = bound(&sql, slug, &binds)
+                    .fetch_all(pool)
+                    .await?
+                    .iter()
+                    .map(|row| row.try_get("id"))
+                    .collect::<std::result::Result<_, _>>()?;
+                if found.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let placeholders: Vec<String> =
+                    (2..found.len() + 2).map(|n| format!("${n}")).collect();
+                (placeholders.join(", "), found)
+            }
+            _ => selection.ids(),
+        };
         let bound = |sql| bound(sql, slug, &binds);
 
         let sql = format!(

@@ -320,7 +320,7 @@ async fn campaign(
             }),
         Err(_) => None,
     };
-    let can_send = me.may(&web, Action::Send, ResourceKind::Campaign).await?;
+    let can_send = me.may(&web, Action::Send, ResourceKind::Campaign);
     Ok(render(&CampaignPage {
         page: me.page,
         campaign,

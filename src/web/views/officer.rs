@@ -55,7 +55,7 @@ async fn dashboard(State(web): State<Web>, me: Me) -> Result<Response, WebError>
         .await?;
     let dashboard = web
         .app
-        .dashboard(&me.org, Utc::now())
+        .dashboard(&me.org, Utc::now(), me.lang.report())
         .await
         .map_err(WebError::app(me.lang))?;
     Ok(render(&DashboardPage {
