@@ -99,7 +99,7 @@ pub enum Command {
     /// Documents: dossier, audit summary, breach scope (HTML or PDF, es/en)
     #[command(subcommand)]
     Report(crate::report::ReportCommand),
-    /// Data-subject rights: open, list, show, extend, resolve, refuse, lift, package
+    /// Data-subject rights: open, list, show, extend, resolve, refuse, lift, purge, package
     #[command(subcommand)]
     Rights(crate::rights::RightsCommand),
 }

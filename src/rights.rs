@@ -84,6 +84,16 @@ pub enum RightsCommand {
     },
     /// Lift the restriction a granted restriction request set (audited)
     Lift(Target),
+    /// Delete a granted erasure's record once the retention of the
+    /// activities has ended, and destroy its data key; the address stays
+    /// only as a keyed hash, so the person is never mailed again
+    Purge {
+        #[command(flatten)]
+        target: Target,
+        /// Purge before the retention ends, for this reason (recorded)
+        #[arg(long, value_name = "REASON")]
+        early: Option<String>,
+    },
     /// Write the answer to an access or portability request: data.json,
     /// data.csv, accesses.csv and a letter (HTML, Spanish or English)
     Package {
@@ -175,6 +185,32 @@ async fn act(g: &Global, app: &Custodia, command: RightsCommand) -> anyhow::Resu
             say!("restriction of request #{} lifted", t.request);
             Ok(())
         }
+        RightsCommand::Purge { target: t, early } => {
+            let report = app
+                .purge_erased(&t.org, t.request, early.as_deref(), t.actor.as_ref())
+                .await?;
+            emit(g.json, &report, |r| {
+                say!(
+                    "{} purged ({}); data key {}; {} document blobs removed",
+                    r.customer,
+                    r.reason,
+                    if r.key_destroyed {
+                        "destroyed"
+                    } else {
+                        "absent"
+                    },
+                    r.blobs_removed
+                );
+                if !r.log_emptied {
+                    say!(
+                        "warning: the database log is in use; older copies of the deleted pages go at its next checkpoint"
+                    );
+                }
+                for left in &r.blobs_left {
+                    say!("warning: blob not removed (unreadable without the key): {left}");
+                }
+            })
+        }
         RightsCommand::Package {
             target: t,
             output,
@@ -215,6 +251,9 @@ fn print_request(r: &RightsRequest) {
     say!("status     {}", r.status.as_str());
     if let (Some(at), Some(answer)) = (&r.answered_at, &r.answer) {
         say!("answered   {at}: {answer}");
+    }
+    if let Some(at) = &r.purged_at {
+        say!("purged     {at}");
     }
 }
 

@@ -62,7 +62,7 @@ pub use import::CsvKind;
 pub use listing::{CustomerList, CustomerRow, DocumentRow, ListQuery, ListScope, MAX_SCAN};
 pub use people::UnlockRequest;
 pub use record::{AreaEdit, AreaState, AreaView, FieldView, Reader, RecordView, Shown};
-pub use rights::{Access, DataItem, Purpose, RightsPackage};
+pub use rights::{Access, DataItem, PurgeReport, Purpose, RightsPackage};
 pub use synthetic::SyntheticSummary;
 
 /// Longest client-supplied free text (`purpose`, `channel`) recorded.

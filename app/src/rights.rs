@@ -3,12 +3,12 @@
 //! access package (the person's data, what it is for, and who of the
 //! firm accessed it, from the audit log).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use custodia_engine::audit::{AuditEvent, AuditQuery, EventKind};
 use custodia_engine::rules::Effect;
 use custodia_engine::{
-    Answer, CustomerId, NewRightsRequest, OrgSlug, Restriction, RightKind, RightsRequest,
-    WorkerLogin,
+    Answer, CustomerId, NewRightsRequest, OrgSlug, RequestStatus, Restriction, RightKind,
+    RightsRequest, WorkerLogin, retention_end,
 };
 use custodia_mailguard::Address;
 use serde::Serialize;
@@ -65,6 +65,43 @@ pub struct RightsPackage {
     /// Empty for portability.
     pub accesses: Vec<Access>,
     pub made_at: DateTime<Utc>,
+}
+
+/// What `rights purge` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct PurgeReport {
+    pub customer: CustomerId,
+    pub reason: String,
+    pub key_destroyed: bool,
+    /// Whether SQLite's write-ahead log, which may hold older copies of
+    /// the deleted pages, was emptied at once.
+    pub log_emptied: bool,
+    pub blobs_removed: usize,
+    /// Blobs that could not be removed, with why: sealed under the
+    /// destroyed key, they can no longer be read, but should be removed.
+    pub blobs_left: Vec<String>,
+}
+
+/// When each activity's retention ends, counted from `from`; an activity
+/// whose retention gives no period to count is an error naming it (a
+/// person must then say it ended: `--early`).
+fn retention_ends(
+    activities: &[custodia_engine::ProcessingActivity],
+    from: NaiveDate,
+) -> Result<Vec<(String, NaiveDate)>> {
+    activities
+        .iter()
+        .filter_map(|a| Some((a, a.retention.as_deref()?)))
+        .map(|(a, text)| {
+            let end = retention_end(from, text).ok_or_else(|| Error::Field {
+                field: format!("activity `{}` retention", a.id),
+                reason: format!(
+                    "`{text}` gives no period to count; purge with --early REASON once it has ended"
+                ),
+            })?;
+            Ok((a.id.to_string(), end))
+        })
+        .collect()
 }
 
 impl Custodia {
@@ -176,6 +213,82 @@ impl Custodia {
             });
         }
         Ok(scope.lift_restriction(&request, by).await?)
+    }
+
+    /// Purges the record of a granted erasure once the retention of the
+    /// firm's processing activities, counted from the grant, has ended
+    /// (LOPDGDD art. 32: blocked until then). `early` is the officer's
+    /// reason to purge before (e.g. no claim can arise); it is recorded.
+    /// The data and its key go in one audited transaction; the blobs of
+    /// its documents, sealed under that key, are removed after.
+    pub async fn purge_erased(
+        &self,
+        org: &OrgSlug,
+        id: i64,
+        early: Option<&str>,
+        by: Option<&WorkerLogin>,
+    ) -> Result<PurgeReport> {
+        let scope = self.store().org(org).await?;
+        let request = scope.rights_request(id).await?;
+        let refuse = |reason: String| Error::Field {
+            field: "request".into(),
+            reason,
+        };
+        if request.kind != RightKind::Erasure || request.status != RequestStatus::Granted {
+            return Err(refuse(format!(
+                "#{id} is a {} request ({}); only a granted erasure is purged",
+                request.kind,
+                request.status.as_str()
+            )));
+        }
+        if let Some(at) = request.purged_at {
+            return Err(refuse(format!("#{id} was purged on {}", at.date_naive())));
+        }
+        let today = Utc::now().date_naive();
+        let blocked_on = request.answered_at.map_or(today, |t| t.date_naive());
+        let reason = match early {
+            Some(text) => {
+                require_text("early", text)?;
+                format!("before the retention ended: {}", text.trim())
+            }
+            None => {
+                let activities = scope.registers().await?.activities;
+                let ends = retention_ends(&activities, blocked_on)?;
+                if let Some((activity, end)) = ends.iter().max_by_key(|(_, end)| *end) {
+                    if *end > today {
+                        return Err(refuse(format!(
+                            "the record stays blocked until {end}: the retention of activity `{activity}` runs until then (LOPDGDD art. 32)"
+                        )));
+                    }
+                }
+                format!("retention ended, blocked since {blocked_on}")
+            }
+        };
+        let customer = scope.customer(&request.customer).await?;
+        let address_key = customer
+            .email
+            .as_deref()
+            .and_then(|email| Address::parse(email).ok())
+            .map(|address| address.key());
+        let purged = scope
+            .purge_customer(&request, by, address_key.as_deref(), &reason)
+            .await?;
+        let log_emptied = self.store().truncate_log().await?;
+        let blobs = self.config().blob_store()?;
+        let mut blobs_left = Vec::new();
+        for address in &purged.blobs {
+            if let Err(e) = blobs.remove(address).await {
+                blobs_left.push(format!("{address}: {e}"));
+            }
+        }
+        Ok(PurgeReport {
+            customer: request.customer,
+            reason,
+            key_destroyed: purged.key_destroyed,
+            log_emptied,
+            blobs_removed: purged.blobs.len() - blobs_left.len(),
+            blobs_left,
+        })
     }
 
     /// The package answering an access or portability request: every

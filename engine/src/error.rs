@@ -79,6 +79,14 @@ pub enum Error {
         customer: String,
         slot: String,
     },
+    #[error(
+        "sealed data of customer `{customer}` in organisation `{org}` ({slot}) has no data key: the record was purged or its key lost, and it cannot be decrypted"
+    )]
+    KeyGone {
+        org: String,
+        customer: String,
+        slot: String,
+    },
     #[error("injected fault at `{0}` (CUSTODIA_FAULT)")]
     Fault(String),
 }

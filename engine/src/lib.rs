@@ -33,5 +33,5 @@ pub mod vault;
 pub use access::{AccessControl, Audited};
 pub use domain::*;
 pub use error::{Error, Result};
-pub use store::{Answer, Backend, CandidateQuery, NewRightsRequest, OrgStore, Store};
+pub use store::{Answer, Backend, CandidateQuery, NewRightsRequest, OrgStore, Purged, Store};
 pub use vault::Vault;

@@ -87,6 +87,8 @@ struct Checked {
 struct Lists<'r> {
     by_email: HashMap<Address, &'r Customer>,
     suppressed: KeySet,
+    /// Purged customers' addresses, by keyed hash.
+    erased: Option<suppression::Erased>,
     robinson: KeySet,
     sender: custodia_engine::Worker,
     sectors: Vec<custodia_engine::Sector>,
@@ -148,6 +150,7 @@ impl<'r> Lists<'r> {
     ) -> Option<(Exclusion, Option<Cow<'static, str>>)> {
         if self.suppressed.contains(&key)
             || customer.is_some_and(|c| c.communications.opt_out.is_some())
+            || self.erased.as_ref().is_some_and(|e| e.contains(address))
         {
             return Some((Exclusion::OptedOut, None));
         }
@@ -252,6 +255,7 @@ pub async fn plan(
     let lists = Lists {
         by_email,
         suppressed,
+        erased: suppression::Erased::load(store, org.slug()).await?,
         robinson: robinson_set,
         sender: org.worker(&campaign.sender).await?,
         sectors: org.organisation().sectors.clone(),

@@ -405,6 +405,45 @@ pub async fn robinson_hashes(store: &Store, org: &OrgSlug) -> Result<KeySet> {
         .await?)
 }
 
+/// Erased customers' addresses, kept only as keyed hashes (a purge): a
+/// purged person is never mailed again (GDPR art. 21.3), though no one
+/// can read the address back.
+#[derive(Debug)]
+pub struct Erased {
+    hasher: custodia_engine::vault::KeyedHasher,
+    hashes: HashSet<String>,
+}
+
+impl Erased {
+    /// The organisation's erased addresses; `None` when there are none,
+    /// so planning hashes nothing.
+    pub async fn load(store: &Store, org: &OrgSlug) -> Result<Option<Erased>> {
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT hash FROM erased_addresses WHERE org = $1")
+                .bind(org.as_str())
+                .fetch_all(store.pool())
+                .await?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let mut conn = store.pool().acquire().await?;
+        let hasher = store.vault()?.keyed_hasher(&mut conn, org).await?;
+        Ok(Some(Erased {
+            hasher,
+            hashes: rows.into_iter().map(|(h,)| h).collect(),
+        }))
+    }
+
+    /// Whether `address` is an erased person's.
+    pub fn contains(&self, address: &Address) -> bool {
+        // INVARIANT: fail closed: an address that cannot be hashed is
+        // treated as erased, never mailed.
+        self.hasher
+            .hash(&address.key())
+            .map_or(true, |h| self.hashes.contains(&h))
+    }
+}
+
 /// Every suppressed address of an organisation, for planning: the listed
 /// ones and customers' bajas.
 pub async fn suppressed_set(store: &Store, org: &OrgSlug) -> Result<KeySet> {

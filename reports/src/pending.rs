@@ -610,6 +610,7 @@ mod tests {
             status: custodia_engine::RequestStatus::Open,
             answered_at: None,
             answer: None,
+            purged_at: None,
         };
         input.rights.push(request.clone());
         let late = pending(&input, Lang::En);

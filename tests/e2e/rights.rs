@@ -26,6 +26,22 @@ fn open(c: &Custodia, customer: &str, kind: &str, extra: &[&str]) -> String {
     v["id"].as_i64().expect("id").to_string()
 }
 
+/// Every byte of a SQLite store: the database and its write-ahead log.
+fn sqlite_bytes(c: &Custodia) -> Vec<u8> {
+    let mut dump = std::fs::read(c.path("custodia.db")).expect("database file");
+    if let Ok(wal) = std::fs::read(c.path("custodia.db-wal")) {
+        dump.extend(wal);
+    }
+    dump
+}
+
+/// Whether `needle` appears anywhere in a byte dump.
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
 fn decide(c: &Custodia, worker: &str, action: &str, resource: &str) -> Value {
     c.decide(worker, action, resource, &[])
 }
@@ -90,6 +106,64 @@ fn a_granted_erasure_blocks_the_record_for_all_but_legal_claims(backend) {
     c.ok(&["export", "--org", "bufete-ruiz", "-o", file.to_str().expect("path")]);
     c.ok(&["import", file.to_str().expect("path"), "--replace"]);
     assert_eq!(decide(&c, "ana", "view", "customer:C-1001")["decision"], "deny");
+}
+
+fn a_purge_deletes_the_erased_record_and_destroys_its_key_while_the_opt_out_survives(backend) {
+    let c = Custodia::demo(backend);
+    let private = ["María López", "maria.lopez@correo.example", "+34 600 100 001"];
+    if backend == custodia_engine::Backend::Sqlite {
+        assert!(contains(&sqlite_bytes(&c), private[0]), "the name is in the store before the purge");
+    }
+    // What an old copy would hold: the sealed identity, kept aside.
+    c.tamper("CREATE TABLE leftover AS SELECT sealed FROM vault_items WHERE org = 'bufete-ruiz' AND customer = 'C-1001' AND slot = 'identity'");
+    let id = open(&c, "C-1001", "erasure", &[]);
+    let early = c.fails(&["rights", "purge", "--org", "bufete-ruiz", "--request", &id]);
+    assert!(early.contains("granted erasure"), "an open request purges nothing: {early}");
+    c.ok(&["rights", "resolve", "--org", "bufete-ruiz", "--request", &id, "--as", "rocio"]);
+    let blocked = c.fails(&["rights", "purge", "--org", "bufete-ruiz", "--request", &id]);
+    assert!(blocked.contains("stays blocked until") && blocked.contains("LOPDGDD art. 32"), "{blocked}");
+    assert_eq!(c.count("SELECT COUNT(*) FROM customers WHERE id = 'C-1001'"), 1, "a refused purge deletes nothing");
+    let done = c.ok(&["rights", "purge", "--org", "bufete-ruiz", "--request", &id, "--as", "rocio",
+        "--early", "case closed by settlement; no claim can arise"]);
+    assert!(done.contains("data key destroyed"), "{done}");
+    for table in ["customers WHERE id", "areas WHERE customer", "documents WHERE customer", "vault_items WHERE customer", "vault_customer_keys WHERE customer", "customer_assignments WHERE customer"] {
+        assert_eq!(c.count(&format!("SELECT COUNT(*) FROM {table} = 'C-1001'")), 0, "{table}");
+    }
+    assert_eq!(c.count("SELECT COUNT(*) FROM erased_addresses WHERE org = 'bufete-ruiz'"), 1, "the address stays as a keyed hash");
+    assert_eq!(c.count("SELECT COUNT(*) FROM audit_events WHERE kind = 'rights' AND detail LIKE '%record purged%' AND worker = 'rocio'"), 1);
+    let again = c.fails(&["rights", "purge", "--org", "bufete-ruiz", "--request", &id, "--early", "again"]);
+    assert!(again.contains("was purged on"), "{again}");
+    c.ok(&["audit", "verify"]);
+    if backend == custodia_engine::Backend::Sqlite {
+        let dump = sqlite_bytes(&c);
+        for text in private {
+            assert!(!contains(&dump, text), "`{text}` is still in the store's bytes");
+        }
+    }
+    // The copy kept aside can no longer be decrypted: brought back under
+    // the same customer id, no key Custodia holds opens it.
+    c.tamper("INSERT INTO customers (org, id, name, privacy, existing_customer, attributes) VALUES ('bufete-ruiz', 'C-1001', 'restored', 'low', 0, '{}')");
+    c.tamper("INSERT INTO vault_items (org, customer, slot, sealed) SELECT 'bufete-ruiz', 'C-1001', 'identity', sealed FROM leftover");
+    let unreadable = c.fails(&["read", "--worker", "elena", "--resource", "customer:C-1001"]);
+    assert!(unreadable.contains("customer `C-1001`") && unreadable.contains("cannot be decrypted"), "{unreadable}");
+    // The person is never mailed again, even from a list naming them.
+    std::fs::write(c.path("list.csv"), "email,name\nMaria.Lopez@correo.example,María\notra@correo.example,Otra\n").expect("list");
+    let campaign = std::fs::read_to_string(crate::repo().join("plugins/demo/campaigns/novedades.toml"))
+        .expect("campaign")
+        .replace("id = \"novedades-2026-12\"", "id = \"lista\"")
+        .replace("audience = \"customers\"", "audience = \"list.csv\"");
+    std::fs::write(c.path("lista.toml"), campaign).expect("campaign");
+    c.ok(&["mail", "create", "--org", "bufete-ruiz", c.path("lista.toml").to_str().expect("path")]);
+    let plan = c.ok(&["--json", "mail", "plan", "--org", "bufete-ruiz", "lista", "--list"]);
+    let plan: Value = serde_json::from_str(&plan).expect("plan");
+    let recipients = plan["recipients"].as_array().expect("recipients");
+    let maria = recipients
+        .iter()
+        .find(|r| r["address"].as_str().is_some_and(|a| a.eq_ignore_ascii_case("maria.lopez@correo.example")))
+        .expect("the listed address is planned");
+    assert_eq!(maria["excluded"], "opted_out", "{maria}");
+    let other = recipients.iter().find(|r| r["address"] == "otra@correo.example").expect("other");
+    assert_ne!(other["excluded"], "opted_out", "only the erased address: {other}");
 }
 
 fn a_restriction_keeps_the_record_only_stored_until_it_is_lifted(backend) {

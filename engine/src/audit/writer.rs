@@ -344,12 +344,12 @@ impl Writer {
                 }
             }
             if let Some(Command::Guard(ack)) = control {
-                let _ = self.write_and_ack(batch, false).await;
+                self.flush(batch).await;
                 let _ = ack.send(self.guard_all().await.map_err(|e| message(&e)));
                 continue;
             }
             if let Some(Command::Witnessed(org, ack)) = control {
-                let _ = self.write_and_ack(batch, false).await;
+                self.flush(batch).await;
                 let _ = ack.send(Ok(self.witnessed.get(&org).cloned()));
                 continue;
             }
@@ -371,6 +371,14 @@ impl Writer {
                 }
                 _ => {}
             }
+        }
+    }
+
+    /// Writes the appends queued before a question; none, no transaction
+    /// (a question alone costs no commit).
+    async fn flush(&mut self, batch: Vec<Pending>) {
+        if !batch.is_empty() {
+            let _ = self.write_and_ack(batch, false).await;
         }
     }
 

@@ -144,6 +144,10 @@ pub struct RightsRequest {
     pub answered_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answer: Option<String>,
+    /// When a granted erasure's record was purged: its data deleted and
+    /// its data key destroyed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purged_at: Option<DateTime<Utc>>,
 }
 
 /// The answer is due one month after receipt (art. 12.3); a month that
@@ -159,6 +163,35 @@ pub fn extended_deadline(received: NaiveDate) -> NaiveDate {
     received
         .checked_add_months(Months::new(3))
         .unwrap_or(NaiveDate::MAX)
+}
+
+/// The day a retention period written in a register (`"5 years after
+/// the case is closed"`, `"6 años"`, `"18 months"`) ends when counted from
+/// `from`: the first number and the unit after it. `None` when the text
+/// gives no period Custodia can count (then a person must say it ended).
+pub fn retention_end(from: NaiveDate, text: &str) -> Option<NaiveDate> {
+    let lower = text.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let (at, n) = words
+        .iter()
+        .enumerate()
+        .find_map(|(i, w)| Some((i, w.parse::<u32>().ok()?)))?;
+    let unit = words.get(at + 1)?;
+    let starts = |prefixes: &[&str]| prefixes.iter().any(|p| unit.starts_with(p));
+    if starts(&["year", "año", "ano"]) {
+        from.checked_add_months(Months::new(n.checked_mul(12)?))
+    } else if starts(&["month", "mes"]) {
+        from.checked_add_months(Months::new(n))
+    } else if starts(&["week", "semana"]) {
+        from.checked_add_days(chrono::Days::new(u64::from(n) * 7))
+    } else if starts(&["day", "día", "dia"]) {
+        from.checked_add_days(chrono::Days::new(u64::from(n)))
+    } else {
+        None
+    }
 }
 
 impl RightsRequest {
@@ -215,6 +248,28 @@ mod tests {
     }
 
     #[test]
+    fn retention_periods_are_read_from_the_register_text() {
+        let from = date("2026-11-26");
+        let end = |text| retention_end(from, text);
+        assert_eq!(
+            end("5 years after the case is closed"),
+            Some(date("2031-11-26"))
+        );
+        assert_eq!(
+            end("at least 5 years from each discharge (Ley 41/2002 art. 17)"),
+            Some(date("2031-11-26"))
+        );
+        assert_eq!(
+            end("6 años (Código de Comercio art. 30)"),
+            Some(date("2032-11-26"))
+        );
+        assert_eq!(end("18 meses"), Some(date("2028-05-26")));
+        assert_eq!(end("30 days"), Some(date("2026-12-26")));
+        assert_eq!(end("until the contract ends"), None);
+        assert_eq!(end("art. 30"), None);
+    }
+
+    #[test]
     fn a_request_is_due_a_month_later_and_three_when_extended() {
         assert_eq!(first_deadline(date("2026-01-31")), date("2026-02-28"));
         assert_eq!(first_deadline(date("2026-11-26")), date("2026-12-26"));
@@ -235,6 +290,7 @@ mod tests {
             status: RequestStatus::Open,
             answered_at: None,
             answer: None,
+            purged_at: None,
         };
         assert!(r.is_late(date("2026-02-02")));
         assert!(!r.is_late(date("2026-02-01")));

@@ -42,6 +42,7 @@ pub const TABLES: &[&str] = &[
     "robinson_lists",
     "breach_notices",
     "rights_requests",
+    "erased_addresses",
 ];
 
 /// One column and whether it holds integers (else text).

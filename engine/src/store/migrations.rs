@@ -35,6 +35,7 @@ pub(super) const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
     common!(7, "legal", "0007_legal.sql"),
     common!(8, "vault", "0008_vault.sql"),
     common!(9, "rights", "0009_rights.sql"),
+    common!(10, "erasure", "0010_erasure.sql"),
 ];
 
 /// The audit tables. Replacing an organisation's data never touches them.
@@ -49,6 +50,7 @@ pub(super) const MAIL_TABLES: &[&str] = &[
     "robinson",
     "robinson_lists",
     "breach_notices",
+    "erased_addresses",
 ];
 
 /// Data tables in an order that deletes children before parents.

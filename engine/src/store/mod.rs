@@ -20,7 +20,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use communications::CustomerOptOut;
 pub use org::{CandidateQuery, OrgStore};
-pub use rights::{Answer, NewRightsRequest};
+pub use rights::{Answer, NewRightsRequest, Purged};
 
 use crate::domain::{OrgSlug, Organisation, WorkerLogin};
 use crate::error::{Error, Result};
@@ -106,7 +106,7 @@ impl Store {
                     if backend == Backend::Sqlite {
                         // WAL lets readers run beside the single audit writer;
                         // FULL sync keeps acknowledged commits across crashes.
-                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")
+                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA secure_delete = ON;")
                             .await?;
                     }
                     Ok(())
@@ -276,6 +276,21 @@ impl Store {
             return Err(Error::OrganisationNotFound(slug.to_string()));
         };
         Ok(OrgStore::new(self.clone(), rows::from_json(&body)?))
+    }
+
+    /// After an erasure: on SQLite, copies the write-ahead log into the
+    /// database and empties it, so no older copy of a deleted page stays
+    /// in the log (`secure_delete` zeroes it in the database itself).
+    /// Returns whether the log could be emptied now (a long reader can
+    /// hold it; the next checkpoint then does it). Nothing on PostgreSQL.
+    pub async fn truncate_log(&self) -> Result<bool> {
+        if self.backend != Backend::Sqlite {
+            return Ok(true);
+        }
+        let (busy,): (i64,) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(busy == 0)
     }
 
     /// Removes every organisation and all it owns (audit chains included),

@@ -283,29 +283,38 @@ impl Selection<'_> {
             Selection::All => (all, Vec::new()),
             Selection::One(id) => (format!("{all} AND id = $2"), vec![id.to_string()]),
             Selection::Page(q) => {
-                let mut sql = all;
-                let mut binds = Vec::new();
+                // With the pre-filter, the worker's assignments drive the
+                // page (an index range in id order); without, every
+                // customer in id order.
+                let (mut sql, id) = match q.assigned_to {
+                    Some(_) => (
+                        "SELECT c.id FROM customer_assignments a JOIN customers c \
+                         ON c.org = a.org AND c.id = a.customer \
+                         WHERE a.org = $1 AND a.worker = $2"
+                            .to_owned(),
+                        "a.customer",
+                    ),
+                    None => (
+                        "SELECT c.id FROM customers c WHERE c.org = $1".to_owned(),
+                        "c.id",
+                    ),
+                };
+                let mut binds: Vec<String> = q.assigned_to.iter().map(|w| w.to_string()).collect();
                 let next = |value: String, binds: &mut Vec<String>| {
                     binds.push(value);
                     binds.len() + 1
                 };
                 if let Some(after) = q.after {
                     let n = next(after.to_string(), &mut binds);
-                    sql.push_str(&format!(" AND id > ${n}"));
+                    sql.push_str(&format!(" AND {id} > ${n}"));
                 }
                 if let Some(text) = q.search.filter(|t| !t.trim().is_empty()) {
                     let n = next(like_pattern(text), &mut binds);
                     sql.push_str(&format!(
-                        " AND (LOWER(id) LIKE ${n} ESCAPE '\\' OR LOWER(name) LIKE ${n} ESCAPE '\\')"
+                        " AND (LOWER(c.id) LIKE ${n} ESCAPE '\\' OR LOWER(c.name) LIKE ${n} ESCAPE '\\')"
                     ));
                 }
-                if let Some(worker) = q.assigned_to {
-                    let n = next(worker.to_string(), &mut binds);
-                    sql.push_str(&format!(
-                        " AND id IN (SELECT customer FROM customer_assignments WHERE org = $1 AND worker = ${n})"
-                    ));
-                }
-                sql.push_str(&format!(" ORDER BY id LIMIT {}", q.limit));
+                sql.push_str(&format!(" ORDER BY {id} LIMIT {}", q.limit));
                 (sql, binds)
             }
         }

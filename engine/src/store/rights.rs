@@ -15,7 +15,7 @@ use crate::domain::{
 use crate::error::{Error, Result};
 
 const COLUMNS: &str = "id, customer, kind, received, channel, identity_check, identity_checked_by, \
-     identity_checked_at, due, extension_reason, status, answered_at, answer";
+     identity_checked_at, due, extension_reason, status, answered_at, answer, purged_at";
 
 /// A request as it is received.
 #[derive(Debug, Clone)]
@@ -78,6 +78,7 @@ fn request_from_row(row: &AnyRow) -> Result<RightsRequest> {
             .ok_or_else(|| Error::corrupt(format!("rights request status `{status}`")))?,
         answered_at: micros(row.try_get("answered_at")?)?,
         answer: row.try_get("answer")?,
+        purged_at: micros(row.try_get("purged_at")?)?,
     })
 }
 
@@ -163,10 +164,11 @@ impl OrgStore {
             status: RequestStatus::Open,
             answered_at: None,
             answer: None,
+            purged_at: None,
         };
         let sql = format!(
             "INSERT INTO rights_requests (org, {COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
         );
         sqlx::query(&sql)
             .bind(self.slug().as_str())
@@ -183,6 +185,7 @@ impl OrgStore {
             .bind(request.status.as_str())
             .bind(None::<i64>)
             .bind(None::<String>)
+            .bind(None::<i64>)
             .execute(&mut **tx)
             .await?;
         let event = self.rights_event(
@@ -300,6 +303,153 @@ impl OrgStore {
         change.record(self.rights_event(request, worker, "restriction lifted"));
         change.commit().await?;
         Ok(())
+    }
+}
+
+/// What a purge deleted, for the caller to finish outside the database.
+#[derive(Debug, Clone, Default)]
+pub struct Purged {
+    /// The blob addresses of the record's documents: sealed under the
+    /// destroyed key, unreadable now; the caller removes the blobs.
+    pub blobs: Vec<String>,
+    /// Whether the customer had a data key to destroy.
+    pub key_destroyed: bool,
+}
+
+/// Deletes every row of one customer in `tables` (`customer` column).
+async fn delete_rows_of(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    org: &OrgStore,
+    customer: &CustomerId,
+    tables: &[&str],
+) -> Result<()> {
+    for table in tables {
+        sqlx::query(&format!(
+            "DELETE FROM {table} WHERE org = $1 AND customer = $2"
+        ))
+        .bind(org.slug().as_str())
+        .bind(customer.as_str())
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+impl OrgStore {
+    /// Purges the record of a granted erasure (GDPR art. 17, once the
+    /// LOPDGDD art. 32 blocking has run its course), in one transaction
+    /// with its audit event: the customer's rows are deleted, their data
+    /// key destroyed (so copies left behind, in dead rows or backups, can
+    /// no longer be decrypted), and their address, normalised by the
+    /// caller as `address_key`, kept only as a keyed hash so they are
+    /// never mailed again (art. 21.3). The request, the audit events (by
+    /// customer id) and the breach notices (address replaced) remain as
+    /// evidence. The caller checks the retention.
+    pub async fn purge_customer(
+        &self,
+        request: &RightsRequest,
+        worker: Option<&WorkerLogin>,
+        address_key: Option<&str>,
+        reason: &str,
+    ) -> Result<Purged> {
+        let customer = &request.customer;
+        let org = self.slug().as_str();
+        let vault = self.store().vault()?;
+        let now = Utc::now();
+        let mut change = Change::begin(&self.store, self.slug()).await?;
+        let tx = change.tx();
+        let blobs: Vec<(Option<String>,)> =
+            sqlx::query_as("SELECT blob FROM documents WHERE org = $1 AND customer = $2")
+                .bind(org)
+                .bind(customer.as_str())
+                .fetch_all(&mut **tx)
+                .await?;
+        if let Some(key) = address_key {
+            let hash = vault.keyed_hash(tx, self.slug(), key).await?;
+            let erased = format!("{hash}@erased.invalid");
+            sqlx::query(
+                "INSERT INTO erased_addresses (org, hash, erased_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (org, hash) DO NOTHING",
+            )
+            .bind(org)
+            .bind(&hash)
+            .bind(now.timestamp_micros())
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query("DELETE FROM opt_outs WHERE org = $1 AND address = $2")
+                .bind(org)
+                .bind(key)
+                .execute(&mut **tx)
+                .await?;
+            // Never sent now; and what was sent names them no more.
+            let matches = "org = $1 AND (customer = $2 OR lower(address) = $3)";
+            sqlx::query(&format!(
+                "UPDATE outbox SET state = 'excluded', reason = 'erased (GDPR art. 17)' \
+                 WHERE {matches} AND state = 'pending'"
+            ))
+            .bind(org)
+            .bind(customer.as_str())
+            .bind(key)
+            .execute(&mut **tx)
+            .await?;
+            for table in ["outbox", "breach_notices"] {
+                sqlx::query(&format!("UPDATE {table} SET address = $4 WHERE {matches}"))
+                    .bind(org)
+                    .bind(customer.as_str())
+                    .bind(key)
+                    .bind(&erased)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        }
+        sqlx::query("UPDATE outbox SET name = NULL WHERE org = $1 AND customer = $2")
+            .bind(org)
+            .bind(customer.as_str())
+            .execute(&mut **tx)
+            .await?;
+        delete_rows_of(
+            tx,
+            self,
+            customer,
+            &[
+                "area_unlocks",
+                "unlock_failures",
+                "documents",
+                "areas",
+                "customer_assignments",
+            ],
+        )
+        .await?;
+        let key_destroyed =
+            crate::vault::Vault::destroy_customer_key(tx, self.slug(), customer).await?;
+        let deleted = sqlx::query("DELETE FROM customers WHERE org = $1 AND id = $2")
+            .bind(org)
+            .bind(customer.as_str())
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+        if deleted == 0 {
+            return Err(self.not_found("customer", customer.as_str()));
+        }
+        sqlx::query(
+            "UPDATE rights_requests SET purged_at = $3, purge_reason = $4 WHERE org = $1 AND id = $2",
+        )
+        .bind(org)
+        .bind(request.id)
+        .bind(now.timestamp_micros())
+        .bind(reason)
+        .execute(&mut **tx)
+        .await?;
+        let what = format!(
+            "record purged ({reason}); data key {}",
+            if key_destroyed { "destroyed" } else { "absent" }
+        );
+        change.record(self.rights_event(request, worker, &what));
+        change.commit().await?;
+        Ok(Purged {
+            blobs: blobs.into_iter().filter_map(|(b,)| b).collect(),
+            key_destroyed,
+        })
     }
 }
 

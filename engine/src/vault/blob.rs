@@ -146,6 +146,24 @@ impl BlobStore {
         Ok(bytes)
     }
 
+    /// Removes a blob (a purge); one already gone is not an error.
+    pub async fn remove(&self, address: &str) -> Result<()> {
+        if let Some(bucket) = &self.bucket {
+            return match bucket.delete(&self.object(address)?).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                Err(e) => Err(Error::Vault(format!(
+                    "blob store: cannot remove `{address}`: {e}"
+                ))),
+            };
+        }
+        let path = self.path(address)?;
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io(&path, e)),
+        }
+    }
+
     /// Every address held in a folder store, sorted.
     pub fn addresses(&self) -> Result<Vec<String>> {
         let mut out = Vec::new();

@@ -115,6 +115,21 @@ impl std::fmt::Debug for Vault {
 
 type HmacSha256 = Hmac<Sha256>;
 
+/// HMAC-SHA256 under an organisation's lookup key (see
+/// [`Vault::keyed_hasher`]); the key never leaves it.
+#[derive(Debug, Clone)]
+pub struct KeyedHasher(Key);
+
+impl KeyedHasher {
+    /// The hex keyed hash of `value`.
+    pub fn hash(&self, value: &str) -> Result<String> {
+        let mut mac = HmacSha256::new_from_slice(self.0.bytes())
+            .map_err(|_| Error::Vault("hmac key".into()))?;
+        mac.update(value.as_bytes());
+        Ok(hex::encode(mac.finalize().into_bytes()))
+    }
+}
+
 impl Vault {
     /// A vault over `ring`, read from `source`.
     pub fn new(source: MasterSource, ring: MasterRing) -> Self {
@@ -398,8 +413,8 @@ impl Vault {
         let rows = sqlx::query(
             "SELECT i.slot, i.sealed, k.wrapped AS customer_wrapped, o.version, o.master_id, o.wrapped, o.wrapped_lookup
              FROM vault_items i
-             JOIN vault_customer_keys k ON k.org = i.org AND k.customer = i.customer
-             JOIN vault_org_keys o ON o.org = k.org AND o.version = k.org_version
+             LEFT JOIN vault_customer_keys k ON k.org = i.org AND k.customer = i.customer
+             LEFT JOIN vault_org_keys o ON o.org = k.org AND o.version = k.org_version
              WHERE i.org = $1 AND i.customer = $2",
         )
         .bind(org.as_str())
@@ -409,6 +424,18 @@ impl Vault {
         let Some(first) = rows.first() else {
             return Ok(BTreeMap::new());
         };
+        // INVARIANT: a sealed item whose key is gone (destroyed by a purge,
+        // or lost) is an error, never silently left out of a record.
+        if first
+            .try_get::<Option<String>, _>("customer_wrapped")?
+            .is_none()
+        {
+            return Err(Error::KeyGone {
+                org: org.to_string(),
+                customer: customer.to_string(),
+                slot: first.try_get("slot")?,
+            });
+        }
         let key = self.unwrap_customer_key(org, customer, first)?;
         let wanted: Vec<String> = wanted.iter().map(Slot::name).collect();
         let mut items = BTreeMap::new();
@@ -462,11 +489,18 @@ impl Vault {
         org: &OrgSlug,
         value: &str,
     ) -> Result<String> {
+        self.keyed_hasher(conn, org).await?.hash(value)
+    }
+
+    /// The organisation's keyed hash, for hashing many values with one
+    /// unwrap of its lookup key ([`Vault::keyed_hash`]).
+    pub async fn keyed_hasher(
+        &self,
+        conn: &mut AnyConnection,
+        org: &OrgSlug,
+    ) -> Result<KeyedHasher> {
         let keys = self.org_keys_for_write(conn, org.as_str()).await?;
-        let mut mac = HmacSha256::new_from_slice(keys.lookup.bytes())
-            .map_err(|_| Error::Vault("hmac key".into()))?;
-        mac.update(value.as_bytes());
-        Ok(hex::encode(mac.finalize().into_bytes()))
+        Ok(KeyedHasher(keys.lookup.clone()))
     }
 
     /// Erases a customer's data key: everything sealed under it, wherever
