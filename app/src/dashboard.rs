@@ -1,6 +1,7 @@
-//! The compliance officer's figures, kept cheap: the chain's head against
-//! its newest witnessed checkpoint (the writer's incremental guard, not a
-//! full verify), and the registers' open items.
+//! The compliance officer's figures, kept cheap: the chain's head and its
+//! newest witnessed checkpoint as the writer holds them (the writer guards
+//! the chain against it before every checkpoint; no full verify), and the
+//! registers' open items.
 
 use chrono::{DateTime, Utc};
 use custodia_engine::audit::Checkpoint;
@@ -17,8 +18,10 @@ pub struct ChainStatus {
     pub head: i64,
     /// The newest checkpoint the witness holds, outside the database.
     pub witnessed: Option<Checkpoint>,
-    /// Whether every chain still extends its witnessed checkpoint; when
-    /// not, audited actions fail closed until an officer verifies.
+    /// Whether the writer found every chain extending its witnessed
+    /// checkpoint when it last checked (at start-up and before each
+    /// checkpoint); when not, audited actions fail closed until an officer
+    /// verifies.
     pub intact: bool,
 }
 
@@ -54,9 +57,9 @@ impl Custodia {
     ) -> Result<Dashboard> {
         let scope = self.store().org(org).await?;
         let head = self.store().audit_head(org).await?;
-        // The writer's own state: no key file or witness read per page.
-        let witnessed = self.audit().witnessed(org).await?;
-        let intact = self.audit().guard().await.is_ok();
+        // The writer's own state, kept as it guards each checkpoint: no key
+        // file, witness or chain read per page.
+        let state = self.audit().status(org).await?;
         let registers = scope.registers().await?;
         let workers = scope.workers().await?;
         let rights = scope.rights_requests().await?;
@@ -94,8 +97,8 @@ impl Custodia {
             rights_due,
             chain: ChainStatus {
                 head,
-                witnessed,
-                intact,
+                witnessed: state.witnessed,
+                intact: state.alarm.is_none(),
             },
             overdue_reviews,
             pending,

@@ -65,8 +65,8 @@ enum Command {
     Checkpoint(oneshot::Sender<Result<(), String>>),
     /// Checks that every chain extends its last witnessed checkpoint.
     Guard(oneshot::Sender<Result<(), String>>),
-    /// The newest checkpoint of a chain that the witness holds.
-    Witnessed(String, oneshot::Sender<Result<Option<Checkpoint>, String>>),
+    /// Where a chain stands for the writer, without checking anything.
+    Status(String, oneshot::Sender<Result<ChainState, String>>),
     /// Many events of one chain, written in one transaction of their own.
     AppendMany(
         String,
@@ -74,6 +74,15 @@ enum Command {
         oneshot::Sender<Result<Vec<Receipt>, String>>,
     ),
     Shutdown(oneshot::Sender<Result<(), String>>),
+}
+
+/// Where a chain stands for its writer ([`AuditLog::status`]).
+#[derive(Debug, Clone)]
+pub struct ChainState {
+    /// The newest checkpoint the witness holds, outside the database.
+    pub witnessed: Option<Checkpoint>,
+    /// Why the log refuses every append, when it does.
+    pub alarm: Option<String>,
 }
 
 /// A handle on the audit writer. Cheap to clone.
@@ -159,12 +168,14 @@ impl AuditLog {
         self.ask(Command::Guard).await
     }
 
-    /// The newest checkpoint of `org`'s chain that this log witnessed (read
-    /// from the witness at start-up, kept as it signs): what the chain must
-    /// still extend. Costs no file or database read.
-    pub async fn witnessed(&self, org: &OrgSlug) -> Result<Option<Checkpoint>> {
-        self.ask(|ack| Command::Witnessed(org.to_string(), ack))
-            .await
+    /// Where `org`'s chain stands for this writer: its newest witnessed
+    /// checkpoint (read from the witness at start-up, kept as it signs)
+    /// and whether an alarm stops the log. The writer checks the chain
+    /// against that checkpoint at start-up and before every checkpoint it
+    /// signs (every few seconds while events come), so this is at most
+    /// that old; it costs no file or database read.
+    pub async fn status(&self, org: &OrgSlug) -> Result<ChainState> {
+        self.ask(|ack| Command::Status(org.to_string(), ack)).await
     }
 
     /// Writes what is queued, signs final checkpoints and stops the writer.
@@ -348,9 +359,12 @@ impl Writer {
                 let _ = ack.send(self.guard_all().await.map_err(|e| message(&e)));
                 continue;
             }
-            if let Some(Command::Witnessed(org, ack)) = control {
+            if let Some(Command::Status(org, ack)) = control {
                 self.flush(batch).await;
-                let _ = ack.send(Ok(self.witnessed.get(&org).cloned()));
+                let _ = ack.send(Ok(ChainState {
+                    witnessed: self.witnessed.get(&org).cloned(),
+                    alarm: self.alarm.clone(),
+                }));
                 continue;
             }
             if let Some(Command::AppendMany(org, events, ack)) = control {
