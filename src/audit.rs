@@ -65,7 +65,8 @@ pub enum AuditCommand {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
-    /// Check a proof file with only the public key
+    /// Check a proof file (or an access package's `proofs.json`) with
+    /// only the public key
     CheckProof {
         file: PathBuf,
         #[arg(long)]
@@ -211,18 +212,24 @@ pub async fn run(g: &Global, command: AuditCommand) -> anyhow::Result<bool> {
             let key = parse_public_key(&public_key)?;
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read `{}`", file.display()))?;
-            let proof: merkle::ProofFile = serde_json::from_str(&text)
-                .with_context(|| format!("`{}` is not a proof file", file.display()))?;
-            match proof.check(&key) {
-                Ok(what) => {
-                    say!("ok      {what}");
-                    true
-                }
-                Err(e) => {
-                    say!("INVALID {e}");
-                    false
+            // One proof, or the list an access package carries.
+            let proofs: Vec<merkle::ProofFile> = match serde_json::from_str(&text) {
+                Ok(one) => vec![one],
+                Err(_) => serde_json::from_str(&text).with_context(|| {
+                    format!("`{}` is not a proof file or a list of them", file.display())
+                })?,
+            };
+            let mut all_ok = true;
+            for proof in &proofs {
+                match proof.check(&key) {
+                    Ok(what) => say!("ok      {what}"),
+                    Err(e) => {
+                        say!("INVALID {e}");
+                        all_ok = false;
+                    }
                 }
             }
+            all_ok
         }
         AuditCommand::PublicKey => {
             let signer = Signer::load(&g.config().audit_key_path())?;

@@ -57,6 +57,7 @@ impl ReportCommand {
             ReportCommand::Dossier { .. } => ResourceKind::Dossier,
             ReportCommand::Audit { .. } => ResourceKind::AuditLog,
             ReportCommand::Breach { .. } => ResourceKind::Breach,
+            ReportCommand::Clause { .. } => ResourceKind::Register,
         }
     }
 
@@ -64,7 +65,8 @@ impl ReportCommand {
         match self {
             ReportCommand::Dossier { doc, .. }
             | ReportCommand::Audit { doc, .. }
-            | ReportCommand::Breach { doc, .. } => doc,
+            | ReportCommand::Breach { doc, .. }
+            | ReportCommand::Clause { doc, .. } => doc,
         }
     }
 }
@@ -105,6 +107,15 @@ pub enum ReportCommand {
         from: DateTime<Utc>,
         #[arg(long, value_parser = parse_time)]
         to: DateTime<Utc>,
+    },
+    /// The layered information clause of a processing activity (GDPR
+    /// arts. 13-14; LOPDGDD art. 11), for forms and emails
+    Clause {
+        #[command(flatten)]
+        doc: DocumentArgs,
+        /// The activity's id in the register, e.g. RA-01
+        #[arg(long)]
+        activity: String,
     },
 }
 
@@ -199,6 +210,27 @@ async fn write(g: &Global, app: &Custodia, command: ReportCommand) -> anyhow::Re
                 || custodia_reports::breach_pdf(&organisation, &scope, now, doc.lang),
             )?;
             (bytes, doc, "breach scope")
+        }
+        ReportCommand::Clause { doc, activity } => {
+            let scope = store.org(&doc.org).await?;
+            let organisation = scope.organisation().clone();
+            let registers = scope.registers().await?;
+            let entry = registers
+                .activities
+                .iter()
+                .find(|a| a.id.as_str() == activity)
+                .with_context(|| {
+                    format!(
+                        "--activity: `{activity}` is not an activity of `{}`",
+                        doc.org
+                    )
+                })?;
+            let bytes = render(
+                doc.format,
+                || custodia_reports::clause_html(&organisation, entry, now, doc.lang),
+                || custodia_reports::clause_pdf(&organisation, entry, now, doc.lang),
+            )?;
+            (bytes, doc, "information clause")
         }
     };
     // A document takes personal data out of Custodia: the core records

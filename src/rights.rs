@@ -8,6 +8,7 @@ use askama::Template;
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use custodia_app::{Custodia, RightsPackage};
+use custodia_engine::audit::merkle::{self, ProofFile};
 use custodia_engine::{
     CustomerId, NewRightsRequest, OrgSlug, RightKind, RightsRequest, WorkerLogin,
 };
@@ -301,6 +302,20 @@ fn write_package(package: &RightsPackage, dir: &Path, english: bool) -> anyhow::
             ])?;
         }
         write("accesses.csv", &accesses.into_inner()?)?;
+    }
+    if let Some(head) = &package.tree_head {
+        // One self-contained proof per access, checkable offline with
+        // `custodia audit check-proof proofs.json --public-key KEY`.
+        let proofs: Vec<ProofFile> = package
+            .accesses
+            .iter()
+            .map(|a| ProofFile {
+                key_name: merkle::KEY_NAME.to_owned(),
+                checkpoint: head.clone(),
+                proof: a.proof.clone(),
+            })
+            .collect();
+        write("proofs.json", &serde_json::to_vec_pretty(&proofs)?)?;
     }
     let letter = Letter {
         p: package,

@@ -4,6 +4,7 @@
 //! firm accessed it, from the audit log).
 
 use chrono::{DateTime, NaiveDate, Utc};
+use custodia_engine::audit::merkle::{Proof, Tree};
 use custodia_engine::audit::{AuditEvent, AuditQuery, EventKind};
 use custodia_engine::rules::Effect;
 use custodia_engine::{
@@ -50,6 +51,10 @@ pub struct Access {
     pub allowed: bool,
     /// Whether the data left Custodia (export, download, print).
     pub exported: bool,
+    /// That this event is in the log the package's tree head signs
+    /// (RFC 9162 inclusion proof): the firm cannot later drop or change it
+    /// without the proof failing.
+    pub proof: Proof,
 }
 
 /// What an access or portability request is answered with.
@@ -64,6 +69,9 @@ pub struct RightsPackage {
     pub purposes: Vec<Purpose>,
     /// Empty for portability.
     pub accesses: Vec<Access>,
+    /// The audit log's signed tree head (C2SP tlog-checkpoint note) that
+    /// every access's proof is checked against; none for portability.
+    pub tree_head: Option<String>,
     pub made_at: DateTime<Utc>,
 }
 
@@ -333,10 +341,11 @@ impl Custodia {
         } else {
             Vec::new()
         };
-        let accesses = if access {
-            self.accesses(org, &customer.id).await?
+        let (accesses, tree_head) = if access {
+            let (accesses, head) = self.accesses(org, &customer.id).await?;
+            (accesses, Some(head))
         } else {
-            Vec::new()
+            (Vec::new(), None)
         };
         let mut event = AuditEvent::new(EventKind::Export, Utc::now());
         event.worker = by.map(ToString::to_string);
@@ -358,43 +367,67 @@ impl Custodia {
             data,
             purposes,
             accesses,
+            tree_head,
             made_at: Utc::now(),
         })
     }
 
-    /// The workers' accesses to one customer's data the audit log holds.
-    async fn accesses(&self, org: &OrgSlug, customer: &CustomerId) -> Result<Vec<Access>> {
+    /// The workers' accesses to `customer`'s data the log holds, each with
+    /// its inclusion proof, and the signed tree head they are proved
+    /// against (the log as it is now).
+    async fn accesses(
+        &self,
+        org: &OrgSlug,
+        customer: &CustomerId,
+    ) -> Result<(Vec<Access>, String)> {
         let workers = self.store().org(org).await?.workers().await?;
         let query = AuditQuery {
             customer: Some(customer.to_string()),
             ..AuditQuery::default()
         };
         let events = self.store().query_audit(org, &query).await?;
-        Ok(events
-            .into_iter()
-            .filter(|e| ACCESS_KINDS.contains(&e.event.kind))
-            .filter_map(|e| {
-                let login = e.event.worker.as_deref()?;
-                let worker = workers.iter().find(|w| w.login.as_str() == login);
-                let kind = e.event.kind;
-                Some(Access {
-                    at: e.event.at,
-                    seq: e.seq,
-                    action: e
-                        .event
-                        .action
-                        .clone()
-                        .unwrap_or_else(|| kind.as_str().into()),
-                    role: worker.map(|w| w.roles.join(", ")).unwrap_or_default(),
-                    department: worker.map(|w| w.departments.join(", ")).unwrap_or_default(),
-                    allowed: e.event.decision != Some(Effect::Deny),
-                    exported: matches!(
-                        kind,
-                        EventKind::Export | EventKind::Download | EventKind::Print
-                    ),
-                })
-            })
-            .collect())
+        let hashes = self.store().audit_event_hashes(org).await?;
+        let tree = Tree::of_events(&hashes);
+        let head = self.audit().signed_head(org, &tree)?;
+        let mut accesses = Vec::new();
+        for e in events {
+            if !ACCESS_KINDS.contains(&e.event.kind) {
+                continue;
+            }
+            let Some(login) = e.event.worker.as_deref() else {
+                continue;
+            };
+            let hash = usize::try_from(e.seq - 1)
+                .ok()
+                .and_then(|i| hashes.get(i))
+                .ok_or_else(|| {
+                    Error::Engine(custodia_engine::Error::Audit(format!(
+                        "event {} of `{org}` is not in its chain",
+                        e.seq
+                    )))
+                })?;
+            let proof = tree.prove(org.as_str(), e.seq, hash)?;
+            let worker = workers.iter().find(|w| w.login.as_str() == login);
+            let kind = e.event.kind;
+            accesses.push(Access {
+                at: e.event.at,
+                seq: e.seq,
+                action: e
+                    .event
+                    .action
+                    .clone()
+                    .unwrap_or_else(|| kind.as_str().into()),
+                role: worker.map(|w| w.roles.join(", ")).unwrap_or_default(),
+                department: worker.map(|w| w.departments.join(", ")).unwrap_or_default(),
+                allowed: e.event.decision != Some(Effect::Deny),
+                exported: matches!(
+                    kind,
+                    EventKind::Export | EventKind::Download | EventKind::Print
+                ),
+                proof,
+            });
+        }
+        Ok((accesses, head))
     }
 }
 

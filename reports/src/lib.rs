@@ -1,8 +1,10 @@
 //! Custodia's documents: the data-protection dossier, the audit summary of
-//! a period and the breach-scope report, as self-contained HTML (inline CSS
+//! a period, the breach-scope report and the information clause of a
+//! processing activity, as self-contained HTML (inline CSS
 //! and SVG, no external assets) and PDF (typst, fonts embedded,
 //! reproducible), in Spanish (default) and English. Every string comes
-//! from a catalogue in which a missing key does not compile.
+//! from a catalogue in which a missing key does not compile, or from a
+//! `Lang::pick` pair that names both languages.
 //!
 //! ```no_run
 //! # async fn demo(store: &custodia_engine::Store, org: &custodia_engine::OrgSlug, q: &custodia_engine::audit::BreachQuery) -> Result<(), Box<dyn std::error::Error>> {
@@ -17,6 +19,7 @@
 mod breach;
 mod certificate;
 mod chart;
+mod clause;
 mod dossier;
 mod i18n;
 mod input;
@@ -28,6 +31,7 @@ mod summary;
 
 pub use breach::{breach_html, breach_pdf};
 pub use certificate::{RENEW_WITHIN_DAYS, TlsCertificate};
+pub use clause::{clause_html, clause_pdf};
 pub use dossier::{dossier_html, dossier_pdf};
 pub use i18n::{Catalogue, EN, ES, Lang};
 pub use input::{DossierInput, PackInfo, Visibility};
@@ -48,6 +52,8 @@ pub enum Error {
     Template(#[from] askama::Error),
     #[error("pdf: {0}")]
     Pdf(String),
+    #[error("{what} lacks `{field}`, which the clause must give: fill it in the register")]
+    Incomplete { what: String, field: String },
     #[error(transparent)]
     Engine(#[from] custodia_engine::Error),
     #[error("tls certificate `{path}`: {message}")]

@@ -151,7 +151,6 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "Wrong password. Attempts left:",
     ),
     ("documents", "Documentos", "Documents"),
-    ("type", "Tipo", "Type"),
     ("title", "Título", "Title"),
     ("download", "Descargar", "Download"),
     ("not_held", "no custodiado", "not held"),
@@ -234,6 +233,18 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("worker", "Trabajador", "Worker"),
     ("customer", "Cliente", "Customer"),
     ("action", "Acción", "Action"),
+    ("purged", "Suprimido", "Purged"),
+    ("purge", "Suprimir definitivamente", "Purge for good"),
+    (
+        "purge_hint",
+        "Borra los datos del cliente y destruye su clave cuando termina el plazo de conservación (art. 32 LOPDGDD); la dirección queda solo como huella para no volver a escribirle.",
+        "Deletes the customer's data and destroys its key once the retention period ends (LOPDGDD art. 32); the address stays only as a keyed hash so they are never mailed again.",
+    ),
+    (
+        "purge_early",
+        "Motivo para suprimir antes de que acabe el plazo (opcional)",
+        "Reason to purge before the period ends (optional)",
+    ),
     ("since", "Desde", "From"),
     ("until", "Hasta", "Until"),
     (

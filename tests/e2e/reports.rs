@@ -602,3 +602,79 @@ fn encryption_evidence_turns_green_once_a_measure_is_recorded(backend) {
     );
 }
 }
+
+#[test]
+fn the_information_clause_of_an_activity_renders_in_layers_and_names_what_is_missing() {
+    let c = Custodia::demo(crate::Backend::Sqlite);
+    let clause = |activity: &str, lang: &str, format: &str| {
+        let out = c.path(&format!("clause-{activity}-{lang}.{format}"));
+        let args = [
+            "report",
+            "clause",
+            "--org",
+            "bufete-ruiz",
+            "--activity",
+            activity,
+            "--lang",
+            lang,
+            "--format",
+            format,
+            "-o",
+            out.to_str().expect("path"),
+        ];
+        (c.run(&args), out)
+    };
+    let (run, html) = clause("RA-01", "es", "html");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let html = std::fs::read_to_string(html).expect("clause");
+    for point in [
+        "Responsable",
+        "Finalidad",
+        "Legitimación",
+        "Destinatarios",
+        "Derechos",
+        "Información adicional",
+    ] {
+        assert!(
+            html.contains(&format!("<th scope=\"row\">{point}</th>")),
+            "basic layer: {point}"
+        );
+    }
+    assert!(
+        html.contains("5 years after the case is closed"),
+        "the retention, from the register"
+    );
+    assert!(
+        html.contains("dpo@protecdata.example"),
+        "rights go to the DPO"
+    );
+    let (run, pdf) = clause("RA-01", "en", "pdf");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let text = pdf_text(&pdf);
+    assert!(
+        text.contains("Basic information") && text.contains("What are your rights?"),
+        "{text}"
+    );
+    // RA-02 has no retention in the register: no clause with a gap.
+    let (run, _) = clause("RA-02", "es", "html");
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        !run.status.success() && err.contains("`RA-02`") && err.contains("`retention`"),
+        "{err}"
+    );
+    let (run, _) = clause("RA-99", "es", "html");
+    assert!(String::from_utf8_lossy(&run.stderr).contains("`RA-99`"));
+    assert_eq!(
+        c.count("SELECT COUNT(*) FROM audit_events WHERE kind = 'export' AND detail LIKE 'information clause%'"),
+        2,
+        "each clause written is a recorded export"
+    );
+}

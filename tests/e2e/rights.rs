@@ -69,6 +69,18 @@ fn an_access_request_is_answered_with_the_data_and_only_the_accesses_the_log_hol
     assert!(!accesses.contains("Luis"), "no worker's name: {accesses}");
     let letter = std::fs::read_to_string(dir.join("letter.html")).expect("letter");
     assert!(letter.contains("Who of our staff accessed your data"));
+    // Each access comes with its inclusion proof, checkable with the
+    // public key alone; a proof whose event was changed fails.
+    let proofs: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("proofs.json")).expect("proofs")).expect("json");
+    assert_eq!(proofs.as_array().expect("list").len() as i64, logged, "one proof per access");
+    let key = c.ok(&["audit", "public-key"]);
+    let checked = c.ok(&["audit", "check-proof", dir.join("proofs.json").to_str().expect("path"), "--public-key", key.trim()]);
+    assert_eq!(checked.lines().filter(|l| l.starts_with("ok ")).count() as i64, logged, "{checked}");
+    let mut forged = proofs.clone();
+    forged[0]["event_hash"] = Value::String("00".repeat(32));
+    std::fs::write(c.path("forged.json"), forged.to_string()).expect("forged");
+    let refused = c.run(&["audit", "check-proof", c.path("forged.json").to_str().expect("path"), "--public-key", key.trim()]);
+    assert!(!refused.status.success(), "a changed event fails its proof");
     assert_eq!(
         c.count("SELECT COUNT(*) FROM audit_events WHERE org = 'bufete-ruiz' AND kind = 'export' AND resource = 'rights-request:1'"),
         1,

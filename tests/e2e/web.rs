@@ -394,6 +394,10 @@ fn assistant_sees_the_personal_area_closed_and_the_lawyer_sees_it_whole() {
             b.source().await.contains("600 100 001"),
             "the lawyer in charge sees the phone"
         );
+        // Documents by type, one heading per type she may see.
+        let docs = b.text("#docs").await;
+        assert!(b.text("#type-contract").await == "contract", "{docs}");
+        assert!(b.text("#type-invoice").await == "invoice", "{docs}");
         b.check("lawyer-record").await;
     });
 }
@@ -914,6 +918,7 @@ fn the_officer_records_and_grants_an_erasure_and_the_record_closes() {
         b.submit("#grant").await;
         assert_eq!(b.text("#status").await, "granted");
         b.check("request-granted").await;
+        let request_page = b.client.current_url().await.expect("url");
 
         b.goto("/login").await;
         b.login("ana", "demo-ana").await;
@@ -921,5 +926,29 @@ fn the_officer_records_and_grants_an_erasure_and_the_record_closes() {
         let page = b.text("main").await;
         assert!(page.contains("blocked (LOPDGDD art. 32)"), "{page}");
         b.check_allowing("blocked-record", Some(403)).await;
+
+        // The purge waits for the retention, unless a reason is given.
+        b.goto("/login").await;
+        b.login("rocio", "demo-rocio").await;
+        b.goto(request_page.path()).await;
+        b.submit("#purge").await;
+        let refused = b.text("#purge-error").await;
+        assert!(refused.contains("stays blocked until"), "{refused}");
+        b.check("purge-refused").await;
+        b.fill(
+            "#purge-text",
+            "asunto cerrado por acuerdo; no cabe reclamación",
+        )
+        .await;
+        b.submit("#purge").await;
+        assert!(
+            b.client.find(Locator::Css("#purged")).await.is_ok(),
+            "the request shows the purge"
+        );
+        b.check("purged").await;
     });
+    assert_eq!(
+        c.count("SELECT COUNT(*) FROM customers WHERE id = 'C-1001'"),
+        0
+    );
 }

@@ -91,6 +91,8 @@ pub struct AuditLog {
     tx: mpsc::Sender<Command>,
     /// Derived from the signing key; none without one.
     pseudonyms: Option<Pseudonyms>,
+    /// Signs tree heads for proofs handed out (an access package).
+    signer: Option<Arc<Signer>>,
 }
 
 /// What the writer tells a caller: an audit error's own message (the
@@ -112,8 +114,21 @@ impl AuditLog {
     pub fn spawn(store: Store, signer: Option<Arc<Signer>>, config: AuditConfig) -> Self {
         let (tx, rx) = mpsc::channel(65_536);
         let pseudonyms = signer.as_deref().map(Signer::pseudonyms);
-        tokio::spawn(Writer::new(store, signer, config).run(rx));
-        Self { tx, pseudonyms }
+        tokio::spawn(Writer::new(store, signer.clone(), config).run(rx));
+        Self {
+            tx,
+            pseudonyms,
+            signer,
+        }
+    }
+
+    /// The signed tree head of `org`'s log as `tree` holds it, for the
+    /// inclusion proofs handed out with it; the key stays in here.
+    pub fn signed_head(&self, org: &OrgSlug, tree: &super::merkle::Tree) -> Result<String> {
+        let signer = self.signer.as_deref().ok_or_else(|| {
+            Error::Audit("the audit log has no signing key to sign a tree head".into())
+        })?;
+        Ok(tree.signed_head(org.as_str(), signer))
     }
 
     /// The pseudonyms events use for people without a customer id. A log

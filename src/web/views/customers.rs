@@ -132,7 +132,9 @@ struct RecordParams {
 struct RecordPage {
     page: Page,
     record: RecordView,
-    documents: Vec<DocumentRow>,
+    /// The documents the worker may see, by type (the seed guide's
+    /// permissions by document type read best grouped so).
+    documents: Vec<(String, Vec<DocumentRow>)>,
     may_export: bool,
     unlocked: String,
     until: String,
@@ -188,7 +190,7 @@ async fn record(
     Ok(render(&RecordPage {
         page: me.page,
         record,
-        documents,
+        documents: by_type(documents),
         may_export,
         unlocked: params.unlocked,
         until: params.until,
@@ -371,4 +373,16 @@ pub fn area_class(state: &AreaState) -> &'static str {
         AreaState::Locked { .. } => "locked",
         AreaState::Denied { .. } => "denied",
     }
+}
+
+/// Documents grouped by type, types in order, each group in id order.
+fn by_type(documents: Vec<DocumentRow>) -> Vec<(String, Vec<DocumentRow>)> {
+    let mut groups: std::collections::BTreeMap<String, Vec<DocumentRow>> = Default::default();
+    for d in documents {
+        groups
+            .entry(d.document.doc_type.to_string())
+            .or_default()
+            .push(d);
+    }
+    groups.into_iter().collect()
 }

@@ -823,6 +823,26 @@ struct RequestPage {
     page: Page,
     request: RightsRequest,
     late: bool,
+    /// A granted erasure not yet purged: the purge form is offered.
+    purgeable: bool,
+    /// Why the last purge was refused (e.g. the retention runs on).
+    purge_error: String,
+}
+
+impl RequestPage {
+    fn of(page: Page, request: RightsRequest, purge_error: String) -> Self {
+        let late = request.is_late(Utc::now().date_naive());
+        let purgeable = request.kind == custodia_engine::RightKind::Erasure
+            && request.status == custodia_engine::RequestStatus::Granted
+            && request.purged_at.is_none();
+        RequestPage {
+            page,
+            request,
+            late,
+            purgeable,
+            purge_error,
+        }
+    }
 }
 
 async fn request(
@@ -837,12 +857,7 @@ async fn request(
         .rights_request(&me.org, id)
         .await
         .map_err(WebError::app(me.lang))?;
-    let late = request.is_late(Utc::now().date_naive());
-    Ok(render(&RequestPage {
-        page: me.page,
-        request,
-        late,
-    }))
+    Ok(render(&RequestPage::of(me.page, request, String::new())))
 }
 
 #[derive(Deserialize)]
@@ -875,6 +890,19 @@ async fn answer_request(
         }
         "refuse" => web.app.refuse_rights_request(&me.org, id, text, by).await,
         "extend" => web.app.extend_rights_request(&me.org, id, text, by).await,
+        "purge" => {
+            let early = Some(text).filter(|t| !t.is_empty());
+            if let Err(e) = web.app.purge_erased(&me.org, id, early, by).await {
+                // A refusal (the retention runs on) is shown beside the form.
+                let request = web
+                    .app
+                    .rights_request(&me.org, id)
+                    .await
+                    .map_err(WebError::app(me.lang))?;
+                return Ok(render(&RequestPage::of(me.page, request, e.to_string())));
+            }
+            return Ok(Redirect::to(&format!("/officer/rights/{id}")).into_response());
+        }
         other => {
             return Err(WebError::new(
                 me.lang,
