@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use askama::Template;
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use custodia_app::{Custodia, RightsPackage};
@@ -12,6 +11,7 @@ use custodia_engine::audit::merkle::{self, ProofFile};
 use custodia_engine::{
     CustomerId, NewRightsRequest, OrgSlug, RightKind, RightsRequest, WorkerLogin,
 };
+use custodia_reports::Lang;
 
 use crate::global::{Global, with_app};
 use crate::output::emit;
@@ -96,7 +96,8 @@ pub enum RightsCommand {
         early: Option<String>,
     },
     /// Write the answer to an access or portability request: data.json,
-    /// data.csv, accesses.csv and a letter (HTML, Spanish or English)
+    /// data.csv, accesses.csv, proofs.json and the letter (HTML and PDF,
+    /// Spanish or English)
     Package {
         #[command(flatten)]
         target: Target,
@@ -104,7 +105,7 @@ pub enum RightsCommand {
         output: PathBuf,
         /// es (default) or en
         #[arg(long, default_value = "es")]
-        lang: String,
+        lang: Lang,
     },
 }
 
@@ -217,15 +218,10 @@ async fn act(g: &Global, app: &Custodia, command: RightsCommand) -> anyhow::Resu
             output,
             lang,
         } => {
-            let english = match lang.as_str() {
-                "es" => false,
-                "en" => true,
-                other => anyhow::bail!("--lang: `{other}` is not es or en"),
-            };
             let package = app
                 .rights_package(&t.org, t.request, t.actor.as_ref())
                 .await?;
-            write_package(&package, &output, english)?;
+            write_package(&package, &output, lang)?;
             say!(
                 "written {} ({} values, {} accesses)",
                 output.display(),
@@ -258,15 +254,7 @@ fn print_request(r: &RightsRequest) {
     }
 }
 
-/// The letter that goes with the package, in the requester's language.
-#[derive(Template)]
-#[template(path = "rights_letter.html")]
-struct Letter<'a> {
-    p: &'a RightsPackage,
-    en: bool,
-}
-
-fn write_package(package: &RightsPackage, dir: &Path, english: bool) -> anyhow::Result<()> {
+fn write_package(package: &RightsPackage, dir: &Path, lang: Lang) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
     let write = |name: &str, bytes: &[u8]| -> anyhow::Result<()> {
         let path = dir.join(name);
@@ -317,10 +305,9 @@ fn write_package(package: &RightsPackage, dir: &Path, english: bool) -> anyhow::
             .collect();
         write("proofs.json", &serde_json::to_vec_pretty(&proofs)?)?;
     }
-    let letter = Letter {
-        p: package,
-        en: english,
-    }
-    .render()?;
-    write("letter.html", letter.as_bytes())
+    write(
+        "letter.html",
+        custodia_reports::letter_html(package, lang)?.as_bytes(),
+    )?;
+    write("letter.pdf", &custodia_reports::letter_pdf(package, lang)?)
 }

@@ -3,8 +3,8 @@
 //! access package (the person's data, what it is for, and who of the
 //! firm accessed it, from the audit log).
 
-use chrono::{DateTime, NaiveDate, Utc};
-use custodia_engine::audit::merkle::{Proof, Tree};
+use chrono::{NaiveDate, Utc};
+use custodia_engine::audit::merkle::Tree;
 use custodia_engine::audit::{AuditEvent, AuditQuery, EventKind};
 use custodia_engine::rules::Effect;
 use custodia_engine::{
@@ -17,63 +17,7 @@ use serde::Serialize;
 use crate::Custodia;
 use crate::error::{Error, Result};
 
-/// One value of the person's data, as the package lists it.
-#[derive(Debug, Clone, Serialize)]
-pub struct DataItem {
-    /// `identity`, or the area's name.
-    pub section: String,
-    pub field: String,
-    pub value: String,
-}
-
-/// A processing activity, as the person is told about it (art. 15.1 a-d).
-#[derive(Debug, Clone, Serialize)]
-pub struct Purpose {
-    pub activity: String,
-    pub purposes: Vec<String>,
-    pub legal_basis: Option<String>,
-    pub recipients: Vec<String>,
-    pub retention: Option<String>,
-}
-
-/// One access to the person's data recorded in the audit log. Workers
-/// are named by role and department, not by name: art. 15.1(c) asks for
-/// the recipients or their categories, and staff act under the firm's
-/// authority (art. 29); their names are the firm's to give on request.
-#[derive(Debug, Clone, Serialize)]
-pub struct Access {
-    pub at: DateTime<Utc>,
-    /// The event's sequence in the organisation's audit chain.
-    pub seq: i64,
-    pub action: String,
-    pub role: String,
-    pub department: String,
-    pub allowed: bool,
-    /// Whether the data left Custodia (export, download, print).
-    pub exported: bool,
-    /// That this event is in the log the package's tree head signs
-    /// (RFC 9162 inclusion proof): the firm cannot later drop or change it
-    /// without the proof failing.
-    pub proof: Proof,
-}
-
-/// What an access or portability request is answered with.
-#[derive(Debug, Clone, Serialize)]
-pub struct RightsPackage {
-    pub request: RightsRequest,
-    pub organisation: String,
-    pub customer: CustomerId,
-    pub name: String,
-    pub data: Vec<DataItem>,
-    /// Empty for portability (art. 20 covers the data, not the processing).
-    pub purposes: Vec<Purpose>,
-    /// Empty for portability.
-    pub accesses: Vec<Access>,
-    /// The audit log's signed tree head (C2SP tlog-checkpoint note) that
-    /// every access's proof is checked against; none for portability.
-    pub tree_head: Option<String>,
-    pub made_at: DateTime<Utc>,
-}
+pub use custodia_reports::{Access, DataItem, Purpose, RightsPackage};
 
 /// What `rights purge` did.
 #[derive(Debug, Clone, Serialize)]

@@ -1,6 +1,7 @@
 //! Custodia's documents: the data-protection dossier, the audit summary of
-//! a period, the breach-scope report and the information clause of a
-//! processing activity, as self-contained HTML (inline CSS
+//! a period, the breach-scope report, the information clause of a
+//! processing activity and the letter answering an access request, as
+//! self-contained HTML (inline CSS
 //! and SVG, no external assets) and PDF (typst, fonts embedded,
 //! reproducible), in Spanish (default) and English. Every string comes
 //! from a catalogue in which a missing key does not compile, or from a
@@ -23,6 +24,7 @@ mod clause;
 mod dossier;
 mod i18n;
 mod input;
+mod letter;
 mod marketing;
 mod notice;
 mod pdf;
@@ -35,6 +37,7 @@ pub use clause::{clause_html, clause_pdf};
 pub use dossier::{dossier_html, dossier_pdf};
 pub use i18n::{Catalogue, EN, ES, Lang};
 pub use input::{DossierInput, PackInfo, Visibility};
+pub use letter::{Access, DataItem, Purpose, RightsPackage, letter_html, letter_pdf};
 pub use notice::{BreachNotice, breach_notice};
 pub use pending::{Duties, Pending, duties_pending, pending_actions};
 pub use summary::{SummaryInput, summary_html, summary_pdf};

@@ -69,6 +69,8 @@ fn an_access_request_is_answered_with_the_data_and_only_the_accesses_the_log_hol
     assert!(!accesses.contains("Luis"), "no worker's name: {accesses}");
     let letter = std::fs::read_to_string(dir.join("letter.html")).expect("letter");
     assert!(letter.contains("Who of our staff accessed your data"));
+    let pdf = crate::reports::pdf_text(&dir.join("letter.pdf"));
+    assert!(pdf.contains("Who of our staff accessed your data") && pdf.contains("proofs.json"), "{pdf}");
     // Each access comes with its inclusion proof, checkable with the
     // public key alone; a proof whose event was changed fails.
     let proofs: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("proofs.json")).expect("proofs")).expect("json");
