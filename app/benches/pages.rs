@@ -15,14 +15,14 @@
 
 use std::time::{Duration, Instant};
 
-use custodia_app::{Config, Custodia, ListQuery, ListScope, Reader};
+use custodia_app::{Custodia, ListQuery, ListScope, Reader};
 use custodia_engine::exchange::OrgFile;
 use custodia_engine::rules::{Action, Context, ResourceKind, ResourceRef};
 use custodia_engine::{CustomerId, OrgSlug, WorkerLogin};
 
 mod common;
 
-use common::{demo_firm, percentile, size};
+use common::{demo_firm, open_core, percentile, run_on_tokio, size, time};
 
 fn report(what: &str, mut times: Vec<Duration>) {
     times.sort();
@@ -60,41 +60,15 @@ async fn frame(app: &Custodia, org: &OrgSlug, reader: &Reader) {
     }
 }
 
-async fn time<F, Fut>(runs: usize, mut page: F) -> Vec<Duration>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    for _ in 0..10 {
-        page().await;
-    }
-    let mut times = Vec::with_capacity(runs);
-    for _ in 0..runs {
-        let t = Instant::now();
-        page().await;
-        times.push(t.elapsed());
-    }
-    times
-}
-
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(run());
+    run_on_tokio(run());
 }
 
 async fn run() {
     let customers = size("PAGES_CUSTOMERS", 100_000);
     let runs = size("PAGES_RUNS", 200);
     let dir = tempfile::tempdir().expect("dir");
-    let mut config = Config::new(format!(
-        "sqlite://{}",
-        dir.path().join("bench.db").display()
-    ));
-    config.packs = Some(concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins/packs").into());
-    let app = Custodia::open(&config).await.expect("open");
+    let app = open_core(dir.path()).await;
     let file = firm(customers);
     let org: OrgSlug = file.organisation.slug.clone();
     let started = Instant::now();
@@ -120,7 +94,7 @@ async fn run() {
     let mine = page(ListScope::Mine, None);
     report(
         "/customers (assistant, 1% visible, assigned first)",
-        time(runs, || async {
+        time(10, runs, || async {
             frame(&app, &org, &luis).await;
             let list = app.list_customers(&org, &luis, &mine).await.expect("list");
             assert_eq!(list.rows.len(), 25);
@@ -130,7 +104,7 @@ async fn run() {
     let all = page(ListScope::All, None);
     report(
         "/customers?scope=all (assistant: decides up to 2,000)",
-        time(runs / 4, || async {
+        time(10, runs / 4, || async {
             frame(&app, &org, &luis).await;
             app.list_customers(&org, &luis, &all).await.expect("list");
         })
@@ -139,7 +113,7 @@ async fn run() {
     let search = page(ListScope::Mine, Some("sintético 99"));
     report(
         "/customers?q=... (assistant, search in own)",
-        time(runs, || async {
+        time(10, runs, || async {
             frame(&app, &org, &luis).await;
             app.list_customers(&org, &luis, &search)
                 .await
@@ -150,7 +124,7 @@ async fn run() {
     let id: CustomerId = "S-000500".parse().expect("id");
     report(
         "/customers/{id} (assistant: record, areas, documents)",
-        time(runs, || async {
+        time(10, runs, || async {
             frame(&app, &org, &luis).await;
             app.read_record(&org, &luis, &id).await.expect("record");
             app.list_documents(&org, &luis, &id).await.expect("docs");
@@ -163,7 +137,7 @@ async fn run() {
     );
     report(
         "/officer (dashboard: head, witness, registers)",
-        time(runs, || async {
+        time(10, runs, || async {
             frame(&app, &org, &rocio).await;
             app.dashboard(&org, chrono::Utc::now(), custodia_reports::Lang::En)
                 .await

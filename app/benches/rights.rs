@@ -16,14 +16,13 @@
 
 use std::time::{Duration, Instant};
 
-use custodia_app::{Config, Custodia};
 use custodia_engine::audit::AuditQuery;
 use custodia_engine::audit::merkle::Tree;
 use custodia_engine::{CustomerId, NewRightsRequest, OrgSlug, RightKind};
 
 mod common;
 
-use common::{demo_firm, percentile, size};
+use common::{demo_firm, open_core, percentile, run_on_tokio, size, time};
 
 fn report(what: &str, mut times: Vec<Duration>) {
     times.sort();
@@ -35,26 +34,8 @@ fn report(what: &str, mut times: Vec<Duration>) {
     );
 }
 
-async fn time<F, Fut>(runs: usize, mut work: F) -> Vec<Duration>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let mut times = Vec::with_capacity(runs);
-    for _ in 0..runs {
-        let t = Instant::now();
-        work().await;
-        times.push(t.elapsed());
-    }
-    times
-}
-
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(run());
+    run_on_tokio(run());
 }
 
 async fn run() {
@@ -62,12 +43,7 @@ async fn run() {
     let customers = size("RIGHTS_CUSTOMERS", 100);
     let runs = size("RIGHTS_RUNS", 5);
     let dir = tempfile::tempdir().expect("dir");
-    let mut config = Config::new(format!(
-        "sqlite://{}",
-        dir.path().join("bench.db").display()
-    ));
-    config.packs = Some(concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins/packs").into());
-    let app = Custodia::open(&config).await.expect("open");
+    let app = open_core(dir.path()).await;
     let demo = demo_firm(0, |_, _| {}).customers.len();
     let file = demo_firm(customers.saturating_sub(demo), |_, _| {});
     let org: OrgSlug = file.organisation.slug.clone();
@@ -126,25 +102,25 @@ async fn run() {
         customer: Some(customer.to_string()),
         ..AuditQuery::default()
     };
-    let times = time(runs, || async {
+    let times = time(0, runs, || async {
         app.store().query_audit(&org, &query).await.expect("events");
     })
     .await;
     report("  the customer's events from the log", times);
-    let times = time(runs, || async {
+    let times = time(0, runs, || async {
         app.store().audit_event_hashes(&org).await.expect("hashes");
     })
     .await;
     let hashes = app.store().audit_event_hashes(&org).await.expect("hashes");
     report(&format!("  every event hash ({})", hashes.len()), times);
-    let times = time(runs, || async {
+    let times = time(0, runs, || async {
         Tree::of_events(&hashes);
     })
     .await;
     report("  the Merkle tree built", times);
     let tree = Tree::of_events(&hashes);
     let n = i64::try_from(hashes.len()).expect("size");
-    let times = time(runs, || async {
+    let times = time(0, runs, || async {
         for i in 0..accesses as i64 {
             let seq = i * 97 % n + 1;
             let index = usize::try_from(seq - 1).expect("index");

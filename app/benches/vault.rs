@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use chacha20poly1305::aead::AeadInPlace;
 use chacha20poly1305::{KeyInit, XChaCha20Poly1305, XNonce};
-use custodia_app::{Config, Custodia, Reader};
+use custodia_app::Reader;
 use custodia_engine::exchange::OrgFile;
 use custodia_engine::rules::{Action, Context, Request, ResourceRef};
 use custodia_engine::vault::{Key, Slot};
@@ -25,7 +25,7 @@ use custodia_engine::{AreaContent, AreaName, CustomerId, FieldValue, OrgSlug};
 
 mod common;
 
-use common::{demo_firm, percentile, size};
+use common::{demo_firm, open_core, percentile, run_on_tokio, size};
 
 fn report(what: &str, mut times: Vec<Duration>) {
     times.sort();
@@ -70,23 +70,14 @@ fn fill(c: &mut custodia_engine::Customer, i: usize) {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(run());
+    run_on_tokio(run());
 }
 
 async fn run() {
     let customers = size("VAULT_CUSTOMERS", 20_000);
     let reads = size("VAULT_READS", 2_000);
     let dir = tempfile::tempdir().expect("dir");
-    let mut config = Config::new(format!(
-        "sqlite://{}",
-        dir.path().join("bench.db").display()
-    ));
-    config.packs = Some(concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins/packs").into());
-    let app = Custodia::open(&config).await.expect("open");
+    let app = open_core(dir.path()).await;
     let file = firm(customers);
     let org: OrgSlug = file.organisation.slug.clone();
     let started = Instant::now();

@@ -3,8 +3,11 @@
 
 #![allow(dead_code, reason = "each bench uses part of it")]
 
-use std::time::Duration;
+use std::future::Future;
+use std::path::Path;
+use std::time::{Duration, Instant};
 
+use custodia_app::{Config, Custodia};
 use custodia_engine::exchange::OrgFile;
 use custodia_engine::{Customer, CustomerId};
 
@@ -44,4 +47,39 @@ pub fn demo_firm(n: usize, mut shape: impl FnMut(&mut Customer, usize)) -> OrgFi
         file.customers.push(c);
     }
     file
+}
+
+/// Runs a bench's body on a multi-threaded runtime, as the server does.
+pub fn run_on_tokio(body: impl Future<Output = ()>) {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(body);
+}
+
+/// The core over a fresh SQLite store in `dir`, with the repository's
+/// rule packs.
+pub async fn open_core(dir: &Path) -> Custodia {
+    let mut config = Config::new(format!("sqlite://{}", dir.join("bench.db").display()));
+    config.packs = Some(concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins/packs").into());
+    Custodia::open(&config).await.expect("open")
+}
+
+/// `runs` timings of `work`, after `warm_up` untimed calls.
+pub async fn time<F, Fut>(warm_up: usize, runs: usize, mut work: F) -> Vec<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    for _ in 0..warm_up {
+        work().await;
+    }
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let t = Instant::now();
+        work().await;
+        times.push(t.elapsed());
+    }
+    times
 }
