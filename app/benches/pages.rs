@@ -103,12 +103,18 @@ async fn run() {
     );
     let all = page(ListScope::All, None);
     report(
-        "/customers?scope=all (assistant: decides up to 2,000)",
+        "/customers?scope=all (assistant: within the scan budget)",
         time(10, runs / 4, || async {
             frame(&app, &org, &luis).await;
             app.list_customers(&org, &luis, &all).await.expect("list");
         })
         .await,
+    );
+    let one = app.list_customers(&org, &luis, &all).await.expect("list");
+    println!(
+        "  one such page: {} rows shown of {} candidates decided, then `continue`",
+        one.rows.len(),
+        one.decided
     );
     let search = page(ListScope::Mine, Some("sintético 99"));
     report(

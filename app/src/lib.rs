@@ -59,7 +59,9 @@ pub use documents::{DocumentImport, Mapping};
 pub use error::{Error, Result};
 pub use export::{DataExport, DocumentExport, ExportFormat, ExportTable};
 pub use import::CsvKind;
-pub use listing::{CustomerList, CustomerRow, DocumentRow, ListQuery, ListScope, MAX_SCAN};
+pub use listing::{
+    CustomerList, CustomerRow, DocumentRow, ListQuery, ListScope, MAX_SCAN, SCAN_BUDGET,
+};
 pub use people::UnlockRequest;
 pub use record::{AreaEdit, AreaState, AreaView, FieldView, Reader, RecordView, Shown};
 pub use rights::{Access, DataItem, PurgeReport, Purpose, RightsPackage};
