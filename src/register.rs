@@ -27,11 +27,10 @@ pub struct Target {
     /// Replace the entry of the same id instead of refusing
     #[arg(long)]
     pub replace: bool,
-    /// Act as this worker: the rules decide (`create`, or `edit` with
-    /// --replace, on the `register` kind), audited. Without it the CLI
-    /// acts as the operator who holds the database and its keys.
+    /// Act as this worker (required, or `CUSTODIA_AS`): the rules decide
+    /// (`create`, or `edit` with --replace, on the `register` kind), audited
     #[arg(long = "as", value_name = "WORKER", env = "CUSTODIA_AS")]
-    pub actor: Option<WorkerLogin>,
+    pub actor: WorkerLogin,
 }
 
 #[derive(Debug, Subcommand)]
@@ -475,17 +474,17 @@ impl AddCommand {
 pub async fn add(g: &Global, command: AddCommand) -> anyhow::Result<()> {
     let (target, entry) = command.into_entry();
     let replaced = with_app(g, async |app| {
-        if let Some(actor) = &target.actor {
-            let action = if target.replace {
-                Action::Edit
-            } else {
-                Action::Create
-            };
-            let name = entry.kind().as_str().parse().ok();
-            let reader = crate::access::operator_reader(actor);
-            app.require_office(&target.org, &reader, action, ResourceKind::Register, name)
-                .await?;
-        }
+        // INVARIANT: a register entry is written only with the rules'
+        // leave for the worker who writes it, as in the web UI.
+        let action = if target.replace {
+            Action::Edit
+        } else {
+            Action::Create
+        };
+        let name = entry.kind().as_str().parse().ok();
+        let reader = crate::access::operator_reader(&target.actor);
+        app.require_office(&target.org, &reader, action, ResourceKind::Register, name)
+            .await?;
         app.add_register_entry(&target.org, &entry, target.replace)
             .await
             .map_err(crate::output::replace_hint)

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use custodia_app::{Custodia, DocumentExport};
 use custodia_engine::audit::{AuditQuery, BreachQuery};
-use custodia_engine::rules::{Action, ResourceKind};
+use custodia_engine::rules::{Action, ResourceKind, ResourceRef};
 use custodia_engine::{OrgSlug, WorkerLogin};
 use custodia_reports::{Lang, SummaryInput};
 
@@ -43,11 +43,11 @@ pub struct DocumentArgs {
     pub format: Format,
     #[arg(long, short)]
     pub output: PathBuf,
-    /// Act as this worker: the rules decide (`print` on the report's
-    /// kind: `dossier`, `audit-log` or `breach`), audited, and the export
-    /// event names them. Without it the CLI acts as the operator.
+    /// Act as this worker (required, or `CUSTODIA_AS`): the rules decide
+    /// (`print` on the report's kind: `dossier`, `audit-log`, `breach` or
+    /// `register`), audited, and the export event names them
     #[arg(long = "as", value_name = "WORKER", env = "CUSTODIA_AS")]
-    pub actor: Option<WorkerLogin>,
+    pub actor: WorkerLogin,
 }
 
 impl ReportCommand {
@@ -136,17 +136,21 @@ pub async fn run(g: &Global, command: ReportCommand) -> anyhow::Result<()> {
 }
 
 async fn write(g: &Global, app: &Custodia, command: ReportCommand) -> anyhow::Result<()> {
+    // INVARIANT: no report is made without the rules' leave for the
+    // worker who asks, like the web UI's download. A refusal is decided
+    // again through the audited path, so it is recorded; a leave is
+    // recorded by the export event that names the worker. Asking first
+    // without an event keeps the report's own chain figures the same for
+    // the same data (reproducible documents).
     let actor = command.doc().actor.clone();
-    if let Some(actor) = &actor {
-        let reader = crate::access::operator_reader(actor);
-        app.require_office(
-            &command.doc().org,
-            &reader,
-            Action::Print,
-            command.kind(),
-            None,
-        )
-        .await?;
+    let reader = crate::access::operator_reader(&actor);
+    let org = &command.doc().org;
+    let resource = ResourceRef::office(command.kind(), None)
+        .context("a report's kind is one of the firm's own records")?;
+    if !app.may(org, &reader, Action::Print, &resource).await? {
+        app.require_office(org, &reader, Action::Print, command.kind(), None)
+            .await?;
+        anyhow::bail!("`{actor}` may not print this report");
     }
     let store = app.store();
     let now = report_time()?;
@@ -237,7 +241,7 @@ async fn write(g: &Global, app: &Custodia, command: ReportCommand) -> anyhow::Re
     // the export before the file exists.
     let export = DocumentExport {
         org: &doc.org,
-        worker: actor.as_ref(),
+        worker: Some(&actor),
         what: format!(
             "{what} report ({}, {})",
             doc.format.name(),

@@ -334,6 +334,7 @@ fn settings_come_from_the_environment_and_verbose_logs_no_secret(backend) {
         .command()
         .env("CUSTODIA_TLS_CERTS", &cert)
         .env("SOURCE_DATE_EPOCH", crate::reports::DOSSIER_DATE)
+        .env("CUSTODIA_AS", "rocio")
         .args(["report", "dossier", "--org", "bufete-ruiz", "--lang", "en", "-o"])
         .arg(&html)
         .output()

@@ -94,9 +94,9 @@ fn run(
     stdin: Option<&str>,
     fault: Option<&str>,
 ) -> std::process::Output {
-    let mut command = c.command();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut command = c.command_with(&args);
     command
-        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -156,8 +156,7 @@ on_both_backends! {
         let mut killed_mid_run = 0;
         for i in 0..16u64 {
             let mut child = c
-                .command()
-                .args(["add", "provider", "--org", "bufete-ruiz", "--id", &format!("P-K{i}"), "--name", "n", "--service", "s"])
+                .command_with(&["add", "provider", "--org", "bufete-ruiz", "--id", &format!("P-K{i}"), "--name", "n", "--service", "s"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -219,9 +218,9 @@ on_both_backends! {
                     .into_iter()
                     .find(|(name, ..)| *name == kind)
                     .expect("a change of this kind");
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
                 let mut child = c
-                    .command()
-                    .args(&args)
+                    .command_with(&args)
                     .stdin(Stdio::piped())
                     .stdout(Stdio::null())
                     .stderr(Stdio::null())

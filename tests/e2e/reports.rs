@@ -21,6 +21,7 @@ pub fn render_dossier(c: &Custodia, org: &str, lang: &str, format: &str) -> std:
     let run = c
         .command()
         .env("SOURCE_DATE_EPOCH", DOSSIER_DATE)
+        .env("CUSTODIA_AS", crate::officer(org))
         .args([
             "report", "dossier", "--org", org, "--lang", lang, "--format", format, "-o",
         ])
@@ -152,8 +153,7 @@ fn render_until(
     ];
     command.extend_from_slice(args);
     let status = c
-        .command()
-        .args(&command)
+        .command_with(&command)
         .env("SOURCE_DATE_EPOCH", "1795000000")
         .status()
         .expect("run custodia");
@@ -438,7 +438,7 @@ fn the_pdf_dossier_is_reproducible_and_hostile_names_stay_text(backend) {
         let out = c.path(name);
         let status = store
             .command()
-            .args(["report", "dossier", "--org", "tienda-verde"])
+            .args(["report", "dossier", "--org", "tienda-verde", "--as", "hugo"])
             .args(["--format", "pdf", "-o"])
             .arg(&out)
             .env("SOURCE_DATE_EPOCH", "1795435200")
@@ -482,7 +482,16 @@ fn dossier_as_of_2026_11_23(c: &Custodia, extra: &[&str]) -> (String, String) {
         let out = c.path(&format!("dossier-dated.{format}"));
         let status = c
             .command()
-            .args(["report", "dossier", "--org", "bufete-ruiz", "--lang", "en"])
+            .args([
+                "report",
+                "dossier",
+                "--org",
+                "bufete-ruiz",
+                "--lang",
+                "en",
+                "--as",
+                "rocio",
+            ])
             .args(["--format", format, "-o", out.to_str().expect("path")])
             .args(extra)
             .env("SOURCE_DATE_EPOCH", "1795392000")

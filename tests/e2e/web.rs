@@ -813,6 +813,15 @@ fn cli_reports_and_registers_are_decided_when_run_as_a_worker() {
     let c = Custodia::demo(Backend::Sqlite);
     let out = c.path("dossier.html");
     let out = out.to_str().expect("path");
+    // Nobody named, nothing made: the CLI has no anonymous operator.
+    let nobody = c
+        .command()
+        .args(["report", "dossier", "--org", "bufete-ruiz", "-o", out])
+        .env_remove("CUSTODIA_AS")
+        .output()
+        .expect("run");
+    assert!(!nobody.status.success());
+    assert!(String::from_utf8_lossy(&nobody.stderr).contains("--as"));
     let refused = c.fails(&[
         "report",
         "dossier",
