@@ -115,6 +115,13 @@ fn a_granted_erasure_blocks_the_record_for_all_but_legal_claims(backend) {
         .find(|r| r["customer"] == "C-1001")
         .expect("C-1001 planned");
     assert_eq!(c1001["excluded"], "denied_by_rules", "{c1001}");
+    // The art. 34 notice of a breach still reaches the blocked record.
+    let smtp = crate::mail::SmtpSink::start(c.dir.path());
+    let notice = c.ok(&["mail", "breach-notice", "--org", "bufete-ruiz", "--breach", "BR-2026-01",
+        "--from", "Protecdata <dpo@protecdata.example>", "--smtp", &smtp.url, "--json"]);
+    let notice: Value = serde_json::from_str(&notice).expect("notice");
+    assert_eq!(notice["sent"], 1, "{notice}");
+    assert_eq!(smtp.messages()[0].0, "maria.lopez@correo.example");
     // A re-import of the organisation does not unblock it.
     let file = c.path("firm.toml");
     c.ok(&["export", "--org", "bufete-ruiz", "-o", file.to_str().expect("path")]);
