@@ -8,8 +8,8 @@ use custodia_engine::audit::merkle::Tree;
 use custodia_engine::audit::{AuditEvent, AuditQuery, EventKind};
 use custodia_engine::rules::Effect;
 use custodia_engine::{
-    Answer, CustomerId, NewRightsRequest, OrgSlug, RequestStatus, Restriction, RightKind,
-    RightsRequest, WorkerLogin, retention_end,
+    Answer, CustomerId, NewRightsRequest, OrgSlug, OrgStore, Restriction, RightKind, RightsRequest,
+    WorkerLogin, retention_end,
 };
 use custodia_mailguard::Address;
 use serde::Serialize;
@@ -186,15 +186,15 @@ impl Custodia {
             field: "request".into(),
             reason,
         };
-        if request.kind != RightKind::Erasure || request.status != RequestStatus::Granted {
-            return Err(refuse(format!(
-                "#{id} is a {} request ({}); only a granted erasure is purged",
-                request.kind,
-                request.status.as_str()
-            )));
-        }
-        if let Some(at) = request.purged_at {
-            return Err(refuse(format!("#{id} was purged on {}", at.date_naive())));
+        if !request.awaits_purge() {
+            return Err(refuse(match request.purged_at {
+                Some(at) => format!("#{id} was purged on {}", at.date_naive()),
+                None => format!(
+                    "#{id} is a {} request ({}); only a granted erasure is purged",
+                    request.kind,
+                    request.status.as_str()
+                ),
+            }));
         }
         let today = Utc::now().date_naive();
         let blocked_on = request.answered_at.map_or(today, |t| t.date_naive());
@@ -286,7 +286,7 @@ impl Custodia {
             Vec::new()
         };
         let (accesses, tree_head) = if access {
-            let (accesses, head) = self.accesses(org, &customer.id).await?;
+            let (accesses, head) = self.accesses(&scope, &customer.id).await?;
             (accesses, Some(head))
         } else {
             (Vec::new(), None)
@@ -321,10 +321,11 @@ impl Custodia {
     /// against (the log as it is now).
     async fn accesses(
         &self,
-        org: &OrgSlug,
+        scope: &OrgStore,
         customer: &CustomerId,
     ) -> Result<(Vec<Access>, String)> {
-        let workers = self.store().org(org).await?.workers().await?;
+        let org = scope.slug();
+        let workers = scope.workers().await?;
         let query = AuditQuery {
             customer: Some(customer.to_string()),
             ..AuditQuery::default()
@@ -341,16 +342,7 @@ impl Custodia {
             let Some(login) = e.event.worker.as_deref() else {
                 continue;
             };
-            let hash = usize::try_from(e.seq - 1)
-                .ok()
-                .and_then(|i| hashes.get(i))
-                .ok_or_else(|| {
-                    Error::Engine(custodia_engine::Error::Audit(format!(
-                        "event {} of `{org}` is not in its chain",
-                        e.seq
-                    )))
-                })?;
-            let proof = tree.prove(org.as_str(), e.seq, hash)?;
+            let proof = tree.prove(org.as_str(), e.seq, &hashes)?;
             let worker = workers.iter().find(|w| w.login.as_str() == login);
             let kind = e.event.kind;
             accesses.push(Access {

@@ -28,16 +28,22 @@ fn leaves_of(events: &[Hash]) -> Vec<Hash> {
     events.iter().map(|e| leaf_hash(e)).collect()
 }
 
-/// A proof file whose tree head covers all of `leaves`, signed now.
-fn signed(org: &str, leaves: &[Hash], signer: &super::Signer, proof: Proof) -> ProofFile {
+/// The signed tree head (C2SP tlog-checkpoint note) of `org`'s log of
+/// `size` leaves under `root`, signed now.
+fn signed_head(org: &str, size: usize, root: Hash, signer: &super::Signer) -> String {
     let head = TreeHead {
         origin: origin(org),
-        size: leaves.len() as u64,
-        root: root(leaves),
+        size: size as u64,
+        root,
     };
+    signer.sign_note(&head, KEY_NAME)
+}
+
+/// A proof file with its signed tree head.
+fn proof_file(checkpoint: String, proof: Proof) -> ProofFile {
     ProofFile {
         key_name: KEY_NAME.to_owned(),
-        checkpoint: signer.sign_note(&head, KEY_NAME),
+        checkpoint,
         proof,
     }
 }
@@ -50,17 +56,9 @@ pub fn prove_inclusion(
     seq: i64,
     signer: &super::Signer,
 ) -> Result<ProofFile> {
-    let index = usize::try_from(seq - 1)
-        .ok()
-        .filter(|i| *i < events.len())
-        .ok_or_else(|| Error::Audit(format!("`{org}` has no event {seq}")))?;
-    let leaves = leaves_of(events);
-    let proof = Proof::Inclusion {
-        seq,
-        event_hash: hex::encode(events[index]),
-        path: encode_path(&inclusion_proof(&leaves, index)),
-    };
-    Ok(signed(org, &leaves, signer, proof))
+    let tree = Tree::of_events(events);
+    let proof = tree.prove(org, seq, events)?;
+    Ok(proof_file(tree.signed_head(org, signer), proof))
 }
 
 /// Builds a proof that `org`'s log now extends the older signed tree head
@@ -86,7 +84,8 @@ pub fn prove_consistency(
         older: older.to_owned(),
         path: encode_path(&consistency_proof(&leaves, m)),
     };
-    Ok(signed(org, &leaves, signer, proof))
+    let head = signed_head(org, leaves.len(), root(&leaves), signer);
+    Ok(proof_file(head, proof))
 }
 
 /// A 32-byte SHA-256 value.
@@ -127,24 +126,6 @@ pub fn root(leaves: &[Hash]) -> Hash {
             let k = split(n);
             node_hash(&root(&leaves[..k]), &root(&leaves[k..]))
         }
-    }
-}
-
-/// PATH(m, D[n]): the inclusion proof of leaf `m` (RFC 9162 2.1.3.1).
-pub fn inclusion_proof(leaves: &[Hash], m: usize) -> Vec<Hash> {
-    let n = leaves.len();
-    if n <= 1 || m >= n {
-        return Vec::new();
-    }
-    let k = split(n);
-    if m < k {
-        let mut path = inclusion_proof(&leaves[..k], m);
-        path.push(root(&leaves[k..]));
-        path
-    } else {
-        let mut path = inclusion_proof(&leaves[k..], m - k);
-        path.push(root(&leaves[..k]));
-        path
     }
 }
 
@@ -199,7 +180,7 @@ impl Tree {
         self.range_root(0, self.size())
     }
 
-    /// PATH(m, D[n]), as [`inclusion_proof`] computes it.
+    /// PATH(m, D[n]), the inclusion proof of leaf `m` (RFC 9162 2.1.3.1).
     pub fn inclusion(&self, m: usize) -> Vec<Hash> {
         self.path(0, self.size(), m)
     }
@@ -223,20 +204,19 @@ impl Tree {
     /// The signed tree head (C2SP tlog-checkpoint note) of `org`'s log as
     /// this tree holds it, signed now.
     pub fn signed_head(&self, org: &str, signer: &super::Signer) -> String {
-        let head = TreeHead {
-            origin: origin(org),
-            size: self.size() as u64,
-            root: self.root(),
-        };
-        signer.sign_note(&head, KEY_NAME)
+        signed_head(org, self.size(), self.root(), signer)
     }
 
-    /// The inclusion proof of event `seq` (from 1), with its event hash.
-    pub fn prove(&self, org: &str, seq: i64, event: &Hash) -> Result<Proof> {
+    /// The inclusion proof of event `seq` (from 1) of the chain whose
+    /// event hashes, from the first, are `events` (the tree's own).
+    pub fn prove(&self, org: &str, seq: i64, events: &[Hash]) -> Result<Proof> {
         let index = usize::try_from(seq - 1)
             .ok()
             .filter(|i| *i < self.size())
-            .ok_or_else(|| Error::Audit(format!("`{org}` has no event {seq}")))?;
+            .and_then(|i| Some((i, events.get(i)?)));
+        let Some((index, event)) = index else {
+            return Err(Error::Audit(format!("`{org}` has no event {seq}")));
+        };
         Ok(Proof::Inclusion {
             seq,
             event_hash: hex::encode(event),
@@ -544,6 +524,25 @@ impl ProofFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// PATH(m, D[n]) by the RFC's plain recursion (RFC 9162 2.1.3.1): the
+    /// reference `Tree::inclusion` is checked against.
+    fn inclusion_proof(leaves: &[Hash], m: usize) -> Vec<Hash> {
+        let n = leaves.len();
+        if n <= 1 || m >= n {
+            return Vec::new();
+        }
+        let k = split(n);
+        if m < k {
+            let mut path = inclusion_proof(&leaves[..k], m);
+            path.push(root(&leaves[k..]));
+            path
+        } else {
+            let mut path = inclusion_proof(&leaves[k..], m - k);
+            path.push(root(&leaves[..k]));
+            path
+        }
+    }
 
     fn leaves(n: usize) -> Vec<Hash> {
         (0..n).map(|i| leaf_hash(&[i as u8])).collect()

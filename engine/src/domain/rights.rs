@@ -200,6 +200,14 @@ impl RightsRequest {
         self.status == RequestStatus::Open
     }
 
+    /// A granted erasure whose record is not purged yet: blocked until its
+    /// retention ends, then purged.
+    pub fn awaits_purge(&self) -> bool {
+        self.kind == RightKind::Erasure
+            && self.status == RequestStatus::Granted
+            && self.purged_at.is_none()
+    }
+
     /// Open and past its deadline on `today`.
     pub fn is_late(&self, today: NaiveDate) -> bool {
         self.is_open() && today > self.due

@@ -93,18 +93,19 @@ impl Facts {
         let Some(customer) = customer else {
             return Err(not_found(org, "document", document.id.as_str()));
         };
-        let area = customer
-            .area(&document.area)
-            .cloned()
-            .ok_or_else(|| not_found(org, "area", &format!("{}/{}", customer.id, document.area)))?;
-        Ok(Facts {
+        let request = Request {
+            worker: self.worker.login.clone(),
             action,
-            kind: ResourceKind::Document,
-            name: None,
-            area: Some(area),
-            document: Some(document),
-            ..self.clone()
-        })
+            resource: ResourceRef::Document(document.id.clone()),
+            context: self.context.clone(),
+        };
+        assemble(
+            org,
+            &request,
+            self.worker.clone(),
+            Some(customer.clone()),
+            Some(document),
+        )
     }
 
     /// Resolves a request against an in-memory organisation file.

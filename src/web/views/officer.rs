@@ -832,14 +832,11 @@ struct RequestPage {
 impl RequestPage {
     fn of(page: Page, request: RightsRequest, purge_error: String) -> Self {
         let late = request.is_late(Utc::now().date_naive());
-        let purgeable = request.kind == custodia_engine::RightKind::Erasure
-            && request.status == custodia_engine::RequestStatus::Granted
-            && request.purged_at.is_none();
         RequestPage {
             page,
+            purgeable: request.awaits_purge(),
             request,
             late,
-            purgeable,
             purge_error,
         }
     }
