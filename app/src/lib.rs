@@ -63,7 +63,9 @@ pub use listing::{
     CustomerList, CustomerRow, DocumentRow, ListQuery, ListScope, MAX_SCAN, SCAN_BUDGET,
 };
 pub use people::UnlockRequest;
-pub use record::{AreaEdit, AreaState, AreaView, FieldView, Reader, RecordView, Shown};
+pub use record::{
+    AreaEdit, AreaState, AreaView, FieldView, PendingArea, Reader, RecordView, Shown,
+};
 pub use rights::{Access, DataItem, PurgeReport, Purpose, RightsPackage};
 pub use synthetic::SyntheticSummary;
 

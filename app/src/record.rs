@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use custodia_engine::audit::{AuditEvent, Change, EventKind, Receipt};
+use custodia_engine::audit::{AuditEvent, Change, Durable, EventKind, Receipt};
 use custodia_engine::rules::pack::FieldType;
 use custodia_engine::rules::{Action, Context, Decision, Request, ResourceRef, RuleEffect};
 use custodia_engine::vault::Slot;
@@ -74,6 +74,30 @@ pub struct AreaView {
     pub state: AreaState,
     /// The audit event of this area's decision.
     pub audit: Receipt,
+}
+
+/// An area read whose audit event is on its way to disk
+/// ([`Custodia::read_area_enqueued`]).
+#[derive(Debug)]
+#[must_use = "the view is given only once its audit event is durable"]
+pub struct PendingArea {
+    name: AreaName,
+    privacy: PrivacyLevel,
+    state: AreaState,
+    durable: Durable,
+}
+
+impl PendingArea {
+    /// The view, once its audit event is durable; an error (and no view)
+    /// if the audit log failed it.
+    pub async fn wait(self) -> Result<AreaView> {
+        Ok(AreaView {
+            audit: self.durable.wait().await?,
+            name: self.name,
+            privacy: self.privacy,
+            state: self.state,
+        })
+    }
 }
 
 impl AreaView {
@@ -239,17 +263,47 @@ impl Custodia {
         customer: &CustomerId,
         area: &AreaName,
     ) -> Result<AreaView> {
+        self.read_area_enqueued(org, reader, customer, area)
+            .await?
+            .wait()
+            .await
+    }
+
+    /// [`Custodia::read_area`] up to the audit event's enqueue: decided,
+    /// unsealed while the audit writer commits, and reachable only through
+    /// [`PendingArea::wait`], once the event is durable.
+    pub async fn read_area_enqueued(
+        &self,
+        org: &OrgSlug,
+        reader: &Reader,
+        customer: &CustomerId,
+        area: &AreaName,
+    ) -> Result<PendingArea> {
         let request = reader.request(
             Action::View,
             ResourceRef::Area(customer.clone(), area.clone()),
         );
         crate::check_free_text(&request)?;
-        let (decided, facts) = self.access.decide_with_facts(org, &request).await?;
+        let (decision, facts, durable) = self.access.decide_enqueued(org, &request).await?;
         let Some(mut record) = facts.and_then(|f| f.customer) else {
             // No such record or area: the attempt is audited as denied.
-            return Err(denied(&request, &decided.answer));
+            durable.wait().await?;
+            return Err(denied(&request, &decision));
         };
-        self.area_state(org, &mut record, area, decided).await
+        // INVARIANT: whatever happens here, nothing reaches the caller
+        // before the decision's event is durable.
+        match self.area_state(org, &mut record, area, &decision).await {
+            Ok((privacy, state)) => Ok(PendingArea {
+                name: area.clone(),
+                privacy,
+                state,
+                durable,
+            }),
+            Err(e) => {
+                durable.wait().await?;
+                Err(e)
+            }
+        }
     }
 
     async fn area_view(
@@ -262,18 +316,24 @@ impl Custodia {
         let resource = ResourceRef::Area(record.id.clone(), area.clone());
         let request = reader.request(Action::View, resource);
         let decided = self.decide(org, &request).await?;
-        self.area_state(org, record, area, decided).await
+        let (privacy, state) = self.area_state(org, record, area, &decided.answer).await?;
+        Ok(AreaView {
+            name: area.clone(),
+            privacy,
+            state,
+            audit: decided.audit,
+        })
     }
 
-    /// The view of an area once decided: unsealed only when allowed.
+    /// An area's privacy and state once decided: unsealed only when
+    /// allowed.
     async fn area_state(
         &self,
         org: &OrgSlug,
         record: &mut Customer,
         area: &AreaName,
-        decided: custodia_engine::Audited<Decision>,
-    ) -> Result<AreaView> {
-        let decision = &decided.answer;
+        decision: &Decision,
+    ) -> Result<(PrivacyLevel, AreaState)> {
         let privacy = record.area(area).map(|a| a.privacy).unwrap_or_default();
         let state = if decision.is_allowed() {
             self.store()
@@ -294,12 +354,7 @@ impl Custodia {
                 reason: why(decision),
             }
         };
-        Ok(AreaView {
-            name: area.clone(),
-            privacy,
-            state,
-            audit: decided.audit,
-        })
+        Ok((privacy, state))
     }
 
     /// Edits one area's contents: decided (`edit`, audited), checked

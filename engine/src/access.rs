@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::audit::{AuditEvent, AuditLog, Receipt};
+use crate::audit::{AuditEvent, AuditLog, Durable, Receipt};
 use crate::domain::OrgSlug;
 use crate::error::{Error, Result};
 use crate::rules::{Decision, Explanation, Facts, Reason, Request, RuleEffect, Rules};
@@ -74,15 +74,28 @@ impl AccessControl {
         org: &OrgSlug,
         request: &Request,
     ) -> Result<(Audited<Decision>, Option<Facts>)> {
-        let (explanation, facts) = self.evaluate(org, request, false).await?;
-        let receipt = self
-            .record(org, request, &explanation.decision, facts.as_ref())
-            .await?;
+        let (decision, facts, durable) = self.decide_enqueued(org, request).await?;
         let audited = Audited {
-            answer: explanation.decision,
-            audit: receipt,
+            answer: decision,
+            audit: durable.wait().await?,
         };
         Ok((audited, facts))
+    }
+
+    /// Like [`AccessControl::decide_with_facts`], but hands back the audit
+    /// event on its way to disk instead of waiting for it: the caller
+    /// prepares its answer meanwhile and gives it only after
+    /// [`Durable::wait`].
+    pub async fn decide_enqueued(
+        &self,
+        org: &OrgSlug,
+        request: &Request,
+    ) -> Result<(Decision, Option<Facts>, Durable)> {
+        let (explanation, facts) = self.evaluate(org, request, false).await?;
+        let durable = self
+            .enqueue(org, request, &explanation.decision, facts.as_ref())
+            .await?;
+        Ok((explanation.decision, facts, durable))
     }
 
     /// Like [`AccessControl::decide`], accounting for every rule.
@@ -149,6 +162,19 @@ impl AccessControl {
         decision: &Decision,
         facts: Option<&Facts>,
     ) -> Result<Receipt> {
+        self.enqueue(org, request, decision, facts)
+            .await?
+            .wait()
+            .await
+    }
+
+    async fn enqueue(
+        &self,
+        org: &OrgSlug,
+        request: &Request,
+        decision: &Decision,
+        facts: Option<&Facts>,
+    ) -> Result<Durable> {
         let customer = facts
             .and_then(|f| f.customer.as_ref())
             .map(|c| c.id.to_string());
@@ -165,6 +191,6 @@ impl AccessControl {
             area.as_deref(),
             document.as_deref(),
         );
-        self.audit.append(org, event).await
+        self.audit.enqueue(org, event).await
     }
 }

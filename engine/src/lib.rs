@@ -16,6 +16,7 @@
 
 pub mod access;
 pub mod audit;
+mod columns;
 pub mod domain;
 mod error;
 pub mod exchange;

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::audit::{AuditEvent, Change, EventKind};
 use crate::domain::{AreaName, CustomerId, WorkerLogin};
 use crate::error::{Error, Result};
-use crate::store::OrgStore;
+use crate::store::{Bind, OrgStore};
 
 /// How long an unlock lasts.
 pub const UNLOCK_TTL: Duration = Duration::minutes(15);
@@ -34,16 +34,21 @@ impl OrgStore {
         customer: &CustomerId,
         now: DateTime<Utc>,
     ) -> Result<BTreeSet<AreaName>> {
-        let rows: Vec<(String,)> = sqlx::query_as(
-            "SELECT area FROM area_unlocks WHERE org = $1 AND worker = $2 AND customer = $3 AND unlocked_at <= $4 AND expires_at > $4",
-        )
-        .bind(self.slug().as_str())
-        .bind(worker.as_str())
-        .bind(customer.as_str())
-        .bind(now.timestamp())
-        .fetch_all(self.store().pool())
-        .await?;
-        rows.into_iter().map(|(a,)| AreaName::new(a)).collect()
+        let binds = [
+            Bind::Text(self.slug().as_str()),
+            Bind::Text(worker.as_str()),
+            Bind::Text(customer.as_str()),
+            Bind::Int(now.timestamp()),
+        ];
+        let areas = self
+            .store()
+            .fetch(
+                "SELECT area FROM area_unlocks WHERE org = $1 AND worker = $2 AND customer = $3 AND unlocked_at <= $4 AND expires_at > $4",
+                &binds,
+                |row| AreaName::new(row.text("area")?),
+            )
+            .await?;
+        Ok(areas.into_iter().collect())
     }
 
     /// Checks `password` against the area's argon2id hash. Whether the

@@ -29,4 +29,4 @@ pub use query::{AuditQuery, BreachQuery, BreachScope, TouchedCustomer};
 pub use retention::PruneReport;
 pub use verify::{Break, BreakKind, VerifyReport};
 pub use witness::{Witness, WitnessLine, Witnessed};
-pub use writer::{AuditConfig, AuditLog, ChainState};
+pub use writer::{AuditConfig, AuditLog, ChainState, Durable};

@@ -104,6 +104,25 @@ fn message(e: &Error) -> String {
     }
 }
 
+/// An event handed to the writer ([`AuditLog::enqueue`]), on its way to
+/// disk.
+#[derive(Debug)]
+#[must_use = "an audited answer is given only once its event is durable"]
+pub struct Durable(oneshot::Receiver<Result<Receipt, String>>);
+
+impl Durable {
+    /// Waits until the event is durable; an error if the writer failed it
+    /// (then the caller must not answer: fail closed).
+    pub async fn wait(self) -> Result<Receipt> {
+        answer(self.0).await
+    }
+}
+
+/// The writer's answer to a command, or why there is none.
+async fn answer<T>(done: oneshot::Receiver<Result<T, String>>) -> Result<T> {
+    done.await.map_err(|_| writer_gone())?.map_err(Error::Audit)
+}
+
 fn writer_gone() -> Error {
     Error::Audit("the audit writer has stopped".into())
 }
@@ -145,19 +164,36 @@ impl AuditLog {
         &self,
         command: impl FnOnce(oneshot::Sender<Result<T, String>>) -> Command,
     ) -> Result<T> {
+        answer(self.send(command).await?).await
+    }
+
+    /// Sends a command; its answer comes on the returned channel.
+    async fn send<T>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<Result<T, String>>) -> Command,
+    ) -> Result<oneshot::Receiver<Result<T, String>>> {
         let (ack, done) = oneshot::channel();
         self.tx
             .send(command(ack))
             .await
             .map_err(|_| writer_gone())?;
-        done.await.map_err(|_| writer_gone())?.map_err(Error::Audit)
+        Ok(done)
     }
 
     /// Appends an event and waits until it is durable.
     pub async fn append(&self, org: &OrgSlug, event: AuditEvent) -> Result<Receipt> {
+        self.enqueue(org, event).await?.wait().await
+    }
+
+    /// Hands an event to the writer without waiting for it to be durable,
+    /// so that a caller can prepare its answer meanwhile; the answer goes
+    /// out only after [`Durable::wait`].
+    pub async fn enqueue(&self, org: &OrgSlug, event: AuditEvent) -> Result<Durable> {
         let org = org.to_string();
-        self.ask(|ack| Command::Append(Pending { org, event, ack }))
-            .await
+        let done = self
+            .send(|ack| Command::Append(Pending { org, event, ack }))
+            .await?;
+        Ok(Durable(done))
     }
 
     /// Appends many events of one chain in one transaction (bulk loads);

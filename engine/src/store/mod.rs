@@ -9,6 +9,7 @@ pub mod backup;
 mod communications;
 mod migrations;
 mod org;
+mod query;
 mod rights;
 pub(crate) mod rows;
 mod sealed;
@@ -24,6 +25,7 @@ pub use rights::{Answer, NewRightsRequest, Purged};
 
 use crate::domain::{OrgSlug, Organisation, WorkerLogin};
 use crate::error::{Error, Result};
+pub(crate) use query::Bind;
 
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +81,9 @@ pub struct Store {
     /// The SQLite database file, as SQLite itself names it: the audit
     /// log reads and writes it through its own connections (`rusqlite`).
     sqlite_file: Option<std::path::PathBuf>,
+    /// SQLite only: connections of our own for the decision path's reads
+    /// ([`Store::fetch`]).
+    readers: Option<std::sync::Arc<query::Readers>>,
     /// Seals and opens record contents; without it, nothing sealed can be
     /// written or read (fail closed).
     vault: Option<std::sync::Arc<crate::vault::Vault>>,
@@ -118,11 +123,15 @@ impl Store {
             Backend::Sqlite => Some(sqlite_file(&pool, &display_url).await?),
             Backend::Postgres => None,
         };
+        let readers = sqlite_file
+            .clone()
+            .map(|file| std::sync::Arc::new(query::Readers::new(file)));
         Ok(Self {
             pool,
             backend,
             display_url,
             sqlite_file,
+            readers,
             vault: None,
         })
     }
@@ -267,12 +276,14 @@ impl Store {
 
     /// A view of one organisation; every query through it is scoped to it.
     pub async fn org(&self, slug: &OrgSlug) -> Result<OrgStore> {
-        let found: Option<(String,)> =
-            sqlx::query_as("SELECT body FROM organisations WHERE slug = $1")
-                .bind(slug.as_str())
-                .fetch_optional(&self.pool)
-                .await?;
-        let Some((body,)) = found else {
+        let found = self
+            .fetch_optional(
+                "SELECT body FROM organisations WHERE slug = $1",
+                &[Bind::Text(slug.as_str())],
+                |row| row.text("body"),
+            )
+            .await?;
+        let Some(body) = found else {
             return Err(Error::OrganisationNotFound(slug.to_string()));
         };
         Ok(OrgStore::new(self.clone(), rows::from_json(&body)?))
@@ -312,7 +323,8 @@ impl Store {
 }
 
 /// Opens the store's SQLite file on a rusqlite connection of its own: the
-/// audit log's writer and readers, and `Store::fold_text`.
+/// audit log's writer and readers, `Store::fold_text`, and the store's
+/// readers (`query::Readers`).
 pub(crate) fn open_sqlite(file: &std::path::Path) -> Result<rusqlite::Connection> {
     use rusqlite::OpenFlags;
     let conn = rusqlite::Connection::open_with_flags(

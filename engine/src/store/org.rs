@@ -2,9 +2,8 @@
 
 use std::collections::HashMap;
 
-use sqlx::Row;
-
 use super::Store;
+use super::query::Bind;
 use super::rows::*;
 use crate::audit::{AuditEvent, Change, EventKind};
 use crate::domain::*;
@@ -50,23 +49,21 @@ impl OrgStore {
     /// All workers, by login.
     pub async fn workers(&self) -> Result<Vec<Worker>> {
         let sql = format!("SELECT {WORKER_COLUMNS} FROM workers WHERE org = $1 ORDER BY login");
-        let rows = sqlx::query(&sql)
-            .bind(self.org.slug.as_str())
-            .fetch_all(self.store.pool())
-            .await?;
-        rows.iter().map(worker_from_row).collect()
+        let binds = [Bind::Text(self.org.slug.as_str())];
+        self.store.fetch(&sql, &binds, worker_from_row).await
     }
 
     /// One worker.
     pub async fn worker(&self, login: &WorkerLogin) -> Result<Worker> {
         let sql = format!("SELECT {WORKER_COLUMNS} FROM workers WHERE org = $1 AND login = $2");
-        let row = sqlx::query(&sql)
-            .bind(self.org.slug.as_str())
-            .bind(login.as_str())
-            .fetch_optional(self.store.pool())
-            .await?;
-        let row = row.ok_or_else(|| self.not_found("worker", login.as_str()))?;
-        worker_from_row(&row)
+        let binds = [
+            Bind::Text(self.org.slug.as_str()),
+            Bind::Text(login.as_str()),
+        ];
+        self.store
+            .fetch_optional(&sql, &binds, worker_from_row)
+            .await?
+            .ok_or_else(|| self.not_found("worker", login.as_str()))
     }
 
     /// All customers with their areas and assignments, by id.
@@ -90,20 +87,17 @@ impl OrgStore {
     }
 
     async fn load_customers(&self, selection: &Selection<'_>) -> Result<Vec<Customer>> {
-        let pool = self.store.pool();
         let slug = self.org.slug.as_str();
-        let (ids, binds) = match selection {
+        let (ids, values) = match selection {
             // A page's ids first, once: the three reads below then look
             // them up by key instead of each re-running the search and the
             // pre-filter.
             Selection::Page(_) => {
-                let (sql, binds) = selection.ids();
-                let found: Vec<String> = bound(&sql, slug, &binds)
-                    .fetch_all(pool)
-                    .await?
-                    .iter()
-                    .map(|row| row.try_get("id"))
-                    .collect::<std::result::Result<_, _>>()?;
+                let (sql, values) = selection.ids();
+                let found = self
+                    .store
+                    .fetch(&sql, &binds(slug, &values), |row| row.text("id"))
+                    .await?;
                 if found.is_empty() {
                     return Ok(Vec::new());
                 }
@@ -113,41 +107,47 @@ impl OrgStore {
             }
             _ => selection.ids(),
         };
-        let bound = |sql| bound(sql, slug, &binds);
+        let binds = binds(slug, &values);
 
         let sql = format!(
             "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE org = $1 AND id IN ({ids}) ORDER BY id"
         );
-        let rows = bound(&sql).fetch_all(pool).await?;
-        let mut customers: Vec<Customer> =
-            rows.iter().map(customer_from_row).collect::<Result<_>>()?;
+        let mut customers = self.store.fetch(&sql, &binds, customer_from_row).await?;
         let index: HashMap<CustomerId, usize> = customers
             .iter()
             .enumerate()
             .map(|(i, c)| (c.id.clone(), i))
             .collect();
+        let place = |customer: &CustomerId, what: &str| {
+            index
+                .get(customer)
+                .copied()
+                .ok_or_else(|| Error::corrupt(format!("{what} of unknown customer `{customer}`")))
+        };
 
         let sql = format!(
             "SELECT customer, name, privacy, password_hash FROM areas WHERE org = $1 AND customer IN ({ids}) ORDER BY customer, position"
         );
-        for row in bound(&sql).fetch_all(pool).await? {
-            let (customer, area) = area_from_row(&row)?;
-            let i = index
-                .get(&customer)
-                .ok_or_else(|| Error::corrupt(format!("area of unknown customer `{customer}`")))?;
-            customers[*i].areas.push(area);
+        for (customer, area) in self.store.fetch(&sql, &binds, area_from_row).await? {
+            customers[place(&customer, "area")?].areas.push(area);
         }
 
         let sql = format!(
             "SELECT customer, worker FROM customer_assignments WHERE org = $1 AND customer IN ({ids}) ORDER BY customer, worker"
         );
-        for row in bound(&sql).fetch_all(pool).await? {
-            let customer = CustomerId::new(row.try_get::<String, _>("customer")?)?;
-            let worker = WorkerLogin::new(row.try_get::<String, _>("worker")?)?;
-            let i = index.get(&customer).ok_or_else(|| {
-                Error::corrupt(format!("assignment of unknown customer `{customer}`"))
-            })?;
-            customers[*i].assigned.push(worker);
+        let assignments = self
+            .store
+            .fetch(&sql, &binds, |row| {
+                Ok((
+                    CustomerId::new(row.text("customer")?)?,
+                    WorkerLogin::new(row.text("worker")?)?,
+                ))
+            })
+            .await?;
+        for (customer, worker) in assignments {
+            customers[place(&customer, "assignment")?]
+                .assigned
+                .push(worker);
         }
         Ok(customers)
     }
@@ -157,34 +157,28 @@ impl OrgStore {
         let sql = format!(
             "SELECT {DOCUMENT_COLUMNS} FROM documents WHERE org = $1 AND customer = $2 ORDER BY id"
         );
-        let rows = sqlx::query(&sql)
-            .bind(self.org.slug.as_str())
-            .bind(customer.as_str())
-            .fetch_all(self.store.pool())
-            .await?;
-        rows.iter().map(document_from_row).collect()
+        let binds = [
+            Bind::Text(self.org.slug.as_str()),
+            Bind::Text(customer.as_str()),
+        ];
+        self.store.fetch(&sql, &binds, document_from_row).await
     }
 
     /// All documents, by id.
     pub async fn documents(&self) -> Result<Vec<Document>> {
         let sql = format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE org = $1 ORDER BY id");
-        let rows = sqlx::query(&sql)
-            .bind(self.org.slug.as_str())
-            .fetch_all(self.store.pool())
-            .await?;
-        rows.iter().map(document_from_row).collect()
+        let binds = [Bind::Text(self.org.slug.as_str())];
+        self.store.fetch(&sql, &binds, document_from_row).await
     }
 
     /// One document.
     pub async fn document(&self, id: &DocumentId) -> Result<Document> {
         let sql = format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE org = $1 AND id = $2");
-        let row = sqlx::query(&sql)
-            .bind(self.org.slug.as_str())
-            .bind(id.as_str())
-            .fetch_optional(self.store.pool())
-            .await?;
-        let row = row.ok_or_else(|| self.not_found("document", id.as_str()))?;
-        document_from_row(&row)
+        let binds = [Bind::Text(self.org.slug.as_str()), Bind::Text(id.as_str())];
+        self.store
+            .fetch_optional(&sql, &binds, document_from_row)
+            .await?
+            .ok_or_else(|| self.not_found("document", id.as_str()))
     }
 
     /// Every register entry, grouped by register, each sorted by id.
@@ -334,15 +328,9 @@ fn like_pattern(text: &str) -> String {
     pattern
 }
 
-/// `sql` with the organisation as `$1` and `binds` after it.
-fn bound<'q>(
-    sql: &'q str,
-    org: &str,
-    binds: &[String],
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    let mut query = sqlx::query(sql).bind(org.to_owned());
-    for value in binds {
-        query = query.bind(value.clone());
-    }
-    query
+/// The organisation as `$1` and `values` after it.
+fn binds<'a>(org: &'a str, values: &'a [String]) -> Vec<Bind<'a>> {
+    std::iter::once(Bind::Text(org))
+        .chain(values.iter().map(|v| Bind::Text(v)))
+        .collect()
 }

@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
+use crate::columns::Columns;
 use crate::domain::*;
 use crate::error::{Error, Result};
 use crate::vault::{Slot, Vault};
@@ -88,25 +88,25 @@ pub(crate) async fn insert_worker(
 pub(crate) const WORKER_COLUMNS: &str =
     "login, name, level, departments, roles, specialties, grants, email, password_hash, active";
 
-pub(crate) fn worker_from_row(row: &AnyRow) -> Result<Worker> {
-    let level: i64 = row.try_get("level")?;
+pub(crate) fn worker_from_row(row: &dyn Columns) -> Result<Worker> {
+    let level = row.int("level")?;
     let level = u8::try_from(level)
         .map_err(|_| Error::corrupt(format!("worker level {level}")))
         .and_then(Level::try_from)?;
     Ok(Worker {
-        login: WorkerLogin::new(row.try_get::<String, _>("login")?)?,
-        name: row.try_get("name")?,
+        login: WorkerLogin::new(row.text("login")?)?,
+        name: row.text("name")?,
         level,
-        departments: from_json(&row.try_get::<String, _>("departments")?)?,
-        roles: from_json(&row.try_get::<String, _>("roles")?)?,
-        specialties: from_json(&row.try_get::<String, _>("specialties")?)?,
-        grants: from_json(&row.try_get::<String, _>("grants")?)?,
-        email: row.try_get("email")?,
+        departments: from_json(&row.text("departments")?)?,
+        roles: from_json(&row.text("roles")?)?,
+        specialties: from_json(&row.text("specialties")?)?,
+        grants: from_json(&row.text("grants")?)?,
+        email: row.opt_text("email")?,
         password_hash: row
-            .try_get::<Option<String>, _>("password_hash")?
+            .opt_text("password_hash")?
             .map(PasswordHash::try_from)
             .transpose()?,
-        active: row.try_get::<i64, _>("active")? != 0,
+        active: row.int("active")? != 0,
     })
 }
 
@@ -219,39 +219,39 @@ async fn seal_contents(
 pub(crate) const CUSTOMER_COLUMNS: &str = "id, name, email, privacy, existing_customer, consent_source, consent_date, opt_out_date, opt_out_channel, attributes, opt_out_offered_date, opt_out_offered_channel, restriction";
 
 /// A customer without areas or assignments; the caller adds those.
-pub(crate) fn customer_from_row(row: &AnyRow) -> Result<Customer> {
+pub(crate) fn customer_from_row(row: &dyn Columns) -> Result<Customer> {
     let consent = match (
-        row.try_get::<Option<String>, _>("consent_source")?,
-        opt_date(row.try_get("consent_date")?)?,
+        row.opt_text("consent_source")?,
+        opt_date(row.opt_text("consent_date")?)?,
     ) {
         (Some(source), Some(date)) => Some(Consent { source, date }),
         _ => None,
     };
     let opt_out = match (
-        opt_date(row.try_get("opt_out_date")?)?,
-        row.try_get::<Option<String>, _>("opt_out_channel")?,
+        opt_date(row.opt_text("opt_out_date")?)?,
+        row.opt_text("opt_out_channel")?,
     ) {
         (Some(date), Some(channel)) => Some(OptOut { date, channel }),
         _ => None,
     };
     let opt_out_offered = match (
-        opt_date(row.try_get("opt_out_offered_date")?)?,
-        row.try_get::<Option<String>, _>("opt_out_offered_channel")?,
+        opt_date(row.opt_text("opt_out_offered_date")?)?,
+        row.opt_text("opt_out_offered_channel")?,
     ) {
         (Some(date), Some(channel)) => Some(OptOutOffer { date, channel }),
         _ => None,
     };
-    let attributes: BTreeMap<String, String> = from_json(&row.try_get::<String, _>("attributes")?)?;
+    let attributes: BTreeMap<String, String> = from_json(&row.text("attributes")?)?;
     Ok(Customer {
-        id: CustomerId::new(row.try_get::<String, _>("id")?)?,
-        name: row.try_get("name")?,
+        id: CustomerId::new(row.text("id")?)?,
+        name: row.text("name")?,
         tax_id: None,
-        email: row.try_get("email")?,
+        email: row.opt_text("email")?,
         phone: None,
         address: None,
-        privacy: parse("privacy level", &row.try_get::<String, _>("privacy")?)?,
+        privacy: parse("privacy level", &row.text("privacy")?)?,
         assigned: Vec::new(),
-        existing_customer: row.try_get::<i64, _>("existing_customer")? != 0,
+        existing_customer: row.int("existing_customer")? != 0,
         communications: Communications {
             consent,
             opt_out,
@@ -261,7 +261,7 @@ pub(crate) fn customer_from_row(row: &AnyRow) -> Result<Customer> {
         areas: Vec::new(),
         // INVARIANT: an unknown restriction is corruption, never "none":
         // a blocked record must not open because its mark was altered.
-        restriction: match row.try_get::<Option<String>, _>("restriction")? {
+        restriction: match row.opt_text("restriction")? {
             None => None,
             Some(text) => Some(
                 Restriction::parse(&text)
@@ -271,14 +271,14 @@ pub(crate) fn customer_from_row(row: &AnyRow) -> Result<Customer> {
     })
 }
 
-pub(crate) fn area_from_row(row: &AnyRow) -> Result<(CustomerId, Area)> {
+pub(crate) fn area_from_row(row: &dyn Columns) -> Result<(CustomerId, Area)> {
     Ok((
-        CustomerId::new(row.try_get::<String, _>("customer")?)?,
+        CustomerId::new(row.text("customer")?)?,
         Area {
-            name: AreaName::new(row.try_get::<String, _>("name")?)?,
-            privacy: parse("privacy level", &row.try_get::<String, _>("privacy")?)?,
+            name: AreaName::new(row.text("name")?)?,
+            privacy: parse("privacy level", &row.text("privacy")?)?,
             password_hash: row
-                .try_get::<Option<String>, _>("password_hash")?
+                .opt_text("password_hash")?
                 .map(PasswordHash::try_from)
                 .transpose()?,
             content: None,
@@ -320,27 +320,27 @@ pub(crate) async fn insert_document(
 pub(crate) const DOCUMENT_COLUMNS: &str =
     "id, customer, area, doc_type, title, location_kind, location_path, blob, size, media_type";
 
-pub(crate) fn document_from_row(row: &AnyRow) -> Result<Document> {
-    let kind = match row.try_get::<String, _>("location_kind")?.as_str() {
+pub(crate) fn document_from_row(row: &dyn Columns) -> Result<Document> {
+    let kind = match row.text("location_kind")?.as_str() {
         "local" => LocationKind::Local,
         "share" => LocationKind::Share,
         "cloud" => LocationKind::Cloud,
         other => return Err(Error::corrupt(format!("location kind `{other}`"))),
     };
     Ok(Document {
-        id: DocumentId::new(row.try_get::<String, _>("id")?)?,
-        customer: CustomerId::new(row.try_get::<String, _>("customer")?)?,
-        area: AreaName::new(row.try_get::<String, _>("area")?)?,
-        doc_type: DocumentType::new(row.try_get::<String, _>("doc_type")?)?,
-        title: row.try_get("title")?,
+        id: DocumentId::new(row.text("id")?)?,
+        customer: CustomerId::new(row.text("customer")?)?,
+        area: AreaName::new(row.text("area")?)?,
+        doc_type: DocumentType::new(row.text("doc_type")?)?,
+        title: row.text("title")?,
         location: Location {
             kind,
-            path: row.try_get("location_path")?,
+            path: row.text("location_path")?,
         },
         held: match (
-            row.try_get::<Option<String>, _>("blob")?,
-            row.try_get::<Option<i64>, _>("size")?,
-            row.try_get::<Option<String>, _>("media_type")?,
+            row.opt_text("blob")?,
+            row.opt_int("size")?,
+            row.opt_text("media_type")?,
         ) {
             (Some(blob), Some(size), Some(media_type)) => Some(Held {
                 blob,

@@ -1,11 +1,12 @@
 //! A record's sealed contents, read and written through the vault.
 
+use super::Bind;
 use super::OrgStore;
 use super::rows::{from_json, to_json};
 use crate::audit::Change;
 use crate::domain::*;
 use crate::error::{Error, Result};
-use crate::vault::Slot;
+use crate::vault::{SealedItem, Slot};
 
 impl super::Store {
     /// Fills in a customer's sealed identity fields and area contents, only
@@ -17,10 +18,11 @@ impl super::Store {
         customer: &mut Customer,
         slots: &[Slot],
     ) -> Result<()> {
-        let items = self
-            .vault()?
-            .open_items(self.pool(), org, &customer.id, slots)
+        let binds = [Bind::Text(org.as_str()), Bind::Text(customer.id.as_str())];
+        let rows = self
+            .fetch(crate::vault::ITEMS_SQL, &binds, SealedItem::decode)
             .await?;
+        let items = self.vault()?.open_items(org, &customer.id, slots, rows)?;
         let tampered = |slot: &str| Error::Tampered {
             org: org.to_string(),
             customer: customer.id.to_string(),

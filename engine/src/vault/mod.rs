@@ -28,6 +28,7 @@ use zeroize::Zeroizing;
 pub use cipher::Key;
 pub use master::{MASTER_KEY_VAR, MasterKey, MasterRing, MasterSource};
 
+use crate::columns::Columns;
 use crate::domain::{AreaName, CustomerId, DocumentId, OrgSlug};
 use crate::error::{Error, Result};
 
@@ -337,13 +338,24 @@ impl Vault {
         &self,
         org: &OrgSlug,
         customer: &CustomerId,
-        row: &sqlx::any::AnyRow,
+        row: &dyn Columns,
     ) -> Result<Key> {
-        let org_keys = self.org_keys(org.as_str(), &wrapped_org_key(row)?)?;
-        let wrapped: String = row.try_get("customer_wrapped")?;
+        self.unwrap_data_key(org, customer, &CustomerKey::decode(row)?)
+    }
+
+    fn unwrap_data_key(
+        &self,
+        org: &OrgSlug,
+        customer: &CustomerId,
+        key: &CustomerKey,
+    ) -> Result<Key> {
+        let org_keys = self.org_keys(org.as_str(), &key.org_key)?;
         org_keys
             .kek
-            .unwrap_key(&wrapped, &customer_key_aad(org.as_str(), customer.as_str()))
+            .unwrap_key(
+                &key.wrapped,
+                &customer_key_aad(org.as_str(), customer.as_str()),
+            )
             .ok_or_else(|| Error::Tampered {
                 org: org.to_string(),
                 customer: customer.to_string(),
@@ -397,62 +409,45 @@ impl Vault {
         Ok(key.seal(plaintext, &item_aad(org, customer, &slot.name())))
     }
 
-    /// Opens the customer's sealed items in `wanted` (all when empty);
-    /// the others stay sealed, even in memory. A customer without a data
-    /// key has nothing to open; a value that fails to open is an error
-    /// naming the record, never garbage.
-    pub async fn open_items(
+    /// Opens the customer's sealed items in `wanted` (all when empty),
+    /// from the rows [`ITEMS_SQL`] returned; the others stay sealed, even
+    /// in memory. A customer without a data key has nothing to open; a
+    /// value that fails to open is an error naming the record, never
+    /// garbage.
+    pub(crate) fn open_items(
         &self,
-        pool: &AnyPool,
         org: &OrgSlug,
         customer: &CustomerId,
         wanted: &[Slot],
+        rows: Vec<SealedItem>,
     ) -> Result<BTreeMap<String, Zeroizing<Vec<u8>>>> {
-        // One statement: the items with the keys that open them, so that a
-        // read costs one round trip and sees a rotation whole or not at all.
-        let rows = sqlx::query(
-            "SELECT i.slot, i.sealed, k.wrapped AS customer_wrapped, o.version, o.master_id, o.wrapped, o.wrapped_lookup
-             FROM vault_items i
-             LEFT JOIN vault_customer_keys k ON k.org = i.org AND k.customer = i.customer
-             LEFT JOIN vault_org_keys o ON o.org = k.org AND o.version = k.org_version
-             WHERE i.org = $1 AND i.customer = $2",
-        )
-        .bind(org.as_str())
-        .bind(customer.as_str())
-        .fetch_all(pool)
-        .await?;
         let Some(first) = rows.first() else {
             return Ok(BTreeMap::new());
         };
         // INVARIANT: a sealed item whose key is gone (destroyed by a purge,
         // or lost) is an error, never silently left out of a record.
-        if first
-            .try_get::<Option<String>, _>("customer_wrapped")?
-            .is_none()
-        {
+        let Some(data_key) = &first.key else {
             return Err(Error::KeyGone {
                 org: org.to_string(),
                 customer: customer.to_string(),
-                slot: first.try_get("slot")?,
+                slot: first.slot.clone(),
             });
-        }
-        let key = self.unwrap_customer_key(org, customer, first)?;
+        };
+        let key = self.unwrap_data_key(org, customer, data_key)?;
         let wanted: Vec<String> = wanted.iter().map(Slot::name).collect();
         let mut items = BTreeMap::new();
         for row in rows {
-            let slot: String = row.try_get("slot")?;
-            if !wanted.is_empty() && !wanted.contains(&slot) {
+            if !wanted.is_empty() && !wanted.contains(&row.slot) {
                 continue;
             }
-            let sealed: String = row.try_get("sealed")?;
-            let plain = cipher::from_text(&sealed)
-                .and_then(|bytes| key.open(&bytes, &item_aad(org, customer, &slot)))
+            let plain = cipher::from_text(&row.sealed)
+                .and_then(|bytes| key.open(&bytes, &item_aad(org, customer, &row.slot)))
                 .ok_or_else(|| Error::Tampered {
                     org: org.to_string(),
                     customer: customer.to_string(),
-                    slot: slot.clone(),
+                    slot: row.slot.clone(),
                 })?;
-            items.insert(slot, plain);
+            items.insert(row.slot, plain);
         }
         Ok(items)
     }
@@ -654,14 +649,59 @@ fn backup_key(master: &MasterKey) -> Result<Key> {
     Ok(Key::from_bytes(bytes))
 }
 
-fn wrapped_org_key(row: &sqlx::any::AnyRow) -> Result<WrappedOrgKey> {
+fn wrapped_org_key(row: &dyn Columns) -> Result<WrappedOrgKey> {
     Ok(WrappedOrgKey {
-        version: row.try_get("version")?,
-        master_id: row.try_get("master_id")?,
-        wrapped: row.try_get("wrapped")?,
-        wrapped_lookup: row.try_get("wrapped_lookup")?,
+        version: row.int("version")?,
+        master_id: row.text("master_id")?,
+        wrapped: row.text("wrapped")?,
+        wrapped_lookup: row.text("wrapped_lookup")?,
     })
 }
+
+/// A customer's wrapped data key with the organisation key that wraps it.
+pub(crate) struct CustomerKey {
+    wrapped: String,
+    org_key: WrappedOrgKey,
+}
+
+impl CustomerKey {
+    fn decode(row: &dyn Columns) -> Result<Self> {
+        Ok(Self {
+            wrapped: row.text("customer_wrapped")?,
+            org_key: wrapped_org_key(row)?,
+        })
+    }
+}
+
+/// One row of [`ITEMS_SQL`]: a sealed item and, unless it is gone, the
+/// key that opens it.
+pub(crate) struct SealedItem {
+    slot: String,
+    sealed: String,
+    key: Option<CustomerKey>,
+}
+
+impl SealedItem {
+    pub(crate) fn decode(row: &dyn Columns) -> Result<Self> {
+        Ok(Self {
+            slot: row.text("slot")?,
+            sealed: row.text("sealed")?,
+            key: match row.opt_text("customer_wrapped")? {
+                Some(_) => Some(CustomerKey::decode(row)?),
+                None => None,
+            },
+        })
+    }
+}
+
+/// A customer's sealed items with the keys that open them (`$1` the
+/// organisation, `$2` the customer): one statement, so that a read costs
+/// one round trip and sees a rotation whole or not at all.
+pub(crate) const ITEMS_SQL: &str = "SELECT i.slot, i.sealed, k.wrapped AS customer_wrapped, o.version, o.master_id, o.wrapped, o.wrapped_lookup
+     FROM vault_items i
+     LEFT JOIN vault_customer_keys k ON k.org = i.org AND k.customer = i.customer
+     LEFT JOIN vault_org_keys o ON o.org = k.org AND o.version = k.org_version
+     WHERE i.org = $1 AND i.customer = $2";
 
 async fn insert_org_key(
     conn: &mut AnyConnection,
