@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use custodia_engine::audit::{AuditEvent, Change, Durable, EventKind, Receipt};
 use custodia_engine::rules::pack::FieldType;
-use custodia_engine::rules::{Action, Context, Decision, Request, ResourceRef, RuleEffect};
+use custodia_engine::rules::{Action, Context, Decision, Facts, Request, ResourceRef, RuleEffect};
 use custodia_engine::vault::Slot;
 use custodia_engine::{
     AreaContent, AreaName, Customer, CustomerId, OrgSlug, PrivacyLevel, WorkerLogin,
@@ -223,7 +223,9 @@ fn area_fields(decision: &Decision, content: &AreaContent) -> (Vec<FieldView>, S
 impl Custodia {
     /// Reads a whole record: the record's decision, then each area's, each
     /// audited; only what is allowed is unsealed. A denied record is an
-    /// error with the rules' reasons.
+    /// error with the rules' reasons. The areas are decided from the
+    /// record's own read, and their events commit together with the
+    /// record's (one group commit instead of one per area).
     pub async fn read_record(
         &self,
         org: &OrgSlug,
@@ -232,26 +234,79 @@ impl Custodia {
     ) -> Result<RecordView> {
         let request = reader.request(Action::View, ResourceRef::Customer(customer.clone()));
         crate::check_free_text(&request)?;
-        let (decided, facts) = self.access.decide_with_facts(org, &request).await?;
-        let (true, Some(mut record)) =
-            (decided.answer.is_allowed(), facts.and_then(|f| f.customer))
-        else {
-            return Err(denied(&request, &decided.answer));
+        let (decision, facts, durable) = self.access.decide_enqueued(org, &request).await?;
+        let opened = match (&facts, decision.is_allowed()) {
+            (
+                Some(
+                    facts @ Facts {
+                        customer: Some(record),
+                        ..
+                    },
+                ),
+                true,
+            ) => {
+                self.open_record(org, reader, record.clone(), facts, &decision)
+                    .await
+            }
+            _ => Err(denied(&request, &decision)),
         };
-        self.store()
-            .unseal(org, &mut record, &[Slot::Identity])
-            .await?;
-        let fields = identity_fields(&decided.answer, &record);
-        let mut areas = Vec::with_capacity(record.areas.len());
-        for area in record.areas.clone() {
-            areas.push(self.area_view(org, reader, &mut record, &area.name).await?);
+        // INVARIANT: nothing, not even a refusal, is answered before the
+        // record's event is durable, and no area before its own event is.
+        let audit = durable.wait().await?;
+        let (fields, pending) = opened?;
+        let mut areas = Vec::with_capacity(pending.len());
+        for area in pending {
+            areas.push(area.wait().await?);
         }
         Ok(RecordView {
             customer: customer.clone(),
             fields,
             areas,
-            audit: decided.audit,
+            audit,
         })
+    }
+
+    /// A record's identity fields, and each area decided and opened, its
+    /// event on its way to disk.
+    async fn open_record(
+        &self,
+        org: &OrgSlug,
+        reader: &Reader,
+        mut record: Customer,
+        facts: &Facts,
+        decision: &Decision,
+    ) -> Result<(Vec<FieldView>, Vec<PendingArea>)> {
+        let scope = self.store().org(org).await?;
+        let sectors = &scope.organisation().sectors;
+        scope.unseal(&mut record, &[Slot::Identity]).await?;
+        let fields = identity_fields(decision, &record);
+        let mut pending = Vec::with_capacity(record.areas.len());
+        for area in record.areas.clone() {
+            let name = area.name;
+            let resource = ResourceRef::Area(record.id.clone(), name.clone());
+            let request = reader.request(Action::View, resource);
+            let area_facts = facts.for_area(org.as_str(), &name)?;
+            let (decision, durable) = self
+                .access
+                .decide_on(org, sectors, &request, &area_facts)
+                .await?;
+            let opened = self.area_state(org, &mut record, &name, &decision).await;
+            // An area's event is waited for even when opening it failed.
+            let (privacy, state) = match opened {
+                Ok(opened) => opened,
+                Err(e) => {
+                    durable.wait().await?;
+                    return Err(e);
+                }
+            };
+            pending.push(PendingArea {
+                name,
+                privacy,
+                state,
+                durable,
+            });
+        }
+        Ok((fields, pending))
     }
 
     /// Reads one area: decided and audited; open, locked or denied. The
@@ -304,25 +359,6 @@ impl Custodia {
                 Err(e)
             }
         }
-    }
-
-    async fn area_view(
-        &self,
-        org: &OrgSlug,
-        reader: &Reader,
-        record: &mut Customer,
-        area: &AreaName,
-    ) -> Result<AreaView> {
-        let resource = ResourceRef::Area(record.id.clone(), area.clone());
-        let request = reader.request(Action::View, resource);
-        let decided = self.decide(org, &request).await?;
-        let (privacy, state) = self.area_state(org, record, area, &decided.answer).await?;
-        Ok(AreaView {
-            name: area.clone(),
-            privacy,
-            state,
-            audit: decided.audit,
-        })
     }
 
     /// An area's privacy and state once decided: unsealed only when

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::audit::{AuditEvent, AuditLog, Durable, Receipt};
-use crate::domain::OrgSlug;
+use crate::domain::{OrgSlug, Sector};
 use crate::error::{Error, Result};
 use crate::rules::{Decision, Explanation, Facts, Reason, Request, RuleEffect, Rules};
 use crate::store::{OrgStore, Store};
@@ -96,6 +96,22 @@ impl AccessControl {
             .enqueue(org, request, &explanation.decision, facts.as_ref())
             .await?;
         Ok((explanation.decision, facts, durable))
+    }
+
+    /// Decides `request` on facts already read for it (a record's areas,
+    /// from the record's own read: [`Facts::for_area`]) in an organisation
+    /// of `sectors`, and hands its audit event to the writer, as
+    /// [`AccessControl::decide_enqueued`].
+    pub async fn decide_on(
+        &self,
+        org: &OrgSlug,
+        sectors: &[Sector],
+        request: &Request,
+        facts: &Facts,
+    ) -> Result<(Decision, Durable)> {
+        let decision = self.rules.current().decide(sectors, facts.clone());
+        let durable = self.enqueue(org, request, &decision, Some(facts)).await?;
+        Ok((decision, durable))
     }
 
     /// Like [`AccessControl::decide`], accounting for every rule.

@@ -2,7 +2,7 @@
 //! file (pack tests, benchmarks) or from the store.
 
 use super::request::{Action, Context, OfficeName, Request, ResourceKind, ResourceRef};
-use crate::domain::{Area, Customer, Document, Worker};
+use crate::domain::{Area, AreaName, Customer, Document, Worker};
 use crate::error::{Error, Result};
 use crate::exchange::OrgFile;
 use crate::store::OrgStore;
@@ -93,10 +93,33 @@ impl Facts {
         let Some(customer) = customer else {
             return Err(not_found(org, "document", document.id.as_str()));
         };
+        let resource = ResourceRef::Document(document.id.clone());
+        self.derive(org, action, resource, customer, Some(document))
+    }
+
+    /// The same worker, customer and context viewing one of the
+    /// customer's areas: a whole record is decided area by area from one
+    /// read. The area must be one of the record's.
+    pub fn for_area(&self, org: &str, area: &AreaName) -> Result<Facts> {
+        let Some(customer) = &self.customer else {
+            return Err(not_found(org, "area", area.as_str()));
+        };
+        let resource = ResourceRef::Area(customer.id.clone(), area.clone());
+        self.derive(org, Action::View, resource, customer, None)
+    }
+
+    fn derive(
+        &self,
+        org: &str,
+        action: Action,
+        resource: ResourceRef,
+        customer: &Customer,
+        document: Option<Document>,
+    ) -> Result<Facts> {
         let request = Request {
             worker: self.worker.login.clone(),
             action,
-            resource: ResourceRef::Document(document.id.clone()),
+            resource,
             context: self.context.clone(),
         };
         assemble(
@@ -104,7 +127,7 @@ impl Facts {
             &request,
             self.worker.clone(),
             Some(customer.clone()),
-            Some(document),
+            document,
         )
     }
 
@@ -174,5 +197,36 @@ impl Facts {
             Some(customer),
             document,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::repo_root;
+
+    fn request(resource: &str) -> Request {
+        let time = "2026-11-23T10:00:00Z".parse().unwrap();
+        Request {
+            worker: "ana".parse().unwrap(),
+            action: Action::View,
+            resource: resource.parse().unwrap(),
+            context: Context::new(time, "test"),
+        }
+    }
+
+    #[test]
+    fn an_area_derived_from_its_record_has_the_facts_a_read_of_the_area_has() {
+        let world = OrgFile::read(&repo_root().join("plugins/demo/bufete-ruiz.toml")).unwrap();
+        let record = Facts::from_file(&world, &request("customer:C-1001")).unwrap();
+        let area: AreaName = "personal".parse().unwrap();
+        let derived = record.for_area("bufete-ruiz", &area).unwrap();
+        let read = Facts::from_file(&world, &request("customer:C-1001/personal")).unwrap();
+        assert_eq!(format!("{derived:?}"), format!("{read:?}"));
+        let missing = record.for_area("bufete-ruiz", &"no-such-area".parse().unwrap());
+        assert!(
+            matches!(missing, Err(Error::NotFound { kind: "area", .. })),
+            "{missing:?}"
+        );
     }
 }
