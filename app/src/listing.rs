@@ -296,8 +296,7 @@ mod tests {
             env!("CARGO_MANIFEST_DIR"),
             "/../plugins/demo/bufete-ruiz.toml"
         );
-        let text = std::fs::read_to_string(path).expect("demo");
-        let mut file = OrgFile::parse(std::path::Path::new(path), &text).expect("parse");
+        let mut file = OrgFile::read(std::path::Path::new(path)).expect("demo");
         let template = file.customers[0].clone();
         let (ana, luis): (WorkerLogin, WorkerLogin) =
             ("ana".parse().expect("ana"), "luis".parse().expect("luis"));

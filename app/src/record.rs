@@ -210,6 +210,33 @@ fn identity_fields(decision: &Decision, c: &Customer) -> Vec<FieldView> {
     fields
 }
 
+/// An area's privacy and state once decided; its contents must have been
+/// unsealed when the decision allows it, and are shown only then.
+fn area_state(
+    record: &Customer,
+    area: &AreaName,
+    decision: &Decision,
+) -> (PrivacyLevel, AreaState) {
+    let privacy = record.area(area).map(|a| a.privacy).unwrap_or_default();
+    let state = if decision.is_allowed() {
+        let content = record
+            .area(area)
+            .and_then(|a| a.content.clone())
+            .unwrap_or_default();
+        let (fields, notes) = area_fields(decision, &content);
+        AreaState::Open { fields, notes }
+    } else if only_password_closes(decision) {
+        AreaState::Locked {
+            reason: why(decision),
+        }
+    } else {
+        AreaState::Denied {
+            reason: why(decision),
+        }
+    };
+    (privacy, state)
+}
+
 fn area_fields(decision: &Decision, content: &AreaContent) -> (Vec<FieldView>, Shown) {
     let fields = content
         .fields
@@ -278,34 +305,41 @@ impl Custodia {
     ) -> Result<(Vec<FieldView>, Vec<PendingArea>)> {
         let scope = self.store().org(org).await?;
         let sectors = &scope.organisation().sectors;
-        scope.unseal(&mut record, &[Slot::Identity]).await?;
-        let fields = identity_fields(decision, &record);
-        let mut pending = Vec::with_capacity(record.areas.len());
-        for area in record.areas.clone() {
-            let name = area.name;
-            let resource = ResourceRef::Area(record.id.clone(), name.clone());
+        let mut decided = Vec::with_capacity(record.areas.len());
+        for area in &record.areas {
+            let resource = ResourceRef::Area(record.id.clone(), area.name.clone());
             let request = reader.request(Action::View, resource);
-            let area_facts = facts.for_area(org.as_str(), &name)?;
+            let area_facts = facts.for_area(org.as_str(), &area.name)?;
             let (decision, durable) = self
                 .access
                 .decide_on(org, sectors, &request, &area_facts)
                 .await?;
-            let opened = self.area_state(org, &mut record, &name, &decision).await;
-            // An area's event is waited for even when opening it failed.
-            let (privacy, state) = match opened {
-                Ok(opened) => opened,
-                Err(e) => {
-                    durable.wait().await?;
-                    return Err(e);
-                }
-            };
-            pending.push(PendingArea {
-                name,
-                privacy,
-                state,
-                durable,
-            });
+            decided.push((area.name.clone(), decision, durable));
         }
+        // One read of the sealed items for the identity and every area
+        // allowed; the others stay sealed.
+        let slots: Vec<Slot> = std::iter::once(Slot::Identity)
+            .chain(
+                decided
+                    .iter()
+                    .filter(|(_, decision, _)| decision.is_allowed())
+                    .map(|(name, _, _)| Slot::Area(name.clone())),
+            )
+            .collect();
+        scope.unseal(&mut record, &slots).await?;
+        let fields = identity_fields(decision, &record);
+        let pending = decided
+            .into_iter()
+            .map(|(name, decision, durable)| {
+                let (privacy, state) = area_state(&record, &name, &decision);
+                PendingArea {
+                    name,
+                    privacy,
+                    state,
+                    durable,
+                }
+            })
+            .collect();
         Ok((fields, pending))
     }
 
@@ -347,50 +381,20 @@ impl Custodia {
         };
         // INVARIANT: whatever happens here, nothing reaches the caller
         // before the decision's event is durable.
-        match self.area_state(org, &mut record, area, &decision).await {
-            Ok((privacy, state)) => Ok(PendingArea {
-                name: area.clone(),
-                privacy,
-                state,
-                durable,
-            }),
-            Err(e) => {
+        if decision.is_allowed() {
+            let slots = [Slot::Area(area.clone())];
+            if let Err(e) = self.store().unseal(org, &mut record, &slots).await {
                 durable.wait().await?;
-                Err(e)
+                return Err(e.into());
             }
         }
-    }
-
-    /// An area's privacy and state once decided: unsealed only when
-    /// allowed.
-    async fn area_state(
-        &self,
-        org: &OrgSlug,
-        record: &mut Customer,
-        area: &AreaName,
-        decision: &Decision,
-    ) -> Result<(PrivacyLevel, AreaState)> {
-        let privacy = record.area(area).map(|a| a.privacy).unwrap_or_default();
-        let state = if decision.is_allowed() {
-            self.store()
-                .unseal(org, record, &[Slot::Area(area.clone())])
-                .await?;
-            let content = record
-                .area(area)
-                .and_then(|a| a.content.clone())
-                .unwrap_or_default();
-            let (fields, notes) = area_fields(decision, &content);
-            AreaState::Open { fields, notes }
-        } else if only_password_closes(decision) {
-            AreaState::Locked {
-                reason: why(decision),
-            }
-        } else {
-            AreaState::Denied {
-                reason: why(decision),
-            }
-        };
-        Ok((privacy, state))
+        let (privacy, state) = area_state(&record, area, &decision);
+        Ok(PendingArea {
+            name: area.clone(),
+            privacy,
+            state,
+            durable,
+        })
     }
 
     /// Edits one area's contents: decided (`edit`, audited), checked

@@ -33,8 +33,7 @@ pub fn demo_firm(n: usize, mut shape: impl FnMut(&mut Customer, usize)) -> OrgFi
         env!("CARGO_MANIFEST_DIR"),
         "/../plugins/demo/bufete-ruiz.toml"
     );
-    let text = std::fs::read_to_string(path).expect("demo file");
-    let mut file = OrgFile::parse(std::path::Path::new(path), &text).expect("demo organisation");
+    let mut file = OrgFile::read(std::path::Path::new(path)).expect("demo organisation");
     let template = file.customers[0].clone();
     for i in 0..n {
         let mut c = template.clone();
