@@ -365,6 +365,81 @@ async fn bench_lettre_alone() {
     );
 }
 
+/// Signing alone: messages/s of `DkimSigner::sign` on 1 and 2 threads
+/// for RSA-2048 and Ed25519, beside `openssl speed` on this machine in
+/// the same run (the issue's yardstick: 90% of OpenSSL's RSA-2048 rate).
+fn bench_dkim() {
+    let dir = tempfile::tempdir().expect("dir");
+    let rsa = DkimSigner::new("bench", "shop.example", &rsa_key(dir.path())).expect("rsa key");
+    let seed: [u8; 32] = std::array::from_fn(|i| u8::try_from(i * 7 % 251).expect("byte"));
+    let ed25519 = DkimSigner::new(
+        "bench",
+        "shop.example",
+        &base64::Engine::encode(&base64::engine::general_purpose::STANDARD, seed),
+    )
+    .expect("ed25519 key");
+    // A campaign message as `send` formats it: headers, then a
+    // plain-and-HTML body of about 2 KiB.
+    let mut message = String::from(
+        "From: Tienda Verde <news@shop.example>\r\nTo: maria@example.com\r\nSubject: Autumn offers\r\n\
+Date: Fri, 27 Nov 2026 10:00:00 +0000\r\nMessage-ID: <c1.0001@shop.example>\r\n\
+List-Unsubscribe: <https://custodia.example/u/abcdef>, <mailto:unsubscribe@shop.example?subject=abcdef>\r\n\
+List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\nMIME-Version: 1.0\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\r\n",
+    );
+    for i in 0..40 {
+        let _ = write!(
+            message,
+            "Line {i} of the autumn offers, with a few words more.\r\n"
+        );
+    }
+    let message = message.into_bytes();
+    for (label, signer) in [("RSA-2048", &rsa), ("Ed25519", &ed25519)] {
+        for threads in [1, 2] {
+            let run_for = Duration::from_secs(3);
+            let start = Instant::now();
+            let signed: usize = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..threads)
+                    .map(|_| {
+                        s.spawn(|| {
+                            let mut n = 0;
+                            while start.elapsed() < run_for {
+                                std::hint::black_box(
+                                    signer.sign(&message, 1_800_000_000).expect("signed"),
+                                );
+                                n += 1;
+                            }
+                            n
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().expect("thread")).sum()
+            });
+            println!(
+                "dkim sign ({label}, {threads} thread{}): {:.0} messages/s",
+                if threads == 1 { "" } else { "s" },
+                signed as f64 / start.elapsed().as_secs_f64()
+            );
+        }
+    }
+    for args in [
+        &["speed", "-seconds", "3", "rsa2048"][..],
+        &["speed", "-seconds", "3", "-multi", "2", "rsa2048"][..],
+        &["speed", "-seconds", "3", "ed25519"][..],
+    ] {
+        let out = Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("openssl speed");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("rsa 2048") || l.contains("Ed25519"))
+            .collect();
+        println!("openssl {}: {}", args.join(" "), lines.join(" | "));
+    }
+}
+
 fn main() {
     let which = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -373,6 +448,9 @@ fn main() {
         .expect("runtime");
     if which.as_deref().is_none_or(|w| "plan".contains(w)) {
         runtime.block_on(bench_plan());
+    }
+    if which.as_deref().is_none_or(|w| "dkim".contains(w)) {
+        bench_dkim();
     }
     if which.as_deref().is_none_or(|w| "send".contains(w)) {
         runtime.block_on(bench_lettre_alone());

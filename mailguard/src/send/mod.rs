@@ -25,6 +25,7 @@ use custodia_engine::audit::{AuditEvent, AuditLog, EventKind, Pseudonyms};
 use custodia_engine::rules::{Effect, RuleSet};
 use custodia_engine::{OrgSlug, OrgStore, Store};
 use lettre::Message;
+use lettre::address::Envelope;
 use lettre::message::MultiPart;
 use lettre::message::header::{HeaderName, HeaderValue};
 use serde::Serialize;
@@ -115,7 +116,9 @@ fn header(name: &'static str, value: String) -> HeaderValue {
 }
 
 impl Shared {
-    fn message(&self, to: &Claimed) -> Result<(Message, String)> {
+    /// One recipient's message: its envelope, its bytes (DKIM-signed when
+    /// a key is configured) and its Message-ID.
+    fn message(&self, to: &Claimed) -> Result<(Envelope, Vec<u8>, String)> {
         let c = &self.campaign;
         let token = self.key.sign(&TokenClaims {
             org: self.org.to_string(),
@@ -155,15 +158,17 @@ impl Shared {
                     .map_err(|e| Error::Smtp(format!("reply-to `{reply_to}`: {e}")))?,
             );
         }
-        let mut message = match rendered.html {
+        let message = match rendered.html {
             Some(html) => builder.multipart(MultiPart::alternative_plain_html(rendered.text, html)),
             None => builder.body(rendered.text),
         }
         .map_err(|e| Error::Smtp(e.to_string()))?;
-        if let Some(dkim) = &self.dkim {
-            message.sign(&dkim.config);
-        }
-        Ok((message, message_id))
+        let bytes = message.formatted();
+        let bytes = match &self.dkim {
+            Some(dkim) => dkim.sign(&bytes, Utc::now().timestamp().unsigned_abs())?,
+            None => bytes,
+        };
+        Ok((message.envelope().clone(), bytes, message_id))
     }
 
     fn mark(
@@ -186,17 +191,14 @@ impl Shared {
     /// Sends one message. The SMTP slot is held only while talking to the
     /// server: waiting for the durable audit record must not idle it.
     async fn run(&self, to: Claimed, slot: OwnedSemaphorePermit) -> Result<Outcome> {
-        let (message, message_id) = match self.message(&to) {
+        let (envelope, bytes, message_id) = match self.message(&to) {
             Ok(m) => m,
             Err(e) => {
                 self.mark(&to, "failed", Some(e.to_string()), None)?;
                 return Ok(Outcome::Failed);
             }
         };
-        let sent = self
-            .connections
-            .send(message.envelope(), &message.formatted())
-            .await;
+        let sent = self.connections.send(&envelope, &bytes).await;
         drop(slot);
         match sent {
             Ok(_) => {
