@@ -41,7 +41,9 @@ impl Custodia {
     ) -> Result<DecisionTimings> {
         let scope = self.store().org(org).await?;
         let sectors = scope.organisation().sectors.clone();
-        let facts = Facts::from_store(&scope, request).await?;
+        // Facts in hand, shared with each decision as the engine shares
+        // them with its rules: the timing is the decision's alone.
+        let facts = std::sync::Arc::new(Facts::from_store(&scope, request).await?);
         let set = self.rules();
         let runs = runs.max(1);
         let warmup = (runs / 10).clamp(1, 1_000);

@@ -9,6 +9,7 @@
 mod decision;
 mod facts;
 pub mod pack;
+mod plan;
 pub mod plugin;
 mod request;
 pub mod script;

@@ -3,12 +3,13 @@
 
 use std::cell::Cell;
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use rhai::{AST, Array, Dynamic, Engine, EvalAltResult, ImmutableString, Scope};
 
 pub use super::facts::Facts;
+use super::request::{Action, ResourceKind};
 use crate::domain::{Area, Customer, GrantAccess, Restriction, Worker};
 
 /// Hard limits on one rule's run. A rule that hits one fails closed.
@@ -46,12 +47,91 @@ pub enum Outcome {
     Mask(Vec<String>, String),
 }
 
+/// A request as its rules see it: the facts, and the strings rules
+/// compare most, made once per request on first use; a getter then hands
+/// out a shared copy instead of a new string per read.
+#[derive(Debug)]
+pub struct Subject {
+    facts: Arc<Facts>,
+    area_name: OnceLock<ImmutableString>,
+    doc_type_name: OnceLock<ImmutableString>,
+    specialty_name: OnceLock<ImmutableString>,
+}
+
+impl std::ops::Deref for Subject {
+    type Target = Facts;
+    fn deref(&self) -> &Facts {
+        &self.facts
+    }
+}
+
+impl Subject {
+    fn new(facts: Arc<Facts>) -> Self {
+        Self {
+            facts,
+            area_name: OnceLock::new(),
+            doc_type_name: OnceLock::new(),
+            specialty_name: OnceLock::new(),
+        }
+    }
+
+    fn area(&self) -> ImmutableString {
+        let name = || self.area_str().unwrap_or_default().into();
+        self.area_name.get_or_init(name).clone()
+    }
+
+    fn area_str(&self) -> Option<&str> {
+        self.facts.area.as_ref().map(|a| a.name.as_str())
+    }
+
+    fn doc_type(&self) -> ImmutableString {
+        let name = || {
+            let doc = self.facts.document.as_ref();
+            doc.map_or("", |d| d.doc_type.as_str()).into()
+        };
+        self.doc_type_name.get_or_init(name).clone()
+    }
+
+    fn specialty(&self) -> ImmutableString {
+        let name = || {
+            let area = self.area_str().unwrap_or_default();
+            area.strip_prefix("clinical:").unwrap_or_default().into()
+        };
+        self.specialty_name.get_or_init(name).clone()
+    }
+}
+
+/// The name of one of a closed set of values (actions, resource kinds),
+/// made once for every request, not once per read.
+fn interned<K: Copy + PartialEq + Send + Sync>(
+    names: &'static OnceLock<Vec<(K, ImmutableString)>>,
+    all: &[K],
+    name: fn(K) -> &'static str,
+    key: K,
+) -> ImmutableString {
+    let names = names.get_or_init(|| all.iter().map(|&k| (k, name(k).into())).collect());
+    names
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map_or_else(|| name(key).into(), |(_, n)| n.clone())
+}
+
+fn kind_name(kind: ResourceKind) -> ImmutableString {
+    static NAMES: OnceLock<Vec<(ResourceKind, ImmutableString)>> = OnceLock::new();
+    interned(&NAMES, &ResourceKind::ALL, ResourceKind::as_str, kind)
+}
+
+fn action_name(action: Action) -> ImmutableString {
+    static NAMES: OnceLock<Vec<(Action, ImmutableString)>> = OnceLock::new();
+    interned(&NAMES, &Action::ALL, Action::as_str, action)
+}
+
 #[derive(Debug, Clone)]
-pub struct WorkerView(Arc<Facts>);
+pub struct WorkerView(Arc<Subject>);
 #[derive(Debug, Clone)]
-pub struct ResourceView(Arc<Facts>);
+pub struct ResourceView(Arc<Subject>);
 #[derive(Debug, Clone)]
-pub struct CustomerView(Arc<Facts>);
+pub struct CustomerView(Arc<Subject>);
 
 impl CustomerView {
     /// Reads the customer. A `CustomerView` is only made for facts that
@@ -61,7 +141,7 @@ impl CustomerView {
     }
 }
 #[derive(Debug, Clone)]
-pub struct ContextView(Arc<Facts>, Arc<PluginAttributes>);
+pub struct ContextView(Arc<Subject>, Arc<PluginAttributes>);
 
 /// What the pack's attribute providers returned for a request, keyed
 /// `<plugin>.<attribute>`.
@@ -154,6 +234,7 @@ pub fn engine() -> Engine {
         expired.then(|| Dynamic::from("wall-clock limit exceeded"))
     });
     register_outcomes(&mut engine);
+    register_membership(&mut engine);
     register_worker(&mut engine);
     register_resource(&mut engine);
     register_context(&mut engine);
@@ -167,6 +248,18 @@ fn register_outcomes(engine: &mut Engine) {
     engine.register_fn("mask", |fields: Array, reason: &str| {
         let fields = fields.into_iter().map(|f| f.to_string()).collect();
         Outcome::Mask(fields, reason.to_owned())
+    });
+}
+
+/// `list.contains(s)` and `s in list` for a list of strings, natively:
+/// the generic version calls `==` through the engine for every element.
+/// Same answer: only an equal string matches.
+fn register_membership(engine: &mut Engine) {
+    engine.register_fn("contains", |list: &mut Array, wanted: ImmutableString| {
+        list.iter().any(|item| {
+            item.read_lock::<ImmutableString>()
+                .is_some_and(|s| *s == wanted)
+        })
     });
 }
 
@@ -205,13 +298,9 @@ fn register_worker(engine: &mut Engine) {
 
 fn register_resource(engine: &mut Engine) {
     engine.register_type_with_name::<ResourceView>("Resource");
-    engine.register_get("kind", |r: &mut ResourceView| r.0.kind.as_str());
+    engine.register_get("kind", |r: &mut ResourceView| kind_name(r.0.kind));
     engine.register_get("customer", |r: &mut ResourceView| CustomerView(r.0.clone()));
-    engine.register_get("area", |r: &mut ResourceView| {
-        r.0.area
-            .as_ref()
-            .map_or_else(String::new, |a| a.name.to_string())
-    });
+    engine.register_get("area", |r: &mut ResourceView| r.0.area());
     engine.register_get("area_privacy", |r: &mut ResourceView| {
         r.0.area.as_ref().map_or(0, |a| a.privacy.rank())
     });
@@ -223,17 +312,8 @@ fn register_resource(engine: &mut Engine) {
             .as_ref()
             .is_some_and(|a| r.0.context.unlocked.contains(&a.name))
     });
-    engine.register_get("specialty", |r: &mut ResourceView| {
-        r.0.area
-            .as_ref()
-            .and_then(|a| a.name.as_str().strip_prefix("clinical:").map(str::to_owned))
-            .unwrap_or_default()
-    });
-    engine.register_get("doc_type", |r: &mut ResourceView| {
-        r.0.document
-            .as_ref()
-            .map_or_else(String::new, |d| d.doc_type.to_string())
-    });
+    engine.register_get("specialty", |r: &mut ResourceView| r.0.specialty());
+    engine.register_get("doc_type", |r: &mut ResourceView| r.0.doc_type());
     engine.register_get("document", |r: &mut ResourceView| {
         r.0.document
             .as_ref()
@@ -313,13 +393,13 @@ pub fn compile_scope() -> Scope<'static> {
 
 /// The scope a request's rules run in. Constants: a rule cannot change
 /// what the next rule sees.
-pub fn run_scope(facts: Facts, attributes: PluginAttributes) -> Scope<'static> {
-    let facts = Arc::new(facts);
+pub fn run_scope(facts: Arc<Facts>, attributes: Arc<PluginAttributes>) -> Scope<'static> {
+    let subject = Arc::new(Subject::new(facts));
     let mut scope = Scope::new();
-    scope.push_constant("worker", WorkerView(facts.clone()));
-    scope.push_constant("action", ImmutableString::from(facts.action.as_str()));
-    scope.push_constant("resource", ResourceView(facts.clone()));
-    scope.push_constant("context", ContextView(facts, Arc::new(attributes)));
+    scope.push_constant("worker", WorkerView(subject.clone()));
+    scope.push_constant("action", action_name(subject.action));
+    scope.push_constant("resource", ResourceView(subject.clone()));
+    scope.push_constant("context", ContextView(subject, attributes));
     scope
 }
 
@@ -330,19 +410,34 @@ pub fn run(
     scope: &mut Scope<'static>,
     ast: &AST,
 ) -> Result<Option<Outcome>, String> {
+    match eval(engine, scope, ast) {
+        Ok(value) => outcome(value),
+        Err(e) => Err(describe(&e)),
+    }
+}
+
+fn eval(
+    engine: &Engine,
+    scope: &mut Scope<'static>,
+    ast: &AST,
+) -> Result<Dynamic, Box<EvalAltResult>> {
     let before = scope.len();
     DEADLINE.with(|d| d.set(Some(Instant::now() + limits::WALL_CLOCK)));
     let result = engine.eval_ast_with_scope::<Dynamic>(scope, ast);
     DEADLINE.with(|d| d.set(None));
     scope.rewind(before);
-    match result {
-        Ok(value) if value.is_unit() => Ok(None),
-        Ok(value) => match value.try_cast::<Outcome>() {
-            Some(outcome) => Ok(Some(outcome)),
-            None => Err("returned a value that is not allow(), deny(), mask() or nothing".into()),
-        },
-        Err(e) => Err(describe(&e)),
+    result
+}
+
+/// What a rule's value means: nothing, an outcome, or a mistake.
+fn outcome(value: Dynamic) -> Result<Option<Outcome>, String> {
+    if value.is_unit() {
+        return Ok(None);
     }
+    value
+        .try_cast::<Outcome>()
+        .map(Some)
+        .ok_or_else(|| "returned a value that is not allow(), deny(), mask() or nothing".into())
 }
 
 fn describe(e: &EvalAltResult) -> String {
@@ -446,4 +541,20 @@ fn identifiers(source: &str) -> Vec<(&str, bool, bool)> {
         }
     }
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn membership_is_decided_on_equal_strings_only() {
+        let engine = engine();
+        let eval = |script: &str| engine.eval::<bool>(script).expect("script runs");
+        assert!(eval(r#"["a", "b"].contains("b")"#));
+        assert!(eval(r#""b" in ["a", "b"]"#));
+        assert!(!eval(r#"["a", "b"].contains("c")"#));
+        assert!(!eval(r#"[1, 2].contains("1")"#));
+        assert!(!eval(r#"[].contains("")"#));
+    }
 }

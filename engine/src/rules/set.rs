@@ -7,7 +7,8 @@ use std::sync::{Arc, RwLock};
 use rhai::Engine;
 
 use super::decision::{Decision, Explanation, Reason, RuleEffect, Skipped};
-use super::pack::Pack;
+use super::pack::{Pack, Rule};
+use super::plan::{Plan, Plans, RuleRef};
 use super::plugin::{self, Plugin, PluginFailure, PluginKind, Verdict};
 use super::request::{Action, ResourceKind};
 use super::script::{self, Facts, Outcome, PluginAttributes};
@@ -15,14 +16,12 @@ use super::testing::{self, Decider, PackReport};
 use crate::domain::Sector;
 use crate::error::{Error, Result};
 
-/// (pack index, rule index)
-type RuleRef = (usize, usize);
-
 /// Compiled packs with their rules indexed by action and resource kind.
 pub struct RuleSet {
     engine: Engine,
     packs: Vec<Pack>,
     index: HashMap<(Action, ResourceKind), Vec<RuleRef>>,
+    plans: Plans,
 }
 
 impl std::fmt::Debug for RuleSet {
@@ -100,6 +99,7 @@ impl RuleSet {
             engine,
             packs,
             index,
+            plans: Plans::default(),
         })
     }
 
@@ -140,8 +140,9 @@ impl RuleSet {
             .collect()
     }
 
-    /// Decides a request for an organisation with `sectors`.
-    pub fn decide(&self, sectors: &[Sector], facts: Facts) -> Decision {
+    /// Decides a request for an organisation with `sectors`. Facts held
+    /// in an `Arc` are shared with the rules, not copied.
+    pub fn decide(&self, sectors: &[Sector], facts: impl Into<Arc<Facts>>) -> Decision {
         self.decide_with(|pack| pack.applies_to(sectors), facts)
     }
 
@@ -150,14 +151,17 @@ impl RuleSet {
     /// Attribute providers run first (rules read what they return), then
     /// the Rhai rules, then the checks; every reason goes into one
     /// deny-overrides combination.
-    pub fn decide_with(&self, include: impl Fn(&Pack) -> bool, facts: Facts) -> Decision {
-        let key = (facts.action, facts.kind);
-        let plugins: Vec<(&Pack, &Plugin)> = self
-            .packs
+    pub fn decide_with(
+        &self,
+        include: impl Fn(&Pack) -> bool,
+        facts: impl Into<Arc<Facts>>,
+    ) -> Decision {
+        let facts = facts.into();
+        let plan = self.plan(&include, (facts.action, facts.kind));
+        let plugins: Vec<(&Pack, &Plugin)> = plan
+            .plugins
             .iter()
-            .filter(|pack| !pack.plugins.is_empty() && include(pack))
-            .flat_map(|pack| pack.plugins.iter().map(move |p| (pack, p.as_ref())))
-            .filter(|(_, p)| p.applies(key.0, key.1))
+            .map(|&(p, i)| (&self.packs[p], self.packs[p].plugins[i].as_ref()))
             .collect();
         let mut reasons = Vec::new();
         let request = (!plugins.is_empty()).then(|| plugin::request(&facts));
@@ -176,18 +180,13 @@ impl RuleSet {
                 Err(failure) => reasons.push(plugin_failed(pack, p, &failure)),
             }
         }
+        let attributes = Arc::new(attributes);
         let mut scope = script::run_scope(facts, attributes.clone());
-        for &(p, r) in self.index.get(&key).map_or(&[][..], Vec::as_slice) {
-            let pack = &self.packs[p];
-            if !include(pack) {
-                continue;
-            }
-            let rule = &pack.rules[r];
-            if let Some(reason) = self.run_rule(pack, rule, &mut scope) {
-                reasons.push(reason);
-            }
-        }
-        let pairs: Vec<(String, String)> = attributes.into_iter().collect();
+        self.run_rules(&plan, &mut scope, &mut reasons);
+        let pairs: Vec<(String, String)> = attributes
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         for (pack, p) in plugins
             .iter()
             .filter(|(_, p)| p.decl.kind == PluginKind::Check)
@@ -208,32 +207,67 @@ impl RuleSet {
             }
         }
         if !reasons.iter().any(|r| r.effect != RuleEffect::Mask) {
-            reasons.push(self.default_deny(&include, key, &plugins));
+            reasons.push(Reason {
+                pack: "engine".into(),
+                rule: "default-deny".into(),
+                effect: RuleEffect::Deny,
+                message: plan.default_deny.clone(),
+                fields: Vec::new(),
+            });
         }
         Decision::combine(reasons)
     }
 
-    /// The reason of a deny by default: no rule allowed, and which were asked.
-    fn default_deny(
-        &self,
-        include: &impl Fn(&Pack) -> bool,
-        key: (Action, ResourceKind),
-        plugins: &[(&Pack, &Plugin)],
-    ) -> Reason {
-        let considered: Vec<String> = self
+    /// The plan for `key` with the packs `include` selects, kept after
+    /// the first request that needs it.
+    fn plan(&self, include: &impl Fn(&Pack) -> bool, key: (Action, ResourceKind)) -> Arc<Plan> {
+        let build = || self.build_plan(include, key);
+        if self.packs.len() > 64 {
+            return Arc::new(build());
+        }
+        let selected = self
+            .packs
+            .iter()
+            .enumerate()
+            .filter(|(_, pack)| include(pack))
+            .fold(0u64, |mask, (i, _)| mask | (1 << i));
+        self.plans.get_or_build((selected, key.0, key.1), build)
+    }
+
+    fn build_plan(&self, include: &impl Fn(&Pack) -> bool, key: (Action, ResourceKind)) -> Plan {
+        let rules: Vec<RuleRef> = self
             .index
             .get(&key)
             .map_or(&[][..], Vec::as_slice)
             .iter()
-            .filter(|&&(p, _)| include(&self.packs[p]))
-            .map(|&(p, r)| format!("{}/{}", self.packs[p].name(), self.packs[p].rules[r].name))
-            .chain(
-                plugins
-                    .iter()
-                    .map(|(pack, p)| format!("{}/{}", pack.name(), p.decl.rule_id())),
-            )
+            .copied()
+            .filter(|&(p, _)| include(&self.packs[p]))
             .collect();
-        let message = if considered.is_empty() {
+        let plugins: Vec<(usize, usize)> = self
+            .packs
+            .iter()
+            .enumerate()
+            .filter(|(_, pack)| include(pack))
+            .flat_map(|(p, pack)| {
+                pack.plugins
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, plugin)| plugin.applies(key.0, key.1))
+                    .map(move |(i, _)| (p, i))
+            })
+            .collect();
+        let considered: Vec<String> = rules
+            .iter()
+            .map(|&(p, r)| format!("{}/{}", self.packs[p].name(), self.packs[p].rules[r].name))
+            .chain(plugins.iter().map(|&(p, i)| {
+                format!(
+                    "{}/{}",
+                    self.packs[p].name(),
+                    self.packs[p].plugins[i].decl.rule_id()
+                )
+            }))
+            .collect();
+        let default_deny = if considered.is_empty() {
             format!(
                 "no rule applies to `{}` on a {}, so it is denied by default",
                 key.0,
@@ -245,40 +279,21 @@ impl RuleSet {
                 considered.join(", ")
             )
         };
-        Reason {
-            pack: "engine".into(),
-            rule: "default-deny".into(),
-            effect: RuleEffect::Deny,
-            message,
-            fields: Vec::new(),
+        Plan {
+            rules,
+            plugins,
+            default_deny,
         }
     }
 
-    fn run_rule(
-        &self,
-        pack: &Pack,
-        rule: &super::pack::Rule,
-        scope: &mut rhai::Scope<'static>,
-    ) -> Option<Reason> {
-        let reason = |effect, message: String, fields| Reason {
-            pack: pack.name().to_owned(),
-            rule: rule.name.clone(),
-            effect,
-            message,
-            fields,
-        };
-        match script::run(&self.engine, scope, &rule.ast) {
-            Ok(None) => None,
-            Ok(Some(Outcome::Allow(m))) => Some(reason(RuleEffect::Allow, m, Vec::new())),
-            Ok(Some(Outcome::Deny(m))) => Some(reason(RuleEffect::Deny, m, Vec::new())),
-            Ok(Some(Outcome::Mask(fields, m))) => Some(reason(RuleEffect::Mask, m, fields)),
-            Err(e) => {
-                tracing::warn!(pack = pack.name(), rule = %rule.name, error = %e, "rule failed; denying");
-                Some(reason(
-                    RuleEffect::Error,
-                    format!("rule failed, so the request is denied: {e}"),
-                    Vec::new(),
-                ))
+    /// Runs the plan's rules, each in its own evaluation, and adds what
+    /// each said.
+    fn run_rules(&self, plan: &Plan, scope: &mut rhai::Scope<'static>, reasons: &mut Vec<Reason>) {
+        for &(p, r) in &plan.rules {
+            let (pack, rule) = (&self.packs[p], &self.packs[p].rules[r]);
+            let said = script::run(&self.engine, scope, &rule.ast);
+            if let Some(reason) = reason_of(pack, rule, said) {
+                reasons.push(reason);
             }
         }
     }
@@ -402,6 +417,37 @@ pub fn pack_dirs(root: &Path) -> Result<Vec<PathBuf>> {
         .collect();
     dirs.sort();
     Ok(dirs)
+}
+
+/// What a rule's outcome adds to a decision, if anything.
+// INVARIANT: a failed rule is an `Error` reason, which `Decision::combine`
+// turns into a denial (fail closed).
+fn reason_of(
+    pack: &Pack,
+    rule: &Rule,
+    said: std::result::Result<Option<Outcome>, String>,
+) -> Option<Reason> {
+    let reason = |effect, message: String, fields| Reason {
+        pack: pack.name().to_owned(),
+        rule: rule.name.clone(),
+        effect,
+        message,
+        fields,
+    };
+    match said {
+        Ok(None) => None,
+        Ok(Some(Outcome::Allow(m))) => Some(reason(RuleEffect::Allow, m, Vec::new())),
+        Ok(Some(Outcome::Deny(m))) => Some(reason(RuleEffect::Deny, m, Vec::new())),
+        Ok(Some(Outcome::Mask(fields, m))) => Some(reason(RuleEffect::Mask, m, fields)),
+        Err(e) => {
+            tracing::warn!(pack = pack.name(), rule = %rule.name, error = %e, "rule failed; denying");
+            Some(reason(
+                RuleEffect::Error,
+                format!("rule failed, so the request is denied: {e}"),
+                Vec::new(),
+            ))
+        }
+    }
 }
 
 /// A failed plugin call: it denies, and says which plugin and why.
