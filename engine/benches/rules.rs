@@ -44,8 +44,11 @@ use custodia_engine::testkit::repo_root;
 use custodia_engine::{GrantAccess, Sector};
 use serde_json::{Value, json};
 
+/// Requests as (worker, action, resource).
+type Scenarios = &'static [(&'static str, &'static str, &'static str)];
+
 /// The requests timed: the seed guides' scenarios of each sector.
-const LEGAL: &[(&str, &str, &str)] = &[
+const LEGAL: Scenarios = &[
     ("ana", "view", "customer:C-1001"),
     ("ana", "view", "customer:C-1001/personal"),
     ("ana", "view", "customer:C-1001/case-file"),
@@ -66,7 +69,7 @@ const LEGAL: &[(&str, &str, &str)] = &[
     ("marta", "view", "customer:C-1001/personal"),
 ];
 
-const HEALTH: &[(&str, &str, &str)] = &[
+const HEALTH: Scenarios = &[
     ("garcia", "view", "customer:P-2001/clinical:cardiology"),
     ("garcia", "edit", "customer:P-2001/clinical:cardiology"),
     ("garcia", "view", "customer:P-2001/clinical:dermatology"),
@@ -264,7 +267,7 @@ fn case(firm: &Firm, request: Request) -> Case {
 }
 
 /// The seed scenarios of a sector.
-fn seed_cases(firm: &Firm, requests: &[(&str, &str, &str)]) -> Vec<Case> {
+fn seed_cases(firm: &Firm, requests: Scenarios) -> Vec<Case> {
     requests
         .iter()
         .map(|&(worker, action, resource)| {
@@ -719,7 +722,7 @@ fn upstream_calibration() -> (Duration, Duration) {
 }
 
 /// One process's timings, one line per (sector, variant).
-fn child(e: &Engines, firms: &[(Firm, &[(&str, &str, &str)])]) {
+fn child(e: &Engines, firms: &[(Firm, Scenarios)]) {
     let (p50, p99) = upstream_calibration();
     println!(
         "RESULT\tupstream\tCedarUpstream\t{}\t{}\t0\t0",

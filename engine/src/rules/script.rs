@@ -51,7 +51,7 @@ pub enum Outcome {
 /// compare most, made once per request on first use; a getter then hands
 /// out a shared copy instead of a new string per read.
 #[derive(Debug)]
-pub struct Subject {
+struct Subject {
     facts: Arc<Facts>,
     area_name: OnceLock<ImmutableString>,
     doc_type_name: OnceLock<ImmutableString>,
@@ -410,34 +410,19 @@ pub fn run(
     scope: &mut Scope<'static>,
     ast: &AST,
 ) -> Result<Option<Outcome>, String> {
-    match eval(engine, scope, ast) {
-        Ok(value) => outcome(value),
-        Err(e) => Err(describe(&e)),
-    }
-}
-
-fn eval(
-    engine: &Engine,
-    scope: &mut Scope<'static>,
-    ast: &AST,
-) -> Result<Dynamic, Box<EvalAltResult>> {
     let before = scope.len();
     DEADLINE.with(|d| d.set(Some(Instant::now() + limits::WALL_CLOCK)));
     let result = engine.eval_ast_with_scope::<Dynamic>(scope, ast);
     DEADLINE.with(|d| d.set(None));
     scope.rewind(before);
-    result
-}
-
-/// What a rule's value means: nothing, an outcome, or a mistake.
-fn outcome(value: Dynamic) -> Result<Option<Outcome>, String> {
-    if value.is_unit() {
-        return Ok(None);
+    match result {
+        Ok(value) if value.is_unit() => Ok(None),
+        Ok(value) => match value.try_cast::<Outcome>() {
+            Some(outcome) => Ok(Some(outcome)),
+            None => Err("returned a value that is not allow(), deny(), mask() or nothing".into()),
+        },
+        Err(e) => Err(describe(&e)),
     }
-    value
-        .try_cast::<Outcome>()
-        .map(Some)
-        .ok_or_else(|| "returned a value that is not allow(), deny(), mask() or nothing".into())
 }
 
 fn describe(e: &EvalAltResult) -> String {

@@ -314,6 +314,22 @@ Two lines.\r\n\
 \r\n\
 \r\n";
 
+    /// The `b=` value of a signature header on [`MESSAGE`], and the data a
+    /// verifier checks it against, written out by hand: the signed headers
+    /// in relaxed form, then the signature header without its value or
+    /// its final CRLF, unfolded.
+    fn verified_data(header: &str) -> (&str, Vec<u8>) {
+        let b = header.rsplit("b=").next().expect("b=");
+        let unsigned = header.replace(b, "").replace("\r\n\t", " ");
+        let mut data = b"from:Shop <news@shop.example>\r\nto:maria@example.com\r\nsubject:Autumn offers, folded\r\nlist-unsubscribe:<https://shop.example/u/t>\r\nmime-version:1.0\r\n".to_vec();
+        data.extend_from_slice(
+            unsigned
+                .replacen("DKIM-Signature: ", "dkim-signature:", 1)
+                .as_bytes(),
+        );
+        (b, data)
+    }
+
     #[test]
     fn headers_and_body_are_canonicalised_as_rfc_6376_relaxed_says() {
         let mut out = Vec::new();
@@ -371,17 +387,9 @@ Two lines.\r\n\
                 "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=shop.example; s=s1;"
             ));
             assert!(header.contains("t=1764000000; h=from:to:subject:date:message-id:reply-to:list-unsubscribe:list-unsubscribe-post:mime-version;"));
-            let b = header.rsplit("b=").next().expect("b=");
-            // PKCS#1 v1.5 is deterministic: openssl, given the same data
-            // (the canonical headers, then the signature header without
-            // its value or final CRLF), must produce the same bytes.
-            let unsigned = header.replace(b, "").replace("\r\n\t", " ");
-            let mut data = b"from:Shop <news@shop.example>\r\nto:maria@example.com\r\nsubject:Autumn offers, folded\r\nlist-unsubscribe:<https://shop.example/u/t>\r\nmime-version:1.0\r\n".to_vec();
-            data.extend_from_slice(
-                unsigned
-                    .replacen("DKIM-Signature: ", "dkim-signature:", 1)
-                    .as_bytes(),
-            );
+            // PKCS#1 v1.5 is deterministic: openssl, given the same data,
+            // must produce the same bytes.
+            let (b, data) = verified_data(header);
             let expected = openssl(&["dgst", "-sha256", "-sign", path], Some(&data));
             assert_eq!(BASE64.decode(b).expect("base64"), expected);
             let bh = header
@@ -402,14 +410,7 @@ Two lines.\r\n\
         let signed = String::from_utf8(signer.sign(MESSAGE, 1).expect("signed")).expect("text");
         let header = signed.split("\r\nFrom:").next().expect("header");
         assert!(header.contains("a=ed25519-sha256;"));
-        let b = header.rsplit("b=").next().expect("b=");
-        let unsigned = header.replace(b, "").replace("\r\n\t", " ");
-        let mut data = b"from:Shop <news@shop.example>\r\nto:maria@example.com\r\nsubject:Autumn offers, folded\r\nlist-unsubscribe:<https://shop.example/u/t>\r\nmime-version:1.0\r\n".to_vec();
-        data.extend_from_slice(
-            unsigned
-                .replacen("DKIM-Signature: ", "dkim-signature:", 1)
-                .as_bytes(),
-        );
+        let (b, data) = verified_data(header);
         let public = Ed25519KeyPair::from_seed_unchecked(&seed).expect("key");
         let public = UnparsedPublicKey::new(&ED25519, public.public_key().as_ref().to_vec());
         let signature = BASE64.decode(b).expect("base64");
