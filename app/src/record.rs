@@ -210,6 +210,18 @@ fn identity_fields(decision: &Decision, c: &Customer) -> Vec<FieldView> {
     fields
 }
 
+/// `error`, once the events of the areas already decided are durable.
+// INVARIANT: a whole-record read answers nothing, not even its failure,
+// before every area event it enqueued is on disk.
+async fn after_events(decided: Vec<(AreaName, Decision, Durable)>, error: Error) -> Error {
+    for (_, _, durable) in decided {
+        if let Err(e) = durable.wait().await {
+            return e.into();
+        }
+    }
+    error
+}
+
 /// An area's privacy and state once decided; its contents must have been
 /// unsealed when the decision allows it, and are shown only then.
 fn area_state(
@@ -309,12 +321,18 @@ impl Custodia {
         for area in &record.areas {
             let resource = ResourceRef::Area(record.id.clone(), area.name.clone());
             let request = reader.request(Action::View, resource);
-            let area_facts = facts.for_area(org.as_str(), &area.name)?;
-            let (decision, durable) = self
-                .access
-                .decide_on(org, sectors, &request, &area_facts)
-                .await?;
-            decided.push((area.name.clone(), decision, durable));
+            let area_decided = match facts.for_area(org.as_str(), &area.name) {
+                Ok(area_facts) => {
+                    self.access
+                        .decide_on(org, sectors, &request, &area_facts)
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            match area_decided {
+                Ok((decision, durable)) => decided.push((area.name.clone(), decision, durable)),
+                Err(e) => return Err(after_events(decided, e.into()).await),
+            }
         }
         // One read of the sealed items for the identity and every area
         // allowed; the others stay sealed.
@@ -326,7 +344,9 @@ impl Custodia {
                     .map(|(name, _, _)| Slot::Area(name.clone())),
             )
             .collect();
-        scope.unseal(&mut record, &slots).await?;
+        if let Err(e) = scope.unseal(&mut record, &slots).await {
+            return Err(after_events(decided, e.into()).await);
+        }
         let fields = identity_fields(decision, &record);
         let pending = decided
             .into_iter()
