@@ -91,11 +91,28 @@ impl AccessControl {
         org: &OrgSlug,
         request: &Request,
     ) -> Result<(Decision, Option<Facts>, Durable)> {
+        let (decision, facts, unaudited) = self.decide_unaudited(org, request).await?;
+        let durable = self.enqueue(unaudited).await?;
+        Ok((decision, facts, durable))
+    }
+
+    /// Decides `request` and gives back its audit event still in hand, for
+    /// a caller that prepares its answer (an area unsealed) before handing
+    /// the event to the writer, while the writer is idle, and that answers
+    /// only after [`AccessControl::enqueue`] and [`Durable::wait`].
+    pub async fn decide_unaudited(
+        &self,
+        org: &OrgSlug,
+        request: &Request,
+    ) -> Result<(Decision, Option<Facts>, Unaudited)> {
         let (explanation, facts) = self.evaluate(org, request, false).await?;
-        let durable = self
-            .enqueue(org, request, &explanation.decision, facts.as_ref())
-            .await?;
-        Ok((explanation.decision, facts, durable))
+        let unaudited = Unaudited::new(org, request, &explanation.decision, facts.as_ref());
+        Ok((explanation.decision, facts, unaudited))
+    }
+
+    /// Hands a decision's event to the audit writer.
+    pub async fn enqueue(&self, unaudited: Unaudited) -> Result<Durable> {
+        self.audit.enqueue(&unaudited.org, unaudited.event).await
     }
 
     /// Decides `request` on facts already read for it (a record's areas,
@@ -110,7 +127,9 @@ impl AccessControl {
         facts: &Facts,
     ) -> Result<(Decision, Durable)> {
         let decision = self.rules.current().decide(sectors, facts.clone());
-        let durable = self.enqueue(org, request, &decision, Some(facts)).await?;
+        let durable = self
+            .enqueue(Unaudited::new(org, request, &decision, Some(facts)))
+            .await?;
         Ok((decision, durable))
     }
 
@@ -134,7 +153,9 @@ impl AccessControl {
         request: &Request,
         explain: bool,
     ) -> Result<(Explanation, Option<Facts>)> {
-        let scope: OrgStore = self.store.org(org).await?;
+        // One snapshot for every fact: a decision never mixes a worker
+        // read before a commit with a record read after it.
+        let scope: OrgStore = self.store.pinned()?.org(org).await?;
         let sectors = scope.organisation().sectors.clone();
         match Facts::from_store(&scope, request).await {
             Ok(facts) => {
@@ -178,19 +199,25 @@ impl AccessControl {
         decision: &Decision,
         facts: Option<&Facts>,
     ) -> Result<Receipt> {
-        self.enqueue(org, request, decision, facts)
+        self.enqueue(Unaudited::new(org, request, decision, facts))
             .await?
             .wait()
             .await
     }
+}
 
-    async fn enqueue(
-        &self,
-        org: &OrgSlug,
-        request: &Request,
-        decision: &Decision,
-        facts: Option<&Facts>,
-    ) -> Result<Durable> {
+/// A decision's audit event, not yet handed to the writer. Nothing made
+/// on the decision may reach the caller before it has been, through
+/// [`AccessControl::enqueue`], and is durable.
+#[derive(Debug)]
+#[must_use = "every decision is audited: hand its event to `AccessControl::enqueue`"]
+pub struct Unaudited {
+    org: OrgSlug,
+    event: AuditEvent,
+}
+
+impl Unaudited {
+    fn new(org: &OrgSlug, request: &Request, decision: &Decision, facts: Option<&Facts>) -> Self {
         let customer = facts
             .and_then(|f| f.customer.as_ref())
             .map(|c| c.id.to_string());
@@ -207,6 +234,9 @@ impl AccessControl {
             area.as_deref(),
             document.as_deref(),
         );
-        self.audit.enqueue(org, event).await
+        Self {
+            org: org.clone(),
+            event,
+        }
     }
 }

@@ -31,7 +31,7 @@ pub mod testkit;
 pub mod unlock;
 pub mod vault;
 
-pub use access::{AccessControl, Audited};
+pub use access::{AccessControl, Audited, Unaudited};
 pub use domain::*;
 pub use error::{Error, Result};
 pub use store::{Answer, Backend, CandidateQuery, NewRightsRequest, OrgStore, Purged, Store};

@@ -11,7 +11,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -54,7 +55,7 @@ pub use bindings::provider::custodia::plugin::types::{Request, Verdict, Worker};
 const POOL_INSTANCES: u32 = 64;
 /// The largest memory any plugin may ask for.
 const MAX_MEMORY_MIB: u64 = 256;
-/// How often the deadline clock ticks.
+/// How often the deadline clock ticks while a call runs.
 const TICK: Duration = Duration::from_millis(1);
 /// Bounds on what a plugin may answer.
 const MAX_ATTRIBUTES: usize = 64;
@@ -217,6 +218,9 @@ struct State {
     wasi: WasiCtx,
     table: ResourceTable,
     limiter: Limiter,
+    /// Keeps the deadline clock ticking for as long as the call's store
+    /// lives.
+    _ticking: Ticking,
 }
 
 impl WasiView for State {
@@ -317,10 +321,66 @@ fn check_private_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The process-wide wasmtime engine and linker.
+/// The process-wide wasmtime engine and linker, and its deadline clock.
 struct Host {
     engine: Engine,
     linker: Linker<State>,
+    clock: Clock,
+}
+
+/// The epoch clock that stops a plugin at its deadline. It ticks only
+/// while a call is in flight: ticking every millisecond for ever woke an
+/// idle CPU a thousand times a second, and an area read on a quiet
+/// server took 35-100 µs longer for it (BENCHMARKS.md, "The vault").
+struct Clock {
+    calls: Arc<AtomicUsize>,
+    ticker: std::thread::Thread,
+}
+
+impl Clock {
+    fn start(engine: &Engine) -> std::io::Result<Self> {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let in_flight = Arc::clone(&calls);
+        let weak = engine.weak();
+        let ticker = std::thread::Builder::new()
+            .name("custodia-plugin-clock".into())
+            .spawn(move || {
+                while let Some(engine) = weak.upgrade() {
+                    if in_flight.load(Ordering::Acquire) == 0 {
+                        drop(engine);
+                        // An unpark that came before this park makes it
+                        // return at once, so no call's start is missed.
+                        std::thread::park();
+                        continue;
+                    }
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(TICK);
+                }
+            })?
+            .thread()
+            .clone();
+        Ok(Self { calls, ticker })
+    }
+
+    /// Ticks until the guard is dropped.
+    fn ticking(&self) -> Ticking {
+        // INVARIANT: a call's deadline counts from its start: the first
+        // call in flight wakes the clock.
+        if self.calls.fetch_add(1, Ordering::AcqRel) == 0 {
+            self.ticker.unpark();
+        }
+        Ticking(Arc::clone(&self.calls))
+    }
+}
+
+/// A call in flight, for the deadline clock.
+struct Ticking(Arc<AtomicUsize>);
+
+impl Drop for Ticking {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 fn host() -> Result<&'static Host> {
@@ -352,20 +412,14 @@ impl Host {
             config.cache(Some(wasmtime::Cache::new(cache)?));
         }
         let engine = Engine::new(&config)?;
-        let ticker = engine.weak();
-        // The deadline clock: one tick per millisecond while the engine lives.
-        std::thread::Builder::new()
-            .name("custodia-plugin-clock".into())
-            .spawn(move || {
-                while let Some(engine) = ticker.upgrade() {
-                    engine.increment_epoch();
-                    drop(engine);
-                    std::thread::sleep(TICK);
-                }
-            })?;
+        let clock = Clock::start(&engine)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-        Ok(Self { engine, linker })
+        Ok(Self {
+            engine,
+            linker,
+            clock,
+        })
     }
 }
 
@@ -464,6 +518,7 @@ impl Plugin {
                 max_bytes: usize::try_from(limits.memory_mib << 20).unwrap_or(usize::MAX),
                 refused: false,
             },
+            _ticking: host.clock.ticking(),
         };
         let mut store = Store::new(&host.engine, state);
         store.limiter(|s| &mut s.limiter);

@@ -84,6 +84,9 @@ pub struct Store {
     /// SQLite only: connections of our own for the decision path's reads
     /// ([`Store::fetch`]).
     readers: Option<std::sync::Arc<query::Readers>>,
+    /// SQLite only, in a [`Store::pinned`] store: the read transaction
+    /// its reads share.
+    pinned: Option<std::sync::Arc<query::PinnedRead>>,
     /// Seals and opens record contents; without it, nothing sealed can be
     /// written or read (fail closed).
     vault: Option<std::sync::Arc<crate::vault::Vault>>,
@@ -132,6 +135,7 @@ impl Store {
             display_url,
             sqlite_file,
             readers,
+            pinned: None,
             vault: None,
         })
     }
