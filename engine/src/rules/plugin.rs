@@ -19,8 +19,8 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
-    Trap,
+    Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter,
+    Store, Trap,
 };
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
@@ -55,6 +55,9 @@ pub use bindings::provider::custodia::plugin::types::{Request, Verdict, Worker};
 const POOL_INSTANCES: u32 = 64;
 /// The largest memory any plugin may ask for.
 const MAX_MEMORY_MIB: u64 = 256;
+/// At most this many bytes a finished call wrote in its memory and tables
+/// are reset in place, so that the next call finds them resident.
+const KEEP_RESIDENT: usize = 4 << 20;
 /// How often the deadline clock ticks while a call runs.
 const TICK: Duration = Duration::from_millis(1);
 /// Bounds on what a plugin may answer.
@@ -392,12 +395,39 @@ fn host() -> Result<&'static Host> {
 
 impl Host {
     fn new() -> wasmtime::Result<Self> {
+        // Where the kernel can say which pages a call wrote (Linux 6.7+),
+        // only those are reset, in place; elsewhere a finished call's
+        // memory goes back to the kernel, as before.
+        let engine = Self::engine(true).or_else(|_| Self::engine(false))?;
+        let clock = Clock::start(&engine)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        Ok(Self {
+            engine,
+            linker,
+            clock,
+        })
+    }
+
+    /// The engine; with `resident`, calls' memories and tables stay
+    /// resident between calls, and the engine fails to build where the
+    /// kernel cannot scan page tables (`PAGEMAP_SCAN`): without it, keeping
+    /// 4 MiB resident would mean zeroing 4 MiB after every call.
+    fn engine(resident: bool) -> wasmtime::Result<Engine> {
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(POOL_INSTANCES)
             .total_core_instances(POOL_INSTANCES * 4)
             .total_memories(POOL_INSTANCES * 2)
             .total_tables(POOL_INSTANCES * 4)
             .max_memory_size(usize::try_from(MAX_MEMORY_MIB << 20).unwrap_or(usize::MAX));
+        if resident {
+            // Page faults and the TLB shootdowns of giving pages back were
+            // most of a call: 35 µs added per call before, 14 µs after
+            // (BENCHMARKS.md, "WebAssembly plugins").
+            pool.pagemap_scan(Enabled::Yes)
+                .linear_memory_keep_resident(KEEP_RESIDENT)
+                .table_keep_resident(KEEP_RESIDENT);
+        }
         let mut config = Config::new();
         config
             .wasm_component_model(true)
@@ -411,15 +441,7 @@ impl Host {
             cache.with_directory(dir);
             config.cache(Some(wasmtime::Cache::new(cache)?));
         }
-        let engine = Engine::new(&config)?;
-        let clock = Clock::start(&engine)?;
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-        Ok(Self {
-            engine,
-            linker,
-            clock,
-        })
+        Engine::new(&config)
     }
 }
 
