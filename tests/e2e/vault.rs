@@ -240,8 +240,24 @@ fn a_tampered_or_moved_ciphertext_is_an_error_naming_the_record(backend) {
     assert!(err.contains("customer `C-1001`") && err.contains("identity") && err.contains("altered or moved"), "{err}");
     // Flip a character of the personal area's ciphertext.
     c.tamper("UPDATE vault_items SET sealed = CASE WHEN substr(sealed, 20, 1) = 'A' THEN substr(sealed, 1, 19) || 'B' || substr(sealed, 21) ELSE substr(sealed, 1, 19) || 'A' || substr(sealed, 21) END WHERE org = 'bufete-ruiz' AND customer = 'C-1001' AND slot = 'area/personal'");
+    let reads = || -> usize {
+        let events: Value = serde_json::from_str(&c.ok(&[
+            "audit", "query", "--org", "bufete-ruiz", "--worker", "ana", "--json",
+        ]))
+        .expect("json");
+        events
+            .as_array()
+            .expect("events")
+            .iter()
+            .filter(|e| e["resource"] == "customer:C-1001/personal" && e["decision"] == "allow")
+            .count()
+    };
+    let before = reads();
     let err = c.fails(&["read", "--worker", "ana", "--resource", "customer:C-1001/personal"]);
     assert!(err.contains("customer `C-1001`") && err.contains("area/personal"), "{err}");
+    // The area is unsealed before its event goes to the writer; a failed
+    // unseal is still audited.
+    assert_eq!(reads(), before + 1, "the failed read was audited");
 }
 }
 
