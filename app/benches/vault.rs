@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use chacha20poly1305::aead::AeadInPlace;
 use chacha20poly1305::{KeyInit, XChaCha20Poly1305, XNonce};
-use custodia_app::Reader;
+use custodia_app::{Custodia, PendingArea, Reader};
 use custodia_engine::exchange::OrgFile;
 use custodia_engine::rules::{Action, Context, Request, ResourceRef};
 use custodia_engine::vault::{Key, Slot};
@@ -77,6 +77,28 @@ fn main() {
     run_on_tokio(run());
 }
 
+/// One worker's read of one area, the measure.
+struct AreaRead<'a> {
+    app: &'a Custodia,
+    org: &'a OrgSlug,
+    reader: &'a Reader,
+    customer: &'a CustomerId,
+    area: &'a AreaName,
+}
+
+impl AreaRead<'_> {
+    /// The read up to its audit event's enqueue, and how long that took.
+    async fn to_enqueue(&self) -> (Duration, PendingArea) {
+        let t = Instant::now();
+        let pending = self
+            .app
+            .read_area_enqueued(self.org, self.reader, self.customer, self.area)
+            .await
+            .expect("read");
+        (t.elapsed(), pending)
+    }
+}
+
 async fn run() {
     let customers = size("VAULT_CUSTOMERS", 20_000);
     let reads = size("VAULT_READS", 2_000);
@@ -119,14 +141,17 @@ async fn run() {
 
     // The measure: decision + decrypt + audit enqueue, on the same
     // path (`read_area` is this, then the wait for the event's commit).
+    let read = AreaRead {
+        app: &app,
+        org: &org,
+        reader: &reader,
+        customer: &customer,
+        area: &area,
+    };
     let mut times = Vec::with_capacity(reads);
     for _ in 0..reads {
-        let t = Instant::now();
-        let pending = app
-            .read_area_enqueued(&org, &reader, &customer, &area)
-            .await
-            .expect("read");
-        times.push(t.elapsed());
+        let (took, pending) = read.to_enqueue().await;
+        times.push(took);
         assert!(pending.wait().await.expect("durable").is_open());
     }
     report("area read to its audit enqueue", times);
@@ -138,12 +163,8 @@ async fn run() {
     let mut times = Vec::with_capacity(reads);
     let mut waits = tokio::task::JoinSet::new();
     for _ in 0..reads {
-        let t = Instant::now();
-        let pending = app
-            .read_area_enqueued(&org, &reader, &customer, &area)
-            .await
-            .expect("read");
-        times.push(t.elapsed());
+        let (took, pending) = read.to_enqueue().await;
+        times.push(took);
         waits.spawn(async move { assert!(pending.wait().await.expect("durable").is_open()) });
         // At most 8 reads in flight, as from a few busy clients.
         while waits.len() >= 8 {
