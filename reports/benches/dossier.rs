@@ -108,12 +108,31 @@ async fn run() {
         .expect("gather");
     let gathered = t.elapsed();
     assert!(input.audit.ok(), "the chain verifies");
-    assert_eq!(input.audit.events, events as i64);
+    // The appended history and the import's own event.
+    assert_eq!(input.audit.events, events as i64 + 1);
     println!(
         "gather (reads, visibility of {} workers, verify {} events): {:.2} s",
         input.workers.len(),
         input.audit.events,
         gathered.as_secs_f64()
+    );
+    // The two parts that grow with the firm, each timed again alone.
+    let scope = store.org(&org).await.expect("org");
+    let t = Instant::now();
+    let read = scope.customers().await.expect("customers").len();
+    println!(
+        "  of which, again alone: {read} customers with their areas and assignments {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
+    let t = Instant::now();
+    let verified = store
+        .verify_audit(&org, Some(&signer.verifying_key()), None, |_| {})
+        .await
+        .expect("verify");
+    println!(
+        "  of which, again alone: {} events verified {:.2} s",
+        verified.events,
+        t.elapsed().as_secs_f64()
     );
     let t = Instant::now();
     let _ = dossier_pdf(&input, Lang::Es).expect("warm-up pdf");
