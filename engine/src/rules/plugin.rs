@@ -334,7 +334,8 @@ struct Host {
 /// The epoch clock that stops a plugin at its deadline. It ticks only
 /// while a call is in flight: ticking every millisecond for ever woke an
 /// idle CPU a thousand times a second, and an area read on a quiet
-/// server took 35-100 µs longer for it (BENCHMARKS.md, "The vault").
+/// server took 35-100 µs longer for it (BENCHMARKS.md, "The area read,
+/// third session").
 struct Clock {
     calls: Arc<AtomicUsize>,
     ticker: std::thread::Thread,
@@ -423,7 +424,7 @@ impl Host {
         if resident {
             // Page faults and the TLB shootdowns of giving pages back were
             // most of a call: 35 µs added per call before, 14 µs after
-            // (BENCHMARKS.md, "WebAssembly plugins").
+            // (BENCHMARKS.md, "WebAssembly plugins with resident slots").
             pool.pagemap_scan(Enabled::Yes)
                 .linear_memory_keep_resident(KEEP_RESIDENT)
                 .table_keep_resident(KEEP_RESIDENT);
