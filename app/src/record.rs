@@ -321,14 +321,13 @@ impl Custodia {
         for area in &record.areas {
             let resource = ResourceRef::Area(record.id.clone(), area.name.clone());
             let request = reader.request(Action::View, resource);
-            let area_decided = match facts.for_area(org.as_str(), &area.name) {
-                Ok(area_facts) => {
-                    self.access
-                        .decide_on(org, sectors, &request, &area_facts)
-                        .await
-                }
-                Err(e) => Err(e),
-            };
+            let area_decided = async {
+                let area_facts = facts.for_area(org.as_str(), &area.name)?;
+                self.access
+                    .decide_on(org, sectors, &request, &area_facts)
+                    .await
+            }
+            .await;
             match area_decided {
                 Ok((decision, durable)) => decided.push((area.name.clone(), decision, durable)),
                 Err(e) => return Err(after_events(decided, e.into()).await),

@@ -10,11 +10,7 @@ use custodia_engine::Backend;
 use serde_json::Value;
 
 use crate::mail::SmtpSink;
-use crate::{Custodia, on_both_backends, repo};
-
-fn json(text: &str) -> Value {
-    serde_json::from_str(text).expect("JSON output")
-}
+use crate::{Custodia, json, on_both_backends, repo};
 
 /// Both output streams of a finished command, for messages.
 fn said(out: &std::process::Output) -> String {

@@ -9,11 +9,7 @@ use serde_json::Value;
 
 use crate::mail::{SmtpSink, campaign_file, send_args};
 use crate::reports::{dossier_pdf_text, pdf_text, render_dossier};
-use crate::{Custodia, on_both_backends};
-
-fn json(text: &str) -> Value {
-    serde_json::from_str(text).expect("JSON output")
-}
+use crate::{Custodia, json, on_both_backends};
 
 /// The plan of `campaign` in bufete-ruiz, as JSON.
 fn plan(c: &Custodia, campaign: &str) -> Value {

@@ -265,6 +265,11 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
+/// A command's JSON output, parsed.
+pub fn json(text: &str) -> Value {
+    serde_json::from_str(text).expect("JSON output")
+}
+
 /// The repository's root.
 pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

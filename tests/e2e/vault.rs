@@ -9,7 +9,7 @@ use custodia_engine::Backend;
 use serde_json::Value;
 
 use crate::crash::{login, start_server_with};
-use crate::{Custodia, http_auth, on_both_backends};
+use crate::{Custodia, http_auth, json, on_both_backends};
 
 const ORGS: &[&str] = &[
     "bufete-ruiz",
@@ -241,11 +241,7 @@ fn a_tampered_or_moved_ciphertext_is_an_error_naming_the_record(backend) {
     // Flip a character of the personal area's ciphertext.
     c.tamper("UPDATE vault_items SET sealed = CASE WHEN substr(sealed, 20, 1) = 'A' THEN substr(sealed, 1, 19) || 'B' || substr(sealed, 21) ELSE substr(sealed, 1, 19) || 'A' || substr(sealed, 21) END WHERE org = 'bufete-ruiz' AND customer = 'C-1001' AND slot = 'area/personal'");
     let reads = || -> usize {
-        let events: Value = serde_json::from_str(&c.ok(&[
-            "audit", "query", "--org", "bufete-ruiz", "--worker", "ana", "--json",
-        ]))
-        .expect("json");
-        events
+        json(&c.ok(&["audit", "query", "--org", "bufete-ruiz", "--worker", "ana", "--json"]))
             .as_array()
             .expect("events")
             .iter()
