@@ -149,7 +149,10 @@ pub async fn write_history(
         )
         .await?;
         if let Some(signer) = signer {
-            signed.extend(write_checkpoint(&mut tx, store.backend(), signer, org.as_str()).await?);
+            let checkpoint = write_checkpoint(&mut tx, store.backend(), signer, org.as_str())
+                .await?
+                .map_err(crate::Error::Audit)?;
+            signed.extend(checkpoint);
         }
         tx.commit().await?;
     }

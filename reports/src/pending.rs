@@ -568,6 +568,7 @@ mod tests {
                 last_seq: 0,
                 head_hash: String::new(),
                 checkpoints_checked: 0,
+                roots_checked: 0,
                 signatures_checked: true,
                 broken: None,
             },

@@ -11,7 +11,9 @@ use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
 use super::checkpoint::Checkpoint;
-use super::event::{AuditEvent, ChainedEvent, EventKind, Fields, chain_hash, hash_fields};
+use super::event::{AuditEvent, ChainedEvent, EventKind, Fields, GENESIS, chain_hash, hash_fields};
+use super::frontier::Frontier;
+use super::merkle::{Hash, decode_hash, leaf_hash};
 use crate::error::{Error, Result};
 use crate::rules::Effect;
 
@@ -110,6 +112,9 @@ pub(crate) struct Link {
     pub seq: i64,
     pub prev: String,
     pub hash: String,
+    /// Its Merkle leaf hash (RFC 9162 `SHA-256(0x00 || hash)`); zeros when
+    /// the stored hash is not 32 bytes of hex (it then cannot hold either).
+    pub leaf: Hash,
     /// Whether it hashes as stored at its own place...
     pub holds: bool,
     /// ...or, when it does not, at the place after or before it (rows
@@ -141,6 +146,7 @@ impl Link {
             seq,
             prev: prev.to_owned(),
             hash: hash.to_owned(),
+            leaf: decode_hash(hash).map_or([0; 32], |h| leaf_hash(&h)),
             holds,
             at_next: !holds && hashes_at(seq + 1),
             at_prev: !holds && hashes_at(seq - 1),
@@ -344,8 +350,100 @@ pub(crate) fn stored_rules(e: &AuditEvent) -> Option<String> {
 }
 
 /// Stores a signed checkpoint (once per sequence).
-pub(crate) const INSERT_CHECKPOINT: &str = "INSERT INTO audit_checkpoints (org, seq, head_hash, at, public_key, signature) VALUES ($1, $2, $3, $4, $5, $6)
+pub(crate) const INSERT_CHECKPOINT: &str = "INSERT INTO audit_checkpoints (org, seq, head_hash, at, public_key, signature, root, note, edge) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
      ON CONFLICT (org, seq) DO NOTHING";
+
+/// A checkpoint row's columns after `org`, as [`CheckpointRow`] holds them.
+pub(crate) const CHECKPOINT_COLUMNS: &str =
+    "seq, head_hash, public_key, at, signature, root, note, edge";
+
+/// The columns of [`CHECKPOINT_COLUMNS`].
+pub(crate) type CheckpointRow = (i64, String, String, i64, String, String, String, String);
+
+/// A stored checkpoint of `org`. An edge that does not decode is left
+/// out: where one is needed, its absence is refused.
+pub(crate) fn checkpoint_from(org: &str, row: CheckpointRow) -> Result<Checkpoint> {
+    let (seq, head_hash, public_key, at, signature, root, note, edge) = row;
+    Ok(Checkpoint {
+        org: org.to_owned(),
+        seq,
+        head_hash,
+        at: chrono::DateTime::from_timestamp_micros(at)
+            .ok_or_else(|| Error::corrupt(format!("the time of checkpoint {seq}")))?,
+        public_key,
+        signature,
+        root,
+        note,
+        edge: u64::try_from(seq)
+            .ok()
+            .and_then(|size| Frontier::decode(size, &edge).ok()),
+    })
+}
+
+/// The newest checkpoint of a chain at or before a sequence.
+pub(crate) const NEWEST_CHECKPOINT: &str = "SELECT seq, head_hash, public_key, at, signature, root, note, edge FROM audit_checkpoints WHERE org = $1 AND seq <= $2 ORDER BY seq DESC LIMIT 1";
+
+/// A stored checkpoint of a chain at a sequence ([`CHECKPOINT_COLUMNS`]).
+pub(crate) const SELECT_CHECKPOINT: &str = "SELECT seq, head_hash, public_key, at, signature, root, note, edge FROM audit_checkpoints WHERE org = $1 AND seq = $2";
+
+/// The links of a chain's events after a sequence: (seq, prev, hash).
+pub(crate) const LINKS_AFTER: &str =
+    "SELECT seq, prev_hash, hash FROM audit_events WHERE org = $1 AND seq > $2 ORDER BY seq";
+
+/// The right edge of a chain's Merkle tree at its `head`: the edge kept
+/// with `base` (its newest checkpoint; none for a chain never signed),
+/// grown by the `links` (seq, prev, hash) of every event after it.
+/// `Err(detail)` when the stored rows cannot give an edge that extends a
+/// root this key signed.
+// INVARIANT: a signed root only ever grows from an edge checked against a
+// root this key signed before, through events that chain on from it.
+pub(crate) fn grown_edge(
+    key: &ed25519_dalek::VerifyingKey,
+    base: Option<&Checkpoint>,
+    links: impl IntoIterator<Item = (i64, String, String)>,
+    head: (i64, &str),
+) -> std::result::Result<Frontier, String> {
+    let (mut edge, from, mut prev) = match base {
+        None => (Frontier::default(), 0, GENESIS.to_owned()),
+        Some(cp) if !cp.verify(key) => {
+            return Err(format!(
+                "the stored checkpoint at {} is not signed by this log's key",
+                cp.seq
+            ));
+        }
+        Some(cp) => match cp.holds_edge() {
+            Some(edge) => (edge.clone(), cp.seq, cp.head_hash.clone()),
+            None => {
+                return Err(format!(
+                    "the Merkle tree edge stored at {} does not match its signed root",
+                    cp.seq
+                ));
+            }
+        },
+    };
+    let mut seq = from;
+    for (at, link, hash) in links {
+        let event = decode_hash(&hash);
+        let Ok(event) = event.as_ref() else {
+            return Err(format!("event {at} has no valid hash"));
+        };
+        if at != seq + 1 || link != prev {
+            return Err(format!(
+                "event {} does not chain on from the checkpoint at {from}",
+                seq + 1
+            ));
+        }
+        edge.push_event(event);
+        (seq, prev) = (at, hash);
+    }
+    if (seq, prev.as_str()) != head {
+        return Err(format!(
+            "the head ({}) is not the last event chained from the checkpoint at {from}",
+            head.0
+        ));
+    }
+    Ok(edge)
+}
 
 /// A chain's head (the `Any` path appends `FOR UPDATE` on PostgreSQL).
 pub(crate) const SELECT_HEAD: &str = "SELECT seq, hash FROM audit_heads WHERE org = $1";
@@ -357,8 +455,6 @@ pub(crate) const CREATE_HEAD: &str =
 /// The chains whose head is past their latest checkpoint.
 pub(crate) const MOVED_HEADS: &str = "SELECT h.org FROM audit_heads h WHERE h.seq > COALESCE((SELECT MAX(c.seq) FROM audit_checkpoints c WHERE c.org = h.org), 0)";
 
-/// A stored checkpoint of a chain at a sequence.
-pub(crate) const SELECT_CHECKPOINT: &str = "SELECT head_hash, public_key, at, signature FROM audit_checkpoints WHERE org = $1 AND seq = $2";
 
 /// One batch: each chain's events with their places in the batch.
 #[derive(Debug)]

@@ -9,11 +9,16 @@ use chrono::{DateTime, Utc};
 use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
+use super::frontier::Frontier;
+use super::merkle::{KEY_NAME, TreeHead, origin};
 use crate::error::{Error, Result};
 
 const KEY_HEADER: &str = "custodia-audit-signing-key-v1";
 
-/// A signed statement: chain `org` had head `head_hash` at `seq`, at time `at`.
+/// A signed statement: chain `org` had head `head_hash` at `seq`, at time
+/// `at`, and the Merkle tree over its first `seq` event hashes had root
+/// `root` (signed again as a C2SP `tlog-checkpoint` note, `note`, so that
+/// transparency-log tools and witnesses can check and cosign it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
     pub org: String,
@@ -24,6 +29,15 @@ pub struct Checkpoint {
     pub public_key: String,
     /// Hex Ed25519 signature over [`Checkpoint::message`].
     pub signature: String,
+    /// Hex RFC 9162 root of the tree of the chain's first `seq` events.
+    pub root: String,
+    /// The tree head as a signed note (`tlog-checkpoint`), by the same key
+    /// under [`KEY_NAME`].
+    pub note: String,
+    /// The tree's right edge, as the database stores it: not signed, so
+    /// used only after [`Checkpoint::holds_edge`] checked it against `root`.
+    #[serde(skip)]
+    pub edge: Option<Frontier>,
 }
 
 impl Checkpoint {
@@ -36,7 +50,8 @@ impl Checkpoint {
         .into_bytes()
     }
 
-    /// Whether the signature is valid for `key`.
+    /// Whether both signatures are valid for `key`: the chain head's, and
+    /// the note's over this organisation's tree of `seq` leaves at `root`.
     pub fn verify(&self, key: &VerifyingKey) -> bool {
         let Ok(bytes) = hex::decode(&self.signature) else {
             return false;
@@ -44,11 +59,29 @@ impl Checkpoint {
         let Ok(signature) = Signature::from_slice(&bytes) else {
             return false;
         };
-        key.verify(
+        let linear = key.verify(
             &Self::message(&self.org, self.seq, &self.head_hash, self.at),
             &signature,
-        )
-        .is_ok()
+        );
+        linear.is_ok() && self.note_holds(key)
+    }
+
+    fn note_holds(&self, key: &VerifyingKey) -> bool {
+        TreeHead::open(&self.note, KEY_NAME, key).is_ok_and(|head| {
+            head.origin == origin(&self.org)
+                && i64::try_from(head.size).is_ok_and(|size| size == self.seq)
+                && hex::encode(head.root) == self.root
+        })
+    }
+
+    /// The stored right edge, if it is the edge of the signed tree: its
+    /// size is `seq` and it folds to `root` (forging another edge with the
+    /// same root would take a SHA-256 collision).
+    pub fn holds_edge(&self) -> Option<&Frontier> {
+        self.edge.as_ref().filter(|edge| {
+            i64::try_from(edge.size()).is_ok_and(|size| size == self.seq)
+                && hex::encode(edge.root()) == self.root
+        })
     }
 }
 
@@ -104,9 +137,16 @@ impl Signer {
         }
     }
 
-    /// Signs a checkpoint.
-    pub fn sign(&self, org: &str, seq: i64, head_hash: &str, at: DateTime<Utc>) -> Checkpoint {
+    /// Signs a checkpoint of `org`'s chain whose head is `head_hash` and
+    /// whose tree's edge is `tree` (its size is the head's sequence).
+    pub fn sign(&self, org: &str, head_hash: &str, tree: &Frontier, at: DateTime<Utc>) -> Checkpoint {
+        let seq = i64::try_from(tree.size()).unwrap_or(i64::MAX);
         let signature = self.key.sign(&Checkpoint::message(org, seq, head_hash, at));
+        let head = TreeHead {
+            origin: origin(org),
+            size: tree.size(),
+            root: tree.root(),
+        };
         Checkpoint {
             org: org.to_owned(),
             seq,
@@ -114,6 +154,9 @@ impl Signer {
             at,
             public_key: self.public_hex(),
             signature: hex::encode(signature.to_bytes()),
+            root: hex::encode(head.root),
+            note: self.sign_note(&head, KEY_NAME),
+            edge: Some(tree.clone()),
         }
     }
 
@@ -169,12 +212,48 @@ mod tests {
         let signer = Signer::create(&dir.path().join("k")).expect("create");
         let other = Signer::create(&dir.path().join("k2")).expect("create");
         let at = DateTime::from_timestamp(1_700_000_000, 0).expect("time");
-        let cp = signer.sign("org", 10, "abc", at);
+        let cp = signer.sign("org", "abc", &tree(10), at);
         assert!(cp.verify(&signer.verifying_key()));
         assert!(!cp.verify(&other.verifying_key()));
         let mut moved = cp.clone();
         moved.seq = 11;
         assert!(!moved.verify(&signer.verifying_key()));
+        let mut elsewhere = cp.clone();
+        elsewhere.org = "other".into();
+        assert!(!elsewhere.verify(&signer.verifying_key()));
+    }
+
+    /// The edge of a tree of `n` made-up events.
+    pub(crate) fn tree(n: u8) -> Frontier {
+        let mut edge = Frontier::default();
+        for i in 0..n {
+            edge.push_event(&[i; 32]);
+        }
+        edge
+    }
+
+    #[test]
+    fn a_checkpoint_signs_the_tree_root_as_a_note_too() {
+        let dir = tempfile::tempdir().expect("dir");
+        let signer = Signer::create(&dir.path().join("k")).expect("create");
+        let at = DateTime::from_timestamp(1_700_000_000, 0).expect("time");
+        let cp = signer.sign("org", "abc", &tree(10), at);
+        let head = TreeHead::open(&cp.note, KEY_NAME, &signer.verifying_key()).expect("note");
+        assert_eq!(head.origin, "custodia/audit/org");
+        assert_eq!(head.size, 10);
+        assert_eq!(hex::encode(head.root), cp.root);
+        assert!(cp.holds_edge().is_some());
+        // Another root, even under a valid note of another tree, fails.
+        let mut swapped = cp.clone();
+        swapped.root = hex::encode(tree(9).root());
+        assert!(!swapped.verify(&signer.verifying_key()));
+        let mut grown = cp.clone();
+        grown.note = signer.sign("org", "abc", &tree(11), at).note;
+        assert!(!grown.verify(&signer.verifying_key()));
+        // An edge that is not the tree's is not used.
+        let mut other_edge = cp.clone();
+        other_edge.edge = Some(tree(9));
+        assert!(other_edge.holds_edge().is_none());
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! The tamper-evident audit log: one SHA-256 hash chain per organisation,
 //! written by a single group-committing writer, with Ed25519-signed
-//! checkpoints, verification that names the first break, queries and
-//! breach scoping.
+//! checkpoints of the chain's head and of its RFC 9162 Merkle tree,
+//! witnesses outside the database, verification that names the first
+//! break, queries and breach scoping.
 
 pub(crate) mod chain;
 mod change;
 mod checkpoint;
 mod event;
+mod frontier;
 pub mod merkle;
 mod pseudonym;
 mod query;
@@ -23,6 +25,7 @@ pub use checkpoint::{Checkpoint, Signer, default_key_path, parse_public_key};
 /// The public half of the signing key, as checkpoints are verified with.
 pub use ed25519_dalek::VerifyingKey;
 pub use event::MIN_RETENTION_DAYS;
+pub use frontier::Frontier;
 pub use event::{AuditEvent, ChainedEvent, EventKind, GENESIS, chain_hash};
 pub use pseudonym::{ADDRESS_PREFIX, Pseudonyms};
 pub use query::{AuditQuery, BreachQuery, BreachScope, TouchedCustomer};

@@ -12,9 +12,10 @@ use std::path::Path;
 use rusqlite::{Connection, Transaction, TransactionBehavior, named_params};
 
 use super::chain::{
-    Batch, CREATE_HEAD, EventColumns, INSERT_CHECKPOINT, Link, MOVED_HEADS, PAGE_COLUMNS, Receipt,
-    Row, SELECT_CHECKPOINT, SELECT_HEAD, SET_HEAD, Stamp, Written, behind, chain_rows, extension,
-    from_columns, prune_anchor, stamp, stored_rules,
+    Batch, CREATE_HEAD, EventColumns, INSERT_CHECKPOINT, LINKS_AFTER, Link, MOVED_HEADS,
+    NEWEST_CHECKPOINT, PAGE_COLUMNS, Receipt, Row, SELECT_CHECKPOINT, SELECT_HEAD, SET_HEAD, Stamp,
+    Written, behind, chain_rows, checkpoint_from, extension, from_columns, grown_edge,
+    prune_anchor, stamp, stored_rules,
 };
 use super::checkpoint::{Checkpoint, Signer};
 use super::event::{ChainedEvent, Fields, GENESIS, Rules, micros};
@@ -72,7 +73,10 @@ pub(crate) fn write(
                     return Ok(Err((org.clone(), detail)));
                 }
             }
-            signed.extend(checkpoint(&tx, signer, org, now)?);
+            match checkpoint(&tx, signer, org, now)? {
+                Ok(cp) => signed.extend(cp),
+                Err(detail) => return Ok(Err((org.clone(), detail))),
+            }
         }
     }
     tx.commit()?;
@@ -185,35 +189,69 @@ pub(crate) fn columns(row: &rusqlite::Row<'_>) -> rusqlite::Result<EventColumns>
 }
 
 fn stored_checkpoint(tx: &Transaction<'_>, org: &str, seq: i64) -> Result<Option<Checkpoint>> {
-    let mut statement = tx.prepare_cached(SELECT_CHECKPOINT)?;
+    one_checkpoint(tx, SELECT_CHECKPOINT, org, seq)
+}
+
+/// The newest stored checkpoint of `org` at or before `seq`.
+fn newest_checkpoint(tx: &Transaction<'_>, org: &str, seq: i64) -> Result<Option<Checkpoint>> {
+    one_checkpoint(tx, NEWEST_CHECKPOINT, org, seq)
+}
+
+/// The checkpoint of `org` that `sql` selects with `seq` as `$2`.
+fn one_checkpoint(
+    tx: &Transaction<'_>,
+    sql: &str,
+    org: &str,
+    seq: i64,
+) -> Result<Option<Checkpoint>> {
+    let mut statement = tx.prepare_cached(sql)?;
     let mut rows = statement.query(named_params! {"$1": org, "$2": seq})?;
     let Some(r) = rows.next()? else {
         return Ok(None);
     };
-    let at: i64 = r.get(2)?;
-    Ok(Some(Checkpoint {
-        org: org.to_owned(),
-        seq,
-        head_hash: r.get(0)?,
-        at: chrono::DateTime::from_timestamp_micros(at)
-            .ok_or_else(|| Error::corrupt("checkpoint time"))?,
-        public_key: r.get(1)?,
-        signature: r.get(3)?,
-    }))
+    let row = (
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+    );
+    Ok(Some(checkpoint_from(org, row)?))
 }
 
-/// Signs and stores a checkpoint of `org`'s head (none for an empty chain).
+/// Signs and stores a checkpoint of `org`'s head (none for an empty
+/// chain); `Ok(Err(detail))` when its tree cannot be grown from a signed
+/// one (see [`grown_edge`]).
 fn checkpoint(
     tx: &Transaction<'_>,
     signer: &Signer,
     org: &str,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<Option<Checkpoint>> {
+) -> Result<std::result::Result<Option<Checkpoint>, String>> {
     let (seq, hash) = lock_head(tx, org)?;
     if seq == 0 {
-        return Ok(None);
+        return Ok(Ok(None));
     }
-    let cp = signer.sign(org, seq, &hash, now);
+    let base = newest_checkpoint(tx, org, seq)?;
+    let mut statement = tx.prepare_cached(LINKS_AFTER)?;
+    let links = statement
+        .query_map(
+            named_params! {"$1": org, "$2": base.as_ref().map_or(0, |cp| cp.seq)},
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let edge = match grown_edge(&signer.verifying_key(), base.as_ref(), links, (seq, &hash)) {
+        Ok(edge) => edge,
+        Err(detail) => return Ok(Err(detail)),
+    };
+    if base.as_ref().is_some_and(|cp| cp.seq == seq) {
+        // Nothing since the newest checkpoint: it stands.
+        return Ok(Ok(None));
+    }
+    let cp = signer.sign(org, &hash, &edge, now);
     tx.prepare_cached(INSERT_CHECKPOINT)?
         .execute(named_params! {
             "$1": org,
@@ -222,8 +260,11 @@ fn checkpoint(
             "$4": micros(cp.at),
             "$5": cp.public_key,
             "$6": cp.signature,
+            "$7": cp.root,
+            "$8": cp.note,
+            "$9": edge.encode(),
         })?;
-    Ok(Some(cp))
+    Ok(Ok(Some(cp)))
 }
 
 /// Reads the pages whose sequence ranges (`lo`, `hi`] are given, in one

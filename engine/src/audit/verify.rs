@@ -4,13 +4,13 @@ use std::collections::BTreeMap;
 
 use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
-use sqlx::Row;
 
-use super::chain::Link;
+use super::chain::{CHECKPOINT_COLUMNS, CheckpointRow, Link, checkpoint_from};
 use super::checkpoint::Checkpoint;
+use super::frontier::Frontier;
 use super::event::{AuditEvent, GENESIS};
 use crate::domain::OrgSlug;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::store::Store;
 
 /// What kind of tampering a break looks like.
@@ -36,6 +36,8 @@ pub enum BreakKind {
     CheckpointDeleted,
     /// The head row does not name the chain's last event.
     HeadForged,
+    /// A signed Merkle root is not the root of the events it covers.
+    TreeRoot,
     /// A prune removed events younger than the retention period.
     PrunedEarly,
 }
@@ -53,6 +55,7 @@ impl BreakKind {
             BreakKind::Rewritten => "rewritten",
             BreakKind::CheckpointDeleted => "checkpoint deleted",
             BreakKind::HeadForged => "head forged",
+            BreakKind::TreeRoot => "tree root differs",
             BreakKind::PrunedEarly => "pruned early",
         }
     }
@@ -74,6 +77,10 @@ pub struct VerifyReport {
     pub last_seq: i64,
     pub head_hash: String,
     pub checkpoints_checked: usize,
+    /// How many of them had their Merkle root recomputed from the events
+    /// (all, unless the walk began at an exported checkpoint whose tree
+    /// edge the database does not hold).
+    pub roots_checked: usize,
     pub signatures_checked: bool,
     pub broken: Option<Break>,
 }
@@ -139,6 +146,9 @@ struct Walk<'a> {
     expected: i64,
     prev: String,
     checked: usize,
+    /// The Merkle tree of the events walked so far, when its start is known.
+    edge: Option<Frontier>,
+    roots: usize,
     /// Sequences whose hash a witness knows, and the hashes found there.
     watch: &'a BTreeMap<i64, Checkpoint>,
     seen: BTreeMap<i64, String>,
@@ -173,6 +183,9 @@ impl Walk<'_> {
                 ),
             });
         }
+        if let Some(edge) = &mut self.edge {
+            edge.push_leaf(row.leaf);
+        }
         if let Some(cp) = self.checkpoints.get(&row.seq) {
             if let Some(b) = self.check_checkpoint(cp, &row.hash) {
                 return Some(b);
@@ -204,12 +217,33 @@ impl Walk<'_> {
                 ),
             });
         }
-        (cp.head_hash != hash).then(|| Break {
+        if cp.head_hash != hash {
+            return Some(Break {
+                seq: cp.seq,
+                kind: BreakKind::Edited,
+                detail: format!(
+                    "the chain up to {} differs from its signed checkpoint",
+                    cp.seq
+                ),
+            });
+        }
+        self.check_root(cp)
+    }
+
+    /// The signed root against the tree of the events walked, when the
+    /// walk knows the whole tree up to here.
+    fn check_root(&mut self, cp: &Checkpoint) -> Option<Break> {
+        let edge = self
+            .edge
+            .as_ref()
+            .filter(|e| i64::try_from(e.size()).is_ok_and(|size| size == cp.seq))?;
+        self.roots += 1;
+        (hex::encode(edge.root()) != cp.root).then(|| Break {
             seq: cp.seq,
-            kind: BreakKind::Edited,
+            kind: BreakKind::TreeRoot,
             detail: format!(
-                "the chain up to {} differs from its signed checkpoint",
-                cp.seq
+                "the Merkle root signed at {} is not the root of the first {} events",
+                cp.seq, cp.seq
             ),
         })
     }
@@ -218,24 +252,15 @@ impl Walk<'_> {
 impl Store {
     /// The signed checkpoints of a chain, by sequence.
     pub async fn audit_checkpoints(&self, org: &OrgSlug) -> Result<BTreeMap<i64, Checkpoint>> {
-        let rows = sqlx::query("SELECT org, seq, head_hash, at, public_key, signature FROM audit_checkpoints WHERE org = $1 ORDER BY seq")
+        let sql = format!(
+            "SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE org = $1 ORDER BY seq"
+        );
+        let rows: Vec<CheckpointRow> = sqlx::query_as(&sql)
             .bind(org.as_str())
             .fetch_all(self.pool())
             .await?;
-        rows.iter()
-            .map(|r| {
-                let at: i64 = r.try_get("at")?;
-                let cp = Checkpoint {
-                    org: r.try_get("org")?,
-                    seq: r.try_get("seq")?,
-                    head_hash: r.try_get("head_hash")?,
-                    at: chrono::DateTime::from_timestamp_micros(at)
-                        .ok_or_else(|| Error::corrupt("checkpoint time"))?,
-                    public_key: r.try_get("public_key")?,
-                    signature: r.try_get("signature")?,
-                };
-                Ok((cp.seq, cp))
-            })
+        rows.into_iter()
+            .map(|row| Ok((row.0, checkpoint_from(org.as_str(), row)?)))
             .collect()
     }
 
@@ -274,6 +299,7 @@ impl Store {
             last_seq: 0,
             head_hash: GENESIS.to_owned(),
             checkpoints_checked: 0,
+            roots_checked: 0,
             signatures_checked: key.is_some(),
             broken: None,
         };
@@ -283,6 +309,8 @@ impl Store {
             expected: 1,
             prev: GENESIS.to_owned(),
             checked: 0,
+            edge: Some(Frontier::default()),
+            roots: 0,
             watch: witnessed,
             seen: BTreeMap::new(),
             prunes: Vec::new(),
@@ -303,6 +331,7 @@ impl Store {
             }
             walk.expected = cp.seq + 1;
             walk.prev.clone_from(&cp.head_hash);
+            walk.edge = start_edge(cp, &checkpoints);
             walk.seen.insert(cp.seq, cp.head_hash.clone());
         }
         let mut pages = super::stream::events_after(self, org, walk.expected - 1, walk.head_seq);
@@ -326,6 +355,7 @@ impl Store {
                 if let Some(b) = walk.step(&row, links.peek()) {
                     report.broken = Some(b);
                     report.checkpoints_checked = walk.checked;
+                    report.roots_checked = walk.roots;
                     return Ok(report);
                 }
                 report.events += 1;
@@ -338,6 +368,7 @@ impl Store {
         report.last_seq = walk.expected - 1;
         report.head_hash.clone_from(&walk.prev);
         report.checkpoints_checked = walk.checked;
+        report.roots_checked = walk.roots;
         let pruned_to = first.filter(|f| *f > 1).map(|f| f - 1);
         // Witnessed checkpoints before where the walk began (an exported
         // anchor, a prune) certify nothing it read.
@@ -373,6 +404,14 @@ impl Store {
                 .await?;
         Ok((first.map(|f| f.0), head))
     }
+}
+
+/// The Merkle tree at a walk's starting checkpoint: the edge the database
+/// keeps for it, if that edge folds to the root `cp` signed (an exported
+/// checkpoint carries no edge of its own).
+fn start_edge(cp: &Checkpoint, stored: &BTreeMap<i64, Checkpoint>) -> Option<Frontier> {
+    let edge = stored.get(&cp.seq)?.holds_edge()?;
+    (hex::encode(edge.root()) == cp.root).then(|| edge.clone())
 }
 
 /// The chain against the checkpoints a witness kept: each one inside the

@@ -220,7 +220,16 @@ fn lines(files: &[PathBuf]) -> Result<Vec<WitnessLine>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::Signer;
+    use crate::audit::{Frontier, Signer};
+
+    /// A checkpoint of chain `a` at `seq`, over made-up events.
+    fn signed(signer: &Signer, seq: u8, digit: &str, at: DateTime<Utc>) -> Checkpoint {
+        let mut tree = Frontier::default();
+        for i in 0..seq {
+            tree.push_event(&[i; 32]);
+        }
+        signer.sign("a", &digit.repeat(64), &tree, at)
+    }
 
     #[test]
     fn checkpoints_and_alarms_round_trip_and_foreign_signatures_are_ignored() {
@@ -231,9 +240,9 @@ mod tests {
         let now = Utc::now();
         witness
             .record(&[
-                ours.sign("a", 3, &"1".repeat(64), now),
-                ours.sign("a", 7, &"2".repeat(64), now),
-                theirs.sign("a", 9, &"3".repeat(64), now),
+                signed(&ours, 3, "1", now),
+                signed(&ours, 7, "2", now),
+                signed(&theirs, 9, "3", now),
             ])
             .expect("record");
         witness.alarm("a", "forged head").expect("alarm");
@@ -280,7 +289,7 @@ mod tests {
             Some(format!("cat >> '{}'", copy.display())),
         );
         witness
-            .record(&[signer.sign("a", 1, &"1".repeat(64), Utc::now())])
+            .record(&[signed(&signer, 1, "1", Utc::now())])
             .expect("record");
         assert_eq!(
             std::fs::read_to_string(&copy).expect("copy"),
@@ -288,7 +297,7 @@ mod tests {
         );
         let failing = Witness::new(dir.path().join("w2.jsonl"), Some("exit 3".into()));
         let err = failing
-            .record(&[signer.sign("a", 1, &"1".repeat(64), Utc::now())])
+            .record(&[signed(&signer, 1, "1", Utc::now())])
             .expect_err("the command failed");
         assert!(err.to_string().contains("exit 3"), "{err}");
     }

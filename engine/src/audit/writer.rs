@@ -13,9 +13,10 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::chain::{
-    Batch, CREATE_HEAD, INSERT_CHECKPOINT, MOVED_HEADS, Receipt, Row, SELECT_CHECKPOINT,
-    SELECT_EVENTS, SELECT_HEAD, SET_HEAD, Stamp, Written, behind, chain_rows, event_from_row,
-    extension, prune_anchor, stamp, stored_rules,
+    Batch, CREATE_HEAD, CheckpointRow, INSERT_CHECKPOINT, LINKS_AFTER, MOVED_HEADS,
+    NEWEST_CHECKPOINT, Receipt, Row, SELECT_CHECKPOINT, SELECT_EVENTS, SELECT_HEAD, SET_HEAD, Stamp,
+    Written, behind, chain_rows, checkpoint_from, event_from_row, extension, grown_edge,
+    prune_anchor, stamp, stored_rules,
 };
 use super::checkpoint::{Checkpoint, Signer};
 use super::event::{AuditEvent, GENESIS, micros};
@@ -581,7 +582,10 @@ impl Writer {
         if let Some(signer) = self.signer.clone() {
             for org in &to_sign {
                 self.guard(&mut tx, org).await?;
-                signed.extend(write_checkpoint(&mut tx, self.store.backend(), &signer, org).await?);
+                match write_checkpoint(&mut tx, self.store.backend(), &signer, org).await? {
+                    Ok(cp) => signed.extend(cp),
+                    Err(detail) => return Err(self.raise_alarm(org, detail)),
+                }
             }
         }
         tx.commit().await?;
@@ -649,21 +653,31 @@ async fn stored_checkpoint(
     org: &str,
     seq: i64,
 ) -> Result<Option<Checkpoint>> {
-    let stored: Option<(String, String, i64, String)> = sqlx::query_as(SELECT_CHECKPOINT)
+    one_checkpoint(tx, SELECT_CHECKPOINT, org, seq).await
+}
+
+/// The newest stored checkpoint of `org` at or before `seq`, if any.
+async fn newest_checkpoint(
+    tx: &mut Transaction<'_, Any>,
+    org: &str,
+    seq: i64,
+) -> Result<Option<Checkpoint>> {
+    one_checkpoint(tx, NEWEST_CHECKPOINT, org, seq).await
+}
+
+/// The checkpoint of `org` that `sql` selects with `seq` as `$2`.
+async fn one_checkpoint(
+    tx: &mut Transaction<'_, Any>,
+    sql: &str,
+    org: &str,
+    seq: i64,
+) -> Result<Option<Checkpoint>> {
+    let stored: Option<CheckpointRow> = sqlx::query_as(sql)
         .bind(org)
         .bind(seq)
         .fetch_optional(&mut **tx)
         .await?;
-    Ok(
-        stored.map(|(head_hash, public_key, at, signature)| Checkpoint {
-            org: org.to_owned(),
-            seq,
-            head_hash,
-            at: chrono::DateTime::from_timestamp_micros(at).unwrap_or_default(),
-            public_key,
-            signature,
-        }),
-    )
+    stored.map(|row| checkpoint_from(org, row)).transpose()
 }
 
 /// Appends `events` to `org`'s chain inside `tx`: locks the head, stamps
@@ -780,18 +794,33 @@ async fn insert_rows(
     Ok(())
 }
 
-/// Signs and stores a checkpoint of `org`'s head (none for an empty chain).
+/// Signs and stores a checkpoint of `org`'s head (none for an empty chain,
+/// or one whose head is its newest checkpoint); `Ok(Err(detail))` when its
+/// tree cannot be grown from a signed one (see [`grown_edge`]).
 pub(crate) async fn write_checkpoint(
     tx: &mut Transaction<'_, Any>,
     backend: Backend,
     signer: &Signer,
     org: &str,
-) -> Result<Option<Checkpoint>> {
+) -> Result<std::result::Result<Option<Checkpoint>, String>> {
     let (seq, hash) = lock_head(tx, backend, org).await?;
     if seq == 0 {
-        return Ok(None);
+        return Ok(Ok(None));
     }
-    let cp = signer.sign(org, seq, &hash, chrono::Utc::now());
+    let base = newest_checkpoint(tx, org, seq).await?;
+    let links: Vec<(i64, String, String)> = sqlx::query_as(LINKS_AFTER)
+        .bind(org)
+        .bind(base.as_ref().map_or(0, |cp| cp.seq))
+        .fetch_all(&mut **tx)
+        .await?;
+    let edge = match grown_edge(&signer.verifying_key(), base.as_ref(), links, (seq, &hash)) {
+        Ok(edge) => edge,
+        Err(detail) => return Ok(Err(detail)),
+    };
+    if base.as_ref().is_some_and(|cp| cp.seq == seq) {
+        return Ok(Ok(None));
+    }
+    let cp = signer.sign(org, &hash, &edge, chrono::Utc::now());
     sqlx::query(INSERT_CHECKPOINT)
         .bind(org)
         .bind(cp.seq)
@@ -799,7 +828,10 @@ pub(crate) async fn write_checkpoint(
         .bind(micros(cp.at))
         .bind(&cp.public_key)
         .bind(&cp.signature)
+        .bind(&cp.root)
+        .bind(&cp.note)
+        .bind(edge.encode())
         .execute(&mut **tx)
         .await?;
-    Ok(Some(cp))
+    Ok(Ok(Some(cp)))
 }

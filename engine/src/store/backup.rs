@@ -35,6 +35,7 @@ pub const TABLES: &[&str] = &[
     "audit_events",
     "audit_heads",
     "audit_checkpoints",
+    "audit_cosignatures",
     "campaigns",
     "outbox",
     "opt_outs",

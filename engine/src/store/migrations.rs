@@ -36,10 +36,16 @@ pub(super) const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
     common!(8, "vault", "0008_vault.sql"),
     common!(9, "rights", "0009_rights.sql"),
     common!(10, "erasure", "0010_erasure.sql"),
+    common!(11, "audit tree", "0011_audit_tree.sql"),
 ];
 
 /// The audit tables. Replacing an organisation's data never touches them.
-pub(super) const AUDIT_TABLES: &[&str] = &["audit_events", "audit_heads", "audit_checkpoints"];
+pub(super) const AUDIT_TABLES: &[&str] = &[
+    "audit_events",
+    "audit_heads",
+    "audit_checkpoints",
+    "audit_cosignatures",
+];
 
 /// The mail guard's tables: opt-outs and what was sent outlive any
 /// re-import of an organisation's data.

@@ -7,7 +7,7 @@ use chrono::{Duration, TimeZone, Utc};
 use std::collections::BTreeMap;
 
 use custodia_engine::audit::{
-    AuditConfig, AuditEvent, AuditLog, AuditQuery, BreachQuery, BreakKind, ChainedEvent,
+    AuditConfig, Frontier, AuditEvent, AuditLog, AuditQuery, BreachQuery, BreakKind, ChainedEvent,
     Checkpoint, EventKind, Signer, Witness, Witnessed, chain_hash,
 };
 use custodia_engine::rules::Effect;
@@ -235,11 +235,17 @@ on_both_backends! {
             prev = e.hash;
         }
         sqlx::query("UPDATE audit_heads SET hash = $1 WHERE org = 'bufete-ruiz'").bind(prev.clone()).execute(&pool).await.expect("head");
+        let hashes = store.audit_event_hashes(&org()).await.expect("hashes");
         for (seq, cp) in store.audit_checkpoints(&org()).await.expect("checkpoints") {
             let head = read(&store, seq).await.hash;
-            let forged = attacker.sign("bufete-ruiz", seq, &head, cp.at);
-            sqlx::query("UPDATE audit_checkpoints SET head_hash = $1, public_key = $2, signature = $3 WHERE org = 'bufete-ruiz' AND seq = $4")
-                .bind(forged.head_hash).bind(forged.public_key).bind(forged.signature).bind(seq)
+            let mut tree = Frontier::default();
+            for hash in &hashes[..usize::try_from(seq).expect("seq")] {
+                tree.push_event(hash);
+            }
+            let forged = attacker.sign("bufete-ruiz", &head, &tree, cp.at);
+            sqlx::query("UPDATE audit_checkpoints SET head_hash = $1, public_key = $2, signature = $3, root = $4, note = $5, edge = $6 WHERE org = 'bufete-ruiz' AND seq = $7")
+                .bind(forged.head_hash).bind(forged.public_key).bind(forged.signature)
+                .bind(forged.root).bind(forged.note).bind(tree.encode()).bind(seq)
                 .execute(&pool).await.expect("re-sign");
         }
         let found = verify(&store, &signer).await.expect("break found");
