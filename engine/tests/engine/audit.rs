@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use custodia_engine::audit::{
     AuditConfig, Frontier, AuditEvent, AuditLog, AuditQuery, BreachQuery, BreakKind, ChainedEvent,
-    Checkpoint, EventKind, Signer, Witness, Witnessed, chain_hash,
+    Checkpoint, EventKind, Signer, Witness, Witnessed, chain_hash, merkle,
 };
 use custodia_engine::rules::Effect;
 use custodia_engine::testkit::{AUDIT_PAGE, write_history};
@@ -287,6 +287,7 @@ on_both_backends! {
         let signed = write_history(&store, &org(), events, Some(&signer), 10).await.expect("history");
         let witnessed: BTreeMap<i64, Checkpoint> = signed.into_iter().map(|c| (c.seq, c)).collect();
         assert!(store.prune_audit(&org(), 365, now, "test").await.is_err(), "less than two years is refused");
+        let before = store.audit_event_hashes(&org()).await.expect("hashes");
         let report = store.prune_audit(&org(), 730, now, "retention period over").await.expect("prune");
         assert_eq!(report.anchor_seq, 20, "the newest checkpoint (every 10) before event 25");
         assert_eq!(report.removed, 20);
@@ -297,6 +298,15 @@ on_both_backends! {
         assert!(verified.ok(), "{verified:?}");
         assert_eq!(verified.events, EVENTS - 20 + 1, "the rest and the prune event");
         assert_eq!(read(&store, EVENTS + 1).await.event.kind, EventKind::Prune);
+        assert_eq!(verified.roots_checked, 2, "the tree goes on from the anchor's edge: 30 and 40");
+        // The tree outlives the events it no longer holds: the next
+        // checkpoint's root is the root over every event ever written.
+        let more = (42..=46).map(|i| { let mut e = event(i); e.at = now; e }).collect();
+        let signed = write_history(&store, &org(), more, Some(&signer), 10).await.expect("more");
+        let kept = store.query_audit(&org(), &AuditQuery::default()).await.expect("query");
+        let mut all = before;
+        all.extend(kept.iter().filter(|e| e.seq > EVENTS).map(|e| hash_of(&e.hash)));
+        assert_eq!(signed.last().map(|c| (c.seq, c.root.clone())), Some((46, hex::encode(merkle::Tree::of_events(&all).root()))));
         // Tampering after pruning is still found.
         exec(&raw(&store).await, "UPDATE audit_events SET worker = 'x' WHERE org = 'bufete-ruiz' AND seq = 21").await;
         assert_eq!(verify(&store, &signer).await, Some((BreakKind::Edited, 21)));
@@ -369,6 +379,76 @@ on_both_backends! {
         assert_eq!(all, (1..=400).collect::<Vec<i64>>());
         let report = store.verify_audit(&org(), None, None, |_| {}).await.expect("verify");
         assert!(report.ok(), "{report:?}");
+    }
+}
+
+/// A 32-byte hash from its hex.
+fn hash_of(hex_hash: &str) -> merkle::Hash {
+    merkle::decode_hash(hex_hash).expect("a hash")
+}
+
+/// The tree edge of `n` made-up leaves: not any chain's.
+fn foreign_tree(n: u8) -> Frontier {
+    let mut tree = Frontier::default();
+    for i in 0..n {
+        tree.push_event(&[i; 32]);
+    }
+    tree
+}
+
+on_both_backends! {
+    async fn every_checkpoint_signs_the_merkle_root_of_the_events_it_covers(store) {
+        let (signer, witness, _dir) = witnessed_chain(&store).await;
+        // Then through the writer, signing every 7 events.
+        let config = AuditConfig { checkpoint_every: 7, witness: Some(Arc::new(witness.clone())), ..AuditConfig::default() };
+        let log = AuditLog::spawn(store.clone(), Some(signer.clone()), config);
+        for i in 41..=60 {
+            log.append(&org(), event(i)).await.expect("append");
+        }
+        log.shutdown().await.expect("shutdown");
+        let hashes = store.audit_event_hashes(&org()).await.expect("hashes");
+        let checkpoints = store.audit_checkpoints(&org()).await.expect("checkpoints");
+        assert!(checkpoints.len() >= 6, "{:?}", checkpoints.keys());
+        for (&seq, cp) in &checkpoints {
+            let size = usize::try_from(seq).expect("seq");
+            assert_eq!(cp.root, hex::encode(merkle::Tree::of_events(&hashes[..size]).root()), "root at {seq}");
+            let head = merkle::TreeHead::open(&cp.note, merkle::KEY_NAME, &signer.verifying_key()).expect("a signed note");
+            assert_eq!((head.origin.as_str(), head.size), ("custodia/audit/bufete-ruiz", size as u64));
+        }
+        // The witness keeps the notes: the log today is proven to extend
+        // the oldest one, checked with the public key alone.
+        let read = Witnessed::read(&[witness.file().to_owned()], &signer.verifying_key()).expect("witness");
+        let oldest = read.checkpoints["bufete-ruiz"].values().next().expect("a witnessed checkpoint");
+        assert_eq!(oldest.seq, 10);
+        let proof = merkle::prove_consistency("bufete-ruiz", &hashes, &oldest.note, &signer).expect("proof");
+        proof.check(&signer.verifying_key()).expect("the proof checks");
+        let report = store.verify_audit(&org(), Some(&signer.verifying_key()), None, |_| {}).await.expect("verify");
+        assert!(report.ok(), "{report:?}");
+        assert_eq!(report.roots_checked, checkpoints.len());
+    }
+
+    async fn a_stored_tree_edge_that_is_not_the_signed_trees_stops_the_writer(store) {
+        let (signer, witness, _dir) = witnessed_chain(&store).await;
+        // The right length for 40 leaves, but not this chain's leaves.
+        exec(&raw(&store).await, &format!("UPDATE audit_checkpoints SET edge = '{}' WHERE org = 'bufete-ruiz' AND seq = 40", foreign_tree(40).encode())).await;
+        let config = AuditConfig { witness: Some(Arc::new(witness.clone())), ..AuditConfig::default() };
+        let log = AuditLog::spawn(store.clone(), Some(signer), config);
+        log.append(&org(), event(41)).await.expect("an append before the checkpoint");
+        let err = log.checkpoint().await.expect_err("no root is signed from a forged edge");
+        assert!(err.to_string().contains("edge stored at 40 does not match its signed root"), "{err}");
+        assert!(log.append(&org(), event(42)).await.is_err(), "fail closed");
+        assert_eq!(store.audit_checkpoints(&org()).await.expect("checkpoints").keys().next_back(), Some(&40));
+    }
+
+    async fn a_signed_root_that_is_not_the_root_of_its_events_is_caught(store) {
+        // Only the key's holder could sign one: the check is what is tested.
+        let (signer, _dir) = chain(&store).await;
+        let cp = store.audit_checkpoints(&org()).await.expect("checkpoints")[&20].clone();
+        let forged = signer.sign("bufete-ruiz", &cp.head_hash, &foreign_tree(20), cp.at);
+        sqlx::query("UPDATE audit_checkpoints SET signature = $1, root = $2, note = $3 WHERE org = 'bufete-ruiz' AND seq = 20")
+            .bind(forged.signature).bind(forged.root).bind(forged.note)
+            .execute(&raw(&store).await).await.expect("re-sign");
+        assert_eq!(verify(&store, &signer).await, Some((BreakKind::TreeRoot, 20)));
     }
 }
 
