@@ -455,7 +455,6 @@ pub(crate) const CREATE_HEAD: &str =
 /// The chains whose head is past their latest checkpoint.
 pub(crate) const MOVED_HEADS: &str = "SELECT h.org FROM audit_heads h WHERE h.seq > COALESCE((SELECT MAX(c.seq) FROM audit_checkpoints c WHERE c.org = h.org), 0)";
 
-
 /// One batch: each chain's events with their places in the batch.
 #[derive(Debug)]
 pub(crate) struct Batch {

@@ -139,7 +139,13 @@ impl Signer {
 
     /// Signs a checkpoint of `org`'s chain whose head is `head_hash` and
     /// whose tree's edge is `tree` (its size is the head's sequence).
-    pub fn sign(&self, org: &str, head_hash: &str, tree: &Frontier, at: DateTime<Utc>) -> Checkpoint {
+    pub fn sign(
+        &self,
+        org: &str,
+        head_hash: &str,
+        tree: &Frontier,
+        at: DateTime<Utc>,
+    ) -> Checkpoint {
         let seq = i64::try_from(tree.size()).unwrap_or(i64::MAX);
         let signature = self.key.sign(&Checkpoint::message(org, seq, head_hash, at));
         let head = TreeHead {

@@ -25,8 +25,8 @@ pub use checkpoint::{Checkpoint, Signer, default_key_path, parse_public_key};
 /// The public half of the signing key, as checkpoints are verified with.
 pub use ed25519_dalek::VerifyingKey;
 pub use event::MIN_RETENTION_DAYS;
-pub use frontier::Frontier;
 pub use event::{AuditEvent, ChainedEvent, EventKind, GENESIS, chain_hash};
+pub use frontier::Frontier;
 pub use pseudonym::{ADDRESS_PREFIX, Pseudonyms};
 pub use query::{AuditQuery, BreachQuery, BreachScope, TouchedCustomer};
 pub use retention::PruneReport;

@@ -7,8 +7,8 @@ use serde::Serialize;
 
 use super::chain::{CHECKPOINT_COLUMNS, CheckpointRow, Link, checkpoint_from};
 use super::checkpoint::Checkpoint;
-use super::frontier::Frontier;
 use super::event::{AuditEvent, GENESIS};
+use super::frontier::Frontier;
 use crate::domain::OrgSlug;
 use crate::error::Result;
 use crate::store::Store;

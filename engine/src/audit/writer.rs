@@ -14,8 +14,8 @@ use tokio::time::Instant;
 
 use super::chain::{
     Batch, CREATE_HEAD, CheckpointRow, INSERT_CHECKPOINT, LINKS_AFTER, MOVED_HEADS,
-    NEWEST_CHECKPOINT, Receipt, Row, SELECT_CHECKPOINT, SELECT_EVENTS, SELECT_HEAD, SET_HEAD, Stamp,
-    Written, behind, chain_rows, checkpoint_from, event_from_row, extension, grown_edge,
+    NEWEST_CHECKPOINT, Receipt, Row, SELECT_CHECKPOINT, SELECT_EVENTS, SELECT_HEAD, SET_HEAD,
+    Stamp, Written, behind, chain_rows, checkpoint_from, event_from_row, extension, grown_edge,
     prune_anchor, stamp, stored_rules,
 };
 use super::checkpoint::{Checkpoint, Signer};

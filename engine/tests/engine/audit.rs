@@ -7,8 +7,8 @@ use chrono::{Duration, TimeZone, Utc};
 use std::collections::BTreeMap;
 
 use custodia_engine::audit::{
-    AuditConfig, Frontier, AuditEvent, AuditLog, AuditQuery, BreachQuery, BreakKind, ChainedEvent,
-    Checkpoint, EventKind, Signer, Witness, Witnessed, chain_hash, merkle,
+    AuditConfig, AuditEvent, AuditLog, AuditQuery, BreachQuery, BreakKind, ChainedEvent,
+    Checkpoint, EventKind, Frontier, Signer, Witness, Witnessed, chain_hash, merkle,
 };
 use custodia_engine::rules::Effect;
 use custodia_engine::testkit::{AUDIT_PAGE, write_history};
