@@ -7,6 +7,7 @@
 pub(crate) mod chain;
 mod change;
 mod checkpoint;
+mod cosignature;
 mod event;
 mod frontier;
 pub mod merkle;
@@ -22,6 +23,7 @@ pub(crate) mod writer;
 pub use chain::Receipt;
 pub use change::Change;
 pub use checkpoint::{Checkpoint, Signer, default_key_path, parse_public_key};
+pub use cosignature::{Cosignature, Cosigned, Cosigner};
 /// The public half of the signing key, as checkpoints are verified with.
 pub use ed25519_dalek::VerifyingKey;
 pub use event::MIN_RETENTION_DAYS;

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use custodia_engine::audit::{
     AuditConfig, AuditEvent, AuditLog, AuditQuery, BreachQuery, BreakKind, ChainedEvent,
-    Checkpoint, EventKind, Frontier, Signer, Witness, Witnessed, chain_hash, merkle,
+    Checkpoint, Cosigner, EventKind, Frontier, Signer, Witness, Witnessed, chain_hash, merkle,
 };
 use custodia_engine::rules::Effect;
 use custodia_engine::testkit::{AUDIT_PAGE, write_history};
@@ -449,6 +449,55 @@ on_both_backends! {
             .bind(forged.signature).bind(forged.root).bind(forged.note)
             .execute(&raw(&store).await).await.expect("re-sign");
         assert_eq!(verify(&store, &signer).await, Some((BreakKind::TreeRoot, 20)));
+    }
+}
+
+/// A witness's cosignature line on `note`, written from the C2SP
+/// tlog-cosignature text, as a witness outside the firm would return it.
+fn cosign(note: &str, name: &str, key: &ed25519_dalek::SigningKey, at: u64) -> String {
+    use base64::Engine as _;
+    use ed25519_dalek::Signer as _;
+    use sha2::Digest as _;
+    let body = format!("{}\n", note.split_once("\n\n").expect("a note").0);
+    let signature = key.sign(format!("cosignature/v1\ntime {at}\n{body}").as_bytes());
+    let mut id = name.as_bytes().to_vec();
+    id.extend([0x0A, 0x04]);
+    id.extend(key.verifying_key().to_bytes());
+    let mut blob = sha2::Sha256::digest(&id)[..4].to_vec();
+    blob.extend(at.to_be_bytes());
+    blob.extend(signature.to_bytes());
+    format!("{note}\u{2014} {name} {}\n", base64::engine::general_purpose::STANDARD.encode(blob))
+}
+
+on_both_backends! {
+    async fn a_checkpoint_cosigned_by_a_witness_anchors_verify_without_the_witness_file(store) {
+        let (signer, witness, _dir) = witnessed_chain(&store).await;
+        let witness_key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+        let cosigner = Cosigner::new("witness.example/w1", witness_key.verifying_key()).expect("cosigner");
+        let key = signer.verifying_key();
+        let cp30 = store.audit_checkpoints(&org()).await.expect("checkpoints")[&30].clone();
+        let cosigned = cosign(&cp30.note, "witness.example/w1", &witness_key, 1_800_000_000);
+        // Another witness's line, or one over another note, is refused.
+        let impostor = cosign(&cp30.note, "witness.example/w1", &ed25519_dalek::SigningKey::from_bytes(&[8; 32]), 1_800_000_000);
+        let err = store.add_cosignature(&impostor, &cosigner, &key).await.expect_err("not the witness");
+        assert!(err.to_string().contains("no valid cosignature by `witness.example/w1`"), "{err}");
+        let foreign = signer.sign("bufete-ruiz", &cp30.head_hash, &foreign_tree(30), cp30.at);
+        let err = store.add_cosignature(&cosign(&foreign.note, "witness.example/w1", &witness_key, 1), &cosigner, &key).await.expect_err("not this log's");
+        assert!(err.to_string().contains("not a checkpoint this log holds"), "{err}");
+        assert_eq!(store.add_cosignature(&cosigned, &cosigner, &key).await.expect("stored"), (org(), 30));
+        // The attacker rewrites the chain from 24 and deletes the witness file.
+        rewrite_from(&store, 24, |e| e.decision = Some(Effect::Allow)).await;
+        std::fs::remove_file(witness.file()).expect("the witness file goes");
+        let found = store.cosigned_checkpoints(&org(), &[cosigner.clone()], &key).await.expect("cosigned");
+        assert_eq!((found.checked, found.invalid.len()), (1, 0));
+        assert_eq!(found.checkpoints.keys().copied().collect::<Vec<_>>(), vec![30]);
+        let report = store.verify_audit_witnessed(&org(), Some(&key), None, &found.checkpoints, |_| {}).await.expect("verify");
+        assert_eq!(report.broken.map(|b| (b.kind, b.seq)), Some((BreakKind::Rewritten, 1)), "nothing before 30 is anchored");
+        // A cosignature line edited in the database does not verify.
+        exec(&raw(&store).await, "UPDATE audit_cosignatures SET line = replace(line, 'witness.example/w1 ', 'witness.example/w1 A')").await;
+        let found = store.cosigned_checkpoints(&org(), &[cosigner], &key).await.expect("cosigned");
+        assert!(found.checkpoints.is_empty());
+        assert_eq!(found.invalid, vec!["the cosignature by `witness.example/w1` on the checkpoint at 30 does not verify".to_owned()]);
     }
 }
 
