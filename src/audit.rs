@@ -6,7 +6,8 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Subcommand};
 use custodia_engine::audit::{
-    AuditQuery, BreachQuery, ChainedEvent, Checkpoint, Signer, Witnessed, merkle, parse_public_key,
+    AuditQuery, BreachQuery, ChainedEvent, Checkpoint, Cosigner, Signer, Witnessed, merkle,
+    parse_public_key,
 };
 use custodia_engine::rules::Effect;
 use custodia_engine::{OrgSlug, Store};
@@ -31,6 +32,11 @@ pub enum AuditCommand {
         /// (e.g. each server's, or a copy kept elsewhere)
         #[arg(long = "witness-file")]
         witness_files: Vec<PathBuf>,
+        /// A witness trusted to cosign (C2SP vkey, `name+id+key`): its
+        /// stored cosignatures are checked and anchor the chain like the
+        /// witness file's checkpoints
+        #[arg(long = "cosigner")]
+        cosigners: Vec<String>,
     },
     /// List events
     Query(QueryArgs),
@@ -40,8 +46,20 @@ pub enum AuditCommand {
     Checkpoint {
         #[arg(long)]
         org: OrgSlug,
+        /// Only its tree head as a C2SP tlog-checkpoint signed note, for a
+        /// witness to check and cosign
+        #[arg(long)]
+        note: bool,
         #[arg(long, short)]
         output: Option<PathBuf>,
+    },
+    /// Store a witness's cosignature (C2SP tlog-cosignature) on one of this
+    /// log's checkpoints: FILE is the note as the witness returned it
+    Cosign {
+        file: PathBuf,
+        /// The witness's key (C2SP vkey, `name+id+key`)
+        #[arg(long)]
+        cosigner: String,
     },
     /// Print the public key that verifies checkpoints
     PublicKey,
@@ -146,11 +164,16 @@ pub async fn run(g: &Global, command: AuditCommand) -> anyhow::Result<bool> {
             from_checkpoint,
             public_key,
             witness_files,
+            cosigners,
         } => {
             let sources = Sources {
                 from: from_checkpoint,
                 public_key,
                 witness_files,
+                cosigners: cosigners
+                    .iter()
+                    .map(|v| Cosigner::parse(v))
+                    .collect::<Result<_, _>>()?,
             };
             verify(g, &store, org, sources).await?
         }
@@ -162,12 +185,28 @@ pub async fn run(g: &Global, command: AuditCommand) -> anyhow::Result<bool> {
             breach(g, &store, args).await?;
             true
         }
-        AuditCommand::Checkpoint { org, output } => {
+        AuditCommand::Checkpoint { org, note, output } => {
             let checkpoints = store.audit_checkpoints(&org).await?;
             let Some(latest) = checkpoints.values().next_back() else {
                 bail!("organisation `{org}` has no signed checkpoint yet");
             };
-            write_json(latest, output)?;
+            if note {
+                write_text(&latest.note, output)?;
+            } else {
+                write_json(latest, output)?;
+            }
+            true
+        }
+        AuditCommand::Cosign { file, cosigner } => {
+            let cosigner = Cosigner::parse(&cosigner)?;
+            let key = Signer::load(&g.config().audit_key_path())?.verifying_key();
+            let note = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read `{}`", file.display()))?;
+            let (org, seq) = store.add_cosignature(&note, &cosigner, &key).await?;
+            say!(
+                "stored: `{}` cosigned the checkpoint of {org} at {seq}",
+                cosigner.name()
+            );
             true
         }
         AuditCommand::Prune {
@@ -243,11 +282,15 @@ pub async fn run(g: &Global, command: AuditCommand) -> anyhow::Result<bool> {
 
 /// Writes pretty JSON to `output`, or standard output.
 fn write_json(value: &impl serde::Serialize, output: Option<PathBuf>) -> anyhow::Result<()> {
-    let text = serde_json::to_string_pretty(value)? + "\n";
+    write_text(&(serde_json::to_string_pretty(value)? + "\n"), output)
+}
+
+/// Writes `text` to `output`, or standard output.
+fn write_text(text: &str, output: Option<PathBuf>) -> anyhow::Result<()> {
     match output {
         Some(path) => std::fs::write(&path, text)
             .with_context(|| format!("cannot write `{}`", path.display()))?,
-        None => print_raw(&text)?,
+        None => print_raw(text)?,
     }
     Ok(())
 }
@@ -257,6 +300,7 @@ struct Sources {
     from: Option<PathBuf>,
     public_key: Option<String>,
     witness_files: Vec<PathBuf>,
+    cosigners: Vec<Cosigner>,
 }
 
 async fn verify(
@@ -292,34 +336,60 @@ async fn verify(
             .map(|o| o.slug)
             .collect(),
     };
-    let witnessed = read_witnesses(g, store, &orgs, &key, sources.witness_files).await?;
+    let mut cosigned = Vec::new();
+    for org in &orgs {
+        cosigned.push(
+            store
+                .cosigned_checkpoints(org, &sources.cosigners, &key)
+                .await?,
+        );
+    }
+    // An organisation anchored by a witness's cosignature can do without
+    // the witness file.
+    let uncosigned: Vec<OrgSlug> = orgs
+        .iter()
+        .zip(&cosigned)
+        .filter(|(_, c)| c.checkpoints.is_empty())
+        .map(|(org, _)| org.clone())
+        .collect();
+    let mut witnessed = read_witnesses(g, store, &uncosigned, &key, sources.witness_files).await?;
     let mut reports = Vec::new();
-    for org in orgs {
+    let mut bad_cosignatures = Vec::new();
+    for (org, cosigned) in orgs.into_iter().zip(cosigned) {
         let bar = indicatif::ProgressBar::new_spinner().with_message(format!("verifying {org}"));
-        let none = std::collections::BTreeMap::new();
-        let report = store
+        // Cosigned checkpoints anchor the chain as witnessed ones do.
+        let anchors = witnessed.checkpoints.entry(org.to_string()).or_default();
+        anchors.extend(cosigned.checkpoints);
+        let mut report = store
             .verify_audit_witnessed(
                 &org,
                 Some(&key),
                 anchor.as_ref().filter(|a| a.org == org.as_str()),
-                witnessed.checkpoints.get(org.as_str()).unwrap_or(&none),
+                anchors,
                 |n| bar.set_position(u64::try_from(n).unwrap_or(0)),
             )
             .await?;
         bar.finish_and_clear();
+        report.cosignatures_checked = cosigned.checked;
+        bad_cosignatures.extend(cosigned.invalid.into_iter().map(|bad| (org.clone(), bad)));
         reports.push(report);
     }
-    let ok = reports.iter().all(|r| r.ok());
+    let ok = reports.iter().all(|r| r.ok()) && bad_cosignatures.is_empty();
+    for (org, bad) in &bad_cosignatures {
+        say!("BROKEN  {org}: {bad}");
+    }
     emit(g.json, &reports, |reports| {
         for r in reports {
             match &r.broken {
                 None => say!(
-                    "ok      {}: {} events, head {} at {}, {} checkpoints verified",
+                    "ok      {}: {} events, head {} at {}, {} checkpoints verified ({} Merkle roots, {} cosignatures)",
                     r.org,
                     r.events,
                     short(&r.head_hash),
                     r.last_seq,
-                    r.checkpoints_checked
+                    r.checkpoints_checked,
+                    r.roots_checked,
+                    r.cosignatures_checked
                 ),
                 Some(b) => say!(
                     "BROKEN  {}: at sequence {}: {}: {}",

@@ -189,3 +189,25 @@ pub async fn append_history(
     log.shutdown().await.expect("shutdown");
     t.elapsed()
 }
+
+/// A witness's cosignature line added to `note`, as a witness outside the
+/// firm would return it, written from the C2SP tlog-cosignature text:
+/// `— name base64(key ID || u64 time || signature)`, the signature over
+/// `cosignature/v1\ntime T\n` and the note body, the key ID
+/// `SHA-256(name || 0x0A || 0x04 || key)[:4]`. Independent of
+/// [`crate::audit::Cosigner`], which checks it.
+pub fn cosign(note: &str, name: &str, key: &ed25519_dalek::SigningKey, at: u64) -> String {
+    use base64::Engine as _;
+    use ed25519_dalek::Signer as _;
+    use sha2::Digest as _;
+    let body = format!("{}\n", note.split_once("\n\n").expect("a signed note").0);
+    let signature = key.sign(format!("cosignature/v1\ntime {at}\n{body}").as_bytes());
+    let mut id = name.as_bytes().to_vec();
+    id.extend([0x0A, 0x04]);
+    id.extend(key.verifying_key().to_bytes());
+    let mut blob = sha2::Sha256::digest(&id)[..4].to_vec();
+    blob.extend(at.to_be_bytes());
+    blob.extend(signature.to_bytes());
+    let blob = base64::engine::general_purpose::STANDARD.encode(blob);
+    format!("{note}\u{2014} {name} {blob}\n")
+}

@@ -569,6 +569,7 @@ mod tests {
                 head_hash: String::new(),
                 checkpoints_checked: 0,
                 roots_checked: 0,
+                cosignatures_checked: 0,
                 signatures_checked: true,
                 broken: None,
             },

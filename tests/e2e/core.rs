@@ -7,6 +7,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use custodia_engine::Backend;
+use custodia_engine::audit::Cosigner;
+use custodia_engine::testkit::cosign;
 use serde_json::Value;
 
 use crate::{Custodia, on_both_backends};
@@ -420,6 +422,43 @@ fn checkpoints_go_to_a_chosen_witness_file_and_command_and_verify_reads_several(
     ]);
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stdout));
     assert!(String::from_utf8_lossy(&out.stdout).contains("truncated"));
+}
+}
+
+on_both_backends! {
+fn a_witness_cosigns_a_checkpoint_and_verify_trusts_it_without_the_witness_file(backend) {
+    let c = Custodia::demo(backend);
+    c.decide("ana", "view", "customer:C-1001", &[]);
+    c.decide("ana", "view", "customer:C-1002", &[]);
+    // The note goes to a witness outside the firm, which cosigns it.
+    let note = c.ok(&["audit", "checkpoint", "--org", "bufete-ruiz", "--note"]);
+    assert!(note.starts_with("custodia/audit/bufete-ruiz\n"), "{note}");
+    assert!(note.contains("\n\n\u{2014} custodia-audit "), "{note}");
+    let key = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    let vkey = Cosigner::new("witness.example/w1", key.verifying_key()).expect("name").vkey();
+    let cosigned = c.path("cosigned.txt");
+    let file = cosigned.to_str().expect("path");
+    std::fs::write(&cosigned, cosign(&note, "witness.example/w1", &key, 1_800_000_000)).expect("write");
+    let stored = c.ok(&["audit", "cosign", file, "--cosigner", &vkey]);
+    assert!(stored.contains("`witness.example/w1` cosigned the checkpoint of bufete-ruiz at"), "{stored}");
+    // A line by another key under the witness's name is refused.
+    let forged = c.path("forged.txt");
+    let other = ed25519_dalek::SigningKey::from_bytes(&[10; 32]);
+    std::fs::write(&forged, cosign(&note, "witness.example/w1", &other, 1_800_000_000)).expect("write");
+    let err = c.fails(&["audit", "cosign", forged.to_str().expect("path"), "--cosigner", &vkey]);
+    assert!(err.contains("no valid cosignature by `witness.example/w1`"), "{err}");
+    let ok = c.ok(&["audit", "verify", "--org", "bufete-ruiz", "--cosigner", &vkey]);
+    assert!(ok.starts_with("ok ") && ok.contains("1 cosignatures"), "{ok}");
+
+    // The witness file is lost and the log truncated behind Custodia's back.
+    std::fs::remove_file(witness_file(&c, backend)).expect("the witness file goes");
+    truncate_like_an_attacker(&c, "bufete-ruiz", 2);
+    let err = c.fails(&["audit", "verify", "--org", "bufete-ruiz"]);
+    assert!(err.contains("witness file") && err.contains("not found"), "{err}");
+    let out = c.run(&["audit", "verify", "--org", "bufete-ruiz", "--cosigner", &vkey]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stdout));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("BROKEN  bufete-ruiz") && text.contains("truncated"), "{text}");
 }
 }
 

@@ -42,7 +42,10 @@ impl Cosigner {
     /// A cosigner named `name` with `key`.
     pub fn new(name: &str, key: VerifyingKey) -> Result<Self> {
         if name.is_empty() || name.contains(['+', ' ', '\n']) {
-            return Err(bad_vkey(name, "the name is empty or holds `+`, a space or a newline"));
+            return Err(bad_vkey(
+                name,
+                "the name is empty or holds `+`, a space or a newline",
+            ));
         }
         Ok(Self {
             name: name.to_owned(),
@@ -181,7 +184,9 @@ impl Store {
             .map_err(|_| Error::Audit(format!("tree size {} is too large", head.size)))?;
         let stored = self.audit_checkpoints(&org).await?.remove(&seq);
         let Some(checkpoint) = stored.filter(|cp| {
-            cp.verify(key) && cp.root == hex::encode(head.root) && body_of(&cp.note) == body_of(note)
+            cp.verify(key)
+                && cp.root == hex::encode(head.root)
+                && body_of(&cp.note) == body_of(note)
         }) else {
             return Err(Error::Audit(format!(
                 "the cosigned checkpoint of `{org}` at {seq} is not a checkpoint this log holds"
@@ -252,22 +257,8 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ed25519_dalek::{Signer as _, SigningKey};
-
-    /// A witness's cosignature line, written from the C2SP
-    /// tlog-cosignature text: `— name base64(keyid || time || sig)` over
-    /// `cosignature/v1\ntime T\n` and the note body.
-    pub(crate) fn cosign(note: &str, name: &str, key: &SigningKey, at: u64) -> String {
-        let body = body_of(note).expect("a note");
-        let signature = key.sign(format!("cosignature/v1\ntime {at}\n{body}").as_bytes());
-        let mut id_input = name.as_bytes().to_vec();
-        id_input.extend([0x0A, 0x04]);
-        id_input.extend(key.verifying_key().to_bytes());
-        let mut blob = Sha256::digest(&id_input)[..4].to_vec();
-        blob.extend(at.to_be_bytes());
-        blob.extend(signature.to_bytes());
-        format!("{note}\u{2014} {name} {}\n", B64.encode(blob))
-    }
+    use crate::testkit::cosign;
+    use ed25519_dalek::SigningKey;
 
     fn key(seed: u8) -> SigningKey {
         SigningKey::from_bytes(&[seed; 32])

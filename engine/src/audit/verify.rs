@@ -81,6 +81,9 @@ pub struct VerifyReport {
     /// (all, unless the walk began at an exported checkpoint whose tree
     /// edge the database does not hold).
     pub roots_checked: usize,
+    /// Witnesses' cosignatures checked for it (by the caller, who chose
+    /// which witnesses to trust).
+    pub cosignatures_checked: usize,
     pub signatures_checked: bool,
     pub broken: Option<Break>,
 }
@@ -300,6 +303,7 @@ impl Store {
             head_hash: GENESIS.to_owned(),
             checkpoints_checked: 0,
             roots_checked: 0,
+            cosignatures_checked: 0,
             signatures_checked: key.is_some(),
             broken: None,
         };

@@ -11,7 +11,7 @@ use custodia_engine::audit::{
     Checkpoint, Cosigner, EventKind, Frontier, Signer, Witness, Witnessed, chain_hash, merkle,
 };
 use custodia_engine::rules::Effect;
-use custodia_engine::testkit::{AUDIT_PAGE, write_history};
+use custodia_engine::testkit::{AUDIT_PAGE, cosign, write_history};
 use custodia_engine::{OrgSlug, Store};
 use sqlx::AnyPool;
 
@@ -452,23 +452,6 @@ on_both_backends! {
     }
 }
 
-/// A witness's cosignature line on `note`, written from the C2SP
-/// tlog-cosignature text, as a witness outside the firm would return it.
-fn cosign(note: &str, name: &str, key: &ed25519_dalek::SigningKey, at: u64) -> String {
-    use base64::Engine as _;
-    use ed25519_dalek::Signer as _;
-    use sha2::Digest as _;
-    let body = format!("{}\n", note.split_once("\n\n").expect("a note").0);
-    let signature = key.sign(format!("cosignature/v1\ntime {at}\n{body}").as_bytes());
-    let mut id = name.as_bytes().to_vec();
-    id.extend([0x0A, 0x04]);
-    id.extend(key.verifying_key().to_bytes());
-    let mut blob = sha2::Sha256::digest(&id)[..4].to_vec();
-    blob.extend(at.to_be_bytes());
-    blob.extend(signature.to_bytes());
-    format!("{note}\u{2014} {name} {}\n", base64::engine::general_purpose::STANDARD.encode(blob))
-}
-
 on_both_backends! {
     async fn a_checkpoint_cosigned_by_a_witness_anchors_verify_without_the_witness_file(store) {
         let (signer, witness, _dir) = witnessed_chain(&store).await;
@@ -488,7 +471,7 @@ on_both_backends! {
         // The attacker rewrites the chain from 24 and deletes the witness file.
         rewrite_from(&store, 24, |e| e.decision = Some(Effect::Allow)).await;
         std::fs::remove_file(witness.file()).expect("the witness file goes");
-        let found = store.cosigned_checkpoints(&org(), &[cosigner.clone()], &key).await.expect("cosigned");
+        let found = store.cosigned_checkpoints(&org(), std::slice::from_ref(&cosigner), &key).await.expect("cosigned");
         assert_eq!((found.checked, found.invalid.len()), (1, 0));
         assert_eq!(found.checkpoints.keys().copied().collect::<Vec<_>>(), vec![30]);
         let report = store.verify_audit_witnessed(&org(), Some(&key), None, &found.checkpoints, |_| {}).await.expect("verify");
