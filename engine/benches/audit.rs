@@ -173,10 +173,11 @@ async fn verify_and_breach() {
     let d = t.elapsed();
     assert!(report.ok(), "{report:?}");
     println!(
-        "SQLite   audit verify of {} events               : {:.2} s ({} checkpoints)",
+        "SQLite   audit verify of {} events               : {:.2} s ({} checkpoints, {} Merkle roots)",
         report.events,
         d.as_secs_f64(),
-        report.checkpoints_checked
+        report.checkpoints_checked,
+        report.roots_checked
     );
     proofs(&store, &signer, report.last_seq).await;
     // Breach scoping reads, it does not verify: fill a second chain of
