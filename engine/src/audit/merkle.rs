@@ -355,11 +355,7 @@ impl TreeHead {
 
     /// The signed note, with one signature line by `key` named `name`.
     pub fn sign(&self, name: &str, key: &SigningKey) -> String {
-        let body = self.body();
-        let signature = key.sign(body.as_bytes());
-        let mut blob = key_id(name, &key.verifying_key()).to_vec();
-        blob.extend_from_slice(&signature.to_bytes());
-        format!("{body}\n\u{2014} {name} {}\n", B64.encode(blob))
+        sign_note(&self.body(), name, key)
     }
 
     /// Parses a signed note and checks the signature line by `name` with
@@ -403,6 +399,15 @@ impl TreeHead {
             .ok_or_else(|| bad("the root hash is not 32 bytes of base64"))?;
         Ok(Self { origin, size, root })
     }
+}
+
+/// A C2SP signed note: `body` (newline-terminated lines), a blank line,
+/// and one Ed25519 signature line by `key` named `name`.
+pub fn sign_note(body: &str, name: &str, key: &SigningKey) -> String {
+    let signature = key.sign(body.as_bytes());
+    let mut blob = key_id(name, &key.verifying_key()).to_vec();
+    blob.extend_from_slice(&signature.to_bytes());
+    format!("{body}\n\u{2014} {name} {}\n", B64.encode(blob))
 }
 
 /// The C2SP signed-note key ID of an Ed25519 key:
@@ -680,6 +685,29 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn notes_and_keys_match_the_go_reference_byte_for_byte() {
+        // golang.org/x/mod/sumdb/note's published example (note_test.go):
+        // its signer key is base64(0x01 || Ed25519 seed).
+        let skey = B64
+            .decode("AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz")
+            .expect("base64");
+        let seed: [u8; 32] = skey[1..].try_into().expect("a seed");
+        let key = SigningKey::from_bytes(&seed);
+        assert_eq!(
+            vkey("PeterNeumann", &key.verifying_key()),
+            "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
+        );
+        let text = "If you think cryptography is the answer to your problem,\n\
+                    then you don't know what your problem is.\n";
+        assert_eq!(
+            sign_note(text, "PeterNeumann", &key),
+            format!(
+                "{text}\n\u{2014} PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"
+            )
+        );
     }
 
     #[test]
