@@ -38,27 +38,14 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 # --- PostgreSQL ------------------------------------------------------------
-pg_dir=$(mktemp -d /tmp/custodia-pg.XXXXXX)
-pg_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-as_pg=()
-if [ "$(id -u)" -eq 0 ]; then
-  # initdb refuses to run as root.
-  id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
-  chown postgres "$pg_dir"
-  as_pg=(runuser -u postgres --)
-fi
+. scripts/postgres.sh
 moto_pid=""
 cleanup() {
   [ -n "$moto_pid" ] && kill "$moto_pid" >/dev/null 2>&1 || true
-  "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate stop >/dev/null 2>&1 || true
-  rm -rf "$pg_dir"
+  stop_postgres
 }
 trap cleanup EXIT
-
-log "starting PostgreSQL on port $pg_port"
-"${as_pg[@]}" "$pg_bin/initdb" -D "$pg_dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
-"${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w -o "-p $pg_port -k $pg_dir -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off" start >/dev/null
-export CUSTODIA_TEST_PG_URL="postgres://postgres@127.0.0.1:$pg_port/postgres"
+start_postgres off
 
 # --- S3-compatible server (moto) for the blob store ----------------------
 # Installed with the python3 on PATH: Debian's /usr/bin/python3 refuses pip.

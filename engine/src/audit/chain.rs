@@ -122,6 +122,14 @@ pub(crate) struct Link {
     pub at_next: bool,
     pub at_prev: bool,
     pub prune: Option<AuditEvent>,
+    /// The Merkle tree of its page's events up to this one, built by the
+    /// reader (on its own thread): set at checkpoints and at the page's
+    /// last event, and only in pages that begin where a whole-tree subtree
+    /// does ([`mark_tree`]).
+    pub tree: Option<Frontier>,
+    /// The first and last events of such a page.
+    pub opens_page: bool,
+    pub closes_page: bool,
 }
 
 impl Link {
@@ -151,6 +159,9 @@ impl Link {
             at_next: !holds && hashes_at(seq + 1),
             at_prev: !holds && hashes_at(seq - 1),
             prune,
+            tree: None,
+            opens_page: false,
+            closes_page: false,
         })
     }
 
@@ -161,6 +172,29 @@ impl Link {
             Ok(e.event.clone())
         })
     }
+}
+
+/// Builds the Merkle tree of a page of links that follow sequence `after`,
+/// so that `verify` need not hash the tree's nodes one by one on its own
+/// thread: snapshots at the sequences in `marks` (checkpoints) and at the
+/// page's end. Only for a page that starts at a multiple of `span` (a
+/// power of two) right after `after`: its subtrees are then the whole
+/// tree's. The walk checks every link before it uses a snapshot.
+pub(crate) fn mark_tree(page: &mut [Link], after: i64, span: i64, marks: &BTreeSet<i64>) {
+    let starts = page.first().is_some_and(|l| l.seq == after + 1);
+    if !starts || after % span != 0 {
+        return;
+    }
+    let mut local = Frontier::default();
+    let last = page.len() - 1;
+    for (i, link) in page.iter_mut().enumerate() {
+        local.push_leaf(link.leaf);
+        if i == last || marks.contains(&link.seq) {
+            link.tree = Some(local.clone());
+        }
+    }
+    page[0].opens_page = true;
+    page[last].closes_page = true;
 }
 
 /// The links of a page of events, on all cores.

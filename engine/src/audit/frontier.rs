@@ -31,11 +31,17 @@ impl Frontier {
         self.push_leaf(leaf_hash(event));
     }
 
-    /// Appends a leaf hash: equal-sized subtrees merge, as a binary
-    /// counter carries.
+    /// Appends a leaf hash.
     pub fn push_leaf(&mut self, leaf: Hash) {
-        let mut node = leaf;
-        let mut carry = self.size;
+        self.push_subtree(leaf, 0);
+    }
+
+    /// Appends the root of a perfect subtree of `2^height` leaves; the
+    /// tree's size must be a multiple of that. Equal-sized subtrees merge,
+    /// as a binary counter carries.
+    fn push_subtree(&mut self, root: Hash, height: u32) {
+        let mut node = root;
+        let mut carry = self.size >> height;
         while carry & 1 == 1 {
             let Some(left) = self.nodes.pop() else {
                 break;
@@ -44,7 +50,29 @@ impl Frontier {
             carry >>= 1;
         }
         self.nodes.push(node);
-        self.size += 1;
+        self.size += 1 << height;
+    }
+
+    /// Appends the leaves of `other`, a tree of the leaves that follow
+    /// this one's, built apart (on another thread). Only possible when
+    /// this tree's size is a multiple of `other`'s largest subtree: then
+    /// every subtree of `other` is one of the whole tree's. `false`, and
+    /// nothing changed, otherwise.
+    pub fn append(&mut self, other: &Frontier) -> bool {
+        let heights: Vec<u32> = (0..u64::BITS)
+            .rev()
+            .filter(|h| other.size >> h & 1 == 1)
+            .collect();
+        let Some(&top) = heights.first() else {
+            return true;
+        };
+        if self.size % (1 << top) != 0 {
+            return false;
+        }
+        for (node, height) in other.nodes.iter().zip(heights) {
+            self.push_subtree(*node, height);
+        }
+        true
     }
 
     /// The tree's root (RFC 9162 MTH): the subtrees folded from the right.
@@ -110,6 +138,27 @@ mod tests {
             back.push_event(event);
         }
         assert_eq!(back.root(), Tree::of_events(&events).root());
+    }
+
+    #[test]
+    fn trees_built_apart_join_only_where_they_align() {
+        let events = events(70);
+        let tree = |range: std::ops::Range<usize>| {
+            let mut edge = Frontier::default();
+            for event in &events[range] {
+                edge.push_event(event);
+            }
+            edge
+        };
+        for (split, end) in [(32, 70), (32, 45), (64, 70), (16, 31), (0, 9)] {
+            let mut joined = tree(0..split);
+            assert!(joined.append(&tree(split..end)), "{split}..{end}");
+            assert_eq!(joined, tree(0..end), "{split}..{end}");
+        }
+        // 20 leaves, then 16 more: the 16 straddle the 16-leaf boundary.
+        let mut misaligned = tree(0..20);
+        assert!(!misaligned.append(&tree(20..36)));
+        assert_eq!(misaligned, tree(0..20), "nothing changed");
     }
 
     #[test]

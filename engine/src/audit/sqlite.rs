@@ -268,12 +268,14 @@ fn checkpoint(
 }
 
 /// Reads the pages whose sequence ranges (`lo`, `hi`] are given, in one
-/// read transaction, and sends each with its hash checks.
+/// read transaction, and sends each with its hash checks, after `finish`
+/// (given the page and its `lo`) is done with it.
 pub(crate) fn read_pages(
     file: &Path,
     org: &str,
     ranges: impl Iterator<Item = (i64, i64)>,
     tx: &tokio::sync::mpsc::Sender<Result<Vec<Link>>>,
+    finish: impl Fn(&mut [Link], i64),
 ) -> Result<()> {
     let mut conn = open_sqlite(file)?;
     let snapshot = conn.transaction()?;
@@ -286,6 +288,7 @@ pub(crate) fn read_pages(
         while let Some(row) = rows.next()? {
             page.push(link(org, row)?);
         }
+        finish(&mut page, lo);
         if tx.blocking_send(Ok(page)).is_err() {
             return Ok(());
         }

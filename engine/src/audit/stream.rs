@@ -5,9 +5,12 @@
 //! as pages of JSON the server builds. Also every event hash of a chain,
 //! for Merkle proofs.
 
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
 use tokio::sync::mpsc;
 
-use super::chain::{EventColumns, Link, PAGE_COLUMNS, from_columns, links_of};
+use super::chain::{EventColumns, Link, PAGE_COLUMNS, from_columns, links_of, mark_tree};
 use super::event::ChainedEvent;
 use super::merkle::{Hash, decode_hash};
 use crate::domain::OrgSlug;
@@ -44,13 +47,23 @@ impl Pages {
 /// Pages of `org`'s events after `after`, in order; `head` is the head
 /// sequence read before, which splits the work between readers (events
 /// appended beyond it are read too, by the reader of the last page).
-/// Readers stop when [`Pages`] is dropped; an error is the last item.
-pub(crate) fn events_after(store: &Store, org: &OrgSlug, after: i64, head: i64) -> Pages {
+/// Pages end at multiples of [`PAGE`], so that each reader can build its
+/// pages' Merkle trees ([`mark_tree`], snapshots at the sequences in
+/// `marks`). Readers stop when [`Pages`] is dropped; an error is the last
+/// item.
+pub(crate) fn events_after(
+    store: &Store,
+    org: &OrgSlug,
+    after: i64,
+    head: i64,
+    marks: Arc<BTreeSet<i64>>,
+) -> Pages {
+    let span = i64::try_from(PAGE).unwrap_or(i64::MAX);
     let Some(file) = store.sqlite_file() else {
         let (tx, rx) = mpsc::channel(2);
         let (store, org) = (store.clone(), org.clone());
         tokio::spawn(async move {
-            if let Err(e) = read_postgres(&store, &org, after, &tx).await {
+            if let Err(e) = read_postgres(&store, &org, after, &marks, &tx).await {
                 let _ = tx.send(Err(e)).await;
             }
         });
@@ -60,13 +73,20 @@ pub(crate) fn events_after(store: &Store, org: &OrgSlug, after: i64, head: i64) 
         };
     };
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let span = i64::try_from(PAGE).unwrap_or(i64::MAX);
-    let last_page = (head - after).max(0) / span;
+    // Page `j` is (boundary(j), boundary(j + 1)]; the last one runs on.
+    let boundary = move |j: i64| {
+        if j == 0 {
+            after
+        } else {
+            (after / span + j) * span
+        }
+    };
+    let last_page = ((head - 1) / span - after / span).max(0);
     let readers = (0..threads)
         .map(|k| {
             // Two pages in flight per reader: one being walked, one read.
             let (tx, rx) = mpsc::channel(2);
-            let (file, org) = (file.to_owned(), org.to_string());
+            let (file, org, marks) = (file.to_owned(), org.to_string(), marks.clone());
             let k = i64::try_from(k).unwrap_or(0);
             let stride = i64::try_from(threads).unwrap_or(1);
             tokio::task::spawn_blocking(move || {
@@ -75,11 +95,14 @@ pub(crate) fn events_after(store: &Store, org: &OrgSlug, after: i64, head: i64) 
                     let hi = if j == last_page {
                         i64::MAX
                     } else {
-                        after + (j + 1) * span
+                        boundary(j + 1)
                     };
-                    (after + j * span, hi)
+                    (boundary(j), hi)
                 });
-                if let Err(e) = super::sqlite::read_pages(&file, &org, ranges, &tx) {
+                let read = super::sqlite::read_pages(&file, &org, ranges, &tx, |page, lo| {
+                    mark_tree(page, lo, span, &marks);
+                });
+                if let Err(e) = read {
                     let _ = tx.blocking_send(Err(e));
                 }
             });
@@ -93,16 +116,23 @@ async fn read_postgres(
     store: &Store,
     org: &OrgSlug,
     mut after: i64,
+    marks: &BTreeSet<i64>,
     tx: &mpsc::Sender<Result<Page>>,
 ) -> Result<()> {
+    let span = i64::try_from(PAGE).unwrap_or(i64::MAX);
     loop {
         let page = fetch_page(store, org, after, PAGE).await?;
         let done = page.len() < PAGE;
+        let lo = after;
         after = page.last().map_or(after, |e| e.seq);
-        if !page.is_empty() && tx.send(links_of(page)).await.is_err() {
+        if page.is_empty() {
             return Ok(());
         }
-        if done {
+        let links = links_of(page).map(|mut links| {
+            mark_tree(&mut links, lo, span, marks);
+            links
+        });
+        if tx.send(links).await.is_err() || done {
             return Ok(());
         }
     }

@@ -142,6 +142,53 @@ fn classify(row: &Link, next: Option<&Link>) -> Break {
     }
 }
 
+/// The Merkle tree of the events a walk has checked.
+#[derive(Debug)]
+enum Grown {
+    /// Not known: the walk began at a checkpoint whose edge is missing.
+    Unknown,
+    /// Exact up to the last event checked, grown a leaf at a time.
+    Leaf(Frontier),
+    /// Exact where the current page began: the page's own tree comes with
+    /// its links, built on the reader's thread ([`super::chain::mark_tree`]).
+    Page(Frontier),
+}
+
+impl Grown {
+    /// Takes in a checked `row`; returns the tree exactly up to it when
+    /// `want` (a checkpoint is there) and the tree is known.
+    fn take(&mut self, row: &Link, want: bool) -> Option<Frontier> {
+        let seq = u64::try_from(row.seq).unwrap_or(0);
+        // Switch at a page's first event, by whether its page was built.
+        match self {
+            Grown::Page(base) if base.size() + 1 == seq && !row.opens_page => {
+                *self = Grown::Leaf(std::mem::take(base));
+            }
+            Grown::Leaf(tree) if row.opens_page => *self = Grown::Page(std::mem::take(tree)),
+            _ => {}
+        }
+        match self {
+            Grown::Unknown => None,
+            Grown::Leaf(tree) => {
+                tree.push_leaf(row.leaf);
+                want.then(|| tree.clone())
+            }
+            Grown::Page(base) => {
+                let local = row.tree.as_ref()?;
+                let mut here = base.clone();
+                if base.size() + local.size() != seq || !here.append(local) {
+                    *self = Grown::Unknown;
+                    return None;
+                }
+                if row.closes_page {
+                    base.clone_from(&here);
+                }
+                want.then_some(here)
+            }
+        }
+    }
+}
+
 /// A chain being checked, event by event.
 struct Walk<'a> {
     key: Option<&'a VerifyingKey>,
@@ -149,8 +196,8 @@ struct Walk<'a> {
     expected: i64,
     prev: String,
     checked: usize,
-    /// The Merkle tree of the events walked so far, when its start is known.
-    edge: Option<Frontier>,
+    /// The Merkle tree of the events walked so far.
+    tree: Grown,
     roots: usize,
     /// Sequences whose hash a witness knows, and the hashes found there.
     watch: &'a BTreeMap<i64, Checkpoint>,
@@ -186,11 +233,10 @@ impl Walk<'_> {
                 ),
             });
         }
-        if let Some(edge) = &mut self.edge {
-            edge.push_leaf(row.leaf);
-        }
-        if let Some(cp) = self.checkpoints.get(&row.seq) {
-            if let Some(b) = self.check_checkpoint(cp, &row.hash) {
+        let checkpoint = self.checkpoints.get(&row.seq);
+        let tree = self.tree.take(row, checkpoint.is_some());
+        if let Some(cp) = checkpoint {
+            if let Some(b) = self.check_checkpoint(cp, &row.hash, tree.as_ref()) {
                 return Some(b);
             }
         }
@@ -208,7 +254,14 @@ impl Walk<'_> {
         None
     }
 
-    fn check_checkpoint(&mut self, cp: &Checkpoint, hash: &str) -> Option<Break> {
+    /// A stored checkpoint met at its event, whose hash is `hash`; `tree`
+    /// is the Merkle tree up to there, when known.
+    fn check_checkpoint(
+        &mut self,
+        cp: &Checkpoint,
+        hash: &str,
+        tree: Option<&Frontier>,
+    ) -> Option<Break> {
         self.checked += 1;
         if self.key.is_some_and(|k| !cp.verify(k)) {
             return Some(Break {
@@ -230,18 +283,16 @@ impl Walk<'_> {
                 ),
             });
         }
-        self.check_root(cp)
+        self.check_root(cp, tree?)
     }
 
-    /// The signed root against the tree of the events walked, when the
-    /// walk knows the whole tree up to here.
-    fn check_root(&mut self, cp: &Checkpoint) -> Option<Break> {
-        let edge = self
-            .edge
-            .as_ref()
-            .filter(|e| i64::try_from(e.size()).is_ok_and(|size| size == cp.seq))?;
+    /// The signed root against the tree of the events walked.
+    fn check_root(&mut self, cp: &Checkpoint, tree: &Frontier) -> Option<Break> {
+        if i64::try_from(tree.size()).ok() != Some(cp.seq) {
+            return None;
+        }
         self.roots += 1;
-        (hex::encode(edge.root()) != cp.root).then(|| Break {
+        (hex::encode(tree.root()) != cp.root).then(|| Break {
             seq: cp.seq,
             kind: BreakKind::TreeRoot,
             detail: format!(
@@ -313,7 +364,7 @@ impl Store {
             expected: 1,
             prev: GENESIS.to_owned(),
             checked: 0,
-            edge: Some(Frontier::default()),
+            tree: Grown::Leaf(Frontier::default()),
             roots: 0,
             watch: witnessed,
             seen: BTreeMap::new(),
@@ -329,16 +380,18 @@ impl Store {
                 .and_then(|f| checkpoints.get(&(f - 1)))
         });
         if let Some(cp) = start {
-            if let Some(b) = walk.check_checkpoint(cp, &cp.head_hash) {
+            if let Some(b) = walk.check_checkpoint(cp, &cp.head_hash, None) {
                 report.broken = Some(b);
                 return Ok(report);
             }
             walk.expected = cp.seq + 1;
             walk.prev.clone_from(&cp.head_hash);
-            walk.edge = start_edge(cp, &checkpoints);
+            walk.tree = start_edge(cp, &checkpoints).map_or(Grown::Unknown, Grown::Leaf);
             walk.seen.insert(cp.seq, cp.head_hash.clone());
         }
-        let mut pages = super::stream::events_after(self, org, walk.expected - 1, walk.head_seq);
+        let marks = std::sync::Arc::new(checkpoints.keys().copied().collect());
+        let mut pages =
+            super::stream::events_after(self, org, walk.expected - 1, walk.head_seq, marks);
         // The last event of a page waits for the next page: naming a
         // break may need the event after it.
         let mut carry: Option<Link> = None;

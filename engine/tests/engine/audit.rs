@@ -388,12 +388,28 @@ fn hash_of(hex_hash: &str) -> merkle::Hash {
 }
 
 /// The tree edge of `n` made-up leaves: not any chain's.
-fn foreign_tree(n: u8) -> Frontier {
+fn foreign_tree(n: i64) -> Frontier {
     let mut tree = Frontier::default();
     for i in 0..n {
-        tree.push_event(&[i; 32]);
+        tree.push_event(&[i.to_le_bytes()[0]; 32]);
     }
     tree
+}
+
+/// Replaces the signed root (and its note) of the checkpoint at `seq` with
+/// a made-up tree's, signed by `signer`; returns the checkpoint as it was.
+async fn sign_a_foreign_root(store: &Store, signer: &Signer, seq: i64) -> Checkpoint {
+    let cp = store.audit_checkpoints(&org()).await.expect("checkpoints")[&seq].clone();
+    let forged = signer.sign("bufete-ruiz", &cp.head_hash, &foreign_tree(seq), cp.at);
+    set_root(store, seq, &forged).await;
+    cp
+}
+
+/// Writes `cp`'s signature, root and note into the checkpoint row at `seq`.
+async fn set_root(store: &Store, seq: i64, cp: &Checkpoint) {
+    sqlx::query("UPDATE audit_checkpoints SET signature = $1, root = $2, note = $3 WHERE org = 'bufete-ruiz' AND seq = $4")
+        .bind(&cp.signature).bind(&cp.root).bind(&cp.note).bind(seq)
+        .execute(&raw(store).await).await.expect("re-sign");
 }
 
 on_both_backends! {
@@ -443,12 +459,38 @@ on_both_backends! {
     async fn a_signed_root_that_is_not_the_root_of_its_events_is_caught(store) {
         // Only the key's holder could sign one: the check is what is tested.
         let (signer, _dir) = chain(&store).await;
-        let cp = store.audit_checkpoints(&org()).await.expect("checkpoints")[&20].clone();
-        let forged = signer.sign("bufete-ruiz", &cp.head_hash, &foreign_tree(20), cp.at);
-        sqlx::query("UPDATE audit_checkpoints SET signature = $1, root = $2, note = $3 WHERE org = 'bufete-ruiz' AND seq = 20")
-            .bind(forged.signature).bind(forged.root).bind(forged.note)
-            .execute(&raw(&store).await).await.expect("re-sign");
+        sign_a_foreign_root(&store, &signer, 20).await;
         assert_eq!(verify(&store, &signer).await, Some((BreakKind::TreeRoot, 20)));
+    }
+
+    async fn signed_roots_are_checked_in_every_page_whether_its_reader_built_its_tree_or_not(store) {
+        // Three pages and a bit, signed every 5,000 events.
+        let dir = tempfile::tempdir().expect("dir");
+        let signer = Signer::create(&dir.path().join("key")).expect("key");
+        let page = i64::try_from(AUDIT_PAGE).expect("fits");
+        let n = 3 * page + 5;
+        write_history(&store, &org(), (1..=n).map(event).collect(), Some(&signer), 5_000).await.expect("history");
+        let checkpoints = store.audit_checkpoints(&org()).await.expect("checkpoints");
+        assert_eq!(checkpoints.keys().next_back(), Some(&n));
+        let key = signer.verifying_key();
+        let report = store.verify_audit(&org(), Some(&key), None, |_| {}).await.expect("verify");
+        assert!(report.ok(), "{report:?}");
+        assert_eq!(report.roots_checked, checkpoints.len());
+        // From a checkpoint inside the first page: a leaf at a time up to
+        // the page's end, then each page's tree as its reader built it.
+        let anchor = checkpoints[&5_000].clone();
+        let report = store.verify_audit(&org(), Some(&key), Some(&anchor), |_| {}).await.expect("verify");
+        assert!(report.ok(), "{report:?}");
+        assert_eq!(report.roots_checked, checkpoints.len() - 1);
+        // A wrong root in the first page (from 5,000: grown a leaf at a
+        // time), in a page its reader built, and at the head.
+        for seq in [10_000, 35_000, n] {
+            let original = sign_a_foreign_root(&store, &signer, seq).await;
+            assert_eq!(verify(&store, &signer).await, Some((BreakKind::TreeRoot, seq)), "root at {seq}");
+            let from_anchor = store.verify_audit(&org(), Some(&key), Some(&anchor), |_| {}).await.expect("verify");
+            assert_eq!(from_anchor.broken.map(|b| (b.kind, b.seq)), Some((BreakKind::TreeRoot, seq)), "from 5,000: root at {seq}");
+            set_root(&store, seq, &original).await;
+        }
     }
 }
 
