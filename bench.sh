@@ -39,20 +39,22 @@ mkdir -p "$out"
 log "building every benchmark (release, once)"
 cargo bench --workspace --locked --no-run
 
+# One feature set for all: each bench picked out of the workspace build
+# above, never rebuilt per package.
 bench() {
-  local name=$1; shift
+  local name=$1
   log "bench: $name"
-  cargo bench --locked "$@" 2>&1 | tee "$out/$name.txt"
+  cargo bench --workspace --locked --bench "$name" 2>&1 | tee "$out/$name.txt"
 }
-bench rules -p custodia-engine --bench rules
-bench plugins -p custodia-engine --bench plugins
-bench audit -p custodia-engine --bench audit
+bench rules
+bench plugins
+bench audit
 # The measure: at most 8 connections.
-MAIL_BENCH_CONCURRENCY=8 bench mail -p custodia-mailguard --bench mail
-bench dossier -p custodia-reports --bench dossier
-bench vault -p custodia-app --bench vault
-bench pages -p custodia-app --bench pages
-bench rights -p custodia-app --bench rights
+MAIL_BENCH_CONCURRENCY=8 bench mail
+bench dossier
+bench vault
+bench pages
+bench rights
 
 python3 scripts/bench_table.py "$out" > "$out/table.md"
 {
