@@ -13,7 +13,7 @@ use sqlx::any::AnyRow;
 use super::checkpoint::Checkpoint;
 use super::event::{AuditEvent, ChainedEvent, EventKind, Fields, GENESIS, chain_hash, hash_fields};
 use super::frontier::Frontier;
-use super::merkle::{Hash, decode_hash, leaf_hash};
+use super::tree_hash::{Hash, decode_hash, leaf_hash};
 use crate::error::{Error, Result};
 use crate::rules::Effect;
 

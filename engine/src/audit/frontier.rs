@@ -8,7 +8,7 @@
 //! root in the one pass it makes anyway. A pruned chain keeps its edge in
 //! the checkpoint it starts from.
 
-use super::merkle::{Hash, decode_hash, leaf_hash, node_hash};
+use super::tree_hash::{Hash, decode_hash, empty_root, leaf_hash, node_hash};
 use crate::error::{Error, Result};
 
 /// The right edge of a tree of `size` leaves.
@@ -79,7 +79,7 @@ impl Frontier {
     pub fn root(&self) -> Hash {
         let mut nodes = self.nodes.iter().rev();
         let Some(last) = nodes.next() else {
-            return super::merkle::root(&[]);
+            return empty_root();
         };
         nodes.fold(*last, |right, left| node_hash(left, &right))
     }

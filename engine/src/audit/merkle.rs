@@ -13,6 +13,8 @@ use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::tree_hash::empty_root;
+pub use super::tree_hash::{Hash, decode_hash, leaf_hash, node_hash};
 use crate::error::{Error, Result};
 
 /// The name checkpoints are signed under in notes.
@@ -88,26 +90,6 @@ pub fn prove_consistency(
     Ok(proof_file(head, proof))
 }
 
-/// A 32-byte SHA-256 value.
-pub type Hash = [u8; 32];
-
-/// `SHA-256(0x00 || leaf)`.
-pub fn leaf_hash(leaf: &[u8]) -> Hash {
-    let mut h = Sha256::new();
-    h.update([0u8]);
-    h.update(leaf);
-    h.finalize().into()
-}
-
-/// `SHA-256(0x01 || left || right)`.
-pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
-    let mut h = Sha256::new();
-    h.update([1u8]);
-    h.update(left);
-    h.update(right);
-    h.finalize().into()
-}
-
 /// The largest power of two smaller than `n` (n > 1).
 fn split(n: usize) -> usize {
     let mut k = 1;
@@ -120,7 +102,7 @@ fn split(n: usize) -> usize {
 /// MTH of already hashed leaves (RFC 9162 2.1.1); the empty tree hashes "".
 pub fn root(leaves: &[Hash]) -> Hash {
     match leaves.len() {
-        0 => Sha256::digest([]).into(),
+        0 => empty_root(),
         1 => leaves[0],
         n => {
             let k = split(n);
@@ -160,7 +142,7 @@ impl Tree {
     /// MTH of leaves `start .. start + len`, from the kept subtrees.
     fn range_root(&self, start: usize, len: usize) -> Hash {
         if len == 0 {
-            return Sha256::digest([]).into();
+            return empty_root();
         }
         let level = len.trailing_zeros() as usize;
         if len.is_power_of_two() && start % len == 0 {
@@ -468,43 +450,6 @@ pub fn decode_path(path: &[String]) -> Result<Vec<Hash>> {
     path.iter().map(|h| decode_hash(h)).collect()
 }
 
-/// A 32-byte hash from hex.
-pub fn decode_hash(hex_hash: &str) -> Result<Hash> {
-    let bytes = hex_hash.as_bytes();
-    let mut hash = [0u8; 32];
-    // Every event is decoded once per verify: a table, not the `hex`
-    // crate's per-character match (~20 against ~300-570 ns a hash here).
-    let mut bad = u8::from(bytes.len() != 64);
-    for (out, pair) in hash.iter_mut().zip(bytes.chunks_exact(2)) {
-        let (high, low) = (NIBBLE[usize::from(pair[0])], NIBBLE[usize::from(pair[1])]);
-        bad |= (high | low) & 0xF0;
-        *out = high << 4 | low;
-    }
-    if bad != 0 {
-        return Err(Error::Audit(format!(
-            "`{hex_hash}` is not a 32-byte hex hash"
-        )));
-    }
-    Ok(hash)
-}
-
-/// The value of each hex digit (either case); 0xFF for anything else.
-const NIBBLE: [u8; 256] = {
-    let mut table = [0xFF; 256];
-    let mut i = 0;
-    while i < 10 {
-        table[b'0' as usize + i] = i as u8;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 6 {
-        table[b'a' as usize + i] = 10 + i as u8;
-        table[b'A' as usize + i] = 10 + i as u8;
-        i += 1;
-    }
-    table
-};
-
 impl ProofFile {
     /// Checks the proof with only the public key: the note's signature,
     /// then the path against its root. Returns what was proven, for people.
@@ -714,25 +659,6 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn hashes_decode_from_hex_in_either_case_and_nothing_else_does() {
-        let hash: Hash = std::array::from_fn(|i| (i * 37 % 256) as u8);
-        let lower = hex::encode(hash);
-        assert_eq!(decode_hash(&lower).expect("lower"), hash);
-        assert_eq!(decode_hash(&lower.to_uppercase()).expect("upper"), hash);
-        for bad in [
-            &lower[1..],
-            &format!("{lower}00"),
-            &format!("g{}", &lower[1..]),
-            "",
-        ] {
-            assert!(decode_hash(bad).is_err(), "{bad}");
-        }
-        let mut text = lower.clone().into_bytes();
-        text[7] = b' ';
-        assert!(decode_hash(&String::from_utf8(text).expect("ascii")).is_err());
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod query;
 mod retention;
 mod sqlite;
 pub(crate) mod stream;
+mod tree_hash;
 mod verify;
 mod witness;
 pub(crate) mod writer;

@@ -19,7 +19,7 @@ use super::chain::{
 };
 use super::checkpoint::{Checkpoint, Signer};
 use super::event::{ChainedEvent, Fields, GENESIS, Rules, micros};
-use super::merkle::{Hash, decode_hash};
+use super::tree_hash::{Hash, decode_hash};
 use crate::error::{Error, Result};
 use crate::store::open_sqlite;
 

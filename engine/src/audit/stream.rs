@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use super::chain::{EventColumns, Link, PAGE_COLUMNS, from_columns, links_of, mark_tree};
 use super::event::ChainedEvent;
-use super::merkle::{Hash, decode_hash};
+use super::tree_hash::{Hash, decode_hash};
 use crate::domain::OrgSlug;
 use crate::error::{Error, Result};
 use crate::store::Store;
