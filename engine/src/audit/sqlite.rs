@@ -148,7 +148,7 @@ fn extends(
     }
     let events = events_after(tx, org, seq)?;
     let anchor = match prune_anchor(&events, seq) {
-        Some(at) => stored_checkpoint(tx, org, at)?,
+        Some(at) => one_checkpoint(tx, SELECT_CHECKPOINT, org, at)?,
         None => None,
     };
     Ok(extension(key, seq, hash, &head, &events, anchor.as_ref()))
@@ -188,16 +188,8 @@ pub(crate) fn columns(row: &rusqlite::Row<'_>) -> rusqlite::Result<EventColumns>
     ))
 }
 
-fn stored_checkpoint(tx: &Transaction<'_>, org: &str, seq: i64) -> Result<Option<Checkpoint>> {
-    one_checkpoint(tx, SELECT_CHECKPOINT, org, seq)
-}
-
-/// The newest stored checkpoint of `org` at or before `seq`.
-fn newest_checkpoint(tx: &Transaction<'_>, org: &str, seq: i64) -> Result<Option<Checkpoint>> {
-    one_checkpoint(tx, NEWEST_CHECKPOINT, org, seq)
-}
-
-/// The checkpoint of `org` that `sql` selects with `seq` as `$2`.
+/// The checkpoint of `org` that `sql` selects with `seq` as `$2`:
+/// [`SELECT_CHECKPOINT`] (at `seq`) or [`NEWEST_CHECKPOINT`] (at or before).
 fn one_checkpoint(
     tx: &Transaction<'_>,
     sql: &str,
@@ -235,7 +227,7 @@ fn checkpoint(
     if seq == 0 {
         return Ok(Ok(None));
     }
-    let base = newest_checkpoint(tx, org, seq)?;
+    let base = one_checkpoint(tx, NEWEST_CHECKPOINT, org, seq)?;
     let mut statement = tx.prepare_cached(LINKS_AFTER)?;
     let links = statement
         .query_map(

@@ -641,31 +641,14 @@ pub(crate) async fn extends(
         .map(event_from_row)
         .collect::<Result<Vec<_>>>()?;
     let anchor = match prune_anchor(&events, seq) {
-        Some(at) => stored_checkpoint(tx, org, at).await?,
+        Some(at) => one_checkpoint(tx, SELECT_CHECKPOINT, org, at).await?,
         None => None,
     };
     Ok(extension(key, seq, hash, &head, &events, anchor.as_ref()))
 }
 
-/// A stored checkpoint of `org` at `seq`, if any.
-async fn stored_checkpoint(
-    tx: &mut Transaction<'_, Any>,
-    org: &str,
-    seq: i64,
-) -> Result<Option<Checkpoint>> {
-    one_checkpoint(tx, SELECT_CHECKPOINT, org, seq).await
-}
-
-/// The newest stored checkpoint of `org` at or before `seq`, if any.
-async fn newest_checkpoint(
-    tx: &mut Transaction<'_, Any>,
-    org: &str,
-    seq: i64,
-) -> Result<Option<Checkpoint>> {
-    one_checkpoint(tx, NEWEST_CHECKPOINT, org, seq).await
-}
-
-/// The checkpoint of `org` that `sql` selects with `seq` as `$2`.
+/// The checkpoint of `org` that `sql` selects with `seq` as `$2`:
+/// [`SELECT_CHECKPOINT`] (at `seq`) or [`NEWEST_CHECKPOINT`] (at or before).
 async fn one_checkpoint(
     tx: &mut Transaction<'_, Any>,
     sql: &str,
@@ -807,7 +790,7 @@ pub(crate) async fn write_checkpoint(
     if seq == 0 {
         return Ok(Ok(None));
     }
-    let base = newest_checkpoint(tx, org, seq).await?;
+    let base = one_checkpoint(tx, NEWEST_CHECKPOINT, org, seq).await?;
     let links: Vec<(i64, String, String)> = sqlx::query_as(LINKS_AFTER)
         .bind(org)
         .bind(base.as_ref().map_or(0, |cp| cp.seq))
