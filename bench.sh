@@ -16,18 +16,10 @@ write=false
 # What the benches need beyond the build: PostgreSQL for the audit
 # writer's figures, postfix's smtp-sink as the mail sink, openssl for the
 # signing calibration.
-need_apt=()
+. scripts/packages.sh
 [ -x /usr/sbin/smtp-sink ] || need_apt+=(postfix)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
-pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
-[ -n "$pg_bin" ] && [ -x "$pg_bin/initdb" ] || need_apt+=(postgresql)
-if [ ${#need_apt[@]} -gt 0 ]; then
-  log "installing ${need_apt[*]}"
-  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need_apt[@]}" >/dev/null
-  pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-fi
+install_missing
 
 . scripts/postgres.sh
 trap stop_postgres EXIT

@@ -13,7 +13,7 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 # WebAssembly plugins are components built for WASI 0.2.
 rustup target add wasm32-wasip2 >/dev/null
 
-need_apt=()
+. scripts/packages.sh
 /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || need_apt+=(python3-aiosmtpd)
 # dkimpy verifies our DKIM signatures independently.
 /usr/bin/python3 -c 'import dkim' >/dev/null 2>&1 || need_apt+=(python3-dkim)
@@ -27,15 +27,7 @@ command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 # The tests signal processes with kill(1) (SIGHUP, SIGKILL), not the shell builtin.
 [ -x /usr/bin/kill ] || [ -x /bin/kill ] || need_apt+=(procps)
-pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
-[ -n "$pg_bin" ] && [ -x "$pg_bin/initdb" ] || need_apt+=(postgresql)
-if [ ${#need_apt[@]} -gt 0 ]; then
-  log "installing ${need_apt[*]}"
-  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need_apt[@]}" >/dev/null
-  pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-fi
+install_missing
 
 # --- PostgreSQL ------------------------------------------------------------
 . scripts/postgres.sh
