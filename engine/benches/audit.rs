@@ -270,6 +270,37 @@ async fn proofs(store: &Store, signer: &Signer, n: i64) {
     );
 }
 
+/// `audit verify` of the same chain on PostgreSQL, filled as on SQLite
+/// (256 callers through the writer, signed checkpoints), read as pages of
+/// JSON the server builds.
+async fn verify_postgres() {
+    let Some((store, _url, _guard)) = store(Backend::Postgres).await else {
+        return;
+    };
+    let n = size_from_env("AUDIT_BENCH_VERIFY", 1_000_000) as u64;
+    let dir = tempfile::tempdir().expect("dir");
+    let signer = Arc::new(Signer::create(&dir.path().join("key")).expect("key"));
+    let d = group_commit(&store, n, 256, Some(signer.clone())).await;
+    println!(
+        "Postgres filled {n} events (signed checkpoints)   : {}",
+        rate(n, d)
+    );
+    let t = Instant::now();
+    let report = store
+        .verify_audit(&org(), Some(&signer.verifying_key()), None, |_| {})
+        .await
+        .expect("verify");
+    let d = t.elapsed();
+    assert!(report.ok(), "{report:?}");
+    println!(
+        "Postgres audit verify of {} events               : {:.2} s ({} checkpoints, {} Merkle roots)",
+        report.events,
+        d.as_secs_f64(),
+        report.checkpoints_checked,
+        report.roots_checked
+    );
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing
     // and would take minutes: only run on an explicit bench invocation.
@@ -285,5 +316,6 @@ fn main() {
             writers(backend).await;
         }
         verify_and_breach().await;
+        verify_postgres().await;
     });
 }
