@@ -354,7 +354,6 @@ async fn verify(
         .collect();
     let mut witnessed = read_witnesses(g, store, &uncosigned, &key, sources.witness_files).await?;
     let mut reports = Vec::new();
-    let mut bad_cosignatures = Vec::new();
     for (org, cosigned) in orgs.into_iter().zip(cosigned) {
         let bar = indicatif::ProgressBar::new_spinner().with_message(format!("verifying {org}"));
         // Cosigned checkpoints anchor the chain as witnessed ones do.
@@ -371,13 +370,12 @@ async fn verify(
             .await?;
         bar.finish_and_clear();
         report.cosignatures_checked = cosigned.checked;
-        bad_cosignatures.extend(cosigned.invalid.into_iter().map(|bad| (org.clone(), bad)));
+        if report.broken.is_none() {
+            report.broken = cosigned.invalid.into_iter().next();
+        }
         reports.push(report);
     }
-    let ok = reports.iter().all(|r| r.ok()) && bad_cosignatures.is_empty();
-    for (org, bad) in &bad_cosignatures {
-        say!("BROKEN  {org}: {bad}");
-    }
+    let ok = reports.iter().all(|r| r.ok());
     emit(g.json, &reports, |reports| {
         for r in reports {
             match &r.broken {

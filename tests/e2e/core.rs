@@ -449,6 +449,14 @@ fn a_witness_cosigns_a_checkpoint_and_verify_trusts_it_without_the_witness_file(
     assert!(err.contains("no valid cosignature by `witness.example/w1`"), "{err}");
     let ok = c.ok(&["audit", "verify", "--org", "bufete-ruiz", "--cosigner", &vkey]);
     assert!(ok.starts_with("ok ") && ok.contains("1 cosignatures"), "{ok}");
+    // A cosignature edited in the database is named, in JSON too.
+    c.tamper("UPDATE audit_cosignatures SET line = replace(line, 'w1 ', 'w1 A')");
+    let out = c.run(&["audit", "verify", "--org", "bufete-ruiz", "--cosigner", &vkey, "--json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let reports = crate::json(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(reports[0]["broken"]["kind"], "bad_cosignature", "{reports}");
+    c.tamper("UPDATE audit_cosignatures SET line = replace(line, 'w1 A', 'w1 ')");
+    assert!(c.ok(&["audit", "verify", "--org", "bufete-ruiz", "--cosigner", &vkey]).starts_with("ok "));
 
     // The witness file is lost and the log truncated behind Custodia's back.
     std::fs::remove_file(witness_file(&c, backend)).expect("the witness file goes");

@@ -14,6 +14,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::checkpoint::Checkpoint;
 use super::merkle::{KEY_NAME, TreeHead};
+use super::verify::{Break, BreakKind};
 use crate::domain::OrgSlug;
 use crate::error::{Error, Result};
 use crate::store::Store;
@@ -159,8 +160,9 @@ pub struct Cosigned {
     pub checkpoints: BTreeMap<i64, Checkpoint>,
     /// How many cosignatures were checked.
     pub checked: usize,
-    /// Stored cosignatures of a trusted witness that do not hold.
-    pub invalid: Vec<String>,
+    /// Stored cosignatures of a trusted witness that do not hold: someone
+    /// edited them, or the checkpoint stored with them.
+    pub invalid: Vec<Break>,
 }
 
 impl Store {
@@ -245,9 +247,13 @@ impl Store {
                 Some(cp) if holds => {
                     found.checkpoints.insert(seq, cp);
                 }
-                _ => found.invalid.push(format!(
-                    "the cosignature by `{name}` on the checkpoint at {seq} does not verify"
-                )),
+                _ => found.invalid.push(Break {
+                    seq,
+                    kind: BreakKind::BadCosignature,
+                    detail: format!(
+                        "the cosignature by `{name}` on the checkpoint at {seq} does not verify"
+                    ),
+                }),
             }
         }
         Ok(found)

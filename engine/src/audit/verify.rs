@@ -40,6 +40,8 @@ pub enum BreakKind {
     TreeRoot,
     /// A prune removed events younger than the retention period.
     PrunedEarly,
+    /// A stored cosignature of a trusted witness does not verify.
+    BadCosignature,
 }
 
 impl BreakKind {
@@ -57,6 +59,7 @@ impl BreakKind {
             BreakKind::HeadForged => "head forged",
             BreakKind::TreeRoot => "tree root differs",
             BreakKind::PrunedEarly => "pruned early",
+            BreakKind::BadCosignature => "bad cosignature",
         }
     }
 }

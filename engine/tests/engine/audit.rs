@@ -522,7 +522,8 @@ on_both_backends! {
         exec(&raw(&store).await, "UPDATE audit_cosignatures SET line = replace(line, 'witness.example/w1 ', 'witness.example/w1 A')").await;
         let found = store.cosigned_checkpoints(&org(), &[cosigner], &key).await.expect("cosigned");
         assert!(found.checkpoints.is_empty());
-        assert_eq!(found.invalid, vec!["the cosignature by `witness.example/w1` on the checkpoint at 30 does not verify".to_owned()]);
+        let bad: Vec<_> = found.invalid.iter().map(|b| (b.kind, b.seq, b.detail.as_str())).collect();
+        assert_eq!(bad, vec![(BreakKind::BadCosignature, 30, "the cosignature by `witness.example/w1` on the checkpoint at 30 does not verify")]);
     }
 }
 
