@@ -68,7 +68,7 @@ pub(crate) type EventColumns = (
     Option<String>,
     Option<String>,
     Option<String>,
-    // Nested: serde reads tuples of at most 16 elements.
+    // Nested: tuples have the standard traits up to 12 elements.
     (String, String, Option<i64>),
 );
 

@@ -2,20 +2,21 @@
 //! task: on SQLite by one `rusqlite` reader per core, each in its own read
 //! transaction and hashing its own pages (sqlx's SQLite driver hands every
 //! row across threads, ~15 µs a row against ~1.5 µs here); on PostgreSQL
-//! as pages of JSON the server builds. Also every event hash of a chain,
-//! for Merkle proofs.
+//! by one connection of the typed driver per core. Also every event hash
+//! of a chain, for Merkle proofs.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use sqlx::postgres::{PgConnection, PgRow};
+use sqlx::{Connection as _, Row as _};
 use tokio::sync::mpsc;
 
 use super::chain::{EventColumns, Link, PAGE_COLUMNS, from_columns, links_of, mark_tree};
-use super::event::ChainedEvent;
 use super::tree_hash::{Hash, decode_hash};
 use crate::domain::OrgSlug;
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::store::{PgOptions, Store};
 
 /// Events per page.
 pub(crate) const PAGE: usize = 16_384;
@@ -59,19 +60,6 @@ pub(crate) fn events_after(
     marks: Arc<BTreeSet<i64>>,
 ) -> Pages {
     let span = i64::try_from(PAGE).unwrap_or(i64::MAX);
-    let Some(file) = store.sqlite_file() else {
-        let (tx, rx) = mpsc::channel(2);
-        let (store, org) = (store.clone(), org.clone());
-        tokio::spawn(async move {
-            if let Err(e) = read_postgres(&store, &org, after, &marks, &tx).await {
-                let _ = tx.send(Err(e)).await;
-            }
-        });
-        return Pages {
-            readers: vec![rx],
-            next: 0,
-        };
-    };
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     // Page `j` is (boundary(j), boundary(j + 1)]; the last one runs on.
     let boundary = move |j: i64| {
@@ -82,87 +70,115 @@ pub(crate) fn events_after(
         }
     };
     let last_page = ((head - 1) / span - after / span).max(0);
-    let readers = (0..threads)
+    let stride = i64::try_from(threads).unwrap_or(1);
+    // Reader `k` reads pages k, k + threads, ...
+    let ranges = move |k: i64| {
+        (k..=last_page)
+            .step_by(usize::try_from(stride).unwrap_or(1))
+            .map(move |j| {
+                let hi = if j == last_page {
+                    i64::MAX
+                } else {
+                    boundary(j + 1)
+                };
+                (boundary(j), hi)
+            })
+    };
+    let readers = (0..stride)
         .map(|k| {
             // Two pages in flight per reader: one being walked, one read.
             let (tx, rx) = mpsc::channel(2);
-            let (file, org, marks) = (file.to_owned(), org.to_string(), marks.clone());
-            let k = i64::try_from(k).unwrap_or(0);
-            let stride = i64::try_from(threads).unwrap_or(1);
-            tokio::task::spawn_blocking(move || {
-                let pages = (k..=last_page).step_by(usize::try_from(stride).unwrap_or(1));
-                let ranges = pages.map(|j| {
-                    let hi = if j == last_page {
-                        i64::MAX
-                    } else {
-                        boundary(j + 1)
-                    };
-                    (boundary(j), hi)
-                });
-                let read = super::sqlite::read_pages(&file, &org, ranges, &tx, |page, lo| {
-                    mark_tree(page, lo, span, &marks);
-                });
-                if let Err(e) = read {
-                    let _ = tx.blocking_send(Err(e));
+            let (org, marks) = (org.to_string(), marks.clone());
+            let finish = move |page: &mut [Link], lo: i64| mark_tree(page, lo, span, &marks);
+            match (store.sqlite_file(), store.postgres()) {
+                (Some(file), _) => {
+                    let file = file.to_owned();
+                    tokio::task::spawn_blocking(move || {
+                        let read = super::sqlite::read_pages(&file, &org, ranges(k), &tx, finish);
+                        if let Err(e) = read {
+                            let _ = tx.blocking_send(Err(e));
+                        }
+                    });
                 }
-            });
+                (None, options) => {
+                    let options = options.cloned();
+                    tokio::spawn(async move {
+                        let read = read_postgres(options, &org, ranges(k), &tx, finish).await;
+                        if let Err(e) = read {
+                            let _ = tx.send(Err(e)).await;
+                        }
+                    });
+                }
+            }
             rx
         })
         .collect();
     Pages { readers, next: 0 }
 }
 
+/// [`super::sqlite::read_pages`] on PostgreSQL, through a connection of
+/// the typed driver of its own (the `Any` driver decodes a row far more
+/// slowly, and a page of JSON built by the server took 124 ms for 16,384
+/// events here, against 25 ms for the rows): each page's rows are
+/// decoded and hashed on the blocking pool.
 async fn read_postgres(
-    store: &Store,
-    org: &OrgSlug,
-    mut after: i64,
-    marks: &BTreeSet<i64>,
+    options: Option<PgOptions>,
+    org: &str,
+    ranges: impl Iterator<Item = (i64, i64)>,
     tx: &mpsc::Sender<Result<Page>>,
+    finish: impl Fn(&mut [Link], i64) + Clone + Send + 'static,
 ) -> Result<()> {
-    let span = i64::try_from(PAGE).unwrap_or(i64::MAX);
-    loop {
-        let page = fetch_page(store, org, after, PAGE).await?;
-        let done = page.len() < PAGE;
-        let lo = after;
-        after = page.last().map_or(after, |e| e.seq);
-        if page.is_empty() {
-            return Ok(());
-        }
-        let links = links_of(page).map(|mut links| {
-            mark_tree(&mut links, lo, span, marks);
-            links
-        });
-        if tx.send(links).await.is_err() || done {
+    let options = options.ok_or_else(|| Error::Audit("no PostgreSQL connection options".into()))?;
+    let mut conn = PgConnection::connect_with(&options.0).await?;
+    let sql = format!(
+        "SELECT {PAGE_COLUMNS} FROM audit_events WHERE org = $1 AND seq > $2 AND seq <= $3 ORDER BY seq"
+    );
+    for (lo, hi) in ranges {
+        let rows = sqlx::query(&sql)
+            .bind(org)
+            .bind(lo)
+            .bind(hi)
+            .fetch_all(&mut conn)
+            .await?;
+        let (org, finish) = (org.to_owned(), finish.clone());
+        let page = tokio::task::spawn_blocking(move || {
+            let events = rows
+                .iter()
+                .map(|row| from_columns(&org, pg_columns(row)?))
+                .collect::<Result<Vec<_>>>()?;
+            let mut links = links_of(events)?;
+            finish(&mut links, lo);
+            Ok(links)
+        })
+        .await
+        .map_err(|e| Error::Audit(format!("hashing an audit page failed: {e}")))?;
+        if tx.send(page).await.is_err() {
             return Ok(());
         }
     }
+    conn.close().await?;
+    Ok(())
 }
 
-/// The leading columns of a page row; the chain fields follow, nested.
-const PAGE_ROW: &str = "seq, at, kind, worker, action, resource, customer, area, document, decision, rules, address, channel, detail";
-
-/// Reads up to `limit` events after `after` as one JSON value built by
-/// PostgreSQL: decoding one text is far cheaper than decoding the rows
-/// one by one through the `Any` driver.
-pub(crate) async fn fetch_page(
-    store: &Store,
-    org: &OrgSlug,
-    after: i64,
-    limit: usize,
-) -> Result<Vec<ChainedEvent>> {
-    let sql = format!(
-        "SELECT COALESCE(json_agg(json_build_array({PAGE_ROW}, json_build_array(prev_hash, hash, request_time)) ORDER BY seq), '[]')::text FROM (SELECT {PAGE_COLUMNS} FROM audit_events WHERE org = $1 AND seq > $2 ORDER BY seq LIMIT {limit}) AS page"
-    );
-    let (text,): (String,) = sqlx::query_as(&sql)
-        .bind(org.as_str())
-        .bind(after)
-        .fetch_one(store.pool())
-        .await?;
-    let rows: Vec<EventColumns> =
-        serde_json::from_str(&text).map_err(|e| Error::corrupt(format!("audit page: {e}")))?;
-    rows.into_iter()
-        .map(|r| from_columns(org.as_str(), r))
-        .collect()
+/// An event row's columns from the typed driver, in [`PAGE_COLUMNS`] order.
+fn pg_columns(row: &PgRow) -> Result<EventColumns> {
+    Ok((
+        row.try_get(0)?,
+        row.try_get(1)?,
+        row.try_get(2)?,
+        row.try_get(3)?,
+        row.try_get(4)?,
+        row.try_get(5)?,
+        row.try_get(6)?,
+        row.try_get(7)?,
+        row.try_get(8)?,
+        row.try_get(9)?,
+        row.try_get(10)?,
+        row.try_get(11)?,
+        row.try_get(12)?,
+        row.try_get(13)?,
+        (row.try_get(14)?, row.try_get(15)?, row.try_get(16)?),
+    ))
 }
 
 impl Store {

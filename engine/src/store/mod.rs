@@ -90,6 +90,20 @@ pub struct Store {
     /// Seals and opens record contents; without it, nothing sealed can be
     /// written or read (fail closed).
     vault: Option<std::sync::Arc<crate::vault::Vault>>,
+    /// PostgreSQL only: how to open connections of the typed driver, for
+    /// reads that the `Any` driver makes slow (the audit log's pages).
+    postgres: Option<PgOptions>,
+}
+
+/// PostgreSQL's connection options, kept out of `Debug` output: they may
+/// hold a password.
+#[derive(Clone)]
+pub(crate) struct PgOptions(pub(crate) std::sync::Arc<sqlx::postgres::PgConnectOptions>);
+
+impl std::fmt::Debug for PgOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PgOptions(..)")
+    }
 }
 
 impl Store {
@@ -129,6 +143,12 @@ impl Store {
         let readers = sqlite_file
             .clone()
             .map(|file| std::sync::Arc::new(query::Readers::new(file)));
+        let postgres = match backend {
+            Backend::Postgres => Some(PgOptions(std::sync::Arc::new(
+                sqlx::postgres::PgConnectOptions::from_str(&url)?,
+            ))),
+            Backend::Sqlite => None,
+        };
         Ok(Self {
             pool,
             backend,
@@ -137,6 +157,7 @@ impl Store {
             readers,
             pinned: None,
             vault: None,
+            postgres,
         })
     }
 
@@ -234,6 +255,11 @@ impl Store {
     /// The SQLite database file (`None` on PostgreSQL).
     pub(crate) fn sqlite_file(&self) -> Option<&std::path::Path> {
         self.sqlite_file.as_deref()
+    }
+
+    /// On PostgreSQL, how to open a connection of the typed driver.
+    pub(crate) fn postgres(&self) -> Option<&PgOptions> {
+        self.postgres.as_ref()
     }
 
     /// The underlying pool, for the engine's modules and sibling crates
