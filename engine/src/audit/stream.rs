@@ -70,7 +70,10 @@ pub(crate) fn events_after(
         }
     };
     let last_page = ((head - 1) / span - after / span).max(0);
-    let stride = i64::try_from(threads).unwrap_or(1);
+    // On PostgreSQL the server reads while we hash: twice the readers keep
+    // both busy.
+    let per_core = if store.sqlite_file().is_some() { 1 } else { 2 };
+    let stride = i64::try_from(threads * per_core).unwrap_or(1);
     // Reader `k` reads pages k, k + threads, ...
     let ranges = move |k: i64| {
         (k..=last_page)
