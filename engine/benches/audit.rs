@@ -155,31 +155,11 @@ async fn verify_and_breach() {
     let Some((store, url, _guard)) = store(Backend::Sqlite).await else {
         return;
     };
-    let n = size_from_env("AUDIT_BENCH_VERIFY", 1_000_000) as u64;
     let breach_n = size_from_env("AUDIT_BENCH_BREACH", 10_000_000) as u64;
     let dir = tempfile::tempdir().expect("dir");
-    let signer = Arc::new(Signer::create(&dir.path().join("key")).expect("key"));
-    // Fill to `n`, verify, then fill on to `breach_n` and scope a breach.
-    let d = group_commit(&store, n, 256, Some(signer.clone())).await;
-    println!(
-        "SQLite   filled {n} events (signed checkpoints)   : {}",
-        rate(n, d)
-    );
-    let t = Instant::now();
-    let report = store
-        .verify_audit(&org(), Some(&signer.verifying_key()), None, |_| {})
-        .await
-        .expect("verify");
-    let d = t.elapsed();
-    assert!(report.ok(), "{report:?}");
-    println!(
-        "SQLite   audit verify of {} events               : {:.2} s ({} checkpoints, {} Merkle roots)",
-        report.events,
-        d.as_secs_f64(),
-        report.checkpoints_checked,
-        report.roots_checked
-    );
-    proofs(&store, &signer, report.last_seq).await;
+    // Fill, verify, then fill on to `breach_n` and scope a breach.
+    let (signer, last_seq) = fill_and_verify(&store, "SQLite  ", dir.path()).await;
+    proofs(&store, &signer, last_seq).await;
     // Breach scoping reads, it does not verify: fill a second chain of
     // `breach_n` events inside the database, which is much faster than
     // chaining them one by one (the hashes are placeholders).
@@ -270,19 +250,15 @@ async fn proofs(store: &Store, signer: &Signer, n: i64) {
     );
 }
 
-/// `audit verify` of the same chain on PostgreSQL, filled as on SQLite
-/// (256 callers through the writer, signed checkpoints), read as pages of
-/// JSON the server builds.
-async fn verify_postgres() {
-    let Some((store, _url, _guard)) = store(Backend::Postgres).await else {
-        return;
-    };
+/// Fills a chain of `AUDIT_BENCH_VERIFY` events through the writer (256
+/// callers, signed checkpoints) and times `audit verify` of it; returns
+/// the signer (its key in `dir`) and the chain's last sequence.
+async fn fill_and_verify(store: &Store, name: &str, dir: &std::path::Path) -> (Arc<Signer>, i64) {
     let n = size_from_env("AUDIT_BENCH_VERIFY", 1_000_000) as u64;
-    let dir = tempfile::tempdir().expect("dir");
-    let signer = Arc::new(Signer::create(&dir.path().join("key")).expect("key"));
-    let d = group_commit(&store, n, 256, Some(signer.clone())).await;
+    let signer = Arc::new(Signer::create(&dir.join("key")).expect("key"));
+    let d = group_commit(store, n, 256, Some(signer.clone())).await;
     println!(
-        "Postgres filled {n} events (signed checkpoints)   : {}",
+        "{name} filled {n} events (signed checkpoints)   : {}",
         rate(n, d)
     );
     let t = Instant::now();
@@ -293,12 +269,22 @@ async fn verify_postgres() {
     let d = t.elapsed();
     assert!(report.ok(), "{report:?}");
     println!(
-        "Postgres audit verify of {} events               : {:.2} s ({} checkpoints, {} Merkle roots)",
+        "{name} audit verify of {} events               : {:.2} s ({} checkpoints, {} Merkle roots)",
         report.events,
         d.as_secs_f64(),
         report.checkpoints_checked,
         report.roots_checked
     );
+    (signer, report.last_seq)
+}
+
+/// `audit verify` of the same chain on PostgreSQL.
+async fn verify_postgres() {
+    let Some((store, _url, _guard)) = store(Backend::Postgres).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    fill_and_verify(&store, "Postgres", dir.path()).await;
 }
 
 fn main() {

@@ -11,7 +11,9 @@ use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
 use super::checkpoint::Checkpoint;
-use super::event::{AuditEvent, ChainedEvent, EventKind, Fields, GENESIS, chain_hash, hash_fields};
+use super::event::{
+    AuditEvent, ChainedEvent, EventKind, Fields, GENESIS, Rules, chain_hash, hash_fields,
+};
 use super::frontier::Frontier;
 use super::tree_hash::{Hash, decode_hash, leaf_hash};
 use crate::error::{Error, Result};
@@ -164,14 +166,6 @@ impl Link {
             closes_page: false,
         })
     }
-
-    /// The link of an event already read in full.
-    fn of(e: ChainedEvent) -> Result<Self> {
-        let fields = Fields::of(&e.event);
-        Self::new(&e.org, e.seq, &fields, &e.prev_hash, &e.hash, || {
-            Ok(e.event.clone())
-        })
-    }
 }
 
 /// Builds the Merkle tree of a page of links that follow sequence `after`,
@@ -197,32 +191,64 @@ pub(crate) fn mark_tree(page: &mut [Link], after: i64, span: i64, marks: &BTreeS
     page[last].closes_page = true;
 }
 
-/// The links of a page of events, on all cores.
-pub(crate) fn links_of(page: Vec<ChainedEvent>) -> Result<Vec<Link>> {
+/// The integer columns of an event row that [`link_of_row`] needs:
+/// (seq, at, request_time).
+pub(crate) type RowNumbers = (i64, i64, Option<i64>);
+
+/// The link of a stored row in [`PAGE_COLUMNS`] order, hashed from the
+/// row's own memory, whatever the driver: `text(i)` borrows text column
+/// `i` (none for null); `event` builds the event in full, for prune events
+/// only. No copy is made but the two hashes kept.
+pub(crate) fn link_of_row<'r>(
+    org: &str,
+    (seq, at, request_time): RowNumbers,
+    text: impl Fn(usize) -> Result<Option<&'r str>>,
+    event: impl FnOnce() -> Result<AuditEvent>,
+) -> Result<Link> {
+    let required = |i: usize| -> Result<&'r str> {
+        text(i)?.ok_or_else(|| Error::corrupt(format!("audit column {i} is empty")))
+    };
+    let fields = Fields {
+        at,
+        request_time,
+        kind: required(2)?,
+        worker: text(3)?,
+        action: text(4)?,
+        resource: text(5)?,
+        customer: text(6)?,
+        area: text(7)?,
+        document: text(8)?,
+        decision: text(9)?,
+        rules: Rules::Stored(text(10)?),
+        address: text(11)?,
+        channel: text(12)?,
+        detail: text(13)?,
+    };
+    Link::new(org, seq, &fields, required(14)?, required(15)?, event)
+}
+
+/// `f` of every item, in order, on all cores (pages of a chain are hashed
+/// this way).
+pub(crate) fn on_all_cores<T: Sync, R: Send>(
+    items: &[T],
+    f: impl Fn(&T) -> Result<R> + Sync,
+) -> Result<Vec<R>> {
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let chunk = page.len().div_ceil(threads).max(1024);
-    let mut parts: Vec<Vec<ChainedEvent>> = Vec::new();
-    let mut rest = page;
-    while rest.len() > chunk {
-        let tail = rest.split_off(chunk);
-        parts.push(std::mem::replace(&mut rest, tail));
-    }
-    parts.push(rest);
+    let chunk = items.len().div_ceil(threads).max(1024);
     std::thread::scope(|scope| {
-        let handles: Vec<_> = parts
-            .into_iter()
-            .map(|part| {
-                scope.spawn(move || part.into_iter().map(Link::of).collect::<Result<Vec<_>>>())
-            })
+        let f = &f;
+        let parts: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Result<Vec<_>>>()))
             .collect();
-        let mut links = Vec::new();
-        for handle in handles {
-            let part = handle
-                .join()
-                .map_err(|_| Error::Fault("a hashing thread panicked".into()))??;
-            links.extend(part);
+        let mut all = Vec::with_capacity(items.len());
+        for part in parts {
+            all.extend(
+                part.join()
+                    .map_err(|_| Error::Audit("a hashing thread panicked".into()))??,
+            );
         }
-        Ok(links)
+        Ok(all)
     })
 }
 

@@ -14,11 +14,11 @@ use rusqlite::{Connection, Transaction, TransactionBehavior, named_params};
 use super::chain::{
     Batch, CREATE_HEAD, EventColumns, INSERT_CHECKPOINT, LINKS_AFTER, Link, MOVED_HEADS,
     NEWEST_CHECKPOINT, PAGE_COLUMNS, Receipt, Row, SELECT_CHECKPOINT, SELECT_HEAD, SET_HEAD, Stamp,
-    Written, behind, chain_rows, checkpoint_from, extension, from_columns, grown_edge,
+    Written, behind, chain_rows, checkpoint_from, extension, from_columns, grown_edge, link_of_row,
     prune_anchor, stamp, stored_rules,
 };
 use super::checkpoint::{Checkpoint, Signer};
-use super::event::{ChainedEvent, Fields, GENESIS, Rules, micros};
+use super::event::{ChainedEvent, GENESIS, micros};
 use super::tree_hash::{Hash, decode_hash};
 use crate::error::{Error, Result};
 use crate::store::open_sqlite;
@@ -288,35 +288,15 @@ pub(crate) fn read_pages(
     Ok(())
 }
 
-/// The link of a row in [`PAGE_COLUMNS`] order, hashed from the row's own
-/// memory (no copy but the two hashes kept).
+/// The link of a row in [`PAGE_COLUMNS`] order ([`link_of_row`]).
 fn link(org: &str, row: &rusqlite::Row<'_>) -> Result<Link> {
     let text = |i: usize| -> Result<Option<&str>> {
         row.get_ref(i)?
             .as_str_or_null()
             .map_err(|e| Error::corrupt(format!("audit column {i}: {e}")))
     };
-    let required = |i: usize| -> Result<&str> {
-        text(i)?.ok_or_else(|| Error::corrupt(format!("audit column {i} is empty")))
-    };
-    let fields = Fields {
-        at: row.get(1)?,
-        request_time: row.get(16)?,
-        kind: required(2)?,
-        worker: text(3)?,
-        action: text(4)?,
-        resource: text(5)?,
-        customer: text(6)?,
-        area: text(7)?,
-        document: text(8)?,
-        decision: text(9)?,
-        rules: Rules::Stored(text(10)?),
-        address: text(11)?,
-        channel: text(12)?,
-        detail: text(13)?,
-    };
-    let seq = row.get(0)?;
-    Link::new(org, seq, &fields, required(14)?, required(15)?, || {
+    let numbers = (row.get(0)?, row.get(1)?, row.get(16)?);
+    link_of_row(org, numbers, text, || {
         Ok(from_columns(org, columns(row)?)?.event)
     })
 }

@@ -12,7 +12,9 @@ use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::{Connection as _, Row as _};
 use tokio::sync::mpsc;
 
-use super::chain::{EventColumns, Link, PAGE_COLUMNS, from_columns, links_of, mark_tree};
+use super::chain::{
+    EventColumns, Link, PAGE_COLUMNS, from_columns, link_of_row, mark_tree, on_all_cores,
+};
 use super::tree_hash::{Hash, decode_hash};
 use crate::domain::OrgSlug;
 use crate::error::{Error, Result};
@@ -74,7 +76,7 @@ pub(crate) fn events_after(
     // both busy.
     let per_core = if store.sqlite_file().is_some() { 1 } else { 2 };
     let stride = i64::try_from(threads * per_core).unwrap_or(1);
-    // Reader `k` reads pages k, k + threads, ...
+    // Reader `k` reads pages k, k + stride, ...
     let ranges = move |k: i64| {
         (k..=last_page)
             .step_by(usize::try_from(stride).unwrap_or(1))
@@ -103,14 +105,19 @@ pub(crate) fn events_after(
                         }
                     });
                 }
-                (None, options) => {
-                    let options = options.cloned();
+                (None, Some(options)) => {
+                    let options = options.clone();
                     tokio::spawn(async move {
                         let read = read_postgres(options, &org, ranges(k), &tx, finish).await;
                         if let Err(e) = read {
                             let _ = tx.send(Err(e)).await;
                         }
                     });
+                }
+                (None, None) => {
+                    let _ = tx.try_send(Err(Error::Audit(
+                        "the store has no database to read".into(),
+                    )));
                 }
             }
             rx
@@ -122,16 +129,15 @@ pub(crate) fn events_after(
 /// [`super::sqlite::read_pages`] on PostgreSQL, through a connection of
 /// the typed driver of its own (the `Any` driver decodes a row far more
 /// slowly, and a page of JSON built by the server took 124 ms for 16,384
-/// events here, against 25 ms for the rows): each page's rows are
-/// decoded and hashed on the blocking pool.
+/// events here, against 25 ms for the rows): each page's rows are hashed
+/// from their own buffers on the blocking pool.
 async fn read_postgres(
-    options: Option<PgOptions>,
+    options: PgOptions,
     org: &str,
     ranges: impl Iterator<Item = (i64, i64)>,
     tx: &mpsc::Sender<Result<Page>>,
     finish: impl Fn(&mut [Link], i64) + Clone + Send + 'static,
 ) -> Result<()> {
-    let options = options.ok_or_else(|| Error::Audit("no PostgreSQL connection options".into()))?;
     let mut conn = PgConnection::connect_with(&options.0).await?;
     let sql = format!(
         "SELECT {PAGE_COLUMNS} FROM audit_events WHERE org = $1 AND seq > $2 AND seq <= $3 ORDER BY seq"
@@ -145,11 +151,7 @@ async fn read_postgres(
             .await?;
         let (org, finish) = (org.to_owned(), finish.clone());
         let page = tokio::task::spawn_blocking(move || {
-            let events = rows
-                .iter()
-                .map(|row| from_columns(&org, pg_columns(row)?))
-                .collect::<Result<Vec<_>>>()?;
-            let mut links = links_of(events)?;
+            let mut links = pg_links(&org, &rows)?;
             finish(&mut links, lo);
             Ok(links)
         })
@@ -161,6 +163,18 @@ async fn read_postgres(
     }
     conn.close().await?;
     Ok(())
+}
+
+/// The links of a page of rows from the typed driver, hashed from the
+/// rows' own buffers ([`link_of_row`]) on all cores.
+fn pg_links(org: &str, rows: &[PgRow]) -> Result<Vec<Link>> {
+    on_all_cores(rows, |row| {
+        let text = |i: usize| -> Result<Option<&str>> { Ok(row.try_get(i)?) };
+        let numbers = (row.try_get(0)?, row.try_get(1)?, row.try_get(16)?);
+        link_of_row(org, numbers, text, || {
+            Ok(from_columns(org, pg_columns(row)?)?.event)
+        })
+    })
 }
 
 /// An event row's columns from the typed driver, in [`PAGE_COLUMNS`] order.
