@@ -70,7 +70,7 @@ pub(crate) type EventColumns = (
     Option<String>,
     Option<String>,
     Option<String>,
-    // Nested: tuples have the standard traits up to 12 elements.
+    // The chain fields, apart: (prev_hash, hash, request_time).
     (String, String, Option<i64>),
 );
 
@@ -195,23 +195,25 @@ pub(crate) fn mark_tree(page: &mut [Link], after: i64, span: i64, marks: &BTreeS
 /// (seq, at, request_time).
 pub(crate) type RowNumbers = (i64, i64, Option<i64>);
 
+/// Text column `i` of a row through `text`, which must not be null.
+fn required<'r>(text: &impl Fn(usize) -> Result<Option<&'r str>>, i: usize) -> Result<&'r str> {
+    text(i)?.ok_or_else(|| Error::corrupt(format!("audit column {i} is empty")))
+}
+
 /// The link of a stored row in [`PAGE_COLUMNS`] order, hashed from the
 /// row's own memory, whatever the driver: `text(i)` borrows text column
-/// `i` (none for null); `event` builds the event in full, for prune events
-/// only. No copy is made but the two hashes kept.
+/// `i` (none for null). No copy is made but the two hashes kept, and the
+/// event in full for a prune event.
 pub(crate) fn link_of_row<'r>(
     org: &str,
-    (seq, at, request_time): RowNumbers,
+    numbers: RowNumbers,
     text: impl Fn(usize) -> Result<Option<&'r str>>,
-    event: impl FnOnce() -> Result<AuditEvent>,
 ) -> Result<Link> {
-    let required = |i: usize| -> Result<&'r str> {
-        text(i)?.ok_or_else(|| Error::corrupt(format!("audit column {i} is empty")))
-    };
+    let (seq, at, request_time) = numbers;
     let fields = Fields {
         at,
         request_time,
-        kind: required(2)?,
+        kind: required(&text, 2)?,
         worker: text(3)?,
         action: text(4)?,
         resource: text(5)?,
@@ -224,7 +226,37 @@ pub(crate) fn link_of_row<'r>(
         channel: text(12)?,
         detail: text(13)?,
     };
-    Link::new(org, seq, &fields, required(14)?, required(15)?, event)
+    let (prev, hash) = (required(&text, 14)?, required(&text, 15)?);
+    Link::new(org, seq, &fields, prev, hash, || {
+        Ok(from_columns(org, columns_of(numbers, &text)?)?.event)
+    })
+}
+
+/// A row's columns in [`PAGE_COLUMNS`] order, owned, from the same
+/// accessors as [`link_of_row`] (either driver).
+pub(crate) fn columns_of<'r>(
+    (seq, at, request_time): RowNumbers,
+    text: &impl Fn(usize) -> Result<Option<&'r str>>,
+) -> Result<EventColumns> {
+    let owned = |i: usize| -> Result<Option<String>> { Ok(text(i)?.map(str::to_owned)) };
+    let kept = |i: usize| -> Result<String> { Ok(required(text, i)?.to_owned()) };
+    Ok((
+        seq,
+        at,
+        kept(2)?,
+        owned(3)?,
+        owned(4)?,
+        owned(5)?,
+        owned(6)?,
+        owned(7)?,
+        owned(8)?,
+        owned(9)?,
+        owned(10)?,
+        owned(11)?,
+        owned(12)?,
+        owned(13)?,
+        (kept(14)?, kept(15)?, request_time),
+    ))
 }
 
 /// `f` of every item, in order, on all cores (pages of a chain are hashed

@@ -12,10 +12,10 @@ use std::path::Path;
 use rusqlite::{Connection, Transaction, TransactionBehavior, named_params};
 
 use super::chain::{
-    Batch, CREATE_HEAD, EventColumns, INSERT_CHECKPOINT, LINKS_AFTER, Link, MOVED_HEADS,
-    NEWEST_CHECKPOINT, PAGE_COLUMNS, Receipt, Row, SELECT_CHECKPOINT, SELECT_HEAD, SET_HEAD, Stamp,
-    Written, behind, chain_rows, checkpoint_from, extension, from_columns, grown_edge, link_of_row,
-    prune_anchor, stamp, stored_rules,
+    Batch, CREATE_HEAD, INSERT_CHECKPOINT, LINKS_AFTER, Link, MOVED_HEADS, NEWEST_CHECKPOINT,
+    PAGE_COLUMNS, Receipt, Row, RowNumbers, SELECT_CHECKPOINT, SELECT_HEAD, SET_HEAD, Stamp,
+    Written, behind, chain_rows, checkpoint_from, columns_of, extension, from_columns, grown_edge,
+    link_of_row, prune_anchor, stamp, stored_rules,
 };
 use super::checkpoint::{Checkpoint, Signer};
 use super::event::{ChainedEvent, GENESIS, micros};
@@ -162,30 +162,23 @@ fn events_after(tx: &Transaction<'_>, org: &str, seq: i64) -> Result<Vec<Chained
     let mut rows = statement.query(rusqlite::params![org, seq])?;
     let mut events = Vec::new();
     while let Some(row) = rows.next()? {
-        events.push(from_columns(org, columns(row)?)?);
+        events.push(from_columns(org, columns_of(numbers(row)?, &text(row))?)?);
     }
     Ok(events)
 }
 
-/// An event row's columns, in [`PAGE_COLUMNS`] order.
-pub(crate) fn columns(row: &rusqlite::Row<'_>) -> rusqlite::Result<EventColumns> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-        row.get(7)?,
-        row.get(8)?,
-        row.get(9)?,
-        row.get(10)?,
-        row.get(11)?,
-        row.get(12)?,
-        row.get(13)?,
-        (row.get(14)?, row.get(15)?, row.get(16)?),
-    ))
+/// The integer columns of a row in [`PAGE_COLUMNS`] order.
+fn numbers(row: &rusqlite::Row<'_>) -> Result<RowNumbers> {
+    Ok((row.get(0)?, row.get(1)?, row.get(16)?))
+}
+
+/// Text column `i` of a row, borrowed from the row (none for null).
+fn text<'r>(row: &'r rusqlite::Row<'_>) -> impl Fn(usize) -> Result<Option<&'r str>> {
+    move |i| {
+        row.get_ref(i)?
+            .as_str_or_null()
+            .map_err(|e| Error::corrupt(format!("audit column {i}: {e}")))
+    }
 }
 
 /// The checkpoint of `org` that `sql` selects with `seq` as `$2`:
@@ -290,15 +283,7 @@ pub(crate) fn read_pages(
 
 /// The link of a row in [`PAGE_COLUMNS`] order ([`link_of_row`]).
 fn link(org: &str, row: &rusqlite::Row<'_>) -> Result<Link> {
-    let text = |i: usize| -> Result<Option<&str>> {
-        row.get_ref(i)?
-            .as_str_or_null()
-            .map_err(|e| Error::corrupt(format!("audit column {i}: {e}")))
-    };
-    let numbers = (row.get(0)?, row.get(1)?, row.get(16)?);
-    link_of_row(org, numbers, text, || {
-        Ok(from_columns(org, columns(row)?)?.event)
-    })
+    link_of_row(org, numbers(row)?, text(row))
 }
 
 /// Every (sequence, hash) of a chain, in order, read on a blocking thread.

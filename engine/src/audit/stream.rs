@@ -12,9 +12,7 @@ use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::{Connection as _, Row as _};
 use tokio::sync::mpsc;
 
-use super::chain::{
-    EventColumns, Link, PAGE_COLUMNS, from_columns, link_of_row, mark_tree, on_all_cores,
-};
+use super::chain::{Link, PAGE_COLUMNS, link_of_row, mark_tree, on_all_cores};
 use super::tree_hash::{Hash, decode_hash};
 use crate::domain::OrgSlug;
 use crate::error::{Error, Result};
@@ -171,31 +169,8 @@ fn pg_links(org: &str, rows: &[PgRow]) -> Result<Vec<Link>> {
     on_all_cores(rows, |row| {
         let text = |i: usize| -> Result<Option<&str>> { Ok(row.try_get(i)?) };
         let numbers = (row.try_get(0)?, row.try_get(1)?, row.try_get(16)?);
-        link_of_row(org, numbers, text, || {
-            Ok(from_columns(org, pg_columns(row)?)?.event)
-        })
+        link_of_row(org, numbers, text)
     })
-}
-
-/// An event row's columns from the typed driver, in [`PAGE_COLUMNS`] order.
-fn pg_columns(row: &PgRow) -> Result<EventColumns> {
-    Ok((
-        row.try_get(0)?,
-        row.try_get(1)?,
-        row.try_get(2)?,
-        row.try_get(3)?,
-        row.try_get(4)?,
-        row.try_get(5)?,
-        row.try_get(6)?,
-        row.try_get(7)?,
-        row.try_get(8)?,
-        row.try_get(9)?,
-        row.try_get(10)?,
-        row.try_get(11)?,
-        row.try_get(12)?,
-        row.try_get(13)?,
-        (row.try_get(14)?, row.try_get(15)?, row.try_get(16)?),
-    ))
 }
 
 impl Store {
