@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
-use super::checkpoint::Checkpoint;
+use super::checkpoint::{Checkpoint, Signer};
 use super::event::{
     AuditEvent, ChainedEvent, EventKind, Fields, GENESIS, Rules, chain_hash, hash_fields,
 };
@@ -472,6 +472,23 @@ pub(crate) fn checkpoint_from(org: &str, row: CheckpointRow) -> Result<Checkpoin
     })
 }
 
+/// The checkpoint of `org` that `sql` selects with `seq` as `$2`, through
+/// the `Any` driver (a transaction or the pool):
+/// [`SELECT_CHECKPOINT`] (at `seq`) or [`NEWEST_CHECKPOINT`] (at or before).
+pub(crate) async fn one_checkpoint<'c>(
+    on: impl sqlx::Executor<'c, Database = sqlx::Any>,
+    sql: &str,
+    org: &str,
+    seq: i64,
+) -> Result<Option<Checkpoint>> {
+    let stored: Option<CheckpointRow> = sqlx::query_as(sql)
+        .bind(org)
+        .bind(seq)
+        .fetch_optional(on)
+        .await?;
+    stored.map(|row| checkpoint_from(org, row)).transpose()
+}
+
 /// The newest checkpoint of a chain at or before a sequence.
 pub(crate) const NEWEST_CHECKPOINT: &str = "SELECT seq, head_hash, public_key, at, signature, root, note, edge FROM audit_checkpoints WHERE org = $1 AND seq <= $2 ORDER BY seq DESC LIMIT 1";
 
@@ -535,6 +552,26 @@ pub(crate) fn grown_edge(
         ));
     }
     Ok(edge)
+}
+
+/// The checkpoint `signer` signs at a chain's `head` (sequence, hash):
+/// its tree is [`grown_edge`]'s from `base`, the chain's newest stored
+/// checkpoint, and the `links` after it. None when `base` is already at
+/// the head; `Err(detail)` as [`grown_edge`].
+pub(crate) fn next_checkpoint(
+    signer: &Signer,
+    org: &str,
+    base: Option<&Checkpoint>,
+    links: impl IntoIterator<Item = (i64, String, String)>,
+    head: (i64, &str),
+    now: chrono::DateTime<chrono::Utc>,
+) -> std::result::Result<Option<Checkpoint>, String> {
+    let edge = grown_edge(&signer.verifying_key(), base, links, head)?;
+    if base.is_some_and(|cp| cp.seq == head.0) {
+        // Nothing since the newest checkpoint: it stands.
+        return Ok(None);
+    }
+    Ok(Some(signer.sign(org, head.1, &edge, now)))
 }
 
 /// A chain's head (the `Any` path appends `FOR UPDATE` on PostgreSQL).

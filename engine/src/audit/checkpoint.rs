@@ -74,6 +74,13 @@ impl Checkpoint {
         })
     }
 
+    /// The right edge as the database stores it (empty when there is none).
+    pub fn edge_text(&self) -> String {
+        self.edge
+            .as_ref()
+            .map_or_else(String::new, Frontier::encode)
+    }
+
     /// The stored right edge, if it is the edge of the signed tree: its
     /// size is `seq` and it folds to `root` (forging another edge with the
     /// same root would take a SHA-256 collision).

@@ -12,6 +12,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use ed25519_dalek::{Signature, Verifier as _, VerifyingKey};
 use sha2::{Digest as _, Sha256};
 
+use super::chain::{SELECT_CHECKPOINT, one_checkpoint};
 use super::checkpoint::Checkpoint;
 use super::merkle::{KEY_NAME, TreeHead};
 use super::verify::{Break, BreakKind};
@@ -184,7 +185,7 @@ impl Store {
         let org = OrgSlug::new(org.to_owned())?;
         let seq = i64::try_from(head.size)
             .map_err(|_| Error::Audit(format!("tree size {} is too large", head.size)))?;
-        let stored = self.audit_checkpoints(&org).await?.remove(&seq);
+        let stored = one_checkpoint(self.pool(), SELECT_CHECKPOINT, org.as_str(), seq).await?;
         let Some(checkpoint) = stored.filter(|cp| {
             cp.verify(key)
                 && cp.root == hex::encode(head.root)

@@ -14,8 +14,8 @@ use rusqlite::{Connection, Transaction, TransactionBehavior, named_params};
 use super::chain::{
     Batch, CREATE_HEAD, INSERT_CHECKPOINT, LINKS_AFTER, Link, MOVED_HEADS, NEWEST_CHECKPOINT,
     PAGE_COLUMNS, Receipt, Row, RowNumbers, SELECT_CHECKPOINT, SELECT_HEAD, SET_HEAD, Stamp,
-    Written, behind, chain_rows, checkpoint_from, columns_of, extension, from_columns, grown_edge,
-    link_of_row, prune_anchor, stamp, stored_rules,
+    Written, behind, chain_rows, checkpoint_from, columns_of, extension, from_columns, link_of_row,
+    next_checkpoint, prune_anchor, stamp, stored_rules,
 };
 use super::checkpoint::{Checkpoint, Signer};
 use super::event::{ChainedEvent, GENESIS, micros};
@@ -209,7 +209,7 @@ fn one_checkpoint(
 
 /// Signs and stores a checkpoint of `org`'s head (none for an empty
 /// chain); `Ok(Err(detail))` when its tree cannot be grown from a signed
-/// one (see [`grown_edge`]).
+/// one (see [`super::chain::next_checkpoint`]).
 fn checkpoint(
     tx: &Transaction<'_>,
     signer: &Signer,
@@ -228,15 +228,10 @@ fn checkpoint(
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    let edge = match grown_edge(&signer.verifying_key(), base.as_ref(), links, (seq, &hash)) {
-        Ok(edge) => edge,
-        Err(detail) => return Ok(Err(detail)),
+    let cp = match next_checkpoint(signer, org, base.as_ref(), links, (seq, &hash), now) {
+        Ok(Some(cp)) => cp,
+        other => return Ok(other),
     };
-    if base.as_ref().is_some_and(|cp| cp.seq == seq) {
-        // Nothing since the newest checkpoint: it stands.
-        return Ok(Ok(None));
-    }
-    let cp = signer.sign(org, &hash, &edge, now);
     tx.prepare_cached(INSERT_CHECKPOINT)?
         .execute(named_params! {
             "$1": org,
@@ -247,7 +242,7 @@ fn checkpoint(
             "$6": cp.signature,
             "$7": cp.root,
             "$8": cp.note,
-            "$9": edge.encode(),
+            "$9": cp.edge_text(),
         })?;
     Ok(Ok(Some(cp)))
 }

@@ -13,10 +13,10 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::chain::{
-    Batch, CREATE_HEAD, CheckpointRow, INSERT_CHECKPOINT, LINKS_AFTER, MOVED_HEADS,
-    NEWEST_CHECKPOINT, Receipt, Row, SELECT_CHECKPOINT, SELECT_EVENTS, SELECT_HEAD, SET_HEAD,
-    Stamp, Written, behind, chain_rows, checkpoint_from, event_from_row, extension, grown_edge,
-    prune_anchor, stamp, stored_rules,
+    Batch, CREATE_HEAD, INSERT_CHECKPOINT, LINKS_AFTER, MOVED_HEADS, NEWEST_CHECKPOINT, Receipt,
+    Row, SELECT_CHECKPOINT, SELECT_EVENTS, SELECT_HEAD, SET_HEAD, Stamp, Written, behind,
+    chain_rows, event_from_row, extension, next_checkpoint, one_checkpoint, prune_anchor, stamp,
+    stored_rules,
 };
 use super::checkpoint::{Checkpoint, Signer};
 use super::event::{AuditEvent, GENESIS, micros};
@@ -641,26 +641,10 @@ pub(crate) async fn extends(
         .map(event_from_row)
         .collect::<Result<Vec<_>>>()?;
     let anchor = match prune_anchor(&events, seq) {
-        Some(at) => one_checkpoint(tx, SELECT_CHECKPOINT, org, at).await?,
+        Some(at) => one_checkpoint(&mut **tx, SELECT_CHECKPOINT, org, at).await?,
         None => None,
     };
     Ok(extension(key, seq, hash, &head, &events, anchor.as_ref()))
-}
-
-/// The checkpoint of `org` that `sql` selects with `seq` as `$2`:
-/// [`SELECT_CHECKPOINT`] (at `seq`) or [`NEWEST_CHECKPOINT`] (at or before).
-async fn one_checkpoint(
-    tx: &mut Transaction<'_, Any>,
-    sql: &str,
-    org: &str,
-    seq: i64,
-) -> Result<Option<Checkpoint>> {
-    let stored: Option<CheckpointRow> = sqlx::query_as(sql)
-        .bind(org)
-        .bind(seq)
-        .fetch_optional(&mut **tx)
-        .await?;
-    stored.map(|row| checkpoint_from(org, row)).transpose()
 }
 
 /// Appends `events` to `org`'s chain inside `tx`: locks the head, stamps
@@ -779,7 +763,7 @@ async fn insert_rows(
 
 /// Signs and stores a checkpoint of `org`'s head (none for an empty chain,
 /// or one whose head is its newest checkpoint); `Ok(Err(detail))` when its
-/// tree cannot be grown from a signed one (see [`grown_edge`]).
+/// tree cannot be grown from a signed one (see [`super::chain::next_checkpoint`]).
 pub(crate) async fn write_checkpoint(
     tx: &mut Transaction<'_, Any>,
     backend: Backend,
@@ -790,20 +774,17 @@ pub(crate) async fn write_checkpoint(
     if seq == 0 {
         return Ok(Ok(None));
     }
-    let base = one_checkpoint(tx, NEWEST_CHECKPOINT, org, seq).await?;
+    let base = one_checkpoint(&mut **tx, NEWEST_CHECKPOINT, org, seq).await?;
     let links: Vec<(i64, String, String)> = sqlx::query_as(LINKS_AFTER)
         .bind(org)
         .bind(base.as_ref().map_or(0, |cp| cp.seq))
         .fetch_all(&mut **tx)
         .await?;
-    let edge = match grown_edge(&signer.verifying_key(), base.as_ref(), links, (seq, &hash)) {
-        Ok(edge) => edge,
-        Err(detail) => return Ok(Err(detail)),
+    let now = chrono::Utc::now();
+    let cp = match next_checkpoint(signer, org, base.as_ref(), links, (seq, &hash), now) {
+        Ok(Some(cp)) => cp,
+        other => return Ok(other),
     };
-    if base.as_ref().is_some_and(|cp| cp.seq == seq) {
-        return Ok(Ok(None));
-    }
-    let cp = signer.sign(org, &hash, &edge, chrono::Utc::now());
     sqlx::query(INSERT_CHECKPOINT)
         .bind(org)
         .bind(cp.seq)
@@ -813,7 +794,7 @@ pub(crate) async fn write_checkpoint(
         .bind(&cp.signature)
         .bind(&cp.root)
         .bind(&cp.note)
-        .bind(edge.encode())
+        .bind(cp.edge_text())
         .execute(&mut **tx)
         .await?;
     Ok(Ok(Some(cp)))
