@@ -90,29 +90,54 @@ struct Fixture {
 
 async fn fixture(customers: usize) -> Fixture {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let store = Store::init(&url)
-        .await
-        .expect("store")
-        .with_vault(std::sync::Arc::new(custodia_engine::Vault::ephemeral()));
-    let file = OrgFile::parse(Path::new("shop.toml"), &shop(customers)).expect("org file");
-    store.import(&file, false, "test").await.expect("import");
-    let rules = RuleSet::load_dir(&repo_root().join("plugins/packs")).expect("packs");
+    let (store, org, rules) = shop_store(dir.path(), Some(customers)).await;
     Fixture {
         store,
-        org: "tienda".parse().expect("slug"),
+        org,
         rules,
         _dir: dir,
     }
 }
 
-async fn bench_plan() {
-    let recipients = size_from_env("MAIL_BENCH_RECIPIENTS", 1_000_000);
-    let opt_outs = size_from_env("MAIL_BENCH_OPT_OUTS", 1_000_000);
-    let f = fixture(2_000).await;
-    // Every other listed recipient opted out; the rest of the opt-outs are
-    // addresses outside the audience. The shop's customers are listed too,
-    // so the rules engine decides `send` for each of them.
+/// The shop's store in `dir`: created with `customers` customers, or
+/// opened as an earlier call left it (`None`), with its master key file.
+async fn shop_store(dir: &Path, customers: Option<usize>) -> (Store, OrgSlug, RuleSet) {
+    use custodia_engine::vault::{MasterRing, MasterSource};
+    let url = format!("sqlite://{}", dir.join("bench.db").display());
+    let key = dir.join("master.key");
+    let ring = match customers {
+        Some(_) => MasterRing::create(&key),
+        None => MasterRing::load(&key),
+    }
+    .expect("master key");
+    let store =
+        Store::init(&url)
+            .await
+            .expect("store")
+            .with_vault(Arc::new(custodia_engine::Vault::new(
+                MasterSource::File(key),
+                ring,
+            )));
+    if let Some(customers) = customers {
+        let file = OrgFile::parse(Path::new("shop.toml"), &shop(customers)).expect("org file");
+        store.import(&file, false, "test").await.expect("import");
+    }
+    let rules = RuleSet::load_dir(&repo_root().join("plugins/packs")).expect("packs");
+    (store, "tienda".parse().expect("slug"), rules)
+}
+
+/// Fills the shop's suppression and Robinson lists for the plan bench:
+/// every other listed recipient opted out, the rest of the opt-outs are
+/// addresses outside the audience; one listed recipient in ten is on the
+/// Robinson list, the rest of it is people outside the audience. What it
+/// builds to import them is dropped on return.
+async fn fill_plan_lists(
+    store: &Store,
+    org: &OrgSlug,
+    recipients: usize,
+    opt_outs: usize,
+    robinson_size: usize,
+) {
     let suppressed: Vec<Address> = (0..opt_outs)
         .map(|i| {
             let local = if i % 2 == 0 && i < recipients {
@@ -124,16 +149,13 @@ async fn bench_plan() {
         })
         .collect();
     let started = Instant::now();
-    suppression::import_opt_outs(&f.store, &f.org, &suppressed, "import", "bench")
+    suppression::import_opt_outs(store, org, &suppressed, "import", "bench")
         .await
         .expect("opt-outs");
     println!(
         "setup: {opt_outs} opt-outs imported in {:.2} s",
         started.elapsed().as_secs_f64()
     );
-    // One listed recipient in ten is on the Robinson list; the rest of the
-    // list is people outside the audience.
-    let robinson_size = size_from_env("MAIL_BENCH_ROBINSON", 1_000_000);
     let robinson: String = (0..robinson_size)
         .map(|i| {
             if i % 10 == 1 && i < recipients {
@@ -144,38 +166,22 @@ async fn bench_plan() {
         })
         .collect();
     let today = chrono::Utc::now().date_naive();
-    suppression::import_robinson(
-        &f.store,
-        &f.org,
-        Path::new("robinson.txt"),
-        &robinson,
-        today,
-    )
-    .await
-    .expect("robinson");
-    let mut list: Vec<ListedRecipient> = (0..recipients.saturating_sub(2_000))
-        .map(|i| ListedRecipient {
-            email: format!("R{i}@List.Example"),
-            name: format!("R {i}"),
-        })
-        .collect();
-    list.extend((0..2_000).map(|i| ListedRecipient {
-        email: format!("cliente{i}@shop.example"),
-        name: format!("Cliente {i}"),
-    }));
-    let campaign = campaign("plan-bench", Audience::List(list));
-    let org = f.store.org(&f.org).await.expect("org");
-    let t = Instant::now();
-    let set = suppression::suppressed_set(&f.store, &f.org)
+    suppression::import_robinson(store, org, Path::new("robinson.txt"), &robinson, today)
         .await
-        .expect("set");
+        .expect("robinson");
+}
+
+/// The parts of a plan timed alone (their results dropped on return).
+async fn plan_breakdown(store: &Store, slug: &OrgSlug, campaign: &Campaign) {
+    let t = Instant::now();
+    let set = suppression::suppressed_set(store, slug).await.expect("set");
     println!(
         "  breakdown: loading the suppression list ({}) alone {:?}",
         set.len(),
         t.elapsed()
     );
     let t = Instant::now();
-    let rob = suppression::robinson_hashes(&f.store, &f.org)
+    let rob = suppression::robinson_hashes(store, slug)
         .await
         .expect("rob");
     println!(
@@ -195,26 +201,76 @@ async fn bench_plan() {
         );
     }
     let t = Instant::now();
+    let org = store.org(slug).await.expect("org");
     let _c = org.customers().await.expect("c");
     println!("  breakdown: loading the customers {:?}", t.elapsed());
+}
+
+/// Resident memory now, in MiB; the peak (`VmHWM`) starts again from
+/// here, so the next figure's peak is its own.
+fn fresh_peak() -> f64 {
+    std::fs::write("/proc/self/clear_refs", "5").expect("reset the peak resident memory");
+    peak_rss_mib()
+}
+
+/// `plan-setup DIR`: builds the plan bench's store in a process of its
+/// own, so that the million addresses it imports leave nothing behind in
+/// the measured process's heap.
+async fn plan_setup(dir: &Path) {
+    let recipients = size_from_env("MAIL_BENCH_RECIPIENTS", 1_000_000);
+    let opt_outs = size_from_env("MAIL_BENCH_OPT_OUTS", 1_000_000);
+    let robinson_size = size_from_env("MAIL_BENCH_ROBINSON", 1_000_000);
+    let (store, org, _) = shop_store(dir, Some(2_000)).await;
+    fill_plan_lists(&store, &org, recipients, opt_outs, robinson_size).await;
+    store.close().await;
+}
+
+async fn bench_plan() {
+    let recipients = size_from_env("MAIL_BENCH_RECIPIENTS", 1_000_000);
+    let opt_outs = size_from_env("MAIL_BENCH_OPT_OUTS", 1_000_000);
+    let robinson_size = size_from_env("MAIL_BENCH_ROBINSON", 1_000_000);
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let setup = Command::new(std::env::current_exe().expect("this bench"))
+        .arg("plan-setup")
+        .arg(dir.path())
+        .status()
+        .expect("plan setup");
+    assert!(setup.success(), "plan setup: {setup}");
+    let (store, slug, rules) = shop_store(dir.path(), None).await;
+    // The shop's customers are listed too, so the rules engine decides
+    // `send` for each of them.
+    let mut list: Vec<ListedRecipient> = (0..recipients.saturating_sub(2_000))
+        .map(|i| ListedRecipient {
+            email: format!("R{i}@List.Example"),
+            name: format!("R {i}"),
+        })
+        .collect();
+    list.extend((0..2_000).map(|i| ListedRecipient {
+        email: format!("cliente{i}@shop.example"),
+        name: format!("Cliente {i}"),
+    }));
+    let campaign = campaign("plan-bench", Audience::List(list));
+    let org = store.org(&slug).await.expect("org");
+    // The campaign, its audience held in memory, is the plan's input and
+    // stays inside the figure.
+    let before = fresh_peak();
     let mut times = Vec::new();
-    let mut last = None;
+    let mut outcome = None;
     for _ in 0..5 {
         let started = Instant::now();
-        let p = plan(&org, &campaign, &f.rules, 90).await.expect("plan");
+        let p = plan(&org, &campaign, &rules, 90).await.expect("plan");
         times.push(started.elapsed());
-        last = Some(p);
+        outcome = Some((p.kept, p.excluded));
     }
     times.sort();
-    let p = last.expect("five runs");
+    let (kept, excluded) = outcome.expect("five runs");
     println!(
-        "plan: {recipients} recipients vs {opt_outs} opt-outs + {robinson_size} Robinson hashes: median {:.0} ms, min {:.0} ms; kept {}, excluded {:?}; peak RSS {:.0} MiB",
+        "plan: {recipients} recipients vs {opt_outs} opt-outs + {robinson_size} Robinson hashes: median {:.0} ms, min {:.0} ms; kept {kept}, excluded {excluded:?}; peak RSS {:.0} MiB (the process held {before:.0} MiB before planning, its input included)",
         times[2].as_secs_f64() * 1e3,
         times[0].as_secs_f64() * 1e3,
-        p.kept,
-        p.excluded,
         peak_rss_mib()
     );
+    plan_breakdown(&store, &slug, &campaign).await;
 }
 
 /// postfix's `smtp-sink`: accepts and discards every message.
@@ -306,6 +362,7 @@ async fn bench_send() {
             robinson_max_age_days: 90,
         };
         campaign.create(&f.store, &f.org).await.expect("campaign");
+        fresh_peak();
         let started = Instant::now();
         let report =
             custodia_mailguard::send(&org, &campaign, &f.rules, &audit, &key, &config, &|_| {})
@@ -441,11 +498,18 @@ Content-Type: text/plain; charset=utf-8\r\n\r\n",
 }
 
 fn main() {
-    let which = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [first, dir, ..] = &args[..] {
+        if first == "plan-setup" {
+            runtime.block_on(plan_setup(Path::new(dir)));
+            return;
+        }
+    }
+    let which = args.into_iter().find(|a| !a.starts_with('-'));
     if which.as_deref().is_none_or(|w| "plan".contains(w)) {
         runtime.block_on(bench_plan());
     }
