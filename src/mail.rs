@@ -217,7 +217,8 @@ pub async fn mail(g: &Global, command: MailCommand) -> anyhow::Result<()> {
     with_app(g, async |app| run_mail(app, g, command).await).await
 }
 
-fn print_plan(p: &custodia_mailguard::Plan, list: bool) {
+/// The plan's totals, after its recipients when they were listed.
+fn print_summary(p: &custodia_mailguard::PlanSummary) {
     say!("campaign `{}`: {} kept", p.campaign, p.kept);
     say!(
         "  checked against the Robinson list downloaded on {} ({} entries)",
@@ -227,18 +228,17 @@ fn print_plan(p: &custodia_mailguard::Plan, list: bool) {
     for (reason, n) in &p.excluded {
         say!("  excluded, {}: {n}", reason.as_str());
     }
-    if !list {
-        return;
-    }
-    for r in &p.recipients {
-        let verdict = r.excluded.map_or("kept", |e| e.as_str());
-        let detail = r
-            .detail
-            .as_ref()
-            .map(|d| format!(" ({d})"))
-            .unwrap_or_default();
-        say!("  {:<40} {verdict}{detail}", r.address);
-    }
+}
+
+/// One recipient's line of `mail plan --list`.
+fn print_planned(r: &custodia_mailguard::Planned) {
+    let verdict = r.excluded.map_or("kept", |e| e.as_str());
+    let detail = r
+        .detail
+        .as_ref()
+        .map(|d| format!(" ({d})"))
+        .unwrap_or_default();
+    say!("  {:<40} {verdict}{detail}", r.address);
 }
 
 async fn run_mail(app: &Custodia, g: &Global, command: MailCommand) -> anyhow::Result<()> {
@@ -253,8 +253,20 @@ async fn run_mail(app: &Custodia, g: &Global, command: MailCommand) -> anyhow::R
             campaign,
             list,
         } => {
-            let plan = app.plan_campaign(&org, &campaign).await?;
-            emit(g.json, &plan, |p| print_plan(p, list))?;
+            if g.json {
+                emit(true, &app.plan_campaign(&org, &campaign).await?, |_| {})?;
+            } else {
+                // Each line goes out as its verdict is known; the totals
+                // come last.
+                let summary = app
+                    .plan_campaign_each(&org, &campaign, |r| {
+                        if list {
+                            print_planned(&r);
+                        }
+                    })
+                    .await?;
+                print_summary(&summary);
+            }
         }
         MailCommand::Stop { org, campaign } => {
             app.stop_campaign(&org, &campaign).await?;
@@ -281,14 +293,19 @@ async fn run_mail(app: &Custodia, g: &Global, command: MailCommand) -> anyhow::R
         MailCommand::BreachNotice(args) => breach_notice(app, g, args).await?,
         MailCommand::Send(args) | MailCommand::Resume(args) => {
             if args.dry_run {
-                let plan = app.plan_campaign(&args.org, &args.campaign).await?;
-                return emit(g.json, &plan, |p| {
-                    say!(
-                        "dry run: {} would be sent, excluded {:?}",
-                        p.kept,
-                        p.excluded
-                    )
-                });
+                if g.json {
+                    let plan = app.plan_campaign(&args.org, &args.campaign).await?;
+                    return emit(true, &plan, |_| {});
+                }
+                let p = app
+                    .plan_campaign_each(&args.org, &args.campaign, |_| {})
+                    .await?;
+                say!(
+                    "dry run: {} would be sent, excluded {:?}",
+                    p.kept,
+                    p.excluded
+                );
+                return Ok(());
             }
             let campaign = Campaign::load(app.store(), &args.org, &args.campaign).await?;
             let config = args.config(&campaign, app.config().robinson_max_age_days)?;

@@ -7,8 +7,8 @@ use std::path::Path;
 use chrono::NaiveDate;
 use custodia_engine::{OrgSlug, exchange};
 use custodia_mailguard::{
-    Address, Campaign, MailboxImport, OutboxStatus, Plan, Progress, SendConfig, SendReport,
-    TokenKey, suppression,
+    Address, Campaign, MailboxImport, OutboxStatus, Plan, PlanSummary, Planned, Progress,
+    SendConfig, SendReport, TokenKey, suppression,
 };
 
 use crate::error::Result;
@@ -146,12 +146,28 @@ impl Custodia {
         Ok(campaign.update(self.store(), org).await?)
     }
 
-    /// Who would get the campaign and who not, and why.
+    /// Who would get the campaign and who not, and why: every verdict.
     pub async fn plan_campaign(&self, org: &OrgSlug, campaign: &str) -> Result<Plan> {
         let scope = self.store().org(org).await?;
         let campaign = Campaign::load(self.store(), org, campaign).await?;
         let max_age = self.config().robinson_max_age_days;
         Ok(custodia_mailguard::plan(&scope, &campaign, &self.rules(), max_age).await?)
+    }
+
+    /// [`Custodia::plan_campaign`], each verdict handed to `each` as it is
+    /// known instead of kept: a list of a million takes no more memory
+    /// than one of a thousand.
+    pub async fn plan_campaign_each(
+        &self,
+        org: &OrgSlug,
+        campaign: &str,
+        each: impl FnMut(Planned) + Send,
+    ) -> Result<PlanSummary> {
+        let scope = self.store().org(org).await?;
+        let campaign = Campaign::load(self.store(), org, campaign).await?;
+        let max_age = self.config().robinson_max_age_days;
+        let rules = self.rules();
+        Ok(custodia_mailguard::plan_each(&scope, &campaign, &rules, max_age, each).await?)
     }
 
     /// Sends (or resumes) a campaign, reporting progress.

@@ -103,23 +103,34 @@ impl Address {
     /// The Robinson list key: hex SHA-256 of the channel id `02` (email)
     /// followed by the normalised address.
     pub fn robinson_hash(&self) -> String {
-        hex::encode(self.robinson_digest())
+        hex::encode(robinson_digest(&self.key()))
     }
 
     /// The first 128 bits of the Robinson hash: what the plan's set holds.
     pub fn robinson_key(&self) -> u128 {
-        let digest = self.robinson_digest();
-        let mut first = [0u8; 16];
-        first.copy_from_slice(&digest[..16]);
-        u128::from_be_bytes(first)
+        robinson_key_of(&self.key())
     }
 
-    fn robinson_digest(&self) -> [u8; 32] {
-        let mut hasher = Sha256::new();
-        hasher.update(b"02");
-        hasher.update(self.key().as_bytes());
-        hasher.finalize().into()
+    /// The address, as a string of its own.
+    pub fn into_string(self) -> String {
+        self.0
     }
+}
+
+/// [`Address::robinson_key`] of the address whose [`Address::key`] is `key`
+/// (a plan computes the key once for both of its sets).
+pub(crate) fn robinson_key_of(key: &str) -> u128 {
+    let digest = robinson_digest(key);
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&digest[..16]);
+    u128::from_be_bytes(first)
+}
+
+fn robinson_digest(key: &str) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(b"02");
+    hasher.update(key.as_bytes());
+    hasher.finalize().into()
 }
 
 impl fmt::Display for Address {

@@ -16,6 +16,7 @@ mod address;
 mod campaign;
 mod error;
 mod history;
+mod key_set;
 pub mod mailbox;
 mod notice;
 mod plan;
@@ -30,7 +31,7 @@ pub use error::{Error, Result};
 pub use history::history;
 pub use mailbox::{MailboxImport, import_mailbox};
 pub use notice::{NoticeRecipient, NoticeReport, NoticeSender, RenderNotice, send_breach_notice};
-pub use plan::{Exclusion, Plan, Planned, plan};
+pub use plan::{Exclusion, Plan, PlanSummary, Planned, plan, plan_each};
 pub use send::{
     DkimSigner, OutboxStatus, Progress, RateWindow, SendConfig, SendReport, send, status,
 };

@@ -153,7 +153,7 @@ pub async fn import_mailbox(
         messages: messages.len(),
         ..MailboxImport::default()
     };
-    let mut suppressed = suppression::suppressed_set(store, org).await?;
+    let suppressed = suppression::suppressed_set(store, org).await?;
     let mut seen = BTreeSet::new();
     let source = format!("unsubscribe reply in `{}`", path.display());
     for raw in messages {
@@ -173,8 +173,8 @@ pub async fn import_mailbox(
                 report.already += 1;
                 continue;
             }
+            // `seen` keeps a second request for this address from counting again.
             suppression::opt_out(store, org, &address, "email reply", &source, pseudonyms).await?;
-            suppressed.insert(key);
             report.opted_out += 1;
         }
     }

@@ -16,10 +16,10 @@ use custodia_engine::rules::{Action, Context, Facts, ResourceKind, RuleSet};
 use custodia_engine::{Customer, OrgStore, RobinsonList};
 use serde::Serialize;
 
-use crate::address::Address;
+use crate::address::{Address, robinson_key_of};
 use crate::campaign::{Audience, Campaign};
 use crate::error::Result;
-use crate::suppression::{self, KeySet};
+use crate::suppression::{self, KeySet, SortedKeys};
 
 /// Why a recipient is left out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -58,7 +58,19 @@ pub struct Planned {
     pub detail: Option<Cow<'static, str>>,
 }
 
-/// The plan of a campaign.
+/// A plan's totals: who is kept, how many are left out and why, and the
+/// Robinson list it was checked against.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanSummary {
+    pub campaign: String,
+    pub kept: usize,
+    pub excluded: BTreeMap<Exclusion, usize>,
+    /// The Robinson list download the plan was checked against.
+    pub robinson: RobinsonList,
+}
+
+/// The plan of a campaign: its totals and every recipient's verdict, in
+/// the audience's order.
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
     pub campaign: String,
@@ -85,11 +97,11 @@ struct Checked {
 
 /// What `plan` checks every recipient against, loaded once.
 struct Lists<'r> {
-    by_email: HashMap<Address, &'r Customer>,
-    suppressed: KeySet,
+    by_email: HashMap<Address, &'r Customer, foldhash::fast::RandomState>,
+    suppressed: SortedKeys,
     /// Purged customers' addresses, by keyed hash.
     erased: Option<suppression::Erased>,
-    robinson: KeySet,
+    robinson: SortedKeys,
     sender: custodia_engine::Worker,
     sectors: Vec<custodia_engine::Sector>,
     context: Context,
@@ -121,10 +133,11 @@ impl<'r> Lists<'r> {
                 Some((Exclusion::InvalidAddress, Some(Cow::Owned(e.to_string())))),
             ),
             Ok(address) => {
-                let key = suppression::set_key(&address.key());
+                let key = address.key();
+                let set_key = suppression::set_key(&key);
                 let customer = c.customer.or_else(|| self.by_email.get(&address).copied());
-                let verdict = self.exclusion(customer, &address, key);
-                (address.to_string(), Some(key), customer, verdict)
+                let verdict = self.exclusion(customer, &address, &key, set_key);
+                (address.into_string(), Some(set_key), customer, verdict)
             }
         };
         let (excluded, detail) = verdict.unzip();
@@ -146,9 +159,10 @@ impl<'r> Lists<'r> {
         &self,
         customer: Option<&Customer>,
         address: &Address,
-        key: u128,
+        key: &str,
+        set_key: u128,
     ) -> Option<(Exclusion, Option<Cow<'static, str>>)> {
-        if self.suppressed.contains(&key)
+        if self.suppressed.contains(&set_key)
             || customer.is_some_and(|c| c.communications.opt_out.is_some())
             || self.erased.as_ref().is_some_and(|e| e.contains(address))
         {
@@ -156,7 +170,7 @@ impl<'r> Lists<'r> {
         }
         let consented = customer.is_some_and(|c| c.communications.consent.is_some());
         // LOPDGDD art. 23.4: only express consent to this sender exempts.
-        if !consented && self.robinson.contains(&address.robinson_key()) {
+        if !consented && self.robinson.contains(&robinson_key_of(key)) {
             return Some((Exclusion::Robinson, None));
         }
         let similar = self.context.similar_products;
@@ -188,65 +202,99 @@ impl<'r> Lists<'r> {
         Some((Exclusion::DeniedByRules, Some(Cow::Owned(why))))
     }
 
-    /// Checks every candidate, in order, on all cores: a million
-    /// recipients is CPU work (normalising, hashing, looking up).
-    fn check_all(&self, candidates: &[Candidate<'_>]) -> Vec<Checked> {
+    /// Checks `candidates` on all cores and hands each verdict to `each`,
+    /// in order. They are taken [`CHUNK`] at a time: while the other
+    /// threads check a chunk, this one hands on the verdicts of the one
+    /// before, so a plan holds two chunks of verdicts, never the whole
+    /// audience's.
+    fn check_each<'c>(
+        &self,
+        candidates: impl Iterator<Item = Candidate<'c>>,
+        mut each: impl FnMut(Checked),
+    ) {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let chunk = candidates.len().div_ceil(threads).max(1);
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = candidates
-                .chunks(chunk)
-                .map(|part| {
-                    scope.spawn(move || part.iter().map(|c| self.check(c)).collect::<Vec<_>>())
-                })
-                .collect();
-            workers
-                .into_iter()
-                .flat_map(|w| {
-                    w.join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                })
-                .collect()
-        })
+        let mut candidates = candidates.peekable();
+        let mut chunk = Vec::with_capacity(CHUNK);
+        let mut checked: Vec<Checked> = Vec::new();
+        while candidates.peek().is_some() {
+            chunk.clear();
+            chunk.extend(candidates.by_ref().take(CHUNK));
+            if chunk.len() < SMALL || threads == 1 {
+                checked.drain(..).for_each(&mut each);
+                chunk.iter().for_each(|c| each(self.check(c)));
+                continue;
+            }
+            let part = chunk.len().div_ceil(threads);
+            checked = std::thread::scope(|scope| {
+                let parts: Vec<_> = chunk
+                    .chunks(part)
+                    .map(|part| {
+                        scope.spawn(move || part.iter().map(|c| self.check(c)).collect::<Vec<_>>())
+                    })
+                    .collect();
+                checked.drain(..).for_each(&mut each);
+                let mut next = Vec::with_capacity(chunk.len());
+                for part in parts {
+                    next.extend(
+                        part.join()
+                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                    );
+                }
+                next
+            });
+        }
+        checked.into_iter().for_each(each);
     }
 }
 
+/// Candidates checked together: large enough that starting the threads
+/// costs nothing beside it, small enough that its verdicts take a few MiB.
+const CHUNK: usize = 32_768;
+
+/// Below this, a chunk is checked on the calling thread alone.
+const SMALL: usize = 2_048;
+
 /// Plans a campaign against the store's current opt-outs, consents, the
 /// Robinson list (refused when missing or older than
-/// `robinson_max_age_days`) and the rules in force.
+/// `robinson_max_age_days`) and the rules in force, and keeps every
+/// recipient's verdict. [`plan_each`] hands them on instead.
 pub async fn plan(
     org: &OrgStore,
     campaign: &Campaign,
     rules: &RuleSet,
     robinson_max_age_days: u32,
 ) -> Result<Plan> {
+    let mut recipients = Vec::new();
+    let summary = plan_each(org, campaign, rules, robinson_max_age_days, |p| {
+        recipients.push(p);
+    })
+    .await?;
+    Ok(Plan {
+        campaign: summary.campaign,
+        kept: summary.kept,
+        excluded: summary.excluded,
+        robinson: summary.robinson,
+        recipients,
+    })
+}
+
+/// Plans a campaign as [`plan`] does, handing each recipient's verdict to
+/// `each` in the audience's order as soon as it is known: the verdicts of
+/// a million recipients are never all in memory at once.
+pub async fn plan_each(
+    org: &OrgStore,
+    campaign: &Campaign,
+    rules: &RuleSet,
+    robinson_max_age_days: u32,
+    mut each: impl FnMut(Planned) + Send,
+) -> Result<PlanSummary> {
     let store = org.store();
     let robinson = suppression::robinson_in_force(store, org.slug(), robinson_max_age_days).await?;
     let customers = org.customers().await?;
-    let by_email: HashMap<Address, &Customer> = customers
+    let by_email: HashMap<Address, &Customer, _> = customers
         .iter()
         .filter_map(|c| Some((Address::parse(c.email.as_deref()?).ok()?, c)))
         .collect();
-    let candidates: Vec<Candidate<'_>> = match &campaign.audience {
-        Audience::Customers => customers
-            .iter()
-            .filter_map(|c| {
-                Some(Candidate {
-                    raw: c.email.as_deref()?,
-                    name: &c.name,
-                    customer: Some(c),
-                })
-            })
-            .collect(),
-        Audience::List(list) => list
-            .iter()
-            .map(|r| Candidate {
-                raw: &r.email,
-                name: &r.name,
-                customer: None,
-            })
-            .collect(),
-    };
     // The two big sets load side by side, each on a thread of its own.
     let (suppressed, robinson_set) = tokio::try_join!(
         suppression::suppressed_set(store, org.slug()),
@@ -265,26 +313,47 @@ pub async fn plan(
         },
         rules,
     };
-    let checked = lists.check_all(&candidates);
-
-    let mut seen = KeySet::with_capacity_and_hasher(candidates.len(), Default::default());
-    let mut recipients = Vec::with_capacity(candidates.len());
-    let mut excluded = BTreeMap::new();
-    for Checked { mut planned, key } in checked {
+    let mut summary = PlanSummary {
+        campaign: campaign.id.clone(),
+        kept: 0,
+        excluded: BTreeMap::new(),
+        robinson,
+    };
+    let size = match &campaign.audience {
+        Audience::Customers => customers.len(),
+        Audience::List(list) => list.len(),
+    };
+    let mut seen = KeySet::with_capacity(size);
+    let verdict = |Checked { mut planned, key }: Checked| {
         if key.is_some_and(|key| !seen.insert(key)) {
             planned.excluded = Some(Exclusion::Duplicate);
             planned.detail = None;
         }
-        if let Some(e) = planned.excluded {
-            *excluded.entry(e).or_insert(0) += 1;
+        match planned.excluded {
+            Some(e) => *summary.excluded.entry(e).or_insert(0) += 1,
+            None => summary.kept += 1,
         }
-        recipients.push(planned);
+        each(planned);
+    };
+    match &campaign.audience {
+        Audience::Customers => lists.check_each(
+            customers.iter().filter_map(|c| {
+                Some(Candidate {
+                    raw: c.email.as_deref()?,
+                    name: &c.name,
+                    customer: Some(c),
+                })
+            }),
+            verdict,
+        ),
+        Audience::List(list) => lists.check_each(
+            list.iter().map(|r| Candidate {
+                raw: &r.email,
+                name: &r.name,
+                customer: None,
+            }),
+            verdict,
+        ),
     }
-    Ok(Plan {
-        campaign: campaign.id.clone(),
-        kept: recipients.iter().filter(|r| r.excluded.is_none()).count(),
-        excluded,
-        robinson,
-        recipients,
-    })
+    Ok(summary)
 }

@@ -370,12 +370,11 @@ pub async fn robinson_in_force(
     Ok(list)
 }
 
-/// A set of 128-bit keys: an address key or a Robinson hash, each kept in
-/// 16 bytes instead of a string. Plans load and look up millions of them.
-/// Two different addresses share a key with a chance near 2^-128; if they
-/// ever did, the plan would leave one more person out, never send to one
-/// who opted out.
-pub type KeySet = HashSet<u128, foldhash::fast::RandomState>;
+/// The plan's sets hold 128-bit keys (an address key or a Robinson hash),
+/// 16 bytes each instead of a string. Two different addresses share a key
+/// with a chance near 2^-128; if they ever did, the plan would leave one
+/// more person out, never send to one who opted out.
+pub use crate::key_set::{KeySet, SortedKeys};
 
 /// The set key of a normalised address key (`Address::key`): two
 /// independent 64-bit hashes with fixed seeds, the same in every process.
@@ -393,16 +392,16 @@ fn robinson_key(hex: &str) -> Option<u128> {
 }
 
 /// Every Robinson hash of `org`'s list, for planning.
-pub async fn robinson_hashes(store: &Store, org: &OrgSlug) -> Result<KeySet> {
-    let set = KeySet::default();
-    Ok(store
-        .fold_text("robinson", "hash", org, set, |set, hex| {
+pub async fn robinson_hashes(store: &Store, org: &OrgSlug) -> Result<SortedKeys> {
+    let keys = store
+        .fold_text("robinson", "hash", org, Vec::new(), |keys, hex| {
             // Stored by `import_robinson`, always 64 hex digits.
             if let Some(key) = robinson_key(hex) {
-                set.insert(key);
+                keys.push(key);
             }
         })
-        .await?)
+        .await?;
+    Ok(SortedKeys::new(keys))
 }
 
 /// Erased customers' addresses, kept only as keyed hashes (a purge): a
@@ -446,18 +445,17 @@ impl Erased {
 
 /// Every suppressed address of an organisation, for planning: the listed
 /// ones and customers' bajas.
-pub async fn suppressed_set(store: &Store, org: &OrgSlug) -> Result<KeySet> {
-    let set = KeySet::default();
-    let mut set = store
-        .fold_text("opt_outs", "address", org, set, |set, key| {
-            set.insert(set_key(key));
+pub async fn suppressed_set(store: &Store, org: &OrgSlug) -> Result<SortedKeys> {
+    let mut keys = store
+        .fold_text("opt_outs", "address", org, Vec::new(), |keys, key| {
+            keys.push(set_key(key));
         })
         .await?;
     let customers = store.org(org).await?.customer_opt_outs().await?;
-    set.extend(
+    keys.extend(
         customers
             .into_iter()
             .filter_map(|c| Some(set_key(&Address::parse(c.email.as_deref()?).ok()?.key()))),
     );
-    Ok(set)
+    Ok(SortedKeys::new(keys))
 }

@@ -1004,3 +1004,78 @@ fn a_scheduled_campaign_is_not_sent_before_its_time(backend) {
     );
 }
 }
+
+on_both_backends! {
+fn a_plan_streamed_line_by_line_gives_the_verdicts_the_whole_plan_keeps(backend) {
+    let c = Custodia::demo(backend);
+    // Three chunks of the planner and a bit, with duplicates across them.
+    let n = 70_000;
+    let mut audience: Vec<String> = (0..n)
+        .map(|i| match i {
+            40_000 => "persona10@lista.example".to_owned(),
+            69_998 => "PERSONA5@Lista.Example".to_owned(),
+            _ => format!("persona{i}@lista.example"),
+        })
+        .collect();
+    audience.push("no-at-sign".to_owned());
+    let mut csv = String::from("email,name\n");
+    for (i, email) in audience.iter().enumerate() {
+        csv.push_str(&format!("{email},P {i}\n"));
+    }
+    std::fs::write(c.path("lista.csv"), csv).expect("csv");
+    std::fs::write(
+        c.path("lista.toml"),
+        "id = \"lista\"\nname = \"lista\"\nsender = \"alvaro\"\nfrom = \"Tienda Verde <ofertas@tiendaverde.example>\"\nsubject = \"Ofertas\"\ntext = \"Hola. Baja: {{ unsubscribe_url }}\"\nlegal_basis = \"consent\"\naudience = \"lista.csv\"\n",
+    )
+    .expect("toml");
+    c.ok(&["mail", "create", "--org", "tienda-verde", c.path("lista.toml").to_str().expect("path")]);
+    c.ok(&["optout", "add", "--org", "tienda-verde", "persona50000@lista.example"]);
+
+    let whole: Value = serde_json::from_str(&c.ok(&[
+        "--json", "mail", "plan", "--org", "tienda-verde", "lista",
+    ]))
+    .expect("plan json");
+    let kept_verdicts: Vec<(String, String)> = whole["recipients"]
+        .as_array()
+        .expect("recipients")
+        .iter()
+        .map(|r| {
+            let verdict = r["excluded"].as_str().unwrap_or("kept").to_owned();
+            (r["address"].as_str().expect("address").to_owned(), verdict)
+        })
+        .collect();
+    assert_eq!(kept_verdicts.len(), n + 1);
+
+    let listed = c.ok(&["mail", "plan", "--org", "tienda-verde", "lista", "--list"]);
+    let streamed: Vec<(String, String)> = listed
+        .lines()
+        .take_while(|l| !l.starts_with("campaign `lista`"))
+        .map(|l| {
+            let mut words = l.split_whitespace();
+            let address = words.next().expect("address").to_owned();
+            (address, words.next().expect("verdict").to_owned())
+        })
+        .collect();
+    assert_eq!(streamed, kept_verdicts, "the same verdicts, in the same order");
+    let in_order: Vec<String> = audience
+        .iter()
+        .map(|a| a.replace("@Lista.Example", "@lista.example"))
+        .collect();
+    let addresses: Vec<String> = streamed.iter().map(|(a, _)| a.clone()).collect();
+    assert_eq!(addresses, in_order, "the audience's order, domains lowercased");
+    let verdict = |i: usize| streamed[i].1.as_str();
+    assert_eq!(verdict(10), verdict(11), "the first of two is judged like its neighbours");
+    assert_eq!(verdict(40_000), "duplicate");
+    assert_eq!(verdict(69_998), "duplicate", "duplicates are found across chunks, whatever the case");
+    assert_eq!(verdict(50_000), "opted_out");
+    assert_eq!(verdict(n), "invalid_address");
+
+    // The totals printed after the lines are the whole plan's.
+    let summary = &listed[listed.find("campaign `lista`").expect("totals")..];
+    assert!(summary.contains(&format!("{} kept", whole["kept"])), "{summary}");
+    for (reason, count) in whole["excluded"].as_object().expect("excluded") {
+        assert!(summary.contains(&format!("excluded, {reason}: {count}")), "{summary}");
+    }
+    assert_eq!(whole["excluded"]["duplicate"], 2);
+}
+}

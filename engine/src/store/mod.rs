@@ -223,6 +223,10 @@ impl Store {
         if let Some(file) = self.sqlite_file.clone() {
             return tokio::task::spawn_blocking(move || -> Result<T> {
                 let conn = open_sqlite(&file)?;
+                // No memory map: a scan of a million rows through one
+                // would count every page of the table as this process's
+                // resident memory.
+                conn.execute_batch("PRAGMA mmap_size = 0;")?;
                 let sql = format!("SELECT {column} FROM {table} WHERE org = ?1");
                 let mut statement = conn.prepare(&sql)?;
                 let mut rows = statement.query([&org])?;

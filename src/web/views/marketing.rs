@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use custodia_engine::OrgSlug;
 use custodia_engine::rules::{Action, ResourceKind};
-use custodia_mailguard::{Address, Audience, Campaign, Plan, SendConfig, TemplateContext};
+use custodia_mailguard::{Address, Audience, Campaign, PlanSummary, SendConfig, TemplateContext};
 use serde::Deserialize;
 
 use crate::web::page::{Page, WebError, render};
@@ -276,7 +276,7 @@ async fn save(web: &Web, me: Me, form: CampaignForm, editing: bool) -> Result<Re
 struct CampaignPage {
     page: Page,
     campaign: Campaign,
-    plan: Result<Plan, String>,
+    plan: Result<PlanSummary, String>,
     preview: Option<(String, String, String)>,
     can_send: bool,
 }
@@ -293,33 +293,32 @@ async fn campaign(
         .await
         .map_err(|e| fail(e.into()))?;
     // A plan that cannot be made (no Robinson list in force) is shown
-    // with its reason, not as a failed page.
+    // with its reason, not as a failed page. Only its totals and the first
+    // recipient kept (the preview's) are kept from it.
+    let mut first_kept = None;
     let plan = web
         .app
-        .plan_campaign(&me.org, &id)
+        .plan_campaign_each(&me.org, &id, |r| {
+            if first_kept.is_none() && r.excluded.is_none() {
+                first_kept = Some(r);
+            }
+        })
         .await
         .map_err(|e| e.to_string());
-    let preview = match &plan {
-        Ok(plan) => plan
-            .recipients
-            .iter()
-            .find(|r| r.excluded.is_none())
-            .and_then(|r| {
-                let rendered = campaign
-                    .renderer()
-                    .ok()?
-                    .render(&TemplateContext {
-                        name: &r.name,
-                        email: &r.address,
-                        customer: r.customer.as_deref(),
-                        unsubscribe_url: "https://…/u/…",
-                        campaign: &campaign.id,
-                    })
-                    .ok()?;
-                Some((r.address.clone(), rendered.subject, rendered.text))
-            }),
-        Err(_) => None,
-    };
+    let preview = first_kept.and_then(|r| {
+        let rendered = campaign
+            .renderer()
+            .ok()?
+            .render(&TemplateContext {
+                name: &r.name,
+                email: &r.address,
+                customer: r.customer.as_deref(),
+                unsubscribe_url: "https://…/u/…",
+                campaign: &campaign.id,
+            })
+            .ok()?;
+        Some((r.address, rendered.subject, rendered.text))
+    });
     let can_send = me.may(&web, Action::Send, ResourceKind::Campaign);
     Ok(render(&CampaignPage {
         page: me.page,
