@@ -9,6 +9,12 @@
 //! sockets are opened here, with `TCP_NODELAY`, and handed to lettre's
 //! `AsyncSmtpConnection`, which does EHLO, STARTTLS, AUTH and the message
 //! transaction as before. Connections are kept for reuse, like lettre's pool.
+//!
+//! Where the server offers PIPELINING (RFC 2920), a message's MAIL, RCPT
+//! and DATA go out in one write and their replies are read after: one
+//! round trip for the envelope instead of three. lettre keeps only the
+//! EHLO keywords it knows, so the connection asks EHLO once more (before
+//! AUTH, as RFC 5321 4.1.4 allows) to learn whether the server pipelines.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -18,7 +24,8 @@ use std::time::{Duration, Instant};
 
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, TlsParameters};
-use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Rcpt};
+use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
@@ -162,7 +169,7 @@ impl Target {
 
     /// Opens a connection: TCP with `TCP_NODELAY`, TLS as asked, EHLO,
     /// STARTTLS and AUTH through lettre.
-    async fn connect(&self) -> Result<AsyncSmtpConnection> {
+    async fn connect(&self) -> Result<Open> {
         let smtp = |e: lettre::transport::smtp::Error| {
             Error::Smtp(format!("`{}:{}`: {e}", self.host, self.port))
         };
@@ -186,12 +193,107 @@ impl Target {
             }
             _ => {}
         }
+        let pipelining = pipelines(&mut conn, &self.hello).await.map_err(smtp)?;
         if let Some(credentials) = &self.credentials {
             conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials)
                 .await
                 .map_err(smtp)?;
         }
-        Ok(conn)
+        Ok(Open { conn, pipelining })
+    }
+}
+
+/// Asks EHLO again and reads whether the server offers PIPELINING.
+async fn pipelines(
+    conn: &mut AsyncSmtpConnection,
+    hello: &ClientId,
+) -> std::result::Result<bool, lettre::transport::smtp::Error> {
+    let reply = conn.command(Ehlo::new(hello.clone())).await?;
+    // The first line names the server; each later one starts with a keyword.
+    Ok(reply.message().skip(1).any(|line| {
+        line.split_whitespace()
+            .next()
+            .is_some_and(|word| word.eq_ignore_ascii_case("PIPELINING"))
+    }))
+}
+
+/// An open connection, and whether its server pipelines.
+struct Open {
+    conn: AsyncSmtpConnection,
+    pipelining: bool,
+}
+
+impl Open {
+    /// One message's transaction: lettre's, or pipelined where the server
+    /// allows it.
+    async fn send(
+        &mut self,
+        envelope: &lettre::address::Envelope,
+        bytes: &[u8],
+    ) -> std::result::Result<(), SendError> {
+        let lettre_error = |e: lettre::transport::smtp::Error| SendError {
+            permanent: e.is_permanent(),
+            message: e.to_string(),
+        };
+        if !self.pipelining {
+            return self
+                .conn
+                .send(envelope, bytes)
+                .await
+                .map(drop)
+                .map_err(lettre_error);
+        }
+        let options = self.mail_options(envelope, bytes)?;
+        let mut commands = Mail::new(envelope.from().cloned(), options).to_string();
+        for to in envelope.to() {
+            commands.push_str(&Rcpt::new(to.clone(), vec![]).to_string());
+        }
+        commands.push_str(&Data.to_string());
+        // One write; then every reply, in the commands' order (RFC 2920 3.1).
+        self.conn.command(commands).await.map_err(lettre_error)?;
+        for _ in envelope.to() {
+            self.conn.read_response().await.map_err(lettre_error)?;
+        }
+        self.conn.read_response().await.map_err(lettre_error)?;
+        self.conn
+            .message(bytes)
+            .await
+            .map(drop)
+            .map_err(lettre_error)
+    }
+
+    /// MAIL's parameters, as lettre's own transaction sets them: SMTPUTF8
+    /// for addresses beyond ASCII, 8BITMIME for a body beyond it, each
+    /// refused when the server lacks it.
+    fn mail_options(
+        &self,
+        envelope: &lettre::address::Envelope,
+        bytes: &[u8],
+    ) -> std::result::Result<Vec<MailParameter>, SendError> {
+        let info = self.conn.server_info();
+        let refused = |message: &str| SendError {
+            message: message.to_owned(),
+            permanent: true,
+        };
+        let mut options = Vec::new();
+        let beyond_ascii = |a: &lettre::Address| !AsRef::<str>::as_ref(a).is_ascii();
+        if envelope.from().is_some_and(beyond_ascii) || envelope.to().iter().any(beyond_ascii) {
+            if !info.supports_feature(Extension::SmtpUtfEight) {
+                return Err(refused(
+                    "the envelope has addresses beyond ASCII and the server lacks SMTPUTF8",
+                ));
+            }
+            options.push(MailParameter::SmtpUtfEight);
+        }
+        if !bytes.is_ascii() {
+            if !info.supports_feature(Extension::EightBitMime) {
+                return Err(refused(
+                    "the message has bytes beyond ASCII and the server lacks 8BITMIME",
+                ));
+            }
+            options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+        }
+        Ok(options)
     }
 }
 
@@ -272,7 +374,7 @@ impl AsyncTokioStream for Tls {
 /// message and dropped after a failure.
 pub(crate) struct Connections {
     target: Target,
-    idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
+    idle: Mutex<Vec<(Open, Instant)>>,
 }
 
 impl std::fmt::Debug for Connections {
@@ -300,13 +402,13 @@ impl Connections {
     }
 
     /// An open connection: an idle one that still answers, else a new one.
-    async fn take(&self) -> Result<AsyncSmtpConnection> {
+    async fn take(&self) -> Result<Open> {
         loop {
-            let Some((mut conn, since)) = self.idle.lock().await.pop() else {
+            let Some((mut open, since)) = self.idle.lock().await.pop() else {
                 return self.target.connect().await;
             };
-            if since.elapsed() < CHECK_AFTER || conn.test_connected().await {
-                return Ok(conn);
+            if since.elapsed() < CHECK_AFTER || open.conn.test_connected().await {
+                return Ok(open);
             }
         }
     }
@@ -318,30 +420,27 @@ impl Connections {
         envelope: &lettre::address::Envelope,
         bytes: &[u8],
     ) -> std::result::Result<(), SendError> {
-        let mut conn = self.take().await.map_err(|e| SendError {
+        let mut open = self.take().await.map_err(|e| SendError {
             message: e.to_string(),
             permanent: false,
         })?;
-        match conn.send(envelope, bytes).await {
-            Ok(_) => {
-                self.idle.lock().await.push((conn, Instant::now()));
-                Ok(())
-            }
-            Err(e) => {
-                // The transaction failed half-way: start the next one clean.
-                conn.abort().await;
-                Err(SendError {
-                    message: e.to_string(),
-                    permanent: e.is_permanent(),
-                })
-            }
+        let sent = open.send(envelope, bytes).await;
+        match sent {
+            Ok(()) => self.idle.lock().await.push((open, Instant::now())),
+            // The transaction failed half-way: the next one starts on a
+            // new connection. A pipelined one may still have replies on
+            // the way, or a server reading the message: QUIT would go into
+            // it, so the socket is only closed (on drop).
+            Err(_) if open.pipelining => {}
+            Err(_) => open.conn.abort().await,
         }
+        sent
     }
 
     /// Says QUIT on every idle connection.
     pub(crate) async fn close(&self) {
-        for (mut conn, _) in self.idle.lock().await.drain(..) {
-            let _ = conn.quit().await;
+        for (mut open, _) in self.idle.lock().await.drain(..) {
+            let _ = open.conn.quit().await;
         }
     }
 }
@@ -382,9 +481,174 @@ mod tests {
         assert!(!err.to_string().contains("secret"), "{err}");
     }
 
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    /// Accepts one client, greets it and answers its two EHLOs with
+    /// `keywords` (the lines after the server's name); returns the
+    /// connection and the first EHLO line.
+    async fn greet(
+        listener: &tokio::net::TcpListener,
+        keywords: &[&str],
+    ) -> (BufReader<TcpStream>, String) {
+        let (mut socket, _) = listener.accept().await.expect("client");
+        socket
+            .write_all(b"220 test ESMTP\r\n")
+            .await
+            .expect("greeting");
+        let mut reply = String::from(if keywords.is_empty() {
+            "250 test\r\n"
+        } else {
+            "250-test\r\n"
+        });
+        for (i, keyword) in keywords.iter().enumerate() {
+            let dash = if i + 1 == keywords.len() { ' ' } else { '-' };
+            reply.push_str(&format!("250{dash}{keyword}\r\n"));
+        }
+        let mut lines = BufReader::new(socket);
+        let mut ehlos = Vec::new();
+        for _ in 0..2 {
+            let mut line = String::new();
+            lines.read_line(&mut line).await.expect("ehlo");
+            assert!(line.starts_with("EHLO "), "{line}");
+            ehlos.push(line);
+            lines
+                .get_mut()
+                .write_all(reply.as_bytes())
+                .await
+                .expect("ehlo reply");
+        }
+        (lines, ehlos.swap_remove(0))
+    }
+
+    /// Reads `n` lines, none answered yet.
+    async fn lines(reader: &mut BufReader<TcpStream>, n: usize) -> Vec<String> {
+        let mut got = Vec::new();
+        for _ in 0..n {
+            let mut line = String::new();
+            reader.read_line(&mut line).await.expect("line");
+            got.push(line);
+        }
+        got
+    }
+
+    /// Reads a message up to its final `.` line.
+    async fn message(reader: &mut BufReader<TcpStream>) -> String {
+        let mut text = String::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).await.expect("data");
+            if line == ".\r\n" {
+                return text;
+            }
+            text.push_str(&line);
+        }
+    }
+
+    fn envelope() -> lettre::address::Envelope {
+        lettre::address::Envelope::new(
+            Some("news@shop.example".parse().expect("from")),
+            vec!["ana@correo.example".parse().expect("to")],
+        )
+        .expect("envelope")
+    }
+
+    async fn listener() -> (tokio::net::TcpListener, Connections) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let target = Target::parse(&format!("smtp://127.0.0.1:{port}")).expect("url");
+        (listener, Connections::new(target))
+    }
+
+    #[tokio::test]
+    async fn a_pipelining_server_gets_each_envelope_in_one_write() {
+        let (listener, connections) = listener().await;
+        let server = tokio::spawn(async move {
+            let (mut reader, _) =
+                greet(&listener, &["SIZE 10240000", "PIPELINING", "8BITMIME"]).await;
+            let mut seen = Vec::new();
+            for _ in 0..2 {
+                // Nothing is answered before all three commands are in:
+                // a client waiting for MAIL's reply would stall here.
+                let commands = lines(&mut reader, 3).await;
+                reader
+                    .get_mut()
+                    .write_all(b"250 2.1.0 ok\r\n250 2.1.5 ok\r\n354 go ahead\r\n")
+                    .await
+                    .expect("replies");
+                let body = message(&mut reader).await;
+                reader
+                    .get_mut()
+                    .write_all(b"250 2.0.0 queued\r\n")
+                    .await
+                    .expect("queued");
+                seen.push((commands, body));
+            }
+            seen
+        });
+        let sent = async {
+            for _ in 0..2 {
+                connections
+                    .send(&envelope(), b"Subject: hola\r\n\r\nHola.\r\n")
+                    .await
+                    .expect("sent");
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), sent)
+            .await
+            .expect("sent without waiting for a reply between commands");
+        let seen = server.await.expect("server");
+        assert_eq!(seen.len(), 2, "both messages on one connection");
+        for (commands, body) in seen {
+            assert_eq!(
+                commands,
+                [
+                    "MAIL FROM:<news@shop.example>\r\n",
+                    "RCPT TO:<ana@correo.example>\r\n",
+                    "DATA\r\n"
+                ]
+            );
+            assert!(body.starts_with("Subject: hola\r\n\r\nHola.\r\n"), "{body}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_recipient_refused_in_a_pipelined_transaction_is_a_hard_bounce_and_the_connection_is_dropped()
+     {
+        let (listener, connections) = listener().await;
+        let server = tokio::spawn(async move {
+            let (mut reader, _) = greet(&listener, &["PIPELINING"]).await;
+            lines(&mut reader, 3).await;
+            reader
+                .get_mut()
+                .write_all(
+                    b"250 2.1.0 ok\r\n550 5.1.1 no such user\r\n554 5.5.1 no valid recipients\r\n",
+                )
+                .await
+                .expect("replies");
+            // The client closes the socket; it says nothing more.
+            let mut rest = String::new();
+            reader.read_line(&mut rest).await.expect("end");
+            rest
+        });
+        let envelope = envelope();
+        let sent = connections.send(&envelope, b"Subject: hola\r\n\r\nHola.\r\n");
+        let err = tokio::time::timeout(Duration::from_secs(10), sent)
+            .await
+            .expect("pipelined")
+            .expect_err("refused");
+        assert!(err.permanent, "{}", err.message);
+        assert!(err.message.contains("no such user"), "{}", err.message);
+        assert!(
+            connections.idle.lock().await.is_empty(),
+            "not kept for reuse"
+        );
+        assert_eq!(server.await.expect("server"), "", "closed without QUIT");
+    }
+
     #[tokio::test]
     async fn sockets_have_tcp_nodelay_and_speak_smtp_through_lettre() {
-        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -392,24 +656,12 @@ mod tests {
         let target = Target::parse(&format!("smtp://127.0.0.1:{port}")).expect("url");
         let server = tokio::spawn(async move {
             listener.accept().await.expect("first");
-            let (mut socket, _) = listener.accept().await.expect("second");
-            socket
-                .write_all(b"220 test ESMTP\r\n")
-                .await
-                .expect("greeting");
-            let mut lines = BufReader::new(socket);
-            let mut line = String::new();
-            lines.read_line(&mut line).await.expect("ehlo");
-            lines
-                .get_mut()
-                .write_all(b"250 test\r\n")
-                .await
-                .expect("ehlo reply");
-            line
+            greet(&listener, &[]).await.1
         });
         assert!(target.tcp().await.expect("tcp").nodelay().expect("option"));
-        let conn = target.connect().await.expect("connected");
+        let open = target.connect().await.expect("connected");
         assert!(server.await.expect("server").starts_with("EHLO "));
-        assert!(!conn.has_broken());
+        assert!(!open.conn.has_broken());
+        assert!(!open.pipelining, "the server did not offer PIPELINING");
     }
 }
