@@ -15,6 +15,8 @@ rustup target add wasm32-wasip2 >/dev/null
 
 . scripts/packages.sh
 /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || need_apt+=(python3-aiosmtpd)
+# Postfix's smtp-sink: a real server that offers PIPELINING.
+[ -x /usr/sbin/smtp-sink ] || need_apt+=(postfix)
 # dkimpy verifies our DKIM signatures independently.
 /usr/bin/python3 -c 'import dkim' >/dev/null 2>&1 || need_apt+=(python3-dkim)
 # The web UI's tests drive a real headless Chromium over WebDriver.

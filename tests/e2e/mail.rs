@@ -1079,3 +1079,106 @@ fn a_plan_streamed_line_by_line_gives_the_verdicts_the_whole_plan_keeps(backend)
     assert_eq!(whole["excluded"]["duplicate"], 2);
 }
 }
+
+/// Postfix's `smtp-sink` (Debian's postfix; `./test.sh` installs it): a
+/// server that offers PIPELINING, writing each transaction it accepts to
+/// a file of its own, envelope first (`X-Rcpt-Args: <address>`).
+struct PostfixSink {
+    child: Child,
+    url: String,
+    /// A folder of its own: smtp-sink drops root for `nobody`, who could
+    /// not enter the test's private folder.
+    dump: tempfile::TempDir,
+}
+
+impl PostfixSink {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("free port")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let dump = tempfile::tempdir().expect("dump folder");
+        std::fs::set_permissions(
+            dump.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o777),
+        )
+        .expect("dump folder for nobody");
+        let child = Command::new("/usr/sbin/smtp-sink")
+            .args(["-u", "nobody", "-d"])
+            .arg(format!("{}/%Y%m%d%H%M%S.", dump.path().display()))
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("64")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start smtp-sink (apt-get install postfix)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "smtp-sink did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self {
+            child,
+            url: format!("smtp://127.0.0.1:{port}"),
+            dump,
+        }
+    }
+
+    /// The recipient of each transaction received, sorted.
+    fn recipients(&self) -> Vec<String> {
+        let mut out: Vec<String> = std::fs::read_dir(self.dump.path())
+            .expect("dump folder")
+            .flatten()
+            .map(|e| {
+                let text = std::fs::read_to_string(e.path()).expect("dump");
+                text.lines()
+                    .find_map(|l| l.strip_prefix("X-Rcpt-Args: <"))
+                    .and_then(|l| l.split('>').next())
+                    .expect("recipient")
+                    .to_owned()
+            })
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+impl Drop for PostfixSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+on_both_backends! {
+fn a_pipelining_postfix_server_gets_each_kept_recipient_once(backend) {
+    let c = Custodia::demo(backend);
+    let sink = PostfixSink::start();
+    c.ok(&["mail", "create", "--org", "bufete-ruiz", &campaign_file()]);
+    let plan = plan(&c);
+    let mut kept: Vec<String> = plan["recipients"]
+        .as_array()
+        .expect("recipients")
+        .iter()
+        .filter(|r| r["excluded"].is_null())
+        .map(|r| r["address"].as_str().expect("address").to_owned())
+        .collect();
+    kept.sort();
+    assert!(kept.len() > 50, "{}", kept.len());
+    let out = c.ok(&[
+        "mail", "send", "--org", "bufete-ruiz", "novedades-2026-12", "--smtp", &sink.url,
+        "--public-url", "https://custodia.example", "--rate", "1000", "--concurrency", "4", "--json",
+    ]);
+    let report: Value = serde_json::from_str(&out).expect("report");
+    assert_eq!(report["sent"].as_u64(), Some(kept.len() as u64), "{out}");
+    assert_eq!(report["failed"].as_u64(), Some(0), "{out}");
+    // smtp-sink writes a file when the transaction ends; the last may
+    // land just after the client's QUIT.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sink.recipients().len() < kept.len() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(sink.recipients(), kept, "each kept recipient once, nobody else");
+}
+}
