@@ -44,11 +44,7 @@ pub struct SmtpSink {
 
 impl SmtpSink {
     pub fn start(dir: &Path) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .expect("free port")
-            .local_addr()
-            .expect("addr")
-            .port();
+        let port = crate::free_port();
         let maildir = dir.join("maildir");
         std::fs::write(dir.join("rawsink.py"), RAW_MAILDIR).expect("handler");
         let child = Command::new("/usr/bin/python3")
@@ -67,11 +63,7 @@ impl SmtpSink {
             .stderr(Stdio::null())
             .spawn()
             .expect("start aiosmtpd (apt-get install python3-aiosmtpd)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "aiosmtpd did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        crate::wait_listening(port, "aiosmtpd", Duration::from_secs(10));
         Self {
             child,
             url: format!("smtp://127.0.0.1:{port}"),
@@ -1093,11 +1085,7 @@ struct PostfixSink {
 
 impl PostfixSink {
     fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .expect("free port")
-            .local_addr()
-            .expect("addr")
-            .port();
+        let port = crate::free_port();
         let dump = tempfile::tempdir().expect("dump folder");
         std::fs::set_permissions(
             dump.path(),
@@ -1113,11 +1101,7 @@ impl PostfixSink {
             .stderr(Stdio::null())
             .spawn()
             .expect("start smtp-sink (apt-get install postfix)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "smtp-sink did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        crate::wait_listening(port, "smtp-sink", Duration::from_secs(10));
         Self {
             child,
             url: format!("smtp://127.0.0.1:{port}"),

@@ -266,6 +266,25 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// A command's JSON output, parsed.
+/// A port nothing listens on now, for a helper server to take.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("free port")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// Waits until something listens on `port`; `what` names it if it never
+/// does within `within`.
+pub fn wait_listening(port: u16, what: &str, within: std::time::Duration) {
+    let deadline = std::time::Instant::now() + within;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "{what} did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 pub fn json(text: &str) -> Value {
     serde_json::from_str(text).expect("JSON output")
 }

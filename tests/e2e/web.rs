@@ -30,14 +30,6 @@ impl Drop for Process {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("port")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
 /// A server, a ChromeDriver and a browser session on it.
 struct Browser {
     client: Client,
@@ -83,18 +75,14 @@ fn screenshots() -> PathBuf {
 impl Browser {
     async fn start(c: &Custodia, extra: &[&str], name: &'static str) -> Self {
         let (server, addr) = start_server_with(c, extra);
-        let port = free_port();
+        let port = crate::free_port();
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start chromedriver (apt-get install chromium-driver)");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        crate::wait_listening(port, "chromedriver", Duration::from_secs(20));
         let profile = tempfile::tempdir().expect("profile");
         let mut caps = serde_json::Map::new();
         caps.insert(

@@ -301,5 +301,5 @@ pub(crate) async fn event_hashes(file: &Path, org: &str) -> Result<Vec<(i64, Has
     };
     tokio::task::spawn_blocking(read)
         .await
-        .map_err(|e| Error::Fault(format!("reading the audit hashes: {e}")))?
+        .map_err(|e| Error::Audit(format!("reading the audit hashes stopped: {e}")))?
 }
