@@ -301,7 +301,7 @@ async fn bench_plan() {
     // outbox take.
     time_plans(&format!("plan, every verdict kept: {sizes}"), async || {
         let p = plan(&org, &campaign, &rules, 90).await.expect("plan");
-        (p.kept, p.excluded)
+        (p.summary.kept, p.summary.excluded)
     })
     .await;
     plan_breakdown(&store, &slug, &campaign).await;

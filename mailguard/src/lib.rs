@@ -8,7 +8,7 @@
 //!
 //! let campaign = Campaign::read(std::path::Path::new("newsletter.toml"))?;
 //! let plan = plan(org, &campaign, rules, 90).await?;
-//! println!("{} kept, excluded: {:?}", plan.kept, plan.excluded);
+//! println!("{} kept, excluded: {:?}", plan.summary.kept, plan.summary.excluded);
 //! # Ok(()) }
 //! ```
 

@@ -73,11 +73,8 @@ pub struct PlanSummary {
 /// the audience's order.
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
-    pub campaign: String,
-    pub kept: usize,
-    pub excluded: BTreeMap<Exclusion, usize>,
-    /// The Robinson list download the plan was checked against.
-    pub robinson: RobinsonList,
+    #[serde(flatten)]
+    pub summary: PlanSummary,
     pub recipients: Vec<Planned>,
 }
 
@@ -270,10 +267,7 @@ pub async fn plan(
     })
     .await?;
     Ok(Plan {
-        campaign: summary.campaign,
-        kept: summary.kept,
-        excluded: summary.excluded,
-        robinson: summary.robinson,
+        summary,
         recipients,
     })
 }

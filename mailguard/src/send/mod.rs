@@ -297,10 +297,10 @@ pub async fn send(
         event.detail = Some(format!(
             "campaign {}: {} kept, excluded {}; Robinson list downloaded on {} ({} entries)",
             campaign.id,
-            planned.kept,
-            serde_json::to_string(&planned.excluded).unwrap_or_default(),
-            planned.robinson.downloaded,
-            planned.robinson.entries,
+            planned.summary.kept,
+            serde_json::to_string(&planned.summary.excluded).unwrap_or_default(),
+            planned.summary.robinson.downloaded,
+            planned.summary.robinson.entries,
         ));
         audit.append(&slug, event).await?;
     }

@@ -18,7 +18,7 @@ pub(super) async fn write_outbox(store: &Store, org: &OrgSlug, plan: &Plan) -> R
     let existing: Option<(i64,)> =
         sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE org = $1 AND campaign = $2")
             .bind(org.as_str())
-            .bind(&plan.campaign)
+            .bind(&plan.summary.campaign)
             .fetch_optional(&mut *tx)
             .await?;
     if existing.is_some_and(|(n,)| n > 0) {
@@ -35,7 +35,7 @@ pub(super) async fn write_outbox(store: &Store, org: &OrgSlug, plan: &Plan) -> R
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (org, campaign, address) DO NOTHING",
         )
         .bind(org.as_str())
-        .bind(&plan.campaign)
+        .bind(&plan.summary.campaign)
         .bind(&r.address)
         .bind(i64::try_from(i).unwrap_or(i64::MAX))
         .bind(r.customer.clone())
@@ -50,9 +50,9 @@ pub(super) async fn write_outbox(store: &Store, org: &OrgSlug, plan: &Plan) -> R
         "UPDATE campaigns SET robinson_downloaded = $3, robinson_entries = $4 WHERE org = $1 AND id = $2",
     )
     .bind(org.as_str())
-    .bind(&plan.campaign)
-    .bind(plan.robinson.downloaded.to_string())
-    .bind(i64::try_from(plan.robinson.entries).unwrap_or(i64::MAX))
+    .bind(&plan.summary.campaign)
+    .bind(plan.summary.robinson.downloaded.to_string())
+    .bind(i64::try_from(plan.summary.robinson.entries).unwrap_or(i64::MAX))
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
