@@ -1,7 +1,8 @@
 //! Sets of 128-bit keys (address keys, Robinson hashes): what a plan
 //! loads a million of and probes a million times.
 //!
-//! The keys are already hashes, so neither set hashes them again, and a
+//! The keys are already hashes, so neither set runs a hash function over
+//! them again (one multiply spreads them), and a
 //! lookup reads one or two cache lines, where a general hash set reads its
 //! control bytes and then the key, two lines apart (`perf` put 90% of a
 //! plan's checking in those two loads, BENCHMARKS.md).
