@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -37,7 +37,7 @@ class RawMaildir:
 
 /// A local SMTP server writing every message into a Maildir.
 pub struct SmtpSink {
-    child: Child,
+    _server: crate::Helper,
     pub url: String,
     maildir: PathBuf,
 }
@@ -47,25 +47,24 @@ impl SmtpSink {
         let port = crate::free_port();
         let maildir = dir.join("maildir");
         std::fs::write(dir.join("rawsink.py"), RAW_MAILDIR).expect("handler");
-        let child = Command::new("/usr/bin/python3")
-            .args([
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                &format!("127.0.0.1:{port}"),
-                "-c",
-                "rawsink.RawMaildir",
-            ])
-            .arg(&maildir)
-            .env("PYTHONPATH", dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start aiosmtpd (apt-get install python3-aiosmtpd)");
-        crate::wait_listening(port, "aiosmtpd", Duration::from_secs(10));
+        let server = crate::Helper::start(
+            Command::new("/usr/bin/python3")
+                .args([
+                    "-m",
+                    "aiosmtpd",
+                    "-n",
+                    "-l",
+                    &format!("127.0.0.1:{port}"),
+                    "-c",
+                    "rawsink.RawMaildir",
+                ])
+                .arg(&maildir)
+                .env("PYTHONPATH", dir),
+            port,
+            "aiosmtpd (apt-get install python3-aiosmtpd)",
+        );
         Self {
-            child,
+            _server: server,
             url: format!("smtp://127.0.0.1:{port}"),
             maildir,
         }
@@ -108,18 +107,22 @@ impl SmtpSink {
     }
 }
 
-impl Drop for SmtpSink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 pub fn campaign_file() -> String {
     repo()
         .join("plugins/demo/campaigns/novedades.toml")
         .display()
         .to_string()
+}
+
+/// The addresses a plan (`mail plan --json`) keeps, in its order.
+fn kept_addresses(plan: &Value) -> Vec<String> {
+    plan["recipients"]
+        .as_array()
+        .expect("recipients")
+        .iter()
+        .filter(|r| r["excluded"].is_null())
+        .map(|r| r["address"].as_str().expect("address").to_owned())
+        .collect()
 }
 
 fn plan(c: &Custodia) -> Value {
@@ -148,13 +151,7 @@ fn messages_reach_exactly_the_kept_recipients_with_unsubscribe_headers(backend) 
         "Maria.Lopez@CORREO.example",
     ]);
     let plan = plan(&c);
-    let kept: Vec<String> = plan["recipients"]
-        .as_array()
-        .expect("recipients")
-        .iter()
-        .filter(|r| r["excluded"].is_null())
-        .map(|r| r["address"].as_str().expect("address").to_owned())
-        .collect();
+    let kept = kept_addresses(&plan);
     assert_eq!(plan["kept"].as_u64(), Some(kept.len() as u64));
     // The demo firm has 27 customers who opted out and 16 who never
     // consented and are outside the LSSI-CE art. 21.2 exception: not
@@ -542,25 +539,18 @@ fn robinson_entries_exclude_everyone_without_consent_to_this_sender(backend) {
     c.ok(&["mail", "create", "--org", "bufete-ruiz", &campaign_file()]);
     let before = plan(&c);
     // One existing customer without consent, one consenting customer.
-    let recipients = before["recipients"].as_array().expect("recipients");
+    let kept = kept_addresses(&before);
     let pick = |consent: bool| -> String {
-        recipients
-            .iter()
-            .filter(|r| r["excluded"].is_null())
-            .map(|r| r["address"].as_str().expect("address").to_owned())
-            .find(|a| (a == "maria.lopez@correo.example") == consent)
+        kept.iter()
+            .find(|a| (*a == "maria.lopez@correo.example") == consent)
             .expect("a kept recipient")
+            .clone()
     };
     let consenting = pick(true);
     let existing_only = {
         let export = c.ok(&["export", "--org", "bufete-ruiz"]);
         // A generated customer with no consent block and not opted out.
-        let kept: Vec<String> = recipients
-            .iter()
-            .filter(|r| r["excluded"].is_null())
-            .map(|r| r["address"].as_str().expect("a").to_owned())
-            .collect();
-        kept.into_iter()
+        kept.iter()
             .find(|a| {
                 let at = export.find(&format!("email = \"{a}\"")).expect("in export");
                 let block = &export[at..export[at..]
@@ -569,6 +559,7 @@ fn robinson_entries_exclude_everyone_without_consent_to_this_sender(backend) {
                 !block.contains("[customers.communications.consent]")
             })
             .expect("an existing customer without consent")
+            .clone()
     };
     let hash = |a: &str| {
         use sha2::Digest;
@@ -1076,7 +1067,7 @@ fn a_plan_streamed_line_by_line_gives_the_verdicts_the_whole_plan_keeps(backend)
 /// server that offers PIPELINING, writing each transaction it accepts to
 /// a file of its own, envelope first (`X-Rcpt-Args: <address>`).
 struct PostfixSink {
-    child: Child,
+    _server: crate::Helper,
     url: String,
     /// A folder of its own: smtp-sink drops root for `nobody`, who could
     /// not enter the test's private folder.
@@ -1092,18 +1083,17 @@ impl PostfixSink {
             std::os::unix::fs::PermissionsExt::from_mode(0o777),
         )
         .expect("dump folder for nobody");
-        let child = Command::new("/usr/sbin/smtp-sink")
-            .args(["-u", "nobody", "-d"])
-            .arg(format!("{}/%Y%m%d%H%M%S.", dump.path().display()))
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("64")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start smtp-sink (apt-get install postfix)");
-        crate::wait_listening(port, "smtp-sink", Duration::from_secs(10));
+        let server = crate::Helper::start(
+            Command::new("/usr/sbin/smtp-sink")
+                .args(["-u", "nobody", "-d"])
+                .arg(format!("{}/%Y%m%d%H%M%S.", dump.path().display()))
+                .arg(format!("127.0.0.1:{port}"))
+                .arg("64"),
+            port,
+            "smtp-sink (apt-get install postfix)",
+        );
         Self {
-            child,
+            _server: server,
             url: format!("smtp://127.0.0.1:{port}"),
             dump,
         }
@@ -1128,26 +1118,13 @@ impl PostfixSink {
     }
 }
 
-impl Drop for PostfixSink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 on_both_backends! {
 fn a_pipelining_postfix_server_gets_each_kept_recipient_once(backend) {
     let c = Custodia::demo(backend);
     let sink = PostfixSink::start();
     c.ok(&["mail", "create", "--org", "bufete-ruiz", &campaign_file()]);
     let plan = plan(&c);
-    let mut kept: Vec<String> = plan["recipients"]
-        .as_array()
-        .expect("recipients")
-        .iter()
-        .filter(|r| r["excluded"].is_null())
-        .map(|r| r["address"].as_str().expect("address").to_owned())
-        .collect();
+    let mut kept = kept_addresses(&plan);
     kept.sort();
     assert!(kept.len() > 50, "{}", kept.len());
     let out = c.ok(&[

@@ -275,6 +275,32 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A helper server started for a test, stopped when dropped.
+#[derive(Debug)]
+pub struct Helper(std::process::Child);
+
+impl Helper {
+    /// Starts `command` quietly and waits until it listens on `port`;
+    /// `what` names it, and where it comes from, if it does not.
+    pub fn start(command: &mut Command, port: u16, what: &str) -> Self {
+        let child = command
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {what}: {e}"));
+        let helper = Helper(child);
+        wait_listening(port, what, std::time::Duration::from_secs(10));
+        helper
+    }
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Waits until something listens on `port`; `what` names it if it never
 /// does within `within`.
 pub fn wait_listening(port: u16, what: &str, within: std::time::Duration) {
