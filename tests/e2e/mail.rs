@@ -1143,3 +1143,50 @@ fn a_pipelining_postfix_server_gets_each_kept_recipient_once(backend) {
     assert_eq!(sink.recipients(), kept, "each kept recipient once, nobody else");
 }
 }
+
+on_both_backends! {
+fn a_resume_sends_from_the_outbox_only_while_the_robinson_list_is_in_force(backend) {
+    let c = Custodia::demo(backend);
+    c.ok(&["mail", "create", "--org", "bufete-ruiz", &campaign_file()]);
+    let kept = plan(&c)["kept"].as_u64().expect("kept");
+    // Nothing listens here: the first send writes the outbox, fails its
+    // first twenty messages and pauses.
+    let nowhere = format!("smtp://127.0.0.1:{}", crate::free_port());
+    let send = |smtp: &str, verb: &str| {
+        c.run(&[
+            "mail", verb, "--org", "bufete-ruiz", "novedades-2026-12", "--smtp", smtp,
+            "--public-url", "https://custodia.example", "--rate", "1000", "--concurrency", "1",
+            "--json",
+        ])
+    };
+    let paused = send(&nowhere, "send");
+    assert!(!paused.status.success());
+    assert!(String::from_utf8_lossy(&paused.stderr).contains("paused"), "{paused:?}");
+    let status: Value = serde_json::from_str(&c.ok(&[
+        "mail", "status", "--org", "bufete-ruiz", "novedades-2026-12", "--json",
+    ]))
+    .expect("status");
+    let pending = status["states"]["pending"].as_u64().expect("pending");
+    assert!(pending > 0 && pending < kept, "{status}");
+
+    // A resume with the list gone stale is refused, as a first send would be.
+    std::fs::write(c.path("old.txt"), "# official format\n").expect("list");
+    let old = c.path("old.txt");
+    c.ok(&["robinson", "--org", "bufete-ruiz", "--downloaded", "2020-01-01", old.to_str().expect("path")]);
+    let smtp = SmtpSink::start(c.dir.path());
+    let refused = send(&smtp.url, "resume");
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("was downloaded on 2020-01-01"), "{err}");
+    assert_eq!(smtp.count(), 0, "nothing sent on a stale list");
+
+    // With the list in force again, the resume sends what the outbox holds.
+    let today = chrono::Utc::now().date_naive().to_string();
+    c.ok(&["robinson", "--org", "bufete-ruiz", "--downloaded", &today, old.to_str().expect("path")]);
+    let resumed = send(&smtp.url, "resume");
+    assert!(resumed.status.success(), "{resumed:?}");
+    let report: Value = serde_json::from_slice(&resumed.stdout).expect("report");
+    assert_eq!(report["sent"].as_u64(), Some(pending), "{report}");
+    assert_eq!(smtp.count() as u64, pending);
+}
+}

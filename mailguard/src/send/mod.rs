@@ -35,7 +35,7 @@ use tokio::task::JoinSet;
 
 use crate::campaign::{Campaign, Renderer, TemplateContext};
 use crate::error::{Error, Result};
-use crate::plan::plan;
+use crate::plan::{Plan, plan};
 use crate::suppression;
 use crate::token::{TokenClaims, TokenKey};
 
@@ -265,6 +265,34 @@ async fn await_schedule(campaign: &Campaign, wait: bool) -> Result<()> {
     Ok(())
 }
 
+/// Writes a campaign's plan into its outbox, once, with an audit event of
+/// its totals (none if another run wrote it first).
+async fn record_plan(
+    store: &Store,
+    slug: &OrgSlug,
+    campaign: &Campaign,
+    audit: &AuditLog,
+    planned: &Plan,
+) -> Result<()> {
+    if !write_outbox(store, slug, planned).await? {
+        return Ok(());
+    }
+    let summary = &planned.summary;
+    let mut event = AuditEvent::new(EventKind::Exclusions, Utc::now());
+    event.worker = Some(campaign.sender.to_string());
+    event.action = Some("send".into());
+    event.detail = Some(format!(
+        "campaign {}: {} kept, excluded {}; Robinson list downloaded on {} ({} entries)",
+        campaign.id,
+        summary.kept,
+        serde_json::to_string(&summary.excluded).unwrap_or_default(),
+        summary.robinson.downloaded,
+        summary.robinson.entries,
+    ));
+    audit.append(slug, event).await?;
+    Ok(())
+}
+
 /// Sends a campaign, or resumes it: plans it on the first run, marks
 /// messages caught mid-send by a crash as uncertain (never resent), then
 /// sends every pending message, reporting progress as it goes.
@@ -289,20 +317,14 @@ pub async fn send(
     }
     let store = org.store().clone();
     let slug = org.slug().clone();
-    let planned = plan(org, campaign, rules, config.robinson_max_age_days).await?;
-    if write_outbox(&store, &slug, &planned).await? {
-        let mut event = AuditEvent::new(EventKind::Exclusions, Utc::now());
-        event.worker = Some(campaign.sender.to_string());
-        event.action = Some("send".into());
-        event.detail = Some(format!(
-            "campaign {}: {} kept, excluded {}; Robinson list downloaded on {} ({} entries)",
-            campaign.id,
-            planned.summary.kept,
-            serde_json::to_string(&planned.summary.excluded).unwrap_or_default(),
-            planned.summary.robinson.downloaded,
-            planned.summary.robinson.entries,
-        ));
-        audit.append(&slug, event).await?;
+    if outbox::written(store.pool(), &slug, &campaign.id).await? {
+        // A resume: the verdicts are in the outbox, and planning again
+        // would only throw them away. The Robinson list must still be in
+        // force, as for the first send.
+        suppression::robinson_in_force(&store, &slug, config.robinson_max_age_days).await?;
+    } else {
+        let planned = plan(org, campaign, rules, config.robinson_max_age_days).await?;
+        record_plan(&store, &slug, campaign, audit, &planned).await?;
     }
     let mut report = SendReport {
         campaign: campaign.id.clone(),

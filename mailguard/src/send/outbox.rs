@@ -12,16 +12,25 @@ use crate::error::Result;
 use crate::plan::Plan;
 use crate::suppression;
 
+/// Whether a campaign's plan is in its outbox already: a resume.
+pub(super) async fn written<'e>(
+    db: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    org: &OrgSlug,
+    campaign: &str,
+) -> Result<bool> {
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE org = $1 AND campaign = $2")
+            .bind(org.as_str())
+            .bind(campaign)
+            .fetch_one(db)
+            .await?;
+    Ok(n > 0)
+}
+
 /// Writes the plan into the outbox, once. Returns false if it was there.
 pub(super) async fn write_outbox(store: &Store, org: &OrgSlug, plan: &Plan) -> Result<bool> {
     let mut tx = store.begin_write().await?;
-    let existing: Option<(i64,)> =
-        sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE org = $1 AND campaign = $2")
-            .bind(org.as_str())
-            .bind(&plan.summary.campaign)
-            .fetch_optional(&mut *tx)
-            .await?;
-    if existing.is_some_and(|(n,)| n > 0) {
+    if written(&mut *tx, org, &plan.summary.campaign).await? {
         return Ok(false);
     }
     let now = Utc::now().timestamp();
