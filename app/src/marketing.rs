@@ -148,10 +148,14 @@ impl Custodia {
 
     /// Who would get the campaign and who not, and why: every verdict.
     pub async fn plan_campaign(&self, org: &OrgSlug, campaign: &str) -> Result<Plan> {
-        let scope = self.store().org(org).await?;
-        let campaign = Campaign::load(self.store(), org, campaign).await?;
-        let max_age = self.config().robinson_max_age_days;
-        Ok(custodia_mailguard::plan(&scope, &campaign, &self.rules(), max_age).await?)
+        let mut recipients = Vec::new();
+        let summary = self
+            .plan_campaign_each(org, campaign, |r| recipients.push(r))
+            .await?;
+        Ok(Plan {
+            summary,
+            recipients,
+        })
     }
 
     /// [`Custodia::plan_campaign`], each verdict handed to `each` as it is
