@@ -319,8 +319,8 @@ pub async fn send(
     let slug = org.slug().clone();
     if outbox::written(store.pool(), &slug, &campaign.id).await? {
         // A resume: the verdicts are in the outbox, and planning again
-        // would only throw them away. The Robinson list must still be in
-        // force, as for the first send.
+        // would only throw them away. INVARIANT: a resume sends only while
+        // the Robinson list is in force, as a first send plans only then.
         suppression::robinson_in_force(&store, &slug, config.robinson_max_age_days).await?;
     } else {
         let planned = plan(org, campaign, rules, config.robinson_max_age_days).await?;
