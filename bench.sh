@@ -33,9 +33,13 @@ cargo bench --workspace --locked --no-run
 
 # One feature set for all: each bench picked out of the workspace build
 # above, never rebuilt per package.
+# Each bench starts with the disk idle: without the `sync`, the writeback
+# of what the previous bench wrote (the dossier's and the audit log's
+# millions of rows) runs under the next one's fsyncs and timings.
 bench() {
   local name=$1
   log "bench: $name"
+  sync
   cargo bench --workspace --locked --bench "$name" 2>&1 | tee "$out/$name.txt"
 }
 bench rules

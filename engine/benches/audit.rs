@@ -112,6 +112,150 @@ async fn naive(url: &str, n: u64) -> Duration {
     t.elapsed()
 }
 
+/// One variant of the audit table for [`ceiling`]: how its copy is made.
+struct Shape {
+    label: &'static str,
+    /// The statements that create `ceiling` from `audit_events`'s own
+    /// definition (`{table}` and `{indexes}` are SQLite's stored DDL).
+    sqlite: &'static str,
+    postgres: &'static str,
+    /// The two hash columns' value, per backend.
+    hash: (&'static str, &'static str),
+}
+
+const HEX_HASH: &str = "'abababababababababababababababababababababababababababababababab'";
+
+const SHAPES: &[Shape] = &[
+    Shape {
+        label: "today's row, primary key and 3 indexes",
+        sqlite: "{table}; {indexes}",
+        postgres: "CREATE TABLE ceiling (LIKE audit_events INCLUDING ALL)",
+        hash: (HEX_HASH, HEX_HASH),
+    },
+    Shape {
+        label: "today's row, primary key only",
+        sqlite: "{table}",
+        postgres: "CREATE TABLE ceiling (LIKE audit_events); ALTER TABLE ceiling ADD PRIMARY KEY (org, seq)",
+        hash: (HEX_HASH, HEX_HASH),
+    },
+    Shape {
+        label: "32-byte binary hashes, primary key and 3 indexes",
+        sqlite: "{table}; {indexes}",
+        postgres: "CREATE TABLE ceiling (LIKE audit_events INCLUDING ALL);
+                   ALTER TABLE ceiling ALTER COLUMN prev_hash TYPE bytea USING NULL, ALTER COLUMN hash TYPE bytea USING NULL",
+        hash: (
+            "x'abababababababababababababababababababababababababababababababab'",
+            "'\\xabababababababababababababababababababababababababababababababab'::bytea",
+        ),
+    },
+];
+
+/// `n` rows of [`history_event`]'s shape generated inside the database,
+/// from `from`, in one statement.
+fn generated_rows(backend: Backend, hash: &str, from: u64, n: u64) -> String {
+    let series = match backend {
+        Backend::Sqlite => format!(
+            "WITH RECURSIVE s(i) AS (SELECT {from} UNION ALL SELECT i + 1 FROM s WHERE i + 1 < {}) SELECT",
+            from + n
+        ),
+        Backend::Postgres => String::from("SELECT"),
+    };
+    let tail = match backend {
+        Backend::Sqlite => String::from("FROM s"),
+        Backend::Postgres => format!(
+            "FROM generate_series({from}::bigint, {}) AS i",
+            from + n - 1
+        ),
+    };
+    format!(
+        "INSERT INTO ceiling (org, seq, at, kind, worker, action, resource, customer, area, decision, rules, address, channel, prev_hash, hash)
+         {series} 'bufete-ruiz', i + 1, {start} + i * 1000,
+                CASE WHEN i % 50 = 7 THEN 'export' ELSE 'decision' END,
+                'w' || (i % 50),
+                CASE WHEN i % 50 = 7 THEN 'export' ELSE 'view' END,
+                'customer:C-' || ((i * 2654435761) % 100000) || '/personal',
+                'C-' || ((i * 2654435761) % 100000),
+                'personal',
+                CASE WHEN i % 13 = 0 THEN 'deny' ELSE 'allow' END,
+                'legal/lawyer-in-charge', '10.0.' || (i % 7) || '.' || (i % 200), 'api', {hash}, {hash}
+         {tail}",
+        start = history_start().timestamp_micros(),
+    )
+}
+
+/// The database's own rate for the writer's rows: `n` rows generated and
+/// inserted by one durable `INSERT … SELECT` into a copy of the audit table
+/// already holding `n` rows. No client, no hashing, one commit: what no
+/// writer can beat on this machine with this row and these indexes.
+async fn ceiling(url: &str, backend: Backend, name: &str, n: u64) {
+    use sqlx::Connection;
+    let mut conn = sqlx::AnyConnection::connect(url).await.expect("connect");
+    // SQLite's stored definitions, the table first, then its indexes.
+    let ddl: Vec<(String,)> = if backend == Backend::Sqlite {
+        sqlx::query_as(
+            "SELECT sql FROM sqlite_master WHERE tbl_name = 'audit_events' AND sql IS NOT NULL ORDER BY type DESC",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .expect("audit_events DDL")
+    } else {
+        Vec::new()
+    };
+    for shape in SHAPES {
+        let create = match backend {
+            Backend::Sqlite => {
+                let copies: Vec<String> = ddl
+                    .iter()
+                    .map(|(sql,)| sql.replace("audit_events", "ceiling"))
+                    .collect();
+                let (table, indexes) = copies.split_first().expect("audit_events DDL");
+                shape
+                    .sqlite
+                    .replace("{table}", table)
+                    .replace("{indexes}", &indexes.join("; "))
+            }
+            Backend::Postgres => shape.postgres.to_owned(),
+        };
+        let hash = match backend {
+            Backend::Sqlite => shape.hash.0,
+            Backend::Postgres => shape.hash.1,
+        };
+        sqlx::raw_sql("DROP TABLE IF EXISTS ceiling")
+            .execute(&mut conn)
+            .await
+            .expect("drop");
+        if backend == Backend::Sqlite {
+            // As durable as the writer's commits.
+            sqlx::raw_sql("PRAGMA synchronous = FULL")
+                .execute(&mut conn)
+                .await
+                .expect("pragma");
+        }
+        sqlx::raw_sql(&create)
+            .execute(&mut conn)
+            .await
+            .expect("create");
+        sqlx::raw_sql(&generated_rows(backend, hash, 0, n))
+            .execute(&mut conn)
+            .await
+            .expect("fill");
+        let t = Instant::now();
+        sqlx::raw_sql(&generated_rows(backend, hash, n, n))
+            .execute(&mut conn)
+            .await
+            .expect("insert");
+        println!(
+            "{name:<8} ceiling, one INSERT … SELECT, {:<48}: {}",
+            shape.label,
+            rate(n, t.elapsed())
+        );
+    }
+    sqlx::raw_sql("DROP TABLE ceiling")
+        .execute(&mut conn)
+        .await
+        .expect("drop");
+}
+
 fn rate(n: u64, d: Duration) -> String {
     format!(
         "{:>10.0}/s  ({n} in {:.2} s)",
@@ -149,6 +293,7 @@ async fn writers(backend: Backend) {
         "{name:<8} naive, one transaction per event        : {}",
         rate(naive_n, d)
     );
+    ceiling(&url, backend, &name, appends).await;
 }
 
 async fn verify_and_breach() {
