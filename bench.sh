@@ -5,13 +5,25 @@
 # is held to. `./bench.sh --write` also puts the table into BENCHMARKS.md,
 # between its `bench.sh` markers. Each bench's whole output is kept in
 # target/bench/. Run it on an otherwise idle machine: about 20 minutes here.
+# `./bench.sh [--write] audit vault` reruns only the benches named, and
+# builds the table from their new outputs and the others' kept ones (the
+# table's header then lists when each part was run).
 set -euo pipefail
 cd "$(dirname "$0")"
 
 log() { printf '\n==> %s\n' "$*" >&2; }
 
 write=false
-[ "${1:-}" = "--write" ] && write=true
+if [ "${1:-}" = "--write" ]; then
+  write=true
+  shift
+fi
+all=(rules plugins audit mail dossier vault pages rights)
+chosen=("$@")
+[ ${#chosen[@]} -eq 0 ] && chosen=("${all[@]}")
+for name in "${chosen[@]}"; do
+  [[ " ${all[*]} " == *" $name "* ]] || { echo "bench.sh: no bench \`$name\` (benches: ${all[*]})" >&2; exit 2; }
+done
 
 # What the benches need beyond the build: PostgreSQL for the audit
 # writer's figures, postfix's smtp-sink as the mail sink, openssl for the
@@ -42,15 +54,13 @@ bench() {
   sync
   cargo bench --workspace --locked --bench "$name" 2>&1 | tee "$out/$name.txt"
 }
-bench rules
-bench plugins
-bench audit
-# The issue's measure: at most 8 connections.
-MAIL_BENCH_CONCURRENCY=8 bench mail
-bench dossier
-bench vault
-bench pages
-bench rights
+for name in "${chosen[@]}"; do
+  case $name in
+    # The issue's measure: at most 8 connections.
+    mail) MAIL_BENCH_CONCURRENCY=8 bench mail ;;
+    *) bench "$name" ;;
+  esac
+done
 
 printf '\n'
 if $write; then
