@@ -54,6 +54,9 @@ bench() {
   sync
   cargo bench --workspace --locked --bench "$name" 2>&1 | tee "$out/$name.txt"
 }
+# Which benches this run reruns: the table's header tells a partial rerun
+# from a whole run by it.
+printf '%s\n' "${chosen[@]}" > "$out/last-run.list"
 for name in "${chosen[@]}"; do
   case $name in
     # The measure: at most 8 connections.

@@ -250,27 +250,22 @@ def table(folder):
     return "\n".join(lines) + "\n"
 
 
-# The order in which `bench.sh` runs the benches.
-ORDER = ("rules", "plugins", "audit", "mail", "dossier", "vault", "pages", "rights")
-
-
 def runs(folder):
-    """When each bench's output was written (UTC): one span when they come
-    from one run, each bench's own time when one was rerun alone."""
+    """When each bench's output was written (UTC): one span when they all
+    come from `bench.sh`'s last run, each bench's own time when that run
+    reran only some of them (it lists them in `last-run.list`)."""
     stamps = {
         f.stem: datetime.datetime.fromtimestamp(f.stat().st_mtime, datetime.timezone.utc)
         for f in sorted(folder.glob("*.txt"))
     }
     if not stamps:
         return "no run"
+    listed = folder / "last-run.list"
+    last_run = set(listed.read_text().split()) if listed.exists() else set(stamps)
     first, last = min(stamps.values()), max(stamps.values())
-    # One run writes the outputs in `bench.sh`'s order; a bench rerun alone
-    # afterwards breaks that order.
-    in_order = [stamps[name] for name in ORDER if name in stamps]
-    one_run = in_order == sorted(in_order) and len(in_order) == len(stamps)
-    if one_run and last - first < datetime.timedelta(hours=1):
+    if set(stamps) <= last_run:
         return f"its run of {first:%Y-%m-%d %H:%M}-{last:%H:%M} UTC"
-    names = [n for n in ORDER if n in stamps] + sorted(set(stamps) - set(ORDER))
+    names = sorted(stamps, key=stamps.get)
     each = ", ".join(f"{name} {stamps[name]:%Y-%m-%d %H:%M}" for name in names)
     return f"the outputs of several runs (UTC): {each}"
 
