@@ -354,7 +354,7 @@ fn the_api_serves_a_document_only_to_a_worker_allowed_to_download_it() {
         "mapping.toml",
     ]);
     let (child, addr) = crate::crash::start_server_with(&c, &[]);
-    let _server = crate::vault::Killed(child);
+    let _server = crate::Helper(child);
     let contract = id_of("C-1001", "C-1001/contratos/hoja-de-encargo.txt");
     let path = format!("/v1/documents/{contract}");
     let ana = crate::crash::login(&addr, "ana", "demo-ana");

@@ -265,7 +265,6 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
-/// A command's JSON output, parsed.
 /// A port nothing listens on now, for a helper server to take.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -275,9 +274,10 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A helper server started for a test, stopped when dropped.
+/// A process started for a test (a helper server, Custodia's own), killed
+/// when dropped, also when an assertion fails.
 #[derive(Debug)]
-pub struct Helper(std::process::Child);
+pub struct Helper(pub std::process::Child);
 
 impl Helper {
     /// Starts `command` quietly and waits until it listens on `port`;
@@ -311,6 +311,7 @@ pub fn wait_listening(port: u16, what: &str, within: std::time::Duration) {
     }
 }
 
+/// A command's JSON output, parsed.
 pub fn json(text: &str) -> Value {
     serde_json::from_str(text).expect("JSON output")
 }

@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -17,20 +17,16 @@ use crate::{Custodia, http, http_auth, on_both_backends};
 
 /// A running `custodia serve` with `extra` arguments; killed on drop.
 struct Server {
-    child: Child,
+    _process: crate::Helper,
     addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn serve(c: &Custodia, extra: &[&str]) -> Server {
     let (child, addr) = start_server_with(c, extra);
-    Server { child, addr }
+    Server {
+        _process: crate::Helper(child),
+        addr,
+    }
 }
 
 /// Sends raw bytes and reads the whole answer (headers included).

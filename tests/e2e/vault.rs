@@ -257,21 +257,11 @@ fn a_tampered_or_moved_ciphertext_is_an_error_naming_the_record(backend) {
 }
 }
 
-/// A server process, killed when dropped (also when an assertion fails).
-pub struct Killed(pub std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn keys_rotate_under_load_without_a_read_failing() {
     let c = Custodia::demo(Backend::Sqlite);
     let (child, addr) = start_server_with(&c, &[]);
-    let server = Killed(child);
+    let server = crate::Helper(child);
     let token = login(&addr, "ana", "demo-ana");
     let stop = Arc::new(AtomicBool::new(false));
     let reads = Arc::new(AtomicUsize::new(0));

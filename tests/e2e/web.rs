@@ -8,7 +8,7 @@
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use custodia_engine::Backend;
@@ -16,19 +16,9 @@ use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
-use crate::Custodia;
 use crate::crash::start_server_with;
 use crate::mail::SmtpSink;
-
-/// A process killed on drop.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::{Custodia, Helper};
 
 /// A server, a ChromeDriver and a browser session on it.
 struct Browser {
@@ -37,8 +27,8 @@ struct Browser {
     addr: String,
     name: &'static str,
     shots: usize,
-    _driver: Process,
-    _server: Process,
+    _driver: Helper,
+    _server: Helper,
     _profile: tempfile::TempDir,
 }
 
@@ -111,8 +101,8 @@ impl Browser {
             addr,
             name,
             shots: 0,
-            _driver: Process(driver),
-            _server: Process(server),
+            _driver: Helper(driver),
+            _server: Helper(server),
             _profile: profile,
         }
     }
@@ -637,7 +627,7 @@ fn a_form_posted_without_its_csrf_token_is_refused_and_changes_nothing() {
 fn session_cookie_is_http_only_and_strict_and_pages_carry_a_strict_csp() {
     let c = Custodia::demo(Backend::Sqlite);
     let (server, addr) = start_server_with(&c, &[]);
-    let _server = Process(server);
+    let _server = Helper(server);
     let (status, head, body) = exchange(&addr, "GET", "/login", None, None);
     assert_eq!(status, 200);
     let lower = head.to_ascii_lowercase();
@@ -781,7 +771,7 @@ fn serve_on_the_demo_store_prints_the_address_and_the_demo_logins() {
         .spawn()
         .expect("serve");
     let stdout = child.stdout.take().expect("stdout");
-    let _server = Process(child);
+    let _server = Helper(child);
     let lines: Vec<String> = std::io::BufReader::new(stdout)
         .lines()
         .take(4)
