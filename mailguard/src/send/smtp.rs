@@ -552,18 +552,20 @@ mod tests {
         .expect("envelope")
     }
 
-    async fn listener() -> (tokio::net::TcpListener, Connections) {
+    /// A listener on a free port, and the target that reaches it.
+    async fn listener() -> (tokio::net::TcpListener, Target) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let target = Target::parse(&format!("smtp://127.0.0.1:{port}")).expect("url");
-        (listener, Connections::new(target))
+        (listener, target)
     }
 
     #[tokio::test]
     async fn a_pipelining_server_gets_each_envelope_in_one_write() {
-        let (listener, connections) = listener().await;
+        let (listener, target) = listener().await;
+        let connections = Connections::new(target);
         let server = tokio::spawn(async move {
             let (mut reader, _) =
                 greet(&listener, &["SIZE 10240000", "PIPELINING", "8BITMIME"]).await;
@@ -616,7 +618,8 @@ mod tests {
     #[tokio::test]
     async fn a_recipient_refused_in_a_pipelined_transaction_is_a_hard_bounce_and_the_connection_is_dropped()
      {
-        let (listener, connections) = listener().await;
+        let (listener, target) = listener().await;
+        let connections = Connections::new(target);
         let server = tokio::spawn(async move {
             let (mut reader, _) = greet(&listener, &["PIPELINING"]).await;
             lines(&mut reader, 3).await;
@@ -649,11 +652,7 @@ mod tests {
 
     #[tokio::test]
     async fn sockets_have_tcp_nodelay_and_speak_smtp_through_lettre() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        let target = Target::parse(&format!("smtp://127.0.0.1:{port}")).expect("url");
+        let (listener, target) = listener().await;
         let server = tokio::spawn(async move {
             listener.accept().await.expect("first");
             greet(&listener, &[]).await.1
