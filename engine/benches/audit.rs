@@ -195,68 +195,26 @@ impl Generated<'_> {
     }
 }
 
-/// The database's own rate for the writer's rows: `n` rows generated and
-/// inserted by one durable `INSERT … SELECT` into a copy of the audit table
-/// already holding `n` rows. No client, no hashing, one commit: what no
-/// writer can beat on this machine with this row and these indexes.
+/// The database's own rate for the writer's rows, each measure into a
+/// fresh copy of the audit table already holding `n` rows: `n` rows
+/// generated and inserted by one durable `INSERT … SELECT` (no client, no
+/// hashing, one commit: what no writer can beat on this machine with this
+/// row and these indexes), and for today's row the same in durable commits
+/// the size of the writer's batches. A batch holds at most one event per
+/// waiting caller, so with 256 callers no commit holds more than 256.
 async fn ceiling(url: &str, backend: Backend, name: &str, n: u64) {
     use sqlx::Connection;
     let mut conn = sqlx::AnyConnection::connect(url).await.expect("connect");
-    // SQLite's stored definitions, the table first, then its indexes.
-    let ddl: Vec<(String,)> = if backend == Backend::Sqlite {
-        sqlx::query_as(
-            "SELECT sql FROM sqlite_master WHERE tbl_name = 'audit_events' AND sql IS NOT NULL ORDER BY type DESC",
-        )
-        .fetch_all(&mut conn)
-        .await
-        .expect("audit_events DDL")
-    } else {
-        Vec::new()
-    };
-    for shape in SHAPES {
-        let create = match backend {
-            Backend::Sqlite => {
-                let copies: Vec<String> = ddl
-                    .iter()
-                    .map(|(sql,)| sql.replace("audit_events", "ceiling"))
-                    .collect();
-                let (table, indexes) = copies.split_first().expect("audit_events DDL");
-                shape
-                    .sqlite
-                    .replace("{table}", table)
-                    .replace("{indexes}", &indexes.join("; "))
-            }
-            Backend::Postgres => shape.postgres.to_owned(),
-        };
-        let hash = match backend {
-            Backend::Sqlite => shape.hash.0,
-            Backend::Postgres => shape.hash.1,
-        };
-        sqlx::raw_sql("DROP TABLE IF EXISTS ceiling")
+    if backend == Backend::Sqlite {
+        // As durable as the writer's commits, with its cache.
+        sqlx::raw_sql(custodia_engine::audit::SQLITE_WRITER_PRAGMAS)
             .execute(&mut conn)
             .await
-            .expect("drop");
-        if backend == Backend::Sqlite {
-            // As durable as the writer's commits.
-            sqlx::raw_sql("PRAGMA synchronous = FULL")
-                .execute(&mut conn)
-                .await
-                .expect("pragma");
-        }
-        sqlx::raw_sql(&create)
-            .execute(&mut conn)
-            .await
-            .expect("create");
-        let rows = Generated {
-            table: "ceiling",
-            org: "bufete-ruiz",
-            hash,
-            step: 1000,
-        };
-        sqlx::raw_sql(&rows.insert(backend, 0, n))
-            .execute(&mut conn)
-            .await
-            .expect("fill");
+            .expect("pragma");
+    }
+    let ddl = CeilingDdl::read(&mut conn, backend).await;
+    for (i, shape) in SHAPES.iter().enumerate() {
+        let rows = ddl.fresh(&mut conn, shape, n).await;
         let t = Instant::now();
         sqlx::raw_sql(&rows.insert(backend, n, n))
             .execute(&mut conn)
@@ -267,11 +225,97 @@ async fn ceiling(url: &str, backend: Backend, name: &str, n: u64) {
             shape.label,
             rate(n, t.elapsed())
         );
+        if i > 0 {
+            continue;
+        }
+        let begin = match backend {
+            // As the writer's: the write lock taken at once.
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        };
+        for batch in [256, 4096] {
+            let rows = ddl.fresh(&mut conn, shape, n).await;
+            let commits = n / batch;
+            let t = Instant::now();
+            for k in 0..commits {
+                let insert = rows.insert(backend, n + k * batch, batch);
+                sqlx::raw_sql(&format!("{begin}; {insert}; COMMIT"))
+                    .execute(&mut conn)
+                    .await
+                    .expect("batch");
+            }
+            println!(
+                "{name:<8} ceiling, one INSERT … SELECT per commit of {batch:>4} rows, today's row   : {}",
+                rate(commits * batch, t.elapsed())
+            );
+        }
     }
     sqlx::raw_sql("DROP TABLE ceiling")
         .execute(&mut conn)
         .await
         .expect("drop");
+}
+
+/// How [`ceiling`] copies the audit table: SQLite's stored definitions
+/// (the table first, then its indexes); PostgreSQL copies with `LIKE`.
+struct CeilingDdl {
+    backend: Backend,
+    sqlite: Vec<String>,
+}
+
+impl CeilingDdl {
+    async fn read(conn: &mut sqlx::AnyConnection, backend: Backend) -> Self {
+        let mut sqlite = Vec::new();
+        if backend == Backend::Sqlite {
+            let ddl: Vec<(String,)> = sqlx::query_as(
+                "SELECT sql FROM sqlite_master WHERE tbl_name = 'audit_events' AND sql IS NOT NULL ORDER BY type DESC",
+            )
+            .fetch_all(&mut *conn)
+            .await
+            .expect("audit_events DDL");
+            sqlite = ddl
+                .into_iter()
+                .map(|(sql,)| sql.replace("audit_events", "ceiling"))
+                .collect();
+        }
+        Self { backend, sqlite }
+    }
+
+    /// A new `ceiling` table of `shape` holding `n` rows, and how to
+    /// generate more.
+    async fn fresh(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        shape: &Shape,
+        n: u64,
+    ) -> Generated<'static> {
+        let (create, hash) = match self.backend {
+            Backend::Sqlite => {
+                let (table, indexes) = self.sqlite.split_first().expect("audit_events DDL");
+                let create = shape
+                    .sqlite
+                    .replace("{table}", table)
+                    .replace("{indexes}", &indexes.join("; "));
+                (create, shape.hash.0)
+            }
+            Backend::Postgres => (shape.postgres.to_owned(), shape.hash.1),
+        };
+        sqlx::raw_sql(&format!("DROP TABLE IF EXISTS ceiling; {create}"))
+            .execute(&mut *conn)
+            .await
+            .expect("create");
+        let rows = Generated {
+            table: "ceiling",
+            org: "bufete-ruiz",
+            hash,
+            step: 1000,
+        };
+        sqlx::raw_sql(&rows.insert(self.backend, 0, n))
+            .execute(&mut *conn)
+            .await
+            .expect("fill");
+        rows
+    }
 }
 
 fn rate(n: u64, d: Duration) -> String {

@@ -31,11 +31,13 @@ use crate::store::open_sqlite;
 /// checkpoint (BENCHMARKS.md).
 pub(crate) fn open(file: &Path) -> Result<Connection> {
     let conn = open_sqlite(file)?;
-    conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 16384;",
-    )?;
+    conn.execute_batch(WRITER_PRAGMAS)?;
     Ok(conn)
 }
+
+/// The writer connection's settings ([`open`]); public so that the audit
+/// bench measures the database's own rate under the same ones.
+pub const WRITER_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 16384;";
 
 /// Writes `batch` and the due checkpoints in one transaction. A chain
 /// that does not extend its witnessed checkpoint rolls everything back and

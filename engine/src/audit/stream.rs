@@ -13,6 +13,7 @@ use sqlx::postgres::PgConnection;
 use tokio::sync::mpsc;
 
 use super::chain::{Link, PAGE_COLUMNS, link_of_row, mark_tree, on_all_cores};
+use super::copy;
 use super::tree_hash::{Hash, decode_hash};
 use crate::domain::OrgSlug;
 use crate::error::{Error, Result};
@@ -176,68 +177,11 @@ fn literal(text: &str) -> String {
 /// The columns of a [`PAGE_COLUMNS`] row.
 const COLUMNS: usize = 17;
 
-/// A row of a binary `COPY`: each column's bytes as a range of the page's
-/// buffer, `None` for null.
-type CopyRow = [Option<std::ops::Range<usize>>; COLUMNS];
-
-/// The rows of a page in PostgreSQL's binary `COPY` format: a signature,
-/// flags and a header extension, then per row a field count and per field
-/// a length (-1 for null) and its bytes, then a count of -1.
-fn copy_rows(data: &[u8]) -> Result<Vec<CopyRow>> {
-    const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
-    let bad =
-        |what: &str| Error::Audit(format!("PostgreSQL's binary COPY of audit events: {what}"));
-    let mut at = 0;
-    let mut take = |n: usize| -> Result<std::ops::Range<usize>> {
-        let range = at..at + n;
-        if range.end > data.len() {
-            return Err(bad("it ends inside a row"));
-        }
-        at = range.end;
-        Ok(range)
-    };
-    if data.get(take(SIGNATURE.len())?) != Some(SIGNATURE) {
-        return Err(bad("no signature"));
-    }
-    let int = |r: std::ops::Range<usize>| -> i32 {
-        data.get(r)
-            .and_then(|b| b.try_into().ok())
-            .map_or(-1, i32::from_be_bytes)
-    };
-    take(4)?;
-    let extension =
-        usize::try_from(int(take(4)?)).map_err(|_| bad("a negative header extension"))?;
-    take(extension)?;
-    let mut rows = Vec::new();
-    loop {
-        let count = data
-            .get(take(2)?)
-            .and_then(|b| b.try_into().ok())
-            .map_or(-1, i16::from_be_bytes);
-        if count == -1 {
-            return Ok(rows);
-        }
-        if usize::try_from(count).ok() != Some(COLUMNS) {
-            return Err(bad(&format!("a row of {count} columns, not {COLUMNS}")));
-        }
-        let mut row: CopyRow = Default::default();
-        for field in &mut row {
-            let len = int(take(4)?);
-            *field = match usize::try_from(len) {
-                Ok(len) => Some(take(len)?),
-                Err(_) if len == -1 => None,
-                Err(_) => return Err(bad(&format!("a field of length {len}"))),
-            };
-        }
-        rows.push(row);
-    }
-}
-
 /// The links of a page of `COPY` output, hashed from its own buffer
 /// ([`link_of_row`]) on all cores. A value that is not what its column
 /// should hold (text not UTF-8, an integer not 8 bytes) is an error.
 fn copy_links(org: &str, data: &[u8]) -> Result<Vec<Link>> {
-    let rows = copy_rows(data)?;
+    let rows = copy::rows::<COLUMNS>(data)?;
     on_all_cores(&rows, |row| {
         let text = |i: usize| -> Result<Option<&str>> {
             row[i]
@@ -304,23 +248,14 @@ mod tests {
     /// A binary `COPY` of `rows` (each column's bytes, `None` for null),
     /// as PostgreSQL writes it.
     fn copy_of(rows: &[Vec<Option<Vec<u8>>>]) -> Vec<u8> {
-        let mut out = b"PGCOPY\n\xff\r\n\0".to_vec();
-        out.extend(0_i32.to_be_bytes());
-        out.extend(0_i32.to_be_bytes());
+        let mut out = copy::Encoder::new();
         for row in rows {
-            out.extend(i16::try_from(row.len()).unwrap().to_be_bytes());
+            out.row(i16::try_from(row.len()).unwrap());
             for field in row {
-                match field {
-                    Some(bytes) => {
-                        out.extend(i32::try_from(bytes.len()).unwrap().to_be_bytes());
-                        out.extend(bytes);
-                    }
-                    None => out.extend((-1_i32).to_be_bytes()),
-                }
+                out.bytes(field.as_deref()).unwrap();
             }
         }
-        out.extend((-1_i16).to_be_bytes());
-        out
+        out.finish()
     }
 
     fn row(seq: i64) -> Vec<Option<Vec<u8>>> {
@@ -335,13 +270,8 @@ mod tests {
     }
 
     #[test]
-    fn a_binary_copy_reads_back_as_its_rows_with_nulls_kept() {
+    fn a_page_in_binary_copy_reads_back_as_its_links() {
         let data = copy_of(&[row(1), row(2)]);
-        let rows = copy_rows(&data).unwrap();
-        assert_eq!(rows.len(), 2);
-        assert_eq!(&data[rows[1][0].clone().unwrap()], 2_i64.to_be_bytes());
-        assert_eq!(&data[rows[0][3].clone().unwrap()], b"ana");
-        assert!(rows[0][4].is_none(), "a null stays null");
         let links = copy_links("bufete-ruiz", &data).unwrap();
         assert_eq!(links.iter().map(|l| l.seq).collect::<Vec<_>>(), [1, 2]);
         assert_eq!(links[0].hash, "ab".repeat(32));
@@ -352,12 +282,12 @@ mod tests {
     fn a_cut_or_malformed_copy_is_an_error_never_fewer_rows() {
         let data = copy_of(&[row(1), row(2)]);
         for cut in [5, 19, data.len() / 2, data.len() - 2] {
-            let err = copy_rows(&data[..cut]).unwrap_err();
+            let err = copy::rows::<COLUMNS>(&data[..cut]).unwrap_err();
             assert!(err.to_string().contains("binary COPY"), "{err}");
         }
         let mut short = row(1);
         short.pop();
-        let err = copy_rows(&copy_of(&[short])).unwrap_err();
+        let err = copy::rows::<COLUMNS>(&copy_of(&[short])).unwrap_err();
         assert!(err.to_string().contains("16 columns"), "{err}");
         let mut wide_int = row(1);
         wide_int[0] = Some(vec![0; 4]);

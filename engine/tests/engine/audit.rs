@@ -688,3 +688,65 @@ on_both_backends! {
         assert_eq!(read.alarms.len(), 1, "the alarm is in the witness");
     }
 }
+
+on_both_backends! {
+    async fn an_event_of_every_field_and_awkward_text_is_stored_as_it_was_given(store) {
+        let mut e = event(1);
+        e.document = Some("D-7".into());
+        e.address = Some("10.0.0.1".into());
+        e.channel = Some("api".into());
+        e.detail = Some("it's \"quoted\",\ttabbed\nand split; ñandú ✓ \\N".into());
+        e.request_time = Some(e.at - Duration::seconds(3));
+        let log = AuditLog::spawn(store.clone(), None, AuditConfig::default());
+        let receipt = log.append(&org(), e.clone()).await.expect("append");
+        log.shutdown().await.expect("shutdown");
+        let stored = read(&store, receipt.seq).await;
+        assert_eq!(stored.event.detail, e.detail);
+        assert_eq!(stored.event.document, e.document);
+        assert_eq!(stored.event.rules, e.rules);
+        assert_eq!(
+            stored.event.request_time.map(|t| t.timestamp_micros()),
+            e.request_time.map(|t| t.timestamp_micros())
+        );
+        assert_eq!(stored.hash, receipt.hash, "the stored row hashes to its receipt");
+        let report = store.verify_audit(&org(), None, None, |_| {}).await.expect("verify");
+        assert!(report.ok(), "{report:?}");
+    }
+}
+
+/// The writer's own PostgreSQL connection, cut by the server (a restart,
+/// an administrator): the batch in flight fails and says so, and the next
+/// one reconnects and chains on from the last committed event.
+#[tokio::test]
+async fn a_writer_whose_postgres_connection_is_cut_fails_that_batch_then_reconnects() {
+    let (store, _guard) = crate::fresh_store(custodia_engine::Backend::Postgres).await;
+    let log = AuditLog::spawn(store.clone(), None, AuditConfig::default());
+    assert_eq!(log.append(&org(), event(1)).await.expect("first").seq, 1);
+    let pool = raw(&store).await;
+    let (cut,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("terminate");
+    assert!(cut >= 1, "the writer's connection was among those cut");
+    let err = log
+        .append(&org(), event(2))
+        .await
+        .expect_err("the batch in flight fails");
+    assert!(err.to_string().contains("audit"), "{err}");
+    let receipt = log
+        .append(&org(), event(3))
+        .await
+        .expect("the next batch reconnects");
+    assert_eq!(
+        receipt.seq, 2,
+        "the failed event took no place in the chain"
+    );
+    log.shutdown().await.expect("shutdown");
+    let report = store
+        .verify_audit(&org(), None, None, |_| {})
+        .await
+        .expect("verify");
+    assert!(report.ok(), "{report:?}");
+}

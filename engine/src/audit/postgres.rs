@@ -1,0 +1,239 @@
+//! The audit writer's batches on PostgreSQL, through a connection of the
+//! typed driver of its own: each chain's rows go in as one binary `COPY`
+//! (the `Any` driver has none; its JSON array cost the server about 5 µs a
+//! row to unpack, and the writer stayed at 62% of what the server stores
+//! at that batch size: BENCHMARKS.md), in the same transaction as the
+//! head it moves and the checkpoints that are due.
+//!
+//! The SQL is the text the `Any` path runs, so both write the same rows.
+
+use sqlx::postgres::{PgConnection, PgRow};
+use sqlx::{Acquire as _, Connection as _, Postgres, Row as _, Transaction};
+
+use super::chain::{
+    Batch, CREATE_HEAD, CheckpointRow, INSERT_CHECKPOINT, LINKS_AFTER, MOVED_HEADS,
+    NEWEST_CHECKPOINT, PAGE_COLUMNS, Receipt, Row, SELECT_CHECKPOINT, SELECT_HEAD, SET_HEAD, Stamp,
+    Written, behind, chain_rows, checkpoint_from, columns_of, extension, from_columns,
+    next_checkpoint, prune_anchor, stamp, stored_rules,
+};
+use super::checkpoint::{Checkpoint, Signer};
+use super::copy::Encoder;
+use super::event::{ChainedEvent, GENESIS, micros};
+use crate::error::{Error, Result};
+use crate::store::PgOptions;
+
+/// Opens the writer's connection.
+pub(crate) async fn connect(options: &PgOptions) -> Result<PgConnection> {
+    Ok(PgConnection::connect_with(&options.0).await?)
+}
+
+/// Writes `batch` and the due checkpoints in one transaction. A chain
+/// that does not extend its witnessed checkpoint rolls everything back and
+/// comes back as `Ok(Err((org, detail)))`.
+pub(crate) async fn write(
+    conn: &mut PgConnection,
+    batch: Batch,
+    now: chrono::DateTime<chrono::Utc>,
+    signer: Option<&Signer>,
+) -> Result<std::result::Result<Written, (String, String)>> {
+    let mut tx = sqlx::Connection::begin(conn).await?;
+    let mut receipts: Vec<Option<Receipt>> = vec![None; batch.len];
+    for (org, indexes, mut events) in batch.chains {
+        let head = lock_head(&mut tx, &org).await?;
+        stamp(&mut events, Stamp::Now(now));
+        let (rows, written) = chain_rows(&org, head, &events);
+        insert(&mut tx, &org, &rows).await?;
+        for (&i, receipt) in indexes.iter().zip(written) {
+            receipts[i] = Some(receipt);
+        }
+    }
+    let mut to_sign = batch.to_sign;
+    if batch.due {
+        // Changes append under the head lock in their own transactions,
+        // and other servers append too: sign whatever moved.
+        let moved: Vec<(String,)> = sqlx::query_as(MOVED_HEADS).fetch_all(&mut *tx).await?;
+        to_sign.extend(moved.into_iter().map(|(org,)| org));
+    }
+    let mut signed = Vec::new();
+    if let Some(signer) = signer {
+        for org in &to_sign {
+            if let Some((seq, hash)) = batch.witnessed.get(org) {
+                if let Err(detail) =
+                    extends(&mut tx, &signer.verifying_key(), org, *seq, hash).await?
+                {
+                    return Ok(Err((org.clone(), detail)));
+                }
+            }
+            match checkpoint(&mut tx, signer, org, now).await? {
+                Ok(cp) => signed.extend(cp),
+                Err(detail) => return Ok(Err((org.clone(), detail))),
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(Ok(Written {
+        receipts,
+        signed,
+        signed_orgs: to_sign,
+    }))
+}
+
+/// A chain's head, created at the genesis if it has none, locked until
+/// the transaction ends.
+async fn lock_head(tx: &mut Transaction<'_, Postgres>, org: &str) -> Result<(i64, String)> {
+    sqlx::query(CREATE_HEAD)
+        .bind(org)
+        .bind(GENESIS)
+        .execute(&mut **tx)
+        .await?;
+    let head = sqlx::query_as(&format!("{SELECT_HEAD} FOR UPDATE"))
+        .bind(org)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(head)
+}
+
+/// The columns [`insert`] copies, in its order.
+const COPY_IN: &str = "COPY audit_events (org, seq, at, kind, worker, action, resource, customer, area, document, decision, rules, address, channel, detail, prev_hash, hash, request_time) FROM STDIN (FORMAT binary)";
+
+/// Appends `rows` to `org`'s chain and moves its head to the last.
+async fn insert(tx: &mut Transaction<'_, Postgres>, org: &str, rows: &[Row<'_>]) -> Result<()> {
+    let Some(last) = rows.last() else {
+        return Ok(());
+    };
+    let mut copy = Encoder::new();
+    for row in rows {
+        let e = row.event;
+        copy.row(18);
+        copy.text(Some(org))?;
+        copy.int(Some(row.seq))?;
+        copy.int(Some(micros(e.at)))?;
+        copy.text(Some(e.kind.as_str()))?;
+        for text in [
+            &e.worker,
+            &e.action,
+            &e.resource,
+            &e.customer,
+            &e.area,
+            &e.document,
+        ] {
+            copy.text(text.as_deref())?;
+        }
+        copy.text(e.decision.map(|d| d.as_str()))?;
+        copy.text(stored_rules(e).as_deref())?;
+        for text in [&e.address, &e.channel, &e.detail] {
+            copy.text(text.as_deref())?;
+        }
+        copy.text(Some(&row.prev))?;
+        copy.text(Some(&row.hash))?;
+        copy.int(e.request_time.map(micros))?;
+    }
+    let conn = tx.acquire().await?;
+    let mut sink = conn.copy_in_raw(COPY_IN).await?;
+    sink.send(copy.finish()).await?;
+    let copied = sink.finish().await?;
+    if usize::try_from(copied).ok() != Some(rows.len()) {
+        return Err(Error::Audit(format!(
+            "PostgreSQL took {copied} of {} audit events",
+            rows.len()
+        )));
+    }
+    sqlx::query(SET_HEAD)
+        .bind(org)
+        .bind(last.seq)
+        .bind(&last.hash)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// [`super::writer::extends`], inside this transaction.
+async fn extends(
+    tx: &mut Transaction<'_, Postgres>,
+    key: &ed25519_dalek::VerifyingKey,
+    org: &str,
+    seq: i64,
+    hash: &str,
+) -> Result<std::result::Result<(), String>> {
+    let head = lock_head(tx, org).await?;
+    if head.0 < seq {
+        return Ok(Err(behind(head.0, seq)));
+    }
+    let rows = sqlx::query(&format!(
+        "SELECT {PAGE_COLUMNS} FROM audit_events WHERE org = $1 AND seq > $2 ORDER BY seq"
+    ))
+    .bind(org)
+    .bind(seq)
+    .fetch_all(&mut **tx)
+    .await?;
+    let events = rows
+        .iter()
+        .map(|row| event(org, row))
+        .collect::<Result<Vec<_>>>()?;
+    let anchor = match prune_anchor(&events, seq) {
+        Some(at) => one_checkpoint(tx, SELECT_CHECKPOINT, org, at).await?,
+        None => None,
+    };
+    Ok(extension(key, seq, hash, &head, &events, anchor.as_ref()))
+}
+
+/// The event of a row in [`PAGE_COLUMNS`] order.
+fn event(org: &str, row: &PgRow) -> Result<ChainedEvent> {
+    let numbers = (row.try_get(0)?, row.try_get(1)?, row.try_get(16)?);
+    let text = |i: usize| -> Result<Option<&str>> { Ok(row.try_get(i)?) };
+    from_columns(org, columns_of(numbers, &text)?)
+}
+
+/// The checkpoint of `org` that `sql` selects with `seq` as `$2`:
+/// [`SELECT_CHECKPOINT`] (at `seq`) or [`NEWEST_CHECKPOINT`] (at or before).
+async fn one_checkpoint(
+    tx: &mut Transaction<'_, Postgres>,
+    sql: &str,
+    org: &str,
+    seq: i64,
+) -> Result<Option<Checkpoint>> {
+    let stored: Option<CheckpointRow> = sqlx::query_as(sql)
+        .bind(org)
+        .bind(seq)
+        .fetch_optional(&mut **tx)
+        .await?;
+    stored.map(|row| checkpoint_from(org, row)).transpose()
+}
+
+/// Signs and stores a checkpoint of `org`'s head (none for an empty
+/// chain); `Ok(Err(detail))` when its tree cannot be grown from a signed
+/// one (see [`super::chain::next_checkpoint`]).
+async fn checkpoint(
+    tx: &mut Transaction<'_, Postgres>,
+    signer: &Signer,
+    org: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<std::result::Result<Option<Checkpoint>, String>> {
+    let (seq, hash) = lock_head(tx, org).await?;
+    if seq == 0 {
+        return Ok(Ok(None));
+    }
+    let base = one_checkpoint(tx, NEWEST_CHECKPOINT, org, seq).await?;
+    let links: Vec<(i64, String, String)> = sqlx::query_as(LINKS_AFTER)
+        .bind(org)
+        .bind(base.as_ref().map_or(0, |cp| cp.seq))
+        .fetch_all(&mut **tx)
+        .await?;
+    let cp = match next_checkpoint(signer, org, base.as_ref(), links, (seq, &hash), now) {
+        Ok(Some(cp)) => cp,
+        other => return Ok(other),
+    };
+    sqlx::query(INSERT_CHECKPOINT)
+        .bind(org)
+        .bind(cp.seq)
+        .bind(&cp.head_hash)
+        .bind(micros(cp.at))
+        .bind(&cp.public_key)
+        .bind(&cp.signature)
+        .bind(&cp.root)
+        .bind(&cp.note)
+        .bind(cp.edge_text())
+        .execute(&mut **tx)
+        .await?;
+    Ok(Ok(Some(cp)))
+}
