@@ -397,6 +397,7 @@ impl Writer {
             };
             let Some(first) = first else {
                 let _ = self.write(Vec::new(), true).await;
+                self.close().await;
                 return;
             };
             let mut batch = Vec::new();
@@ -448,10 +449,21 @@ impl Writer {
                     let _ = ack.send(result);
                 }
                 Some(Command::Shutdown(ack)) => {
+                    self.close().await;
                     let _ = ack.send(result);
                     return;
                 }
                 _ => {}
+            }
+        }
+    }
+
+    /// Ends the writer's own PostgreSQL session cleanly (the server
+    /// would log a lost client otherwise); SQLite's closes when dropped.
+    async fn close(&mut self) {
+        if let Some(conn) = self.postgres.take() {
+            if let Err(e) = sqlx::Connection::close(conn).await {
+                tracing::warn!(error = %e, "closing the audit writer's connection");
             }
         }
     }
