@@ -2,6 +2,7 @@
 //! account and per client address with back-off, a cap on concurrent
 //! hashes, random session tokens stored only as SHA-256 hashes.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use chrono::{DateTime, Duration, Utc};
@@ -10,7 +11,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
 use crate::audit::{AuditEvent, Change, EventKind};
-use crate::domain::{OrgSlug, PasswordHash, WorkerLogin};
+use crate::domain::{OrgSlug, PasswordHash, WorkerLogin, computations_on_this_thread};
 use crate::error::{Error, Result};
 use crate::rules::Effect;
 use crate::store::{Backend, Store};
@@ -71,7 +72,11 @@ impl std::fmt::Debug for LoginAttempt<'_> {
 /// A cap on concurrent argon2 computations for logins: each takes 19 MiB,
 /// so an unbounded flood would exhaust memory. Cheap to clone.
 #[derive(Debug, Clone)]
-pub struct HashGate(Arc<Semaphore>);
+pub struct HashGate {
+    permits: Arc<Semaphore>,
+    /// The argon2 computations run for the logins let through.
+    computations: Arc<AtomicU64>,
+}
 
 impl HashGate {
     /// At most `n` password checks at once (0 refuses every login: a
@@ -80,7 +85,17 @@ impl HashGate {
         // Make the dummy hash now, so the first unknown login does not
         // cost one hash more than a known one.
         LazyLock::force(&DUMMY);
-        Self(Arc::new(Semaphore::new(n)))
+        Self {
+            permits: Arc::new(Semaphore::new(n)),
+            computations: Arc::default(),
+        }
+    }
+
+    /// How many argon2 computations the logins let through have run: an
+    /// unknown login must cost as many as a known one, and a login held
+    /// back must cost none.
+    pub fn computations(&self) -> u64 {
+        self.computations.load(Ordering::Relaxed)
     }
 }
 
@@ -146,7 +161,7 @@ impl Store {
                 )
                 .await;
         }
-        let Ok(permit) = gate.0.clone().try_acquire_owned() else {
+        let Ok(permit) = gate.permits.clone().try_acquire_owned() else {
             self.release_attempt(org.as_ref(), attempt, now).await?;
             return Ok(LoginOutcome::Busy);
         };
@@ -164,9 +179,13 @@ impl Store {
         let password = attempt.password.to_owned();
         // argon2 is CPU-heavy: keep it off the async workers. Unknown
         // workers are checked against a dummy hash: the same work.
+        let computations = Arc::clone(&gate.computations);
         let ok = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            match &hash {
+            // INVARIANT: a login's argon2 work runs only here, under a
+            // permit of its gate, and the gate counts it.
+            let before = computations_on_this_thread();
+            let ok = match &hash {
                 Some(h) => h.verify(&password),
                 None => {
                     if let Some(dummy) = DUMMY.as_ref() {
@@ -174,7 +193,10 @@ impl Store {
                     }
                     false
                 }
-            }
+            };
+            let run = computations_on_this_thread() - before;
+            computations.fetch_add(run, Ordering::Relaxed);
+            ok
         })
         .await
         .map_err(|e| Error::Password(e.to_string()))?;

@@ -12,7 +12,7 @@ use sqlx::any::AnyRow;
 
 use super::checkpoint::{Checkpoint, Signer};
 use super::event::{
-    AuditEvent, ChainedEvent, EventKind, Fields, GENESIS, Rules, chain_hash, hash_fields,
+    AuditEvent, ChainedEvent, EventKind, Fields, GENESIS, Rules, chain_hash, hash_fields, micros,
 };
 use super::frontier::Frontier;
 use super::tree_hash::{Hash, decode_hash, leaf_hash};
@@ -473,20 +473,77 @@ pub(crate) fn checkpoint_from(org: &str, row: CheckpointRow) -> Result<Checkpoin
 }
 
 /// The checkpoint of `org` that `sql` selects with `seq` as `$2`, through
-/// the `Any` driver (a transaction or the pool):
+/// either sqlx driver (`Any` or the writer's typed `Postgres`; a
+/// transaction, a connection or the pool):
 /// [`SELECT_CHECKPOINT`] (at `seq`) or [`NEWEST_CHECKPOINT`] (at or before).
-pub(crate) async fn one_checkpoint<'c>(
-    on: impl sqlx::Executor<'c, Database = sqlx::Any>,
+pub(crate) async fn one_checkpoint<'c, DB>(
+    on: impl sqlx::Executor<'c, Database = DB>,
     sql: &str,
     org: &str,
     seq: i64,
-) -> Result<Option<Checkpoint>> {
+) -> Result<Option<Checkpoint>>
+where
+    DB: sqlx::Database,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'r> CheckpointRow: sqlx::FromRow<'r, DB::Row>,
+{
     let stored: Option<CheckpointRow> = sqlx::query_as(sql)
         .bind(org)
         .bind(seq)
         .fetch_optional(on)
         .await?;
     stored.map(|row| checkpoint_from(org, row)).transpose()
+}
+
+/// Signs and stores a checkpoint of `org`'s locked `head` (none for an
+/// empty chain, or one whose head is its newest checkpoint) on `conn`,
+/// inside the caller's transaction; `Ok(Err(detail))` when its tree
+/// cannot be grown from a signed one ([`next_checkpoint`]).
+pub(crate) async fn store_checkpoint<DB>(
+    conn: &mut DB::Connection,
+    signer: &Signer,
+    org: &str,
+    (seq, hash): (i64, String),
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<std::result::Result<Option<Checkpoint>, String>>
+where
+    DB: sqlx::Database,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'e> &'e mut DB::Connection: sqlx::Executor<'e, Database = DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'r> CheckpointRow: sqlx::FromRow<'r, DB::Row>,
+    for<'r> (i64, String, String): sqlx::FromRow<'r, DB::Row>,
+{
+    if seq == 0 {
+        return Ok(Ok(None));
+    }
+    let base = one_checkpoint(&mut *conn, NEWEST_CHECKPOINT, org, seq).await?;
+    let links: Vec<(i64, String, String)> = sqlx::query_as(LINKS_AFTER)
+        .bind(org)
+        .bind(base.as_ref().map_or(0, |cp| cp.seq))
+        .fetch_all(&mut *conn)
+        .await?;
+    let cp = match next_checkpoint(signer, org, base.as_ref(), links, (seq, &hash), now) {
+        Ok(Some(cp)) => cp,
+        other => return Ok(other),
+    };
+    sqlx::query(INSERT_CHECKPOINT)
+        .bind(org)
+        .bind(cp.seq)
+        .bind(cp.head_hash.clone())
+        .bind(micros(cp.at))
+        .bind(cp.public_key.clone())
+        .bind(cp.signature.clone())
+        .bind(cp.root.clone())
+        .bind(cp.note.clone())
+        .bind(cp.edge_text())
+        .execute(&mut *conn)
+        .await?;
+    Ok(Ok(Some(cp)))
 }
 
 /// The newest checkpoint of a chain at or before a sequence.

@@ -11,10 +11,9 @@ use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::{Acquire as _, Connection as _, Postgres, Row as _, Transaction};
 
 use super::chain::{
-    Batch, CREATE_HEAD, CheckpointRow, INSERT_CHECKPOINT, LINKS_AFTER, MOVED_HEADS,
-    NEWEST_CHECKPOINT, PAGE_COLUMNS, Receipt, Row, SELECT_CHECKPOINT, SELECT_HEAD, SET_HEAD, Stamp,
-    Written, behind, chain_rows, checkpoint_from, columns_of, extension, from_columns,
-    next_checkpoint, prune_anchor, stamp, stored_rules,
+    Batch, CREATE_HEAD, MOVED_HEADS, PAGE_COLUMNS, Receipt, Row, SELECT_CHECKPOINT, SELECT_HEAD,
+    SET_HEAD, Stamp, Written, behind, chain_rows, columns_of, extension, from_columns,
+    one_checkpoint, prune_anchor, stamp, store_checkpoint, stored_rules,
 };
 use super::checkpoint::{Checkpoint, Signer};
 use super::copy::Encoder;
@@ -171,7 +170,7 @@ async fn extends(
         .map(|row| event(org, row))
         .collect::<Result<Vec<_>>>()?;
     let anchor = match prune_anchor(&events, seq) {
-        Some(at) => one_checkpoint(tx, SELECT_CHECKPOINT, org, at).await?,
+        Some(at) => one_checkpoint(&mut **tx, SELECT_CHECKPOINT, org, at).await?,
         None => None,
     };
     Ok(extension(key, seq, hash, &head, &events, anchor.as_ref()))
@@ -184,56 +183,14 @@ fn event(org: &str, row: &PgRow) -> Result<ChainedEvent> {
     from_columns(org, columns_of(numbers, &text)?)
 }
 
-/// The checkpoint of `org` that `sql` selects with `seq` as `$2`:
-/// [`SELECT_CHECKPOINT`] (at `seq`) or [`NEWEST_CHECKPOINT`] (at or before).
-async fn one_checkpoint(
-    tx: &mut Transaction<'_, Postgres>,
-    sql: &str,
-    org: &str,
-    seq: i64,
-) -> Result<Option<Checkpoint>> {
-    let stored: Option<CheckpointRow> = sqlx::query_as(sql)
-        .bind(org)
-        .bind(seq)
-        .fetch_optional(&mut **tx)
-        .await?;
-    stored.map(|row| checkpoint_from(org, row)).transpose()
-}
-
-/// Signs and stores a checkpoint of `org`'s head (none for an empty
-/// chain); `Ok(Err(detail))` when its tree cannot be grown from a signed
-/// one (see [`super::chain::next_checkpoint`]).
+/// Signs and stores a checkpoint of `org`'s head, locked here
+/// ([`store_checkpoint`]).
 async fn checkpoint(
     tx: &mut Transaction<'_, Postgres>,
     signer: &Signer,
     org: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<std::result::Result<Option<Checkpoint>, String>> {
-    let (seq, hash) = lock_head(tx, org).await?;
-    if seq == 0 {
-        return Ok(Ok(None));
-    }
-    let base = one_checkpoint(tx, NEWEST_CHECKPOINT, org, seq).await?;
-    let links: Vec<(i64, String, String)> = sqlx::query_as(LINKS_AFTER)
-        .bind(org)
-        .bind(base.as_ref().map_or(0, |cp| cp.seq))
-        .fetch_all(&mut **tx)
-        .await?;
-    let cp = match next_checkpoint(signer, org, base.as_ref(), links, (seq, &hash), now) {
-        Ok(Some(cp)) => cp,
-        other => return Ok(other),
-    };
-    sqlx::query(INSERT_CHECKPOINT)
-        .bind(org)
-        .bind(cp.seq)
-        .bind(&cp.head_hash)
-        .bind(micros(cp.at))
-        .bind(&cp.public_key)
-        .bind(&cp.signature)
-        .bind(&cp.root)
-        .bind(&cp.note)
-        .bind(cp.edge_text())
-        .execute(&mut **tx)
-        .await?;
-    Ok(Ok(Some(cp)))
+    let head = lock_head(tx, org).await?;
+    store_checkpoint::<Postgres>(&mut **tx, signer, org, head, now).await
 }

@@ -767,11 +767,10 @@ async fn insert_rows(
     Ok(())
 }
 
-/// Signs and stores a checkpoint of `org`'s head (none for an empty chain,
-/// or one whose head is its newest checkpoint); `Ok(Err(detail))` when its
-/// tree cannot be grown from a signed one (see [`super::chain::next_checkpoint`]).
-/// The writer signs on its own connections; this is for synthetic
-/// histories written beside it ([`crate::testkit::write_history`]).
+/// Signs and stores a checkpoint of `org`'s head, locked here
+/// ([`super::chain::store_checkpoint`]). The writer signs on its own
+/// connections; this is for synthetic histories written beside it
+/// ([`crate::testkit::write_history`]).
 #[cfg(feature = "testkit")]
 pub(crate) async fn write_checkpoint(
     tx: &mut Transaction<'_, Any>,
@@ -779,33 +778,6 @@ pub(crate) async fn write_checkpoint(
     signer: &Signer,
     org: &str,
 ) -> Result<std::result::Result<Option<Checkpoint>, String>> {
-    use super::chain::{INSERT_CHECKPOINT, LINKS_AFTER, NEWEST_CHECKPOINT, next_checkpoint};
-    let (seq, hash) = lock_head(tx, backend, org).await?;
-    if seq == 0 {
-        return Ok(Ok(None));
-    }
-    let base = one_checkpoint(&mut **tx, NEWEST_CHECKPOINT, org, seq).await?;
-    let links: Vec<(i64, String, String)> = sqlx::query_as(LINKS_AFTER)
-        .bind(org)
-        .bind(base.as_ref().map_or(0, |cp| cp.seq))
-        .fetch_all(&mut **tx)
-        .await?;
-    let now = chrono::Utc::now();
-    let cp = match next_checkpoint(signer, org, base.as_ref(), links, (seq, &hash), now) {
-        Ok(Some(cp)) => cp,
-        other => return Ok(other),
-    };
-    sqlx::query(INSERT_CHECKPOINT)
-        .bind(org)
-        .bind(cp.seq)
-        .bind(&cp.head_hash)
-        .bind(micros(cp.at))
-        .bind(&cp.public_key)
-        .bind(&cp.signature)
-        .bind(&cp.root)
-        .bind(&cp.note)
-        .bind(cp.edge_text())
-        .execute(&mut **tx)
-        .await?;
-    Ok(Ok(Some(cp)))
+    let head = lock_head(tx, backend, org).await?;
+    super::chain::store_checkpoint::<Any>(&mut **tx, signer, org, head, chrono::Utc::now()).await
 }

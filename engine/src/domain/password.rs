@@ -2,20 +2,27 @@
 //! password: only argon2id PHC strings cross its boundaries.
 
 use argon2::password_hash::{PasswordHash as Phc, PasswordHasher, PasswordVerifier, SaltString};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::cell::Cell;
 
 use argon2::{Algorithm, Argon2, Params, Version};
 use rand_core::OsRng;
 
 use crate::error::Error;
 
-/// Every argon2 computation of this process (hash or verify), so tests can
-/// show that an unknown login costs the same work as a known one.
-static COMPUTATIONS: AtomicU64 = AtomicU64::new(0);
+thread_local! {
+    /// Every argon2 computation (hash or verify) run on this thread, so
+    /// that a login can count its own work ([`crate::HashGate`]) whatever
+    /// else the process hashes meanwhile.
+    static COMPUTATIONS: Cell<u64> = const { Cell::new(0) };
+}
 
-/// How many argon2 computations this process has run.
-pub fn hash_computations() -> u64 {
-    COMPUTATIONS.load(Ordering::Relaxed)
+/// How many argon2 computations this thread has run.
+pub(crate) fn computations_on_this_thread() -> u64 {
+    COMPUTATIONS.with(Cell::get)
+}
+
+fn count_computation() {
+    COMPUTATIONS.with(|n| n.set(n.get() + 1));
 }
 
 /// The weakest parameters accepted: OWASP's lightest argon2id setting
@@ -57,7 +64,7 @@ impl PasswordHash {
             });
         }
         let salt = SaltString::generate(&mut OsRng);
-        COMPUTATIONS.fetch_add(1, Ordering::Relaxed);
+        count_computation();
         let phc = hasher()?
             .hash_password(password.as_bytes(), &salt)
             .map_err(|e| Error::Password(e.to_string()))?;
@@ -70,7 +77,7 @@ impl PasswordHash {
         let Ok(phc) = Phc::new(&self.0) else {
             return false;
         };
-        COMPUTATIONS.fetch_add(1, Ordering::Relaxed);
+        count_computation();
         Argon2::default()
             .verify_password(password.as_bytes(), &phc)
             .is_ok()

@@ -3,7 +3,7 @@
 
 use custodia_engine::audit::AuditQuery;
 use custodia_engine::session::{HashGate, LoginAttempt, LoginOutcome, MAX_BACKOFF};
-use custodia_engine::{OrgSlug, Store, WorkerLogin, hash_computations};
+use custodia_engine::{OrgSlug, Store, WorkerLogin};
 
 use crate::{demo_file, on_both_backends};
 
@@ -44,7 +44,6 @@ on_both_backends! {
     async fn twenty_parallel_wrong_logins_are_all_counted(store) {
         store.import(&demo_file("bufete-ruiz.toml"), false, "test").await.expect("import");
         let gate = HashGate::new(32);
-        let hashes = hash_computations();
         let tasks: Vec<_> = (0..20)
             .map(|i| {
                 let (store, gate) = (store.clone(), gate.clone());
@@ -68,7 +67,7 @@ on_both_backends! {
         // Each attempt was counted before any hashing: only the five free
         // guesses reached argon2, the other fifteen met the back-off.
         assert_eq!((refused, limited), (5, 15));
-        assert_eq!(hash_computations() - hashes, 5);
+        assert_eq!(gate.computations(), 5);
         assert_eq!(events_of(&store, "login_failed").await, 20, "every attempt is audited");
         // The right password gets in only once the back-off is over.
         match attempt(&store, &gate, &ana(), "demo-ana").await {
@@ -84,22 +83,21 @@ on_both_backends! {
         let unknown = WorkerLogin::new("nobody").expect("login");
         // Warm the dummy hash, whose creation is a one-off.
         attempt(&store, &gate, &unknown, "x").await;
-        let before = hash_computations();
+        let before = gate.computations();
         assert_eq!(attempt(&store, &gate, &ana(), "wrong-password").await, LoginOutcome::Refused);
-        let known = hash_computations() - before;
-        let before = hash_computations();
+        let known = gate.computations() - before;
+        let before = gate.computations();
         assert_eq!(attempt(&store, &gate, &unknown, "wrong-password").await, LoginOutcome::Refused);
-        let unknown_cost = hash_computations() - before;
+        let unknown_cost = gate.computations() - before;
         assert_eq!((known, unknown_cost), (1, 1));
     }
 
     async fn a_full_hash_gate_answers_busy_without_hashing_or_counting(store) {
         store.import(&demo_file("bufete-ruiz.toml"), false, "test").await.expect("import");
         let closed = HashGate::new(0);
-        let before = hash_computations();
         let outcome = attempt(&store, &closed, &ana(), "demo-ana").await;
         assert_eq!(outcome, LoginOutcome::Busy);
-        assert_eq!(hash_computations(), before);
+        assert_eq!(closed.computations(), 0);
         // The reservation was given back: the next attempt gets in.
         assert!(matches!(attempt(&store, &HashGate::new(1), &ana(), "demo-ana").await, LoginOutcome::LoggedIn { .. }));
     }
