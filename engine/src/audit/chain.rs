@@ -497,6 +497,69 @@ where
     stored.map(|row| checkpoint_from(org, row)).transpose()
 }
 
+/// Whether `org`'s chain, as stored now, extends the checkpoint (`seq`,
+/// `hash`), given its locked `head`: every event after the checkpoint
+/// chains on from it and the head is its last event. `Ok(Err(detail))`
+/// says how it does not. The events after it are read with `events`
+/// (`org` as `$1`, `seq` as `$2`) and decoded by `decode`, on either sqlx
+/// driver, inside the caller's transaction.
+pub(crate) async fn extends_locked<DB>(
+    conn: &mut DB::Connection,
+    head: (i64, String),
+    key: &ed25519_dalek::VerifyingKey,
+    org: &str,
+    (seq, hash): (i64, &str),
+    events: &str,
+    decode: impl Fn(&DB::Row) -> Result<ChainedEvent>,
+) -> Result<std::result::Result<(), String>>
+where
+    DB: sqlx::Database,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'e> &'e mut DB::Connection: sqlx::Executor<'e, Database = DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'r> CheckpointRow: sqlx::FromRow<'r, DB::Row>,
+{
+    if head.0 < seq {
+        return Ok(Err(behind(head.0, seq)));
+    }
+    let rows = sqlx::query(events)
+        .bind(org)
+        .bind(seq)
+        .fetch_all(&mut *conn)
+        .await?;
+    let events = rows.iter().map(decode).collect::<Result<Vec<_>>>()?;
+    let anchor = match prune_anchor(&events, seq) {
+        Some(at) => one_checkpoint(&mut *conn, SELECT_CHECKPOINT, org, at).await?,
+        None => None,
+    };
+    Ok(extension(key, seq, hash, &head, &events, anchor.as_ref()))
+}
+
+/// Moves `org`'s head to (`seq`, `hash`), the last event just appended,
+/// on either sqlx driver, inside the caller's transaction.
+pub(crate) async fn move_head<DB>(
+    conn: &mut DB::Connection,
+    org: &str,
+    seq: i64,
+    hash: &str,
+) -> Result<()>
+where
+    DB: sqlx::Database,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'e> &'e mut DB::Connection: sqlx::Executor<'e, Database = DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+{
+    sqlx::query(SET_HEAD)
+        .bind(org)
+        .bind(seq)
+        .bind(hash)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Signs and stores a checkpoint of `org`'s locked `head` (none for an
 /// empty chain, or one whose head is its newest checkpoint) on `conn`,
 /// inside the caller's transaction; `Ok(Err(detail))` when its tree

@@ -11,9 +11,9 @@ use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::{Acquire as _, Connection as _, Postgres, Row as _, Transaction};
 
 use super::chain::{
-    Batch, CREATE_HEAD, MOVED_HEADS, PAGE_COLUMNS, Receipt, Row, SELECT_CHECKPOINT, SELECT_HEAD,
-    SET_HEAD, Stamp, Written, behind, chain_rows, columns_of, extension, from_columns,
-    one_checkpoint, prune_anchor, stamp, store_checkpoint, stored_rules,
+    Batch, CREATE_HEAD, MOVED_HEADS, PAGE_COLUMNS, Receipt, Row, SELECT_HEAD, Stamp, Written,
+    chain_rows, columns_of, extends_locked, from_columns, move_head, stamp, store_checkpoint,
+    stored_rules,
 };
 use super::checkpoint::{Checkpoint, Signer};
 use super::copy::Encoder;
@@ -137,13 +137,7 @@ async fn insert(tx: &mut Transaction<'_, Postgres>, org: &str, rows: &[Row<'_>])
             rows.len()
         )));
     }
-    sqlx::query(SET_HEAD)
-        .bind(org)
-        .bind(last.seq)
-        .bind(&last.hash)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    move_head::<Postgres>(&mut **tx, org, last.seq, &last.hash).await
 }
 
 /// [`super::writer::extends`], inside this transaction.
@@ -155,25 +149,10 @@ async fn extends(
     hash: &str,
 ) -> Result<std::result::Result<(), String>> {
     let head = lock_head(tx, org).await?;
-    if head.0 < seq {
-        return Ok(Err(behind(head.0, seq)));
-    }
-    let rows = sqlx::query(&format!(
-        "SELECT {PAGE_COLUMNS} FROM audit_events WHERE org = $1 AND seq > $2 ORDER BY seq"
-    ))
-    .bind(org)
-    .bind(seq)
-    .fetch_all(&mut **tx)
-    .await?;
-    let events = rows
-        .iter()
-        .map(|row| event(org, row))
-        .collect::<Result<Vec<_>>>()?;
-    let anchor = match prune_anchor(&events, seq) {
-        Some(at) => one_checkpoint(&mut **tx, SELECT_CHECKPOINT, org, at).await?,
-        None => None,
-    };
-    Ok(extension(key, seq, hash, &head, &events, anchor.as_ref()))
+    let events =
+        format!("SELECT {PAGE_COLUMNS} FROM audit_events WHERE org = $1 AND seq > $2 ORDER BY seq");
+    let decode = |row: &PgRow| event(org, row);
+    extends_locked::<Postgres>(&mut **tx, head, key, org, (seq, hash), &events, decode).await
 }
 
 /// The event of a row in [`PAGE_COLUMNS`] order.

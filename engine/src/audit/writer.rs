@@ -13,9 +13,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::chain::{
-    Batch, CREATE_HEAD, Receipt, Row, SELECT_CHECKPOINT, SELECT_EVENTS, SELECT_HEAD, SET_HEAD,
-    Stamp, Written, behind, chain_rows, event_from_row, extension, one_checkpoint, prune_anchor,
-    stamp, stored_rules,
+    Batch, CREATE_HEAD, Receipt, Row, SELECT_EVENTS, SELECT_HEAD, Stamp, Written, chain_rows,
+    event_from_row, extends_locked, move_head, stamp, stored_rules,
 };
 use super::checkpoint::{Checkpoint, Signer};
 use super::event::{AuditEvent, GENESIS, micros};
@@ -637,26 +636,17 @@ pub(crate) async fn extends(
     hash: &str,
 ) -> Result<std::result::Result<(), String>> {
     let head = lock_head(tx, backend, org).await?;
-    if head.0 < seq {
-        return Ok(Err(behind(head.0, seq)));
-    }
-    let rows = sqlx::query(&format!(
-        "{} WHERE org = $1 AND seq > $2 ORDER BY seq",
-        SELECT_EVENTS
-    ))
-    .bind(org)
-    .bind(seq)
-    .fetch_all(&mut **tx)
-    .await?;
-    let events = rows
-        .iter()
-        .map(event_from_row)
-        .collect::<Result<Vec<_>>>()?;
-    let anchor = match prune_anchor(&events, seq) {
-        Some(at) => one_checkpoint(&mut **tx, SELECT_CHECKPOINT, org, at).await?,
-        None => None,
-    };
-    Ok(extension(key, seq, hash, &head, &events, anchor.as_ref()))
+    let events = format!("{SELECT_EVENTS} WHERE org = $1 AND seq > $2 ORDER BY seq");
+    extends_locked::<Any>(
+        &mut **tx,
+        head,
+        key,
+        org,
+        (seq, hash),
+        &events,
+        event_from_row,
+    )
+    .await
 }
 
 /// Appends `events` to `org`'s chain inside `tx`: locks the head, stamps
@@ -675,12 +665,7 @@ pub(crate) async fn append_locked(
         return Ok(receipts);
     };
     insert_rows(tx, backend, org, &rows).await?;
-    sqlx::query(SET_HEAD)
-        .bind(org)
-        .bind(last.seq)
-        .bind(&last.hash)
-        .execute(&mut **tx)
-        .await?;
+    move_head::<Any>(&mut **tx, org, last.seq, &last.hash).await?;
     Ok(receipts)
 }
 
