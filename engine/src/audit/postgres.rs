@@ -1,9 +1,9 @@
 //! The audit writer's batches on PostgreSQL, through a connection of the
 //! typed driver of its own: each chain's rows go in as one binary `COPY`
-//! (the `Any` driver has none; its JSON array cost the server about 5 µs a
-//! row to unpack, and the writer stayed at 62% of what the server stores
-//! at that batch size: BENCHMARKS.md), in the same transaction as the
-//! head it moves and the checkpoints that are due.
+//! (the `Any` driver has none; unpacking its JSON array cost the server
+//! about 5 µs a row: BENCHMARKS.md, "The audit writer at its batch
+//! sizes"), in the same transaction as the head it moves and the
+//! checkpoints that are due.
 //!
 //! The SQL is the text the `Any` path runs, so both write the same rows.
 
