@@ -5,7 +5,9 @@
 //! sizes"), in the same transaction as the head it moves and the
 //! checkpoints that are due.
 //!
-//! The SQL is the text the `Any` path runs, so both write the same rows.
+//! The head and checkpoint statements are the `Any` path's own text, and
+//! `COPY` fills the columns its row insert fills, so both write the same
+//! rows.
 
 use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::{Acquire as _, Connection as _, Postgres, Row as _, Transaction};
