@@ -318,6 +318,47 @@ pub(crate) struct Row<'a> {
     pub hash: String,
 }
 
+/// A stored column's value: text or a 64-bit integer, `None` for null.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Value<'a> {
+    Text(Option<std::borrow::Cow<'a, str>>),
+    Int(Option<i64>),
+}
+
+impl Row<'_> {
+    /// The row's values after `org`, in the order every writer stores
+    /// them (`seq, at, kind, worker, action, resource, customer, area,
+    /// document, decision, rules, address, channel, detail, prev_hash,
+    /// hash, request_time`): one definition of what each column holds, for
+    /// rusqlite's binds, binary `COPY` and the `Any` path's JSON alike.
+    pub(crate) fn values(&self) -> [Value<'_>; 17] {
+        use std::borrow::Cow::{Borrowed, Owned};
+        let e = self.event;
+        fn text(t: &Option<String>) -> Value<'_> {
+            Value::Text(t.as_deref().map(Borrowed))
+        }
+        [
+            Value::Int(Some(self.seq)),
+            Value::Int(Some(micros(e.at))),
+            Value::Text(Some(Borrowed(e.kind.as_str()))),
+            text(&e.worker),
+            text(&e.action),
+            text(&e.resource),
+            text(&e.customer),
+            text(&e.area),
+            text(&e.document),
+            Value::Text(e.decision.map(|d| Borrowed(d.as_str()))),
+            Value::Text(stored_rules(e).map(Owned)),
+            text(&e.address),
+            text(&e.channel),
+            text(&e.detail),
+            Value::Text(Some(Borrowed(&self.prev))),
+            Value::Text(Some(Borrowed(&self.hash))),
+            Value::Int(e.request_time.map(micros)),
+        ]
+    }
+}
+
 /// Stamps `events` as `stamp` says.
 // INVARIANT: an event's time is the writer's clock at the moment it is
 // chained, whatever the caller put in `at`; a request's own time goes in

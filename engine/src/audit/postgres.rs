@@ -13,13 +13,13 @@ use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::{Acquire as _, Connection as _, Postgres, Row as _, Transaction};
 
 use super::chain::{
-    Batch, CREATE_HEAD, MOVED_HEADS, PAGE_COLUMNS, Receipt, Row, SELECT_HEAD, Stamp, Written,
-    chain_rows, columns_of, extends_locked, from_columns, move_head, stamp, store_checkpoint,
-    stored_rules,
+    Batch, CREATE_HEAD, MOVED_HEADS, PAGE_COLUMNS, Receipt, Row, SELECT_HEAD, Stamp, Value,
+    Written, chain_rows, columns_of, extends_locked, from_columns, move_head, stamp,
+    store_checkpoint,
 };
 use super::checkpoint::{Checkpoint, Signer};
 use super::copy::Encoder;
-use super::event::{ChainedEvent, GENESIS, micros};
+use super::event::{ChainedEvent, GENESIS};
 use crate::error::{Error, Result};
 use crate::store::PgOptions;
 
@@ -104,30 +104,14 @@ async fn insert(tx: &mut Transaction<'_, Postgres>, org: &str, rows: &[Row<'_>])
     };
     let mut copy = Encoder::new();
     for row in rows {
-        let e = row.event;
         copy.row(18);
         copy.text(Some(org))?;
-        copy.int(Some(row.seq))?;
-        copy.int(Some(micros(e.at)))?;
-        copy.text(Some(e.kind.as_str()))?;
-        for text in [
-            &e.worker,
-            &e.action,
-            &e.resource,
-            &e.customer,
-            &e.area,
-            &e.document,
-        ] {
-            copy.text(text.as_deref())?;
+        for value in row.values() {
+            match value {
+                Value::Text(text) => copy.text(text.as_deref())?,
+                Value::Int(int) => copy.int(int)?,
+            }
         }
-        copy.text(e.decision.map(|d| d.as_str()))?;
-        copy.text(stored_rules(e).as_deref())?;
-        for text in [&e.address, &e.channel, &e.detail] {
-            copy.text(text.as_deref())?;
-        }
-        copy.text(Some(&row.prev))?;
-        copy.text(Some(&row.hash))?;
-        copy.int(e.request_time.map(micros))?;
     }
     let conn = tx.acquire().await?;
     let mut sink = conn.copy_in_raw(COPY_IN).await?;

@@ -9,13 +9,14 @@
 
 use std::path::Path;
 
+use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, Transaction, TransactionBehavior, named_params};
 
 use super::chain::{
     Batch, CREATE_HEAD, INSERT_CHECKPOINT, LINKS_AFTER, Link, MOVED_HEADS, NEWEST_CHECKPOINT,
-    PAGE_COLUMNS, Receipt, Row, RowNumbers, SELECT_CHECKPOINT, SELECT_HEAD, SET_HEAD, Stamp,
+    PAGE_COLUMNS, Receipt, Row, RowNumbers, SELECT_CHECKPOINT, SELECT_HEAD, SET_HEAD, Stamp, Value,
     Written, behind, chain_rows, checkpoint_from, columns_of, extension, from_columns, link_of_row,
-    next_checkpoint, prune_anchor, stamp, stored_rules,
+    next_checkpoint, prune_anchor, stamp,
 };
 use super::checkpoint::{Checkpoint, Signer};
 use super::event::{ChainedEvent, GENESIS, micros};
@@ -109,31 +110,28 @@ fn insert(tx: &Transaction<'_>, org: &str, rows: &[Row<'_>]) -> Result<()> {
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
     )?;
     for row in rows {
-        let e = row.event;
-        statement.execute(named_params! {
-            "$1": org,
-            "$2": row.seq,
-            "$3": micros(e.at),
-            "$4": e.kind.as_str(),
-            "$5": e.worker,
-            "$6": e.action,
-            "$7": e.resource,
-            "$8": e.customer,
-            "$9": e.area,
-            "$10": e.document,
-            "$11": e.decision.map(|d| d.as_str()),
-            "$12": stored_rules(e),
-            "$13": e.address,
-            "$14": e.channel,
-            "$15": e.detail,
-            "$16": row.prev,
-            "$17": row.hash,
-            "$18": e.request_time.map(micros),
-        })?;
+        // Bound by position: SQLite numbers `$1`...`$18` in the order they
+        // first appear, which is the order of `org` and the row's values.
+        let org = Value::Text(Some(org.into()));
+        statement.execute(rusqlite::params_from_iter(
+            std::iter::once(org).chain(row.values()),
+        ))?;
     }
     tx.prepare_cached(SET_HEAD)?
         .execute(named_params! {"$1": org, "$2": last.seq, "$3": last.hash})?;
     Ok(())
+}
+
+impl rusqlite::ToSql for Value<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Value::Text(Some(text)) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
+            Value::Int(Some(int)) => ToSqlOutput::Owned(rusqlite::types::Value::Integer(*int)),
+            Value::Text(None) | Value::Int(None) => {
+                ToSqlOutput::Owned(rusqlite::types::Value::Null)
+            }
+        })
+    }
 }
 
 /// [`super::writer::extends`], inside this transaction.

@@ -13,11 +13,11 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::chain::{
-    Batch, CREATE_HEAD, Receipt, Row, SELECT_EVENTS, SELECT_HEAD, Stamp, Written, chain_rows,
-    event_from_row, extends_locked, move_head, stamp, stored_rules,
+    Batch, CREATE_HEAD, Receipt, Row, SELECT_EVENTS, SELECT_HEAD, Stamp, Value, Written,
+    chain_rows, event_from_row, extends_locked, move_head, stamp,
 };
 use super::checkpoint::{Checkpoint, Signer};
-use super::event::{AuditEvent, GENESIS, micros};
+use super::event::{AuditEvent, GENESIS};
 use super::pseudonym::Pseudonyms;
 use super::witness::{Witness, Witnessed};
 use super::{postgres, sqlite};
@@ -710,27 +710,11 @@ const INSERT_POSTGRES: &str = "INSERT INTO audit_events (org, seq, at, kind, wor
 
 /// A row as a JSON array, in the column order of the INSERT statements.
 fn json_row(row: &Row<'_>) -> serde_json::Value {
-    let (seq, e, prev, hash) = (row.seq, row.event, &row.prev, &row.hash);
-    let rules = stored_rules(e);
-    serde_json::json!([
-        seq,
-        micros(e.at),
-        e.kind.as_str(),
-        e.worker,
-        e.action,
-        e.resource,
-        e.customer,
-        e.area,
-        e.document,
-        e.decision.map(|d| d.as_str()),
-        rules,
-        e.address,
-        e.channel,
-        e.detail,
-        prev,
-        hash,
-        e.request_time.map(micros)
-    ])
+    let json = |value| match value {
+        Value::Text(text) => text.map_or(serde_json::Value::Null, |t| t.into_owned().into()),
+        Value::Int(int) => int.map_or(serde_json::Value::Null, Into::into),
+    };
+    serde_json::Value::Array(row.values().into_iter().map(json).collect())
 }
 
 async fn insert_rows(
