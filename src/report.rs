@@ -132,10 +132,10 @@ fn render(
 }
 
 pub async fn run(g: &Global, command: ReportCommand) -> anyhow::Result<()> {
-    with_app(g, async |app| write(g, app, command).await).await
+    with_app(g, async |app| write(app, command).await).await
 }
 
-async fn write(g: &Global, app: &Custodia, command: ReportCommand) -> anyhow::Result<()> {
+async fn write(app: &Custodia, command: ReportCommand) -> anyhow::Result<()> {
     // INVARIANT: no report is made without the rules' leave for the
     // worker who asks, like the web UI's download. A refusal is decided
     // again through the audited path, so it is recorded; a leave is
@@ -156,7 +156,7 @@ async fn write(g: &Global, app: &Custodia, command: ReportCommand) -> anyhow::Re
     let now = report_time()?;
     let (bytes, doc, what) = match command {
         ReportCommand::Dossier { doc, tls_certs } => {
-            let mut input = dossier(g, app, &doc.org, now).await?;
+            let mut input = dossier(app, &doc.org, now).await?;
             input.marketing = app.marketing_history(&doc.org).await?;
             input.tls = tls_certs
                 .iter()
@@ -269,15 +269,12 @@ fn report_time() -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
 }
 
 /// Gathers the dossier's data live: the store, the packs in force and
-/// the audit chain verified now (with the key beside the store).
+/// the whole audit chain verified now, against its witness.
 async fn dossier(
-    g: &Global,
     app: &Custodia,
     org: &OrgSlug,
     now: DateTime<Utc>,
 ) -> anyhow::Result<custodia_reports::DossierInput> {
-    let key = custodia_engine::audit::Signer::load(&g.config().audit_key_path())
-        .context("the dossier verifies the audit chain: the signing key file is needed")?
-        .verifying_key();
-    Ok(custodia_reports::DossierInput::gather(app.store(), org, &app.rules(), &key, now).await?)
+    let audit = app.verify_audit(org).await?;
+    Ok(custodia_reports::DossierInput::gather(app.store(), org, &app.rules(), audit, now).await?)
 }

@@ -1,10 +1,9 @@
-//! The compliance officer's figures, kept cheap: the chain's head and its
-//! newest witnessed checkpoint as the writer holds them (the writer guards
-//! the chain against it before every checkpoint; no full verify), and the
-//! registers' open items.
+//! The compliance officer's figures, kept cheap: the audit chain checked
+//! the everyday way (the events since its newest witnessed checkpoint, see
+//! [`Custodia::check_audit`]), and the registers' open items.
 
 use chrono::{DateTime, Utc};
-use custodia_engine::audit::Checkpoint;
+use custodia_engine::audit::{Checkpoint, VerifyReport};
 use custodia_engine::{Breach, OrgSlug, Provider};
 use custodia_reports::{Duties, Lang, Pending, duties_pending};
 
@@ -18,10 +17,10 @@ pub struct ChainStatus {
     pub head: i64,
     /// The newest checkpoint the witness holds, outside the database.
     pub witnessed: Option<Checkpoint>,
-    /// Whether the writer found every chain extending its witnessed
-    /// checkpoint when it last checked (at start-up and before each
-    /// checkpoint); when not, audited actions fail closed until an officer
-    /// verifies.
+    /// The everyday check, run for this page.
+    pub checked: VerifyReport,
+    /// Whether the check passed and the writer raised no alarm (when it
+    /// has, audited actions fail closed until an officer verifies).
     pub intact: bool,
 }
 
@@ -40,7 +39,7 @@ pub struct Dashboard {
     pub overdue_reviews: Vec<Provider>,
     /// The dossier's pending actions that follow from the registers, the
     /// staff and the rights requests (the dossier adds the live evidence:
-    /// certificates and a full verify).
+    /// certificates and a full verify of the chain).
     pub pending: Vec<Pending>,
     pub open_breaches: Vec<OpenBreach>,
     /// Rights requests late or due within a week.
@@ -57,9 +56,8 @@ impl Custodia {
     ) -> Result<Dashboard> {
         let scope = self.store().org(org).await?;
         let head = self.store().audit_head(org).await?;
-        // The writer's own state, kept as it guards each checkpoint: no key
-        // file, witness or chain read per page.
         let state = self.audit().status(org).await?;
+        let checked = self.check_audit(org).await?;
         let registers = scope.registers().await?;
         let workers = scope.workers().await?;
         let rights = scope.rights_requests().await?;
@@ -98,7 +96,8 @@ impl Custodia {
             chain: ChainStatus {
                 head,
                 witnessed: state.witnessed,
-                intact: state.alarm.is_none(),
+                intact: state.alarm.is_none() && checked.ok(),
+                checked,
             },
             overdue_reviews,
             pending,

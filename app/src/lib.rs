@@ -25,6 +25,7 @@
 //! # }
 //! ```
 
+mod audit;
 mod backup;
 mod bench;
 mod breach;

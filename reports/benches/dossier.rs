@@ -102,8 +102,13 @@ async fn run() {
         .with_ymd_and_hms(2026, 11, 23, 9, 0, 0)
         .single()
         .expect("time");
+    let key = signer.verifying_key();
     let t = Instant::now();
-    let input = DossierInput::gather(&store, &org, &rules, &signer.verifying_key(), now)
+    let full = store
+        .verify_audit(&org, Some(&key), None, |_| {})
+        .await
+        .expect("verify");
+    let input = DossierInput::gather(&store, &org, &rules, full, now)
         .await
         .expect("gather");
     let gathered = t.elapsed();

@@ -3,7 +3,7 @@
 //! chain verified at the moment of gathering.
 
 use chrono::{DateTime, Utc};
-use custodia_engine::audit::{Checkpoint, VerifyReport, VerifyingKey};
+use custodia_engine::audit::{Checkpoint, VerifyReport};
 use custodia_engine::rules::{Action, Context, Facts, ResourceKind, RuleSet};
 use custodia_engine::{
     Area, AreaName, Customer, OrgSlug, Organisation, Registers, Sector, Store, Worker,
@@ -57,22 +57,22 @@ pub struct DossierInput {
 
 impl DossierInput {
     /// Reads everything the dossier shows for `org` from `store`, describes
-    /// the packs of `rules` that apply to it, decides what each worker may
-    /// view (not audited: no one is accessing anything) and verifies the
-    /// audit chain with `key`. TLS certificates and the marketing section
-    /// (the mail guard's) are left to the caller.
+    /// the packs of `rules` that apply to it and decides what each worker
+    /// may view (not audited: no one is accessing anything). `audit` is the
+    /// verify of the whole chain the caller just ran (against its witness,
+    /// where the caller has one). TLS certificates and
+    /// the marketing section (the mail guard's) are left to the caller.
     pub async fn gather(
         store: &Store,
         org: &OrgSlug,
         rules: &RuleSet,
-        key: &VerifyingKey,
+        audit: VerifyReport,
         now: DateTime<Utc>,
     ) -> Result<DossierInput> {
         let scope = store.org(org).await?;
         let organisation = scope.organisation().clone();
         let customers = scope.customers().await?;
         let workers = scope.workers().await?;
-        let audit = store.verify_audit(org, Some(key), None, |_| {}).await?;
         let checkpoint = store
             .audit_checkpoints(org)
             .await?

@@ -564,7 +564,9 @@ mod tests {
             visibility: Default::default(),
             audit: VerifyReport {
                 org: "tienda".into(),
+                began: 0,
                 events: 0,
+                tail_only: false,
                 last_seq: 0,
                 head_hash: String::new(),
                 checkpoints_checked: 0,

@@ -68,10 +68,36 @@ impl Lang {
         TEXTS
             .iter()
             .find(|(k, _, _)| *k == key)
-            .map_or("?", |(_, es, en)| match self {
-                Lang::Es => es,
-                Lang::En => en,
-            })
+            .map_or("?", |(_, es, en)| self.pick(es, en))
+    }
+
+    /// The Spanish or the English of a pair.
+    fn pick(self, es: &'static str, en: &'static str) -> &'static str {
+        match self {
+            Lang::Es => es,
+            Lang::En => en,
+        }
+    }
+
+    /// What kind of tampering a break of the audit chain looks like, in
+    /// this language.
+    pub fn break_kind(self, kind: &custodia_engine::audit::BreakKind) -> &'static str {
+        use custodia_engine::audit::BreakKind as K;
+        let (es, en) = match kind {
+            K::Edited => ("evento modificado", "edited"),
+            K::Deleted => ("eventos borrados", "deleted"),
+            K::Inserted => ("evento insertado", "inserted"),
+            K::Reordered => ("eventos reordenados", "reordered"),
+            K::Truncated => ("registro recortado", "truncated"),
+            K::BadSignature => ("firma no válida", "bad signature"),
+            K::Rewritten => ("registro reescrito", "rewritten"),
+            K::CheckpointDeleted => ("punto de control borrado", "checkpoint deleted"),
+            K::HeadForged => ("cabeza falsificada", "head forged"),
+            K::TreeRoot => ("raíz de Merkle distinta", "tree root differs"),
+            K::PrunedEarly => ("purgado antes de plazo", "pruned early"),
+            K::BadCosignature => ("cofirma no válida", "bad cosignature"),
+        };
+        self.pick(es, en)
     }
 }
 
@@ -206,6 +232,27 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ),
     ("no_checkpoint", "ninguno todavía", "none yet"),
     ("witnessed", "testigo externo", "external witness"),
+    ("chain_checked_now", "Comprobado ahora", "Checked now"),
+    (
+        "chain_since",
+        "desde el punto de control",
+        "since checkpoint",
+    ),
+    (
+        "chain_signatures",
+        "firmas comprobadas",
+        "signatures checked",
+    ),
+    (
+        "chain_broken_at",
+        "ROTO en la secuencia",
+        "BROKEN at sequence",
+    ),
+    (
+        "chain_run_verify",
+        "Compruébelo entero con custodia audit verify.",
+        "Check it in full with custodia audit verify.",
+    ),
     (
         "pending_actions",
         "Acciones pendientes del dossier",

@@ -508,6 +508,39 @@ fn officer_runs_the_breach_wizard_to_a_pdf_with_the_keyboard_alone() {
             .output()
             .expect("pdftotext");
         assert!(String::from_utf8_lossy(&text.stdout).contains("C-1001"));
+
+        // The newest event, written since the last checkpoint, edited behind
+        // the server's back: the dashboard's check of the events since the
+        // witnessed checkpoint names it.
+        b.goto("/officer").await;
+        let checked = b.text("#chain-checked").await;
+        assert!(
+            checked.contains(" #"),
+            "checked from a witnessed checkpoint: {checked}"
+        );
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&c.db)
+            .await
+            .expect("open the database directly");
+        let edited = sqlx::query(
+            "UPDATE audit_events SET worker = 'elena' WHERE org = 'bufete-ruiz' \
+             AND seq = (SELECT MAX(seq) FROM audit_events WHERE org = 'bufete-ruiz') \
+             AND seq > (SELECT MAX(seq) FROM audit_checkpoints WHERE org = 'bufete-ruiz') \
+             RETURNING seq",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("an event after the last checkpoint");
+        let seq: i64 = sqlx::Row::get(&edited, 0);
+        pool.close().await;
+        b.goto("/officer").await;
+        assert!(b.text("#chain-state").await.contains('✗'));
+        let checked = b.text("#chain-checked").await;
+        assert!(
+            checked.contains(&format!(" {seq}: evento modificado")),
+            "{checked}"
+        );
+        b.check("dashboard-chain-broken").await;
     });
     let breaches = c.count("SELECT COUNT(*) FROM audit_events WHERE kind = 'register'");
     assert!(breaches >= 1, "the breach record is audited");

@@ -76,7 +76,15 @@ pub struct Break {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VerifyReport {
     pub org: String,
+    /// The walk began after this sequence: 0 for the genesis, else the
+    /// checkpoint it started from (exported, left by a prune, or the newest
+    /// witnessed one for an everyday check, [`Store::check_audit_since`]).
+    pub began: i64,
+    /// Events walked (those after `began`).
     pub events: i64,
+    /// Whether this was an everyday check from a witnessed checkpoint: the
+    /// events up to `began` were not read again ([`Store::check_audit_since`]).
+    pub tail_only: bool,
     pub last_seq: i64,
     pub head_hash: String,
     pub checkpoints_checked: usize,
@@ -352,7 +360,9 @@ impl Store {
         let (first, head) = self.audit_bounds(org).await?;
         let mut report = VerifyReport {
             org: org.to_string(),
+            began: 0,
             events: 0,
+            tail_only: false,
             last_seq: 0,
             head_hash: GENESIS.to_owned(),
             checkpoints_checked: 0,
@@ -383,6 +393,7 @@ impl Store {
                 .and_then(|f| checkpoints.get(&(f - 1)))
         });
         if let Some(cp) = start {
+            report.began = cp.seq;
             if let Some(b) = walk.check_checkpoint(cp, &cp.head_hash, None) {
                 report.broken = Some(b);
                 return Ok(report);
@@ -442,6 +453,65 @@ impl Store {
                     .flatten()
             });
         Ok(report)
+    }
+
+    /// The everyday check: `org`'s chain from `witnessed`, its newest
+    /// checkpoint kept outside the database, to the head. It reads only the
+    /// events since that checkpoint, and their Merkle tree from the edge
+    /// stored with it, so it costs what the writer's own guard costs.
+    ///
+    /// What it shows: the chain still extends the witnessed checkpoint (not
+    /// truncated, rewritten or forged at the head), and every event since
+    /// is intact and signed where a checkpoint covers it. What it does not:
+    /// an edit of an event before that checkpoint; the full verify
+    /// ([`Store::verify_audit_witnessed`]) reads those. On any doubt (a
+    /// break, the stored checkpoint missing or different, a prune past the
+    /// witnessed point) it runs the full verify, which names the first
+    /// break.
+    pub async fn check_audit_since(
+        &self,
+        org: &OrgSlug,
+        key: &VerifyingKey,
+        witnessed: &Checkpoint,
+    ) -> Result<VerifyReport> {
+        let just = BTreeMap::from([(witnessed.seq, witnessed.clone())]);
+        let stored = self.stored_checkpoint(org, witnessed.seq).await?;
+        let event: Option<(String,)> =
+            sqlx::query_as("SELECT hash FROM audit_events WHERE org = $1 AND seq = $2")
+                .bind(org.as_str())
+                .bind(witnessed.seq)
+                .fetch_optional(self.pool())
+                .await?;
+        // INVARIANT: the tail is walked only from a point the database
+        // still holds as the witness saw it (its event and its checkpoint);
+        // otherwise the whole chain is.
+        let holds = stored.is_some_and(|s| s.head_hash == witnessed.head_hash)
+            && event.is_some_and(|(hash,)| hash == witnessed.head_hash);
+        if holds {
+            let mut report = self
+                .verify_audit_witnessed(org, Some(key), Some(witnessed), &just, |_| {})
+                .await?;
+            if report.ok() {
+                report.tail_only = true;
+                return Ok(report);
+            }
+        }
+        self.verify_audit_witnessed(org, Some(key), None, &just, |_| {})
+            .await
+    }
+
+    /// The stored checkpoint of `org` at `seq`, if there is one.
+    async fn stored_checkpoint(&self, org: &OrgSlug, seq: i64) -> Result<Option<Checkpoint>> {
+        let sql = format!(
+            "SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE org = $1 AND seq = $2"
+        );
+        let row: Option<CheckpointRow> = sqlx::query_as(&sql)
+            .bind(org.as_str())
+            .bind(seq)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|row| checkpoint_from(org.as_str(), row))
+            .transpose()
     }
 
     /// The sequence of `org`'s chain head as the database records it (0

@@ -12,6 +12,7 @@ use sqlx::{Any, Row as _, Transaction};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use super::VerifyingKey;
 use super::chain::{
     Batch, CREATE_HEAD, Receipt, Row, SELECT_EVENTS, SELECT_HEAD, Stamp, Value, Written,
     chain_rows, event_from_row, extends_locked, move_head, stamp,
@@ -151,6 +152,17 @@ impl AuditLog {
             Error::Audit("the audit log has no signing key to sign a tree head".into())
         })?;
         Ok(tree.signed_head(org.as_str(), signer))
+    }
+
+    /// The public key of the log's signing key: what its checkpoints are
+    /// checked against.
+    pub fn verifying_key(&self) -> Result<VerifyingKey> {
+        self.signer
+            .as_deref()
+            .map(Signer::verifying_key)
+            .ok_or_else(|| {
+                Error::Audit("the audit log has no signing key to check its chain against".into())
+            })
     }
 
     /// The pseudonyms events use for people without a customer id. A log

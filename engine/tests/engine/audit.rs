@@ -750,3 +750,70 @@ async fn a_writer_whose_postgres_connection_is_cut_fails_that_batch_then_reconne
         .expect("verify");
     assert!(report.ok(), "{report:?}");
 }
+
+/// The stored checkpoint at `seq`, standing for the newest one a witness
+/// holds.
+async fn checkpoint_at(store: &Store, seq: i64) -> Checkpoint {
+    store.audit_checkpoints(&org()).await.expect("checkpoints")[&seq].clone()
+}
+
+/// Edits event `seq`'s worker in place, its hashes left as they were.
+async fn edit_in_place(store: &Store, seq: i64) {
+    let mut e = read(store, seq).await;
+    e.event.worker = Some("elena".into());
+    overwrite(&raw(store).await, seq, &e).await;
+}
+
+on_both_backends! {
+    async fn the_everyday_check_reads_only_the_events_since_the_witnessed_checkpoint(store) {
+        let (signer, _witness, _dir) = witnessed_chain(&store).await;
+        let cp30 = checkpoint_at(&store, 30).await;
+        let report = store.check_audit_since(&org(), &signer.verifying_key(), &cp30).await.expect("check");
+        assert!(report.ok() && report.tail_only, "{report:?}");
+        assert_eq!((report.began, report.events, report.last_seq), (30, EVENTS - 30, EVENTS));
+        // The witnessed checkpoint and the one at 40; the Merkle root at 40
+        // is recomputed from the tree edge stored at 30.
+        assert_eq!((report.checkpoints_checked, report.roots_checked), (2, 1));
+    }
+
+    async fn the_everyday_check_names_an_event_edited_since_the_witnessed_checkpoint(store) {
+        let (signer, _witness, _dir) = witnessed_chain(&store).await;
+        edit_in_place(&store, 35).await;
+        let report = store.check_audit_since(&org(), &signer.verifying_key(), &checkpoint_at(&store, 30).await).await.expect("check");
+        assert_eq!(report.broken.map(|b| (b.kind, b.seq)), Some((BreakKind::Edited, 35)));
+        assert!(!report.tail_only, "a doubt is settled by the full verify");
+    }
+
+    async fn the_everyday_check_catches_a_tail_cut_with_head_and_checkpoints_rewritten_to_match(store) {
+        let (signer, _witness, _dir) = witnessed_chain(&store).await;
+        let cp40 = checkpoint_at(&store, 40).await;
+        let pool = raw(&store).await;
+        let last = read(&store, 33).await.hash;
+        exec(&pool, "DELETE FROM audit_events WHERE org = 'bufete-ruiz' AND seq > 33").await;
+        exec(&pool, "DELETE FROM audit_checkpoints WHERE org = 'bufete-ruiz' AND seq > 33").await;
+        exec(&pool, &format!("UPDATE audit_heads SET seq = 33, hash = '{last}' WHERE org = 'bufete-ruiz'")).await;
+        let report = store.check_audit_since(&org(), &signer.verifying_key(), &cp40).await.expect("check");
+        assert_eq!(report.broken.map(|b| (b.kind, b.seq)), Some((BreakKind::Truncated, 34)));
+    }
+
+    async fn the_everyday_check_catches_a_chain_rewritten_before_the_witnessed_checkpoint(store) {
+        let (signer, _witness, _dir) = witnessed_chain(&store).await;
+        let cp30 = checkpoint_at(&store, 30).await;
+        rewrite_from(&store, 24, |e| e.decision = Some(Effect::Allow)).await;
+        let report = store.check_audit_since(&org(), &signer.verifying_key(), &cp30).await.expect("check");
+        // Only the checkpoint at 30 is known to it: the chain is named
+        // rewritten from the start up to there.
+        assert_eq!(report.broken.map(|b| (b.kind, b.seq)), Some((BreakKind::Rewritten, 1)));
+    }
+
+    async fn an_event_edited_before_the_witnessed_checkpoint_is_left_to_the_full_verify(store) {
+        let (signer, _witness, _dir) = witnessed_chain(&store).await;
+        edit_in_place(&store, 12).await;
+        let key = signer.verifying_key();
+        // The limit of the everyday check, and why the dossier verifies in full.
+        let everyday = store.check_audit_since(&org(), &key, &checkpoint_at(&store, 30).await).await.expect("check");
+        assert!(everyday.ok() && everyday.tail_only, "{everyday:?}");
+        let full = store.verify_audit(&org(), Some(&key), None, |_| {}).await.expect("verify");
+        assert_eq!(full.broken.map(|b| (b.kind, b.seq)), Some((BreakKind::Edited, 12)));
+    }
+}

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use custodia_app::{Dashboard, DocumentExport};
-use custodia_engine::audit::{AuditQuery, BreachQuery, BreachScope, ChainedEvent, Signer};
+use custodia_engine::audit::{AuditQuery, BreachQuery, BreachScope, ChainedEvent};
 use custodia_engine::exchange::{register_entry_from_toml, register_entry_to_toml};
 use custodia_engine::rules::{Action, ResourceKind};
 use custodia_engine::{
@@ -458,15 +458,13 @@ async fn dossier(
         .unwrap_or(me.lang)
         .report();
     let fail = WebError::app(me.lang);
-    let key = Signer::load(&web.app.config().audit_key_path())
-        .map_err(|e| fail(e.into()))?
-        .verifying_key();
+    let audit = web.app.verify_audit(&me.org).await.map_err(&fail)?;
     let now = Utc::now();
     let mut input = custodia_reports::DossierInput::gather(
         web.app.store(),
         &me.org,
         &web.app.rules(),
-        &key,
+        audit,
         now,
     )
     .await
