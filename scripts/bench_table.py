@@ -138,6 +138,12 @@ def audit_rows(text):
             fmt(verify, " s", 2), "",
             "under 2 s" + verdict(verify, lambda v: v < 2),
         ))
+        walked = find(text, rf"^{backend}\s+everyday check of (\d+) events since")
+        everyday = num(find(text, rf"^{backend}\s+everyday check of \d+ events since .*?: median ([\d.]+) ms"))
+        rows.append((
+            f"everyday check on {name} (the dashboard): events since the newest witnessed checkpoint",
+            fmt(everyday, " ms", 1), f"{walked or 'n/a'} events walked of 1,000,000", "",
+        ))
     build = find(text, r"inclusion proof over \d+ events: build ([\d.]+) ms, check ([\d.]+) ms")
     check = find(text, r"inclusion proof over \d+ events: build ([\d.]+) ms, check ([\d.]+) ms", 2)
     rows.append((
