@@ -142,7 +142,7 @@ def audit_rows(text):
         everyday = num(find(text, rf"^{backend}\s+everyday check of \d+ events since .*?: median ([\d.]+) ms"))
         rows.append((
             f"everyday check on {name} (the dashboard): events since the newest witnessed checkpoint",
-            fmt(everyday, " ms", 1), f"{walked or 'n/a'} events walked of 1,000,000", "",
+            fmt(everyday, " ms", 1), f"{fmt(num(walked))} events walked of 1,000,000", "",
         ))
     build = find(text, r"inclusion proof over \d+ events: build ([\d.]+) ms, check ([\d.]+) ms")
     check = find(text, r"inclusion proof over \d+ events: build ([\d.]+) ms, check ([\d.]+) ms", 2)

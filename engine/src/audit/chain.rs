@@ -74,7 +74,17 @@ pub(crate) type EventColumns = (
     (String, String, Option<i64>),
 );
 
-pub(crate) const PAGE_COLUMNS: &str = "seq, at, kind, worker, action, resource, customer, area, document, decision, rules, address, channel, detail, prev_hash, hash, request_time";
+/// An event's stored columns after `org`, in the order of [`Row::values`]:
+/// every statement that writes or pages through rows names them by this
+/// one list.
+macro_rules! event_columns {
+    () => {
+        "seq, at, kind, worker, action, resource, customer, area, document, decision, rules, address, channel, detail, prev_hash, hash, request_time"
+    };
+}
+pub(crate) use event_columns;
+
+pub(crate) const PAGE_COLUMNS: &str = event_columns!();
 
 /// An event of `org` from its columns.
 pub(crate) fn from_columns(org: &str, r: EventColumns) -> Result<ChainedEvent> {

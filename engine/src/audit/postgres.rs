@@ -14,7 +14,7 @@ use sqlx::{Acquire as _, Connection as _, Postgres, Row as _, Transaction};
 
 use super::chain::{
     Batch, CREATE_HEAD, MOVED_HEADS, PAGE_COLUMNS, Receipt, Row, SELECT_HEAD, Stamp, Value,
-    Written, chain_rows, columns_of, extends_locked, from_columns, move_head, stamp,
+    Written, chain_rows, columns_of, event_columns, extends_locked, from_columns, move_head, stamp,
     store_checkpoint,
 };
 use super::checkpoint::{Checkpoint, Signer};
@@ -95,7 +95,11 @@ async fn lock_head(tx: &mut Transaction<'_, Postgres>, org: &str) -> Result<(i64
 }
 
 /// The columns [`insert`] copies, in its order.
-const COPY_IN: &str = "COPY audit_events (org, seq, at, kind, worker, action, resource, customer, area, document, decision, rules, address, channel, detail, prev_hash, hash, request_time) FROM STDIN (FORMAT binary)";
+const COPY_IN: &str = concat!(
+    "COPY audit_events (org, ",
+    event_columns!(),
+    ") FROM STDIN (FORMAT binary)"
+);
 
 /// Appends `rows` to `org`'s chain and moves its head to the last.
 async fn insert(tx: &mut Transaction<'_, Postgres>, org: &str, rows: &[Row<'_>]) -> Result<()> {

@@ -15,8 +15,8 @@ use rusqlite::{Connection, Transaction, TransactionBehavior, named_params};
 use super::chain::{
     Batch, CREATE_HEAD, INSERT_CHECKPOINT, LINKS_AFTER, Link, MOVED_HEADS, NEWEST_CHECKPOINT,
     PAGE_COLUMNS, Receipt, Row, RowNumbers, SELECT_CHECKPOINT, SELECT_HEAD, SET_HEAD, Stamp, Value,
-    Written, behind, chain_rows, checkpoint_from, columns_of, extension, from_columns, link_of_row,
-    next_checkpoint, prune_anchor, stamp,
+    Written, behind, chain_rows, checkpoint_from, columns_of, event_columns, extension,
+    from_columns, link_of_row, next_checkpoint, prune_anchor, stamp,
 };
 use super::checkpoint::{Checkpoint, Signer};
 use super::event::{ChainedEvent, GENESIS, micros};
@@ -105,10 +105,11 @@ fn insert(tx: &Transaction<'_>, org: &str, rows: &[Row<'_>]) -> Result<()> {
     let Some(last) = rows.last() else {
         return Ok(());
     };
-    let mut statement = tx.prepare_cached(
-        "INSERT INTO audit_events (org, seq, at, kind, worker, action, resource, customer, area, document, decision, rules, address, channel, detail, prev_hash, hash, request_time)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
-    )?;
+    let mut statement = tx.prepare_cached(concat!(
+        "INSERT INTO audit_events (org, ",
+        event_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+    ))?;
     for row in rows {
         // Bound by position: SQLite numbers `$1`...`$18` in the order they
         // first appear, which is the order of `org` and the row's values.
