@@ -14,15 +14,21 @@ use custodia_engine::rules::{
 
 use crate::demo_file;
 
-/// The hostile component (plugins/hostile), built here for wasm32-wasip2.
-fn hostile_component() -> &'static Path {
+/// The two builds of the hostile plugins: on the standard library
+/// (`hostile`) and on the SDK's `no_std` runtime, as the shipped plugins are
+/// (`hostile-bare`).
+const BUILDS: [&str; 2] = ["hostile", "hostile-bare"];
+
+/// A hostile component (plugins/hostile, plugins/hostile-bare), built here
+/// for wasm32-wasip2, both in one build.
+fn hostile_component(build: &str) -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
+    let artifacts = BUILT.get_or_init(|| {
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins");
-        let artifacts = toolchain::build(&workspace, &["hostile".to_owned()])
-            .expect("build the hostile plugin (needs the wasm32-wasip2 target)");
-        toolchain::component(&artifacts, "hostile")
-    })
+        toolchain::build(&workspace, &BUILDS.map(str::to_owned))
+            .expect("build the hostile plugins (needs the wasm32-wasip2 target)")
+    });
+    toolchain::component(artifacts, build)
 }
 
 /// One `[[plugins]]` entry of the hostile pack.
@@ -88,11 +94,11 @@ const ENTRIES: [Entry; 8] = [
 ];
 
 /// Writes a pack whose one rule allows everything, so only its plugins can
-/// deny, with the hostile component pinned to `sha256`.
-fn hostile_pack(root: &Path, sha256: &str, extra: &str) -> PathBuf {
+/// deny, with the hostile component of `build` pinned to `sha256`.
+fn hostile_pack(root: &Path, build: &str, sha256: &str, extra: &str) -> PathBuf {
     let dir = root.join("hostile");
     std::fs::create_dir_all(dir.join("rules")).expect("mkdir");
-    std::fs::copy(hostile_component(), dir.join("hostile.wasm")).expect("copy component");
+    std::fs::copy(hostile_component(build), dir.join("hostile.wasm")).expect("copy component");
     let mut manifest = String::from(
         "name = \"hostile\"\nversion = \"0.1.0\"\ndescription = \"hostile plugins\"\n\n\
          [[rules]]\nname = \"allow-all\"\ndescription = \"allows, so only plugins deny\"\n\
@@ -123,8 +129,8 @@ fn hostile_pack(root: &Path, sha256: &str, extra: &str) -> PathBuf {
     dir
 }
 
-fn real_sha() -> String {
-    sha256_hex(&std::fs::read(hostile_component()).expect("component"))
+fn real_sha(build: &str) -> String {
+    sha256_hex(&std::fs::read(hostile_component(build)).expect("component"))
 }
 
 fn facts(action: Action) -> Facts {
@@ -153,8 +159,14 @@ fn backstop(action: &str) -> Duration {
 
 #[test]
 fn hostile_plugins_fail_closed_within_their_limits_and_the_engine_keeps_serving() {
+    for build in BUILDS {
+        hostile_plugins_fail_closed(build);
+    }
+}
+
+fn hostile_plugins_fail_closed(build: &str) {
     let root = tempfile::tempdir().expect("dir");
-    let set = RuleSet::compile(&[hostile_pack(root.path(), &real_sha(), "")])
+    let set = RuleSet::compile(&[hostile_pack(root.path(), build, &real_sha(build), "")])
         .expect("hostile pack loads");
     let expected = [
         (
@@ -197,7 +209,7 @@ fn hostile_plugins_fail_closed_within_their_limits_and_the_engine_keeps_serving(
             assert_eq!(failed.effect, RuleEffect::Error);
             assert!(
                 failed.message.starts_with(message),
-                "round {round}, {action}: {}",
+                "{build}, round {round}, {action}: {}",
                 failed.message
             );
             // Only `spins` may reach its backstop; it must then stop soon
@@ -219,14 +231,14 @@ fn hostile_plugins_fail_closed_within_their_limits_and_the_engine_keeps_serving(
 fn a_component_that_does_not_match_its_pin_is_refused() {
     let root = tempfile::tempdir().expect("dir");
     let wrong = "0".repeat(64);
-    let dir = hostile_pack(root.path(), &wrong, "");
+    let dir = hostile_pack(root.path(), "hostile", &wrong, "");
     let err = RuleSet::compile(&[dir]).expect_err("a wrong pin is refused");
     let message = err.to_string();
     assert!(message.contains("hostile.wasm"), "{message}");
     assert!(
         message.contains(&format!(
             "sha256 mismatch: pack.toml pins `{wrong}`, the file is `{}`",
-            real_sha()
+            real_sha("hostile")
         )),
         "{message}"
     );
@@ -235,14 +247,19 @@ fn a_component_that_does_not_match_its_pin_is_refused() {
 #[test]
 fn capabilities_need_the_operators_consent_and_worlds_must_match() {
     let root = tempfile::tempdir().expect("dir");
-    let dir = hostile_pack(root.path(), &real_sha(), "capabilities = [\"stderr\"]\n");
+    let dir = hostile_pack(
+        root.path(),
+        "hostile",
+        &real_sha("hostile"),
+        "capabilities = [\"stderr\"]\n",
+    );
     let err = RuleSet::compile(&[dir]).expect_err("stderr is not allowed");
     assert!(
         err.to_string().contains("asks for the `stderr` capability, which the operator has not allowed (CUSTODIA_PLUGIN_CAPABILITIES)"),
         "{err}"
     );
     let root = tempfile::tempdir().expect("dir");
-    let dir = hostile_pack(root.path(), &real_sha(), "");
+    let dir = hostile_pack(root.path(), "hostile", &real_sha("hostile"), "");
     let manifest = std::fs::read_to_string(dir.join("pack.toml")).expect("read");
     std::fs::write(
         dir.join("pack.toml"),
@@ -258,7 +275,7 @@ fn capabilities_need_the_operators_consent_and_worlds_must_match() {
 #[test]
 fn a_reload_with_a_tampered_plugin_keeps_the_packs_in_force() {
     let root = tempfile::tempdir().expect("dir");
-    let dir = hostile_pack(root.path(), &real_sha(), "");
+    let dir = hostile_pack(root.path(), "hostile", &real_sha("hostile"), "");
     let rules = Rules::load(root.path()).expect("load");
     let before = rules.current();
     // Someone swaps the component for other bytes.
@@ -281,12 +298,14 @@ fn a_reload_with_a_tampered_plugin_keeps_the_packs_in_force() {
 
 #[test]
 fn no_state_passes_from_one_plugin_call_to_the_next() {
-    let root = tempfile::tempdir().expect("dir");
-    let set = RuleSet::compile(&[hostile_pack(root.path(), &real_sha(), "")])
-        .expect("hostile pack loads");
-    // More calls than the pool has instance slots, so slots are reused.
-    for call in 0..200 {
-        let decision = set.decide_with(|_| true, facts(Action::Send));
-        assert!(decision.is_allowed(), "call {call}: {decision:?}");
+    for build in BUILDS {
+        let root = tempfile::tempdir().expect("dir");
+        let set = RuleSet::compile(&[hostile_pack(root.path(), build, &real_sha(build), "")])
+            .expect("hostile pack loads");
+        // More calls than the pool has instance slots, so slots are reused.
+        for call in 0..200 {
+            let decision = set.decide_with(|_| true, facts(Action::Send));
+            assert!(decision.is_allowed(), "{build}, call {call}: {decision:?}");
+        }
     }
 }

@@ -6,7 +6,14 @@
 //! `closed` (the value meaning closed, default `closed`) and `keeper_role`
 //! (default `partner`).
 
+#![no_std]
+
+extern crate alloc;
+
+use alloc::format;
 use custodia_plugin_sdk::{Pairs, Request, Verdict, check::Guest, config};
+
+custodia_plugin_sdk::no_std_runtime!();
 
 const WRITES: [&str; 3] = ["edit", "create", "delete"];
 

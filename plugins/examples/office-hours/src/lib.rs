@@ -9,7 +9,17 @@
 //! Attributes: `open` (`yes` or `no`), `local_time` (`HH:MM`) and `weekday`
 //! (`mon` ... `sun`), in the clinic's time.
 
+#![no_std]
+
+extern crate alloc;
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
 use custodia_plugin_sdk::{Pairs, Request, civil, config, provider::Guest};
+
+custodia_plugin_sdk::no_std_runtime!();
 
 const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
@@ -61,8 +71,8 @@ fn schedule(hours: &str) -> Result<[Vec<Span>; 7], String> {
                 .split_once('-')
                 .ok_or_else(|| format!("`{span}`: expected HH:MM-HH:MM"))?;
             let span = (minutes(start)?, minutes(end)?);
-            for d in first..=last {
-                week[d].push(span);
+            for spans in week.iter_mut().take(last + 1).skip(first) {
+                spans.push(span);
             }
         }
     }
