@@ -183,14 +183,21 @@ impl RuleSet {
         let attributes = Arc::new(attributes);
         let mut scope = script::run_scope(facts, attributes.clone());
         self.run_rules(&plan, &mut scope, &mut reasons);
-        let pairs: Vec<(String, String)> = attributes
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        for (pack, p) in plugins
+        let checks: Vec<_> = plugins
             .iter()
             .filter(|(_, p)| p.decl.kind == PluginKind::Check)
-        {
+            .collect();
+        // The providers' answers as the checks' world takes them; copied
+        // only when a check will run.
+        let pairs: Vec<(String, String)> = if checks.is_empty() {
+            Vec::new()
+        } else {
+            attributes
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        };
+        for (pack, p) in checks {
             let Some(request) = &request else { break };
             let reason = |effect, message: String| Reason {
                 pack: pack.name().to_owned(),
