@@ -62,6 +62,8 @@ const MAX_MEMORY_MIB: u64 = 256;
 const KEEP_RESIDENT: usize = 4 << 20;
 /// How often the deadline clock ticks while a call runs.
 const TICK: Duration = Duration::from_millis(1);
+/// Ticks the clock goes on after the last call before it sleeps.
+const LINGER_TICKS: u32 = 20;
 /// Bounds on what a plugin may answer.
 const MAX_ATTRIBUTES: usize = 64;
 const MAX_VALUE_BYTES: usize = 1024;
@@ -349,11 +351,13 @@ struct Host {
     clock: Clock,
 }
 
-/// The epoch clock that stops a plugin at its deadline. It ticks only
-/// while a call is in flight: ticking every millisecond for ever woke an
-/// idle CPU a thousand times a second, and an area read on a quiet
-/// server took 35-100 µs longer for it (BENCHMARKS.md, "The area read,
-/// third session").
+/// The epoch clock that stops a plugin at its deadline. It ticks while
+/// calls come, and for [`LINGER_TICKS`] after the last one ended, then
+/// sleeps until the next: ticking every millisecond for ever woke an idle
+/// CPU a thousand times a second, and an area read on a quiet server took
+/// 35-100 µs longer for it (BENCHMARKS.md, "The area read, third
+/// session"); waking it for every call cost each call of a busy server a
+/// system call and a switch on the other core.
 struct Clock {
     calls: Arc<AtomicUsize>,
     ticker: std::thread::Thread,
@@ -367,12 +371,19 @@ impl Clock {
         let ticker = std::thread::Builder::new()
             .name("custodia-plugin-clock".into())
             .spawn(move || {
+                let mut idle = 0;
                 while let Some(engine) = weak.upgrade() {
-                    if in_flight.load(Ordering::Acquire) == 0 {
+                    idle = if in_flight.load(Ordering::Acquire) == 0 {
+                        idle + 1
+                    } else {
+                        0
+                    };
+                    if idle > LINGER_TICKS {
                         drop(engine);
                         // An unpark that came before this park makes it
                         // return at once, so no call's start is missed.
                         std::thread::park();
+                        idle = 0;
                         continue;
                     }
                     engine.increment_epoch();
@@ -388,7 +399,8 @@ impl Clock {
     /// Ticks until the guard is dropped.
     fn ticking(&self) -> Ticking {
         // INVARIANT: a call's deadline counts from its start: the first
-        // call in flight wakes the clock.
+        // call in flight wakes the clock (an unpark of a clock that is
+        // still ticking is an atomic swap, no system call).
         if self.calls.fetch_add(1, Ordering::AcqRel) == 0 {
             self.ticker.unpark();
         }

@@ -79,6 +79,16 @@ fn schedule(hours: &str) -> Result<[Vec<Span>; 7], String> {
     Ok(week)
 }
 
+/// `HH:MM` of minutes from midnight, written out by hand: `format!` pulls
+/// in `core::fmt`, which was most of a call's work here.
+fn hhmm(minutes: u32) -> String {
+    let digit = |n: u32| char::from_digit(n % 10, 10).unwrap_or('0');
+    let (h, m) = (minutes / 60, minutes % 60);
+    [digit(h / 10), digit(h), ':', digit(m / 10), digit(m)]
+        .into_iter()
+        .collect()
+}
+
 impl Guest for OfficeHours {
     fn provide(settings: Pairs, request: Request) -> Result<Pairs, String> {
         let timezone = config(&settings, "timezone").unwrap_or("Europe/Madrid");
@@ -90,10 +100,7 @@ impl Guest for OfficeHours {
         let open = week[weekday].iter().any(|(s, e)| (*s..*e).contains(&now));
         Ok(vec![
             ("open".into(), if open { "yes" } else { "no" }.into()),
-            (
-                "local_time".into(),
-                format!("{:02}:{:02}", now / 60, now % 60),
-            ),
+            ("local_time".into(), hhmm(now)),
             ("weekday".into(), DAYS[weekday].into()),
         ])
     }
