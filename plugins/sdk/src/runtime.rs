@@ -67,13 +67,14 @@ impl Bump {
         if start.checked_add(layout.size())? > *end {
             // A fresh run of pages at the end of memory; what was left of
             // the old run is not used again.
-            let pages = (layout.size() + align).div_ceil(PAGE);
+            let pages = layout.size().checked_add(align)?.div_ceil(PAGE);
             let old = wasm32::memory_grow(0, pages);
             if old == usize::MAX {
                 return None;
             }
-            start = (old * PAGE + align - 1) & !(align - 1);
-            *end = (old + pages) * PAGE;
+            let base = old.checked_mul(PAGE)?;
+            start = base.checked_add(align - 1)? & !(align - 1);
+            *end = (old + pages).checked_mul(PAGE)?;
         }
         *next = start + layout.size();
         Some(start)
@@ -103,9 +104,9 @@ unsafe impl GlobalAlloc for Bump {
         if self.is_last(ptr, layout.size()) {
             // SAFETY: as in `carve`.
             let (next, end) = unsafe { (&mut *self.next.get(), *self.end.get()) };
-            let start = ptr as usize;
-            if start + new_size <= end {
-                *next = start + new_size;
+            let grown = (ptr as usize).checked_add(new_size);
+            if let Some(grown) = grown.filter(|g| *g <= end) {
+                *next = grown;
                 return ptr;
             }
         }
