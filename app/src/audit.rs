@@ -11,21 +11,26 @@
 use std::collections::BTreeMap;
 
 use custodia_engine::OrgSlug;
-use custodia_engine::audit::VerifyReport;
+use custodia_engine::audit::{Checkpoint, VerifyReport};
 
 use crate::Custodia;
 use crate::error::Result;
 
 impl Custodia {
-    /// The everyday check of `org`'s chain: the events since the newest
-    /// witnessed checkpoint, and the chain against that checkpoint
-    /// ([`custodia_engine::Store::check_audit_since`]). A chain nothing has
-    /// witnessed yet is verified in full; so is one that shows any doubt,
-    /// to name its first break.
-    pub async fn check_audit(&self, org: &OrgSlug) -> Result<VerifyReport> {
+    /// The everyday check of `org`'s chain: the events since `witnessed`,
+    /// the writer's newest witnessed checkpoint ([`AuditLog::status`]), and
+    /// the chain against it ([`custodia_engine::Store::check_audit_since`]).
+    /// A chain nothing has witnessed yet is verified in full; so is one
+    /// that shows any doubt, to name its first break.
+    ///
+    /// [`AuditLog::status`]: custodia_engine::audit::AuditLog::status
+    pub(crate) async fn check_audit(
+        &self,
+        org: &OrgSlug,
+        witnessed: Option<&Checkpoint>,
+    ) -> Result<VerifyReport> {
         let key = self.audit().verifying_key()?;
-        let witnessed = self.audit().status(org).await?.witnessed;
-        let report = match &witnessed {
+        let report = match witnessed {
             Some(cp) => self.store().check_audit_since(org, &key, cp).await?,
             None => {
                 self.store()

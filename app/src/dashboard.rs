@@ -57,7 +57,7 @@ impl Custodia {
         let scope = self.store().org(org).await?;
         let head = self.store().audit_head(org).await?;
         let state = self.audit().status(org).await?;
-        let checked = self.check_audit(org).await?;
+        let checked = self.check_audit(org, state.witnessed.as_ref()).await?;
         let registers = scope.registers().await?;
         let workers = scope.workers().await?;
         let rights = scope.rights_requests().await?;
