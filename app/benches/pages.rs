@@ -142,7 +142,7 @@ async fn run() {
         .await,
     );
     report(
-        "/officer (dashboard: head, witness, registers)",
+        "/officer (dashboard: chain checked since its witness, registers)",
         time(10, runs, || async {
             frame(&app, &org, &rocio).await;
             app.dashboard(&org, chrono::Utc::now(), custodia_reports::Lang::En)
