@@ -61,3 +61,85 @@ impl Custodia {
             .await?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use custodia_engine::audit::BreakKind;
+    use custodia_engine::exchange::OrgFile;
+
+    use super::*;
+    use crate::Config;
+
+    /// The demo law firm in a fresh store, its import's events signed and
+    /// witnessed.
+    async fn witnessed_firm(dir: &std::path::Path) -> (Custodia, OrgSlug) {
+        let mut config = Config::new(format!("sqlite://{}", dir.join("t.db").display()));
+        config.packs = Some(concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins/packs").into());
+        let app = Custodia::open(&config).await.expect("open");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../plugins/demo/bufete-ruiz.toml"
+        );
+        let file = OrgFile::read(std::path::Path::new(path)).expect("demo");
+        app.import_org(&file, false, "test").await.expect("import");
+        app.import_org(&file, true, "again")
+            .await
+            .expect("import again");
+        app.audit().checkpoint().await.expect("sign and witness");
+        (app, file.organisation.slug)
+    }
+
+    #[tokio::test]
+    async fn the_dossiers_verify_catches_a_tail_cut_that_fools_the_database_alone() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (app, org) = witnessed_firm(dir.path()).await;
+        let head = app.store().audit_head(&org).await.expect("head");
+        assert!(head >= 2, "the imports wrote events: {head}");
+        let witnessed = app.audit().status(&org).await.expect("status").witnessed;
+        assert_eq!(witnessed.as_ref().map(|cp| cp.seq), Some(head));
+        // The attacker cuts the last event and rewrites the head row and
+        // the checkpoints to match.
+        let pool = app.store().pool();
+        let cut = head - 1;
+        let (hash,): (String,) =
+            sqlx::query_as("SELECT hash FROM audit_events WHERE org = $1 AND seq = $2")
+                .bind(org.as_str())
+                .bind(cut)
+                .fetch_one(pool)
+                .await
+                .expect("hash");
+        for sql in [
+            "DELETE FROM audit_events WHERE org = $1 AND seq > $2",
+            "DELETE FROM audit_checkpoints WHERE org = $1 AND seq > $2",
+        ] {
+            sqlx::query(sql)
+                .bind(org.as_str())
+                .bind(cut)
+                .execute(pool)
+                .await
+                .expect("tamper");
+        }
+        sqlx::query("UPDATE audit_heads SET seq = $2, hash = $3 WHERE org = $1")
+            .bind(org.as_str())
+            .bind(cut)
+            .bind(hash)
+            .execute(pool)
+            .await
+            .expect("forge the head");
+        let key = app.audit().verifying_key().expect("key");
+        let alone = app
+            .store()
+            .verify_audit(&org, Some(&key), None, |_| {})
+            .await
+            .expect("verify");
+        assert!(alone.ok(), "the database alone is fooled: {alone:?}");
+        let broken = |r: VerifyReport| r.broken.map(|b| (b.kind, b.seq));
+        let dossier = app.verify_audit(&org).await.expect("verify");
+        assert_eq!(broken(dossier), Some((BreakKind::Truncated, head)));
+        let everyday = app
+            .check_audit(&org, witnessed.as_ref())
+            .await
+            .expect("check");
+        assert_eq!(broken(everyday), Some((BreakKind::Truncated, head)));
+    }
+}
