@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
 
-use super::chain::{CHECKPOINT_COLUMNS, CheckpointRow, Link, checkpoint_from};
+use super::chain::{
+    CHECKPOINT_COLUMNS, CheckpointRow, Link, SELECT_CHECKPOINT, checkpoint_from, one_checkpoint,
+};
 use super::checkpoint::Checkpoint;
 use super::event::{AuditEvent, GENESIS};
 use super::frontier::Frontier;
@@ -475,7 +477,8 @@ impl Store {
         witnessed: &Checkpoint,
     ) -> Result<VerifyReport> {
         let just = BTreeMap::from([(witnessed.seq, witnessed.clone())]);
-        let stored = self.stored_checkpoint(org, witnessed.seq).await?;
+        let stored =
+            one_checkpoint(self.pool(), SELECT_CHECKPOINT, org.as_str(), witnessed.seq).await?;
         let event: Option<(String,)> =
             sqlx::query_as("SELECT hash FROM audit_events WHERE org = $1 AND seq = $2")
                 .bind(org.as_str())
@@ -498,20 +501,6 @@ impl Store {
         }
         self.verify_audit_witnessed(org, Some(key), None, &just, |_| {})
             .await
-    }
-
-    /// The stored checkpoint of `org` at `seq`, if there is one.
-    async fn stored_checkpoint(&self, org: &OrgSlug, seq: i64) -> Result<Option<Checkpoint>> {
-        let sql = format!(
-            "SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE org = $1 AND seq = $2"
-        );
-        let row: Option<CheckpointRow> = sqlx::query_as(&sql)
-            .bind(org.as_str())
-            .bind(seq)
-            .fetch_optional(self.pool())
-            .await?;
-        row.map(|row| checkpoint_from(org.as_str(), row))
-            .transpose()
     }
 
     /// The sequence of `org`'s chain head as the database records it (0
