@@ -65,22 +65,13 @@ impl Custodia {
 #[cfg(test)]
 mod tests {
     use custodia_engine::audit::BreakKind;
-    use custodia_engine::exchange::OrgFile;
 
     use super::*;
-    use crate::Config;
 
     /// The demo law firm in a fresh store, its import's events signed and
     /// witnessed.
     async fn witnessed_firm(dir: &std::path::Path) -> (Custodia, OrgSlug) {
-        let mut config = Config::new(format!("sqlite://{}", dir.join("t.db").display()));
-        config.packs = Some(concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins/packs").into());
-        let app = Custodia::open(&config).await.expect("open");
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../plugins/demo/bufete-ruiz.toml"
-        );
-        let file = OrgFile::read(std::path::Path::new(path)).expect("demo");
+        let (app, file) = crate::demo::open_with_law_firm(dir).await;
         app.import_org(&file, false, "test").await.expect("import");
         app.import_org(&file, true, "again")
             .await

@@ -31,6 +31,8 @@ mod bench;
 mod breach;
 mod config;
 mod dashboard;
+#[cfg(test)]
+mod demo;
 mod documents;
 mod error;
 mod export;

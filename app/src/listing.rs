@@ -289,14 +289,7 @@ mod tests {
     /// The demo law firm with 40 more customers, every third assigned to
     /// the assistant `luis` as well as to `ana`.
     async fn firm(dir: &std::path::Path) -> (Custodia, OrgSlug) {
-        let mut config = Config::new(format!("sqlite://{}", dir.join("t.db").display()));
-        config.packs = Some(concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins/packs").into());
-        let app = Custodia::open(&config).await.expect("open");
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../plugins/demo/bufete-ruiz.toml"
-        );
-        let mut file = OrgFile::read(std::path::Path::new(path)).expect("demo");
+        let (app, mut file) = crate::demo::open_with_law_firm(dir).await;
         let template = file.customers[0].clone();
         let (ana, luis): (WorkerLogin, WorkerLogin) =
             ("ana".parse().expect("ana"), "luis".parse().expect("luis"));
