@@ -279,12 +279,10 @@ impl Custodia {
 mod tests {
     use std::collections::BTreeSet;
 
-    use custodia_engine::exchange::OrgFile;
     use custodia_engine::rules::Context;
     use custodia_engine::{CustomerId, WorkerLogin};
 
     use super::*;
-    use crate::Config;
 
     /// The demo law firm with 40 more customers, every third assigned to
     /// the assistant `luis` as well as to `ana`.
