@@ -399,7 +399,7 @@ fn foreign_tree(n: i64) -> Frontier {
 /// Replaces the signed root (and its note) of the checkpoint at `seq` with
 /// a made-up tree's, signed by `signer`; returns the checkpoint as it was.
 async fn sign_a_foreign_root(store: &Store, signer: &Signer, seq: i64) -> Checkpoint {
-    let cp = store.audit_checkpoints(&org()).await.expect("checkpoints")[&seq].clone();
+    let cp = checkpoint_at(store, seq).await;
     let forged = signer.sign("bufete-ruiz", &cp.head_hash, &foreign_tree(seq), cp.at);
     set_root(store, seq, &forged).await;
     cp
@@ -500,7 +500,7 @@ on_both_backends! {
         let witness_key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
         let cosigner = Cosigner::new("witness.example/w1", witness_key.verifying_key()).expect("cosigner");
         let key = signer.verifying_key();
-        let cp30 = store.audit_checkpoints(&org()).await.expect("checkpoints")[&30].clone();
+        let cp30 = checkpoint_at(&store, 30).await;
         let cosigned = cosign(&cp30.note, "witness.example/w1", &witness_key, 1_800_000_000);
         // Another witness's line, or one over another note, is refused.
         let impostor = cosign(&cp30.note, "witness.example/w1", &ed25519_dalek::SigningKey::from_bytes(&[8; 32]), 1_800_000_000);
@@ -751,8 +751,8 @@ async fn a_writer_whose_postgres_connection_is_cut_fails_that_batch_then_reconne
     assert!(report.ok(), "{report:?}");
 }
 
-/// The stored checkpoint at `seq`, standing for the newest one a witness
-/// holds.
+/// The stored checkpoint at `seq` (for the everyday check, standing for
+/// the newest one a witness holds).
 async fn checkpoint_at(store: &Store, seq: i64) -> Checkpoint {
     store.audit_checkpoints(&org()).await.expect("checkpoints")[&seq].clone()
 }
