@@ -30,28 +30,35 @@ use super::request::{Action, ResourceKind};
 use super::script::Facts;
 use crate::error::{Error, Result};
 
+// Calls borrow the request and settings instead of copying them into
+// owned strings first (BENCHMARKS.md, "Plugin calls that borrow"). The
+// check world is generated first: it holds every shared type, which the
+// provider world then reuses.
 mod bindings {
-    pub mod provider {
-        wasmtime::component::bindgen!({
-            path: "../plugins/wit",
-            world: "attribute-provider",
-        });
-    }
-
     pub mod check {
         wasmtime::component::bindgen!({
             path: "../plugins/wit",
             world: "check",
+            ownership: Borrowing { duplicate_if_necessary: false },
+        });
+    }
+
+    pub mod provider {
+        wasmtime::component::bindgen!({
+            path: "../plugins/wit",
+            world: "attribute-provider",
+            ownership: Borrowing { duplicate_if_necessary: false },
             with: {
-                "custodia:plugin/types": super::provider::custodia::plugin::types,
+                "custodia:plugin/types": super::check::custodia::plugin::types,
             },
         });
     }
 }
 
 use bindings::check::CheckPre;
+use bindings::check::custodia::plugin::types::Pairs;
+pub use bindings::check::custodia::plugin::types::{Request, Verdict, Worker};
 use bindings::provider::AttributeProviderPre;
-pub use bindings::provider::custodia::plugin::types::{Request, Verdict, Worker};
 
 /// Instances alive at once across the process (one per call in flight).
 const POOL_INSTANCES: u32 = 64;
@@ -184,7 +191,6 @@ pub struct Plugin {
     pub decl: PluginDecl,
     pub actions: BTreeSet<Action>,
     pub resources: BTreeSet<ResourceKind>,
-    config: Vec<(String, String)>,
     runner: Runner,
 }
 
@@ -535,11 +541,6 @@ impl Plugin {
             PluginKind::Check => Runner::Check(CheckPre::new(pre).map_err(wrong_world)?),
         };
         Ok(Self {
-            config: decl
-                .config
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
             decl,
             actions,
             resources,
@@ -550,6 +551,11 @@ impl Plugin {
     /// The plugin's name.
     pub fn name(&self) -> &str {
         &self.decl.name
+    }
+
+    /// The pack's `config` table for this plugin, as a call borrows it.
+    fn settings(&self) -> Vec<(&str, &str)> {
+        lent_pairs(&self.decl.config)
     }
 
     /// Whether the plugin is called for this action and resource kind.
@@ -594,14 +600,14 @@ impl Plugin {
     }
 
     /// Runs an attribute provider on `request`.
-    pub fn provide(&self, request: &Request) -> Result<Vec<(String, String)>, PluginFailure> {
+    pub fn provide(&self, request: &Request<'_>) -> Result<Vec<(String, String)>, PluginFailure> {
         let Runner::Provider(pre) = &self.runner else {
             return Err(PluginFailure::Invalid("not an attribute provider".into()));
         };
         let mut store = self.store()?;
         let answer = pre
             .instantiate(&mut store)
-            .and_then(|p| p.call_provide(&mut store, &self.config, request));
+            .and_then(|p| p.call_provide(&mut store, &self.settings(), request.clone()));
         match answer {
             Ok(Ok(attributes)) => self.checked_attributes(attributes),
             Ok(Err(message)) => Err(PluginFailure::Refused(bounded(message))),
@@ -610,11 +616,10 @@ impl Plugin {
     }
 
     /// Runs a check on `request` with the providers' `attributes`.
-    #[allow(clippy::ptr_arg, reason = "the generated binding takes `&Vec`")]
     pub fn check(
         &self,
-        request: &Request,
-        attributes: &Vec<(String, String)>,
+        request: &Request<'_>,
+        attributes: Pairs<'_>,
     ) -> Result<Verdict, PluginFailure> {
         let Runner::Check(pre) = &self.runner else {
             return Err(PluginFailure::Invalid("not a check".into()));
@@ -622,7 +627,7 @@ impl Plugin {
         let mut store = self.store()?;
         let answer = pre
             .instantiate(&mut store)
-            .and_then(|c| c.call_check(&mut store, &self.config, request, attributes));
+            .and_then(|c| c.call_check(&mut store, &self.settings(), request.clone(), attributes));
         match answer {
             Ok(verdict) => checked_verdict(verdict),
             Err(e) => Err(self.failure(&store, &e)),
@@ -699,35 +704,70 @@ fn allowed_capabilities() -> BTreeSet<Capability> {
         .collect()
 }
 
-/// The request as plugins see it.
-pub fn request(facts: &Facts) -> Request {
-    let w = &facts.worker;
-    Request {
-        worker: Worker {
-            login: w.login.to_string(),
-            level: w.level.get(),
-            departments: w.departments.clone(),
-            roles: w.roles.clone(),
-            specialties: w.specialties.clone(),
-        },
-        action: facts.action.as_str().to_owned(),
-        resource_kind: facts.kind.as_str().to_owned(),
-        customer: facts
-            .customer
-            .as_ref()
-            .map(|c| c.id.to_string())
-            .unwrap_or_default(),
-        customer_attributes: facts
-            .customer
-            .iter()
-            .flat_map(|c| &c.attributes)
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        area: facts.area.as_ref().map(|a| a.name.to_string()),
-        document: facts.document.as_ref().map(|d| d.id.to_string()),
-        document_type: facts.document.as_ref().map(|d| d.doc_type.to_string()),
-        channel: facts.context.channel.clone(),
-        address: facts.context.address.clone(),
-        time: facts.context.time.timestamp(),
+/// What a request lends plugins, gathered once per decision: the lists
+/// the facts hold as owned strings, as slices of borrowed ones.
+#[derive(Debug)]
+pub struct RequestParts<'a> {
+    facts: &'a Facts,
+    departments: Vec<&'a str>,
+    roles: Vec<&'a str>,
+    specialties: Vec<&'a str>,
+    customer_attributes: Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> RequestParts<'a> {
+    /// Gathers what `facts` lends.
+    pub fn new(facts: &'a Facts) -> Self {
+        let w = &facts.worker;
+        Self {
+            facts,
+            departments: strs(&w.departments),
+            roles: strs(&w.roles),
+            specialties: strs(&w.specialties),
+            customer_attributes: facts
+                .customer
+                .iter()
+                .flat_map(|c| &c.attributes)
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect(),
+        }
     }
+
+    /// The request as plugins see it.
+    pub fn request(&self) -> Request<'_> {
+        let facts = self.facts;
+        Request {
+            worker: Worker {
+                login: facts.worker.login.as_str(),
+                level: facts.worker.level.get(),
+                departments: &self.departments,
+                roles: &self.roles,
+                specialties: &self.specialties,
+            },
+            action: facts.action.as_str(),
+            resource_kind: facts.kind.as_str(),
+            customer: facts.customer.as_ref().map_or("", |c| c.id.as_str()),
+            customer_attributes: &self.customer_attributes,
+            area: facts.area.as_ref().map(|a| a.name.as_str()),
+            document: facts.document.as_ref().map(|d| d.id.as_str()),
+            document_type: facts.document.as_ref().map(|d| d.doc_type.as_str()),
+            channel: &facts.context.channel,
+            address: facts.context.address.as_deref(),
+            time: facts.context.time.timestamp(),
+        }
+    }
+}
+
+fn strs(list: &[String]) -> Vec<&str> {
+    list.iter().map(String::as_str).collect()
+}
+
+/// `(name, value)` pairs lent to a call.
+pub fn lent_pairs<'a>(
+    pairs: impl IntoIterator<Item = (&'a String, &'a String)>,
+) -> Vec<(&'a str, &'a str)> {
+    pairs
+        .into_iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
 }

@@ -164,7 +164,8 @@ impl RuleSet {
             .map(|&(p, i)| (&self.packs[p], self.packs[p].plugins[i].as_ref()))
             .collect();
         let mut reasons = Vec::new();
-        let request = (!plugins.is_empty()).then(|| plugin::request(&facts));
+        let parts = (!plugins.is_empty()).then(|| plugin::RequestParts::new(&facts));
+        let request = parts.as_ref().map(plugin::RequestParts::request);
         let mut attributes = PluginAttributes::new();
         for (pack, p) in plugins
             .iter()
@@ -181,22 +182,14 @@ impl RuleSet {
             }
         }
         let attributes = Arc::new(attributes);
-        let mut scope = script::run_scope(facts, attributes.clone());
+        let mut scope = script::run_scope(facts.clone(), attributes.clone());
         self.run_rules(&plan, &mut scope, &mut reasons);
         let checks: Vec<_> = plugins
             .iter()
             .filter(|(_, p)| p.decl.kind == PluginKind::Check)
             .collect();
-        // The providers' answers as the checks' world takes them; copied
-        // only when a check will run.
-        let pairs: Vec<(String, String)> = if checks.is_empty() {
-            Vec::new()
-        } else {
-            attributes
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()
-        };
+        // The providers' answers, lent to the checks.
+        let pairs = plugin::lent_pairs(attributes.iter());
         for (pack, p) in checks {
             let Some(request) = &request else { break };
             let reason = |effect, message: String| Reason {

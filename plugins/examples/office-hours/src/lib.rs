@@ -16,7 +16,6 @@ extern crate alloc;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec;
-use alloc::vec::Vec;
 use custodia_plugin_sdk::{Pairs, Request, civil, config, provider::Guest};
 
 custodia_plugin_sdk::no_std_runtime!();
@@ -55,9 +54,12 @@ fn day(name: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("unknown day `{name}`"))
 }
 
-/// Parses `mon-fri 08:00-14:00,16:00-20:00; sat 09:00-13:00` into the spans of each day.
-fn schedule(hours: &str) -> Result<[Vec<Span>; 7], String> {
-    let mut week: [Vec<Span>; 7] = Default::default();
+/// Whether minute `now` of day `weekday` falls in `hours`, as in
+/// `mon-fri 08:00-14:00,16:00-20:00; sat 09:00-13:00`. The whole text is
+/// checked on every call, so a bad schedule is refused whatever the day;
+/// nothing is collected, since one day's answer is all a call needs.
+fn open_at(hours: &str, weekday: usize, now: u32) -> Result<bool, String> {
+    let mut open = false;
     for part in hours.split(';').map(str::trim).filter(|p| !p.is_empty()) {
         let (days, spans) = part
             .split_once(' ')
@@ -66,17 +68,16 @@ fn schedule(hours: &str) -> Result<[Vec<Span>; 7], String> {
             Some((a, b)) => (day(a)?, day(b)?),
             None => (day(days)?, day(days)?),
         };
+        let today = (first..=last).contains(&weekday);
         for span in spans.split(',') {
             let (start, end) = span
                 .split_once('-')
                 .ok_or_else(|| format!("`{span}`: expected HH:MM-HH:MM"))?;
-            let span = (minutes(start)?, minutes(end)?);
-            for spans in week.iter_mut().take(last + 1).skip(first) {
-                spans.push(span);
-            }
+            let span: Span = (minutes(start)?, minutes(end)?);
+            open |= today && (span.0..span.1).contains(&now);
         }
     }
-    Ok(week)
+    Ok(open)
 }
 
 /// `HH:MM` of minutes from midnight, written out by hand: `format!` pulls
@@ -93,11 +94,10 @@ impl Guest for OfficeHours {
     fn provide(settings: Pairs, request: Request) -> Result<Pairs, String> {
         let timezone = config(&settings, "timezone").unwrap_or("Europe/Madrid");
         let hours = config(&settings, "hours").ok_or("no `hours` configured")?;
-        let week = schedule(hours)?;
         let local = request.time + offset(timezone, request.time)?;
         let weekday = civil::weekday(local) as usize;
         let now = u32::try_from(local.rem_euclid(86_400) / 60).unwrap_or(0);
-        let open = week[weekday].iter().any(|(s, e)| (*s..*e).contains(&now));
+        let open = open_at(hours, weekday, now)?;
         Ok(vec![
             ("open".into(), if open { "yes" } else { "no" }.into()),
             ("local_time".into(), hhmm(now)),
