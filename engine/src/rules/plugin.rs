@@ -771,3 +771,48 @@ pub fn lent_pairs<'a>(
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::OrgFile;
+    use crate::rules::{Context, Request as AccessRequest};
+    use crate::testkit::repo_root;
+
+    #[test]
+    fn a_plugin_is_lent_the_request_as_the_rules_see_it() {
+        let world = OrgFile::read(&repo_root().join("plugins/demo/bufete-ruiz.toml")).unwrap();
+        let time = "2026-11-23T10:00:00Z".parse().unwrap();
+        let mut context = Context::new(time, "remote");
+        context.address = Some("192.0.2.7".into());
+        let asked = AccessRequest {
+            worker: "pablo".parse().unwrap(),
+            action: Action::Edit,
+            resource: "document:D-1002-2".parse().unwrap(),
+            context,
+        };
+        let facts = Facts::from_file(&world, &asked).unwrap();
+        let parts = RequestParts::new(&facts);
+        let lent = parts.request();
+        assert_eq!(lent.worker.login, "pablo");
+        assert_eq!(lent.worker.level, 4);
+        assert_eq!(lent.worker.departments, ["legal"]);
+        assert_eq!(lent.worker.roles, ["lawyer"]);
+        assert!(lent.worker.specialties.is_empty());
+        assert_eq!((lent.action, lent.resource_kind), ("edit", "document"));
+        assert_eq!(lent.customer, "C-1002");
+        assert_eq!(
+            lent.customer_attributes,
+            [
+                ("case_status", "closed"),
+                ("case_type", "commercial-claim"),
+                ("lead_lawyer", "pablo"),
+            ]
+        );
+        assert_eq!(lent.area, Some("case-file"));
+        assert_eq!(lent.document, Some("D-1002-2"));
+        assert_eq!(lent.document_type, Some("court-filing"));
+        assert_eq!((lent.channel, lent.address), ("remote", Some("192.0.2.7")));
+        assert_eq!(lent.time, 1_795_428_000);
+    }
+}
