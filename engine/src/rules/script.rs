@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use rhai::{AST, Array, Dynamic, Engine, EvalAltResult, ImmutableString, Scope};
+use rhai::{AST, Array, Caches, Dynamic, Engine, EvalAltResult, ImmutableString, Scope};
 
 pub use super::facts::Facts;
 use super::request::{Action, ResourceKind};
@@ -405,14 +405,29 @@ pub fn run_scope(facts: Arc<Facts>, attributes: Arc<PluginAttributes>) -> Scope<
 
 /// Runs one compiled rule in `scope`, within the limits. `Ok(None)` means
 /// the rule did not apply (returned nothing).
+///
+/// `caches` holds the functions Rhai has resolved, shared by the rules of
+/// one decision: a fresh cache per rule resolved every call anew, 13% of a
+/// legal decision (BENCHMARKS.md, "One function cache per decision").
 pub fn run(
     engine: &Engine,
+    caches: &mut Caches,
     scope: &mut Scope<'static>,
     ast: &AST,
 ) -> Result<Option<Outcome>, String> {
     let before = scope.len();
     DEADLINE.with(|d| d.set(Some(Instant::now() + limits::WALL_CLOCK)));
-    let result = engine.eval_ast_with_scope::<Dynamic>(scope, ast);
+    // INVARIANT: a rule that defines functions gets caches of its own: a
+    // cached resolution could otherwise name another rule's function of
+    // the same name. Every rule gets a fresh runtime state, so the
+    // operation limit counts each rule from zero.
+    let result = if ast.iter_functions().next().is_some() {
+        engine.eval_ast_with_scope::<Dynamic>(scope, ast)
+    } else {
+        let mut global = engine.new_global_runtime_state();
+        #[allow(deprecated, reason = "the one call that takes caches from its caller")]
+        engine.eval_statements_raw(&mut global, caches, scope, ast.statements())
+    };
     DEADLINE.with(|d| d.set(None));
     scope.rewind(before);
     match result {

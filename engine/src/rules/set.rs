@@ -289,9 +289,10 @@ impl RuleSet {
     /// Runs the plan's rules, each in its own evaluation, and adds what
     /// each said.
     fn run_rules(&self, plan: &Plan, scope: &mut rhai::Scope<'static>, reasons: &mut Vec<Reason>) {
+        let mut caches = rhai::Caches::new();
         for &(p, r) in &plan.rules {
             let (pack, rule) = (&self.packs[p], &self.packs[p].rules[r]);
-            let said = script::run(&self.engine, scope, &rule.ast);
+            let said = script::run(&self.engine, &mut caches, scope, &rule.ast);
             if let Some(reason) = reason_of(pack, rule, said) {
                 reasons.push(reason);
             }

@@ -131,16 +131,75 @@ mod hostile {
 
     /// A pack with one rule applying to every request, besides base.
     fn pack_with(dir: &Path, name: &str, script: &str) {
+        pack_with_rules(dir, name, &[("r", script)]);
+    }
+
+    /// A pack whose `(rule, script)`s apply to every request, in order.
+    fn pack_with_rules(dir: &Path, name: &str, rules: &[(&str, &str)]) {
         let pack = dir.join(name);
         std::fs::create_dir_all(pack.join("rules")).expect("mkdir");
-        std::fs::write(
-            pack.join("pack.toml"),
-            format!(
-                "name = \"{name}\"\nversion = \"0.1.0\"\ndescription = \"hostile\"\n\n[[rules]]\nname = \"r\"\ndescription = \"d\"\nactions = [\"*\"]\nresources = [\"*\"]\n"
-            ),
-        )
-        .expect("write pack");
-        std::fs::write(pack.join("rules/r.rhai"), script).expect("write rule");
+        let mut manifest =
+            format!("name = \"{name}\"\nversion = \"0.1.0\"\ndescription = \"hostile\"\n");
+        for (rule, script) in rules {
+            manifest.push_str(&format!(
+                "\n[[rules]]\nname = \"{rule}\"\ndescription = \"d\"\nactions = [\"*\"]\nresources = [\"*\"]\n"
+            ));
+            std::fs::write(pack.join(format!("rules/{rule}.rhai")), script).expect("write rule");
+        }
+        std::fs::write(pack.join("pack.toml"), manifest).expect("write pack");
+    }
+
+    /// The messages of what `pack`'s rules said in one decision.
+    fn said_by(set: &RuleSet, pack: &str) -> Vec<(RuleEffect, String)> {
+        let (facts, _) = request();
+        set.decide_with(|p| p.name() == pack, facts)
+            .reasons
+            .into_iter()
+            .filter(|r| r.pack == pack)
+            .map(|r| (r.effect, r.message))
+            .collect()
+    }
+
+    /// A loop of `n` turns, then an allow naming `n`.
+    fn spend(n: u32) -> String {
+        format!("let i = 0; while i < {n} {{ i += 1; }} allow(\"spent {n}\")")
+    }
+
+    /// Turns of [`spend`] that take a little over half the operation limit.
+    const OVER_HALF: u32 = 14_000;
+
+    #[test]
+    fn each_rule_of_a_decision_gets_the_whole_operation_limit_and_its_own_functions() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (once, twice) = (spend(OVER_HALF), spend(2 * OVER_HALF));
+        pack_with(dir.path(), "twice-over-half", &twice);
+        pack_with_rules(dir.path(), "over-half-twice", &[("a", &once), ("b", &once)]);
+        pack_with_rules(
+            dir.path(),
+            "same-function-name",
+            &[
+                ("a", "fn verdict() { \"from a\" } allow(verdict())"),
+                ("b", "fn verdict() { \"from b\" } allow(verdict())"),
+            ],
+        );
+        let names = ["twice-over-half", "over-half-twice", "same-function-name"];
+        let set = RuleSet::compile(&names.map(|n| dir.path().join(n))).expect("packs compile");
+        // One rule spending both halves is over the limit...
+        let over = said_by(&set, "twice-over-half");
+        assert!(
+            matches!(&over[..], [(RuleEffect::Error, m)] if m.contains("Too many operations")),
+            "{over:?}"
+        );
+        // ...two rules of one decision spending a half each are not.
+        let allowed = (RuleEffect::Allow, format!("spent {OVER_HALF}"));
+        assert_eq!(said_by(&set, "over-half-twice"), [allowed.clone(), allowed]);
+        assert_eq!(
+            said_by(&set, "same-function-name"),
+            [
+                (RuleEffect::Allow, "from a".to_owned()),
+                (RuleEffect::Allow, "from b".to_owned())
+            ]
+        );
     }
 
     fn request() -> (Facts, Vec<Sector>) {
