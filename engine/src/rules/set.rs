@@ -188,8 +188,12 @@ impl RuleSet {
             .iter()
             .filter(|(_, p)| p.decl.kind == PluginKind::Check)
             .collect();
-        // The providers' answers, lent to the checks.
-        let pairs = plugin::lent_pairs(attributes.iter());
+        // The providers' answers, lent to the checks if any will run.
+        let pairs = if checks.is_empty() {
+            Vec::new()
+        } else {
+            plugin::lent_pairs(attributes.iter())
+        };
         for (pack, p) in checks {
             let Some(request) = &request else { break };
             let reason = |effect, message: String| Reason {
@@ -286,8 +290,8 @@ impl RuleSet {
         }
     }
 
-    /// Runs the plan's rules, each in its own evaluation, and adds what
-    /// each said.
+    /// Runs the plan's rules, each in its own evaluation with one function
+    /// cache between them, and adds what each said.
     fn run_rules(&self, plan: &Plan, scope: &mut rhai::Scope<'static>, reasons: &mut Vec<Reason>) {
         let mut caches = rhai::Caches::new();
         for &(p, r) in &plan.rules {
