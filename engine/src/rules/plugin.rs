@@ -707,7 +707,7 @@ fn allowed_capabilities() -> BTreeSet<Capability> {
 /// What a request lends plugins, gathered once per decision: the lists
 /// the facts hold as owned strings, as slices of borrowed ones.
 #[derive(Debug)]
-pub struct RequestParts<'a> {
+pub(crate) struct RequestParts<'a> {
     facts: &'a Facts,
     departments: Vec<&'a str>,
     roles: Vec<&'a str>,
@@ -717,7 +717,7 @@ pub struct RequestParts<'a> {
 
 impl<'a> RequestParts<'a> {
     /// Gathers what `facts` lends.
-    pub fn new(facts: &'a Facts) -> Self {
+    pub(crate) fn new(facts: &'a Facts) -> Self {
         let w = &facts.worker;
         Self {
             facts,
@@ -734,7 +734,7 @@ impl<'a> RequestParts<'a> {
     }
 
     /// The request as plugins see it.
-    pub fn request(&self) -> Request<'_> {
+    pub(crate) fn request(&self) -> Request<'_> {
         let facts = self.facts;
         Request {
             worker: Worker {
@@ -763,7 +763,7 @@ fn strs(list: &[String]) -> Vec<&str> {
 }
 
 /// `(name, value)` pairs lent to a call.
-pub fn lent_pairs<'a>(
+pub(crate) fn lent_pairs<'a>(
     pairs: impl IntoIterator<Item = (&'a String, &'a String)>,
 ) -> Vec<(&'a str, &'a str)> {
     pairs
