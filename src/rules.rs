@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 use custodia_engine::rules::RuleSet;
+use custodia_engine::rules::pack::Pack;
 
 use crate::access::RequestArgs;
 use crate::global::{Global, with_app};
@@ -28,10 +29,15 @@ fn pack_dirs(args: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 
 pub fn check(g: &Global, dirs: &[PathBuf]) -> anyhow::Result<()> {
     let set = RuleSet::compile(&pack_dirs(dirs)?)?;
+    // Rules that run in Rhai's interpreter, not lowered to native code.
+    let interpreted = |p: &Pack| -> Vec<String> {
+        let rules = p.rules.iter().filter(|r| !r.is_lowered());
+        rules.map(|r| r.name.clone()).collect()
+    };
     let packs: Vec<_> = set
         .packs()
         .iter()
-        .map(|p| serde_json::json!({ "pack": p.name(), "version": p.manifest.version, "rules": p.rules.len() }))
+        .map(|p| serde_json::json!({ "pack": p.name(), "version": p.manifest.version, "rules": p.rules.len(), "interpreted": interpreted(p) }))
         .collect();
     emit(g.json, &packs, |_| {
         for p in set.packs() {
@@ -41,6 +47,12 @@ pub fn check(g: &Global, dirs: &[PathBuf]) -> anyhow::Result<()> {
                 p.manifest.version,
                 p.rules.len()
             );
+            for rule in interpreted(p) {
+                say!(
+                    "    {}/{rule} runs in Rhai's interpreter, slower: it uses more than `let`, `if` and the helpers (plugins/README.md)",
+                    p.name()
+                );
+            }
         }
     })
 }

@@ -453,6 +453,7 @@ fn copy_dir(from: &Path, to: &Path) {
 struct Engines {
     indexed: RuleSet,
     unindexed: RuleSet,
+    interpreted: RuleSet,
     _unindexed_dir: tempfile::TempDir,
     legal: Cedar,
     health: Cedar,
@@ -466,6 +467,7 @@ fn engines() -> Engines {
     Engines {
         legal: cedar("legal", &indexed),
         health: cedar("health", &indexed),
+        interpreted: indexed.interpreted(),
         indexed,
         unindexed,
         _unindexed_dir: dir,
@@ -477,13 +479,16 @@ fn engines() -> Engines {
 enum Variant {
     RhaiIndexed,
     RhaiUnindexed,
+    /// The indexed rules, none lowered: how they ran before lowering.
+    RhaiInterpreted,
     CedarIndexed,
     CedarUnindexed,
 }
 
-const VARIANTS: [Variant; 4] = [
+const VARIANTS: [Variant; 5] = [
     Variant::RhaiIndexed,
     Variant::RhaiUnindexed,
+    Variant::RhaiInterpreted,
     Variant::CedarIndexed,
     Variant::CedarUnindexed,
 ];
@@ -493,6 +498,7 @@ impl Variant {
         match self {
             Variant::RhaiIndexed => "custodia, indexed",
             Variant::RhaiUnindexed => "custodia, unindexed",
+            Variant::RhaiInterpreted => "custodia, indexed, Rhai's interpreter only",
             Variant::CedarIndexed => "cedar-policy, indexed",
             Variant::CedarUnindexed => "cedar-policy, unindexed",
         }
@@ -562,6 +568,7 @@ impl Engines {
         match variant {
             Variant::RhaiIndexed => self.indexed.decide(sectors(firm), c.facts.clone()),
             Variant::RhaiUnindexed => self.unindexed.decide(sectors(firm), c.facts.clone()),
+            Variant::RhaiInterpreted => self.interpreted.decide(sectors(firm), c.facts.clone()),
             Variant::CedarIndexed | Variant::CedarUnindexed => {
                 let cedar = self.cedar_of(firm);
                 let policies = if variant == Variant::CedarIndexed {
@@ -589,6 +596,7 @@ fn assert_equivalent(e: &Engines, firm: &Firm) -> (usize, usize) {
         let reference = rhai(&e.indexed, firm, c);
         for (name, said) in [
             ("unindexed", rhai(&e.unindexed, firm, c)),
+            ("interpreted", rhai(&e.interpreted, firm, c)),
             ("cedar indexed", cedar_said(e, firm, c, true)),
             ("cedar unindexed", cedar_said(e, firm, c, false)),
         ] {
@@ -838,8 +846,9 @@ fn main() {
     for firm in [&legal, &health] {
         let (decided, allowed) = assert_equivalent(&e, firm);
         println!(
-            "{}: all 4 variants agree on {decided} requests ({allowed} allowed), with the same deciding rules",
-            firm.name
+            "{}: all {} variants agree on {decided} requests ({allowed} allowed), with the same deciding rules",
+            firm.name,
+            VARIANTS.len()
         );
     }
     if std::env::args().any(|a| a == "--bench") {

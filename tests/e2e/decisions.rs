@@ -310,6 +310,8 @@ fn rules_check_and_test_report_like_a_test_runner() {
         6,
         "{out}"
     );
+    // Every shipped rule is lowered to native code.
+    assert!(!out.contains("interpreter"), "{out}");
     let out = c.ok(&["rules", "test", packs.to_str().expect("path")]);
     let cases = pack_cases(&packs);
     assert!(cases >= 120, "{cases} cases counted");
@@ -335,6 +337,20 @@ fn rules_check_and_test_report_like_a_test_runner() {
         Some(format!("{} passed, 1 failed", cases - 1).as_str()),
         "{stdout}"
     );
+
+    // A rule with a loop is not lowered, and `rules check` says so.
+    let legal = copy.join("legal");
+    let mut manifest = std::fs::read_to_string(legal.join("pack.toml")).expect("manifest");
+    manifest.push_str(
+        "\n[[rules]]\nname = \"counted\"\ndescription = \"loops\"\nactions = [\"view\"]\nresources = [\"customer\"]\n",
+    );
+    std::fs::write(legal.join("pack.toml"), manifest).expect("write manifest");
+    let counted = "let i = 0; while i < 3 { i += 1; } if i == 4 { deny(\"never\") }";
+    std::fs::write(legal.join("rules/counted.rhai"), counted).expect("write rule");
+    let out = c.ok(&["rules", "check", copy.to_str().expect("path")]);
+    let interpreted: Vec<&str> = out.lines().filter(|l| l.contains("interpreter")).collect();
+    assert_eq!(interpreted.len(), 1, "{out}");
+    assert!(interpreted[0].contains("legal/counted"), "{out}");
 }
 
 on_both_backends! {

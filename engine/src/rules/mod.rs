@@ -8,9 +8,11 @@
 
 mod decision;
 mod facts;
+mod native;
 pub mod pack;
 mod plan;
 pub mod plugin;
+mod property;
 mod request;
 pub mod script;
 mod set;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use rhai::{AST, Engine};
 use serde::Deserialize;
 
+use super::native::Lowered;
 use super::plugin::{Plugin, PluginDecl, PluginKind};
 use super::request::{Action, ResourceKind};
 use super::script;
@@ -145,6 +146,16 @@ pub struct Rule {
     pub actions: BTreeSet<Action>,
     pub resources: BTreeSet<ResourceKind>,
     pub ast: AST,
+    /// The rule lowered to native code, if it could be: it then runs
+    /// without Rhai's interpreter, deciding the same.
+    pub(crate) native: Option<Lowered>,
+}
+
+impl Rule {
+    /// Whether the rule runs natively, without Rhai's interpreter.
+    pub fn is_lowered(&self) -> bool {
+        self.native.is_some()
+    }
 }
 
 /// A loaded, compiled pack.
@@ -213,6 +224,7 @@ impl Pack {
                 description: decl.description.clone(),
                 actions,
                 resources,
+                native: Lowered::lower(&ast),
                 ast,
             });
         }

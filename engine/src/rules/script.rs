@@ -9,8 +9,8 @@ use std::time::Instant;
 use rhai::{AST, Array, Caches, Dynamic, Engine, EvalAltResult, ImmutableString, Scope};
 
 pub use super::facts::Facts;
-use super::request::{Action, ResourceKind};
-use crate::domain::{Area, Customer, GrantAccess, Restriction, Worker};
+use super::property::{Object, Property, Read, grant_allows, has, plugin_key};
+use super::request::Action;
 
 /// Hard limits on one rule's run. A rule that hits one fails closed.
 pub mod limits {
@@ -47,161 +47,36 @@ pub enum Outcome {
     Mask(Vec<String>, String),
 }
 
-/// A request as its rules see it: the facts, and the strings rules
-/// compare most, made once per request on first use; a getter then hands
-/// out a shared copy instead of a new string per read.
-#[derive(Debug)]
-struct Subject {
-    facts: Arc<Facts>,
-    area_name: OnceLock<ImmutableString>,
-    doc_type_name: OnceLock<ImmutableString>,
-    specialty_name: OnceLock<ImmutableString>,
-}
-
-impl std::ops::Deref for Subject {
-    type Target = Facts;
-    fn deref(&self) -> &Facts {
-        &self.facts
-    }
-}
-
-impl Subject {
-    fn new(facts: Arc<Facts>) -> Self {
-        Self {
-            facts,
-            area_name: OnceLock::new(),
-            doc_type_name: OnceLock::new(),
-            specialty_name: OnceLock::new(),
-        }
-    }
-
-    fn area(&self) -> ImmutableString {
-        let name = || self.area_str().unwrap_or_default().into();
-        self.area_name.get_or_init(name).clone()
-    }
-
-    fn area_str(&self) -> Option<&str> {
-        self.facts.area.as_ref().map(|a| a.name.as_str())
-    }
-
-    fn doc_type(&self) -> ImmutableString {
-        let name = || {
-            let doc = self.facts.document.as_ref();
-            doc.map_or("", |d| d.doc_type.as_str()).into()
-        };
-        self.doc_type_name.get_or_init(name).clone()
-    }
-
-    fn specialty(&self) -> ImmutableString {
-        let name = || {
-            let area = self.area_str().unwrap_or_default();
-            area.strip_prefix("clinical:").unwrap_or_default().into()
-        };
-        self.specialty_name.get_or_init(name).clone()
-    }
-}
-
-/// The name of one of a closed set of values (actions, resource kinds),
-/// made once for every request, not once per read.
-fn interned<K: Copy + PartialEq + Send + Sync>(
-    names: &'static OnceLock<Vec<(K, ImmutableString)>>,
-    all: &[K],
-    name: fn(K) -> &'static str,
-    key: K,
-) -> ImmutableString {
-    let names = names.get_or_init(|| all.iter().map(|&k| (k, name(k).into())).collect());
-    names
-        .iter()
-        .find(|(k, _)| *k == key)
-        .map_or_else(|| name(key).into(), |(_, n)| n.clone())
-}
-
-fn kind_name(kind: ResourceKind) -> ImmutableString {
-    static NAMES: OnceLock<Vec<(ResourceKind, ImmutableString)>> = OnceLock::new();
-    interned(&NAMES, &ResourceKind::ALL, ResourceKind::as_str, kind)
-}
-
+/// The name of an action, made once for every request, not once per
+/// rule that reads it.
 fn action_name(action: Action) -> ImmutableString {
-    static NAMES: OnceLock<Vec<(Action, ImmutableString)>> = OnceLock::new();
-    interned(&NAMES, &Action::ALL, Action::as_str, action)
+    static NAMES: OnceLock<Vec<ImmutableString>> = OnceLock::new();
+    let names = NAMES.get_or_init(|| Action::ALL.iter().map(|a| a.as_str().into()).collect());
+    Action::ALL
+        .iter()
+        .position(|&a| a == action)
+        .and_then(|i| names.get(i).cloned())
+        .unwrap_or_else(|| action.as_str().into())
 }
 
 #[derive(Debug, Clone)]
-pub struct WorkerView(Arc<Subject>);
+pub struct WorkerView(Arc<Facts>);
 #[derive(Debug, Clone)]
-pub struct ResourceView(Arc<Subject>);
+pub struct ResourceView(Arc<Facts>);
 #[derive(Debug, Clone)]
-pub struct CustomerView(Arc<Subject>);
-
-impl CustomerView {
-    /// Reads the customer. A `CustomerView` is only made for facts that
-    /// have one (see the `customer` getter); the default is never seen.
-    fn with<T: Default>(&self, read: impl FnOnce(&Customer) -> T) -> T {
-        self.0.customer.as_ref().map(read).unwrap_or_default()
-    }
-}
+pub struct CustomerView(Arc<Facts>);
 #[derive(Debug, Clone)]
-pub struct ContextView(Arc<Subject>, Arc<PluginAttributes>);
+pub struct ContextView(Arc<Facts>, Arc<PluginAttributes>);
 
 /// What the pack's attribute providers returned for a request, keyed
 /// `<plugin>.<attribute>`.
 pub type PluginAttributes = std::collections::BTreeMap<String, String>;
-
-/// The property names scripts may read, by object (for the linter).
-pub const PROPERTIES: &[&str] = &[
-    // worker
-    "login",
-    "name",
-    "level",
-    "departments",
-    "roles",
-    "specialties",
-    "active",
-    // resource
-    "kind",
-    "customer",
-    "area",
-    "area_privacy",
-    "area_locked",
-    "area_unlocked",
-    "specialty",
-    "doc_type",
-    "document",
-    // resource.customer
-    "id",
-    "privacy",
-    "existing_customer",
-    "allows_marketing",
-    "opted_out",
-    "has_consent",
-    "opt_out_offered",
-    "blocked",
-    "restricted",
-    // context
-    "similar_products",
-    "channel",
-    "purpose",
-    "hour",
-    "weekday",
-    "address",
-];
 
 fn strings(items: &[String]) -> Array {
     items
         .iter()
         .map(|s| Dynamic::from(ImmutableString::from(s.as_str())))
         .collect()
-}
-
-fn has(items: &[String], wanted: &str) -> bool {
-    items.iter().any(|s| s == wanted)
-}
-
-fn grant_allows(worker: &Worker, scope: &str, needed: &str) -> bool {
-    worker
-        .grants
-        .iter()
-        .any(|g| g.scope == scope && (needed == "read" || g.access == GrantAccess::Edit))
 }
 
 /// The names scripts see at compile time; values come at run time.
@@ -235,9 +110,8 @@ pub fn engine() -> Engine {
     });
     register_outcomes(&mut engine);
     register_membership(&mut engine);
-    register_worker(&mut engine);
-    register_resource(&mut engine);
-    register_context(&mut engine);
+    register_properties(&mut engine);
+    register_methods(&mut engine);
     engine
 }
 
@@ -263,21 +137,41 @@ fn register_membership(engine: &mut Engine) {
     });
 }
 
-fn register_worker(engine: &mut Engine) {
+/// Every property, as a getter on its object's type.
+fn register_properties(engine: &mut Engine) {
     engine.register_type_with_name::<WorkerView>("Worker");
-    engine.register_get("login", |w: &mut WorkerView| w.0.worker.login.to_string());
-    engine.register_get("name", |w: &mut WorkerView| w.0.worker.name.clone());
-    engine.register_get("level", |w: &mut WorkerView| {
-        i64::from(w.0.worker.level.get())
-    });
-    engine.register_get("departments", |w: &mut WorkerView| {
-        strings(&w.0.worker.departments)
-    });
-    engine.register_get("roles", |w: &mut WorkerView| strings(&w.0.worker.roles));
-    engine.register_get("specialties", |w: &mut WorkerView| {
-        strings(&w.0.worker.specialties)
-    });
-    engine.register_get("active", |w: &mut WorkerView| w.0.worker.active);
+    engine.register_type_with_name::<ResourceView>("Resource");
+    engine.register_type_with_name::<CustomerView>("Customer");
+    engine.register_type_with_name::<ContextView>("Context");
+    for &p in Property::ALL {
+        let name = p.name();
+        match p.object() {
+            Object::Worker => engine.register_get(name, move |w: &mut WorkerView| dynamic(p, &w.0)),
+            Object::Resource => {
+                engine.register_get(name, move |r: &mut ResourceView| dynamic(p, &r.0))
+            }
+            Object::Customer => {
+                engine.register_get(name, move |c: &mut CustomerView| dynamic(p, &c.0))
+            }
+            Object::Context => {
+                engine.register_get(name, move |c: &mut ContextView| dynamic(p, &c.0))
+            }
+        };
+    }
+}
+
+/// A property's value as Rhai holds it.
+fn dynamic(p: Property, facts: &Arc<Facts>) -> Dynamic {
+    match p.read(facts) {
+        Read::Bool(b) => b.into(),
+        Read::Int(i) => i.into(),
+        Read::Str(s) => ImmutableString::from(s).into(),
+        Read::Strings(items) => strings(items).into(),
+        Read::Customer => Dynamic::from(CustomerView(facts.clone())),
+    }
+}
+
+fn register_methods(engine: &mut Engine) {
     engine.register_fn("in_department", |w: &mut WorkerView, d: &str| {
         has(&w.0.worker.departments, d)
     });
@@ -294,91 +188,28 @@ fn register_worker(engine: &mut Engine) {
         "has_grant",
         |w: &mut WorkerView, scope: &str, access: &str| grant_allows(&w.0.worker, scope, access),
     );
-}
-
-fn register_resource(engine: &mut Engine) {
-    engine.register_type_with_name::<ResourceView>("Resource");
-    engine.register_get("kind", |r: &mut ResourceView| kind_name(r.0.kind));
-    engine.register_get("customer", |r: &mut ResourceView| CustomerView(r.0.clone()));
-    engine.register_get("area", |r: &mut ResourceView| r.0.area());
-    engine.register_get("area_privacy", |r: &mut ResourceView| {
-        r.0.area.as_ref().map_or(0, |a| a.privacy.rank())
-    });
-    engine.register_get("area_locked", |r: &mut ResourceView| {
-        r.0.area.as_ref().is_some_and(Area::is_locked)
-    });
-    engine.register_get("area_unlocked", |r: &mut ResourceView| {
-        r.0.area
-            .as_ref()
-            .is_some_and(|a| r.0.context.unlocked.contains(&a.name))
-    });
-    engine.register_get("specialty", |r: &mut ResourceView| r.0.specialty());
-    engine.register_get("doc_type", |r: &mut ResourceView| r.0.doc_type());
-    engine.register_get("document", |r: &mut ResourceView| {
-        r.0.document
-            .as_ref()
-            .map_or_else(String::new, |d| d.id.to_string())
-    });
-
-    engine.register_type_with_name::<CustomerView>("Customer");
-    engine.register_get("id", |c: &mut CustomerView| c.with(|c| c.id.to_string()));
-    engine.register_get("privacy", |c: &mut CustomerView| {
-        c.with(|c| c.privacy.rank())
-    });
-    engine.register_get("existing_customer", |c: &mut CustomerView| {
-        c.with(|c| c.existing_customer)
-    });
-    engine.register_get("allows_marketing", |c: &mut CustomerView| {
-        c.with(|c| c.communications.allows_marketing())
-    });
-    engine.register_get("opted_out", |c: &mut CustomerView| {
-        c.with(|c| c.communications.opt_out.is_some())
-    });
-    engine.register_get("has_consent", |c: &mut CustomerView| {
-        c.with(|c| c.communications.consent.is_some())
-    });
-    engine.register_get("opt_out_offered", |c: &mut CustomerView| {
-        c.with(|c| c.communications.opt_out_offered.is_some())
-    });
-    engine.register_get("blocked", |c: &mut CustomerView| {
-        c.with(|c| c.restriction == Some(Restriction::Blocked))
-    });
-    engine.register_get("restricted", |c: &mut CustomerView| {
-        c.with(|c| c.restriction == Some(Restriction::Restricted))
-    });
     engine.register_fn("is_assigned_to", |c: &mut CustomerView, w: WorkerView| {
-        c.with(|c| c.is_assigned_to(&w.0.worker.login))
+        c.0.customer
+            .as_ref()
+            .is_some_and(|c| c.is_assigned_to(&w.0.worker.login))
     });
     engine.register_fn("attr", |c: &mut CustomerView, name: &str| {
-        c.with(|c| c.attributes.get(name).cloned().unwrap_or_default())
-    });
-}
-
-fn register_context(engine: &mut Engine) {
-    engine.register_type_with_name::<ContextView>("Context");
-    engine.register_get("channel", |c: &mut ContextView| c.0.context.channel.clone());
-    engine.register_get("purpose", |c: &mut ContextView| {
-        c.0.context.purpose.clone().unwrap_or_default()
-    });
-    engine.register_get("hour", |c: &mut ContextView| c.0.context.hour());
-    engine.register_get("similar_products", |c: &mut ContextView| {
-        c.0.context.similar_products
+        let customer = c.0.customer.as_ref();
+        customer
+            .and_then(|c| c.attributes.get(name).cloned())
+            .unwrap_or_default()
     });
     // A provider's attribute, or `()` when the provider did not run or
     // did not return it (rules compare with a value, so `()` never matches).
     engine.register_fn(
         "plugin",
         |c: &mut ContextView, plugin: &str, name: &str| -> Dynamic {
-            c.1.get(&format!("{plugin}.{name}"))
+            c.1.get(&plugin_key(plugin, name))
                 .map_or(Dynamic::UNIT, |v| {
                     Dynamic::from(ImmutableString::from(v.as_str()))
                 })
         },
     );
-    engine.register_get("weekday", |c: &mut ContextView| c.0.context.weekday());
-    engine.register_get("address", |c: &mut ContextView| {
-        c.0.context.address.clone().unwrap_or_default()
-    });
 }
 
 /// The scope used to compile rules: the four names exist, so strict
@@ -394,12 +225,11 @@ pub fn compile_scope() -> Scope<'static> {
 /// The scope a request's rules run in. Constants: a rule cannot change
 /// what the next rule sees.
 pub fn run_scope(facts: Arc<Facts>, attributes: Arc<PluginAttributes>) -> Scope<'static> {
-    let subject = Arc::new(Subject::new(facts));
     let mut scope = Scope::new();
-    scope.push_constant("worker", WorkerView(subject.clone()));
-    scope.push_constant("action", action_name(subject.action));
-    scope.push_constant("resource", ResourceView(subject.clone()));
-    scope.push_constant("context", ContextView(subject, attributes));
+    scope.push_constant("worker", WorkerView(facts.clone()));
+    scope.push_constant("action", action_name(facts.action));
+    scope.push_constant("resource", ResourceView(facts.clone()));
+    scope.push_constant("context", ContextView(facts, attributes));
     scope
 }
 
@@ -498,7 +328,7 @@ pub fn unknown_names(engine: &Engine, source: &str) -> Vec<String> {
         let fine = if called {
             known_fns.contains(name) || defined.contains(name)
         } else {
-            !dotted || PROPERTIES.contains(&name) || known_fns.contains(name)
+            !dotted || Property::named(name).is_some() || known_fns.contains(name)
         };
         if !fine {
             unknown.insert(if called {

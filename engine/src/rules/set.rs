@@ -7,9 +7,11 @@ use std::sync::{Arc, RwLock};
 use rhai::Engine;
 
 use super::decision::{Decision, Explanation, Reason, RuleEffect, Skipped};
+use super::native::Fallback;
 use super::pack::{Pack, Rule};
 use super::plan::{Plan, Plans, RuleRef};
 use super::plugin::{self, Plugin, PluginFailure, PluginKind, Verdict};
+use super::property;
 use super::request::{Action, ResourceKind};
 use super::script::{self, Facts, Outcome, PluginAttributes};
 use super::testing::{self, Decider, PackReport};
@@ -111,6 +113,22 @@ impl RuleSet {
             .collect()
     }
 
+    /// The same packs with every rule run by Rhai's interpreter, none
+    /// lowered: for checking that lowering changes no decision, and for
+    /// measuring what it saves.
+    pub fn interpreted(&self) -> RuleSet {
+        let mut packs = self.packs.clone();
+        for rule in packs.iter_mut().flat_map(|p| p.rules.iter_mut()) {
+            rule.native = None;
+        }
+        Self {
+            engine: script::engine(),
+            packs,
+            index: self.index.clone(),
+            plans: Plans::default(),
+        }
+    }
+
     /// The loaded packs.
     pub fn packs(&self) -> &[Pack] {
         &self.packs
@@ -176,14 +194,13 @@ impl RuleSet {
                 Ok(pairs) => attributes.extend(
                     pairs
                         .into_iter()
-                        .map(|(name, value)| (format!("{}.{name}", p.name()), value)),
+                        .map(|(name, value)| (property::plugin_key(p.name(), &name), value)),
                 ),
                 Err(failure) => reasons.push(plugin_failed(pack, p, &failure)),
             }
         }
         let attributes = Arc::new(attributes);
-        let mut scope = script::run_scope(facts.clone(), attributes.clone());
-        self.run_rules(&plan, &mut scope, &mut reasons);
+        self.run_rules(&plan, &facts, &attributes, &mut reasons);
         let checks: Vec<_> = plugins
             .iter()
             .filter(|(_, p)| p.decl.kind == PluginKind::Check)
@@ -290,13 +307,31 @@ impl RuleSet {
         }
     }
 
-    /// Runs the plan's rules, each in its own evaluation with one function
-    /// cache between them, and adds what each said.
-    fn run_rules(&self, plan: &Plan, scope: &mut rhai::Scope<'static>, reasons: &mut Vec<Reason>) {
-        let mut caches = rhai::Caches::new();
+    /// Runs the plan's rules and adds what each said: natively if the rule
+    /// was lowered ([`native`](super::native)), else in Rhai, each rule in
+    /// its own evaluation with one function cache between them.
+    fn run_rules(
+        &self,
+        plan: &Plan,
+        facts: &Arc<Facts>,
+        attributes: &Arc<PluginAttributes>,
+        reasons: &mut Vec<Reason>,
+    ) {
+        // Rhai's scope and caches are made only if a rule needs Rhai.
+        let mut rhai: Option<(rhai::Scope<'static>, rhai::Caches)> = None;
         for &(p, r) in &plan.rules {
             let (pack, rule) = (&self.packs[p], &self.packs[p].rules[r]);
-            let said = script::run(&self.engine, &mut caches, scope, &rule.ast);
+            let native = rule.native.as_ref().map(|n| n.run(facts, attributes));
+            let said = match native {
+                Some(Ok(said)) => Ok(said),
+                None | Some(Err(Fallback)) => {
+                    let (scope, caches) = rhai.get_or_insert_with(|| {
+                        let scope = script::run_scope(facts.clone(), attributes.clone());
+                        (scope, rhai::Caches::new())
+                    });
+                    script::run(&self.engine, caches, scope, &rule.ast)
+                }
+            };
             if let Some(reason) = reason_of(pack, rule, said) {
                 reasons.push(reason);
             }

@@ -390,3 +390,101 @@ mod reload {
         assert!(!std::sync::Arc::ptr_eq(&before, &rules.current()));
     }
 }
+
+/// Rules lowered to native code decide as Rhai's interpreter does.
+mod lowered {
+    use chrono::{TimeZone, Utc};
+    use custodia_engine::exchange::OrgFile;
+    use custodia_engine::rules::{
+        Action, Context, Facts, Request, ResourceKind, ResourceRef, RuleSet,
+    };
+
+    use super::dirs;
+    use crate::demo_file;
+
+    /// Every request a demo firm's workers can make of its records and of
+    /// the firm's own, on a weekday morning and on a Sunday night.
+    fn every_request(org: &OrgFile) -> Vec<Request> {
+        let mut resources: Vec<ResourceRef> = ResourceKind::ALL
+            .iter()
+            .filter(|k| !k.is_record())
+            .map(|&k| ResourceRef::Office(k, None))
+            .collect();
+        for c in &org.customers {
+            resources.push(ResourceRef::Customer(c.id.clone()));
+            let areas = c
+                .areas
+                .iter()
+                .map(|a| ResourceRef::Area(c.id.clone(), a.name.clone()));
+            resources.extend(areas);
+        }
+        resources.extend(
+            org.documents
+                .iter()
+                .map(|d| ResourceRef::Document(d.id.clone())),
+        );
+        let times = [
+            Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0),
+            Utc.with_ymd_and_hms(2026, 11, 29, 23, 0, 0),
+        ];
+        let mut requests = Vec::new();
+        for time in times.into_iter().map(|t| t.single().expect("time")) {
+            for worker in &org.workers {
+                for action in Action::ALL {
+                    for resource in &resources {
+                        requests.push(Request {
+                            worker: worker.login.clone(),
+                            action,
+                            resource: resource.clone(),
+                            context: Context::new(time, "office"),
+                        });
+                    }
+                }
+            }
+        }
+        requests
+    }
+
+    #[test]
+    fn every_shipped_rule_runs_without_the_interpreter() {
+        let set = RuleSet::compile(&dirs()).expect("packs compile");
+        let interpreted: Vec<String> = set
+            .packs()
+            .iter()
+            .flat_map(|p| p.rules.iter().map(move |r| (p.name(), r)))
+            .filter(|(_, r)| !r.is_lowered())
+            .map(|(p, r)| format!("{p}/{}", r.name))
+            .collect();
+        assert!(interpreted.is_empty(), "interpreted: {interpreted:?}");
+    }
+
+    #[test]
+    fn lowered_rules_decide_every_demo_request_as_the_interpreter_does() {
+        let lowered = RuleSet::compile(&dirs()).expect("packs compile");
+        let interpreted = lowered.interpreted();
+        let (mut decided, mut allowed) = (0, 0);
+        for file in [
+            "bufete-ruiz.toml",
+            "clinica-norte.toml",
+            "estudio-arco.toml",
+            "gestoria-iberia.toml",
+            "tienda-verde.toml",
+        ] {
+            let org = demo_file(file);
+            let sectors = &org.organisation.sectors;
+            for request in every_request(&org) {
+                let facts = Facts::from_file(&org, &request).expect("facts");
+                let natively = lowered.decide(sectors, facts.clone());
+                let by_rhai = interpreted.decide(sectors, facts);
+                assert_eq!(natively, by_rhai, "{request:?}");
+                decided += 1;
+                allowed += usize::from(natively.is_allowed());
+            }
+        }
+        assert!(decided > 8_000, "only {decided} requests");
+        assert!(
+            allowed > 1_000 && decided - allowed > 1_000,
+            "{allowed} of {decided} allowed"
+        );
+    }
+}
