@@ -40,7 +40,7 @@ use custodia_engine::exchange::OrgFile;
 use custodia_engine::rules::{
     Action, Context, Facts, Request, ResourceKind, ResourceRef, RuleEffect, RuleSet, pack_dirs,
 };
-use custodia_engine::testkit::repo_root;
+use custodia_engine::testkit::{self, repo_root};
 use custodia_engine::{GrantAccess, Sector};
 use serde_json::{Value, json};
 
@@ -207,7 +207,7 @@ fn entities(world: &OrgFile) -> Entities {
 }
 
 fn firm(name: &'static str, file: &str) -> Firm {
-    let world = OrgFile::read(&repo_root().join("plugins/demo").join(file)).expect("world");
+    let world = testkit::demo_org(file);
     let entities = entities(&world);
     Firm {
         name,
@@ -285,35 +285,8 @@ fn seed_cases(firm: &Firm, requests: Scenarios) -> Vec<Case> {
 /// Every worker × action × customer, area and document of the firm.
 fn every_case(firm: &Firm) -> Vec<Case> {
     let w = &firm.world;
-    let mut resources = Vec::new();
-    for c in &w.customers {
-        resources.push(ResourceRef::Customer(c.id.clone()));
-        resources.extend(
-            c.areas
-                .iter()
-                .map(|a| ResourceRef::Area(c.id.clone(), a.name.clone())),
-        );
-    }
-    resources.extend(
-        w.documents
-            .iter()
-            .map(|d| ResourceRef::Document(d.id.clone())),
-    );
-    let mut cases = Vec::new();
-    for worker in &w.workers {
-        for action in Action::ALL {
-            for resource in &resources {
-                let request = Request {
-                    worker: worker.login.clone(),
-                    action,
-                    resource: resource.clone(),
-                    context: Context::new(when(), "office"),
-                };
-                cases.push(case(firm, request));
-            }
-        }
-    }
-    cases
+    let requests = testkit::every_request(w, &testkit::records_of(w), &[when()]);
+    requests.into_iter().map(|r| case(firm, r)).collect()
 }
 
 /// Cedar's policies for a sector, as one set and indexed by (action, kind).

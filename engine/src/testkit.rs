@@ -18,7 +18,8 @@ use sqlx::Connection;
 
 use crate::OrgSlug;
 use crate::audit::{AuditConfig, AuditEvent, AuditLog, EventKind, Signer};
-use crate::rules::Effect;
+use crate::exchange::OrgFile;
+use crate::rules::{Action, Context, Effect, Request, ResourceRef};
 use crate::store::{Backend, Store};
 
 /// The environment variable naming the PostgreSQL server tests use.
@@ -82,6 +83,55 @@ pub fn size_from_env(name: &str, default: usize) -> usize {
 /// The repository's root, where `plugins/` lives.
 pub fn repo_root() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+/// A demo organisation file under `plugins/demo`.
+pub fn demo_org(file: &str) -> OrgFile {
+    OrgFile::read(&repo_root().join("plugins/demo").join(file)).expect("demo file parses")
+}
+
+/// Every customer record, area and document of `org`.
+pub fn records_of(org: &OrgFile) -> Vec<ResourceRef> {
+    let mut records = Vec::new();
+    for c in &org.customers {
+        records.push(ResourceRef::Customer(c.id.clone()));
+        let areas = c
+            .areas
+            .iter()
+            .map(|a| ResourceRef::Area(c.id.clone(), a.name.clone()));
+        records.extend(areas);
+    }
+    records.extend(
+        org.documents
+            .iter()
+            .map(|d| ResourceRef::Document(d.id.clone())),
+    );
+    records
+}
+
+/// Every request `org`'s workers can make: each action on each of
+/// `resources`, from the office, at each of `times`.
+pub fn every_request(
+    org: &OrgFile,
+    resources: &[ResourceRef],
+    times: &[DateTime<Utc>],
+) -> Vec<Request> {
+    let mut requests = Vec::new();
+    for &time in times {
+        for worker in &org.workers {
+            for action in Action::ALL {
+                for resource in resources {
+                    requests.push(Request {
+                        worker: worker.login.clone(),
+                        action,
+                        resource: resource.clone(),
+                        context: Context::new(time, "office"),
+                    });
+                }
+            }
+        }
+    }
+    requests
 }
 
 /// The start of the benchmarks' synthetic history.

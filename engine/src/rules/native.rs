@@ -573,55 +573,29 @@ fn checked(value: Value<'_>) -> Run<Value<'_>> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
     use std::sync::Arc;
 
     use chrono::{TimeZone, Utc};
 
     use super::*;
     use crate::exchange::OrgFile;
-    use crate::rules::request::{Action, Context, Request, ResourceRef};
     use crate::rules::{RuleSet, script};
+    use crate::testkit;
 
-    fn repo() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-    }
-
-    fn law_firm() -> OrgFile {
-        OrgFile::read(&repo().join("plugins/demo/bufete-ruiz.toml")).expect("demo firm")
-    }
-
-    /// Every worker of `org` doing every action to each record of its
-    /// first customer.
-    fn facts_of(org: &OrgFile) -> Vec<Arc<Facts>> {
-        let customer = &org.customers[0];
-        let mut resources = vec![ResourceRef::Customer(customer.id.clone())];
-        let areas = customer.areas.iter();
-        resources.extend(areas.map(|a| ResourceRef::Area(customer.id.clone(), a.name.clone())));
-        resources.extend(
-            org.documents
-                .iter()
-                .map(|d| ResourceRef::Document(d.id.clone())),
-        );
-        let time = Utc
-            .with_ymd_and_hms(2026, 11, 23, 10, 0, 0)
+    /// A weekday morning.
+    fn morning() -> chrono::DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0)
             .single()
-            .expect("time");
-        let mut all = Vec::new();
-        for worker in &org.workers {
-            for action in Action::ALL {
-                for resource in &resources {
-                    let request = Request {
-                        worker: worker.login.clone(),
-                        action,
-                        resource: resource.clone(),
-                        context: Context::new(time, "office"),
-                    };
-                    all.push(Arc::new(Facts::from_file(org, &request).expect("facts")));
-                }
-            }
-        }
-        all
+            .expect("time")
+    }
+
+    /// Every request of `org`'s workers on its records, as facts.
+    fn facts_of(org: &OrgFile) -> Vec<Arc<Facts>> {
+        let requests = testkit::every_request(org, &testkit::records_of(org), &[morning()]);
+        let facts = requests
+            .iter()
+            .map(|r| Facts::from_file(org, r).expect("facts"));
+        facts.map(Arc::new).collect()
     }
 
     /// What Rhai's interpreter says of `ast` on `facts`.
@@ -650,14 +624,12 @@ mod tests {
 
     #[test]
     fn every_shipped_rule_runs_natively_and_says_what_rhai_says() {
-        let dirs = crate::rules::pack_dirs(&repo().join("plugins/packs")).expect("packs");
+        let dirs = crate::rules::pack_dirs(&testkit::repo_root().join("plugins/packs"));
+        let dirs = dirs.expect("packs");
         let set = RuleSet::compile(&dirs).expect("packs compile");
         let no_attributes = Arc::new(PluginAttributes::new());
         let mut compared = 0;
-        for org in [
-            law_firm(),
-            OrgFile::read(&repo().join("plugins/demo/clinica-norte.toml")).expect("clinic"),
-        ] {
+        for org in ["bufete-ruiz.toml", "clinica-norte.toml"].map(testkit::demo_org) {
             for facts in facts_of(&org) {
                 for rule in set.packs().iter().flat_map(|p| &p.rules) {
                     let lowered = rule.native.as_ref().expect("lowered");
@@ -681,7 +653,7 @@ mod tests {
     /// fallback) and says what Rhai says.
     #[test]
     fn rhai_semantics_hold_natively_on_their_edges() {
-        let facts = facts_of(&law_firm()).swap_remove(0);
+        let facts = facts_of(&testkit::demo_org("bufete-ruiz.toml")).swap_remove(0);
         let mut attributes = PluginAttributes::new();
         attributes.insert("clock.open".into(), "yes".into());
         let attributes = Arc::new(attributes);
@@ -725,7 +697,7 @@ mod tests {
     /// included, is the rule's.
     #[test]
     fn what_lowering_does_not_model_is_left_to_rhai() {
-        let facts = facts_of(&law_firm()).swap_remove(0);
+        let facts = facts_of(&testkit::demo_org("bufete-ruiz.toml")).swap_remove(0);
         let attributes = Arc::new(PluginAttributes::new());
         for source in [
             "let i = 0; while i < 3 { i += 1; } allow(\"looped\")",

@@ -395,9 +395,8 @@ mod reload {
 mod lowered {
     use chrono::{TimeZone, Utc};
     use custodia_engine::exchange::OrgFile;
-    use custodia_engine::rules::{
-        Action, Context, Facts, Request, ResourceKind, ResourceRef, RuleSet,
-    };
+    use custodia_engine::rules::{Facts, Request, ResourceKind, ResourceRef, RuleSet};
+    use custodia_engine::testkit;
 
     use super::dirs;
     use crate::demo_file;
@@ -410,39 +409,13 @@ mod lowered {
             .filter(|k| !k.is_record())
             .map(|&k| ResourceRef::Office(k, None))
             .collect();
-        for c in &org.customers {
-            resources.push(ResourceRef::Customer(c.id.clone()));
-            let areas = c
-                .areas
-                .iter()
-                .map(|a| ResourceRef::Area(c.id.clone(), a.name.clone()));
-            resources.extend(areas);
-        }
-        resources.extend(
-            org.documents
-                .iter()
-                .map(|d| ResourceRef::Document(d.id.clone())),
-        );
+        resources.extend(testkit::records_of(org));
         let times = [
             Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0),
             Utc.with_ymd_and_hms(2026, 11, 29, 23, 0, 0),
         ];
-        let mut requests = Vec::new();
-        for time in times.into_iter().map(|t| t.single().expect("time")) {
-            for worker in &org.workers {
-                for action in Action::ALL {
-                    for resource in &resources {
-                        requests.push(Request {
-                            worker: worker.login.clone(),
-                            action,
-                            resource: resource.clone(),
-                            context: Context::new(time, "office"),
-                        });
-                    }
-                }
-            }
-        }
-        requests
+        let times = times.map(|t| t.single().expect("time"));
+        testkit::every_request(org, &resources, &times)
     }
 
     #[test]
