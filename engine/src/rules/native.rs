@@ -285,30 +285,25 @@ impl Lowering {
 /// size limit.
 fn strings(items: impl Iterator<Item = Option<String>>) -> Option<Vec<String>> {
     let items: Vec<String> = items.collect::<Option<_>>()?;
-    let value = Value::List(&items);
-    checked(value).is_ok().then_some(())?;
+    checked(Value::List(&items)).ok()?;
     Some(items)
 }
 
 /// A constant Rhai's optimiser folded: lowered only if it is a value
 /// this module models.
 fn constant(value: &Dynamic) -> Option<Expr> {
-    if let Some(b) = value.clone().try_cast::<bool>() {
+    if let Ok(b) = value.as_bool() {
         return Some(Expr::Bool(b));
     }
-    if let Some(i) = value.clone().try_cast::<i64>() {
+    if let Ok(i) = value.as_int() {
         return Some(Expr::Int(i));
     }
-    if let Some(s) = value.clone().try_cast::<ImmutableString>() {
+    if let Ok(s) = value.clone().into_immutable_string() {
         return Some(Expr::Text(s));
     }
-    let items = value.clone().try_cast::<rhai::Array>()?;
-    let strings = strings(
-        items
-            .into_iter()
-            .map(|i| i.try_cast::<ImmutableString>().map(|s| s.to_string())),
-    )?;
-    Some(Expr::List(strings))
+    let items = value.clone().into_array().ok()?;
+    let items = items.into_iter().map(|i| i.into_string().ok());
+    Some(Expr::List(strings(items)?))
 }
 
 /// A value while a lowered rule runs.
@@ -678,6 +673,8 @@ mod tests {
             r#"if has_role(worker, "lawyer") || worker.has_grant("case-file", "edit") { allow("r") } else { deny("r") }"#,
             r#"let c = resource.customer; if c.is_assigned_to(worker) { allow(c.id + "/" + c.attr("missing")) } else { deny(c.id) }"#,
             r#"if worker.roles.contains("lawyer") { mask(worker.roles, "own roles") }"#,
+            // Constants Rhai's optimiser folds.
+            r#"const ROLES = ["lawyer", "partner"]; const N = 2 + 3; if N == 5 && ROLES.contains("partner") { allow("folded " + N) }"#,
             r#"deny(resource.kind + " " + resource.area + " " + resource.doc_type + " " + worker.login)"#,
             r#"deny("level " + worker.level + ", active " + worker.active + "; " + 7 + " " + true + "!")"#,
         ] {

@@ -47,8 +47,8 @@ pub enum Outcome {
     Mask(Vec<String>, String),
 }
 
-/// The name of an action, made once for every request, not once per
-/// rule that reads it.
+/// The name of an action as rules see it, made once for the process, not
+/// once per request.
 fn action_name(action: Action) -> ImmutableString {
     static NAMES: OnceLock<Vec<ImmutableString>> = OnceLock::new();
     let names = NAMES.get_or_init(|| Action::ALL.iter().map(|a| a.as_str().into()).collect());
@@ -59,12 +59,16 @@ fn action_name(action: Action) -> ImmutableString {
         .unwrap_or_else(|| action.as_str().into())
 }
 
+/// `worker`, as scripts see it: properties only, nothing to change.
 #[derive(Debug, Clone)]
 pub struct WorkerView(Arc<Facts>);
+/// `resource`, as scripts see it.
 #[derive(Debug, Clone)]
 pub struct ResourceView(Arc<Facts>);
+/// `resource.customer`, as scripts see it.
 #[derive(Debug, Clone)]
 pub struct CustomerView(Arc<Facts>);
+/// `context`, as scripts see it, with what the providers returned.
 #[derive(Debug, Clone)]
 pub struct ContextView(Arc<Facts>, Arc<PluginAttributes>);
 
