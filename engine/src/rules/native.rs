@@ -87,7 +87,12 @@ enum Call {
     Add,
 }
 
+/// The most arguments a lowered call takes, its receiver included.
+const MAX_ARGS: usize = 3;
+
 impl Call {
+    /// The call of `name` with `arity` arguments; none takes more than
+    /// [`MAX_ARGS`].
     fn named(name: &str, arity: usize) -> Option<Call> {
         Some(match (name, arity) {
             ("allow", 1) => Call::Allow,
@@ -161,7 +166,7 @@ impl Lowered {
         };
         match value {
             Value::Unit => Ok(None),
-            Value::Outcome(o) => Ok(Some(o)),
+            Value::Outcome(o) => Ok(Some(*o)),
             // Rhai words the error.
             _ => Err(Fallback),
         }
@@ -315,7 +320,9 @@ enum Value<'a> {
     Text(Cow<'a, str>),
     List(&'a [String]),
     Object(Object),
-    Outcome(Outcome),
+    /// Boxed: it is made once per rule at most, and it would double the
+    /// size of every other value.
+    Outcome(Box<Outcome>),
 }
 
 impl<'a> From<Read<'a>> for Value<'a> {
@@ -418,28 +425,31 @@ impl<'a> Running<'a> {
                 Value::Bool(false)
             }
             Expr::Call(call, args) => {
-                let mut values = Vec::with_capacity(args.len());
-                for arg in args {
-                    values.push(self.expr(arg)?);
+                // INVARIANT: no call takes more than `MAX_ARGS` (`Call::named`),
+                // so the arguments fit without an allocation per call.
+                let mut values: [Option<Value<'a>>; MAX_ARGS] = Default::default();
+                for (value, arg) in values.iter_mut().zip(args) {
+                    *value = Some(self.expr(arg)?);
                 }
                 self.call(*call, values)?
             }
         })
     }
 
-    fn call(&self, call: Call, args: Vec<Value<'a>>) -> Run<Value<'a>> {
+    fn call(&self, call: Call, args: [Option<Value<'a>>; MAX_ARGS]) -> Run<Value<'a>> {
         use Value as V;
         let facts = self.facts;
         let worker = &facts.worker;
-        let mut args = args.into_iter();
-        let (a, b, c) = (args.next(), args.next(), args.next());
+        let [a, b, c] = args;
         let value = match (call, a, b, c) {
             (Call::Allow, Some(V::Text(r)), None, None) => {
-                V::Outcome(Outcome::Allow(r.into_owned()))
+                V::Outcome(Box::new(Outcome::Allow(r.into_owned())))
             }
-            (Call::Deny, Some(V::Text(r)), None, None) => V::Outcome(Outcome::Deny(r.into_owned())),
+            (Call::Deny, Some(V::Text(r)), None, None) => {
+                V::Outcome(Box::new(Outcome::Deny(r.into_owned())))
+            }
             (Call::Mask, Some(V::List(fields)), Some(V::Text(r)), None) => {
-                V::Outcome(Outcome::Mask(fields.to_vec(), r.into_owned()))
+                V::Outcome(Box::new(Outcome::Mask(fields.to_vec(), r.into_owned())))
             }
             (Call::Contains, Some(V::List(items)), Some(V::Text(wanted)), None) => {
                 V::Bool(property::has(items, &wanted))
