@@ -281,6 +281,11 @@ impl Lowering {
         for arg in call.args.iter() {
             args.push(self.expr(arg)?);
         }
+        // INVARIANT: a lowered call has at most `MAX_ARGS` arguments, which
+        // `Running::expr` gathers on the stack.
+        if args.len() > MAX_ARGS {
+            return None;
+        }
         let lowered = Call::named(&call.name, args.len())?;
         Some(Expr::Call(lowered, args))
     }
@@ -425,8 +430,8 @@ impl<'a> Running<'a> {
                 Value::Bool(false)
             }
             Expr::Call(call, args) => {
-                // INVARIANT: no call takes more than `MAX_ARGS` (`Call::named`),
-                // so the arguments fit without an allocation per call.
+                // At most `MAX_ARGS` (INVARIANT in `Lowering::call`): the
+                // arguments fit without an allocation per call.
                 let mut values: [Option<Value<'a>>; MAX_ARGS] = Default::default();
                 for (value, arg) in values.iter_mut().zip(args) {
                     *value = Some(self.expr(arg)?);
