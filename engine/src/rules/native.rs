@@ -481,26 +481,17 @@ impl<'a> Running<'a> {
                 Some(V::Object(Object::Customer)),
                 Some(V::Object(Object::Worker)),
                 None,
-            ) => V::Bool(
-                facts
-                    .customer
-                    .as_ref()
-                    .is_some_and(|c| c.is_assigned_to(&worker.login)),
-            ),
+            ) => V::Bool(property::assigned_to(facts, worker)),
             (Call::Attr, Some(V::Object(Object::Customer)), Some(V::Text(name)), None) => {
-                let value = facts
-                    .customer
-                    .as_ref()
-                    .and_then(|c| c.attributes.get(&*name));
-                V::Text(Cow::Borrowed(value.map_or("", String::as_str)))
+                V::Text(Cow::Borrowed(property::customer_attribute(facts, &name)))
             }
             (
                 Call::Plugin,
                 Some(V::Object(Object::Context)),
                 Some(V::Text(p)),
                 Some(V::Text(n)),
-            ) => match self.attributes.get(&property::plugin_key(&p, &n)) {
-                Some(value) => V::Text(Cow::Borrowed(value.as_str())),
+            ) => match property::plugin_attribute(self.attributes, &p, &n) {
+                Some(value) => V::Text(Cow::Borrowed(value)),
                 None => V::Unit,
             },
             (Call::Not, Some(V::Bool(b)), None, None) => V::Bool(!b),

@@ -159,6 +159,34 @@ pub(crate) fn grant_allows(worker: &crate::domain::Worker, scope: &str, needed: 
         .any(|g| g.scope == scope && (needed == "read" || g.access == GrantAccess::Edit))
 }
 
+/// Whether the request's customer is assigned to `worker`:
+/// `resource.customer.is_assigned_to(worker)`; never for the firm's own
+/// records.
+pub(crate) fn assigned_to(facts: &Facts, worker: &crate::domain::Worker) -> bool {
+    let customer = facts.customer.as_ref();
+    customer.is_some_and(|c| c.is_assigned_to(&worker.login))
+}
+
+/// A sector attribute of the request's customer, `""` when it has none:
+/// `resource.customer.attr(name)`.
+pub(crate) fn customer_attribute<'a>(facts: &'a Facts, name: &str) -> &'a str {
+    let customer = facts.customer.as_ref();
+    let value = customer.and_then(|c| c.attributes.get(name));
+    value.map_or("", String::as_str)
+}
+
+/// What a provider returned under `name`, if it ran and returned it:
+/// `context.plugin(plugin, name)`.
+pub(crate) fn plugin_attribute<'a>(
+    attributes: &'a std::collections::BTreeMap<String, String>,
+    plugin: &str,
+    name: &str,
+) -> Option<&'a str> {
+    attributes
+        .get(&plugin_key(plugin, name))
+        .map(String::as_str)
+}
+
 /// The key under which a provider's attribute reaches the rules:
 /// `context.plugin("office-hours", "open")` reads `office-hours.open`.
 pub(crate) fn plugin_key(plugin: &str, name: &str) -> String {

@@ -9,7 +9,9 @@ use std::time::Instant;
 use rhai::{AST, Array, Caches, Dynamic, Engine, EvalAltResult, ImmutableString, Scope};
 
 pub use super::facts::Facts;
-use super::property::{Object, Property, Read, grant_allows, has, plugin_key};
+use super::property::{
+    Object, Property, Read, assigned_to, customer_attribute, grant_allows, has, plugin_attribute,
+};
 use super::request::Action;
 
 /// Hard limits on one rule's run. A rule that hits one fails closed.
@@ -193,25 +195,18 @@ fn register_methods(engine: &mut Engine) {
         |w: &mut WorkerView, scope: &str, access: &str| grant_allows(&w.0.worker, scope, access),
     );
     engine.register_fn("is_assigned_to", |c: &mut CustomerView, w: WorkerView| {
-        c.0.customer
-            .as_ref()
-            .is_some_and(|c| c.is_assigned_to(&w.0.worker.login))
+        assigned_to(&c.0, &w.0.worker)
     });
     engine.register_fn("attr", |c: &mut CustomerView, name: &str| {
-        let customer = c.0.customer.as_ref();
-        customer
-            .and_then(|c| c.attributes.get(name).cloned())
-            .unwrap_or_default()
+        ImmutableString::from(customer_attribute(&c.0, name))
     });
     // A provider's attribute, or `()` when the provider did not run or
     // did not return it (rules compare with a value, so `()` never matches).
     engine.register_fn(
         "plugin",
         |c: &mut ContextView, plugin: &str, name: &str| -> Dynamic {
-            c.1.get(&plugin_key(plugin, name))
-                .map_or(Dynamic::UNIT, |v| {
-                    Dynamic::from(ImmutableString::from(v.as_str()))
-                })
+            plugin_attribute(&c.1, plugin, name)
+                .map_or(Dynamic::UNIT, |v| ImmutableString::from(v).into())
         },
     );
 }
