@@ -27,9 +27,7 @@ async fn store(backend: Backend) -> Option<(Store, String, Option<tempfile::Temp
         .await
         .expect("store")
         .with_vault(std::sync::Arc::new(custodia_engine::Vault::ephemeral()));
-    let demo =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/demo/bufete-ruiz.toml");
-    let file = custodia_engine::exchange::OrgFile::read(&demo).expect("demo");
+    let file = custodia_engine::testkit::demo_org("bufete-ruiz.toml");
     store.import(&file, false, "test").await.expect("import");
     Some((store, url, guard))
 }

@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
-use custodia_engine::exchange::OrgFile;
 use custodia_engine::rules::plugin::sha256_hex;
 use custodia_engine::rules::{Context, Facts, Request, RuleSet};
 use custodia_engine::testkit::repo_root;
@@ -78,7 +77,7 @@ fn sample(set: &RuleSet, facts: &Facts, rounds: usize) -> (Duration, Duration) {
 }
 
 fn facts(world: &str, worker: &str, action: &str, resource: &str) -> Facts {
-    let world = OrgFile::read(&repo_root().join("plugins/demo").join(world)).expect("world");
+    let world = custodia_engine::testkit::demo_org(world);
     let time = Utc
         .with_ymd_and_hms(2026, 11, 23, 10, 0, 0)
         .single()

@@ -85,9 +85,14 @@ pub fn repo_root() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
 }
 
+/// The path of a demo file under `plugins/demo`.
+pub fn demo_path(file: &str) -> std::path::PathBuf {
+    repo_root().join("plugins/demo").join(file)
+}
+
 /// A demo organisation file under `plugins/demo`.
 pub fn demo_org(file: &str) -> OrgFile {
-    OrgFile::read(&repo_root().join("plugins/demo").join(file)).expect("demo file parses")
+    OrgFile::read(&demo_path(file)).expect("demo file parses")
 }
 
 /// Every customer record, area and document of `org`.

@@ -203,7 +203,6 @@ impl Facts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testkit::repo_root;
 
     fn request(resource: &str) -> Request {
         let time = "2026-11-23T10:00:00Z".parse().unwrap();
@@ -217,7 +216,7 @@ mod tests {
 
     #[test]
     fn an_area_derived_from_its_record_has_the_facts_a_read_of_the_area_has() {
-        let world = OrgFile::read(&repo_root().join("plugins/demo/bufete-ruiz.toml")).unwrap();
+        let world = crate::testkit::demo_org("bufete-ruiz.toml");
         let record = Facts::from_file(&world, &request("customer:C-1001")).unwrap();
         let area: AreaName = "personal".parse().unwrap();
         let derived = record.for_area("bufete-ruiz", &area).unwrap();

@@ -775,13 +775,11 @@ pub(crate) fn lent_pairs<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exchange::OrgFile;
     use crate::rules::{Context, Request as AccessRequest};
-    use crate::testkit::repo_root;
 
     #[test]
     fn a_plugin_is_lent_the_request_as_the_rules_see_it() {
-        let world = OrgFile::read(&repo_root().join("plugins/demo/bufete-ruiz.toml")).unwrap();
+        let world = crate::testkit::demo_org("bufete-ruiz.toml");
         let time = "2026-11-23T10:00:00Z".parse().unwrap();
         let mut context = Context::new(time, "remote");
         context.address = Some("192.0.2.7".into());

@@ -9,9 +9,6 @@ mod rules;
 mod session;
 mod store;
 
-use std::path::{Path, PathBuf};
-
-use custodia_engine::exchange::OrgFile;
 use custodia_engine::{Backend, Store};
 
 /// Runs one async test body against each backend, as two named tests.
@@ -63,13 +60,4 @@ pub async fn fresh_store(backend: Backend) -> (Store, Option<tempfile::TempDir>)
     (store, guard)
 }
 
-/// A demo organisation file from `plugins/demo/`.
-pub fn demo_file(name: &str) -> OrgFile {
-    OrgFile::read(&demo_path(name)).expect("demo file parses")
-}
-
-pub fn demo_path(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../plugins/demo")
-        .join(name)
-}
+pub use custodia_engine::testkit::{demo_org as demo_file, demo_path};
