@@ -1,14 +1,14 @@
 //! DKIM signing of outgoing messages (RFC 6376, relaxed/relaxed), with
-//! RSA-SHA256 or Ed25519-SHA256 (RFC 8463) keys held by `ring`.
+//! RSA-SHA256 or Ed25519-SHA256 (RFC 8463) keys held by AWS-LC.
 //!
 //! Our own signer over the formatted bytes, not lettre's: lettre signs RSA
-//! with the RustCrypto `rsa` crate, about 4x slower than `ring` here, and
+//! with the RustCrypto `rsa` crate, about 4x slower than AWS-LC here, and
 //! signing is most of the cost of a signed message (BENCHMARKS.md).
 
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{Ed25519KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use ring::rand::SystemRandom;
-use ring::signature::{Ed25519KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
@@ -144,7 +144,7 @@ impl DkimSigner {
     fn signature(&self, data: &[u8]) -> Result<Vec<u8>> {
         match &self.key {
             Key::Rsa(key) => {
-                let mut signature = vec![0; key.public().modulus_len()];
+                let mut signature = vec![0; key.public_modulus_len()];
                 key.sign(&RSA_PKCS1_SHA256, &self.random, data, &mut signature)
                     .map_err(|e| Error::Dkim(format!("RSA signing failed: {e}")))?;
                 Ok(signature)
@@ -404,7 +404,7 @@ Two lines.\r\n\
 
     #[test]
     fn an_ed25519_signature_verifies_with_the_public_key_over_the_hashed_headers() {
-        use ring::signature::{ED25519, KeyPair, UnparsedPublicKey};
+        use aws_lc_rs::signature::{ED25519, KeyPair, UnparsedPublicKey};
         let seed = [7u8; 32];
         let signer = DkimSigner::new("s2", "shop.example", &BASE64.encode(seed)).expect("signer");
         let signed = String::from_utf8(signer.sign(MESSAGE, 1).expect("signed")).expect("text");
