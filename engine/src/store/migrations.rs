@@ -37,6 +37,12 @@ pub(super) const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
     common!(9, "rights", "0009_rights.sql"),
     common!(10, "erasure", "0010_erasure.sql"),
     common!(11, "audit tree", "0011_audit_tree.sql"),
+    (
+        12,
+        "audit byte order",
+        include_str!("../../migrations/sqlite/0012_audit_byte_order.sql"),
+        include_str!("../../migrations/postgres/0012_audit_byte_order.sql"),
+    ),
 ];
 
 /// The audit tables. Replacing an organisation's data never touches them.

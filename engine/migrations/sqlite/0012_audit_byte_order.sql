@@ -1,0 +1,2 @@
+-- Nothing to do: SQLite compares text as bytes unless told otherwise. The
+-- PostgreSQL migration of the same number sets that order there.
