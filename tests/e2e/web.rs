@@ -1,5 +1,6 @@
 //! The web UI in a real headless Chromium, driven over WebDriver
-//! (Debian's `chromium` and `chromium-driver`, started by each test):
+//! (Debian's `chromium` and `chromium-driver`, started by each test and
+//! killed with it, browser included):
 //! logins, records through the rules, unlocking, refused exports, the
 //! breach wizard to a PDF, a campaign sent with its progress, unsubscribe
 //! links, and forms without their anti-forgery token. Every page visited
@@ -7,7 +8,8 @@
 //! console error.
 
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -27,9 +29,37 @@ struct Browser {
     addr: String,
     name: &'static str,
     shots: usize,
-    _driver: Helper,
+    _driver: Driver,
     _server: Helper,
     _profile: tempfile::TempDir,
+}
+
+/// ChromeDriver and the Chromium it starts, as one process group. Killing
+/// ChromeDriver alone left its Chromium running after each test, a dozen
+/// browsers per test run.
+struct Driver(std::process::Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // The group's id is ChromeDriver's pid (`process_group(0)`).
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.0.id())])
+            .status();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Processes whose command line mentions `path`.
+fn processes_using(path: &Path) -> Vec<String> {
+    let needle = path.display().to_string();
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
+        .map(|cmdline| String::from_utf8_lossy(&cmdline).replace('\0', " "))
+        .filter(|cmdline| cmdline.contains(&needle))
+        .collect()
 }
 
 /// `POST /session/{id}/se/log`: ChromeDriver's browser console log.
@@ -70,6 +100,7 @@ impl Browser {
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .spawn()
             .expect("start chromedriver (apt-get install chromium-driver)");
         crate::wait_listening(port, "chromedriver", Duration::from_secs(20));
@@ -101,7 +132,7 @@ impl Browser {
             addr,
             name,
             shots: 0,
-            _driver: Helper(driver),
+            _driver: Driver(driver),
             _server: Helper(server),
             _profile: profile,
         }
@@ -298,12 +329,32 @@ fn outside<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     std::thread::scope(|s| s.spawn(f).join().expect("helper thread"))
 }
 
-fn run<F: std::future::Future<Output = ()>>(f: F) {
+fn run<T>(f: impl std::future::Future<Output = T>) -> T {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime")
-        .block_on(f);
+        .block_on(f)
+}
+
+#[test]
+fn no_browser_outlives_its_test() {
+    let c = Custodia::demo(Backend::Sqlite);
+    let profile = run(async {
+        let mut b = Browser::start(&c, &[], "cleanup").await;
+        b.goto("/").await;
+        let profile = b._profile.path().to_owned();
+        assert!(
+            !processes_using(&profile).is_empty(),
+            "Chromium runs with the test's profile"
+        );
+        profile
+    });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !processes_using(&profile).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(processes_using(&profile), Vec::<String>::new());
 }
 
 #[test]
