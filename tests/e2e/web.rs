@@ -31,7 +31,8 @@ struct Browser {
     shots: usize,
     _driver: Driver,
     _server: Helper,
-    _profile: tempfile::TempDir,
+    /// Chromium's user data folder, removed with the browser.
+    profile: tempfile::TempDir,
 }
 
 /// ChromeDriver and the Chromium it starts, as one process group. Killing
@@ -134,7 +135,7 @@ impl Browser {
             shots: 0,
             _driver: Driver(driver),
             _server: Helper(server),
-            _profile: profile,
+            profile,
         }
     }
 
@@ -343,7 +344,7 @@ fn no_browser_outlives_its_test() {
     let profile = run(async {
         let mut b = Browser::start(&c, &[], "cleanup").await;
         b.goto("/").await;
-        let profile = b._profile.path().to_owned();
+        let profile = b.profile.path().to_owned();
         assert!(
             !processes_using(&profile).is_empty(),
             "Chromium runs with the test's profile"
