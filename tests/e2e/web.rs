@@ -8,7 +8,6 @@
 //! console error.
 
 use std::io::{Read, Write};
-use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -29,37 +28,40 @@ struct Browser {
     addr: String,
     name: &'static str,
     shots: usize,
-    _driver: Driver,
+    _driver: Helper,
     _server: Helper,
     /// Chromium's user data folder, removed with the browser.
     profile: tempfile::TempDir,
 }
 
-/// ChromeDriver and the Chromium it starts, as one process group. Killing
-/// ChromeDriver alone left its Chromium running after each test, a dozen
-/// browsers per test run.
-struct Driver(std::process::Child);
-
-impl Drop for Driver {
+impl Drop for Browser {
+    // Killing ChromeDriver alone left its Chromium running after each
+    // test, a dozen browsers per test run. The browser's processes are
+    // the ones that use its profile folder; they stay in the test's
+    // process group, so Ctrl-C still reaches them too.
     fn drop(&mut self) {
-        // The group's id is ChromeDriver's pid (`process_group(0)`).
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.0.id())])
-            .status();
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let pids: Vec<String> = processes_using(self.profile.path())
+            .into_iter()
+            .map(|(pid, _)| pid)
+            .collect();
+        if !pids.is_empty() {
+            let _ = Command::new("kill").arg("-KILL").args(&pids).status();
+        }
     }
 }
 
-/// Processes whose command line mentions `path`.
-fn processes_using(path: &Path) -> Vec<String> {
+/// Processes whose command line mentions `path`: (pid, command line).
+fn processes_using(path: &Path) -> Vec<(String, String)> {
     let needle = path.display().to_string();
     std::fs::read_dir("/proc")
         .expect("/proc")
         .flatten()
-        .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
-        .map(|cmdline| String::from_utf8_lossy(&cmdline).replace('\0', " "))
-        .filter(|cmdline| cmdline.contains(&needle))
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_str()?.to_owned();
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            Some((pid, String::from_utf8_lossy(&cmdline).replace('\0', " ")))
+        })
+        .filter(|(_, cmdline)| cmdline.contains(&needle))
         .collect()
 }
 
@@ -101,7 +103,6 @@ impl Browser {
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .process_group(0)
             .spawn()
             .expect("start chromedriver (apt-get install chromium-driver)");
         crate::wait_listening(port, "chromedriver", Duration::from_secs(20));
@@ -133,7 +134,7 @@ impl Browser {
             addr,
             name,
             shots: 0,
-            _driver: Driver(driver),
+            _driver: Helper(driver),
             _server: Helper(server),
             profile,
         }
@@ -355,7 +356,7 @@ fn no_browser_outlives_its_test() {
     while !processes_using(&profile).is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(processes_using(&profile), Vec::<String>::new());
+    assert_eq!(processes_using(&profile), Vec::<(String, String)>::new());
 }
 
 #[test]
