@@ -107,6 +107,13 @@ async fn insert(tx: &mut Transaction<'_, Postgres>, org: &str, rows: &[Row<'_>])
         return Ok(());
     };
     let mut copy = Encoder::new();
+    encode(&mut copy, org, rows)?;
+    copy_in(tx, copy.finish(), rows.len()).await?;
+    move_head::<Postgres>(&mut **tx, org, last.seq, &last.hash).await
+}
+
+/// Adds `org`'s `rows` to a binary copy in [`COPY_IN`]'s column order.
+pub(crate) fn encode(copy: &mut Encoder, org: &str, rows: &[Row<'_>]) -> Result<()> {
     for row in rows {
         copy.row(18);
         copy.text(Some(org))?;
@@ -117,17 +124,125 @@ async fn insert(tx: &mut Transaction<'_, Postgres>, org: &str, rows: &[Row<'_>])
             }
         }
     }
+    Ok(())
+}
+
+/// Sends a whole binary copy of `rows` events; the server must take them all.
+async fn copy_in(tx: &mut Transaction<'_, Postgres>, data: Vec<u8>, rows: usize) -> Result<()> {
     let conn = tx.acquire().await?;
     let mut sink = conn.copy_in_raw(COPY_IN).await?;
-    sink.send(copy.finish()).await?;
+    sink.send(data).await?;
     let copied = sink.finish().await?;
-    if usize::try_from(copied).ok() != Some(rows.len()) {
+    if usize::try_from(copied).ok() != Some(rows) {
         return Err(Error::Audit(format!(
-            "PostgreSQL took {copied} of {} audit events",
-            rows.len()
+            "PostgreSQL took {copied} of {rows} audit events"
         )));
     }
-    move_head::<Postgres>(&mut **tx, org, last.seq, &last.hash).await
+    Ok(())
+}
+
+/// A batch chained ahead, on the heads the writer expects rather than on
+/// heads it read under lock: what [`land`] writes.
+pub(crate) struct Ahead {
+    /// Every chain's rows, in one binary copy.
+    pub copy: Vec<u8>,
+    pub rows: usize,
+    /// Each chain's head as the batch expects to find it, and where the
+    /// batch leaves it.
+    pub heads: Vec<HeadMove>,
+}
+
+/// A chain's head (sequence, hash) before and after a batch.
+pub(crate) struct HeadMove {
+    pub org: String,
+    pub from: (i64, String),
+    pub to: (i64, String),
+}
+
+/// How a batch chained ahead ended, when nothing failed.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Landing {
+    Landed,
+    /// Another appender moved a head first (a change through the pool,
+    /// another server), or the batch before it did not commit: nothing of
+    /// this batch was committed, and it can be chained again.
+    Conflict,
+}
+
+/// Waiting longer than this for a head (or a sequence) another
+/// transaction holds ends the batch as a [`Landing::Conflict`]. It is
+/// below PostgreSQL's `deadlock_timeout` (1 s by default), so that in a
+/// deadlock with a change through the pool this batch gives way, not the
+/// change.
+const LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '300ms'";
+
+/// Writes a batch chained ahead, in one transaction: its rows first, then
+/// each head, moved only from where the batch expects it. Rows go in
+/// before any head is locked, so that a batch's `COPY` runs while the
+/// batch before it still commits; the head update then waits for that
+/// commit, and finds the head where it expects only if that batch
+/// committed.
+// INVARIANT: a batch chained ahead commits only on top of the heads it
+// was chained on; otherwise it rolls back whole and is chained again.
+pub(crate) async fn land(conn: &mut PgConnection, ahead: Ahead, turn: Turn) -> Result<Landing> {
+    let mut tx = sqlx::Connection::begin(conn).await?;
+    sqlx::query(LOCK_TIMEOUT).execute(&mut *tx).await?;
+    match land_in(&mut tx, ahead, turn).await {
+        Ok(true) => {
+            tx.commit().await?;
+            Ok(Landing::Landed)
+        }
+        Ok(false) => {
+            tx.rollback().await?;
+            Ok(Landing::Conflict)
+        }
+        Err(Error::Database(sqlx::Error::Database(e))) if conflict(e.code().as_deref()) => {
+            tx.rollback().await?;
+            Ok(Landing::Conflict)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The rows and the heads of [`land`]; `false` when a head was not where
+/// the batch expects it.
+async fn land_in(tx: &mut Transaction<'_, Postgres>, ahead: Ahead, turn: Turn) -> Result<bool> {
+    copy_in(tx, ahead.copy, ahead.rows).await?;
+    if let Some(after) = turn.after {
+        // The batch before gave up its turn without holding its heads:
+        // it failed, and this one, chained on it, cannot land.
+        if after.await.is_err() {
+            return Ok(false);
+        }
+    }
+    for HeadMove { org, from, to } in &ahead.heads {
+        // Locked first, then compared: an `UPDATE … WHERE seq = …` would
+        // test the head as its snapshot saw it, before the batch ahead of
+        // it committed, and give up without waiting.
+        if lock_head(tx, org).await? != *from {
+            return Ok(false);
+        }
+        move_head::<Postgres>(&mut **tx, org, to.0, &to.1).await?;
+    }
+    let _ = turn.held.send(());
+    Ok(true)
+}
+
+/// A batch's place among the batches chained ahead: its head updates
+/// must come after those of the batch before it, or they would find the
+/// heads not yet moved and give up.
+pub(crate) struct Turn {
+    /// Answered once the batch before holds its heads.
+    pub after: Option<tokio::sync::oneshot::Receiver<()>>,
+    /// Answered once this batch holds its own.
+    pub held: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Whether a database error means another appender came first: a
+/// sequence taken (`23505`), a lock not granted in time (`55P03`), a
+/// deadlock (`40P01`).
+fn conflict(code: Option<&str>) -> bool {
+    matches!(code, Some("23505" | "55P03" | "40P01"))
 }
 
 /// [`super::writer::extends`], inside this transaction.

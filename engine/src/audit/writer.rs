@@ -3,6 +3,13 @@
 //! Callers send events over a channel; one task takes everything queued,
 //! writes it in one transaction, and only then answers each caller. A
 //! caller that got its [`Receipt`] knows its event is durable.
+//!
+//! On PostgreSQL a batch of events alone (no checkpoint due) is chained
+//! ahead: on the heads the batch before it leaves, and sent while that
+//! one still commits ([`postgres::land`]). The two overlap on two
+//! connections, so the server inserts one batch while the writer chains
+//! the next and the disk flushes the last. A batch that finds a head
+//! moved by another appender is chained again the plain way, under lock.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -18,6 +25,7 @@ use super::chain::{
     chain_rows, event_columns, event_from_row, extends_locked, move_head, stamp,
 };
 use super::checkpoint::{Checkpoint, Signer};
+use super::copy::Encoder;
 use super::event::{AuditEvent, GENESIS};
 use super::pseudonym::Pseudonyms;
 use super::witness::{Witness, Witnessed};
@@ -50,6 +58,15 @@ impl Default for AuditConfig {
     }
 }
 
+/// The smallest half a batch chained ahead is split into (see
+/// [`Writer::launch`]).
+const SPLIT_AT_LEAST: usize = 128;
+
+/// How many batches may be in flight at once: the writer waits for the
+/// oldest before it gathers more. Three measured slower than two
+/// (BENCHMARKS.md).
+const IN_FLIGHT: usize = 2;
+
 /// How many times the writer lets other tasks run, its queue empty,
 /// before it closes a batch.
 const GATHER_TURNS: u32 = 8;
@@ -57,7 +74,72 @@ const GATHER_TURNS: u32 = 8;
 struct Pending {
     org: String,
     event: AuditEvent,
-    ack: oneshot::Sender<Result<Receipt, String>>,
+    ack: Ack,
+}
+
+/// Where a caller learns that its event is durable, or why not.
+type Ack = oneshot::Sender<Result<Receipt, String>>;
+
+/// One chain's events of a batch, in order, with their callers.
+struct Chain {
+    org: String,
+    events: Vec<AuditEvent>,
+    acks: Vec<Ack>,
+}
+
+/// A batch's events grouped by chain, each chain's in the batch's order.
+fn by_chain(batch: Vec<Pending>) -> Vec<Chain> {
+    let mut chains: BTreeMap<String, Chain> = BTreeMap::new();
+    for p in batch {
+        let chain = chains.entry(p.org).or_insert_with_key(|org| Chain {
+            org: org.clone(),
+            events: Vec::new(),
+            acks: Vec::new(),
+        });
+        chain.events.push(p.event);
+        chain.acks.push(p.ack);
+    }
+    chains.into_values().collect()
+}
+
+/// The batch again, chain after chain.
+fn pending_of(chains: Vec<Chain>) -> Vec<Pending> {
+    let mut batch = Vec::new();
+    for chain in chains {
+        for (event, ack) in chain.events.into_iter().zip(chain.acks) {
+            let org = chain.org.clone();
+            batch.push(Pending { org, event, ack });
+        }
+    }
+    batch
+}
+
+/// A batch chained ahead ([`postgres::land`]), on its way to PostgreSQL
+/// while the writer gathers and chains the next.
+struct Flight {
+    task: tokio::task::JoinHandle<Landed>,
+    /// Answered once the batch holds its heads: the batch after it may
+    /// then move them on from where this one leaves them. Taken by that
+    /// batch.
+    holds_heads: Option<oneshot::Receiver<()>>,
+}
+
+/// What a flight gives back: its connection (none after a failure) and,
+/// when another appender came first, its events to chain again.
+struct Landed {
+    conn: Option<sqlx::postgres::PgConnection>,
+    again: Vec<Chain>,
+}
+
+/// What woke the writer.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one at a time, on the writer's stack; boxing a command would allocate per event"
+)]
+enum Wake {
+    Command(Option<Command>),
+    Landed(std::result::Result<Landed, tokio::task::JoinError>),
+    Deadline,
 }
 
 #[allow(
@@ -265,8 +347,16 @@ struct Writer {
     alarm: Option<String>,
     /// On SQLite, the writer's own connection (see [`sqlite`]).
     sqlite: Option<rusqlite::Connection>,
-    /// On PostgreSQL, the writer's own connection (see [`postgres`]).
-    postgres: Option<sqlx::postgres::PgConnection>,
+    /// On PostgreSQL, the writer's own connections not in use (see
+    /// [`postgres`]): two at most, one per batch in flight.
+    postgres: Vec<sqlx::postgres::PgConnection>,
+    /// The batches chained ahead and not yet landed, oldest first.
+    flights: std::collections::VecDeque<Flight>,
+    /// Where each chain's head will be once every batch sent has landed:
+    /// what the next batch is chained ahead on. Emptied whenever a batch
+    /// fails or another appender came first, so the next is chained under
+    /// lock.
+    heads: BTreeMap<String, (i64, String)>,
 }
 
 impl Writer {
@@ -280,7 +370,9 @@ impl Writer {
             witnessed: BTreeMap::new(),
             alarm: None,
             sqlite: None,
-            postgres: None,
+            postgres: Vec::new(),
+            flights: std::collections::VecDeque::new(),
+            heads: BTreeMap::new(),
         };
         if let Some(file) = writer.store.sqlite_file() {
             match sqlite::open(file) {
@@ -330,6 +422,7 @@ impl Writer {
 
     /// Checks every witnessed chain now (at start-up).
     async fn guard_all(&mut self) -> Result<()> {
+        self.drain().await;
         if let Some(alarm) = &self.alarm {
             return Err(Error::Audit(alarm.clone()));
         }
@@ -394,12 +487,33 @@ impl Writer {
         }
     }
 
+    /// Waits for a command, the batch in flight to land, or the next
+    /// checkpoint's time.
+    async fn next(&mut self, rx: &mut mpsc::Receiver<Command>) -> Wake {
+        let deadline = self.last_checkpoint + self.config.checkpoint_interval;
+        let landing = async {
+            match self.flights.front_mut() {
+                Some(flight) => (&mut flight.task).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            cmd = rx.recv() => Wake::Command(cmd),
+            landed = landing => Wake::Landed(landed),
+            () = tokio::time::sleep_until(deadline) => Wake::Deadline,
+        }
+    }
+
     async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
         loop {
-            let deadline = self.last_checkpoint + self.config.checkpoint_interval;
-            let first = tokio::select! {
-                cmd = rx.recv() => cmd,
-                () = tokio::time::sleep_until(deadline) => {
+            let first = match self.next(&mut rx).await {
+                Wake::Command(cmd) => cmd,
+                Wake::Landed(landed) => {
+                    self.flights.pop_front();
+                    self.settle(landed).await;
+                    continue;
+                }
+                Wake::Deadline => {
                     if let Err(e) = self.write(Vec::new(), true).await {
                         tracing::error!(error = %e, "periodic audit checkpoint failed");
                     }
@@ -472,7 +586,8 @@ impl Writer {
     /// Ends the writer's own PostgreSQL session cleanly (the server
     /// would log a lost client otherwise); SQLite's closes when dropped.
     async fn close(&mut self) {
-        if let Some(conn) = self.postgres.take() {
+        self.drain().await;
+        for conn in std::mem::take(&mut self.postgres) {
             if let Err(e) = sqlx::Connection::close(conn).await {
                 tracing::warn!(error = %e, "closing the audit writer's connection");
             }
@@ -487,30 +602,63 @@ impl Writer {
         }
     }
 
+    /// Writes a batch and answers its callers: chained ahead when it can
+    /// be, otherwise once nothing is in flight, under lock.
     async fn write_and_ack(&mut self, batch: Vec<Pending>, sign_all: bool) -> Result<(), String> {
+        if self.can_launch(&batch, sign_all) {
+            self.launch(batch).await;
+            return Ok(());
+        }
+        self.drain().await;
+        self.ack(batch, sign_all).await
+    }
+
+    /// Writes a batch under lock and answers its callers.
+    async fn ack(&mut self, batch: Vec<Pending>, sign_all: bool) -> Result<(), String> {
         let (events, acks): (Vec<_>, Vec<_>) =
             batch.into_iter().map(|p| ((p.org, p.event), p.ack)).unzip();
-        match self.write(events, sign_all).await {
+        match self.write_now(events, sign_all).await {
             Ok(receipts) => {
                 for (ack, receipt) in acks.into_iter().zip(receipts) {
                     let _ = ack.send(Ok(receipt));
                 }
                 Ok(())
             }
-            Err(e) => {
-                // Nothing was committed: every caller learns it, none is told "durable".
-                let message = message(&e);
-                tracing::error!(error = %message, "audit batch failed");
-                for ack in acks {
-                    let _ = ack.send(Err(message.clone()));
-                }
-                Err(message)
-            }
+            Err(e) => Err(refuse(acks, &e)),
         }
     }
 
-    /// Writes a batch (possibly empty) and due checkpoints in one transaction.
+    /// Writes a batch (possibly empty) and due checkpoints in one
+    /// transaction, once nothing is in flight.
     async fn write(
+        &mut self,
+        events: Vec<(String, AuditEvent)>,
+        sign_all: bool,
+    ) -> Result<Vec<Receipt>> {
+        self.drain().await;
+        self.write_now(events, sign_all).await
+    }
+
+    /// [`Self::write`], with nothing in flight.
+    async fn write_now(
+        &mut self,
+        events: Vec<(String, AuditEvent)>,
+        sign_all: bool,
+    ) -> Result<Vec<Receipt>> {
+        let written = self.write_locked(events, sign_all).await;
+        match &written {
+            Ok(receipts) => {
+                for r in receipts {
+                    self.heads.insert(r.org.clone(), (r.seq, r.hash.clone()));
+                }
+            }
+            Err(_) => self.heads.clear(),
+        }
+        written
+    }
+
+    /// [`Self::write_now`], its heads read under lock.
+    async fn write_locked(
         &mut self,
         events: Vec<(String, AuditEvent)>,
         sign_all: bool,
@@ -528,8 +676,7 @@ impl Writer {
             chain.push(event);
         }
         for (org, (indexes, _)) in &by_org {
-            *self.unsigned.entry(org.clone()).or_default() +=
-                i64::try_from(indexes.len()).unwrap_or(i64::MAX);
+            self.count_unsigned(org, indexes.len());
         }
         let due = sign_all || self.last_checkpoint.elapsed() >= self.config.checkpoint_interval;
         let to_sign: BTreeSet<String> = self
@@ -574,18 +721,10 @@ impl Writer {
     /// first use and again after any error (a transaction that failed
     /// leaves its connection in a state not worth trusting).
     async fn write_postgres(&mut self, batch: Batch) -> Result<Written> {
-        let mut conn = match self.postgres.take() {
-            Some(conn) => conn,
-            None => {
-                let options = self.store.postgres().ok_or_else(|| {
-                    Error::Audit("the audit log has no database to write to".into())
-                })?;
-                postgres::connect(options).await?
-            }
-        };
+        let mut conn = self.connection().await?;
         let now = chrono::Utc::now();
         let result = postgres::write(&mut conn, batch, now, self.signer.as_deref()).await?;
-        self.postgres = Some(conn);
+        self.postgres.push(conn);
         match result {
             Ok(written) => Ok(written),
             Err((org, detail)) => Err(self.raise_alarm(&org, detail)),
@@ -621,6 +760,174 @@ impl Writer {
 }
 
 impl Writer {
+    /// A PostgreSQL connection of the writer's: an idle one, or a new one.
+    async fn connection(&mut self) -> Result<sqlx::postgres::PgConnection> {
+        if let Some(conn) = self.postgres.pop() {
+            return Ok(conn);
+        }
+        let options = self
+            .store
+            .postgres()
+            .ok_or_else(|| Error::Audit("the audit log has no database to write to".into()))?;
+        postgres::connect(options).await
+    }
+
+    /// Counts `n` events of `org` towards its next checkpoint.
+    fn count_unsigned(&mut self, org: &str, n: usize) {
+        *self.unsigned.entry(org.to_owned()).or_default() += i64::try_from(n).unwrap_or(i64::MAX);
+    }
+
+    /// Whether `batch` can be chained ahead: on PostgreSQL, every chain's
+    /// head known, no alarm, and no checkpoint due with it (checkpoints
+    /// are signed under lock, with nothing in flight).
+    fn can_launch(&self, batch: &[Pending], sign_all: bool) -> bool {
+        if self.store.backend() != Backend::Postgres
+            || self.alarm.is_some()
+            || sign_all
+            || batch.is_empty()
+        {
+            return false;
+        }
+        if !batch.iter().all(|p| self.heads.contains_key(&p.org)) {
+            return false;
+        }
+        let Some(_) = self.signer else {
+            return true;
+        };
+        if self.last_checkpoint.elapsed() >= self.config.checkpoint_interval {
+            return false;
+        }
+        let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
+        for p in batch {
+            *counts.entry(&p.org).or_default() += 1;
+        }
+        counts.into_iter().all(|(org, n)| {
+            self.unsigned.get(org).copied().unwrap_or(0) + n < self.config.checkpoint_every
+        })
+    }
+
+    /// Chains `batch` ahead and sends it, then waits for the batch sent
+    /// before it (so at most two are in flight). With nothing in flight, a
+    /// large batch goes as two halves: its callers then come back in two
+    /// groups, and each group's batch is chained while the other's lands.
+    async fn launch(&mut self, mut batch: Vec<Pending>) {
+        if self.flights.is_empty() && batch.len() >= IN_FLIGHT * SPLIT_AT_LEAST {
+            let part = batch.len().div_ceil(IN_FLIGHT);
+            while batch.len() > part {
+                let rest = batch.split_off(part);
+                self.launch_one(std::mem::replace(&mut batch, rest)).await;
+            }
+        }
+        self.launch_one(batch).await;
+    }
+
+    /// [`Self::launch`] without the split.
+    async fn launch_one(&mut self, batch: Vec<Pending>) {
+        let mut chains = by_chain(batch);
+        let (ahead, receipts) = match self.chain_ahead(&mut chains) {
+            Ok(chained) => chained,
+            Err(e) => return fail(chains, &e),
+        };
+        let conn = match self.connection().await {
+            Ok(conn) => conn,
+            Err(e) => return fail(chains, &e),
+        };
+        for chain in &chains {
+            self.count_unsigned(&chain.org, chain.events.len());
+        }
+        for moved in &ahead.heads {
+            self.heads.insert(moved.org.clone(), moved.to.clone());
+        }
+        let (held, holds_heads) = oneshot::channel();
+        let after = self.flights.back_mut().and_then(|f| f.holds_heads.take());
+        let turn = postgres::Turn { after, held };
+        let task = tokio::spawn(fly(conn, ahead, turn, chains, receipts));
+        self.flights.push_back(Flight {
+            task,
+            holds_heads: Some(holds_heads),
+        });
+        while self.flights.len() >= IN_FLIGHT {
+            if let Some(Flight { task, .. }) = self.flights.pop_front() {
+                let landed = task.await;
+                self.settle(landed).await;
+            }
+        }
+    }
+
+    /// Stamps and chains `chains` on the heads the writer expects: the
+    /// rows in one copy, and each chain's receipts.
+    fn chain_ahead(&self, chains: &mut [Chain]) -> Result<(postgres::Ahead, Vec<Vec<Receipt>>)> {
+        let now = chrono::Utc::now();
+        let mut copy = Encoder::new();
+        let (mut rows, mut heads, mut receipts) = (0, Vec::new(), Vec::new());
+        for chain in chains {
+            let expected = self.heads.get(&chain.org).cloned().ok_or_else(|| {
+                Error::Audit(format!("no known head of `{}` to chain on", chain.org))
+            })?;
+            stamp(&mut chain.events, Stamp::Now(now));
+            let (chained, written) = chain_rows(&chain.org, expected.clone(), &chain.events);
+            postgres::encode(&mut copy, &chain.org, &chained)?;
+            rows += chained.len();
+            if let Some(last) = written.last() {
+                heads.push(postgres::HeadMove {
+                    org: chain.org.clone(),
+                    from: expected,
+                    to: (last.seq, last.hash.clone()),
+                });
+            }
+            receipts.push(written);
+        }
+        let copy = copy.finish();
+        Ok((postgres::Ahead { copy, rows, heads }, receipts))
+    }
+
+    /// Waits for the batch in flight, if any, and settles it.
+    async fn drain(&mut self) {
+        while let Some(Flight { task, .. }) = self.flights.pop_front() {
+            let landed = task.await;
+            self.settle(landed).await;
+        }
+    }
+
+    /// Takes back what a flight gives: its connection, or after a failure
+    /// no head trusted; and its events when they must be chained again.
+    fn landed(
+        &mut self,
+        landed: std::result::Result<Landed, tokio::task::JoinError>,
+    ) -> Vec<Chain> {
+        // A flight that panicked dropped its callers' answers: they learn
+        // the writer stopped, none is told "durable".
+        let Ok(landed) = landed else {
+            self.heads.clear();
+            return Vec::new();
+        };
+        match landed.conn {
+            Some(conn) => self.postgres.push(conn),
+            None => self.heads.clear(),
+        }
+        landed.again
+    }
+
+    /// Settles a landed flight. When another appender came first, the
+    /// flight after it (chained on it) is landed too, and both batches are
+    /// written again under lock, in order.
+    async fn settle(&mut self, landed: std::result::Result<Landed, tokio::task::JoinError>) {
+        let mut again = self.landed(landed);
+        if again.is_empty() {
+            return;
+        }
+        self.heads.clear();
+        while let Some(Flight { task, .. }) = self.flights.pop_front() {
+            let next = task.await;
+            again.extend(self.landed(next));
+        }
+        tracing::debug!(
+            chains = again.len(),
+            "audit batch met another appender; written again under lock"
+        );
+        let _ = self.ack(pending_of(again), false).await;
+    }
+
     /// Writes committed checkpoints to the witness; from now on the chains
     /// must extend them.
     fn witness(&mut self, signed: &[Checkpoint]) -> Result<()> {
@@ -634,6 +941,58 @@ impl Writer {
         }
         Ok(())
     }
+}
+
+/// Lands a batch chained ahead on `conn` and answers its callers, unless
+/// it must be chained again.
+async fn fly(
+    mut conn: sqlx::postgres::PgConnection,
+    ahead: postgres::Ahead,
+    turn: postgres::Turn,
+    chains: Vec<Chain>,
+    receipts: Vec<Vec<Receipt>>,
+) -> Landed {
+    match postgres::land(&mut conn, ahead, turn).await {
+        Ok(postgres::Landing::Landed) => {
+            for (chain, receipts) in chains.into_iter().zip(receipts) {
+                for (ack, receipt) in chain.acks.into_iter().zip(receipts) {
+                    let _ = ack.send(Ok(receipt));
+                }
+            }
+            Landed {
+                conn: Some(conn),
+                again: Vec::new(),
+            }
+        }
+        Ok(postgres::Landing::Conflict) => Landed {
+            conn: Some(conn),
+            again: chains,
+        },
+        Err(e) => {
+            // The connection is dropped: a transaction that failed leaves
+            // it in a state not worth trusting.
+            fail(chains, &e);
+            Landed {
+                conn: None,
+                again: Vec::new(),
+            }
+        }
+    }
+}
+
+/// Tells every caller of `chains` that its event was not written.
+fn fail(chains: Vec<Chain>, e: &Error) {
+    refuse(chains.into_iter().flat_map(|c| c.acks), e);
+}
+
+/// Tells every caller of a batch that failed why; none is told "durable".
+fn refuse(acks: impl IntoIterator<Item = Ack>, e: &Error) -> String {
+    let message = message(e);
+    tracing::error!(error = %message, "audit batch failed");
+    for ack in acks {
+        let _ = ack.send(Err(message.clone()));
+    }
+    message
 }
 
 /// Whether `org`'s chain, as stored now, extends the checkpoint (`seq`,

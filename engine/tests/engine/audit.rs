@@ -7,7 +7,7 @@ use chrono::{Duration, TimeZone, Utc};
 use std::collections::BTreeMap;
 
 use custodia_engine::audit::{
-    AuditConfig, AuditEvent, AuditLog, AuditQuery, BreachQuery, BreakKind, ChainedEvent,
+    AuditConfig, AuditEvent, AuditLog, AuditQuery, BreachQuery, BreakKind, ChainedEvent, Change,
     Checkpoint, Cosigner, EventKind, Frontier, Signer, Witness, Witnessed, chain_hash, merkle,
 };
 use custodia_engine::rules::Effect;
@@ -749,6 +749,62 @@ async fn a_writer_whose_postgres_connection_is_cut_fails_that_batch_then_reconne
         .await
         .expect("verify");
     assert!(report.ok(), "{report:?}");
+}
+
+/// Changes commit under the head lock in their own transactions while
+/// the writer chains batches ahead on the heads it expects. A change may
+/// find a batch in its way, or a batch the head moved: either way every
+/// event lands once, in one chain, and no change is refused for it.
+#[tokio::test]
+async fn changes_and_batches_chained_ahead_all_land_once_in_one_chain() {
+    let (store, _guard) = crate::fresh_store(custodia_engine::Backend::Postgres).await;
+    let log = AuditLog::spawn(store.clone(), None, AuditConfig::default());
+    // Enough callers for the writer's batches to split and overlap.
+    let (callers, each, changes) = (512_i64, 8_i64, 24_i64);
+    let appends: Vec<_> = (0..callers)
+        .map(|c| {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut seqs = Vec::new();
+                for i in 0..each {
+                    let receipt = log.append(&org(), event(c * each + i)).await;
+                    seqs.push(receipt.expect("append").seq);
+                }
+                seqs
+            })
+        })
+        .collect();
+    let changed = tokio::spawn({
+        let store = store.clone();
+        async move {
+            let mut seqs = Vec::new();
+            for i in 0..changes {
+                let mut change = Change::begin(&store, &org()).await.expect("begin");
+                change.record(event(100_000 + i));
+                let receipts = change.commit().await.expect("a change is never refused");
+                seqs.extend(receipts.iter().map(|r| r.seq));
+                tokio::task::yield_now().await;
+            }
+            seqs
+        }
+    });
+    let mut seqs = changed.await.expect("changes");
+    for task in appends {
+        seqs.extend(task.await.expect("caller"));
+    }
+    log.shutdown().await.expect("shutdown");
+    seqs.sort_unstable();
+    let total = callers * each + changes;
+    assert_eq!(
+        seqs,
+        (1..=total).collect::<Vec<_>>(),
+        "every event once, no gap"
+    );
+    let report = store
+        .verify_audit(&org(), None, None, |_| {})
+        .await
+        .expect("verify");
+    assert!(report.ok() && report.events == total, "{report:?}");
 }
 
 /// The stored checkpoint at `seq` (for the everyday check, standing for
