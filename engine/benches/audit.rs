@@ -343,6 +343,15 @@ async fn writers(backend: Backend) {
             rate(appends, d)
         );
     }
+    // As the server runs: a signed checkpoint every 10,000 events, which
+    // the PostgreSQL writer signs with no batch in flight.
+    let dir = tempfile::tempdir().expect("key folder");
+    let signer = Arc::new(Signer::create(&dir.path().join("key")).expect("key"));
+    let d = group_commit(&store, appends, 4096, Some(signer)).await;
+    println!(
+        "{name:<8} group commit, 4096 callers, signed checkpoints: {}",
+        rate(appends, d)
+    );
     let naive_n = if backend == Backend::Sqlite {
         2_000
     } else {
