@@ -760,6 +760,12 @@ pub(crate) const MOVED_HEADS: &str = "SELECT h.org FROM audit_heads h WHERE h.se
 pub(crate) struct Batch {
     pub chains: Vec<(String, Vec<usize>, Vec<AuditEvent>)>,
     pub len: usize,
+    pub signing: Signing,
+}
+
+/// The checkpoints a batch signs in its transaction.
+#[derive(Debug, Default)]
+pub(crate) struct Signing {
     /// Chains to sign whatever happens; with `due`, also every chain that
     /// moved since its last checkpoint.
     pub to_sign: BTreeSet<String>,

@@ -9,13 +9,15 @@
 //! `COPY` fills the columns its row insert fills, so both write the same
 //! rows.
 
+use std::collections::BTreeSet;
+
 use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::{Acquire as _, Connection as _, Postgres, Row as _, Transaction};
 
 use super::chain::{
-    Batch, CREATE_HEAD, MOVED_HEADS, PAGE_COLUMNS, Receipt, Row, SELECT_HEAD, Stamp, Value,
-    Written, chain_rows, columns_of, event_columns, extends_locked, from_columns, move_head, stamp,
-    store_checkpoint,
+    Batch, CREATE_HEAD, MOVED_HEADS, PAGE_COLUMNS, Receipt, Row, SELECT_HEAD, Signing, Stamp,
+    Value, Written, chain_rows, columns_of, event_columns, extends_locked, from_columns, move_head,
+    stamp, store_checkpoint,
 };
 use super::checkpoint::{Checkpoint, Signer};
 use super::copy::Encoder;
@@ -48,34 +50,64 @@ pub(crate) async fn write(
             receipts[i] = Some(receipt);
         }
     }
-    let mut to_sign = batch.to_sign;
-    if batch.due {
+    let signed = match sign(&mut tx, batch.signing, signer, now).await? {
+        Ok(signed) => signed,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    tx.commit().await?;
+    Ok(Ok(Written {
+        receipts,
+        signed: signed.checkpoints,
+        signed_orgs: signed.orgs,
+    }))
+}
+
+/// The checkpoints a batch signed.
+#[derive(Debug, Default)]
+pub(crate) struct Signed {
+    pub checkpoints: Vec<Checkpoint>,
+    /// Every chain it was to sign (one whose head is its newest
+    /// checkpoint already gets none).
+    pub orgs: BTreeSet<String>,
+}
+
+/// Signs and stores the checkpoints `signing` asks for, inside `tx`,
+/// each chain first checked against its witnessed checkpoint. A chain
+/// that does not extend it comes back as `Ok(Err((org, detail)))`.
+async fn sign(
+    tx: &mut Transaction<'_, Postgres>,
+    signing: Signing,
+    signer: Option<&Signer>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<std::result::Result<Signed, (String, String)>> {
+    let Signing {
+        mut to_sign,
+        due,
+        witnessed,
+    } = signing;
+    if due {
         // Changes append under the head lock in their own transactions,
         // and other servers append too: sign whatever moved.
-        let moved: Vec<(String,)> = sqlx::query_as(MOVED_HEADS).fetch_all(&mut *tx).await?;
+        let moved: Vec<(String,)> = sqlx::query_as(MOVED_HEADS).fetch_all(&mut **tx).await?;
         to_sign.extend(moved.into_iter().map(|(org,)| org));
     }
-    let mut signed = Vec::new();
+    let mut checkpoints = Vec::new();
     if let Some(signer) = signer {
         for org in &to_sign {
-            if let Some((seq, hash)) = batch.witnessed.get(org) {
-                if let Err(detail) =
-                    extends(&mut tx, &signer.verifying_key(), org, *seq, hash).await?
-                {
+            if let Some((seq, hash)) = witnessed.get(org) {
+                if let Err(detail) = extends(tx, &signer.verifying_key(), org, *seq, hash).await? {
                     return Ok(Err((org.clone(), detail)));
                 }
             }
-            match checkpoint(&mut tx, signer, org, now).await? {
-                Ok(cp) => signed.extend(cp),
+            match checkpoint(tx, signer, org, now).await? {
+                Ok(cp) => checkpoints.extend(cp),
                 Err(detail) => return Ok(Err((org.clone(), detail))),
             }
         }
     }
-    tx.commit().await?;
-    Ok(Ok(Written {
-        receipts,
-        signed,
-        signed_orgs: to_sign,
+    Ok(Ok(Signed {
+        checkpoints,
+        orgs: to_sign,
     }))
 }
 
@@ -150,6 +182,10 @@ pub(crate) struct Ahead {
     /// Each chain's head as the batch expects to find it, and where the
     /// batch leaves it.
     pub heads: Vec<HeadMove>,
+    /// The checkpoints it signs once its heads are moved.
+    pub signing: Signing,
+    /// The time its events were stamped with, and its checkpoints get.
+    pub now: chrono::DateTime<chrono::Utc>,
 }
 
 /// A chain's head (sequence, hash) before and after a batch.
@@ -160,9 +196,13 @@ pub(crate) struct HeadMove {
 }
 
 /// How a batch chained ahead ended, when nothing failed.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) enum Landing {
-    Landed,
+    /// Committed, with the checkpoints it signed.
+    Landed(Signed),
+    /// A chain does not extend its witnessed checkpoint (org, detail):
+    /// nothing was committed.
+    Refused(String, String),
     /// Another appender moved a head first (a change through the pool,
     /// another server), or the batch before it did not commit: nothing of
     /// this batch was committed, and it can be chained again.
@@ -184,17 +224,22 @@ const LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '300ms'";
 /// committed.
 // INVARIANT: a batch chained ahead commits only on top of the heads it
 // was chained on; otherwise it rolls back whole and is chained again.
-pub(crate) async fn land(conn: &mut PgConnection, ahead: Ahead, turn: Turn) -> Result<Landing> {
+pub(crate) async fn land(
+    conn: &mut PgConnection,
+    ahead: Ahead,
+    turn: Turn,
+    signer: Option<&Signer>,
+) -> Result<Landing> {
     let mut tx = sqlx::Connection::begin(conn).await?;
     sqlx::query(LOCK_TIMEOUT).execute(&mut *tx).await?;
-    match land_in(&mut tx, ahead, turn).await {
-        Ok(true) => {
+    match land_in(&mut tx, ahead, turn, signer).await {
+        Ok(Landing::Landed(signed)) => {
             tx.commit().await?;
-            Ok(Landing::Landed)
+            Ok(Landing::Landed(signed))
         }
-        Ok(false) => {
+        Ok(other) => {
             tx.rollback().await?;
-            Ok(Landing::Conflict)
+            Ok(other)
         }
         Err(Error::Database(sqlx::Error::Database(e))) if conflict(e.code().as_deref()) => {
             tx.rollback().await?;
@@ -204,15 +249,19 @@ pub(crate) async fn land(conn: &mut PgConnection, ahead: Ahead, turn: Turn) -> R
     }
 }
 
-/// The rows and the heads of [`land`]; `false` when a head was not where
-/// the batch expects it.
-async fn land_in(tx: &mut Transaction<'_, Postgres>, ahead: Ahead, turn: Turn) -> Result<bool> {
+/// The rows, the heads and the checkpoints of [`land`], not committed.
+async fn land_in(
+    tx: &mut Transaction<'_, Postgres>,
+    ahead: Ahead,
+    turn: Turn,
+    signer: Option<&Signer>,
+) -> Result<Landing> {
     copy_in(tx, ahead.copy, ahead.rows).await?;
     if let Some(after) = turn.after {
         // The batch before gave up its turn without holding its heads:
         // it failed, and this one, chained on it, cannot land.
         if after.await.is_err() {
-            return Ok(false);
+            return Ok(Landing::Conflict);
         }
     }
     for HeadMove { org, from, to } in &ahead.heads {
@@ -220,12 +269,15 @@ async fn land_in(tx: &mut Transaction<'_, Postgres>, ahead: Ahead, turn: Turn) -
         // test the head as its snapshot saw it, before the batch ahead of
         // it committed, and give up without waiting.
         if lock_head(tx, org).await? != *from {
-            return Ok(false);
+            return Ok(Landing::Conflict);
         }
         move_head::<Postgres>(&mut **tx, org, to.0, &to.1).await?;
     }
     let _ = turn.held.send(());
-    Ok(true)
+    Ok(match sign(tx, ahead.signing, signer, ahead.now).await? {
+        Ok(signed) => Landing::Landed(signed),
+        Err((org, detail)) => Landing::Refused(org, detail),
+    })
 }
 
 /// A batch's place among the batches chained ahead: its head updates

@@ -14,9 +14,9 @@ use rusqlite::{Connection, Transaction, TransactionBehavior, named_params};
 
 use super::chain::{
     Batch, CREATE_HEAD, INSERT_CHECKPOINT, LINKS_AFTER, Link, MOVED_HEADS, NEWEST_CHECKPOINT,
-    PAGE_COLUMNS, Receipt, Row, RowNumbers, SELECT_CHECKPOINT, SELECT_HEAD, SET_HEAD, Stamp, Value,
-    Written, behind, chain_rows, checkpoint_from, columns_of, event_columns, extension,
-    from_columns, link_of_row, next_checkpoint, prune_anchor, stamp,
+    PAGE_COLUMNS, Receipt, Row, RowNumbers, SELECT_CHECKPOINT, SELECT_HEAD, SET_HEAD, Signing,
+    Stamp, Value, Written, behind, chain_rows, checkpoint_from, columns_of, event_columns,
+    extension, from_columns, link_of_row, next_checkpoint, prune_anchor, stamp,
 };
 use super::checkpoint::{Checkpoint, Signer};
 use super::event::{ChainedEvent, GENESIS, micros};
@@ -60,8 +60,12 @@ pub(crate) fn write(
             receipts[i] = Some(receipt);
         }
     }
-    let mut to_sign = batch.to_sign;
-    if batch.due {
+    let Signing {
+        mut to_sign,
+        due,
+        witnessed,
+    } = batch.signing;
+    if due {
         let mut statement = tx.prepare_cached(MOVED_HEADS)?;
         let moved = statement.query_map([], |r| r.get::<_, String>(0))?;
         for org in moved {
@@ -71,7 +75,7 @@ pub(crate) fn write(
     let mut signed = Vec::new();
     if let Some(signer) = signer {
         for org in &to_sign {
-            if let Some((seq, hash)) = batch.witnessed.get(org) {
+            if let Some((seq, hash)) = witnessed.get(org) {
                 if let Err(detail) = extends(&tx, &signer.verifying_key(), org, *seq, hash)? {
                     return Ok(Err((org.clone(), detail)));
                 }

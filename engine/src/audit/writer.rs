@@ -21,7 +21,7 @@ use tokio::time::Instant;
 
 use super::VerifyingKey;
 use super::chain::{
-    Batch, CREATE_HEAD, Receipt, Row, SELECT_EVENTS, SELECT_HEAD, Stamp, Value, Written,
+    Batch, CREATE_HEAD, Receipt, Row, SELECT_EVENTS, SELECT_HEAD, Signing, Stamp, Value, Written,
     chain_rows, event_columns, event_from_row, extends_locked, move_head, stamp,
 };
 use super::checkpoint::{Checkpoint, Signer};
@@ -124,11 +124,24 @@ struct Flight {
     holds_heads: Option<oneshot::Receiver<()>>,
 }
 
-/// What a flight gives back: its connection (none after a failure) and,
-/// when another appender came first, its events to chain again.
+/// What a flight gives back: its connection (none after a failure) and
+/// what is left to do.
 struct Landed {
     conn: Option<sqlx::postgres::PgConnection>,
-    again: Vec<Chain>,
+    outcome: Outcome,
+}
+
+/// What is left to do once a flight landed.
+enum Outcome {
+    /// Nothing: its callers have their answers.
+    Done,
+    /// Committed with checkpoints: answered once they are witnessed.
+    Signed(Vec<Checkpoint>, Vec<Chain>, Vec<Vec<Receipt>>),
+    /// Another appender came first: chain them again.
+    Again(Vec<Chain>),
+    /// A chain does not extend its witnessed checkpoint (org, detail);
+    /// nothing was committed.
+    Refused(String, String, Vec<Chain>),
 }
 
 /// What woke the writer.
@@ -675,41 +688,23 @@ impl Writer {
             indexes.push(i);
             chain.push(event);
         }
-        for (org, (indexes, _)) in &by_org {
-            self.count_unsigned(org, indexes.len());
-        }
-        let due = sign_all || self.last_checkpoint.elapsed() >= self.config.checkpoint_interval;
-        let to_sign: BTreeSet<String> = self
-            .unsigned
-            .iter()
-            .filter(|(_, n)| **n > 0 && (due || **n >= self.config.checkpoint_every))
-            .map(|(org, _)| org.clone())
-            .collect();
+        let counts = by_org.iter().map(|(org, (i, _))| (org.as_str(), i.len()));
+        let signing = self.signing(counts, sign_all);
+        let due = signing.due;
         let batch = Batch {
             chains: by_org
                 .into_iter()
                 .map(|(org, (indexes, events))| (org, indexes, events))
                 .collect(),
             len,
-            to_sign,
-            due,
-            witnessed: self
-                .witnessed
-                .iter()
-                .map(|(org, cp)| (org.clone(), (cp.seq, cp.head_hash.clone())))
-                .collect(),
+            signing,
         };
         let written = match self.sqlite.take() {
             Some(conn) => self.write_sqlite(conn, batch).await?,
             None => self.write_postgres(batch).await?,
         };
-        for org in &written.signed_orgs {
-            self.unsigned.insert(org.clone(), 0);
-        }
+        self.signed(&written.signed_orgs, due);
         self.witness(&written.signed)?;
-        if due {
-            self.last_checkpoint = Instant::now();
-        }
         written
             .receipts
             .into_iter()
@@ -772,38 +767,58 @@ impl Writer {
         postgres::connect(options).await
     }
 
-    /// Counts `n` events of `org` towards its next checkpoint.
-    fn count_unsigned(&mut self, org: &str, n: usize) {
-        *self.unsigned.entry(org.to_owned()).or_default() += i64::try_from(n).unwrap_or(i64::MAX);
+    /// Counts a batch's events (`counts`: per chain) towards each chain's
+    /// next checkpoint, and says which chains the batch signs: those at
+    /// `checkpoint_every`, or, once the interval is up (or with
+    /// `sign_all`), every chain that moved.
+    fn signing<'a>(
+        &mut self,
+        counts: impl IntoIterator<Item = (&'a str, usize)>,
+        sign_all: bool,
+    ) -> Signing {
+        for (org, n) in counts {
+            *self.unsigned.entry(org.to_owned()).or_default() +=
+                i64::try_from(n).unwrap_or(i64::MAX);
+        }
+        let due = sign_all || self.last_checkpoint.elapsed() >= self.config.checkpoint_interval;
+        let to_sign = self
+            .unsigned
+            .iter()
+            .filter(|(_, n)| **n > 0 && (due || **n >= self.config.checkpoint_every))
+            .map(|(org, _)| org.clone())
+            .collect();
+        let witnessed = self
+            .witnessed
+            .iter()
+            .map(|(org, cp)| (org.clone(), (cp.seq, cp.head_hash.clone())))
+            .collect();
+        Signing {
+            to_sign,
+            due,
+            witnessed,
+        }
+    }
+
+    /// Takes note that `orgs` were signed, and with `due`, that the
+    /// interval starts again.
+    fn signed(&mut self, orgs: &BTreeSet<String>, due: bool) {
+        for org in orgs {
+            self.unsigned.insert(org.clone(), 0);
+        }
+        if due {
+            self.last_checkpoint = Instant::now();
+        }
     }
 
     /// Whether `batch` can be chained ahead: on PostgreSQL, every chain's
-    /// head known, no alarm, and no checkpoint due with it (checkpoints
-    /// are signed under lock, with nothing in flight).
+    /// head known, no alarm, and no question waiting that wants every
+    /// chain signed.
     fn can_launch(&self, batch: &[Pending], sign_all: bool) -> bool {
-        if self.store.backend() != Backend::Postgres
-            || self.alarm.is_some()
-            || sign_all
-            || batch.is_empty()
-        {
-            return false;
-        }
-        if !batch.iter().all(|p| self.heads.contains_key(&p.org)) {
-            return false;
-        }
-        let Some(_) = self.signer else {
-            return true;
-        };
-        if self.last_checkpoint.elapsed() >= self.config.checkpoint_interval {
-            return false;
-        }
-        let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
-        for p in batch {
-            *counts.entry(&p.org).or_default() += 1;
-        }
-        counts.into_iter().all(|(org, n)| {
-            self.unsigned.get(org).copied().unwrap_or(0) + n < self.config.checkpoint_every
-        })
+        self.store.backend() == Backend::Postgres
+            && self.alarm.is_none()
+            && !sign_all
+            && !batch.is_empty()
+            && batch.iter().all(|p| self.heads.contains_key(&p.org))
     }
 
     /// Chains `batch` ahead and sends it, then waits for the batch sent
@@ -824,24 +839,28 @@ impl Writer {
     /// [`Self::launch`] without the split.
     async fn launch_one(&mut self, batch: Vec<Pending>) {
         let mut chains = by_chain(batch);
-        let (ahead, receipts) = match self.chain_ahead(&mut chains) {
-            Ok(chained) => chained,
-            Err(e) => return fail(chains, &e),
-        };
         let conn = match self.connection().await {
             Ok(conn) => conn,
             Err(e) => return fail(chains, &e),
         };
-        for chain in &chains {
-            self.count_unsigned(&chain.org, chain.events.len());
-        }
+        let counts = chains.iter().map(|c| (c.org.as_str(), c.events.len()));
+        let signing = self.signing(counts, false);
+        // Taken note of now, not once it lands: the batches after it must
+        // not sign the same chains again. A batch that fails leaves them
+        // to the next interval's checkpoint.
+        self.signed(&signing.to_sign, signing.due);
+        let (ahead, receipts) = match self.chain_ahead(&mut chains, signing) {
+            Ok(chained) => chained,
+            Err(e) => return fail(chains, &e),
+        };
         for moved in &ahead.heads {
             self.heads.insert(moved.org.clone(), moved.to.clone());
         }
         let (held, holds_heads) = oneshot::channel();
         let after = self.flights.back_mut().and_then(|f| f.holds_heads.take());
         let turn = postgres::Turn { after, held };
-        let task = tokio::spawn(fly(conn, ahead, turn, chains, receipts));
+        let signer = self.signer.clone();
+        let task = tokio::spawn(fly(conn, ahead, turn, signer, chains, receipts));
         self.flights.push_back(Flight {
             task,
             holds_heads: Some(holds_heads),
@@ -856,7 +875,11 @@ impl Writer {
 
     /// Stamps and chains `chains` on the heads the writer expects: the
     /// rows in one copy, and each chain's receipts.
-    fn chain_ahead(&self, chains: &mut [Chain]) -> Result<(postgres::Ahead, Vec<Vec<Receipt>>)> {
+    fn chain_ahead(
+        &self,
+        chains: &mut [Chain],
+        signing: Signing,
+    ) -> Result<(postgres::Ahead, Vec<Vec<Receipt>>)> {
         let now = chrono::Utc::now();
         let mut copy = Encoder::new();
         let (mut rows, mut heads, mut receipts) = (0, Vec::new(), Vec::new());
@@ -878,7 +901,14 @@ impl Writer {
             receipts.push(written);
         }
         let copy = copy.finish();
-        Ok((postgres::Ahead { copy, rows, heads }, receipts))
+        let ahead = postgres::Ahead {
+            copy,
+            rows,
+            heads,
+            signing,
+            now,
+        };
+        Ok((ahead, receipts))
     }
 
     /// Waits for the batch in flight, if any, and settles it.
@@ -890,7 +920,9 @@ impl Writer {
     }
 
     /// Takes back what a flight gives: its connection, or after a failure
-    /// no head trusted; and its events when they must be chained again.
+    /// no head trusted. Witnesses what it signed and answers its callers,
+    /// or raises the alarm it found; returns its events when they must be
+    /// chained again.
     fn landed(
         &mut self,
         landed: std::result::Result<Landed, tokio::task::JoinError>,
@@ -905,7 +937,24 @@ impl Writer {
             Some(conn) => self.postgres.push(conn),
             None => self.heads.clear(),
         }
-        landed.again
+        match landed.outcome {
+            Outcome::Done => Vec::new(),
+            Outcome::Again(chains) => chains,
+            Outcome::Signed(checkpoints, chains, receipts) => {
+                // Answered only once witnessed, as a batch under lock is.
+                match self.witness(&checkpoints) {
+                    Ok(()) => durable(chains, receipts),
+                    Err(e) => fail(chains, &e),
+                }
+                Vec::new()
+            }
+            Outcome::Refused(org, detail, chains) => {
+                self.heads.clear();
+                let e = self.raise_alarm(&org, detail);
+                fail(chains, &e);
+                Vec::new()
+            }
+        }
     }
 
     /// Settles a landed flight. When another appender came first, the
@@ -949,33 +998,41 @@ async fn fly(
     mut conn: sqlx::postgres::PgConnection,
     ahead: postgres::Ahead,
     turn: postgres::Turn,
+    signer: Option<Arc<Signer>>,
     chains: Vec<Chain>,
     receipts: Vec<Vec<Receipt>>,
 ) -> Landed {
-    match postgres::land(&mut conn, ahead, turn).await {
-        Ok(postgres::Landing::Landed) => {
-            for (chain, receipts) in chains.into_iter().zip(receipts) {
-                for (ack, receipt) in chain.acks.into_iter().zip(receipts) {
-                    let _ = ack.send(Ok(receipt));
-                }
-            }
-            Landed {
-                conn: Some(conn),
-                again: Vec::new(),
-            }
+    let outcome = match postgres::land(&mut conn, ahead, turn, signer.as_deref()).await {
+        Ok(postgres::Landing::Landed(signed)) if signed.checkpoints.is_empty() => {
+            durable(chains, receipts);
+            Outcome::Done
         }
-        Ok(postgres::Landing::Conflict) => Landed {
-            conn: Some(conn),
-            again: chains,
-        },
+        Ok(postgres::Landing::Landed(signed)) => {
+            Outcome::Signed(signed.checkpoints, chains, receipts)
+        }
+        Ok(postgres::Landing::Conflict) => Outcome::Again(chains),
+        Ok(postgres::Landing::Refused(org, detail)) => Outcome::Refused(org, detail, chains),
         Err(e) => {
             // The connection is dropped: a transaction that failed leaves
             // it in a state not worth trusting.
             fail(chains, &e);
-            Landed {
+            return Landed {
                 conn: None,
-                again: Vec::new(),
-            }
+                outcome: Outcome::Done,
+            };
+        }
+    };
+    Landed {
+        conn: Some(conn),
+        outcome,
+    }
+}
+
+/// Tells every caller of `chains` its event is durable, with its receipt.
+fn durable(chains: Vec<Chain>, receipts: Vec<Vec<Receipt>>) {
+    for (chain, receipts) in chains.into_iter().zip(receipts) {
+        for (ack, receipt) in chain.acks.into_iter().zip(receipts) {
+            let _ = ack.send(Ok(receipt));
         }
     }
 }

@@ -807,6 +807,92 @@ async fn changes_and_batches_chained_ahead_all_land_once_in_one_chain() {
     assert!(report.ok() && report.events == total, "{report:?}");
 }
 
+/// A writer on PostgreSQL with a witness, whose checkpoints fall due
+/// while batches are chained ahead.
+async fn witnessed_writer(
+    store: &Store,
+    every: i64,
+) -> (AuditLog, Arc<Signer>, Witness, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("dir");
+    let signer = Arc::new(Signer::create(&dir.path().join("key")).expect("key"));
+    let witness = Witness::new(dir.path().join("witness.jsonl"), None);
+    let config = AuditConfig {
+        witness: Some(Arc::new(witness.clone())),
+        checkpoint_every: every,
+        ..AuditConfig::default()
+    };
+    let log = AuditLog::spawn(store.clone(), Some(signer.clone()), config);
+    (log, signer, witness, dir)
+}
+
+/// Checkpoints signed by batches chained ahead are witnessed like any
+/// other, each before its callers are answered.
+#[tokio::test]
+async fn checkpoints_signed_by_batches_chained_ahead_are_all_witnessed() {
+    let (store, _guard) = crate::fresh_store(custodia_engine::Backend::Postgres).await;
+    let (log, signer, witness, _dir) = witnessed_writer(&store, 100).await;
+    let (callers, each) = (512_i64, 4_i64);
+    let appends: Vec<_> = (0..callers)
+        .map(|c| {
+            let log = log.clone();
+            tokio::spawn(async move {
+                for i in 0..each {
+                    log.append(&org(), event(c * each + i))
+                        .await
+                        .expect("append");
+                }
+            })
+        })
+        .collect();
+    for task in appends {
+        task.await.expect("caller");
+    }
+    let stored = store.audit_checkpoints(&org()).await.expect("checkpoints");
+    let read =
+        Witnessed::read(&[witness.file().to_owned()], &signer.verifying_key()).expect("witness");
+    let witnessed: Vec<i64> = read.checkpoints["bufete-ruiz"].keys().copied().collect();
+    assert_eq!(
+        witnessed,
+        stored.keys().copied().collect::<Vec<_>>(),
+        "every stored checkpoint is witnessed"
+    );
+    assert!(
+        witnessed.len() >= 5,
+        "checkpoints fell due as events came: {witnessed:?}"
+    );
+    log.shutdown().await.expect("shutdown");
+    assert_eq!(verify_witnessed(&store, &signer, &witness).await, None);
+}
+
+/// An event edited in place while the writer runs: the next checkpoint,
+/// signed by a batch chained ahead, finds it, and the log fails closed.
+#[tokio::test]
+async fn a_batch_chained_ahead_refuses_to_sign_over_an_event_edited_under_it() {
+    let (store, _guard) = crate::fresh_store(custodia_engine::Backend::Postgres).await;
+    let (log, signer, witness, _dir) = witnessed_writer(&store, 50).await;
+    for i in 1..=60 {
+        log.append(&org(), event(i)).await.expect("append");
+    }
+    edit_in_place(&store, 55).await;
+    let mut refused = None;
+    for i in 61..=200 {
+        if let Err(e) = log.append(&org(), event(i)).await {
+            refused = Some((i, e));
+            break;
+        }
+    }
+    let (at, err) = refused.expect("the edit is caught by the next checkpoint");
+    assert!(
+        at <= 100,
+        "caught at the checkpoint due at 100, not later: {at}"
+    );
+    assert!(err.to_string().contains("event 55"), "{err}");
+    assert!(log.append(&org(), event(300)).await.is_err(), "fail closed");
+    let read =
+        Witnessed::read(&[witness.file().to_owned()], &signer.verifying_key()).expect("witness");
+    assert_eq!(read.alarms.len(), 1, "the alarm is in the witness");
+}
+
 /// The stored checkpoint at `seq` (for the everyday check, standing for
 /// the newest one a witness holds).
 async fn checkpoint_at(store: &Store, seq: i64) -> Checkpoint {
