@@ -4,12 +4,11 @@
 //! writes it in one transaction, and only then answers each caller. A
 //! caller that got its [`Receipt`] knows its event is durable.
 //!
-//! On PostgreSQL a batch of events alone (no checkpoint due) is chained
-//! ahead: on the heads the batch before it leaves, and sent while that
-//! one still commits ([`postgres::land`]). The two overlap on two
-//! connections, so the server inserts one batch while the writer chains
-//! the next and the disk flushes the last. A batch that finds a head
-//! moved by another appender is chained again the plain way, under lock.
+//! On PostgreSQL a batch is chained ahead: on the heads the batch before
+//! it leaves, and sent while that one still commits ([`postgres::land`]).
+//! The two overlap on two connections, so the server inserts on both
+//! cores while the writer chains the next batch. A batch that finds a
+//! head moved by another appender is chained again under lock.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -66,6 +65,11 @@ const SPLIT_AT_LEAST: usize = 128;
 /// oldest before it gathers more. Three measured slower than two
 /// (BENCHMARKS.md).
 const IN_FLIGHT: usize = 2;
+
+/// After a batch chained ahead met another appender, batches are written
+/// under lock for this long: with several servers appending to one chain,
+/// chaining ahead would waste a copy on most batches.
+const AHEAD_PAUSE: Duration = Duration::from_secs(1);
 
 /// How many times the writer lets other tasks run, its queue empty,
 /// before it closes a batch.
@@ -370,6 +374,8 @@ struct Writer {
     /// fails or another appender came first, so the next is chained under
     /// lock.
     heads: BTreeMap<String, (i64, String)>,
+    /// Until when batches are written under lock ([`AHEAD_PAUSE`]).
+    ahead_from: Instant,
 }
 
 impl Writer {
@@ -386,6 +392,7 @@ impl Writer {
             postgres: Vec::new(),
             flights: std::collections::VecDeque::new(),
             heads: BTreeMap::new(),
+            ahead_from: Instant::now(),
         };
         if let Some(file) = writer.store.sqlite_file() {
             match sqlite::open(file) {
@@ -818,6 +825,7 @@ impl Writer {
             && self.alarm.is_none()
             && !sign_all
             && !batch.is_empty()
+            && Instant::now() >= self.ahead_from
             && batch.iter().all(|p| self.heads.contains_key(&p.org))
     }
 
@@ -966,6 +974,7 @@ impl Writer {
             return;
         }
         self.heads.clear();
+        self.ahead_from = Instant::now() + AHEAD_PAUSE;
         while let Some(Flight { task, .. }) = self.flights.pop_front() {
             let next = task.await;
             again.extend(self.landed(next));
