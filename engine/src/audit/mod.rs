@@ -10,6 +10,7 @@ mod checkpoint;
 mod copy;
 mod cosignature;
 mod event;
+mod flight;
 mod frontier;
 pub mod merkle;
 mod postgres;

@@ -26,6 +26,7 @@ use super::chain::{
 use super::checkpoint::{Checkpoint, Signer};
 use super::copy::Encoder;
 use super::event::{AuditEvent, GENESIS};
+use super::flight::{Ack, Chain, Flight, Landed, Outcome, durable, fail, fly, message, refuse};
 use super::pseudonym::Pseudonyms;
 use super::witness::{Witness, Witnessed};
 use super::{postgres, sqlite};
@@ -81,16 +82,6 @@ struct Pending {
     ack: Ack,
 }
 
-/// Where a caller learns that its event is durable, or why not.
-type Ack = oneshot::Sender<Result<Receipt, String>>;
-
-/// One chain's events of a batch, in order, with their callers.
-struct Chain {
-    org: String,
-    events: Vec<AuditEvent>,
-    acks: Vec<Ack>,
-}
-
 /// A batch's events grouped by chain, each chain's in the batch's order.
 fn by_chain(batch: Vec<Pending>) -> Vec<Chain> {
     let mut chains: BTreeMap<String, Chain> = BTreeMap::new();
@@ -116,36 +107,6 @@ fn pending_of(chains: Vec<Chain>) -> Vec<Pending> {
         }
     }
     batch
-}
-
-/// A batch chained ahead ([`postgres::land`]), on its way to PostgreSQL
-/// while the writer gathers and chains the next.
-struct Flight {
-    task: tokio::task::JoinHandle<Landed>,
-    /// Answered once the batch holds its heads: the batch after it may
-    /// then move them on from where this one leaves them. Taken by that
-    /// batch.
-    holds_heads: Option<oneshot::Receiver<()>>,
-}
-
-/// What a flight gives back: its connection (none after a failure) and
-/// what is left to do.
-struct Landed {
-    conn: Option<sqlx::postgres::PgConnection>,
-    outcome: Outcome,
-}
-
-/// What is left to do once a flight landed.
-enum Outcome {
-    /// Nothing: its callers have their answers.
-    Done,
-    /// Committed with checkpoints: answered once they are witnessed.
-    Signed(Vec<Checkpoint>, Vec<Chain>, Vec<Vec<Receipt>>),
-    /// Another appender came first: chain them again.
-    Again(Vec<Chain>),
-    /// A chain does not extend its witnessed checkpoint (org, detail);
-    /// nothing was committed.
-    Refused(String, String, Vec<Chain>),
 }
 
 /// What woke the writer.
@@ -196,15 +157,6 @@ pub struct AuditLog {
     pseudonyms: Option<Pseudonyms>,
     /// Signs tree heads for proofs handed out (an access package).
     signer: Option<Arc<Signer>>,
-}
-
-/// What the writer tells a caller: an audit error's own message (the
-/// caller wraps it in [`Error::Audit`] again), anything else in full.
-fn message(e: &Error) -> String {
-    match e {
-        Error::Audit(message) => message.clone(),
-        other => other.to_string(),
-    }
 }
 
 /// An event handed to the writer ([`AuditLog::enqueue`]), on its way to
@@ -999,66 +951,6 @@ impl Writer {
         }
         Ok(())
     }
-}
-
-/// Lands a batch chained ahead on `conn` and answers its callers, unless
-/// it must be chained again.
-async fn fly(
-    mut conn: sqlx::postgres::PgConnection,
-    ahead: postgres::Ahead,
-    turn: postgres::Turn,
-    signer: Option<Arc<Signer>>,
-    chains: Vec<Chain>,
-    receipts: Vec<Vec<Receipt>>,
-) -> Landed {
-    let outcome = match postgres::land(&mut conn, ahead, turn, signer.as_deref()).await {
-        Ok(postgres::Landing::Landed(signed)) if signed.checkpoints.is_empty() => {
-            durable(chains, receipts);
-            Outcome::Done
-        }
-        Ok(postgres::Landing::Landed(signed)) => {
-            Outcome::Signed(signed.checkpoints, chains, receipts)
-        }
-        Ok(postgres::Landing::Conflict) => Outcome::Again(chains),
-        Ok(postgres::Landing::Refused(org, detail)) => Outcome::Refused(org, detail, chains),
-        Err(e) => {
-            // The connection is dropped: a transaction that failed leaves
-            // it in a state not worth trusting.
-            fail(chains, &e);
-            return Landed {
-                conn: None,
-                outcome: Outcome::Done,
-            };
-        }
-    };
-    Landed {
-        conn: Some(conn),
-        outcome,
-    }
-}
-
-/// Tells every caller of `chains` its event is durable, with its receipt.
-fn durable(chains: Vec<Chain>, receipts: Vec<Vec<Receipt>>) {
-    for (chain, receipts) in chains.into_iter().zip(receipts) {
-        for (ack, receipt) in chain.acks.into_iter().zip(receipts) {
-            let _ = ack.send(Ok(receipt));
-        }
-    }
-}
-
-/// Tells every caller of `chains` that its event was not written.
-fn fail(chains: Vec<Chain>, e: &Error) {
-    refuse(chains.into_iter().flat_map(|c| c.acks), e);
-}
-
-/// Tells every caller of a batch that failed why; none is told "durable".
-fn refuse(acks: impl IntoIterator<Item = Ack>, e: &Error) -> String {
-    let message = message(e);
-    tracing::error!(error = %message, "audit batch failed");
-    for ack in acks {
-        let _ = ack.send(Err(message.clone()));
-    }
-    message
 }
 
 /// Whether `org`'s chain, as stored now, extends the checkpoint (`seq`,
