@@ -871,7 +871,7 @@ impl Writer {
         Ok((ahead, receipts))
     }
 
-    /// Waits for the batch in flight, if any, and settles it.
+    /// Waits for every batch in flight, oldest first, and settles each.
     async fn drain(&mut self) {
         while let Some(Flight { task, .. }) = self.flights.pop_front() {
             let landed = task.await;
