@@ -619,14 +619,26 @@ impl Writer {
     ) -> Result<Vec<Receipt>> {
         let written = self.write_locked(events, sign_all).await;
         match &written {
-            Ok(receipts) => {
-                for r in receipts {
-                    self.heads.insert(r.org.clone(), (r.seq, r.hash.clone()));
-                }
-            }
+            Ok(receipts) => self.note_heads(receipts),
             Err(_) => self.heads.clear(),
         }
         written
+    }
+
+    /// Keeps each chain's new head, the last of its receipts, for the
+    /// next batch to be chained ahead on: on PostgreSQL only, where one
+    /// is, and once per chain, not once per event.
+    fn note_heads(&mut self, receipts: &[Receipt]) {
+        if self.store.backend() != Backend::Postgres {
+            return;
+        }
+        let mut last: BTreeMap<&str, &Receipt> = BTreeMap::new();
+        for r in receipts {
+            last.insert(&r.org, r);
+        }
+        for (org, r) in last {
+            self.heads.insert(org.to_owned(), (r.seq, r.hash.clone()));
+        }
     }
 
     /// [`Self::write_now`], its heads read under lock.
