@@ -764,7 +764,7 @@ pub(crate) struct Batch {
 }
 
 /// The checkpoints a batch signs in its transaction.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Signing {
     /// Chains to sign whatever happens; with `due`, also every chain that
     /// moved since its last checkpoint.
@@ -778,6 +778,14 @@ pub(crate) struct Signing {
 #[derive(Debug)]
 pub(crate) struct Written {
     pub receipts: Vec<Option<Receipt>>,
-    pub signed: Vec<Checkpoint>,
-    pub signed_orgs: BTreeSet<String>,
+    pub signed: Signed,
+}
+
+/// The checkpoints a batch signed.
+#[derive(Debug)]
+pub(crate) struct Signed {
+    pub checkpoints: Vec<Checkpoint>,
+    /// Every chain it was to sign (one whose head is its newest
+    /// checkpoint already gets none).
+    pub orgs: BTreeSet<String>,
 }

@@ -9,15 +9,13 @@
 //! `COPY` fills the columns its row insert fills, so both write the same
 //! rows.
 
-use std::collections::BTreeSet;
-
 use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::{Acquire as _, Connection as _, Postgres, Row as _, Transaction};
 
 use super::chain::{
-    Batch, CREATE_HEAD, MOVED_HEADS, PAGE_COLUMNS, Receipt, Row, SELECT_HEAD, Signing, Stamp,
-    Value, Written, chain_rows, columns_of, event_columns, extends_locked, from_columns, move_head,
-    stamp, store_checkpoint,
+    Batch, CREATE_HEAD, MOVED_HEADS, PAGE_COLUMNS, Receipt, Row, SELECT_HEAD, Signed, Signing,
+    Stamp, Value, Written, chain_rows, columns_of, event_columns, extends_locked, from_columns,
+    move_head, stamp, store_checkpoint,
 };
 use super::checkpoint::{Checkpoint, Signer};
 use super::copy::Encoder;
@@ -55,20 +53,7 @@ pub(crate) async fn write(
         Err(refused) => return Ok(Err(refused)),
     };
     tx.commit().await?;
-    Ok(Ok(Written {
-        receipts,
-        signed: signed.checkpoints,
-        signed_orgs: signed.orgs,
-    }))
-}
-
-/// The checkpoints a batch signed.
-#[derive(Debug, Default)]
-pub(crate) struct Signed {
-    pub checkpoints: Vec<Checkpoint>,
-    /// Every chain it was to sign (one whose head is its newest
-    /// checkpoint already gets none).
-    pub orgs: BTreeSet<String>,
+    Ok(Ok(Written { receipts, signed }))
 }
 
 /// Signs and stores the checkpoints `signing` asks for, inside `tx`,

@@ -14,8 +14,8 @@ use rusqlite::{Connection, Transaction, TransactionBehavior, named_params};
 
 use super::chain::{
     Batch, CREATE_HEAD, INSERT_CHECKPOINT, LINKS_AFTER, Link, MOVED_HEADS, NEWEST_CHECKPOINT,
-    PAGE_COLUMNS, Receipt, Row, RowNumbers, SELECT_CHECKPOINT, SELECT_HEAD, SET_HEAD, Signing,
-    Stamp, Value, Written, behind, chain_rows, checkpoint_from, columns_of, event_columns,
+    PAGE_COLUMNS, Receipt, Row, RowNumbers, SELECT_CHECKPOINT, SELECT_HEAD, SET_HEAD, Signed,
+    Signing, Stamp, Value, Written, behind, chain_rows, checkpoint_from, columns_of, event_columns,
     extension, from_columns, link_of_row, next_checkpoint, prune_anchor, stamp,
 };
 use super::checkpoint::{Checkpoint, Signer};
@@ -87,11 +87,11 @@ pub(crate) fn write(
         }
     }
     tx.commit()?;
-    Ok(Ok(Written {
-        receipts,
-        signed,
-        signed_orgs: to_sign,
-    }))
+    let signed = Signed {
+        checkpoints: signed,
+        orgs: to_sign,
+    };
+    Ok(Ok(Written { receipts, signed }))
 }
 
 /// A chain's head, created at the genesis if it has none. (The

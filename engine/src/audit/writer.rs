@@ -674,8 +674,8 @@ impl Writer {
             Some(conn) => self.write_sqlite(conn, batch).await?,
             None => self.write_postgres(batch).await?,
         };
-        self.signed(&written.signed_orgs, due);
-        self.witness(&written.signed)?;
+        self.signed(&written.signed.orgs, due);
+        self.witness(&written.signed.checkpoints)?;
         written
             .receipts
             .into_iter()
