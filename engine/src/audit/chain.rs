@@ -11,6 +11,7 @@ use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
 use super::checkpoint::{Checkpoint, Signer};
+use super::customer_index;
 use super::event::{
     AuditEvent, ChainedEvent, EventKind, Fields, GENESIS, Rules, chain_hash, hash_fields, micros,
 };
@@ -20,9 +21,9 @@ use crate::error::{Error, Result};
 use crate::rules::Effect;
 
 /// Every column of an event row, by name (the `Any` driver's reads).
-pub(crate) const SELECT_EVENTS: &str = "SELECT org, seq, at, request_time, kind, worker, action, resource, customer, area, document, decision, rules, address, channel, detail, prev_hash, hash FROM audit_events";
+pub(crate) const EVENT_FIELDS: &str = "org, seq, at, request_time, kind, worker, action, resource, customer, area, document, decision, rules, address, channel, detail, prev_hash, hash";
 
-/// An event from a row of [`SELECT_EVENTS`].
+/// An event from a row of [`EVENT_FIELDS`].
 pub(crate) fn event_from_row(row: &AnyRow) -> Result<ChainedEvent> {
     let at: i64 = row.try_get("at")?;
     let decision = parse_decision(row.try_get::<Option<String>, _>("decision")?.as_deref())?;
@@ -587,11 +588,13 @@ where
     Ok(extension(key, seq, hash, &head, &events, anchor.as_ref()))
 }
 
-/// Moves `org`'s head to (`seq`, `hash`), the last event just appended,
-/// on either sqlx driver, inside the caller's transaction.
+/// Moves `org`'s head from sequence `from` to (`seq`, `hash`), the last
+/// event just appended, on either sqlx driver, inside the caller's
+/// transaction, and brings its customer index along when that is due.
 pub(crate) async fn move_head<DB>(
     conn: &mut DB::Connection,
     org: &str,
+    from: i64,
     seq: i64,
     hash: &str,
 ) -> Result<()>
@@ -606,9 +609,9 @@ where
         .bind(org)
         .bind(seq)
         .bind(hash)
-        .execute(conn)
+        .execute(&mut *conn)
         .await?;
-    Ok(())
+    customer_index::catch_up::<DB>(conn, org, from, seq).await
 }
 
 /// Signs and stores a checkpoint of `org`'s locked `head` (none for an

@@ -9,6 +9,7 @@ mod change;
 mod checkpoint;
 mod copy;
 mod cosignature;
+mod customer_index;
 mod event;
 mod flight;
 mod frontier;

@@ -6,12 +6,13 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::Row;
 
-use super::chain::{SELECT_EVENTS, event_from_row};
+use super::chain::{EVENT_FIELDS, event_from_row};
+use super::customer_index;
 use super::event::{ChainedEvent, micros};
 use crate::domain::OrgSlug;
 use crate::error::{Error, Result};
 use crate::rules::Effect;
-use crate::store::Store;
+use crate::store::{Backend, Store};
 
 /// Filters for `audit query`; every one is optional.
 #[derive(Debug, Clone, Default)]
@@ -25,16 +26,22 @@ pub struct AuditQuery {
     pub limit: Option<i64>,
 }
 
-/// A WHERE clause built with numbered placeholders, for both backends.
+/// The rows a query reads (`audit_events`, or a customer's through the
+/// customer index) and a WHERE clause on them with numbered placeholders,
+/// for both backends.
 struct Filter {
+    backend: Backend,
+    from: String,
     clauses: Vec<String>,
     text: Vec<String>,
     numbers: Vec<i64>,
 }
 
 impl Filter {
-    fn new(org: &OrgSlug) -> Self {
+    fn new(org: &OrgSlug, backend: Backend) -> Self {
         Self {
+            backend,
+            from: "audit_events".into(),
             clauses: vec!["org = $1".into()],
             text: vec![org.to_string()],
             numbers: Vec::new(),
@@ -56,6 +63,15 @@ impl Filter {
         }
     }
 
+    /// `customer = $k`, the rows read through the customer index
+    /// ([`customer_index::source`]).
+    fn customer(&mut self, value: Option<&str>) {
+        if value.is_some() {
+            self.from = customer_index::source(self.backend, self.placeholder());
+            self.text("customer", value);
+        }
+    }
+
     fn time(&mut self, op: &str, value: Option<DateTime<Utc>>) {
         if let Some(v) = value {
             self.clauses
@@ -64,8 +80,9 @@ impl Filter {
         }
     }
 
+    /// `FROM … WHERE …`.
     fn sql(&self) -> String {
-        self.clauses.join(" AND ")
+        format!("FROM {} WHERE {}", self.from, self.clauses.join(" AND "))
     }
 
     fn bind<'q>(
@@ -129,9 +146,9 @@ fn time(micros: i64) -> Result<DateTime<Utc>> {
 impl Store {
     /// Events matching `q`, oldest first.
     pub async fn query_audit(&self, org: &OrgSlug, q: &AuditQuery) -> Result<Vec<ChainedEvent>> {
-        let mut f = Filter::new(org);
+        let mut f = Filter::new(org, self.backend());
         f.text("worker", q.worker.as_deref());
-        f.text("customer", q.customer.as_deref());
+        f.customer(q.customer.as_deref());
         f.text("action", q.action.as_deref());
         f.text("decision", q.decision.map(Effect::as_str));
         f.time(">=", q.from);
@@ -140,7 +157,7 @@ impl Store {
             .limit
             .map(|l| format!(" LIMIT {}", l.max(0)))
             .unwrap_or_default();
-        let sql = format!("{SELECT_EVENTS} WHERE {} ORDER BY seq{limit}", f.sql());
+        let sql = format!("SELECT {EVENT_FIELDS} {} ORDER BY seq{limit}", f.sql());
         let rows = f.bind(sqlx::query(&sql)).fetch_all(self.pool()).await?;
         rows.iter().map(event_from_row).collect()
     }
@@ -154,15 +171,15 @@ impl Store {
                 reason: "needs --worker, --customer or --address",
             });
         }
-        let mut f = Filter::new(org);
+        let mut f = Filter::new(org, self.backend());
         f.text("worker", q.worker.as_deref());
-        f.text("customer", q.customer.as_deref());
+        f.customer(q.customer.as_deref());
         f.text("address", q.address.as_deref());
         f.time(">=", Some(q.from));
         f.time("<", Some(q.to));
         let sql = format!(
             "SELECT customer, action, area, document, decision, MIN(at) AS first, MAX(at) AS last, COUNT(*) AS n
-             FROM audit_events WHERE {} AND customer IS NOT NULL
+             {} AND customer IS NOT NULL
              GROUP BY customer, action, area, document, decision",
             f.sql()
         );

@@ -5,6 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use super::chain::Stamp;
+use super::customer_index;
 use super::event::{AuditEvent, EventKind, MIN_RETENTION_DAYS, PruneRecord, micros};
 use super::writer::append_locked;
 use crate::domain::OrgSlug;
@@ -93,6 +94,11 @@ impl Store {
         )
         .await?;
         let done = sqlx::query("DELETE FROM audit_events WHERE org = $1 AND seq <= $2")
+            .bind(org.as_str())
+            .bind(anchor)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(customer_index::PRUNE)
             .bind(org.as_str())
             .bind(anchor)
             .execute(&mut *tx)

@@ -19,6 +19,7 @@ use super::chain::{
     extension, from_columns, link_of_row, next_checkpoint, prune_anchor, stamp,
 };
 use super::checkpoint::{Checkpoint, Signer};
+use super::customer_index;
 use super::event::{ChainedEvent, GENESIS, micros};
 use super::tree_hash::{Hash, decode_hash};
 use crate::error::{Error, Result};
@@ -53,9 +54,10 @@ pub(crate) fn write(
     let mut receipts: Vec<Option<Receipt>> = vec![None; batch.len];
     for (org, indexes, mut events) in batch.chains {
         let head = lock_head(&tx, &org)?;
+        let from = head.0;
         stamp(&mut events, Stamp::Now(now));
         let (rows, written) = chain_rows(&org, head, &events);
-        insert(&tx, &org, &rows)?;
+        insert(&tx, &org, from, &rows)?;
         for (&i, receipt) in indexes.iter().zip(written) {
             receipts[i] = Some(receipt);
         }
@@ -105,7 +107,10 @@ fn lock_head(tx: &Transaction<'_>, org: &str) -> Result<(i64, String)> {
     Ok(head)
 }
 
-fn insert(tx: &Transaction<'_>, org: &str, rows: &[Row<'_>]) -> Result<()> {
+/// Appends `rows` to `org`'s chain and moves its head from `from` to the
+/// last, bringing the customer index along when that is due (as
+/// [`super::chain::move_head`] does on the sqlx drivers).
+fn insert(tx: &Transaction<'_>, org: &str, from: i64, rows: &[Row<'_>]) -> Result<()> {
     let Some(last) = rows.last() else {
         return Ok(());
     };
@@ -124,6 +129,12 @@ fn insert(tx: &Transaction<'_>, org: &str, rows: &[Row<'_>]) -> Result<()> {
     }
     tx.prepare_cached(SET_HEAD)?
         .execute(named_params! {"$1": org, "$2": last.seq, "$3": last.hash})?;
+    if customer_index::due(from, last.seq) {
+        for statement in [customer_index::CATCH_UP, customer_index::SET_WATERMARK] {
+            tx.prepare_cached(statement)?
+                .execute(named_params! {"$1": org, "$2": last.seq})?;
+        }
+    }
     Ok(())
 }
 

@@ -20,7 +20,7 @@ use tokio::time::Instant;
 
 use super::VerifyingKey;
 use super::chain::{
-    Batch, CREATE_HEAD, Receipt, Row, SELECT_EVENTS, SELECT_HEAD, Signing, Stamp, Value, Written,
+    Batch, CREATE_HEAD, EVENT_FIELDS, Receipt, Row, SELECT_HEAD, Signing, Stamp, Value, Written,
     chain_rows, event_columns, event_from_row, extends_locked, move_head, stamp,
 };
 use super::checkpoint::{Checkpoint, Signer};
@@ -977,7 +977,8 @@ pub(crate) async fn extends(
     hash: &str,
 ) -> Result<std::result::Result<(), String>> {
     let head = lock_head(tx, backend, org).await?;
-    let events = format!("{SELECT_EVENTS} WHERE org = $1 AND seq > $2 ORDER BY seq");
+    let events =
+        format!("SELECT {EVENT_FIELDS} FROM audit_events WHERE org = $1 AND seq > $2 ORDER BY seq");
     extends_locked::<Any>(
         &mut **tx,
         head,
@@ -1000,13 +1001,14 @@ pub(crate) async fn append_locked(
     how: Stamp,
 ) -> Result<Vec<Receipt>> {
     let head = lock_head(tx, backend, org).await?;
+    let from = head.0;
     stamp(events, how);
     let (rows, receipts) = chain_rows(org, head, events);
     let Some(last) = rows.last() else {
         return Ok(receipts);
     };
     insert_rows(tx, backend, org, &rows).await?;
-    move_head::<Any>(&mut **tx, org, last.seq, &last.hash).await?;
+    move_head::<Any>(&mut **tx, org, from, last.seq, &last.hash).await?;
     Ok(receipts)
 }
 

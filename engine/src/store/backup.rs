@@ -34,6 +34,7 @@ pub const TABLES: &[&str] = &[
     "login_failures",
     "audit_events",
     "audit_heads",
+    "audit_customers",
     "audit_checkpoints",
     "audit_cosignatures",
     "campaigns",

@@ -43,12 +43,19 @@ pub(super) const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0012_audit_byte_order.sql"),
         include_str!("../../migrations/postgres/0012_audit_byte_order.sql"),
     ),
+    (
+        13,
+        "audit customer index",
+        include_str!("../../migrations/sqlite/0013_audit_customer_index.sql"),
+        include_str!("../../migrations/postgres/0013_audit_customer_index.sql"),
+    ),
 ];
 
 /// The audit tables. Replacing an organisation's data never touches them.
 pub(super) const AUDIT_TABLES: &[&str] = &[
     "audit_events",
     "audit_heads",
+    "audit_customers",
     "audit_checkpoints",
     "audit_cosignatures",
 ];

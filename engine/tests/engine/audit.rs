@@ -382,6 +382,97 @@ on_both_backends! {
     }
 }
 
+/// The customer index's span: a chain's entries are added every this
+/// many events (`customer_index::EVERY`, which is crate-private).
+const INDEX_EVERY: i64 = 65_536;
+
+async fn scalar(pool: &AnyPool, sql: &str) -> i64 {
+    let (n,): (i64,) = sqlx::query_as(sql).fetch_one(pool).await.expect(sql);
+    n
+}
+
+on_both_backends! {
+    async fn customer_lookups_find_every_event_indexed_or_not_yet(store) {
+        // Past one span through the writer's batches, and a change through
+        // the pool at the end: the index covers the first span, the rest
+        // is the tail a lookup scans.
+        let log = AuditLog::spawn(store.clone(), None, AuditConfig::default());
+        let (callers, each) = (256_i64, INDEX_EVERY / 256 + 2);
+        let appends: Vec<_> = (0..callers)
+            .map(|c| {
+                let log = log.clone();
+                tokio::spawn(async move {
+                    for i in 0..each {
+                        log.append(&org(), event(c * each + i)).await.expect("append");
+                    }
+                })
+            })
+            .collect();
+        for task in appends {
+            task.await.expect("caller");
+        }
+        log.shutdown().await.expect("shutdown");
+        let mut change = Change::begin(&store, &org()).await.expect("begin");
+        change.record(event(3));
+        change.commit().await.expect("change");
+        let total = callers * each + 1;
+        let pool = raw(&store).await;
+        let indexed = scalar(&pool, "SELECT customers_indexed FROM audit_heads WHERE org = 'bufete-ruiz'").await;
+        assert!(indexed >= INDEX_EVERY && indexed < total, "the index stops inside the chain: {indexed} of {total}");
+        assert_eq!(
+            scalar(&pool, "SELECT COUNT(*) FROM audit_customers").await,
+            scalar(&pool, &format!("SELECT COUNT(*) FROM audit_events WHERE customer IS NOT NULL AND seq <= {indexed}")).await,
+            "every event up to the watermark is indexed, none after it"
+        );
+        let now = Utc::now();
+        for k in 0..7 {
+            let customer = format!("C-{}", 1000 + k);
+            let stored = scalar(&pool, &format!("SELECT COUNT(*) FROM audit_events WHERE customer = '{customer}'")).await;
+            let tail = scalar(&pool, &format!("SELECT COUNT(*) FROM audit_events WHERE customer = '{customer}' AND seq > {indexed}")).await;
+            assert!(tail > 0 && tail < stored, "{customer}: {tail} of {stored} after the watermark");
+            let q = AuditQuery { customer: Some(customer.clone()), ..AuditQuery::default() };
+            let found = store.query_audit(&org(), &q).await.expect("query");
+            assert_eq!(found.len() as i64, stored, "{customer}: every event, indexed or not");
+            assert!(found.iter().all(|e| e.event.customer.as_deref() == Some(customer.as_str())));
+            assert!(found.windows(2).all(|w| w[0].seq < w[1].seq), "oldest first, each once");
+            let q = BreachQuery { worker: None, customer: Some(customer.clone()), address: None, from: now - Duration::hours(1), to: now + Duration::hours(1) };
+            let scope = store.breach_scope(&org(), &q).await.expect("scope");
+            assert_eq!(scope.allowed_accesses + scope.denied_attempts, stored, "{customer}: breach scoping counts them all");
+        }
+    }
+
+    async fn pruning_takes_the_customer_index_entries_of_what_it_removes(store) {
+        // A span and a bit, events 1..40,000 past two years: a checkpoint
+        // every 20,000 events, and the index brought up when the append
+        // of the last chunk crosses 65,536.
+        let dir = tempfile::tempdir().expect("dir");
+        let signer = Signer::create(&dir.path().join("key")).expect("key");
+        let now = Utc::now();
+        let n = INDEX_EVERY + 10;
+        let events = (1..=n)
+            .map(|i| {
+                let mut e = event(i);
+                e.at = now - Duration::days(if i <= 40_000 { 800 } else { 10 });
+                e
+            })
+            .collect();
+        write_history(&store, &org(), events, Some(&signer), 20_000).await.expect("history");
+        let pool = raw(&store).await;
+        let indexed = scalar(&pool, "SELECT customers_indexed FROM audit_heads WHERE org = 'bufete-ruiz'").await;
+        assert_eq!(indexed, n, "the last chunk crossed the span");
+        assert_eq!(scalar(&pool, "SELECT COUNT(*) FROM audit_customers").await, n);
+        let report = store.prune_audit(&org(), 730, now, "retention period over").await.expect("prune");
+        assert_eq!(report.anchor_seq, 40_000);
+        assert_eq!(scalar(&pool, "SELECT COUNT(*) FROM audit_customers WHERE seq <= 40000").await, 0, "no entry outlives its event");
+        assert_eq!(scalar(&pool, "SELECT COUNT(*) FROM audit_customers").await, n - 40_000);
+        let q = AuditQuery { customer: Some("C-1003".into()), ..AuditQuery::default() };
+        let found = store.query_audit(&org(), &q).await.expect("query");
+        let kept = scalar(&pool, "SELECT COUNT(*) FROM audit_events WHERE customer = 'C-1003'").await;
+        assert!(kept > 0);
+        assert_eq!(found.len() as i64, kept);
+    }
+}
+
 /// A 32-byte hash from its hex.
 fn hash_of(hex_hash: &str) -> merkle::Hash {
     merkle::decode_hash(hex_hash).expect("a hash")
