@@ -117,8 +117,8 @@ def audit_rows(text):
         def per_commit(batch):
             return num(find(text, rf"^{backend}\s+ceiling, one INSERT … SELECT per commit of\s+{batch} rows, today's row\s*:\s+(\d+)/s"))
 
-        today = ceiling("today's row, primary key and 3 indexes")
-        narrow = ceiling("32-byte binary hashes, primary key and 3 indexes")
+        today = ceiling("today's row and indexes")
+        narrow = ceiling("32-byte binary hashes, today's indexes")
         key_only = ceiling("today's row, primary key only")
         group_4096 = num(find(text, rf"^{backend}\s+group commit,\s+4096 callers, durable ack:\s+(\d+)/s"))
         signed = num(find(text, rf"^{backend}\s+group commit,\s+4096 callers, signed checkpoints:\s+(\d+)/s"))

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use custodia_engine::audit::{BreachQuery, GENESIS, Signer, chain_hash};
+use custodia_engine::audit::{BreachQuery, CUSTOMER_INDEX_EVERY, GENESIS, Signer, chain_hash};
 use custodia_engine::testkit::{
     append_history, history_event, history_start, scratch_database, size_from_env,
 };
@@ -45,6 +45,7 @@ async fn fill_in_database(url: &str, n: u64) {
         org: "breach-bench",
         hash: "'-'",
         step: 365 * 24 * 3600 * 1_000_000_i64 / i64::try_from(n).expect("fits"),
+        customers: None,
     };
     sqlx::query(&rows.insert(Backend::Sqlite, 0, n))
         .execute(&pool)
@@ -111,25 +112,32 @@ struct Shape {
     postgres: &'static str,
     /// The two hash columns' value, per backend.
     hash: (&'static str, &'static str),
+    /// Whether it keeps the customer index as the writer does: on SQLite
+    /// a copy of `audit_customers` brought up in the commit that crosses a
+    /// multiple of [`CUSTOMER_INDEX_EVERY`] (PostgreSQL's is an index of
+    /// the table, copied with it).
+    customers: bool,
 }
 
 const HEX_HASH: &str = "'abababababababababababababababababababababababababababababababab'";
 
 const SHAPES: &[Shape] = &[
     Shape {
-        label: "today's row, primary key and 3 indexes",
+        label: "today's row and indexes",
         sqlite: "{table}; {indexes}",
         postgres: "CREATE TABLE ceiling (LIKE audit_events INCLUDING ALL)",
         hash: (HEX_HASH, HEX_HASH),
+        customers: true,
     },
     Shape {
         label: "today's row, primary key only",
         sqlite: "{table}",
         postgres: "CREATE TABLE ceiling (LIKE audit_events); ALTER TABLE ceiling ADD PRIMARY KEY (org, seq)",
         hash: (HEX_HASH, HEX_HASH),
+        customers: false,
     },
     Shape {
-        label: "32-byte binary hashes, primary key and 3 indexes",
+        label: "32-byte binary hashes, today's indexes",
         sqlite: "{table}; {indexes}",
         postgres: "CREATE TABLE ceiling (LIKE audit_events INCLUDING ALL);
                    ALTER TABLE ceiling ALTER COLUMN prev_hash TYPE bytea USING NULL, ALTER COLUMN hash TYPE bytea USING NULL",
@@ -137,6 +145,7 @@ const SHAPES: &[Shape] = &[
             "x'abababababababababababababababababababababababababababababababab'",
             "'\\xabababababababababababababababababababababababababababababababab'::bytea",
         ),
+        customers: true,
     },
 ];
 
@@ -149,6 +158,9 @@ struct Generated<'a> {
     hash: &'a str,
     /// Microseconds between two events.
     step: i64,
+    /// The copy of `audit_customers` kept up to date, if any, and the
+    /// sequence its entries reach.
+    customers: Option<(&'a str, std::cell::Cell<u64>)>,
 }
 
 impl Generated<'_> {
@@ -175,6 +187,7 @@ impl Generated<'_> {
             org,
             hash,
             step,
+            customers: _,
         } = self;
         format!(
             "INSERT INTO {table} (org, seq, at, kind, worker, action, resource, customer, area, decision, rules, address, channel, prev_hash, hash)
@@ -189,6 +202,33 @@ impl Generated<'_> {
                     'legal/lawyer-in-charge', '10.0.' || (i % 7) || '.' || (i % 200), 'api', {hash}, {hash}
              {tail}",
             start = history_start().timestamp_micros(),
+        )
+    }
+}
+
+impl Generated<'_> {
+    /// The statements that insert rows `from` + 1 to `from` + `n` as the
+    /// writer would: the rows, and the customer index's entries when the
+    /// rows cross a multiple of [`CUSTOMER_INDEX_EVERY`] (as
+    /// `audit_customers` is caught up, in the same commit).
+    fn append(&self, backend: Backend, from: u64, n: u64) -> String {
+        let rows = self.insert(backend, from, n);
+        let every = CUSTOMER_INDEX_EVERY.unsigned_abs();
+        let to = from + n;
+        let Some((customers, indexed)) = &self.customers else {
+            return rows;
+        };
+        if from / every == to / every {
+            return rows;
+        }
+        format!(
+            "{rows}; INSERT INTO {customers} (org, customer, at, seq)
+             SELECT org, customer, at, seq FROM {table}
+             WHERE org = '{org}' AND customer IS NOT NULL AND seq > {after} AND seq <= {to}
+             ORDER BY customer, at, seq",
+            table = self.table,
+            org = self.org,
+            after = indexed.replace(to),
         )
     }
 }
@@ -214,7 +254,7 @@ async fn ceiling(url: &str, backend: Backend, name: &str, n: u64) {
     for (i, shape) in SHAPES.iter().enumerate() {
         let rows = ddl.fresh(&mut conn, shape, n).await;
         let t = Instant::now();
-        sqlx::raw_sql(&rows.insert(backend, n, n))
+        sqlx::raw_sql(&rows.append(backend, n, n))
             .execute(&mut conn)
             .await
             .expect("insert");
@@ -236,7 +276,7 @@ async fn ceiling(url: &str, backend: Backend, name: &str, n: u64) {
             let commits = n / batch;
             let t = Instant::now();
             for k in 0..commits {
-                let insert = rows.insert(backend, n + k * batch, batch);
+                let insert = rows.append(backend, n + k * batch, batch);
                 sqlx::raw_sql(&format!("{begin}; {insert}; COMMIT"))
                     .execute(&mut conn)
                     .await
@@ -248,7 +288,7 @@ async fn ceiling(url: &str, backend: Backend, name: &str, n: u64) {
             );
         }
     }
-    sqlx::raw_sql("DROP TABLE ceiling")
+    sqlx::raw_sql("DROP TABLE ceiling; DROP TABLE IF EXISTS ceiling_customers")
         .execute(&mut conn)
         .await
         .expect("drop");
@@ -259,12 +299,21 @@ async fn ceiling(url: &str, backend: Backend, name: &str, n: u64) {
 struct CeilingDdl {
     backend: Backend,
     sqlite: Vec<String>,
+    /// SQLite's `audit_customers`, as `ceiling_customers`.
+    sqlite_customers: String,
 }
 
 impl CeilingDdl {
     async fn read(conn: &mut sqlx::AnyConnection, backend: Backend) -> Self {
         let mut sqlite = Vec::new();
+        let mut sqlite_customers = String::new();
         if backend == Backend::Sqlite {
+            let (ddl,): (String,) =
+                sqlx::query_as("SELECT sql FROM sqlite_master WHERE name = 'audit_customers'")
+                    .fetch_one(&mut *conn)
+                    .await
+                    .expect("audit_customers DDL");
+            sqlite_customers = ddl.replace("audit_customers", "ceiling_customers");
             let ddl: Vec<(String,)> = sqlx::query_as(
                 "SELECT sql FROM sqlite_master WHERE tbl_name = 'audit_events' AND sql IS NOT NULL ORDER BY type DESC",
             )
@@ -276,7 +325,11 @@ impl CeilingDdl {
                 .map(|(sql,)| sql.replace("audit_events", "ceiling"))
                 .collect();
         }
-        Self { backend, sqlite }
+        Self {
+            backend,
+            sqlite,
+            sqlite_customers,
+        }
     }
 
     /// A new `ceiling` table of `shape` holding `n` rows, and how to
@@ -298,17 +351,28 @@ impl CeilingDdl {
             }
             Backend::Postgres => (shape.postgres.to_owned(), shape.hash.1),
         };
-        sqlx::raw_sql(&format!("DROP TABLE IF EXISTS ceiling; {create}"))
-            .execute(&mut *conn)
-            .await
-            .expect("create");
+        // PostgreSQL keeps the customer index in `audit_events` (copied
+        // with it); SQLite keeps the entries apart.
+        let customers = shape.customers && self.backend == Backend::Sqlite;
+        let create_customers = if customers {
+            self.sqlite_customers.as_str()
+        } else {
+            ""
+        };
+        sqlx::raw_sql(&format!(
+            "DROP TABLE IF EXISTS ceiling; DROP TABLE IF EXISTS ceiling_customers; {create}; {create_customers}"
+        ))
+        .execute(&mut *conn)
+        .await
+        .expect("create");
         let rows = Generated {
             table: "ceiling",
             org: "bufete-ruiz",
             hash,
             step: 1000,
+            customers: customers.then(|| ("ceiling_customers", std::cell::Cell::new(0))),
         };
-        sqlx::raw_sql(&rows.insert(self.backend, 0, n))
+        sqlx::raw_sql(&rows.append(self.backend, 0, n))
             .execute(&mut *conn)
             .await
             .expect("fill");

@@ -1,13 +1,11 @@
--- The audit log's customer lookup moves out of the writer's commits.
--- Customers are many, so an index on `audit_events (org, customer, at)`
--- took each event's entry at a random page, and every durable batch wrote
--- thousands of those pages whole: the writer stored 47,000-50,000 events/s
--- with it and 110,000-142,000 without (BENCHMARKS.md, "The customer index
--- out of the writer's commits"). The entries now go into a table of their
--- own in sorted runs, every 65,536 events of a chain, and
--- `audit_heads.customers_indexed` says how far that table reaches; a
--- lookup reads the table and scans the chain's events after that point.
--- The worker and time indexes stay: their inserts land at a few pages.
+-- The tables SQLite keeps its audit customer lookup in (see SQLite's
+-- migration 13). PostgreSQL keeps the index on `audit_events (org,
+-- customer, at)`: its WAL records each index insert, not the page it lands
+-- on, so the random inserts cost it CPU rather than pages written, and
+-- bringing entries up apart cost the writer more than the index did
+-- (BENCHMARKS.md, "The customer index out of the writer's commits"). The
+-- tables exist here so that both backends have one schema and a backup
+-- moves between them; PostgreSQL leaves them empty.
 CREATE TABLE audit_customers (
     org TEXT COLLATE "C" NOT NULL,
     customer TEXT COLLATE "C" NOT NULL,
@@ -15,9 +13,7 @@ CREATE TABLE audit_customers (
     seq BIGINT NOT NULL,
     PRIMARY KEY (org, customer, at, seq)
 );
-ALTER TABLE audit_heads ADD COLUMN customers_indexed BIGINT NOT NULL DEFAULT 0;
-INSERT INTO audit_customers (org, customer, at, seq)
-    SELECT org, customer, at, seq FROM audit_events WHERE customer IS NOT NULL;
-UPDATE audit_heads SET customers_indexed =
-    COALESCE((SELECT MAX(seq) FROM audit_events e WHERE e.org = audit_heads.org), 0);
-DROP INDEX audit_events_customer;
+CREATE TABLE audit_customers_indexed (
+    org TEXT COLLATE "C" PRIMARY KEY,
+    seq BIGINT NOT NULL
+);

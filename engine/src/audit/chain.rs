@@ -11,7 +11,6 @@ use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
 use super::checkpoint::{Checkpoint, Signer};
-use super::customer_index;
 use super::event::{
     AuditEvent, ChainedEvent, EventKind, Fields, GENESIS, Rules, chain_hash, hash_fields, micros,
 };
@@ -588,13 +587,11 @@ where
     Ok(extension(key, seq, hash, &head, &events, anchor.as_ref()))
 }
 
-/// Moves `org`'s head from sequence `from` to (`seq`, `hash`), the last
-/// event just appended, on either sqlx driver, inside the caller's
-/// transaction, and brings its customer index along when that is due.
+/// Moves `org`'s head to (`seq`, `hash`), the last event just appended,
+/// on either sqlx driver, inside the caller's transaction.
 pub(crate) async fn move_head<DB>(
     conn: &mut DB::Connection,
     org: &str,
-    from: i64,
     seq: i64,
     hash: &str,
 ) -> Result<()>
@@ -609,9 +606,9 @@ where
         .bind(org)
         .bind(seq)
         .bind(hash)
-        .execute(&mut *conn)
+        .execute(conn)
         .await?;
-    customer_index::catch_up::<DB>(conn, org, from, seq).await
+    Ok(())
 }
 
 /// Signs and stores a checkpoint of `org`'s locked `head` (none for an

@@ -29,6 +29,7 @@ pub use chain::Receipt;
 pub use change::Change;
 pub use checkpoint::{Checkpoint, Signer, default_key_path, parse_public_key};
 pub use cosignature::{Cosignature, Cosigned, Cosigner};
+pub use customer_index::EVERY as CUSTOMER_INDEX_EVERY;
 /// The public half of the signing key, as checkpoints are verified with.
 pub use ed25519_dalek::VerifyingKey;
 pub use event::MIN_RETENTION_DAYS;

@@ -41,10 +41,9 @@ pub(crate) async fn write(
     let mut receipts: Vec<Option<Receipt>> = vec![None; batch.len];
     for (org, indexes, mut events) in batch.chains {
         let head = lock_head(&mut tx, &org).await?;
-        let from = head.0;
         stamp(&mut events, Stamp::Now(now));
         let (rows, written) = chain_rows(&org, head, &events);
-        insert(&mut tx, &org, from, &rows).await?;
+        insert(&mut tx, &org, &rows).await?;
         for (&i, receipt) in indexes.iter().zip(written) {
             receipts[i] = Some(receipt);
         }
@@ -119,21 +118,15 @@ const COPY_IN: &str = concat!(
     ") FROM STDIN (FORMAT binary)"
 );
 
-/// Appends `rows` to `org`'s chain and moves its head from `from` to the
-/// last.
-async fn insert(
-    tx: &mut Transaction<'_, Postgres>,
-    org: &str,
-    from: i64,
-    rows: &[Row<'_>],
-) -> Result<()> {
+/// Appends `rows` to `org`'s chain and moves its head to the last.
+async fn insert(tx: &mut Transaction<'_, Postgres>, org: &str, rows: &[Row<'_>]) -> Result<()> {
     let Some(last) = rows.last() else {
         return Ok(());
     };
     let mut copy = Encoder::new();
     encode(&mut copy, org, rows)?;
     copy_in(tx, copy.finish(), rows.len()).await?;
-    move_head::<Postgres>(&mut **tx, org, from, last.seq, &last.hash).await
+    move_head::<Postgres>(&mut **tx, org, last.seq, &last.hash).await
 }
 
 /// Adds `org`'s `rows` to a binary copy in [`COPY_IN`]'s column order.
@@ -263,7 +256,7 @@ async fn land_in(
         if lock_head(tx, org).await? != *from {
             return Ok(Landing::Conflict);
         }
-        move_head::<Postgres>(&mut **tx, org, from.0, to.0, &to.1).await?;
+        move_head::<Postgres>(&mut **tx, org, to.0, &to.1).await?;
     }
     let _ = turn.held.send(());
     Ok(match sign(tx, ahead.signing, signer, ahead.now).await? {

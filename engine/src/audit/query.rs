@@ -63,13 +63,13 @@ impl Filter {
         }
     }
 
-    /// `customer = $k`, the rows read through the customer index
-    /// ([`customer_index::source`]).
+    /// `customer = $k`, on SQLite on the rows its customer entries point
+    /// at ([`customer_index::source`]).
     fn customer(&mut self, value: Option<&str>) {
-        if value.is_some() {
-            self.from = customer_index::source(self.backend, self.placeholder());
-            self.text("customer", value);
+        if value.is_some() && customer_index::kept_apart(self.backend) {
+            self.from = customer_index::source(self.placeholder());
         }
+        self.text("customer", value);
     }
 
     fn time(&mut self, op: &str, value: Option<DateTime<Utc>>) {

@@ -98,11 +98,9 @@ impl Store {
             .bind(anchor)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(customer_index::PRUNE)
-            .bind(org.as_str())
-            .bind(anchor)
-            .execute(&mut *tx)
-            .await?;
+        if customer_index::kept_apart(self.backend()) {
+            customer_index::prune(&mut tx, org.as_str(), anchor).await?;
+        }
         // Checkpoints before the anchor certify nothing that remains.
         sqlx::query("DELETE FROM audit_checkpoints WHERE org = $1 AND seq < $2")
             .bind(org.as_str())

@@ -108,8 +108,8 @@ fn lock_head(tx: &Transaction<'_>, org: &str) -> Result<(i64, String)> {
 }
 
 /// Appends `rows` to `org`'s chain and moves its head from `from` to the
-/// last, bringing the customer index along when that is due (as
-/// [`super::chain::move_head`] does on the sqlx drivers).
+/// last, bringing its customer entries up when that is due (as
+/// [`super::writer::append_locked`] does on the sqlx drivers).
 fn insert(tx: &Transaction<'_>, org: &str, from: i64, rows: &[Row<'_>]) -> Result<()> {
     let Some(last) = rows.last() else {
         return Ok(());
@@ -130,7 +130,9 @@ fn insert(tx: &Transaction<'_>, org: &str, from: i64, rows: &[Row<'_>]) -> Resul
     tx.prepare_cached(SET_HEAD)?
         .execute(named_params! {"$1": org, "$2": last.seq, "$3": last.hash})?;
     if customer_index::due(from, last.seq) {
-        for statement in [customer_index::CATCH_UP, customer_index::SET_WATERMARK] {
+        tx.prepare_cached(customer_index::CREATE_MARK)?
+            .execute(named_params! {"$1": org})?;
+        for statement in [customer_index::CATCH_UP, customer_index::SET_MARK] {
             tx.prepare_cached(statement)?
                 .execute(named_params! {"$1": org, "$2": last.seq})?;
         }

@@ -25,6 +25,7 @@ use super::chain::{
 };
 use super::checkpoint::{Checkpoint, Signer};
 use super::copy::Encoder;
+use super::customer_index;
 use super::event::{AuditEvent, GENESIS};
 use super::flight::{Ack, Chain, Flight, Landed, Outcome, durable, fail, fly, message, refuse};
 use super::pseudonym::Pseudonyms;
@@ -1008,7 +1009,10 @@ pub(crate) async fn append_locked(
         return Ok(receipts);
     };
     insert_rows(tx, backend, org, &rows).await?;
-    move_head::<Any>(&mut **tx, org, from, last.seq, &last.hash).await?;
+    move_head::<Any>(&mut **tx, org, last.seq, &last.hash).await?;
+    if customer_index::kept_apart(backend) && customer_index::due(from, last.seq) {
+        customer_index::catch_up(tx, org, last.seq).await?;
+    }
     Ok(receipts)
 }
 

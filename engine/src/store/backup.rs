@@ -35,6 +35,7 @@ pub const TABLES: &[&str] = &[
     "audit_events",
     "audit_heads",
     "audit_customers",
+    "audit_customers_indexed",
     "audit_checkpoints",
     "audit_cosignatures",
     "campaigns",

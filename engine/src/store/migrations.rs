@@ -56,6 +56,7 @@ pub(super) const AUDIT_TABLES: &[&str] = &[
     "audit_events",
     "audit_heads",
     "audit_customers",
+    "audit_customers_indexed",
     "audit_checkpoints",
     "audit_cosignatures",
 ];

@@ -7,8 +7,9 @@ use chrono::{Duration, TimeZone, Utc};
 use std::collections::BTreeMap;
 
 use custodia_engine::audit::{
-    AuditConfig, AuditEvent, AuditLog, AuditQuery, BreachQuery, BreakKind, ChainedEvent, Change,
-    Checkpoint, Cosigner, EventKind, Frontier, Signer, Witness, Witnessed, chain_hash, merkle,
+    AuditConfig, AuditEvent, AuditLog, AuditQuery, BreachQuery, BreakKind, CUSTOMER_INDEX_EVERY,
+    ChainedEvent, Change, Checkpoint, Cosigner, EventKind, Frontier, Signer, Witness, Witnessed,
+    chain_hash, merkle,
 };
 use custodia_engine::rules::Effect;
 use custodia_engine::testkit::{AUDIT_PAGE, cosign, write_history};
@@ -382,10 +383,6 @@ on_both_backends! {
     }
 }
 
-/// The customer index's span: a chain's entries are added every this
-/// many events (`customer_index::EVERY`, which is crate-private).
-const INDEX_EVERY: i64 = 65_536;
-
 async fn scalar(pool: &AnyPool, sql: &str) -> i64 {
     let (n,): (i64,) = sqlx::query_as(sql).fetch_one(pool).await.expect(sql);
     n
@@ -393,11 +390,12 @@ async fn scalar(pool: &AnyPool, sql: &str) -> i64 {
 
 on_both_backends! {
     async fn customer_lookups_find_every_event_indexed_or_not_yet(store) {
-        // Past one span through the writer's batches, and a change through
-        // the pool at the end: the index covers the first span, the rest
-        // is the tail a lookup scans.
+        // Past one span through the writer's batches, then two changes
+        // per customer through the pool: on SQLite the entries cover the
+        // span, and every customer has events after the mark, which a
+        // lookup reads too; PostgreSQL keeps them in an index of the table.
         let log = AuditLog::spawn(store.clone(), None, AuditConfig::default());
-        let (callers, each) = (256_i64, INDEX_EVERY / 256 + 2);
+        let (callers, each) = (256_i64, CUSTOMER_INDEX_EVERY / 256 + 2);
         let appends: Vec<_> = (0..callers)
             .map(|c| {
                 let log = log.clone();
@@ -412,27 +410,35 @@ on_both_backends! {
             task.await.expect("caller");
         }
         log.shutdown().await.expect("shutdown");
-        let mut change = Change::begin(&store, &org()).await.expect("begin");
-        change.record(event(3));
-        change.commit().await.expect("change");
-        let total = callers * each + 1;
+        for i in 0..14 {
+            let mut change = Change::begin(&store, &org()).await.expect("begin");
+            change.record(event(i));
+            change.commit().await.expect("change");
+        }
+        let total = callers * each + 14;
         let pool = raw(&store).await;
-        let indexed = scalar(&pool, "SELECT customers_indexed FROM audit_heads WHERE org = 'bufete-ruiz'").await;
-        assert!(indexed >= INDEX_EVERY && indexed < total, "the index stops inside the chain: {indexed} of {total}");
+        let entries = scalar(&pool, "SELECT COUNT(*) FROM audit_customers").await;
+        // On PostgreSQL nothing is kept apart: every event counts as after
+        // the mark.
+        let mut indexed = 0;
+        if store.backend() == custodia_engine::Backend::Sqlite {
+            indexed = scalar(&pool, "SELECT seq FROM audit_customers_indexed WHERE org = 'bufete-ruiz'").await;
+            assert!(indexed >= CUSTOMER_INDEX_EVERY && indexed < total, "the entries stop inside the chain: {indexed} of {total}");
+        }
         assert_eq!(
-            scalar(&pool, "SELECT COUNT(*) FROM audit_customers").await,
+            entries,
             scalar(&pool, &format!("SELECT COUNT(*) FROM audit_events WHERE customer IS NOT NULL AND seq <= {indexed}")).await,
-            "every event up to the watermark is indexed, none after it"
+            "every event up to the mark has its entry, none after it"
         );
         let now = Utc::now();
         for k in 0..7 {
             let customer = format!("C-{}", 1000 + k);
             let stored = scalar(&pool, &format!("SELECT COUNT(*) FROM audit_events WHERE customer = '{customer}'")).await;
-            let tail = scalar(&pool, &format!("SELECT COUNT(*) FROM audit_events WHERE customer = '{customer}' AND seq > {indexed}")).await;
-            assert!(tail > 0 && tail < stored, "{customer}: {tail} of {stored} after the watermark");
+            let after = scalar(&pool, &format!("SELECT COUNT(*) FROM audit_events WHERE customer = '{customer}' AND seq > {indexed}")).await;
+            assert!(after > 0, "{customer}: {after} of {stored} after the mark");
             let q = AuditQuery { customer: Some(customer.clone()), ..AuditQuery::default() };
             let found = store.query_audit(&org(), &q).await.expect("query");
-            assert_eq!(found.len() as i64, stored, "{customer}: every event, indexed or not");
+            assert_eq!(found.len() as i64, stored, "{customer}: every event, with an entry or not");
             assert!(found.iter().all(|e| e.event.customer.as_deref() == Some(customer.as_str())));
             assert!(found.windows(2).all(|w| w[0].seq < w[1].seq), "oldest first, each once");
             let q = BreachQuery { worker: None, customer: Some(customer.clone()), address: None, from: now - Duration::hours(1), to: now + Duration::hours(1) };
@@ -440,37 +446,66 @@ on_both_backends! {
             assert_eq!(scope.allowed_accesses + scope.denied_attempts, stored, "{customer}: breach scoping counts them all");
         }
     }
+}
 
-    async fn pruning_takes_the_customer_index_entries_of_what_it_removes(store) {
-        // A span and a bit, events 1..40,000 past two years: a checkpoint
-        // every 20,000 events, and the index brought up when the append
-        // of the last chunk crosses 65,536.
-        let dir = tempfile::tempdir().expect("dir");
-        let signer = Signer::create(&dir.path().join("key")).expect("key");
-        let now = Utc::now();
-        let n = INDEX_EVERY + 10;
-        let events = (1..=n)
-            .map(|i| {
-                let mut e = event(i);
-                e.at = now - Duration::days(if i <= 40_000 { 800 } else { 10 });
-                e
-            })
-            .collect();
-        write_history(&store, &org(), events, Some(&signer), 20_000).await.expect("history");
-        let pool = raw(&store).await;
-        let indexed = scalar(&pool, "SELECT customers_indexed FROM audit_heads WHERE org = 'bufete-ruiz'").await;
-        assert_eq!(indexed, n, "the last chunk crossed the span");
-        assert_eq!(scalar(&pool, "SELECT COUNT(*) FROM audit_customers").await, n);
-        let report = store.prune_audit(&org(), 730, now, "retention period over").await.expect("prune");
-        assert_eq!(report.anchor_seq, 40_000);
-        assert_eq!(scalar(&pool, "SELECT COUNT(*) FROM audit_customers WHERE seq <= 40000").await, 0, "no entry outlives its event");
-        assert_eq!(scalar(&pool, "SELECT COUNT(*) FROM audit_customers").await, n - 40_000);
-        let q = AuditQuery { customer: Some("C-1003".into()), ..AuditQuery::default() };
-        let found = store.query_audit(&org(), &q).await.expect("query");
-        let kept = scalar(&pool, "SELECT COUNT(*) FROM audit_events WHERE customer = 'C-1003'").await;
-        assert!(kept > 0);
-        assert_eq!(found.len() as i64, kept);
-    }
+/// SQLite keeps customer entries apart from the events (PostgreSQL has
+/// none to prune).
+#[tokio::test]
+async fn pruning_takes_the_customer_entries_of_what_it_removes() {
+    let (store, _guard) = crate::fresh_store(custodia_engine::Backend::Sqlite).await;
+    // A span and a bit, events 1..40,000 past two years: a checkpoint
+    // every 20,000 events, and the entries brought up when the append of
+    // the last chunk crosses 65,536.
+    let dir = tempfile::tempdir().expect("dir");
+    let signer = Signer::create(&dir.path().join("key")).expect("key");
+    let now = Utc::now();
+    let n = CUSTOMER_INDEX_EVERY + 10;
+    let events = (1..=n)
+        .map(|i| {
+            let mut e = event(i);
+            e.at = now - Duration::days(if i <= 40_000 { 800 } else { 10 });
+            e
+        })
+        .collect();
+    write_history(&store, &org(), events, Some(&signer), 20_000)
+        .await
+        .expect("history");
+    let pool = raw(&store).await;
+    let mark = "SELECT seq FROM audit_customers_indexed WHERE org = 'bufete-ruiz'";
+    assert_eq!(
+        scalar(&pool, mark).await,
+        n,
+        "the last chunk crossed the span"
+    );
+    let entries = "SELECT COUNT(*) FROM audit_customers";
+    assert_eq!(scalar(&pool, entries).await, n);
+    let report = store
+        .prune_audit(&org(), 730, now, "retention period over")
+        .await
+        .expect("prune");
+    assert_eq!(report.anchor_seq, 40_000);
+    assert_eq!(
+        scalar(
+            &pool,
+            "SELECT COUNT(*) FROM audit_customers WHERE seq <= 40000"
+        )
+        .await,
+        0,
+        "no entry outlives its event"
+    );
+    assert_eq!(scalar(&pool, entries).await, n - 40_000);
+    let q = AuditQuery {
+        customer: Some("C-1003".into()),
+        ..AuditQuery::default()
+    };
+    let found = store.query_audit(&org(), &q).await.expect("query");
+    let kept = scalar(
+        &pool,
+        "SELECT COUNT(*) FROM audit_events WHERE customer = 'C-1003'",
+    )
+    .await;
+    assert!(kept > 0);
+    assert_eq!(found.len() as i64, kept);
 }
 
 /// A 32-byte hash from its hex.
