@@ -16,7 +16,7 @@
 //! PostgreSQL keeps the index on `audit_events`: its WAL records an index
 //! insert, not the page, and entries brought up apart (by a connection of
 //! their own, so that the writer's batches never waited on them) cost its
-//! writer 5-14% against the index ([`kept_apart`]).
+//! writer 7-20% against the index ([`kept_apart`]).
 //!
 //! The table is derived: `verify` never reads it, and a chain with no
 //! mark (a store restored from PostgreSQL's backup) answers the same, only
@@ -75,6 +75,9 @@ const PRUNE: &str = "DELETE FROM audit_customers WHERE org = $1 AND seq <= $2";
 /// SQLite keeps). A chain with no mark has its every event read: missing
 /// entries make a lookup slow, never incomplete. The caller still filters
 /// on `customer` itself.
+// INVARIANT: a lookup reads every event of the chain after its mark, and
+// before it those its entries name; `catch_up` adds an entry for every
+// event up to the mark it sets, in the same transaction.
 pub(crate) fn source(customer: usize) -> String {
     format!(
         "(SELECT seq AS candidate FROM audit_customers WHERE org = $1 AND customer = ${customer}
