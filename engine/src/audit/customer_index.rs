@@ -45,25 +45,29 @@ pub(crate) fn due(from: i64, to: i64) -> bool {
     from.div_euclid(EVERY) != to.div_euclid(EVERY)
 }
 
-/// Gives chain `$1` a mark at 0 if it has none.
-pub(crate) const CREATE_MARK: &str =
-    "INSERT INTO audit_customers_indexed (org, seq) VALUES ($1, 0) ON CONFLICT (org) DO NOTHING";
-
 /// Adds the entries of `$1`'s events after its mark, up to `$2`, in key
 /// order (so the table's pages are written in runs, not at random). Run
 /// under SQLite's write lock, so no other run or prune interleaves. An
 /// entry already there is left alone: a derived index must never fail an
 /// append.
-pub(crate) const CATCH_UP: &str = "INSERT INTO audit_customers (org, customer, at, seq)
+const CATCH_UP: &str = "INSERT INTO audit_customers (org, customer, at, seq)
      SELECT org, customer, at, seq FROM audit_events
      WHERE org = $1 AND customer IS NOT NULL
-       AND seq > (SELECT seq FROM audit_customers_indexed WHERE org = $1) AND seq <= $2
+       AND seq > COALESCE((SELECT seq FROM audit_customers_indexed WHERE org = $1), 0)
+       AND seq <= $2
      ORDER BY customer, at, seq
      ON CONFLICT DO NOTHING";
 
-/// Moves `$1`'s mark up to `$2` (never down).
-pub(crate) const SET_MARK: &str =
-    "UPDATE audit_customers_indexed SET seq = $2 WHERE org = $1 AND seq < $2";
+/// Moves `$1`'s mark up to `$2` (never down), giving it one if it has
+/// none.
+const SET_MARK: &str = "INSERT INTO audit_customers_indexed (org, seq) VALUES ($1, $2)
+     ON CONFLICT (org) DO UPDATE SET seq = excluded.seq WHERE audit_customers_indexed.seq < excluded.seq";
+
+/// What brings `$1`'s entries up to `$2`, in the transaction that moved
+/// its head to `$2` (so every event up to it is there): each statement on
+/// (`$1`, `$2`), for the `Any` driver here and the writer's own
+/// connection in [`super::sqlite`].
+pub(crate) const CATCH_UP_TO: [&str; 2] = [CATCH_UP, SET_MARK];
 
 /// Removes the entries of pruned events (`seq <= $2`) with them.
 const PRUNE: &str = "DELETE FROM audit_customers WHERE org = $1 AND seq <= $2";
@@ -100,15 +104,10 @@ async fn run(conn: &mut AnyConnection, statements: &[&str], org: &str, seq: i64)
     Ok(())
 }
 
-/// Brings `org`'s entries up to `to` inside the caller's transaction,
-/// which holds the chain's head at `to` (so every event up to it is
-/// there): the `Any` driver's twin of the writer's own in [`super::sqlite`].
+/// Brings `org`'s entries up to `to` inside the caller's transaction
+/// ([`CATCH_UP_TO`]).
 pub(crate) async fn catch_up(conn: &mut AnyConnection, org: &str, to: i64) -> Result<()> {
-    sqlx::query(CREATE_MARK)
-        .bind(org)
-        .execute(&mut *conn)
-        .await?;
-    run(conn, &[CATCH_UP, SET_MARK], org, to).await
+    run(conn, &CATCH_UP_TO, org, to).await
 }
 
 /// Removes the entries of `org`'s events up to `anchor`, which a prune

@@ -130,9 +130,7 @@ fn insert(tx: &Transaction<'_>, org: &str, from: i64, rows: &[Row<'_>]) -> Resul
     tx.prepare_cached(SET_HEAD)?
         .execute(named_params! {"$1": org, "$2": last.seq, "$3": last.hash})?;
     if customer_index::due(from, last.seq) {
-        tx.prepare_cached(customer_index::CREATE_MARK)?
-            .execute(named_params! {"$1": org})?;
-        for statement in [customer_index::CATCH_UP, customer_index::SET_MARK] {
+        for statement in customer_index::CATCH_UP_TO {
             tx.prepare_cached(statement)?
                 .execute(named_params! {"$1": org, "$2": last.seq})?;
         }

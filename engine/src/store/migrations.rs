@@ -113,3 +113,71 @@ pub(super) fn migrator(backend: Backend) -> Migrator {
         ..Migrator::DEFAULT
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_customer_index_migration_keeps_every_stored_event_findable() {
+        sqlx::any::install_default_drivers();
+        let dir = tempfile::tempdir().expect("dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("m.db").display());
+        let pool = sqlx::AnyPool::connect(&url).await.expect("pool");
+        let mut before = migrator(Backend::Sqlite);
+        before.migrations = Cow::Owned(
+            before
+                .migrations
+                .iter()
+                .filter(|m| m.version < 13)
+                .cloned()
+                .collect(),
+        );
+        before.run(&pool).await.expect("migrations 1 to 12");
+        for (org, seq, customer) in [
+            ("a", 1, Some("C-1")),
+            ("a", 2, None),
+            ("a", 3, Some("C-2")),
+            ("b", 1, Some("C-1")),
+        ] {
+            sqlx::query("INSERT INTO audit_events (org, seq, at, kind, customer, prev_hash, hash) VALUES ($1, $2, 0, 'decision', $3, '-', '-')")
+                .bind(org)
+                .bind(seq)
+                .bind(customer)
+                .execute(&pool)
+                .await
+                .expect("event");
+        }
+        migrator(Backend::Sqlite)
+            .run(&pool)
+            .await
+            .expect("migration 13");
+        let entries: Vec<(String, String, i64)> =
+            sqlx::query_as("SELECT org, customer, seq FROM audit_customers ORDER BY 1, 2, 3")
+                .fetch_all(&pool)
+                .await
+                .expect("entries");
+        let entry = |org: &str, customer: &str, seq| (org.to_owned(), customer.to_owned(), seq);
+        assert_eq!(
+            entries,
+            [
+                entry("a", "C-1", 1),
+                entry("a", "C-2", 3),
+                entry("b", "C-1", 1)
+            ]
+        );
+        let marks: Vec<(String, i64)> =
+            sqlx::query_as("SELECT org, seq FROM audit_customers_indexed ORDER BY org")
+                .fetch_all(&pool)
+                .await
+                .expect("marks");
+        assert_eq!(marks, [("a".to_owned(), 3), ("b".to_owned(), 1)]);
+        let (left,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'audit_events_customer'",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("index");
+        assert_eq!(left, 0, "the index left the writer's commits");
+    }
+}
