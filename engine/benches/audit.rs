@@ -204,20 +204,17 @@ impl Generated<'_> {
             start = history_start().timestamp_micros(),
         )
     }
-}
 
-impl Generated<'_> {
     /// The statements that insert rows `from` + 1 to `from` + `n` as the
     /// writer would: the rows, and the customer index's entries when the
     /// rows cross a multiple of [`CUSTOMER_INDEX_EVERY`] (as
     /// `audit_customers` is caught up, in the same commit).
     fn append(&self, backend: Backend, from: u64, n: u64) -> String {
         let rows = self.insert(backend, from, n);
-        let every = CUSTOMER_INDEX_EVERY.unsigned_abs();
-        let to = from + n;
         let Some((customers, indexed)) = &self.customers else {
             return rows;
         };
+        let (every, to) = (CUSTOMER_INDEX_EVERY.unsigned_abs(), from + n);
         if from / every == to / every {
             return rows;
         }
