@@ -54,10 +54,9 @@ pub(crate) fn write(
     let mut receipts: Vec<Option<Receipt>> = vec![None; batch.len];
     for (org, indexes, mut events) in batch.chains {
         let head = lock_head(&tx, &org)?;
-        let from = head.0;
         stamp(&mut events, Stamp::Now(now));
         let (rows, written) = chain_rows(&org, head, &events);
-        insert(&tx, &org, from, &rows)?;
+        insert(&tx, &org, &rows)?;
         for (&i, receipt) in indexes.iter().zip(written) {
             receipts[i] = Some(receipt);
         }
@@ -107,11 +106,11 @@ fn lock_head(tx: &Transaction<'_>, org: &str) -> Result<(i64, String)> {
     Ok(head)
 }
 
-/// Appends `rows` to `org`'s chain and moves its head from `from` to the
-/// last, bringing its customer entries up when that is due (as
+/// Appends `rows` to `org`'s chain and moves its head to the last,
+/// bringing its customer entries up when that is due (as
 /// [`super::writer::append_locked`] does on the sqlx drivers).
-fn insert(tx: &Transaction<'_>, org: &str, from: i64, rows: &[Row<'_>]) -> Result<()> {
-    let Some(last) = rows.last() else {
+fn insert(tx: &Transaction<'_>, org: &str, rows: &[Row<'_>]) -> Result<()> {
+    let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
         return Ok(());
     };
     let mut statement = tx.prepare_cached(concat!(
@@ -129,7 +128,7 @@ fn insert(tx: &Transaction<'_>, org: &str, from: i64, rows: &[Row<'_>]) -> Resul
     }
     tx.prepare_cached(SET_HEAD)?
         .execute(named_params! {"$1": org, "$2": last.seq, "$3": last.hash})?;
-    if customer_index::due(from, last.seq) {
+    if customer_index::due(first.seq - 1, last.seq) {
         for statement in customer_index::CATCH_UP_TO {
             tx.prepare_cached(statement)?
                 .execute(named_params! {"$1": org, "$2": last.seq})?;
