@@ -808,7 +808,7 @@ on_both_backends! {
         let refused = log.append(&org(), event(42)).await.expect_err("fail closed");
         assert!(refused.to_string().contains("refused"), "{refused}");
         assert!(log.checkpoint().await.is_err(), "nothing is signed");
-        let (head,): (i64,) = sqlx::query_as("SELECT seq FROM audit_heads WHERE org = 'bufete-ruiz'").fetch_one(&pool).await.expect("head");
+        let head = scalar(&pool, "SELECT seq FROM audit_heads WHERE org = 'bufete-ruiz'").await;
         assert_eq!(head, 30, "nothing was written");
         let read = Witnessed::read(&[witness.file().to_owned()], &signer.verifying_key()).expect("witness");
         assert_eq!(read.alarms.len(), 1, "the alarm is in the witness");
@@ -849,12 +849,11 @@ async fn a_writer_whose_postgres_connection_is_cut_fails_that_batch_then_reconne
     let log = AuditLog::spawn(store.clone(), None, AuditConfig::default());
     assert_eq!(log.append(&org(), event(1)).await.expect("first").seq, 1);
     let pool = raw(&store).await;
-    let (cut,): (i64,) = sqlx::query_as(
+    let cut = scalar(
+        &pool,
         "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
     )
-    .fetch_one(&pool)
-    .await
-    .expect("terminate");
+    .await;
     assert!(cut >= 1, "the writer's connection was among those cut");
     let err = log
         .append(&org(), event(2))
