@@ -7,8 +7,8 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::chain::{EVENT_FIELDS, event_from_row};
-use super::customer_index;
 use super::event::{ChainedEvent, micros};
+use super::lookup::{self, Lookup};
 use crate::domain::OrgSlug;
 use crate::error::{Error, Result};
 use crate::rules::Effect;
@@ -26,13 +26,16 @@ pub struct AuditQuery {
     pub limit: Option<i64>,
 }
 
-/// The rows a query reads (`audit_events`, or a customer's through the
-/// customer index) and a WHERE clause on them with numbered placeholders,
+/// The rows a query reads (`audit_events`, or on SQLite those a lookup
+/// table names) and a WHERE clause on them with numbered placeholders,
 /// for both backends.
 struct Filter {
     backend: Backend,
-    from: String,
+    /// The lookup the rows are read through, and its value's placeholder.
+    lookup: Option<(Lookup, usize)>,
     clauses: Vec<String>,
+    /// The clauses on `at`, which also narrow a lookup's entries.
+    window: Vec<String>,
     text: Vec<String>,
     numbers: Vec<i64>,
 }
@@ -41,8 +44,9 @@ impl Filter {
     fn new(org: &OrgSlug, backend: Backend) -> Self {
         Self {
             backend,
-            from: "audit_events".into(),
+            lookup: None,
             clauses: vec!["org = $1".into()],
+            window: Vec::new(),
             text: vec![org.to_string()],
             numbers: Vec::new(),
         }
@@ -63,26 +67,31 @@ impl Filter {
         }
     }
 
-    /// `customer = $k`, on SQLite on the rows its customer entries point
-    /// at ([`customer_index::source`]).
-    fn customer(&mut self, value: Option<&str>) {
-        if value.is_some() && customer_index::kept_apart(self.backend) {
-            self.from = customer_index::source(self.placeholder());
+    /// `column = $k` on a looked-up column; on SQLite the rows are read
+    /// through the first such lookup's entries ([`lookup::source`]).
+    fn lookup(&mut self, lookup: Lookup, value: Option<&str>) {
+        if value.is_some() && self.lookup.is_none() && lookup::kept_apart(self.backend) {
+            self.lookup = Some((lookup, self.placeholder()));
         }
-        self.text("customer", value);
+        self.text(lookup.column(), value);
     }
 
     fn time(&mut self, op: &str, value: Option<DateTime<Utc>>) {
         if let Some(v) = value {
-            self.clauses
-                .push(format!("at {op} ${}", self.placeholder()));
+            let clause = format!("at {op} ${}", self.placeholder());
+            self.clauses.push(clause.clone());
+            self.window.push(clause);
             self.numbers.push(micros(v));
         }
     }
 
     /// `FROM … WHERE …`.
     fn sql(&self) -> String {
-        format!("FROM {} WHERE {}", self.from, self.clauses.join(" AND "))
+        let from = match self.lookup {
+            Some((lookup, value)) => lookup::source(lookup, value, &self.window),
+            None => "audit_events".into(),
+        };
+        format!("FROM {from} WHERE {}", self.clauses.join(" AND "))
     }
 
     fn bind<'q>(
@@ -147,8 +156,8 @@ impl Store {
     /// Events matching `q`, oldest first.
     pub async fn query_audit(&self, org: &OrgSlug, q: &AuditQuery) -> Result<Vec<ChainedEvent>> {
         let mut f = Filter::new(org, self.backend());
-        f.text("worker", q.worker.as_deref());
-        f.customer(q.customer.as_deref());
+        f.lookup(Lookup::Customer, q.customer.as_deref());
+        f.lookup(Lookup::Worker, q.worker.as_deref());
         f.text("action", q.action.as_deref());
         f.text("decision", q.decision.map(Effect::as_str));
         f.time(">=", q.from);
@@ -172,8 +181,8 @@ impl Store {
             });
         }
         let mut f = Filter::new(org, self.backend());
-        f.text("worker", q.worker.as_deref());
-        f.customer(q.customer.as_deref());
+        f.lookup(Lookup::Customer, q.customer.as_deref());
+        f.lookup(Lookup::Worker, q.worker.as_deref());
         f.text("address", q.address.as_deref());
         f.time(">=", Some(q.from));
         f.time("<", Some(q.to));

@@ -5,8 +5,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use super::chain::Stamp;
-use super::customer_index;
 use super::event::{AuditEvent, EventKind, MIN_RETENTION_DAYS, PruneRecord, micros};
+use super::lookup;
 use super::writer::append_locked;
 use crate::domain::OrgSlug;
 use crate::error::{Error, Result};
@@ -98,8 +98,8 @@ impl Store {
             .bind(anchor)
             .execute(&mut *tx)
             .await?;
-        if customer_index::kept_apart(self.backend()) {
-            customer_index::prune(&mut tx, org.as_str(), anchor).await?;
+        if lookup::kept_apart(self.backend()) {
+            lookup::prune(&mut tx, org.as_str(), anchor).await?;
         }
         // Checkpoints before the anchor certify nothing that remains.
         sqlx::query("DELETE FROM audit_checkpoints WHERE org = $1 AND seq < $2")

@@ -19,7 +19,7 @@ use super::chain::{
     extension, from_columns, link_of_row, next_checkpoint, prune_anchor, stamp,
 };
 use super::checkpoint::{Checkpoint, Signer};
-use super::customer_index;
+use super::lookup;
 use super::event::{ChainedEvent, GENESIS, micros};
 use super::tree_hash::{Hash, decode_hash};
 use crate::error::{Error, Result};
@@ -107,7 +107,7 @@ fn lock_head(tx: &Transaction<'_>, org: &str) -> Result<(i64, String)> {
 }
 
 /// Appends `rows` to `org`'s chain and moves its head to the last,
-/// bringing its customer entries up when that is due (as
+/// bringing its lookup entries up when that is due (as
 /// [`super::writer::append_locked`] does on the sqlx drivers).
 fn insert(tx: &Transaction<'_>, org: &str, rows: &[Row<'_>]) -> Result<()> {
     let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
@@ -128,8 +128,8 @@ fn insert(tx: &Transaction<'_>, org: &str, rows: &[Row<'_>]) -> Result<()> {
     }
     tx.prepare_cached(SET_HEAD)?
         .execute(named_params! {"$1": org, "$2": last.seq, "$3": last.hash})?;
-    if customer_index::due(first.seq - 1, last.seq) {
-        for statement in customer_index::CATCH_UP_TO {
+    if lookup::due(first.seq - 1, last.seq) {
+        for statement in lookup::CATCH_UP_TO {
             tx.prepare_cached(statement)?
                 .execute(named_params! {"$1": org, "$2": last.seq})?;
         }

@@ -25,9 +25,9 @@ use super::chain::{
 };
 use super::checkpoint::{Checkpoint, Signer};
 use super::copy::Encoder;
-use super::customer_index;
 use super::event::{AuditEvent, GENESIS};
 use super::flight::{Ack, Chain, Flight, Landed, Outcome, durable, fail, fly, message, refuse};
+use super::lookup;
 use super::pseudonym::Pseudonyms;
 use super::witness::{Witness, Witnessed};
 use super::{postgres, sqlite};
@@ -1010,8 +1010,8 @@ pub(crate) async fn append_locked(
     };
     insert_rows(tx, backend, org, &rows).await?;
     move_head::<Any>(&mut **tx, org, last.seq, &last.hash).await?;
-    if customer_index::kept_apart(backend) && customer_index::due(from, last.seq) {
-        customer_index::catch_up(tx, org, last.seq).await?;
+    if lookup::kept_apart(backend) && lookup::due(from, last.seq) {
+        lookup::catch_up(tx, org, last.seq).await?;
     }
     Ok(receipts)
 }

@@ -49,6 +49,12 @@ pub(super) const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0013_audit_customer_index.sql"),
         include_str!("../../migrations/postgres/0013_audit_customer_index.sql"),
     ),
+    (
+        14,
+        "audit worker lookup",
+        include_str!("../../migrations/sqlite/0014_audit_worker_lookup.sql"),
+        include_str!("../../migrations/postgres/0014_audit_worker_lookup.sql"),
+    ),
 ];
 
 /// The audit tables. Replacing an organisation's data never touches them.
@@ -56,7 +62,8 @@ pub(super) const AUDIT_TABLES: &[&str] = &[
     "audit_events",
     "audit_heads",
     "audit_customers",
-    "audit_customers_indexed",
+    "audit_workers",
+    "audit_lookups_indexed",
     "audit_checkpoints",
     "audit_cosignatures",
 ];
@@ -119,7 +126,7 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn the_customer_index_migration_keeps_every_stored_event_findable() {
+    async fn the_lookup_migrations_keep_every_stored_event_findable() {
         sqlx::any::install_default_drivers();
         let dir = tempfile::tempdir().expect("dir");
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("m.db").display());
@@ -134,16 +141,17 @@ mod tests {
                 .collect(),
         );
         before.run(&pool).await.expect("migrations 1 to 12");
-        for (org, seq, customer) in [
-            ("a", 1, Some("C-1")),
-            ("a", 2, None),
-            ("a", 3, Some("C-2")),
-            ("b", 1, Some("C-1")),
+        for (org, seq, customer, worker) in [
+            ("a", 1, Some("C-1"), Some("w1")),
+            ("a", 2, None, Some("w2")),
+            ("a", 3, Some("C-2"), None),
+            ("b", 1, Some("C-1"), Some("w1")),
         ] {
-            sqlx::query("INSERT INTO audit_events (org, seq, at, kind, customer, prev_hash, hash) VALUES ($1, $2, 0, 'decision', $3, '-', '-')")
+            sqlx::query("INSERT INTO audit_events (org, seq, at, kind, customer, worker, prev_hash, hash) VALUES ($1, $2, 0, 'decision', $3, $4, '-', '-')")
                 .bind(org)
                 .bind(seq)
                 .bind(customer)
+                .bind(worker)
                 .execute(&pool)
                 .await
                 .expect("event");
@@ -151,33 +159,45 @@ mod tests {
         migrator(Backend::Sqlite)
             .run(&pool)
             .await
-            .expect("migration 13");
-        let entries: Vec<(String, String, i64)> =
-            sqlx::query_as("SELECT org, customer, seq FROM audit_customers ORDER BY 1, 2, 3")
-                .fetch_all(&pool)
-                .await
-                .expect("entries");
-        let entry = |org: &str, customer: &str, seq| (org.to_owned(), customer.to_owned(), seq);
+            .expect("migrations 13 and 14");
+        let entries = |sql| {
+            let pool = pool.clone();
+            async move {
+                sqlx::query_as::<_, (String, String, i64)>(sql)
+                    .fetch_all(&pool)
+                    .await
+                    .expect("entries")
+            }
+        };
+        let entry = |org: &str, value: &str, seq| (org.to_owned(), value.to_owned(), seq);
         assert_eq!(
-            entries,
+            entries("SELECT org, customer, seq FROM audit_customers ORDER BY 1, 2, 3").await,
             [
                 entry("a", "C-1", 1),
                 entry("a", "C-2", 3),
                 entry("b", "C-1", 1)
             ]
         );
+        assert_eq!(
+            entries("SELECT org, worker, seq FROM audit_workers ORDER BY 1, 2, 3").await,
+            [
+                entry("a", "w1", 1),
+                entry("a", "w2", 2),
+                entry("b", "w1", 1)
+            ]
+        );
         let marks: Vec<(String, i64)> =
-            sqlx::query_as("SELECT org, seq FROM audit_customers_indexed ORDER BY org")
+            sqlx::query_as("SELECT org, seq FROM audit_lookups_indexed ORDER BY org")
                 .fetch_all(&pool)
                 .await
                 .expect("marks");
         assert_eq!(marks, [("a".to_owned(), 3), ("b".to_owned(), 1)]);
         let (left,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'audit_events_customer'",
+            "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('audit_events_customer', 'audit_events_worker')",
         )
         .fetch_one(&pool)
         .await
-        .expect("index");
-        assert_eq!(left, 0, "the index left the writer's commits");
+        .expect("indexes");
+        assert_eq!(left, 0, "the indexes left the writer's commits");
     }
 }

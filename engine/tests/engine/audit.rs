@@ -7,8 +7,8 @@ use chrono::{Duration, TimeZone, Utc};
 use std::collections::BTreeMap;
 
 use custodia_engine::audit::{
-    AuditConfig, AuditEvent, AuditLog, AuditQuery, BreachQuery, BreakKind, CUSTOMER_INDEX_EVERY,
-    ChainedEvent, Change, Checkpoint, Cosigner, EventKind, Frontier, Signer, Witness, Witnessed,
+    AuditConfig, AuditEvent, AuditLog, AuditQuery, BreachQuery, BreakKind, ChainedEvent, Change,
+    Checkpoint, Cosigner, EventKind, Frontier, LOOKUP_EVERY, Signer, Witness, Witnessed,
     chain_hash, merkle,
 };
 use custodia_engine::rules::Effect;
@@ -389,13 +389,14 @@ async fn scalar(pool: &AnyPool, sql: &str) -> i64 {
 }
 
 on_both_backends! {
-    async fn customer_lookups_find_every_event_indexed_or_not_yet(store) {
+    async fn lookups_by_customer_and_worker_find_every_event_indexed_or_not_yet(store) {
         // Past one span through the writer's batches, then two changes
         // per customer through the pool: on SQLite the entries cover the
-        // span, and every customer has events after the mark, which a
-        // lookup reads too; PostgreSQL keeps them in an index of the table.
+        // span, and every customer and worker has events after the mark,
+        // which a lookup reads too; PostgreSQL keeps them in indexes of
+        // the table.
         let log = AuditLog::spawn(store.clone(), None, AuditConfig::default());
-        let (callers, each) = (256_i64, CUSTOMER_INDEX_EVERY / 256 + 2);
+        let (callers, each) = (256_i64, LOOKUP_EVERY / 256 + 2);
         let appends: Vec<_> = (0..callers)
             .map(|c| {
                 let log = log.clone();
@@ -417,41 +418,58 @@ on_both_backends! {
         }
         let total = callers * each + 14;
         let pool = raw(&store).await;
-        let entries = scalar(&pool, "SELECT COUNT(*) FROM audit_customers").await;
         // On PostgreSQL nothing is kept apart: every event counts as after
         // the mark.
         let mut indexed = 0;
         if store.backend() == custodia_engine::Backend::Sqlite {
-            indexed = scalar(&pool, "SELECT seq FROM audit_customers_indexed WHERE org = 'bufete-ruiz'").await;
-            assert!(indexed >= CUSTOMER_INDEX_EVERY && indexed < total, "the entries stop inside the chain: {indexed} of {total}");
+            indexed = scalar(&pool, "SELECT seq FROM audit_lookups_indexed WHERE org = 'bufete-ruiz'").await;
+            assert!(indexed >= LOOKUP_EVERY && indexed < total, "the entries stop inside the chain: {indexed} of {total}");
         }
-        assert_eq!(
-            entries,
-            scalar(&pool, &format!("SELECT COUNT(*) FROM audit_events WHERE customer IS NOT NULL AND seq <= {indexed}")).await,
-            "every event up to the mark has its entry, none after it"
-        );
+        // Events from the middle of the chain on: a window narrows the
+        // entries read and the events after the mark alike.
+        let middle = scalar(&pool, &format!("SELECT at FROM audit_events WHERE seq = {}", total / 2)).await;
+        let since = chrono::DateTime::from_timestamp_micros(middle).expect("time");
+        let customers = (0..7).map(|k| format!("C-{}", 1000 + k));
+        let lookups = [("customer", "audit_customers", customers.collect::<Vec<_>>()), ("worker", "audit_workers", vec!["ana".into(), "luis".into()])];
         let now = Utc::now();
-        for k in 0..7 {
-            let customer = format!("C-{}", 1000 + k);
-            let stored = scalar(&pool, &format!("SELECT COUNT(*) FROM audit_events WHERE customer = '{customer}'")).await;
-            let after = scalar(&pool, &format!("SELECT COUNT(*) FROM audit_events WHERE customer = '{customer}' AND seq > {indexed}")).await;
-            assert!(after > 0, "{customer}: {after} of {stored} after the mark");
-            let q = AuditQuery { customer: Some(customer.clone()), ..AuditQuery::default() };
-            let found = store.query_audit(&org(), &q).await.expect("query");
-            assert_eq!(found.len() as i64, stored, "{customer}: every event, with an entry or not");
-            assert!(found.iter().all(|e| e.event.customer.as_deref() == Some(customer.as_str())));
-            assert!(found.windows(2).all(|w| w[0].seq < w[1].seq), "oldest first, each once");
-            let q = BreachQuery { worker: None, customer: Some(customer.clone()), address: None, from: now - Duration::hours(1), to: now + Duration::hours(1) };
-            let scope = store.breach_scope(&org(), &q).await.expect("scope");
-            assert_eq!(scope.allowed_accesses + scope.denied_attempts, stored, "{customer}: breach scoping counts them all");
+        for (column, table, values) in lookups {
+            assert_eq!(
+                scalar(&pool, &format!("SELECT COUNT(*) FROM {table}")).await,
+                scalar(&pool, &format!("SELECT COUNT(*) FROM audit_events WHERE {column} IS NOT NULL AND seq <= {indexed}")).await,
+                "every event up to the mark has its {column} entry, none after it"
+            );
+            for value in values {
+                let count = |clause: &str| format!("SELECT COUNT(*) FROM audit_events WHERE {column} = '{value}'{clause}");
+                let stored = scalar(&pool, &count("")).await;
+                let after = scalar(&pool, &count(&format!(" AND seq > {indexed}"))).await;
+                assert!(after > 0, "{value}: {after} of {stored} after the mark");
+                let mut q = AuditQuery::default();
+                let mut b = BreachQuery { worker: None, customer: None, address: None, from: now - Duration::hours(1), to: now + Duration::hours(1) };
+                if column == "customer" {
+                    (q.customer, b.customer) = (Some(value.clone()), Some(value.clone()));
+                } else {
+                    (q.worker, b.worker) = (Some(value.clone()), Some(value.clone()));
+                }
+                let found = store.query_audit(&org(), &q).await.expect("query");
+                assert_eq!(found.len() as i64, stored, "{value}: every event, with an entry or not");
+                assert!(found.iter().all(|e| [&e.event.customer, &e.event.worker].contains(&&Some(value.clone()))));
+                assert!(found.windows(2).all(|w| w[0].seq < w[1].seq), "oldest first, each once");
+                let scope = store.breach_scope(&org(), &b).await.expect("scope");
+                assert_eq!(scope.allowed_accesses + scope.denied_attempts, stored, "{value}: breach scoping counts them all");
+                q.from = Some(since);
+                let recent = store.query_audit(&org(), &q).await.expect("window");
+                let in_window = scalar(&pool, &count(&format!(" AND at >= {middle}"))).await;
+                assert!(in_window > 0 && in_window < stored, "{value}: the window cuts the chain");
+                assert_eq!(recent.len() as i64, in_window, "{value}: every event in the window");
+            }
         }
     }
 }
 
-/// SQLite keeps customer entries apart from the events (PostgreSQL has
+/// SQLite keeps lookup entries apart from the events (PostgreSQL has
 /// none to prune).
 #[tokio::test]
-async fn pruning_takes_the_customer_entries_of_what_it_removes() {
+async fn pruning_takes_the_lookup_entries_of_what_it_removes() {
     let (store, _guard) = crate::fresh_store(custodia_engine::Backend::Sqlite).await;
     // A span and a bit, events 1..40,000 past two years: a checkpoint
     // every 20,000 events, and the entries brought up when the append of
@@ -459,7 +477,7 @@ async fn pruning_takes_the_customer_entries_of_what_it_removes() {
     let dir = tempfile::tempdir().expect("dir");
     let signer = Signer::create(&dir.path().join("key")).expect("key");
     let now = Utc::now();
-    let n = CUSTOMER_INDEX_EVERY + 10;
+    let n = LOOKUP_EVERY + 10;
     let events = (1..=n)
         .map(|i| {
             let mut e = event(i);
@@ -471,37 +489,41 @@ async fn pruning_takes_the_customer_entries_of_what_it_removes() {
         .await
         .expect("history");
     let pool = raw(&store).await;
-    let mark = "SELECT seq FROM audit_customers_indexed WHERE org = 'bufete-ruiz'";
+    let mark = "SELECT seq FROM audit_lookups_indexed WHERE org = 'bufete-ruiz'";
     assert_eq!(
         scalar(&pool, mark).await,
         n,
         "the last chunk crossed the span"
     );
-    let entries = "SELECT COUNT(*) FROM audit_customers";
-    assert_eq!(scalar(&pool, entries).await, n);
+    let tables = ["audit_customers", "audit_workers"];
+    for table in tables {
+        let entries = format!("SELECT COUNT(*) FROM {table}");
+        assert_eq!(scalar(&pool, &entries).await, n, "{table}");
+    }
     let report = store
         .prune_audit(&org(), 730, now, "retention period over")
         .await
         .expect("prune");
     assert_eq!(report.anchor_seq, 40_000);
-    assert_eq!(
-        scalar(
-            &pool,
-            "SELECT COUNT(*) FROM audit_customers WHERE seq <= 40000"
-        )
-        .await,
-        0,
-        "no entry outlives its event"
-    );
-    assert_eq!(scalar(&pool, entries).await, n - 40_000);
+    for table in tables {
+        let pruned = format!("SELECT COUNT(*) FROM {table} WHERE seq <= 40000");
+        assert_eq!(
+            scalar(&pool, &pruned).await,
+            0,
+            "no {table} entry outlives its event"
+        );
+        let entries = format!("SELECT COUNT(*) FROM {table}");
+        assert_eq!(scalar(&pool, &entries).await, n - 40_000, "{table}");
+    }
     let q = AuditQuery {
         customer: Some("C-1003".into()),
+        worker: Some("ana".into()),
         ..AuditQuery::default()
     };
     let found = store.query_audit(&org(), &q).await.expect("query");
     let kept = scalar(
         &pool,
-        "SELECT COUNT(*) FROM audit_events WHERE customer = 'C-1003'",
+        "SELECT COUNT(*) FROM audit_events WHERE customer = 'C-1003' AND worker = 'ana'",
     )
     .await;
     assert!(kept > 0);

@@ -1,0 +1,194 @@
+//! The audit log's lookups by customer and by worker on SQLite, kept out
+//! of the writer's durable commits.
+//!
+//! Customers are many and workers a few dozen, so B-trees on
+//! `audit_events (org, customer, at)` and `(org, worker, at)` take each
+//! event's entries at pages all over the index, and SQLite's WAL gets
+//! every page a commit touched, whole: the customer index alone held the
+//! writer to about half its rate, and the worker index then cost it a
+//! third of what was left (BENCHMARKS.md, "The customer index out of the
+//! writer's commits" and "The worker index too"). On SQLite the entries go
+//! instead into `audit_customers` and `audit_workers` in sorted runs, once
+//! a chain's head crosses a multiple of [`EVERY`], in the transaction of
+//! the append that crossed it (the writer's batch, or a change through the
+//! pool), and `audit_lookups_indexed` says how far each chain's entries
+//! reach (its mark). A lookup reads a table and the chain's events after
+//! the mark: at most [`EVERY`] and a batch.
+//!
+//! PostgreSQL keeps the indexes on `audit_events`: its WAL records an
+//! index insert, not the page, and entries brought up apart (by a
+//! connection of their own, so that the writer's batches never waited on
+//! them) cost its writer 7-20% against the index ([`kept_apart`]).
+//!
+//! The tables are derived: `verify` never reads them, and a chain with no
+//! mark (a store restored from PostgreSQL's backup) answers the same, only
+//! slower, until its next crossing fills them in.
+
+use sqlx::AnyConnection;
+
+use crate::error::Result;
+use crate::store::Backend;
+
+/// How many events a chain's lookup entries may lag behind its head
+/// before an append brings them up.
+pub const EVERY: i64 = 65_536;
+
+/// A column the audit log is looked up by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lookup {
+    Customer,
+    Worker,
+}
+
+impl Lookup {
+    /// The column of `audit_events`, and of the lookup's own table.
+    pub(crate) fn column(self) -> &'static str {
+        match self {
+            Self::Customer => "customer",
+            Self::Worker => "worker",
+        }
+    }
+
+    /// The table its entries are kept in on SQLite.
+    fn table(self) -> &'static str {
+        match self {
+            Self::Customer => "audit_customers",
+            Self::Worker => "audit_workers",
+        }
+    }
+}
+
+/// Whether `backend` keeps lookup entries apart from `audit_events`
+/// (SQLite), or in indexes of it (PostgreSQL).
+pub(crate) fn kept_apart(backend: Backend) -> bool {
+    backend == Backend::Sqlite
+}
+
+/// Whether moving a head from `from` to `to` brings the entries up.
+/// Decided from the sequences alone, so that every appender (the writer,
+/// changes through the pool, other servers) does it at the same places
+/// without knowing of the others.
+pub(crate) fn due(from: i64, to: i64) -> bool {
+    from.div_euclid(EVERY) != to.div_euclid(EVERY)
+}
+
+/// The statement adding a table's entries of `$1`'s events after its
+/// mark, up to `$2`, in key order (so the table's pages are written in
+/// runs, not at random). Run under SQLite's write lock, so no other run or
+/// prune interleaves. An entry already there is left alone: a derived
+/// index must never fail an append.
+macro_rules! catch_up {
+    ($table:literal, $column:literal) => {
+        concat!(
+            "INSERT INTO ",
+            $table,
+            " (org, ",
+            $column,
+            ", at, seq)
+             SELECT org, ",
+            $column,
+            ", at, seq FROM audit_events
+             WHERE org = $1 AND ",
+            $column,
+            " IS NOT NULL
+               AND seq > COALESCE((SELECT seq FROM audit_lookups_indexed WHERE org = $1), 0)
+               AND seq <= $2
+             ORDER BY ",
+            $column,
+            ", at, seq
+             ON CONFLICT DO NOTHING"
+        )
+    };
+}
+
+/// Moves `$1`'s mark up to `$2` (never down), giving it one if it has
+/// none.
+const SET_MARK: &str = "INSERT INTO audit_lookups_indexed (org, seq) VALUES ($1, $2)
+     ON CONFLICT (org) DO UPDATE SET seq = excluded.seq WHERE audit_lookups_indexed.seq < excluded.seq";
+
+/// What brings `$1`'s entries up to `$2`, in the transaction that moved
+/// its head to `$2` (so every event up to it is there): each statement on
+/// (`$1`, `$2`), for the `Any` driver here and the writer's own
+/// connection in [`super::sqlite`]. The mark moves last: the statements
+/// before it read where it was.
+pub(crate) const CATCH_UP_TO: [&str; 3] = [
+    catch_up!("audit_customers", "customer"),
+    catch_up!("audit_workers", "worker"),
+    SET_MARK,
+];
+
+/// Removes the entries of pruned events (`seq <= $2`) with them.
+const PRUNE: [&str; 2] = [
+    "DELETE FROM audit_customers WHERE org = $1 AND seq <= $2",
+    "DELETE FROM audit_workers WHERE org = $1 AND seq <= $2",
+];
+
+/// The rows of org `$1` whose `lookup` column may hold the value at
+/// placeholder `value`, as a FROM clause whose rows are named
+/// `audit_events`: the sequences the lookup's table lists for that value
+/// and every sequence after the mark, each probing the primary key (a
+/// `CROSS JOIN`, whose order SQLite keeps). `window` (clauses on `at`)
+/// narrows both before the probes. A chain with no mark has its every
+/// event read: missing entries make a lookup slow, never incomplete. The
+/// caller still filters on the column and the window itself.
+// INVARIANT: a lookup reads every event of the chain after its mark, and
+// before it those its entries name; `catch_up` adds an entry for every
+// event up to the mark it sets, in the same transaction.
+pub(crate) fn source(lookup: Lookup, value: usize, window: &[String]) -> String {
+    let (table, column) = (lookup.table(), lookup.column());
+    let window: String = window.iter().map(|c| format!(" AND {c}")).collect();
+    format!(
+        "(SELECT seq AS candidate FROM {table} WHERE org = $1 AND {column} = ${value}{window}
+          UNION
+          SELECT seq FROM audit_events WHERE org = $1
+            AND seq > COALESCE((SELECT seq FROM audit_lookups_indexed WHERE org = $1), 0){window}) AS c
+         CROSS JOIN audit_events ON audit_events.org = $1 AND audit_events.seq = c.candidate"
+    )
+}
+
+/// Runs `statements`, each on (`org`, `seq`).
+async fn run(conn: &mut AnyConnection, statements: &[&str], org: &str, seq: i64) -> Result<()> {
+    for statement in statements {
+        sqlx::query(statement)
+            .bind(org)
+            .bind(seq)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Brings `org`'s entries up to `to` inside the caller's transaction
+/// ([`CATCH_UP_TO`]).
+pub(crate) async fn catch_up(conn: &mut AnyConnection, org: &str, to: i64) -> Result<()> {
+    run(conn, &CATCH_UP_TO, org, to).await
+}
+
+/// Removes the entries of `org`'s events up to `anchor`, which a prune
+/// removes in the same transaction, and moves the mark past them.
+pub(crate) async fn prune(conn: &mut AnyConnection, org: &str, anchor: i64) -> Result<()> {
+    run(conn, &[SET_MARK], org, anchor).await?;
+    run(conn, &PRUNE, org, anchor).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_are_due_only_where_a_head_crosses_a_multiple() {
+        assert!(!due(0, 1));
+        assert!(!due(0, EVERY - 1));
+        assert!(due(0, EVERY));
+        assert!(due(EVERY - 1, EVERY));
+        assert!(!due(EVERY, 2 * EVERY - 1));
+        assert!(due(10, 3 * EVERY + 5));
+    }
+
+    #[test]
+    fn each_lookup_is_brought_up_from_its_own_column() {
+        assert!(CATCH_UP_TO[0].contains("INSERT INTO audit_customers (org, customer, at, seq)"));
+        assert!(CATCH_UP_TO[1].contains("SELECT org, worker, at, seq FROM audit_events"));
+        assert!(CATCH_UP_TO[2].starts_with("INSERT INTO audit_lookups_indexed"));
+    }
+}
