@@ -1,11 +1,12 @@
 //! The audit log's SQLite I/O through `rusqlite` connections of its own:
-//! the group-commit writer's batches (one prepared row insert per event,
+//! the group-commit writer's batches (prepared inserts of many rows each,
 //! no rows crossing threads: sqlx's SQLite driver costs ~15 µs a row, and
 //! its `Any` driver cannot prepare once and bind many times), the page
 //! readers of `verify`, and the event hashes of Merkle proofs.
 //!
-//! The SQL is the same text the `Any` path runs (`$1`... named parameters,
-//! bound by name here), so both drivers write the same rows.
+//! Apart from the inserts, the SQL is the same text the `Any` path runs
+//! (`$1`... named parameters, bound by name here); the inserts bind the
+//! same [`Row::values`], so both drivers write the same rows.
 
 use std::path::Path;
 
@@ -19,8 +20,8 @@ use super::chain::{
     extension, from_columns, link_of_row, next_checkpoint, prune_anchor, stamp,
 };
 use super::checkpoint::{Checkpoint, Signer};
-use super::lookup;
 use super::event::{ChainedEvent, GENESIS, micros};
+use super::lookup;
 use super::tree_hash::{Hash, decode_hash};
 use crate::error::{Error, Result};
 use crate::store::open_sqlite;
@@ -34,6 +35,8 @@ use crate::store::open_sqlite;
 pub(crate) fn open(file: &Path) -> Result<Connection> {
     let conn = open_sqlite(file)?;
     conn.execute_batch(WRITER_PRAGMAS)?;
+    // Room for an insert of every size up to a chunk's, and the rest.
+    conn.set_prepared_statement_cache_capacity(ROWS_PER_INSERT + 16);
     Ok(conn)
 }
 
@@ -106,6 +109,26 @@ fn lock_head(tx: &Transaction<'_>, org: &str) -> Result<(i64, String)> {
     Ok(head)
 }
 
+/// How many rows one insert statement writes: one run of a statement
+/// (its program started, its cursors opened) then serves this many rows,
+/// not one (BENCHMARKS.md, "Many rows per insert").
+const ROWS_PER_INSERT: usize = 32;
+
+/// `INSERTS[n - 1]` inserts `n` rows, each `org` and its
+/// [`Row::values`], bound in that order.
+static INSERTS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+    let row = format!("({})", ["?"; 18].join(", "));
+    (1..=ROWS_PER_INSERT)
+        .map(|n| {
+            format!(
+                "INSERT INTO audit_events (org, {}) VALUES {}",
+                event_columns!(),
+                vec![row.as_str(); n].join(", ")
+            )
+        })
+        .collect()
+});
+
 /// Appends `rows` to `org`'s chain and moves its head to the last,
 /// bringing its lookup entries up when that is due (as
 /// [`super::writer::append_locked`] does on the sqlx drivers).
@@ -113,18 +136,12 @@ fn insert(tx: &Transaction<'_>, org: &str, rows: &[Row<'_>]) -> Result<()> {
     let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
         return Ok(());
     };
-    let mut statement = tx.prepare_cached(concat!(
-        "INSERT INTO audit_events (org, ",
-        event_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
-    ))?;
-    for row in rows {
-        // Bound by position: SQLite numbers `$1`...`$18` in the order they
-        // first appear, which is the order of `org` and the row's values.
-        let org = Value::Text(Some(org.into()));
-        statement.execute(rusqlite::params_from_iter(
-            std::iter::once(org).chain(row.values()),
-        ))?;
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let values = chunk
+            .iter()
+            .flat_map(|row| std::iter::once(Value::Text(Some(org.into()))).chain(row.values()));
+        tx.prepare_cached(&INSERTS[chunk.len() - 1])?
+            .execute(rusqlite::params_from_iter(values))?;
     }
     tx.prepare_cached(SET_HEAD)?
         .execute(named_params! {"$1": org, "$2": last.seq, "$3": last.hash})?;
