@@ -24,6 +24,8 @@
 //! mark (a store restored from PostgreSQL's backup) answers the same, only
 //! slower, until its next crossing fills them in.
 
+use std::sync::LazyLock;
+
 use sqlx::AnyConnection;
 
 use crate::error::Result;
@@ -41,6 +43,8 @@ pub(crate) enum Lookup {
 }
 
 impl Lookup {
+    const ALL: [Self; 2] = [Self::Customer, Self::Worker];
+
     /// The column of `audit_events`, and of the lookup's own table.
     pub(crate) fn column(self) -> &'static str {
         match self {
@@ -72,33 +76,22 @@ pub(crate) fn due(from: i64, to: i64) -> bool {
     from.div_euclid(EVERY) != to.div_euclid(EVERY)
 }
 
-/// The statement adding a table's entries of `$1`'s events after its
+/// The statement adding `lookup`'s entries of `$1`'s events after its
 /// mark, up to `$2`, in key order (so the table's pages are written in
 /// runs, not at random). Run under SQLite's write lock, so no other run or
 /// prune interleaves. An entry already there is left alone: a derived
 /// index must never fail an append.
-macro_rules! catch_up {
-    ($table:literal, $column:literal) => {
-        concat!(
-            "INSERT INTO ",
-            $table,
-            " (org, ",
-            $column,
-            ", at, seq)
-             SELECT org, ",
-            $column,
-            ", at, seq FROM audit_events
-             WHERE org = $1 AND ",
-            $column,
-            " IS NOT NULL
-               AND seq > COALESCE((SELECT seq FROM audit_lookups_indexed WHERE org = $1), 0)
-               AND seq <= $2
-             ORDER BY ",
-            $column,
-            ", at, seq
-             ON CONFLICT DO NOTHING"
-        )
-    };
+fn catch_up_sql(lookup: Lookup) -> String {
+    let (table, column) = (lookup.table(), lookup.column());
+    format!(
+        "INSERT INTO {table} (org, {column}, at, seq)
+         SELECT org, {column}, at, seq FROM audit_events
+         WHERE org = $1 AND {column} IS NOT NULL
+           AND seq > COALESCE((SELECT seq FROM audit_lookups_indexed WHERE org = $1), 0)
+           AND seq <= $2
+         ORDER BY {column}, at, seq
+         ON CONFLICT DO NOTHING"
+    )
 }
 
 /// Moves `$1`'s mark up to `$2` (never down), giving it one if it has
@@ -111,17 +104,21 @@ const SET_MARK: &str = "INSERT INTO audit_lookups_indexed (org, seq) VALUES ($1,
 /// (`$1`, `$2`), for the `Any` driver here and the writer's own
 /// connection in [`super::sqlite`]. The mark moves last: the statements
 /// before it read where it was.
-pub(crate) const CATCH_UP_TO: [&str; 3] = [
-    catch_up!("audit_customers", "customer"),
-    catch_up!("audit_workers", "worker"),
-    SET_MARK,
-];
+pub(crate) static CATCH_UP_TO: LazyLock<Vec<String>> = LazyLock::new(|| {
+    Lookup::ALL
+        .map(catch_up_sql)
+        .into_iter()
+        .chain([SET_MARK.to_owned()])
+        .collect()
+});
 
-/// Removes the entries of pruned events (`seq <= $2`) with them.
-const PRUNE: [&str; 2] = [
-    "DELETE FROM audit_customers WHERE org = $1 AND seq <= $2",
-    "DELETE FROM audit_workers WHERE org = $1 AND seq <= $2",
-];
+/// Removes the entries of pruned events (`seq <= $2`) with them, from
+/// every lookup's table.
+static PRUNE: LazyLock<Vec<String>> = LazyLock::new(|| {
+    Lookup::ALL
+        .map(|l| format!("DELETE FROM {} WHERE org = $1 AND seq <= $2", l.table()))
+        .into()
+});
 
 /// The rows of org `$1` whose `lookup` column may hold the value at
 /// placeholder `value`, as a FROM clause whose rows are named
@@ -147,7 +144,12 @@ pub(crate) fn source(lookup: Lookup, value: usize, window: &[String]) -> String 
 }
 
 /// Runs `statements`, each on (`org`, `seq`).
-async fn run(conn: &mut AnyConnection, statements: &[&str], org: &str, seq: i64) -> Result<()> {
+async fn run(
+    conn: &mut AnyConnection,
+    statements: impl IntoIterator<Item = &str>,
+    org: &str,
+    seq: i64,
+) -> Result<()> {
     for statement in statements {
         sqlx::query(statement)
             .bind(org)
@@ -161,14 +163,14 @@ async fn run(conn: &mut AnyConnection, statements: &[&str], org: &str, seq: i64)
 /// Brings `org`'s entries up to `to` inside the caller's transaction
 /// ([`CATCH_UP_TO`]).
 pub(crate) async fn catch_up(conn: &mut AnyConnection, org: &str, to: i64) -> Result<()> {
-    run(conn, &CATCH_UP_TO, org, to).await
+    run(conn, CATCH_UP_TO.iter().map(String::as_str), org, to).await
 }
 
 /// Removes the entries of `org`'s events up to `anchor`, which a prune
 /// removes in the same transaction, and moves the mark past them.
 pub(crate) async fn prune(conn: &mut AnyConnection, org: &str, anchor: i64) -> Result<()> {
-    run(conn, &[SET_MARK], org, anchor).await?;
-    run(conn, &PRUNE, org, anchor).await
+    run(conn, [SET_MARK], org, anchor).await?;
+    run(conn, PRUNE.iter().map(String::as_str), org, anchor).await
 }
 
 #[cfg(test)]

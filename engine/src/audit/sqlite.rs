@@ -146,7 +146,7 @@ fn insert(tx: &Transaction<'_>, org: &str, rows: &[Row<'_>]) -> Result<()> {
     tx.prepare_cached(SET_HEAD)?
         .execute(named_params! {"$1": org, "$2": last.seq, "$3": last.hash})?;
     if lookup::due(first.seq - 1, last.seq) {
-        for statement in lookup::CATCH_UP_TO {
+        for statement in lookup::CATCH_UP_TO.iter() {
             tx.prepare_cached(statement)?
                 .execute(named_params! {"$1": org, "$2": last.seq})?;
         }
