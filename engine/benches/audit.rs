@@ -41,13 +41,12 @@ fn breach_org() -> OrgSlug {
 /// as the writer would leave them.
 async fn fill_in_database(url: &str, n: u64) {
     let pool = sqlx::AnyPool::connect(url).await.expect("pool");
-    let lookups = [("audit_customers", "customer"), ("audit_workers", "worker")];
     let rows = Generated {
         table: "audit_events",
         org: "breach-bench",
         hash: "'-'",
         step: 365 * 24 * 3600 * 1_000_000_i64 / i64::try_from(n).expect("fits"),
-        lookups: Some((&lookups, std::cell::Cell::new(0))),
+        lookups: Some((&LOOKUPS, std::cell::Cell::new(0))),
     };
     sqlx::raw_sql(&format!(
         "{}; INSERT INTO audit_lookups_indexed (org, seq) VALUES ('breach-bench', {n})",
@@ -312,9 +311,12 @@ struct CeilingDdl {
     sqlite_lookups: Vec<String>,
 }
 
-/// The copies of SQLite's lookup tables beside `ceiling`, and the column
-/// each is looked up by.
-const LOOKUP_COPIES: [(&str, &str); 2] = [
+/// SQLite's lookup tables, each with the column it is looked up by.
+const LOOKUPS: [Lookup<'static>; 2] =
+    [("audit_customers", "customer"), ("audit_workers", "worker")];
+
+/// Their copies beside `ceiling`, in the same order.
+const LOOKUP_COPIES: [Lookup<'static>; 2] = [
     ("ceiling_customers", "customer"),
     ("ceiling_workers", "worker"),
 ];
@@ -330,15 +332,14 @@ impl CeilingDdl {
         let mut sqlite = Vec::new();
         let mut sqlite_lookups = Vec::new();
         if backend == Backend::Sqlite {
-            for (copy, column) in LOOKUP_COPIES {
-                let table = format!("audit_{column}s");
+            for ((table, _), (copy, _)) in LOOKUPS.into_iter().zip(LOOKUP_COPIES) {
                 let (ddl,): (String,) =
                     sqlx::query_as("SELECT sql FROM sqlite_master WHERE name = $1")
-                        .bind(&table)
+                        .bind(table)
                         .fetch_one(&mut *conn)
                         .await
                         .expect("lookup table DDL");
-                sqlite_lookups.push(ddl.replace(&table, copy));
+                sqlite_lookups.push(ddl.replace(table, copy));
             }
             let ddl: Vec<(String,)> = sqlx::query_as(
                 "SELECT sql FROM sqlite_master WHERE tbl_name = 'audit_events' AND sql IS NOT NULL ORDER BY type DESC",
