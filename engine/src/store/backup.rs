@@ -251,16 +251,15 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use crate::store::Backend;
+    use crate::store::migrations::{migrator, scratch_sqlite};
 
     #[tokio::test]
     async fn every_migrated_table_is_backed_up() {
         // The tables a migrated database holds, as SQLite lists them: a
         // table renamed or dropped by a later migration counts as it ends.
-        sqlx::any::install_default_drivers();
         let dir = tempfile::tempdir().expect("dir");
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("b.db").display());
-        let pool = sqlx::AnyPool::connect(&url).await.expect("pool");
-        super::super::migrations::migrator(Backend::Sqlite)
+        let pool = scratch_sqlite(dir.path()).await;
+        migrator(Backend::Sqlite)
             .run(&pool)
             .await
             .expect("migrations");

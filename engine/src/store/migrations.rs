@@ -121,16 +121,23 @@ pub(super) fn migrator(backend: Backend) -> Migrator {
     }
 }
 
+/// An empty SQLite database in `dir` through the `Any` driver, for tests
+/// that run the migrations themselves.
+#[cfg(test)]
+pub(super) async fn scratch_sqlite(dir: &std::path::Path) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    let url = format!("sqlite://{}?mode=rwc", dir.join("scratch.db").display());
+    sqlx::AnyPool::connect(&url).await.expect("pool")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[tokio::test]
     async fn the_lookup_migrations_keep_every_stored_event_findable() {
-        sqlx::any::install_default_drivers();
         let dir = tempfile::tempdir().expect("dir");
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("m.db").display());
-        let pool = sqlx::AnyPool::connect(&url).await.expect("pool");
+        let pool = scratch_sqlite(dir.path()).await;
         let mut before = migrator(Backend::Sqlite);
         before.migrations = Cow::Owned(
             before
