@@ -111,7 +111,8 @@ fn lock_head(tx: &Transaction<'_>, org: &str) -> Result<(i64, String)> {
 
 /// How many rows one insert statement writes: one run of a statement
 /// (its program started, its cursors opened) then serves this many rows,
-/// not one (BENCHMARKS.md, "Many rows per insert").
+/// not one (BENCHMARKS.md, "The worker index too, and 32 rows per
+/// insert").
 const ROWS_PER_INSERT: usize = 32;
 
 /// `INSERTS[n - 1]` inserts `n` rows, each `org` and its
