@@ -30,6 +30,13 @@ pub const PG_URL_VAR: &str = "CUSTODIA_TEST_PG_URL";
 /// page boundaries.
 pub const AUDIT_PAGE: usize = crate::audit::stream::PAGE;
 
+/// The statements that bring an org's lookup entries up to a sequence on
+/// SQLite, each on (`$1` org, `$2` sequence), as the writer runs them: for
+/// benches that do the writer's work without it.
+pub fn lookup_catch_up() -> &'static [String] {
+    &crate::audit::lookup::CATCH_UP_TO
+}
+
 /// A fresh, empty database URL for `backend`: a temporary SQLite file (kept
 /// alive by the returned guard) or a new PostgreSQL database.
 ///

@@ -12,7 +12,7 @@ mod cosignature;
 mod event;
 mod flight;
 mod frontier;
-mod lookup;
+pub(crate) mod lookup;
 pub mod merkle;
 mod postgres;
 mod pseudonym;

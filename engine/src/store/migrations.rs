@@ -55,6 +55,12 @@ pub(super) const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0014_audit_worker_lookup.sql"),
         include_str!("../../migrations/postgres/0014_audit_worker_lookup.sql"),
     ),
+    (
+        15,
+        "audit lookup runs",
+        include_str!("../../migrations/sqlite/0015_audit_lookup_runs.sql"),
+        include_str!("../../migrations/postgres/0015_audit_lookup_runs.sql"),
+    ),
 ];
 
 /// The audit tables. Replacing an organisation's data never touches them.
@@ -151,7 +157,7 @@ mod tests {
         for (org, seq, customer, worker) in [
             ("a", 1, Some("C-1"), Some("w1")),
             ("a", 2, None, Some("w2")),
-            ("a", 3, Some("C-2"), None),
+            ("a", 65_537, Some("C-2"), None),
             ("b", 1, Some("C-1"), Some("w1")),
         ] {
             sqlx::query("INSERT INTO audit_events (org, seq, at, kind, customer, worker, prev_hash, hash) VALUES ($1, $2, 0, 'decision', $3, $4, '-', '-')")
@@ -166,31 +172,33 @@ mod tests {
         migrator(Backend::Sqlite)
             .run(&pool)
             .await
-            .expect("migrations 13 and 14");
+            .expect("migrations 13 to 15");
         let entries = |sql| {
             let pool = pool.clone();
             async move {
-                sqlx::query_as::<_, (String, String, i64)>(sql)
+                sqlx::query_as::<_, (String, String, i64, i64)>(sql)
                     .fetch_all(&pool)
                     .await
                     .expect("entries")
             }
         };
-        let entry = |org: &str, value: &str, seq| (org.to_owned(), value.to_owned(), seq);
+        // Each chain's entries are the run of its mark: 65,537 crossed
+        // the first multiple of 65,536.
+        let entry = |org: &str, value: &str, run, seq| (org.to_owned(), value.to_owned(), run, seq);
         assert_eq!(
-            entries("SELECT org, customer, seq FROM audit_customers ORDER BY 1, 2, 3").await,
+            entries("SELECT org, customer, run, seq FROM audit_customers ORDER BY 1, 2, 4").await,
             [
-                entry("a", "C-1", 1),
-                entry("a", "C-2", 3),
-                entry("b", "C-1", 1)
+                entry("a", "C-1", 1, 1),
+                entry("a", "C-2", 1, 65_537),
+                entry("b", "C-1", 0, 1)
             ]
         );
         assert_eq!(
-            entries("SELECT org, worker, seq FROM audit_workers ORDER BY 1, 2, 3").await,
+            entries("SELECT org, worker, run, seq FROM audit_workers ORDER BY 1, 2, 4").await,
             [
-                entry("a", "w1", 1),
-                entry("a", "w2", 2),
-                entry("b", "w1", 1)
+                entry("a", "w1", 1, 1),
+                entry("a", "w2", 1, 2),
+                entry("b", "w1", 0, 1)
             ]
         );
         let marks: Vec<(String, i64)> =
@@ -198,7 +206,7 @@ mod tests {
                 .fetch_all(&pool)
                 .await
                 .expect("marks");
-        assert_eq!(marks, [("a".to_owned(), 3), ("b".to_owned(), 1)]);
+        assert_eq!(marks, [("a".to_owned(), 65_537), ("b".to_owned(), 1)]);
         let (left,): (i64,) = sqlx::query_as(
             "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('audit_events_customer', 'audit_events_worker')",
         )
