@@ -61,6 +61,12 @@ pub(super) const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0015_audit_lookup_runs.sql"),
         include_str!("../../migrations/postgres/0015_audit_lookup_runs.sql"),
     ),
+    (
+        16,
+        "audit index keys",
+        include_str!("../../migrations/sqlite/0016_audit_index_keys.sql"),
+        include_str!("../../migrations/postgres/0016_audit_index_keys.sql"),
+    ),
 ];
 
 /// The audit tables. Replacing an organisation's data never touches them.

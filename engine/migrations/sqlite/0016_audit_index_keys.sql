@@ -1,0 +1,3 @@
+-- Nothing to do: SQLite keeps its audit lookups apart from `audit_events`
+-- (migrations 13 to 15). The PostgreSQL migration of the same number
+-- shortens the keys of its lookup indexes.
