@@ -84,6 +84,9 @@ pub(crate) fn due(from: i64, to: i64) -> bool {
     from.div_euclid(EVERY) != to.div_euclid(EVERY)
 }
 
+/// `$1`'s mark, in SQL: how far its entries reach (0 for none).
+const MARK: &str = "COALESCE((SELECT seq FROM audit_lookups_indexed WHERE org = $1), 0)";
+
 /// The run number, in SQL, of entries brought up to the sequence `mark`
 /// (an SQL expression): the multiple of [`EVERY`] the head crossed there,
 /// so each crossing's run comes after every earlier one's.
@@ -102,7 +105,7 @@ fn catch_up_sql(lookup: Lookup) -> String {
         "INSERT INTO {table} (org, run, {column}, at, seq)
          SELECT org, {run}, {column}, at, seq FROM audit_events
          WHERE org = $1 AND {column} IS NOT NULL
-           AND seq > COALESCE((SELECT seq FROM audit_lookups_indexed WHERE org = $1), 0)
+           AND seq > {MARK}
            AND seq <= $2
          ORDER BY {column}, at, seq
          ON CONFLICT DO NOTHING",
@@ -152,7 +155,7 @@ static PRUNE: LazyLock<Vec<String>> = LazyLock::new(|| {
 pub(crate) fn source(lookup: Lookup, value: usize, window: &[String]) -> String {
     let (table, column) = (lookup.table(), lookup.column());
     let window: String = window.iter().map(|c| format!(" AND {c}")).collect();
-    let last_run = run_of("COALESCE((SELECT seq FROM audit_lookups_indexed WHERE org = $1), 0)");
+    let last_run = run_of(MARK);
     format!(
         "(SELECT seq AS candidate FROM
             (WITH RECURSIVE runs(run) AS (SELECT 0 UNION ALL SELECT run + 1 FROM runs WHERE run < {last_run})
@@ -160,7 +163,7 @@ pub(crate) fn source(lookup: Lookup, value: usize, window: &[String]) -> String 
             CROSS JOIN {table} AS e ON e.org = $1 AND e.run = r.run AND e.{column} = ${value}{window}
           UNION
           SELECT seq FROM audit_events WHERE org = $1
-            AND seq > COALESCE((SELECT seq FROM audit_lookups_indexed WHERE org = $1), 0){window}) AS c
+            AND seq > {MARK}{window}) AS c
          CROSS JOIN audit_events ON audit_events.org = $1 AND audit_events.seq = c.candidate"
     )
 }
