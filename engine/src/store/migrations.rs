@@ -146,19 +146,25 @@ pub(super) async fn scratch_sqlite(dir: &std::path::Path) -> sqlx::AnyPool {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn the_lookup_migrations_keep_every_stored_event_findable() {
-        let dir = tempfile::tempdir().expect("dir");
-        let pool = scratch_sqlite(dir.path()).await;
-        let mut before = migrator(Backend::Sqlite);
+    /// `backend`'s migrations before `version`.
+    fn migrator_before(backend: Backend, version: i64) -> Migrator {
+        let mut before = migrator(backend);
         before.migrations = Cow::Owned(
             before
                 .migrations
                 .iter()
-                .filter(|m| m.version < 13)
+                .filter(|m| m.version < version)
                 .cloned()
                 .collect(),
         );
+        before
+    }
+
+    #[tokio::test]
+    async fn the_lookup_migrations_keep_every_stored_event_findable() {
+        let dir = tempfile::tempdir().expect("dir");
+        let pool = scratch_sqlite(dir.path()).await;
+        let before = migrator_before(Backend::Sqlite, 13);
         before.run(&pool).await.expect("migrations 1 to 12");
         for (org, seq, customer, worker) in [
             ("a", 1, Some("C-1"), Some("w1")),
@@ -220,5 +226,48 @@ mod tests {
         .await
         .expect("indexes");
         assert_eq!(left, 0, "the indexes left the writer's commits");
+    }
+
+    /// PostgreSQL keeps its lookups in indexes and its lookup tables empty,
+    /// unless a backup from SQLite filled them: their entries take the run
+    /// of their chain's mark there too, and the indexes their short keys.
+    #[tokio::test]
+    async fn postgres_lookup_entries_from_a_backup_take_their_runs() {
+        let (url, _) = crate::testkit::scratch_database(Backend::Postgres).await;
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&url).await.expect("pool");
+        let before = migrator_before(Backend::Postgres, 15);
+        before.run(&pool).await.expect("migrations 1 to 14");
+        sqlx::raw_sql(
+            "INSERT INTO audit_lookups_indexed (org, seq) VALUES ('a', 131072);
+             INSERT INTO audit_customers (org, customer, at, seq) VALUES ('a', 'C-1', 0, 1), ('b', 'C-1', 0, 1);
+             INSERT INTO audit_workers (org, worker, at, seq) VALUES ('a', 'w1', 0, 1)",
+        )
+        .execute(&pool)
+        .await
+        .expect("entries from a backup");
+        migrator(Backend::Postgres)
+            .run(&pool)
+            .await
+            .expect("migrations 15 and 16");
+        let runs: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT org, run FROM audit_customers UNION ALL SELECT org, run FROM audit_workers ORDER BY 1, 2",
+        )
+        .fetch_all(&pool)
+        .await
+        .expect("runs");
+        let run = |org: &str, run| (org.to_owned(), run);
+        assert_eq!(runs, [run("a", 2), run("a", 2), run("b", 0)]);
+        let keys: Vec<(String,)> = sqlx::query_as(
+            "SELECT indexdef FROM pg_indexes WHERE indexname IN ('audit_events_customer', 'audit_events_worker') ORDER BY indexname",
+        )
+        .fetch_all(&pool)
+        .await
+        .expect("indexes");
+        let keys: Vec<&str> = keys
+            .iter()
+            .filter_map(|(def,)| def.rsplit_once(" (").map(|(_, key)| key))
+            .collect();
+        assert_eq!(keys, ["customer)", "worker, at)"]);
     }
 }
