@@ -5,7 +5,8 @@
 -- each key unique: PostgreSQL could not fold a customer's entries into
 -- one posting list. Keyed by the customer alone and by (worker, time),
 -- the table took rows at about 120,000/s against 95,000/s (`psql`,
--- commits of 4,096 rows; BENCHMARKS.md, "Lookup entries in runs").
+-- commits of 4,096 rows; BENCHMARKS.md, "Shorter index keys on
+-- PostgreSQL").
 -- Lookups still name the organisation, checked on each row the index
 -- finds; a customer's events are few, and a worker's are read by time.
 DROP INDEX audit_events_customer;
