@@ -121,9 +121,9 @@ def audit_rows(text):
         narrow = ceiling("32-byte binary hashes, today's indexes")
         key_only = ceiling("today's row, primary key only")
         group_4096 = num(find(text, rf"^{backend}\s+group commit,\s+4096 callers, durable ack:\s+(\d+)/s"))
-        signed = num(find(text, rf"^{backend}\s+group commit,\s+4096 callers, signed checkpoints:\s+(\d+)/s"))
+        signed = num(find(text, rf"^{backend}\s+group commit,\s+4096 callers, signed and witnessed checkpoints:\s+(\d+)/s"))
         rows.append((
-            f"audit events/s, {name}, 256 / 4,096 callers, durable; 4,096 with a checkpoint signed every 10,000 events",
+            f"audit events/s, {name}, 256 / 4,096 callers, durable; 4,096 with a checkpoint signed and witnessed every 10,000 events",
             f"{fmt(group, '/s')} / {fmt(group_4096, '/s')}; {fmt(signed, '/s')}",
             f"naive writer, one commit per event: {fmt(naive, '/s')}; "
             f"the database's own rate (`INSERT … SELECT`, no client) in commits of 256 / 4,096 rows: "

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use custodia_engine::audit::{
-    AuditConfig, AuditLog, BreachQuery, GENESIS, LOOKUP_EVERY, Signer, chain_hash,
+    AuditConfig, AuditLog, BreachQuery, GENESIS, LOOKUP_EVERY, Signer, Witness, chain_hash,
 };
 use custodia_engine::testkit::{
     append_history, history_event, history_start, scratch_database, size_from_env,
@@ -77,7 +77,7 @@ async fn group_commit(
     clients: u64,
     signer: Option<Arc<Signer>>,
 ) -> Duration {
-    append_history(store, &org(), n, clients, signer).await
+    append_history(store, &org(), n, clients, signer, AuditConfig::default()).await
 }
 
 /// The naive writer: one transaction per event (read head, insert, update head).
@@ -447,21 +447,28 @@ async fn writers(backend: Backend) {
             rate(appends, d)
         );
     }
-    // As the server runs: a signed checkpoint every 10,000 events. On a
-    // chain of its own: the first checkpoint of a chain covers all of it.
-    // The runs above left 400,000 events unsigned, and a writer with a key
-    // signs every chain that moved: that first checkpoint (0.6 s on
-    // PostgreSQL) is signed before the clock starts, as a server running
-    // with its key would have signed it long before.
+    // As the server runs: a signed checkpoint every 10,000 events, each
+    // recorded by a witness, and each chain checked against its witnessed
+    // checkpoint before it is signed again (the events since it read and
+    // hashed anew). On a chain of its own: the first checkpoint of a chain
+    // covers all of it. The runs above left 400,000 events unsigned, and a
+    // writer with a key signs every chain that moved: that first
+    // checkpoint (0.6 s on PostgreSQL) is signed before the clock starts,
+    // as a server running with its key would have signed it long before.
     let dir = tempfile::tempdir().expect("key folder");
     let signer = Arc::new(Signer::create(&dir.path().join("key")).expect("key"));
-    let backlog = AuditLog::spawn(store.clone(), Some(signer.clone()), AuditConfig::default());
+    let witness = Arc::new(Witness::new(dir.path().join("witness"), None));
+    let witnessed = || AuditConfig {
+        witness: Some(witness.clone()),
+        ..AuditConfig::default()
+    };
+    let backlog = AuditLog::spawn(store.clone(), Some(signer.clone()), witnessed());
     backlog.checkpoint().await.expect("backlog signed");
     backlog.shutdown().await.expect("shutdown");
     let signed = OrgSlug::new("signed-bench").expect("slug");
-    let d = append_history(&store, &signed, appends, 4096, Some(signer)).await;
+    let d = append_history(&store, &signed, appends, 4096, Some(signer), witnessed()).await;
     println!(
-        "{name:<8} group commit, 4096 callers, signed checkpoints: {}",
+        "{name:<8} group commit, 4096 callers, signed and witnessed checkpoints: {}",
         rate(appends, d)
     );
     let naive_n = if backend == Backend::Sqlite {

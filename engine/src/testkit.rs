@@ -223,15 +223,17 @@ pub async fn write_history(
 
 /// Appends the `n` events of [`history_event`] to `org`'s chain from
 /// `clients` concurrent callers, each waiting for durability, through the
-/// group-commit writer; returns how long it took.
+/// group-commit writer set up with `signer` and `config`; returns how long
+/// it took.
 pub async fn append_history(
     store: &Store,
     org: &OrgSlug,
     n: u64,
     clients: u64,
     signer: Option<Arc<Signer>>,
+    config: AuditConfig,
 ) -> Duration {
-    let log = AuditLog::spawn(store.clone(), signer, AuditConfig::default());
+    let log = AuditLog::spawn(store.clone(), signer, config);
     let t = Instant::now();
     let tasks: Vec<_> = (0..clients)
         .map(|c| {

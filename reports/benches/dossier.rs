@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
-use custodia_engine::audit::Signer;
+use custodia_engine::audit::{AuditConfig, Signer};
 use custodia_engine::exchange::OrgFile;
 use custodia_engine::rules::RuleSet;
 use custodia_engine::testkit::{append_history, repo_root, size_from_env};
@@ -91,7 +91,15 @@ async fn run() {
         t.elapsed().as_secs_f64()
     );
     let signer = Arc::new(Signer::create(&dir.path().join("key")).expect("key"));
-    let d = append_history(&store, &org, events as u64, 256, Some(signer.clone())).await;
+    let d = append_history(
+        &store,
+        &org,
+        events as u64,
+        256,
+        Some(signer.clone()),
+        AuditConfig::default(),
+    )
+    .await;
     println!(
         "setup: appended {events} audit events in {:.1} s",
         d.as_secs_f64()
