@@ -562,7 +562,7 @@ pub(crate) async fn extends_locked<DB>(
     (seq, hash): (i64, &str),
     events: &str,
     decode: impl Fn(&DB::Row) -> Result<ChainedEvent>,
-) -> Result<std::result::Result<(), String>>
+) -> Result<std::result::Result<Checked, String>>
 where
     DB: sqlx::Database,
     for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
@@ -584,7 +584,37 @@ where
         Some(at) => one_checkpoint(&mut *conn, SELECT_CHECKPOINT, org, at).await?,
         None => None,
     };
-    Ok(extension(key, seq, hash, &head, &events, anchor.as_ref()))
+    Ok(extension(key, seq, hash, &head, &events, anchor.as_ref())
+        .map(|()| Checked::of(seq, events)))
+}
+
+/// The links (sequence, previous hash, hash) of a chain's events after
+/// `after`, as a check against the witnessed checkpoint read them in the
+/// transaction that signs next. The checkpoint grows its tree from them
+/// when its newest stored checkpoint is at `after` (the witnessed one, as
+/// a rule) instead of reading the same rows again; its tree still checks
+/// that every link chains on.
+#[derive(Debug)]
+pub(crate) struct Checked {
+    after: i64,
+    links: Vec<(i64, String, String)>,
+}
+
+impl Checked {
+    /// The links of `events`: all of a chain's after `seq`, checked.
+    pub(crate) fn of(seq: i64, events: Vec<ChainedEvent>) -> Self {
+        let after = events.first().map_or(seq, |e| e.seq - 1);
+        let links = events
+            .into_iter()
+            .map(|e| (e.seq, e.prev_hash, e.hash))
+            .collect();
+        Self { after, links }
+    }
+
+    /// The links after `after`, if `checked` holds them.
+    pub(crate) fn after(checked: Option<Self>, after: i64) -> Option<Vec<(i64, String, String)>> {
+        checked.filter(|c| c.after == after).map(|c| c.links)
+    }
 }
 
 /// Moves `org`'s head to (`seq`, `hash`), the last event just appended,
@@ -613,14 +643,17 @@ where
 
 /// Signs and stores a checkpoint of `org`'s locked `head` (none for an
 /// empty chain, or one whose head is its newest checkpoint) on `conn`,
-/// inside the caller's transaction; `Ok(Err(detail))` when its tree
-/// cannot be grown from a signed one ([`next_checkpoint`]).
+/// inside the caller's transaction, its tree grown from the links
+/// `checked` holds when they start at the newest checkpoint, else from the
+/// stored ones; `Ok(Err(detail))` when its tree cannot be grown from a
+/// signed one ([`next_checkpoint`]).
 pub(crate) async fn store_checkpoint<DB>(
     conn: &mut DB::Connection,
     signer: &Signer,
     org: &str,
     (seq, hash): (i64, String),
     now: chrono::DateTime<chrono::Utc>,
+    checked: Option<Checked>,
 ) -> Result<std::result::Result<Option<Checkpoint>, String>>
 where
     DB: sqlx::Database,
@@ -636,11 +669,17 @@ where
         return Ok(Ok(None));
     }
     let base = one_checkpoint(&mut *conn, NEWEST_CHECKPOINT, org, seq).await?;
-    let links: Vec<(i64, String, String)> = sqlx::query_as(LINKS_AFTER)
-        .bind(org)
-        .bind(base.as_ref().map_or(0, |cp| cp.seq))
-        .fetch_all(&mut *conn)
-        .await?;
+    let after = base.as_ref().map_or(0, |cp| cp.seq);
+    let links = match Checked::after(checked, after) {
+        Some(links) => links,
+        None => {
+            sqlx::query_as(LINKS_AFTER)
+                .bind(org)
+                .bind(after)
+                .fetch_all(&mut *conn)
+                .await?
+        }
+    };
     let cp = match next_checkpoint(signer, org, base.as_ref(), links, (seq, &hash), now) {
         Ok(Some(cp)) => cp,
         other => return Ok(other),

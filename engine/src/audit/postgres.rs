@@ -13,9 +13,9 @@ use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::{Acquire as _, Connection as _, Postgres, Row as _, Transaction};
 
 use super::chain::{
-    Batch, CREATE_HEAD, MOVED_HEADS, PAGE_COLUMNS, Receipt, Row, SELECT_HEAD, Signed, Signing,
-    Stamp, Value, Written, chain_rows, columns_of, event_columns, extends_locked, from_columns,
-    move_head, stamp, store_checkpoint,
+    Batch, CREATE_HEAD, Checked, MOVED_HEADS, PAGE_COLUMNS, Receipt, Row, SELECT_HEAD, Signed,
+    Signing, Stamp, Value, Written, chain_rows, columns_of, event_columns, extends_locked,
+    from_columns, move_head, stamp, store_checkpoint,
 };
 use super::checkpoint::{Checkpoint, Signer};
 use super::copy::Encoder;
@@ -79,12 +79,16 @@ async fn sign(
     let mut checkpoints = Vec::new();
     if let Some(signer) = signer {
         for org in &to_sign {
-            if let Some((seq, hash)) = witnessed.get(org) {
-                if let Err(detail) = extends(tx, &signer.verifying_key(), org, *seq, hash).await? {
-                    return Ok(Err((org.clone(), detail)));
+            let checked = match witnessed.get(org) {
+                Some((seq, hash)) => {
+                    match extends(tx, &signer.verifying_key(), org, *seq, hash).await? {
+                        Ok(checked) => Some(checked),
+                        Err(detail) => return Ok(Err((org.clone(), detail))),
+                    }
                 }
-            }
-            match checkpoint(tx, signer, org, now).await? {
+                None => None,
+            };
+            match checkpoint(tx, signer, org, now, checked).await? {
                 Ok(cp) => checkpoints.extend(cp),
                 Err(detail) => return Ok(Err((org.clone(), detail))),
             }
@@ -289,7 +293,7 @@ async fn extends(
     org: &str,
     seq: i64,
     hash: &str,
-) -> Result<std::result::Result<(), String>> {
+) -> Result<std::result::Result<Checked, String>> {
     let head = lock_head(tx, org).await?;
     let events =
         format!("SELECT {PAGE_COLUMNS} FROM audit_events WHERE org = $1 AND seq > $2 ORDER BY seq");
@@ -311,7 +315,8 @@ async fn checkpoint(
     signer: &Signer,
     org: &str,
     now: chrono::DateTime<chrono::Utc>,
+    checked: Option<Checked>,
 ) -> Result<std::result::Result<Option<Checkpoint>, String>> {
     let head = lock_head(tx, org).await?;
-    store_checkpoint::<Postgres>(&mut **tx, signer, org, head, now).await
+    store_checkpoint::<Postgres>(&mut **tx, signer, org, head, now, checked).await
 }

@@ -14,10 +14,11 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, Transaction, TransactionBehavior, named_params};
 
 use super::chain::{
-    Batch, CREATE_HEAD, INSERT_CHECKPOINT, LINKS_AFTER, Link, MOVED_HEADS, NEWEST_CHECKPOINT,
-    PAGE_COLUMNS, Receipt, Row, RowNumbers, SELECT_CHECKPOINT, SELECT_HEAD, SET_HEAD, Signed,
-    Signing, Stamp, Value, Written, behind, chain_rows, checkpoint_from, columns_of, event_columns,
-    extension, from_columns, link_of_row, next_checkpoint, prune_anchor, stamp,
+    Batch, CREATE_HEAD, Checked, INSERT_CHECKPOINT, LINKS_AFTER, Link, MOVED_HEADS,
+    NEWEST_CHECKPOINT, PAGE_COLUMNS, Receipt, Row, RowNumbers, SELECT_CHECKPOINT, SELECT_HEAD,
+    SET_HEAD, Signed, Signing, Stamp, Value, Written, behind, chain_rows, checkpoint_from,
+    columns_of, event_columns, extension, from_columns, link_of_row, next_checkpoint, prune_anchor,
+    stamp,
 };
 use super::checkpoint::{Checkpoint, Signer};
 use super::event::{ChainedEvent, GENESIS, micros};
@@ -79,12 +80,16 @@ pub(crate) fn write(
     let mut signed = Vec::new();
     if let Some(signer) = signer {
         for org in &to_sign {
-            if let Some((seq, hash)) = witnessed.get(org) {
-                if let Err(detail) = extends(&tx, &signer.verifying_key(), org, *seq, hash)? {
-                    return Ok(Err((org.clone(), detail)));
+            let checked = match witnessed.get(org) {
+                Some((seq, hash)) => {
+                    match extends(&tx, &signer.verifying_key(), org, *seq, hash)? {
+                        Ok(checked) => Some(checked),
+                        Err(detail) => return Ok(Err((org.clone(), detail))),
+                    }
                 }
-            }
-            match checkpoint(&tx, signer, org, now)? {
+                None => None,
+            };
+            match checkpoint(&tx, signer, org, now, checked)? {
                 Ok(cp) => signed.extend(cp),
                 Err(detail) => return Ok(Err((org.clone(), detail))),
             }
@@ -174,7 +179,7 @@ fn extends(
     org: &str,
     seq: i64,
     hash: &str,
-) -> Result<std::result::Result<(), String>> {
+) -> Result<std::result::Result<Checked, String>> {
     let head = lock_head(tx, org)?;
     if head.0 < seq {
         return Ok(Err(behind(head.0, seq)));
@@ -184,7 +189,8 @@ fn extends(
         Some(at) => one_checkpoint(tx, SELECT_CHECKPOINT, org, at)?,
         None => None,
     };
-    Ok(extension(key, seq, hash, &head, &events, anchor.as_ref()))
+    Ok(extension(key, seq, hash, &head, &events, anchor.as_ref())
+        .map(|()| Checked::of(seq, events)))
 }
 
 /// A chain's events after `seq`, in order.
@@ -241,26 +247,32 @@ fn one_checkpoint(
 }
 
 /// Signs and stores a checkpoint of `org`'s head (none for an empty
-/// chain); `Ok(Err(detail))` when its tree cannot be grown from a signed
-/// one (see [`super::chain::next_checkpoint`]).
+/// chain), its tree grown from the links `checked` holds when they start at
+/// the newest checkpoint, else from the stored ones; `Ok(Err(detail))`
+/// when its tree cannot be grown from a signed one (see
+/// [`super::chain::next_checkpoint`]).
 fn checkpoint(
     tx: &Transaction<'_>,
     signer: &Signer,
     org: &str,
     now: chrono::DateTime<chrono::Utc>,
+    checked: Option<Checked>,
 ) -> Result<std::result::Result<Option<Checkpoint>, String>> {
     let (seq, hash) = lock_head(tx, org)?;
     if seq == 0 {
         return Ok(Ok(None));
     }
     let base = one_checkpoint(tx, NEWEST_CHECKPOINT, org, seq)?;
-    let mut statement = tx.prepare_cached(LINKS_AFTER)?;
-    let links = statement
-        .query_map(
-            named_params! {"$1": org, "$2": base.as_ref().map_or(0, |cp| cp.seq)},
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let after = base.as_ref().map_or(0, |cp| cp.seq);
+    let links = match Checked::after(checked, after) {
+        Some(links) => links,
+        None => tx
+            .prepare_cached(LINKS_AFTER)?
+            .query_map(named_params! {"$1": org, "$2": after}, |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
+    };
     let cp = match next_checkpoint(signer, org, base.as_ref(), links, (seq, &hash), now) {
         Ok(Some(cp)) => cp,
         other => return Ok(other),

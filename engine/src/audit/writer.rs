@@ -455,7 +455,7 @@ impl Writer {
             return Ok(());
         };
         match extends(tx, self.store.backend(), &key, org, seq, &hash).await? {
-            Ok(()) => Ok(()),
+            Ok(_) => Ok(()),
             Err(detail) => Err(self.raise_alarm(org, detail)),
         }
     }
@@ -976,7 +976,7 @@ pub(crate) async fn extends(
     org: &str,
     seq: i64,
     hash: &str,
-) -> Result<std::result::Result<(), String>> {
+) -> Result<std::result::Result<super::chain::Checked, String>> {
     let head = lock_head(tx, backend, org).await?;
     let events =
         format!("SELECT {EVENT_FIELDS} FROM audit_events WHERE org = $1 AND seq > $2 ORDER BY seq");
@@ -1103,5 +1103,6 @@ pub(crate) async fn write_checkpoint(
     org: &str,
 ) -> Result<std::result::Result<Option<Checkpoint>, String>> {
     let head = lock_head(tx, backend, org).await?;
-    super::chain::store_checkpoint::<Any>(&mut **tx, signer, org, head, chrono::Utc::now()).await
+    super::chain::store_checkpoint::<Any>(&mut **tx, signer, org, head, chrono::Utc::now(), None)
+        .await
 }

@@ -957,8 +957,8 @@ async fn changes_and_batches_chained_ahead_all_land_once_in_one_chain() {
     assert!(report.ok() && report.events == total, "{report:?}");
 }
 
-/// A writer on PostgreSQL with a witness, whose checkpoints fall due
-/// while batches are chained ahead.
+/// A writer with a witness, signing a checkpoint every `every` events
+/// (on PostgreSQL, while batches are chained ahead).
 async fn witnessed_writer(
     store: &Store,
     every: i64,
@@ -973,6 +973,21 @@ async fn witnessed_writer(
     };
     let log = AuditLog::spawn(store.clone(), Some(signer.clone()), config);
     (log, signer, witness, dir)
+}
+
+// Each checkpoint after the first grows its tree from the links its
+// witness check has just read; every root still verifies.
+on_both_backends! {
+    async fn checkpoints_grown_from_the_links_the_witness_check_read_verify(store) {
+        let (log, signer, witness, _dir) = witnessed_writer(&store, 100).await;
+        for i in 0..1_050 {
+            log.append(&org(), event(i)).await.expect("append");
+        }
+        log.shutdown().await.expect("shutdown");
+        let stored = store.audit_checkpoints(&org()).await.expect("checkpoints");
+        assert!(stored.len() >= 10, "a checkpoint every 100 events: {:?}", stored.keys());
+        assert_eq!(verify_witnessed(&store, &signer, &witness).await, None);
+    }
 }
 
 /// Checkpoints signed by batches chained ahead are witnessed like any
