@@ -128,7 +128,12 @@ def audit_rows(text):
             f"naive writer, one commit per event: {fmt(naive, '/s')}; "
             f"the database's own rate (`INSERT … SELECT`, no client) in commits of 256 / 4,096 rows: "
             f"{fmt(per_commit(256), '/s')} / {fmt(per_commit(4096), '/s')}, in one commit: {fmt(today, '/s')}",
-            "100,000/s" + verdict(group, lambda v: v >= 100_000),
+            # Met only if every measure is: the signed and witnessed run is
+            # how the server runs.
+            "100,000/s" + verdict(
+                None if None in (group, group_4096, signed) else min(group, group_4096, signed),
+                lambda v: v >= 100_000,
+            ),
         ))
         rows.append((
             f"audit table's ceiling, {name}: 32-byte binary hashes / primary key only",
