@@ -612,7 +612,10 @@ impl Checked {
     }
 
     /// The links after `after`, if `checked` holds them.
-    pub(crate) fn after(checked: Option<Self>, after: i64) -> Option<Vec<(i64, String, String)>> {
+    pub(crate) fn links_after(
+        checked: Option<Self>,
+        after: i64,
+    ) -> Option<Vec<(i64, String, String)>> {
         checked.filter(|c| c.after == after).map(|c| c.links)
     }
 }
@@ -670,7 +673,7 @@ where
     }
     let base = one_checkpoint(&mut *conn, NEWEST_CHECKPOINT, org, seq).await?;
     let after = base.as_ref().map_or(0, |cp| cp.seq);
-    let links = match Checked::after(checked, after) {
+    let links = match Checked::links_after(checked, after) {
         Some(links) => links,
         None => {
             sqlx::query_as(LINKS_AFTER)

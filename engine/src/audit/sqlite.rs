@@ -264,7 +264,7 @@ fn checkpoint(
     }
     let base = one_checkpoint(tx, NEWEST_CHECKPOINT, org, seq)?;
     let after = base.as_ref().map_or(0, |cp| cp.seq);
-    let links = match Checked::after(checked, after) {
+    let links = match Checked::links_after(checked, after) {
         Some(links) => links,
         None => tx
             .prepare_cached(LINKS_AFTER)?
