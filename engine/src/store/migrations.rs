@@ -137,9 +137,15 @@ pub(super) fn migrator(backend: Backend) -> Migrator {
 /// that run the migrations themselves.
 #[cfg(test)]
 pub(super) async fn scratch_sqlite(dir: &std::path::Path) -> sqlx::AnyPool {
-    sqlx::any::install_default_drivers();
     let url = format!("sqlite://{}?mode=rwc", dir.join("scratch.db").display());
-    sqlx::AnyPool::connect(&url).await.expect("pool")
+    any_pool(&url).await
+}
+
+/// A pool on `url` through the `Any` driver, unmigrated.
+#[cfg(test)]
+async fn any_pool(url: &str) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    sqlx::AnyPool::connect(url).await.expect("pool")
 }
 
 #[cfg(test)]
@@ -234,8 +240,7 @@ mod tests {
     #[tokio::test]
     async fn postgres_lookup_entries_from_a_backup_take_their_runs() {
         let (url, _) = crate::testkit::scratch_database(Backend::Postgres).await;
-        sqlx::any::install_default_drivers();
-        let pool = sqlx::AnyPool::connect(&url).await.expect("pool");
+        let pool = any_pool(&url).await;
         let before = migrator_before(Backend::Postgres, 15);
         before.run(&pool).await.expect("migrations 1 to 14");
         sqlx::raw_sql(
